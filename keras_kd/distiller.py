@@ -1,0 +1,328 @@
+"""`Distiller`: trains a student on a teacher's soft targets and the labels."""
+
+import contextlib
+
+import keras
+from keras import ops
+
+from keras_kd import losses as losses_lib
+from keras_kd import outputs as outputs_lib
+from keras_kd import validation
+from keras_kd.losses.base import ModelOutputs
+from keras_kd.losses.base import reduce_per_sample
+from keras_kd.taps import Tapped
+
+
+@keras.saving.register_keras_serializable(package="keras_kd")
+class Distiller(keras.Model):
+    """Knowledge distillation from a frozen teacher into a student.
+
+    Each training step runs the teacher once (`training=False`, no gradient)
+    and the student once, exposing from those same passes any intermediate
+    layers the distillation losses read, and minimizes
+
+    `alpha * hard_loss(y, student(x)) + (1 - alpha) * sum_i w_i * loss_i`
+
+    where `hard_loss` is the loss given to `compile()`. Keras' own trainer
+    for the active backend (TensorFlow, JAX or PyTorch) computes and applies
+    the gradients, so optimizers, loss scaling, `jit_compile`, callbacks and
+    distribution strategies behave as for any Keras model.
+
+    Args:
+        teacher: A built `keras.Model`. It is frozen (`trainable = False`).
+        student: A built `keras.Model` with the same output shape.
+        distillation_loss: A `keras_kd.losses.DistillationLoss`, a registered
+            name such as `"kd"`, or a list of those (summed with their
+            `weight`s). Defaults to `SoftTargetKD(temperature=4.0)`.
+        alpha: Weight in [0, 1] of the student's hard-label loss;
+            `1 - alpha` goes to distillation. With `alpha=0` no labels are
+            needed.
+        teacher_outputs: `"auto"` (read the teacher's head: a softmax or
+            sigmoid means probabilities), `"logits"` or `"probabilities"`.
+        student_outputs: Same, for the student.
+        **kwargs: Passed to `keras.Model`.
+
+    Example:
+
+    >>> distiller = keras_kd.Distiller(
+    ...     teacher=teacher, student=student,
+    ...     distillation_loss=keras_kd.losses.SoftTargetKD(temperature=4.0),
+    ...     alpha=0.1)
+    >>> distiller.compile(
+    ...     optimizer="adam",
+    ...     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    ...     metrics=["accuracy"])
+    >>> distiller.fit(x_train, y_train, epochs=5)
+    >>> student = distiller.student
+    """
+
+    def __init__(
+        self,
+        teacher,
+        student,
+        distillation_loss="kd",
+        alpha=0.1,
+        teacher_outputs="auto",
+        student_outputs="auto",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        validation.check_model(student, "student")
+        validation.check_model(teacher, "teacher")
+        self.alpha = validation.check_alpha(alpha)
+        self.teacher = teacher
+        self.teacher.trainable = False
+        self.student = student
+        self.distillation_losses = _as_loss_list(distillation_loss)
+        self.teacher_kind = _resolve_kind(teacher, teacher_outputs, "teacher")
+        self.student_kind = _resolve_kind(student, student_outputs, "student")
+        self._teacher_outputs_setting = teacher_outputs
+        self._student_outputs_setting = student_outputs
+        if _uses_final_outputs(self.distillation_losses):
+            validation.check_same_output_shape(teacher, student)
+
+        self._teacher_taps = Tapped(
+            teacher, _tapped_layers(self.distillation_losses, "teacher"), "teacher"
+        )
+        self._student_taps = Tapped(
+            student, _tapped_layers(self.distillation_losses, "student"), "student"
+        )
+        for loss in self.distillation_losses:
+            loss.build(
+                self._teacher_taps.feature_shapes(),
+                self._student_taps.feature_shapes(),
+            )
+        # Tracked here so their weights train, save and load with the
+        # Distiller; they never become part of `self.student`.
+        self.loss_layers = [
+            layer for loss in self.distillation_losses for layer in loss.trainable_layers
+        ]
+        self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
+        self.distillation_loss_tracker = keras.metrics.Mean(
+            name="distillation_loss"
+        )
+        self._step_outputs = False
+        self.built = True
+
+    # -- The forward pass ----------------------------------------------------
+
+    @contextlib.contextmanager
+    def _exposing_step_outputs(self):
+        """Within a train or test step, `call` returns every model's outputs.
+
+        The flag is read while the step is traced (tf.function, jax.jit) or
+        run (torch, eager), so one `call` serves `predict` (student outputs
+        only) and the steps (teacher, student and taps) on every backend.
+        """
+        previous, self._step_outputs = self._step_outputs, True
+        try:
+            yield
+        finally:
+            self._step_outputs = previous
+
+    def train_step(self, *args):
+        # *args: (data,) on TensorFlow and PyTorch, (state, data) on JAX.
+        with self._exposing_step_outputs():
+            return super().train_step(*args)
+
+    def test_step(self, *args):
+        with self._exposing_step_outputs():
+            return super().test_step(*args)
+
+    def call(self, inputs, training=False):
+        if not self._step_outputs:
+            return self.student(inputs, training=training)
+        student_outputs, student_features = self._student_taps(
+            inputs, training=training
+        )
+        teacher_outputs, teacher_features = self._teacher_taps(
+            inputs, training=False
+        )
+        return {
+            "student": student_outputs,
+            "student_features": student_features,
+            "teacher": ops.stop_gradient(teacher_outputs),
+            "teacher_features": {
+                name: ops.stop_gradient(value)
+                for name, value in teacher_features.items()
+            },
+        }
+
+    # -- Losses and metrics --------------------------------------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, **kwargs):
+        """Configures training; `loss` is the student's hard-label loss.
+
+        Args:
+            optimizer: As in `keras.Model.compile`.
+            loss: Loss between labels and student outputs. Required when
+                `alpha > 0`; optional with `alpha=0` (then only reported).
+            **kwargs: Passed to `keras.Model.compile` (metrics apply to the
+                student's outputs).
+        """
+        if loss is None and self.alpha > 0:
+            raise ValueError(
+                f"compile() received no `loss`, but alpha={self.alpha} gives "
+                "weight to the student's hard-label loss. Pass a loss, e.g. "
+                "loss=keras.losses.SparseCategoricalCrossentropy("
+                "from_logits=True), or construct the Distiller with alpha=0 "
+                "to train on the teacher's soft targets alone."
+            )
+        super().compile(optimizer=optimizer, loss=loss, **kwargs)
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        if not (isinstance(y_pred, dict) and "teacher" in y_pred):
+            # Called by user code with the student's predictions only.
+            return super().compute_loss(x, y, y_pred, sample_weight, training)
+        teacher = ModelOutputs(
+            y_pred["teacher"], self.teacher_kind, y_pred["teacher_features"]
+        )
+        student = ModelOutputs(
+            y_pred["student"], self.student_kind, y_pred["student_features"]
+        )
+        batch_size = ops.shape(ops.convert_to_tensor(student.outputs))[0]
+        hard_loss = self._hard_loss(y, student.outputs, sample_weight)
+        soft_loss = self._distillation_loss(teacher, student, y, sample_weight)
+        total = (1.0 - self.alpha) * soft_loss
+        if hard_loss is not None:
+            total = total + self.alpha * hard_loss
+            self.student_loss_tracker.update_state(
+                hard_loss, sample_weight=batch_size
+            )
+        for extra in self.losses:
+            total = total + ops.cast(self._aggregate_additional_loss(extra), total.dtype)
+        self.distillation_loss_tracker.update_state(
+            soft_loss, sample_weight=batch_size
+        )
+        return total
+
+    def _hard_loss(self, y, student_outputs, sample_weight):
+        if y is None:
+            if self.alpha > 0:
+                raise ValueError(
+                    f"alpha={self.alpha} weights the student's hard-label "
+                    "loss, but the data has no labels (y is None). Pass "
+                    "(x, y) to fit(), or construct the Distiller with "
+                    "alpha=0 to train on the teacher's soft targets alone."
+                )
+            return None
+        if self._compile_loss is None:
+            return None
+        loss = self._compile_loss(y, student_outputs, sample_weight)
+        return None if loss is None else ops.cast(loss, "float32")
+
+    def _distillation_loss(self, teacher, student, y, sample_weight):
+        total = ops.zeros((), dtype="float32")
+        for loss in self.distillation_losses:
+            if loss.weight == 0:
+                continue
+            value = ops.cast(loss(teacher, student, y), "float32")
+            if len(value.shape) > 0:
+                value = _weighted_mean(reduce_per_sample(value), sample_weight)
+            total = total + loss.weight * value
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if isinstance(y_pred, dict) and "student" in y_pred:
+            y_pred = y_pred["student"]
+        if y is None:
+            # Unlabeled data: only the losses can be reported.
+            return self.get_metrics_result()
+        return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    # -- Saving --------------------------------------------------------------
+
+    def compile_from_config(self, config):
+        # Keras skips this for models that override compile(); training must
+        # resume after load_model, optimizer state included.
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        self.optimizer.build(self.trainable_variables)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "teacher": _serialize_without_compile(self.teacher),
+                "student": _serialize_without_compile(self.student),
+                "distillation_loss": [
+                    keras.saving.serialize_keras_object(loss)
+                    for loss in self.distillation_losses
+                ],
+                "alpha": self.alpha,
+                "teacher_outputs": self._teacher_outputs_setting,
+                "student_outputs": self._student_outputs_setting,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("teacher", "student"):
+            config[key] = keras.saving.deserialize_keras_object(
+                config[key], custom_objects=custom_objects
+            )
+        config["distillation_loss"] = [
+            keras.saving.deserialize_keras_object(
+                loss, custom_objects=custom_objects
+            )
+            for loss in config["distillation_loss"]
+        ]
+        return cls(**config)
+
+
+def _serialize_without_compile(model):
+    # A model's own optimizer state means nothing inside a Distiller, and
+    # restoring it only warns about mismatched variables.
+    config = keras.saving.serialize_keras_object(model)
+    config.pop("compile_config", None)
+    return config
+
+
+def _as_loss_list(distillation_loss):
+    if distillation_loss is None:
+        distillation_loss = "kd"
+    if not isinstance(distillation_loss, (list, tuple)):
+        distillation_loss = [distillation_loss]
+    if not distillation_loss:
+        raise ValueError(
+            "`distillation_loss` is an empty list. Give at least one loss, "
+            "e.g. distillation_loss='kd'."
+        )
+    return [losses_lib.get(loss) for loss in distillation_loss]
+
+
+def _tapped_layers(distillation_losses, role):
+    names = []
+    for loss in distillation_losses:
+        names.extend(getattr(loss, f"{role}_layers"))
+    return [name for name in names if name is not None]
+
+
+def _uses_final_outputs(distillation_losses):
+    return any(
+        None in loss.teacher_layers and None in loss.student_layers
+        for loss in distillation_losses
+    )
+
+
+def _resolve_kind(model, setting, role):
+    outputs_lib.validate_output_kind(setting, f"{role}_outputs")
+    if setting != "auto":
+        return setting
+    return outputs_lib.detect_output_kind(
+        model, sample_outputs=validation.probe_outputs(model)
+    )
+
+
+def _weighted_mean(per_sample, sample_weight):
+    """Mean over the batch as Keras' "sum_over_batch_size" reduction does."""
+    if sample_weight is None:
+        return ops.mean(per_sample)
+    weights = ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+    return ops.sum(per_sample * weights) / ops.cast(
+        ops.shape(per_sample)[0], "float32"
+    )

@@ -1,0 +1,202 @@
+"""The contract every distillation loss keeps, and the registry of their names.
+
+A distillation loss is a pure function on `keras.ops` (in its own module) plus
+a thin `DistillationLoss` subclass that names the layers it needs, holds its
+hyper-parameters and serializes them. The `Distiller` gives the loss two
+`ModelOutputs` views, one of the teacher and one of the student, both from
+the single forward pass of each model in the current step.
+"""
+
+import keras
+from keras import ops
+
+from keras_kd import outputs as outputs_lib
+
+_REGISTRY = {}
+
+
+def register(name):
+    """Class decorator: makes a loss selectable by `name` and serializable.
+
+    Args:
+        name: Short name accepted by `Distiller(distillation_loss=name)`.
+
+    Returns:
+        The decorator.
+
+    Example:
+
+    >>> @register("my_kd")
+    ... class MyKD(DistillationLoss):
+    ...     def call(self, teacher, student, y=None):
+    ...         return ops.mean(ops.square(teacher.outputs - student.outputs), -1)
+    """
+
+    def decorator(cls):
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(
+                f"The distillation loss name '{name}' is already taken by "
+                f"{_REGISTRY[name].__name__}. Pick another name."
+            )
+        cls.registered_name = name
+        _REGISTRY[name] = cls
+        return keras.saving.register_keras_serializable(package="keras_kd")(
+            cls
+        )
+
+    return decorator
+
+
+def registered_names():
+    """The names `distillation_loss=` accepts, sorted."""
+    return sorted(_REGISTRY)
+
+
+class ModelOutputs:
+    """What one model produced in this step: its outputs and tapped layers.
+
+    Args:
+        outputs: The model's final outputs.
+        kind: `"logits"` or `"probabilities"`: what `outputs` are.
+        features: Dict from layer name to that layer's output in the same
+            forward pass.
+    """
+
+    def __init__(self, outputs, kind, features=None):
+        self.outputs = outputs
+        self.kind = kind
+        self.features = features or {}
+
+    def feature(self, layer_name):
+        """The output of `layer_name`, or the final outputs for `None`."""
+        if layer_name is None:
+            return self.outputs
+        return self.features[layer_name]
+
+    def log_probabilities(self, temperature=1.0, kind=None):
+        """`log softmax(logits / temperature)` of the final outputs."""
+        return outputs_lib.tempered_log_probabilities(
+            self.outputs, kind or self.kind, temperature
+        )
+
+
+class DistillationLoss:
+    """Base class of the distillation losses.
+
+    Subclasses implement `call(teacher, student, y)` and return either one
+    loss value per sample, shape `(batch,)`, which the `Distiller` averages
+    with the sample weights, or a scalar for losses defined on the whole
+    batch (relational ones). Losses that compare intermediate layers list
+    them in `teacher_layers` / `student_layers`; `None` stands for the final
+    outputs. Losses that own trainable layers (projectors) create them in
+    `build` and return them from `trainable_layers`; those layers are trained
+    with the student but are never part of it.
+
+    Args:
+        weight: Non-negative multiplier of this loss in a weighted list.
+        name: Optional display name.
+    """
+
+    registered_name = None
+    requires_labels = False
+
+    def __init__(self, weight=1.0, name=None):
+        if not isinstance(weight, (int, float)) or weight < 0:
+            raise ValueError(
+                f"A distillation loss weight must be a number >= 0. "
+                f"Received: weight={weight!r} for "
+                f"{type(self).__name__}."
+            )
+        self.weight = float(weight)
+        self.name = name or self.registered_name or type(self).__name__
+
+    @property
+    def teacher_layers(self):
+        """Names of the teacher layers this loss reads (`None`: outputs)."""
+        return (None,)
+
+    @property
+    def student_layers(self):
+        """Names of the student layers this loss reads (`None`: outputs)."""
+        return (None,)
+
+    def build(self, teacher_shapes, student_shapes):
+        """Creates any trainable state, given `{layer name: shape}` dicts."""
+        del teacher_shapes, student_shapes
+
+    @property
+    def trainable_layers(self):
+        """Keras layers this loss trains alongside the student."""
+        return []
+
+    def call(self, teacher, student, y=None):
+        """Computes the loss.
+
+        Args:
+            teacher: `ModelOutputs` of the teacher (no gradient flows to it).
+            student: `ModelOutputs` of the student.
+            y: The labels, or `None` for unlabeled data.
+
+        Returns:
+            A `(batch,)` tensor of per-sample losses, or a scalar.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement `call(teacher, student, y)`."
+        )
+
+    def __call__(self, teacher, student, y=None):
+        if self.requires_labels and y is None:
+            raise ValueError(
+                f"The distillation loss {type(self).__name__} needs the "
+                "labels, but the data has none (y is None). Pass (x, y) to "
+                "fit(), or use a loss that works without labels such as "
+                "SoftTargetKD."
+            )
+        return self.call(teacher, student, y)
+
+    def get_config(self):
+        return {"weight": self.weight, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def get(identifier):
+    """Returns a `DistillationLoss` for a name, config dict or instance.
+
+    Args:
+        identifier: A registered name such as `"kd"`, a `DistillationLoss`,
+            or a dict produced by `keras.saving.serialize_keras_object`.
+
+    Returns:
+        A `DistillationLoss` instance.
+    """
+    if isinstance(identifier, DistillationLoss):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier not in _REGISTRY:
+            raise ValueError(
+                f"Unknown distillation loss '{identifier}'. Registered "
+                f"names: {registered_names()}."
+            )
+        return _REGISTRY[identifier]()
+    if isinstance(identifier, dict):
+        return keras.saving.deserialize_keras_object(identifier)
+    raise ValueError(
+        "`distillation_loss` must be a DistillationLoss, one of the names "
+        f"{registered_names()}, or a list of those. Received: "
+        f"{identifier!r} of type {type(identifier).__name__}."
+    )
+
+
+def reduce_per_sample(values):
+    """Averages every axis but the first, giving one value per sample."""
+    values = ops.cast(values, "float32")
+    if len(values.shape) <= 1:
+        return values
+    return ops.mean(ops.reshape(values, (ops.shape(values)[0], -1)), axis=-1)
