@@ -1,0 +1,168 @@
+"""Real datasets for examples, benchmarks and the demo.
+
+Fashion-MNIST is read from the four IDX files that the Debian package
+`dataset-fashion-mnist` installs (or from a folder named by the
+`KERAS_KD_DATA` environment variable), and only falls back to
+`keras.datasets.fashion_mnist`, which downloads, when neither exists.
+The 8x8 digits come with scikit-learn.
+"""
+
+import gzip
+import os
+
+import numpy as np
+
+DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
+_FASHION_MNIST_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+# IDX type codes (the third byte of the magic number) to NumPy dtypes.
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4"}
+
+
+def read_idx(path):
+    """Reads an IDX file (optionally gzip-compressed) into a NumPy array.
+
+    Args:
+        path: Path of a `.idx*-ubyte` file, or the same with `.gz`.
+
+    Returns:
+        A NumPy array with the shape and dtype recorded in the file.
+
+    Example:
+
+    >>> labels = read_idx("train-labels-idx1-ubyte.gz")
+    >>> labels.shape
+    (60000,)
+    """
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        header = f.read(4)
+        if len(header) != 4 or header[0] != 0 or header[1] != 0:
+            raise ValueError(
+                f"{path} is not an IDX file: its magic number is "
+                f"{header.hex()!r}, expected 0x0000 followed by a type code."
+            )
+        type_code, ndim = header[2], header[3]
+        if type_code not in _IDX_DTYPES:
+            raise ValueError(f"{path}: unknown IDX type code {type_code:#x}.")
+        shape = tuple(
+            int.from_bytes(f.read(4), "big") for _ in range(ndim)
+        )
+        data = np.frombuffer(f.read(), dtype=_IDX_DTYPES[type_code])
+    if data.size != int(np.prod(shape)):
+        raise ValueError(
+            f"{path} is truncated: its header promises shape {shape} "
+            f"({int(np.prod(shape))} values) but it holds {data.size}."
+        )
+    return data.reshape(shape)
+
+
+def _find_idx(folder, stem):
+    for name in (stem + ".gz", stem, stem.replace("-idx", ".idx")):
+        candidate = os.path.join(folder, name)
+        if os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def fashion_mnist_source(path=None):
+    """The folder the IDX files will be read from, or `None` (download)."""
+    for folder in (path, os.environ.get("KERAS_KD_DATA"), DEBIAN_FASHION_MNIST_DIR):
+        if folder and all(
+            _find_idx(folder, stem) for stem in _FASHION_MNIST_FILES.values()
+        ):
+            return folder
+    if path:
+        raise FileNotFoundError(
+            f"No Fashion-MNIST IDX files in {path!r}: expected "
+            f"{sorted(_FASHION_MNIST_FILES.values())} (optionally .gz)."
+        )
+    return None
+
+
+def load_fashion_mnist(path=None, flatten=False):
+    """Loads Fashion-MNIST as float32 images in [0, 1] and int32 labels.
+
+    Args:
+        path: Optional folder holding the four IDX files. Defaults to
+            `$KERAS_KD_DATA`, then the Debian package's folder, then
+            `keras.datasets.fashion_mnist` (which downloads).
+        flatten: If True, images are `(N, 784)`; else `(N, 28, 28, 1)`.
+
+    Returns:
+        `((x_train, y_train), (x_test, y_test))`: 60,000 and 10,000 images.
+
+    Example:
+
+    >>> (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    >>> x_train.shape, y_train[:3]
+    ((60000, 28, 28, 1), array([9, 0, 0], dtype=int32))
+    """
+    folder = fashion_mnist_source(path)
+    if folder is not None:
+        arrays = {
+            key: read_idx(_find_idx(folder, stem))
+            for key, stem in _FASHION_MNIST_FILES.items()
+        }
+    else:
+        import keras
+
+        (x_tr, y_tr), (x_te, y_te) = keras.datasets.fashion_mnist.load_data()
+        arrays = {"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te}
+    shape = (-1, 784) if flatten else (-1, 28, 28, 1)
+
+    def images(key):
+        return (arrays[key].astype("float32") / 255.0).reshape(shape)
+
+    return (
+        (images("x_train"), arrays["y_train"].astype("int32")),
+        (images("x_test"), arrays["y_test"].astype("int32")),
+    )
+
+
+def load_digits(test_fraction=0.25, seed=0, flatten=False):
+    """Loads scikit-learn's real 8x8 handwritten digits (1,797 images).
+
+    Args:
+        test_fraction: Share of each class held out for testing.
+        seed: Seed of the stratified split.
+        flatten: If True, images are `(N, 64)`; else `(N, 8, 8, 1)`.
+
+    Returns:
+        `((x_train, y_train), (x_test, y_test))`, float32 in [0, 1] and
+        int32 labels.
+
+    Example:
+
+    >>> (x_train, y_train), (x_test, y_test) = load_digits()
+    >>> x_train.shape
+    (1347, 8, 8, 1)
+    """
+    try:
+        from sklearn.datasets import load_digits as sklearn_digits
+    except ImportError:
+        raise ImportError(
+            "load_digits() needs scikit-learn: pip install 'keras-kd[data]'."
+        ) from None
+    digits = sklearn_digits()
+    x = (digits.images.astype("float32") / 16.0)[..., None]
+    y = digits.target.astype("int32")
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(y), dtype=bool)
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        test[members[: int(round(len(members) * test_fraction))]] = True
+    if flatten:
+        x = x.reshape(len(x), -1)
+    return (x[~test], y[~test]), (x[test], y[test])
