@@ -1,0 +1,59 @@
+"""Shared fixtures. The same tests run under each backend, chosen with the
+KERAS_BACKEND environment variable."""
+
+import keras
+import numpy as np
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    keras.utils.set_random_seed(0)
+    yield
+    keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture
+def backend():
+    return keras.backend.backend()
+
+
+@pytest.fixture
+def blobs():
+    """A small 3-class problem a few dense units can learn: (x, y)."""
+    rng = np.random.default_rng(0)
+    centers = rng.normal(scale=3.0, size=(3, 16))
+    y = rng.integers(0, 3, size=384).astype("int32")
+    x = (centers[y] + rng.normal(size=(384, 16))).astype("float32")
+    return x, y
+
+
+def _dense_model(units, classes, activation=None, name=None):
+    return keras.Sequential(
+        [
+            keras.Input((16,)),
+            keras.layers.Dense(units, activation="relu", name="hidden"),
+            keras.layers.Dense(classes, activation=activation, name="head"),
+        ],
+        name=name,
+    )
+
+
+@pytest.fixture
+def trained_teacher(blobs):
+    """A trained 3-class teacher with a softmax head."""
+    x, y = blobs
+    teacher = _dense_model(32, 3, activation="softmax", name="teacher")
+    teacher.compile("adam", "sparse_categorical_crossentropy")
+    teacher.fit(x, y, epochs=5, batch_size=64, verbose=0)
+    return teacher
+
+
+@pytest.fixture
+def make_student():
+    """Factory of small logits students: make_student(units=4, classes=3)."""
+
+    def make(units=4, classes=3, name="student"):
+        return _dense_model(units, classes, name=name)
+
+    return make
