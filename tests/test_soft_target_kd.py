@@ -36,7 +36,7 @@ def test_matches_hinton_formula_on_logits(temperature):
     t = rng.normal(scale=3.0, size=(8, 10)).astype("float32")
     s = rng.normal(scale=3.0, size=(8, 10)).astype("float32")
     expected = hinton_kd(t, s, temperature)
-    np.testing.assert_allclose(kd(t, s, temperature), expected, rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(kd(t, s, temperature), expected, rtol=5e-5, atol=1e-6)
 
 
 def test_includes_the_temperature_squared_factor():
