@@ -7,7 +7,9 @@ from keras import ops
 
 from keras_kd import losses as losses_lib
 from keras_kd import outputs as outputs_lib
+from keras_kd import teachers as teachers_lib
 from keras_kd import validation
+from keras_kd.losses.base import EnsembleOutputs
 from keras_kd.losses.base import ModelOutputs
 from keras_kd.losses.base import reduce_per_sample
 from keras_kd.taps import Tapped
@@ -29,7 +31,11 @@ class Distiller(keras.Model):
     distribution strategies behave as for any Keras model.
 
     Args:
-        teacher: A built `keras.Model`. It is frozen (`trainable = False`).
+        teacher: A built `keras.Model`, frozen (`trainable = False`); a
+            list of them, whose softened distributions are averaged (an
+            ensemble; architectures may differ, output shapes may not); or
+            a `keras_kd.teachers.EMATeacher` of the student
+            (self-distillation).
         student: A built `keras.Model` with the same output shape.
         distillation_loss: A `keras_kd.losses.DistillationLoss`, a registered
             name such as `"kd"`, or a list of those (summed with their
@@ -40,6 +46,8 @@ class Distiller(keras.Model):
         teacher_outputs: `"auto"` (read the teacher's head: a softmax or
             sigmoid means probabilities), `"logits"` or `"probabilities"`.
         student_outputs: Same, for the student.
+        teacher_weights: For an ensemble, one weight >= 0 per teacher
+            (normalized to sum 1); `None` for equal weights.
         **kwargs: Passed to `keras.Model`.
 
     Example:
@@ -64,26 +72,32 @@ class Distiller(keras.Model):
         alpha=0.1,
         teacher_outputs="auto",
         student_outputs="auto",
+        teacher_weights=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         validation.check_model(student, "student")
-        validation.check_model(teacher, "teacher")
+        teacher, self.teacher_weights, self.ema_teacher = (
+            teachers_lib.resolve_teacher(teacher, teacher_weights)
+        )
         self.alpha = validation.check_alpha(alpha)
         self.teacher = teacher
-        self.teacher.trainable = False
+        for model in self.teachers:
+            model.trainable = False
         self.student = student
         self.distillation_losses = _as_loss_list(distillation_loss)
-        self.teacher_kind = _resolve_kind(teacher, teacher_outputs, "teacher")
+        kinds = [_resolve_kind(t, teacher_outputs, "teacher") for t in self.teachers]
+        self.teacher_kind = kinds if self.teacher_weights is not None else kinds[0]
         self.student_kind = _resolve_kind(student, student_outputs, "student")
         self._teacher_outputs_setting = teacher_outputs
         self._student_outputs_setting = student_outputs
         if _uses_final_outputs(self.distillation_losses):
-            validation.check_same_output_shape(teacher, student)
+            validation.check_same_output_shape(self.teachers[0], student)
 
-        self._teacher_taps = Tapped(
-            teacher, _tapped_layers(self.distillation_losses, "teacher"), "teacher"
-        )
+        teacher_layers = _tapped_layers(self.distillation_losses, "teacher")
+        if self.teacher_weights is not None:
+            teachers_lib.check_ensemble_taps(teacher_layers)
+        self._teacher_taps = Tapped(self.teachers[0], teacher_layers, "teacher")
         self._student_taps = Tapped(
             student, _tapped_layers(self.distillation_losses, "student"), "student"
         )
@@ -104,6 +118,13 @@ class Distiller(keras.Model):
         self._step_outputs = False
         self.built = True
 
+    @property
+    def teachers(self):
+        """The teacher models: a list of one, unless an ensemble."""
+        if self.teacher_weights is not None:
+            return list(self.teacher)
+        return [self.teacher]
+
     # -- The forward pass ----------------------------------------------------
 
     @contextlib.contextmanager
@@ -123,7 +144,11 @@ class Distiller(keras.Model):
     def train_step(self, *args):
         # *args: (data,) on TensorFlow and PyTorch, (state, data) on JAX.
         with self._exposing_step_outputs():
-            return super().train_step(*args)
+            result = super().train_step(*args)
+        if self.ema_teacher is not None:
+            # After the optimizer step, in the same traced step.
+            result = teachers_lib.update_ema(self, result)
+        return result
 
     def test_step(self, *args):
         with self._exposing_step_outputs():
@@ -135,13 +160,17 @@ class Distiller(keras.Model):
         student_outputs, student_features = self._student_taps(
             inputs, training=training
         )
-        teacher_outputs, teacher_features = self._teacher_taps(
-            inputs, training=False
-        )
+        if self.teacher_weights is not None:
+            teacher_outputs = [t(inputs, training=False) for t in self.teacher]
+            teacher_features = {}
+        else:
+            teacher_outputs, teacher_features = self._teacher_taps(
+                inputs, training=False
+            )
         return {
             "student": student_outputs,
             "student_features": student_features,
-            "teacher": ops.stop_gradient(teacher_outputs),
+            "teacher": keras.tree.map_structure(ops.stop_gradient, teacher_outputs),
             "teacher_features": {
                 name: ops.stop_gradient(value)
                 for name, value in teacher_features.items()
@@ -174,11 +203,19 @@ class Distiller(keras.Model):
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
         if not (isinstance(y_pred, dict) and "teacher" in y_pred):
-            # Called by user code with the student's predictions only.
+            # The student's predictions only: Keras building the compiled
+            # loss before the first step, or a user's own call.
+            if not self._has_labels(y):
+                return ops.zeros((), dtype="float32")
             return super().compute_loss(x, y, y_pred, sample_weight, training)
-        teacher = ModelOutputs(
-            y_pred["teacher"], self.teacher_kind, y_pred["teacher_features"]
-        )
+        if self.teacher_weights is not None:
+            teacher = EnsembleOutputs(
+                y_pred["teacher"], self.teacher_kind, self.teacher_weights
+            )
+        else:
+            teacher = ModelOutputs(
+                y_pred["teacher"], self.teacher_kind, y_pred["teacher_features"]
+            )
         student = ModelOutputs(
             y_pred["student"], self.student_kind, y_pred["student_features"]
         )
@@ -198,17 +235,21 @@ class Distiller(keras.Model):
         )
         return total
 
+    def _has_labels(self, y):
+        """False for unlabeled data, which only `alpha=0` accepts."""
+        if y is not None:
+            return True
+        if self.alpha > 0:
+            raise ValueError(
+                f"alpha={self.alpha} weights the student's hard-label "
+                "loss, but the data has no labels (y is None). Pass "
+                "(x, y) to fit(), or construct the Distiller with "
+                "alpha=0 to train on the teacher's soft targets alone."
+            )
+        return False
+
     def _hard_loss(self, y, student_outputs, sample_weight):
-        if y is None:
-            if self.alpha > 0:
-                raise ValueError(
-                    f"alpha={self.alpha} weights the student's hard-label "
-                    "loss, but the data has no labels (y is None). Pass "
-                    "(x, y) to fit(), or construct the Distiller with "
-                    "alpha=0 to train on the teacher's soft targets alone."
-                )
-            return None
-        if self._compile_loss is None:
+        if not self._has_labels(y) or self._compile_loss is None:
             return None
         loss = self._compile_loss(y, student_outputs, sample_weight)
         return None if loss is None else ops.cast(loss, "float32")
@@ -228,8 +269,11 @@ class Distiller(keras.Model):
         if isinstance(y_pred, dict) and "student" in y_pred:
             y_pred = y_pred["student"]
         if y is None:
-            # Unlabeled data: only the losses can be reported.
-            return self.get_metrics_result()
+            # Unlabeled data: no hard loss and no label metrics to report.
+            return {
+                tracker.name: tracker.result()
+                for tracker in (self._loss_tracker, self.distillation_loss_tracker)
+            }
         return super().compute_metrics(x, y, y_pred, sample_weight)
 
     # -- Saving --------------------------------------------------------------
@@ -245,7 +289,8 @@ class Distiller(keras.Model):
         config = super().get_config()
         config.update(
             {
-                "teacher": _serialize_without_compile(self.teacher),
+                "teacher": _serialize_teacher(self),
+                "teacher_weights": self.teacher_weights,
                 "student": _serialize_without_compile(self.student),
                 "distillation_loss": [
                     keras.saving.serialize_keras_object(loss)
@@ -262,9 +307,15 @@ class Distiller(keras.Model):
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
         for key in ("teacher", "student"):
-            config[key] = keras.saving.deserialize_keras_object(
-                config[key], custom_objects=custom_objects
-            )
+            value = config[key]  # A list for an ensemble of teachers.
+            config[key] = [
+                keras.saving.deserialize_keras_object(
+                    item, custom_objects=custom_objects
+                )
+                for item in (value if isinstance(value, list) else [value])
+            ]
+            if not isinstance(value, list):
+                config[key] = config[key][0]
         config["distillation_loss"] = [
             keras.saving.deserialize_keras_object(
                 loss, custom_objects=custom_objects
@@ -272,6 +323,14 @@ class Distiller(keras.Model):
             for loss in config["distillation_loss"]
         ]
         return cls(**config)
+
+
+def _serialize_teacher(distiller):
+    if distiller.ema_teacher is not None:
+        return keras.saving.serialize_keras_object(distiller.ema_teacher)
+    if distiller.teacher_weights is not None:
+        return [_serialize_without_compile(t) for t in distiller.teacher]
+    return _serialize_without_compile(distiller.teacher)
 
 
 def _serialize_without_compile(model):
