@@ -73,11 +73,59 @@ class ModelOutputs:
             return self.outputs
         return self.features[layer_name]
 
+    def logits(self, temperature=1.0, kind=None):
+        """Logits whose softmax at `temperature` is this model's soft target.
+
+        For one model these are its logits (read from probabilities if its
+        head is a softmax) whatever the temperature; an ensemble overrides
+        this with the log of its teachers' mean softened distribution.
+        """
+        del temperature
+        return outputs_lib.as_logits(self.outputs, kind or self.kind)
+
     def log_probabilities(self, temperature=1.0, kind=None):
         """`log softmax(logits / temperature)` of the final outputs."""
-        return outputs_lib.tempered_log_probabilities(
-            self.outputs, kind or self.kind, temperature
+        return outputs_lib.log_softmax(
+            self.logits(temperature, kind) / temperature
         )
+
+
+class EnsembleOutputs(ModelOutputs):
+    """The outputs of several teachers, read as one teacher.
+
+    Its soft targets at temperature `T` are the weighted mean of the
+    teachers' softened distributions, `sum_i w_i softmax(z_i / T)`, not the
+    softmax of averaged logits. `outputs` holds that mixture at `T = 1` as
+    log-probabilities, for losses that read raw outputs.
+
+    Args:
+        members: List of the teachers' outputs, all of the same shape.
+        kinds: List of `"logits"` / `"probabilities"`, one per teacher.
+        weights: List of non-negative floats summing to 1.
+    """
+
+    def __init__(self, members, kinds, weights):
+        self.members = list(members)
+        self.kinds = list(kinds)
+        self.weights = [float(w) for w in weights]
+        super().__init__(self._mixture(1.0, None), "logits", {})
+
+    def _mixture(self, temperature, kind):
+        stacked = ops.stack(
+            [
+                outputs_lib.log_softmax(
+                    outputs_lib.as_logits(z, kind or k) / temperature
+                )
+                + ops.log(ops.cast(w, "float32"))
+                for z, k, w in zip(self.members, self.kinds, self.weights)
+                if w > 0
+            ],
+            axis=0,
+        )
+        return ops.logsumexp(stacked, axis=0)
+
+    def logits(self, temperature=1.0, kind=None):
+        return temperature * self._mixture(temperature, kind)
 
 
 class DistillationLoss:

@@ -126,11 +126,12 @@ class SoftTargetKD(DistillationLoss):
         self.student_outputs = student_outputs
 
     def call(self, teacher, student, y=None):
+        # `teacher.logits` is the soft target of one teacher or an ensemble.
         return soft_target_kd(
-            teacher.outputs,
+            teacher.logits(self.temperature, self.teacher_outputs),
             student.outputs,
             self.temperature,
-            teacher_kind=self.teacher_outputs or teacher.kind,
+            teacher_kind="logits",
             student_kind=self.student_outputs or student.kind,
         )
 

@@ -1,0 +1,93 @@
+"""DIST: distillation from a stronger teacher (Huang et al., NeurIPS 2022)."""
+
+from keras import ops
+
+from keras_kd.losses.base import DistillationLoss
+from keras_kd.losses.base import register
+from keras_kd.losses.soft_target import validate_temperature
+
+
+def _pearson(a, b, axis, eps=1e-8):
+    """Pearson correlation along `axis`, with the official code's epsilon."""
+    a = a - ops.mean(a, axis=axis, keepdims=True)
+    b = b - ops.mean(b, axis=axis, keepdims=True)
+    norms = ops.sqrt(ops.sum(a * a, axis=axis)) * ops.sqrt(ops.sum(b * b, axis=axis))
+    return ops.sum(a * b, axis=axis) / (norms + eps)
+
+
+def dist_loss(teacher_probs, student_probs, beta=1.0, gamma=1.0, temperature=1.0):
+    """DIST on softened probabilities, one value for the batch.
+
+    `T^2 * (beta * (1 - mean_i rho(p_t[i], p_s[i]))
+    + gamma * (1 - mean_c rho(p_t[:, c], p_s[:, c])))`, where `rho` is the
+    Pearson correlation: the inter-class relation compares each sample's
+    class distribution, the intra-class relation each class's scores
+    across the batch.
+
+    Args:
+        teacher_probs: `softmax(z_t / T)`, float32 `(batch, classes)`.
+        student_probs: `softmax(z_s / T)`, same shape.
+        beta: Weight of the inter-class relation.
+        gamma: Weight of the intra-class relation.
+        temperature: The `T` used for the probabilities.
+
+    Returns:
+        A float32 scalar.
+    """
+    inter = 1.0 - ops.mean(_pearson(student_probs, teacher_probs, axis=1))
+    intra = 1.0 - ops.mean(_pearson(student_probs, teacher_probs, axis=0))
+    return (temperature**2) * (beta * inter + gamma * intra)
+
+
+@register("dist")
+class DIST(DistillationLoss):
+    """DIST (Huang et al., NeurIPS 2022): match relations, not values.
+
+    Asks the student to correlate with the teacher rather than to copy its
+    probabilities exactly, which helps when the teacher is much stronger.
+    A batch-level loss (the intra-class relation compares samples), so
+    sample weights do not apply to it.
+
+    Args:
+        beta: Weight of the inter-class relation (paper: 1.0 on ImageNet,
+            2.0 on CIFAR-100).
+        gamma: Weight of the intra-class relation (same defaults).
+        temperature: Softening temperature `T > 0` (paper: 1 on ImageNet,
+            4 on CIFAR-100).
+        weight: Multiplier in a weighted list of losses.
+        name: Optional display name.
+
+    Example:
+
+    >>> loss = keras_kd.losses.DIST(beta=1.0, gamma=1.0, temperature=1.0)
+    """
+
+    def __init__(self, beta=1.0, gamma=1.0, temperature=1.0, weight=1.0, name=None):
+        super().__init__(weight=weight, name=name)
+        for argument, value in (("beta", beta), ("gamma", gamma)):
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(
+                    f"DIST's `{argument}` must be a number >= 0. Received: "
+                    f"{argument}={value!r}"
+                )
+        self.beta = float(beta)
+        self.gamma = float(gamma)
+        self.temperature = validate_temperature(temperature)
+
+    def call(self, teacher, student, y=None):
+        t = self.temperature
+        return dist_loss(
+            ops.exp(teacher.log_probabilities(t)),
+            ops.exp(student.log_probabilities(t)),
+            self.beta,
+            self.gamma,
+            t,
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "beta": self.beta,
+            "gamma": self.gamma,
+            "temperature": self.temperature,
+        }

@@ -1,0 +1,124 @@
+"""Decoupled knowledge distillation, DKD (Zhao et al., CVPR 2022)."""
+
+from keras import ops
+
+from keras_kd.losses.base import DistillationLoss
+from keras_kd.losses.base import register
+from keras_kd.losses.soft_target import validate_temperature
+
+# Stands in for log(0) of the masked target class; finite so no NaN appears.
+_MASKED = -1e30
+
+
+def target_mask(y, num_classes):
+    """A float `(batch, classes)` mask of the true class of each sample.
+
+    Args:
+        y: Sparse integer labels `(batch,)` or `(batch, 1)`, or one-hot
+            (or soft) labels `(batch, classes)`, whose argmax is taken.
+        num_classes: Number of classes.
+
+    Returns:
+        Float32 tensor `(batch, classes)` with one 1 per row.
+    """
+    y = ops.convert_to_tensor(y)
+    if len(y.shape) >= 2 and y.shape[-1] == num_classes and num_classes > 1:
+        y = ops.argmax(y, axis=-1)
+    y = ops.reshape(ops.cast(y, "int32"), (-1,))
+    return ops.one_hot(y, num_classes, dtype="float32")
+
+
+def _binary_and_rest(log_p, mask):
+    """Target log-prob, non-target log-mass and renormalized non-target log-probs."""
+    log_target = ops.sum(log_p * mask, axis=-1)
+    masked = ops.where(mask > 0, _MASKED, log_p)
+    log_rest = ops.logsumexp(masked, axis=-1)
+    log_rest_dist = masked - ops.expand_dims(log_rest, -1)
+    return log_target, log_rest, log_rest_dist
+
+
+def decoupled_kd(teacher_log_p, student_log_p, mask, alpha, beta, temperature):
+    """DKD from tempered log-probabilities, one value per sample.
+
+    `T^2 * (alpha * TCKD + beta * NCKD)`: TCKD is the KL divergence between
+    the binary distributions (target class, all others) of teacher and
+    student; NCKD the KL divergence between their distributions over the
+    non-target classes, renormalized.
+
+    Args:
+        teacher_log_p: `log softmax(z_t / T)`, float32 `(batch, classes)`.
+        student_log_p: `log softmax(z_s / T)`, same shape.
+        mask: One-hot mask of the true classes, `(batch, classes)`.
+        alpha: Weight of TCKD.
+        beta: Weight of NCKD.
+        temperature: The `T` used for the log-probabilities.
+
+    Returns:
+        Float32 tensor `(batch,)`.
+    """
+    t_target, t_rest, t_rest_dist = _binary_and_rest(teacher_log_p, mask)
+    s_target, s_rest, s_rest_dist = _binary_and_rest(student_log_p, mask)
+    tckd = ops.exp(t_target) * (t_target - s_target) + ops.exp(t_rest) * (
+        t_rest - s_rest
+    )
+    non_target = 1.0 - mask
+    nckd = ops.sum(
+        non_target * ops.exp(t_rest_dist) * (t_rest_dist - s_rest_dist), axis=-1
+    )
+    return (temperature**2) * (alpha * tckd + beta * nckd)
+
+
+@register("dkd")
+class DKD(DistillationLoss):
+    """Decoupled knowledge distillation (Zhao et al., CVPR 2022).
+
+    Splits soft-target KD into a target-class term (TCKD, weight `alpha`)
+    and a non-target-class term (NCKD, weight `beta`), so the dark knowledge
+    among the wrong classes is not suppressed when the teacher is confident.
+    Needs the labels: sparse integer labels, or one-hot.
+
+    Args:
+        alpha: Weight of the target-class term (the paper uses 1.0).
+        beta: Weight of the non-target term (the paper uses 8.0 on
+            CIFAR-100, 0.5 on ImageNet).
+        temperature: Softening temperature `T > 0`.
+        weight: Multiplier in a weighted list of losses.
+        name: Optional display name.
+
+    Example:
+
+    >>> distiller = keras_kd.Distiller(
+    ...     teacher, student,
+    ...     distillation_loss=keras_kd.losses.DKD(alpha=1.0, beta=8.0))
+    """
+
+    requires_labels = True
+
+    def __init__(self, alpha=1.0, beta=8.0, temperature=4.0, weight=1.0, name=None):
+        super().__init__(weight=weight, name=name)
+        for argument, value in (("alpha", alpha), ("beta", beta)):
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(
+                    f"DKD's `{argument}` must be a number >= 0. Received: "
+                    f"{argument}={value!r}"
+                )
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        self.temperature = validate_temperature(temperature)
+
+    def call(self, teacher, student, y=None):
+        t = self.temperature
+        teacher_log_p = teacher.log_probabilities(t)
+        student_log_p = student.log_probabilities(t)
+        mask = target_mask(y, student_log_p.shape[-1])
+        return decoupled_kd(
+            teacher_log_p, student_log_p, mask, self.alpha, self.beta, t
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "alpha": self.alpha,
+            "beta": self.beta,
+            "temperature": self.temperature,
+        }

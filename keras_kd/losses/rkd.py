@@ -1,0 +1,156 @@
+"""Relational knowledge distillation, RKD (Park et al., CVPR 2019)."""
+
+from keras import ops
+
+from keras_kd.losses.base import DistillationLoss
+from keras_kd.losses.base import register
+
+
+def _flatten(embeddings):
+    embeddings = ops.cast(embeddings, "float32")
+    return ops.reshape(embeddings, (ops.shape(embeddings)[0], -1))
+
+
+def _smooth_l1(a, b):
+    """Huber loss with threshold 1 (PyTorch's smooth_l1_loss), averaged."""
+    diff = ops.abs(a - b)
+    return ops.mean(ops.where(diff < 1.0, 0.5 * diff * diff, diff - 0.5))
+
+
+def _pairwise_distances(e):
+    """Euclidean distances `(batch, batch)`, zero diagonal, stable gradient."""
+    squared = ops.sum(e * e, axis=-1)
+    d2 = (
+        ops.expand_dims(squared, 1)
+        + ops.expand_dims(squared, 0)
+        - 2.0 * ops.matmul(e, ops.transpose(e))
+    )
+    off_diagonal = 1.0 - ops.eye(ops.shape(e)[0], dtype="float32")
+    return ops.sqrt(ops.maximum(d2, 1e-12)) * off_diagonal
+
+
+def _normalized_distances(e):
+    d = _pairwise_distances(e)
+    positive = ops.cast(d > 0, "float32")
+    mean = ops.sum(d) / ops.maximum(ops.sum(positive), 1.0)
+    return d / mean
+
+
+def _angles(e):
+    """`cos` of the angle at each anchor i between j and k: `(batch^3,)`."""
+    diff = ops.expand_dims(e, 0) - ops.expand_dims(e, 1)
+    # max(|d|, 1e-12) taken under the root: a zero difference (i == j) must
+    # not send the infinite gradient of sqrt(0) into the student.
+    norm = ops.sqrt(ops.maximum(ops.sum(diff * diff, axis=-1, keepdims=True), 1e-24))
+    unit = diff / norm
+    return ops.reshape(ops.matmul(unit, ops.transpose(unit, (0, 2, 1))), (-1,))
+
+
+def rkd_distance(teacher_embeddings, student_embeddings):
+    """Distance-wise RKD: Huber loss between mean-normalized distances."""
+    t = _normalized_distances(_flatten(teacher_embeddings))
+    s = _normalized_distances(_flatten(student_embeddings))
+    return _smooth_l1(s, t)
+
+
+def rkd_angle(teacher_embeddings, student_embeddings):
+    """Angle-wise RKD: Huber loss between the angles of all triplets."""
+    return _smooth_l1(
+        _angles(_flatten(student_embeddings)), _angles(_flatten(teacher_embeddings))
+    )
+
+
+def rkd_loss(teacher_embeddings, student_embeddings, distance_weight=25.0, angle_weight=50.0):
+    """`distance_weight * RKD-D + angle_weight * RKD-A`, one batch value.
+
+    Args:
+        teacher_embeddings: `(batch, ...)`, flattened per sample.
+        student_embeddings: `(batch, ...)`; the size may differ from the
+            teacher's, only relations between samples are compared.
+        distance_weight: The paper's 25.
+        angle_weight: The paper's 50.
+
+    Returns:
+        A float32 scalar.
+    """
+    total = ops.zeros((), "float32")
+    if distance_weight:
+        total = total + distance_weight * rkd_distance(
+            teacher_embeddings, student_embeddings
+        )
+    if angle_weight:
+        total = total + angle_weight * rkd_angle(teacher_embeddings, student_embeddings)
+    return total
+
+
+@register("rkd")
+class RKD(DistillationLoss):
+    """Relational KD: transfer distances and angles between samples.
+
+    Compares the structure of a batch, not individual outputs, so teacher
+    and student embeddings may have different sizes. A batch-level loss:
+    sample weights do not apply to it. Memory grows as `batch^3` for the
+    angle term.
+
+    Args:
+        teacher_layer: Teacher layer giving the embeddings, or `None` for
+            the final outputs.
+        student_layer: Student layer, or `None` for the final outputs.
+        distance_weight: Weight of the distance-wise term (paper: 25).
+        angle_weight: Weight of the angle-wise term (paper: 50).
+        weight: Multiplier in a weighted list of losses.
+        name: Optional display name.
+
+    Example:
+
+    >>> loss = keras_kd.losses.RKD("embedding", "embedding")
+    """
+
+    def __init__(
+        self,
+        teacher_layer=None,
+        student_layer=None,
+        distance_weight=25.0,
+        angle_weight=50.0,
+        weight=1.0,
+        name=None,
+    ):
+        super().__init__(weight=weight, name=name)
+        for argument, value in (
+            ("distance_weight", distance_weight),
+            ("angle_weight", angle_weight),
+        ):
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(
+                    f"RKD's `{argument}` must be a number >= 0. Received: "
+                    f"{argument}={value!r}"
+                )
+        self.teacher_layer = teacher_layer
+        self.student_layer = student_layer
+        self.distance_weight = float(distance_weight)
+        self.angle_weight = float(angle_weight)
+
+    @property
+    def teacher_layers(self):
+        return (self.teacher_layer,)
+
+    @property
+    def student_layers(self):
+        return (self.student_layer,)
+
+    def call(self, teacher, student, y=None):
+        return rkd_loss(
+            teacher.feature(self.teacher_layer),
+            student.feature(self.student_layer),
+            self.distance_weight,
+            self.angle_weight,
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "teacher_layer": self.teacher_layer,
+            "student_layer": self.student_layer,
+            "distance_weight": self.distance_weight,
+            "angle_weight": self.angle_weight,
+        }
