@@ -1,0 +1,211 @@
+"""Pruning-aware distillation of a Keras 3 student, through TFMOT.
+
+`prune_distill` clones the student into tf-keras, wraps it with TFMOT's
+`prune_low_magnitude` under a polynomial-decay schedule that raises the
+share of zeroed weights from 0 to `target_sparsity`, fine-tunes it under the
+soft-target loss plus the hard loss (the teacher guides the recovery),
+strips the wrappers and converts the result. The zeros do not shrink the
+`.tflite` file itself but make it compress well (`gzip_bytes`), which is
+what an app download pays for.
+"""
+
+import math
+import os
+import tempfile
+
+import numpy as np
+
+from tflite_export import tfmot_runner
+
+QUANTIZATION_MODES = (None, "dynamic", "float16", "int8", "int8_io", "int16x8")
+
+# The sparsity reaches its target after this share of the steps; the rest
+# lets the student recover at the final sparsity.
+_RAMP_SHARE = 0.7
+
+
+def prune_distill(
+    student,
+    teacher,
+    x,
+    y=None,
+    output_path="student_pruned.tflite",
+    target_sparsity=0.8,
+    quantization=None,
+    epochs=2,
+    temperature=4.0,
+    alpha=0.1,
+    learning_rate=1e-3,
+    batch_size=64,
+    validation_data=None,
+    teacher_outputs="auto",
+    verbose=1,
+):
+    """Prunes `student` to `target_sparsity` with `teacher` watching.
+
+    Runs in a TensorFlow subprocess (TFMOT needs tf-keras), so it works from
+    a Keras 3 process on any backend; the teacher's targets are computed
+    here, on that backend.
+
+    Args:
+        student: A trained Keras 3 Sequential or Functional model.
+        teacher: A Keras model (any backend) or an array of the teacher's
+            outputs on `x` (logits or probabilities).
+        x: Fine-tuning inputs, NumPy.
+        y: Optional integer labels.
+        output_path: Where the `.tflite` is written.
+        target_sparsity: Share of the Dense and convolution kernel weights
+            to zero, strictly between 0 and 1.
+        quantization: Conversion mode of the pruned model: `None` (float32),
+            `"dynamic"`, `"float16"`, `"int8"`, `"int8_io"` or `"int16x8"`.
+        epochs: Fine-tuning epochs; the sparsity ramps up over the first
+            70% of the steps.
+        temperature: Softening temperature of the soft-target loss.
+        alpha: Weight in [0, 1] of the hard-label loss.
+        learning_rate: Adam learning rate.
+        batch_size: Fine-tuning batch size.
+        validation_data: Optional `(x_val, y_val)` the accuracies are
+            measured on; else `(x, y)`.
+        teacher_outputs: `"auto"`, `"logits"` or `"probabilities"`.
+        verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+
+    Returns:
+        A `TFMOTResult`; `sparsity` is measured on the stripped weights and
+        `student` is the pruned student as a Keras 3 model.
+
+    Example:
+
+    >>> result = tflite_export.prune_distill(
+    ...     student, teacher, x_train, y_train, "student_pruned.tflite",
+    ...     target_sparsity=0.8, epochs=2)
+    >>> round(result.sparsity, 2)
+    0.8
+    """
+    if (
+        not isinstance(target_sparsity, (int, float))
+        or not 0.0 < target_sparsity < 1.0
+    ):
+        raise ValueError(
+            "`target_sparsity` is the share of weights set to zero and must "
+            "lie strictly between 0 and 1 (e.g. 0.8 keeps one weight in "
+            f"five). Received: target_sparsity={target_sparsity!r}"
+        )
+    if quantization not in QUANTIZATION_MODES:
+        raise ValueError(
+            f"`quantization` must be one of {QUANTIZATION_MODES}. "
+            f"Received: quantization={quantization!r}"
+        )
+    settings = tfmot_runner.common_settings(
+        epochs, batch_size, temperature, alpha, learning_rate
+    )
+    settings.update(target_sparsity=float(target_sparsity), quantization=quantization)
+    return tfmot_runner.run(
+        "prune", student, teacher, x, y, validation_data, output_path, settings,
+        teacher_outputs=teacher_outputs, verbose=verbose,
+    )  # fmt: skip
+
+
+def pruning_schedule(target_sparsity, num_samples, batch_size, epochs):
+    """A `PolynomialDecay` from 0 to `target_sparsity` over the ramp.
+
+    The end step is a multiple of the pruning frequency, so the last
+    update lands exactly on the target.
+    """
+    import tensorflow_model_optimization as tfmot
+
+    total_steps = epochs * math.ceil(num_samples / batch_size)
+    ramp = max(1, int(total_steps * _RAMP_SHARE))
+    frequency = max(1, min(100, ramp // 10))
+    return tfmot.sparsity.keras.PolynomialDecay(
+        initial_sparsity=0.0,
+        final_sparsity=target_sparsity,
+        begin_step=0,
+        end_step=(ramp // frequency) * frequency,
+        frequency=frequency,
+    )
+
+
+def wrap_for_pruning(model, schedule):
+    """Wraps each layer TFMOT can prune; leaves the others as they are.
+
+    TFMOT's whole-model `prune_low_magnitude` refuses weightless layers it
+    does not list (e.g. tf-keras' `Rescaling`); layer by layer, they are
+    simply left alone.
+    """
+    import tensorflow_model_optimization as tfmot
+    import tf_keras
+    from tensorflow_model_optimization.python.core.sparsity.keras import (
+        prune_registry,
+    )
+
+    def wrap(layer):
+        if isinstance(layer, tf_keras.Model):
+            return tf_keras.models.clone_model(layer, clone_function=wrap)
+        if prune_registry.PruneRegistry.supports(layer) and layer.weights:
+            return tfmot.sparsity.keras.prune_low_magnitude(
+                layer, pruning_schedule=schedule
+            )
+        return layer
+
+    return tf_keras.models.clone_model(model, clone_function=wrap)
+
+
+def measured_sparsity(wrapped):
+    """Share of zeros in the weights the pruning wrappers prune."""
+    zeros = total = 0
+    for layer in wrapped.submodules:
+        for weight, _, _ in getattr(layer, "pruning_vars", ()):
+            values = weight.numpy()
+            zeros += int(np.sum(values == 0))
+            total += values.size
+    return zeros / total if total else 0.0
+
+
+def run_in_tensorflow(clone, job):
+    """The pruning recipe, in the TensorFlow worker.
+
+    Args:
+        clone: The student as a tf-keras model.
+        job: A `tfmot_worker.Job`.
+
+    Returns:
+        The fields of a `TFMOTResult`, as a dict.
+    """
+    import tensorflow_model_optimization as tfmot
+
+    from tflite_export import tfmot_bridge
+    from tflite_export import tfmot_train
+    from tflite_export import tfmot_worker
+
+    settings = job.settings
+    mode = settings["quantization"]
+    outcome = {"quantization": mode, "float_accuracy": job.float_accuracy(clone)}
+    if mode is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            ptq_path = os.path.join(tmp, "dense.tflite")
+            tfmot_worker.export(clone, ptq_path, mode, job.representative)
+            outcome["ptq_accuracy"] = tfmot_worker.tflite_accuracy(
+                ptq_path, job.x_eval, job.y_eval
+            )
+    schedule = pruning_schedule(
+        settings["target_sparsity"], len(job.x), settings["batch_size"],
+        settings["epochs"],
+    )  # fmt: skip
+    wrapped = wrap_for_pruning(clone, schedule)
+    outcome["history"] = tfmot_train.fine_tune(
+        wrapped, job.x, job.packed, settings,
+        callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], verbose=job.verbose,
+    )  # fmt: skip
+    outcome["sparsity"] = measured_sparsity(wrapped)
+    stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
+    job.save_weights(tfmot_bridge.layer_weights(stripped))
+    size, gzip_size = tfmot_worker.export(
+        stripped, job.output_path, mode, job.representative
+    )
+    outcome.update(
+        path=job.output_path,
+        bytes=size,
+        gzip_bytes=gzip_size,
+        accuracy=tfmot_worker.tflite_accuracy(job.output_path, job.x_eval, job.y_eval),
+    )
+    return outcome

@@ -1,0 +1,135 @@
+"""The TensorFlow side of QAT and pruning: `python -m tflite_export.tfmot_worker JOB`.
+
+Started by `tfmot_runner.run` with `TF_USE_LEGACY_KERAS=1` and
+`KERAS_BACKEND=tensorflow`. Loads the Keras 3 student, clones it into
+tf-keras, runs the recipe (`qat` or `prune`), writes the `.tflite` through
+tflite_export's converter and a JSON result. A `ValueError` (bad input) is
+reported in the result for the parent to re-raise; anything else fails the
+process, whose stderr the parent shows.
+"""
+
+import gzip
+import json
+import os
+import sys
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow is imported
+
+import numpy as np  # noqa: E402
+
+
+def float_accuracy(model, x, y, student_kind):
+    """Accuracy of a tf-keras model on `(x, y)`, or `None` without labels."""
+    if y is None:
+        return None
+    from tflite_export.tfmot_train import as_logits
+
+    logits = as_logits(model.predict(x, batch_size=256, verbose=0), student_kind)
+    return float(np.mean(np.argmax(logits.numpy(), axis=-1) == y))
+
+
+def export(model, path, quantization, representative):
+    """Converts a tf-keras model to `path`; returns `(bytes, gzip bytes)`."""
+    try:
+        from tflite_export.convert import convert_tf_keras
+    except ImportError:  # INTERIM until tflite_export/convert.py lands
+        convert_tf_keras = _interim_convert
+    convert_tf_keras(
+        model, path, quantization=quantization, representative_data=representative
+    )
+    with open(path, "rb") as f:
+        content = f.read()
+    return len(content), len(gzip.compress(content))
+
+
+def _interim_convert(model, path, quantization=None, representative_data=None):
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if quantization is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "int8":
+        converter.representative_dataset = lambda: (
+            [row[None]] for row in representative_data[:200]
+        )
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    with open(path, "wb") as f:
+        f.write(converter.convert())
+
+
+def tflite_accuracy(path, x, y):
+    """Accuracy of a `.tflite` file in the LiteRT interpreter."""
+    if y is None:
+        return None
+    try:
+        from tflite_export.evaluate import evaluate
+    except ImportError:  # INTERIM until tflite_export/evaluate.py lands
+        return _interim_accuracy(path, x, y)
+    return float(evaluate(path, x, y).accuracy)
+
+
+def _interim_accuracy(path, x, y):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path)
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    interpreter.resize_tensor_input(inp["index"], (len(x),) + x.shape[1:])
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(inp["index"], x.astype("float32"))
+    interpreter.invoke()
+    return float(np.mean(np.argmax(interpreter.get_tensor(out["index"]), -1) == y))
+
+
+class Job:
+    """One run's inputs, as the parent wrote them."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.settings = spec["settings"]
+        self.output_path = spec["output_path"]
+        self.verbose = spec["verbose"]
+        with np.load(spec["data"]) as data:
+            self.x = data["x"]
+            self.packed = data["packed"]
+            self.x_eval = data["x_eval"]
+            self.y_eval = data["y_eval"] if "y_eval" in data.files else None
+        self.representative = self.x[:200]
+
+    def float_accuracy(self, model):
+        return float_accuracy(
+            model, self.x_eval, self.y_eval, self.settings["student_kind"]
+        )
+
+    def save_weights(self, weights):
+        """Stores `{layer: [arrays]}` for the parent (the pruned student)."""
+        flat = {
+            f"{name}/{i}": array
+            for name, arrays in weights.items()
+            for i, array in enumerate(arrays)
+        }
+        np.savez(self.spec["weights"], **flat)
+
+
+def main(job_path):
+    with open(job_path) as f:
+        spec = json.load(f)
+    import keras
+
+    from tflite_export import pruning
+    from tflite_export import qat
+    from tflite_export import tfmot_bridge
+
+    recipe = {"qat": qat.run_in_tensorflow, "prune": pruning.run_in_tensorflow}
+    try:
+        student = keras.saving.load_model(spec["student"], compile=False)
+        clone = tfmot_bridge.to_tf_keras(student)
+        outcome = recipe[spec["mode"]](clone, Job(spec))
+    except ValueError as error:
+        outcome = {"error": str(error)}
+    with open(spec["result"], "w") as f:
+        json.dump(outcome, f)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
