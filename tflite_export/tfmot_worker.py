@@ -121,6 +121,9 @@ def main(job_path):
     from tflite_export import tfmot_bridge
 
     recipe = {"qat": qat.run_in_tensorflow, "prune": pruning.run_in_tensorflow}
+    import tf_keras
+
+    tf_keras.utils.set_random_seed(0)  # the same job gives the same file
     try:
         student = keras.saving.load_model(spec["student"], compile=False)
         clone = tfmot_bridge.to_tf_keras(student)
