@@ -1,0 +1,87 @@
+"""Pruning-aware distillation, under each KERAS_BACKEND."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+from _tfmot_models import images
+from _tfmot_models import student as make_student
+from _tfmot_models import teacher as make_teacher
+
+import tflite_export
+from tflite_export import pruning
+
+
+@pytest.fixture(scope="module")
+def setup():
+    keras.utils.set_random_seed(0)
+    x, y = images(n=640)
+    x, y, validation = x[:384], y[:384], (x[384:], y[384:])
+    return x, y, validation, make_teacher(x, y), make_student(x, y, epochs=3)
+
+
+@pytest.fixture(scope="module")
+def pruned(setup, tmp_path_factory):
+    x, y, validation, teacher, student = setup
+    path = tmp_path_factory.mktemp("prune") / "student_pruned.tflite"
+    return tflite_export.prune_distill(
+        student, teacher, x, y, path, target_sparsity=0.7, quantization="dynamic",
+        epochs=2, validation_data=validation, verbose=0,
+    )  # fmt: skip
+
+
+def _kernels(model):
+    return [
+        keras.ops.convert_to_numpy(layer.kernel)
+        for layer in model.layers
+        if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))
+    ]
+
+
+def test_stripped_weights_reach_the_target_sparsity(pruned, setup):
+    student = setup[-1]
+    assert pruned.student is not None and pruned.student is not student
+    kernels = _kernels(pruned.student)
+    zeros = sum(int(np.sum(k == 0)) for k in kernels)
+    measured = zeros / sum(k.size for k in kernels)
+    assert abs(measured - 0.7) <= 0.02
+    assert pruned.sparsity == pytest.approx(measured, abs=1e-9)
+    assert all(abs(np.mean(k == 0) - 0.7) <= 0.02 for k in kernels)
+    assert not any(np.mean(k == 0) > 0.1 for k in _kernels(student))
+
+
+def test_pruned_file_is_written_and_measured(pruned):
+    assert os.path.getsize(pruned.path) == pruned.bytes > 0
+    assert pruned.gzip_bytes < pruned.bytes
+    assert pruned.quantization == "dynamic"
+    assert pruned.ptq_accuracy is not None  # the dense student, same mode
+    assert pruned.accuracy > 0.6  # chance is 1/3
+    assert pruned.evaluated_on == "validation_data"
+
+
+def test_pruned_student_is_a_keras_3_model_that_runs(pruned, setup):
+    x = setup[0][:8]
+    outputs = keras.ops.convert_to_numpy(pruned.student(x))
+    assert outputs.shape == (8, 3) and np.all(np.isfinite(outputs))
+
+
+def test_schedule_ends_on_a_pruning_step():
+    schedule = pruning.pruning_schedule(0.8, num_samples=1000, batch_size=32, epochs=3)
+    config = schedule.get_config()["config"]
+    assert config["end_step"] % config["frequency"] == 0
+    assert 0 < config["end_step"] <= 3 * 32
+    assert config["final_sparsity"] == 0.8
+
+
+@pytest.mark.parametrize("target", [0, 1, 1.5, -0.2, "0.8", None])
+def test_target_sparsity_outside_zero_one_is_refused(setup, target):
+    x, y, _, teacher, student = setup
+    with pytest.raises(ValueError, match=r"strictly between 0 and 1.*Received: target_sparsity="):
+        tflite_export.prune_distill(student, teacher, x, y, target_sparsity=target)
+
+
+def test_unknown_quantization_mode_is_refused(setup):
+    x, y, _, teacher, student = setup
+    with pytest.raises(ValueError, match=r"`quantization` must be one of .*'int8'"):
+        tflite_export.prune_distill(student, teacher, x, y, quantization="int4")
