@@ -78,7 +78,7 @@ class Distiller(keras.Model):
         super().__init__(**kwargs)
         validation.check_model(student, "student")
         teacher, self.teacher_weights, self.ema_teacher = (
-            teachers_lib.resolve_teacher(teacher, teacher_weights)
+            teachers_lib.resolve_teacher(teacher, teacher_weights, student)
         )
         self.alpha = validation.check_alpha(alpha)
         self.teacher = teacher

@@ -157,7 +157,8 @@ def born_again(make_student, teacher, x, y, generations=2, distillation_loss="kd
         distillation_loss: As in `Distiller`.
         alpha: Weight of the hard-label loss, as in `Distiller`.
         compile_kwargs: Passed to `Distiller.compile` (default: Adam and
-            sparse categorical cross-entropy on logits, accuracy).
+            sparse categorical cross-entropy on logits, accuracy). An
+            optimizer instance is copied, fresh, for each generation.
         fit_kwargs: Passed to `Distiller.fit`.
 
     Returns:
@@ -181,11 +182,20 @@ def born_again(make_student, teacher, x, y, generations=2, distillation_loss="kd
             teacher=teacher, student=make_student(),
             distillation_loss=distillation_loss, alpha=alpha,
         )
-        distiller.compile(**(compile_kwargs or _default_compile()))
+        distiller.compile(**_fresh(compile_kwargs or _default_compile()))
         distiller.fit(x, y, **(fit_kwargs or {}))
         teacher = distiller.student
         students.append(teacher)
     return students
+
+
+def _fresh(compile_kwargs):
+    """Compile arguments with a new optimizer: one cannot train two models."""
+    compile_kwargs = dict(compile_kwargs)
+    optimizer = compile_kwargs.get("optimizer")
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        compile_kwargs["optimizer"] = type(optimizer).from_config(optimizer.get_config())
+    return compile_kwargs
 
 
 def _default_compile():
@@ -197,13 +207,14 @@ def _default_compile():
 
 
 
-def resolve_teacher(teacher, teacher_weights=None):
+def resolve_teacher(teacher, teacher_weights=None, student=None):
     """Splits the `teacher=` argument of the `Distiller` into its parts.
 
     Args:
         teacher: A `keras.Model`, a list of them (ensemble) or an
             `EMATeacher`.
         teacher_weights: Per-teacher weights of an ensemble, or `None`.
+        student: The Distiller's student, which an `EMATeacher` must track.
 
     Returns:
         `(model or list of models, normalized weights or None, EMATeacher
@@ -211,6 +222,8 @@ def resolve_teacher(teacher, teacher_weights=None):
     """
     if isinstance(teacher, EMATeacher):
         _no_weights(teacher_weights, "an EMATeacher")
+        if student is not None:
+            teacher.pairs(student)  # Raises unless it tracks this student.
         return teacher.model, None, teacher
     if isinstance(teacher, (list, tuple)):
         return list(teacher), check_ensemble(teacher, teacher_weights), None
