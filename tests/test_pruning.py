@@ -85,3 +85,40 @@ def test_unknown_quantization_mode_is_refused(setup):
     x, y, _, teacher, student = setup
     with pytest.raises(ValueError, match=r"`quantization` must be one of .*'int8'"):
         tflite_export.prune_distill(student, teacher, x, y, quantization="int4")
+
+
+def _cli(argv):
+    import argparse
+
+    from tflite_export import cli_tfmot
+
+    parser = argparse.ArgumentParser(prog="keras-kd")
+    cli_tfmot.register_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+def test_cli_prune_writes_the_file_and_prints_the_table(setup, tmp_path, capsys):
+    x, y, _, teacher, student = setup
+    student.save(tmp_path / "student.keras")
+    outputs = keras.ops.convert_to_numpy(teacher.predict(x, verbose=0))
+    np.save(tmp_path / "teacher.npy", outputs)
+    np.savez(tmp_path / "train.npz", x=x, y=y)
+    output = tmp_path / "pruned.tflite"
+    code = _cli([
+        "prune", str(tmp_path / "student.keras"), "--teacher", str(tmp_path / "teacher.npy"),
+        "--data", str(tmp_path / "train.npz"), "-o", str(output), "--target-sparsity", "0.5",
+        "--epochs", "1", "--quiet",
+    ])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0 and output.exists()
+    assert "sparsity" in printed and "gzip bytes" in printed
+    assert "accuracies on the --data set" in printed
+
+
+def test_cli_reports_bad_input_without_a_traceback(setup, tmp_path):
+    with pytest.raises(SystemExit, match="the data file .*missing.npz' does not exist"):
+        _cli(["qat", "s.keras", "--teacher", "t.keras", "--data", str(tmp_path / "missing.npz")])
+    np.savez(tmp_path / "bad.npz", images=np.zeros((2, 8, 8, 1)))
+    with pytest.raises(SystemExit, match=r"holds arrays \['images'\], but the data needs \['x'\]"):
+        _cli(["qat", "s.keras", "--teacher", "t.keras", "--data", str(tmp_path / "bad.npz")])
