@@ -79,8 +79,10 @@ class Tapped:
             self._feature_shapes = {
                 name: tuple(tensor.shape) for name, tensor in features.items()
             }
+            inputs = model.inputs
             self._view = keras.Model(
-                model.inputs,
+                # A lone input unwrapped, so calls with one tensor match it.
+                inputs[0] if len(inputs) == 1 else inputs,
                 {"outputs": model.outputs, "features": features},
                 name=f"{model.name}_tapped",
             )
