@@ -155,3 +155,9 @@ def test_bad_settings_are_refused(setup, kwargs, message):
 def test_worker_failure_shows_its_stderr(tmp_path):
     with pytest.raises(RuntimeError, match=r"(?s)exit code 1.*FileNotFoundError"):
         tfmot_runner._run_worker(str(tmp_path / "missing.json"), str(tmp_path))
+
+
+def test_without_teacher_labels_are_required(setup):
+    x, _, _, _, student = setup
+    with pytest.raises(ValueError, match=r"Without a teacher \(teacher=None\) .* but y is None"):
+        tflite_export.quantization_aware_distill(student, None, x)

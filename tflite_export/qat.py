@@ -39,8 +39,9 @@ def quantization_aware_distill(
 
     Args:
         student: A trained Keras 3 Sequential or Functional model.
-        teacher: A Keras model (any backend) or an array of the teacher's
-            outputs on `x` (logits or probabilities).
+        teacher: A Keras model (any backend), an array of the teacher's
+            outputs on `x` (logits or probabilities), or `None` to fine-tune
+            on the labels alone (the baseline without distillation).
         x: Fine-tuning inputs, NumPy.
         y: Optional integer labels; without them only the soft targets
             teach (`alpha` is then ignored).

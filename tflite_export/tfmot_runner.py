@@ -163,9 +163,13 @@ def run(mode, student, teacher, x, y, validation_data, output_path, settings,
     """
     tfmot_bridge.check_bridgeable(student)
     x = np.asarray(x, dtype="float32")
-    packed = pack_targets(teacher_logits(teacher, x, student, teacher_outputs), y)
-    x_eval, y_eval, evaluated_on = _evaluation_data(x, y, validation_data)
     settings = dict(settings, student_kind=outputs_lib.detect_output_kind(student))
+    if teacher is None:
+        packed, settings["alpha"] = _labels_only(x, y, student), 1.0
+    else:
+        logits = teacher_logits(teacher, x, student, teacher_outputs)
+        packed = pack_targets(logits, y)
+    x_eval, y_eval, evaluated_on = _evaluation_data(x, y, validation_data)
     with tempfile.TemporaryDirectory(prefix="keras_kd_tfmot_") as tmp:
         job = {
             "mode": mode,
@@ -192,6 +196,18 @@ def run(mode, student, teacher, x, y, validation_data, output_path, settings,
         pruned = _student_from_weights(student, job["weights"])
     outcome.pop("weights", None)
     return TFMOTResult(**outcome, student=pruned, evaluated_on=evaluated_on)
+
+
+def _labels_only(x, y, student):
+    """Targets for fine-tuning without a teacher: the labels alone."""
+    if y is None:
+        raise ValueError(
+            "Without a teacher (teacher=None) the student can only be "
+            "fine-tuned on labels, but y is None. Pass the labels, or a "
+            "teacher model or its outputs."
+        )
+    classes = max(int(student.output_shape[-1]), 2)
+    return pack_targets(np.zeros((len(x), classes), "float32"), y)
 
 
 def _evaluation_data(x, y, validation_data):

@@ -1,0 +1,184 @@
+"""Benchmark: quantization-aware and pruning-aware distillation on Fashion-MNIST.
+
+A teacher CNN is trained, a small student is distilled from it with
+`keras_kd.Distiller`, and then the student goes to TFLite six ways: float32,
+post-training int8, quantization-aware int8 with and without the teacher,
+and pruned to 80% sparsity with and without the teacher. Every accuracy is
+measured on the 10,000 test images in the LiteRT interpreter (the float
+Keras student too, for reference); bytes are the `.tflite` file and its gzip.
+
+Usage:
+
+    KERAS_BACKEND=tensorflow nice python benchmarks/tfmot.py           # ~10 min
+    KERAS_BACKEND=jax python benchmarks/tfmot.py --quick               # smoke test
+
+Writes the table to `benchmarks/RESULTS_tfmot.md` and into `docs/tfmot.md`
+(between the `tfmot` markers), and the raw numbers to
+`benchmarks/_work/tfmot.json`.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import tempfile
+import time
+
+import keras
+import numpy as np
+
+import keras_kd
+import tflite_export
+from keras_kd.data import load_fashion_mnist
+from keras_kd.reference_models import student_cnn
+from keras_kd.reference_models import teacher_cnn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORK = os.path.join(HERE, "_work")
+RESULTS = os.path.join(HERE, "RESULTS_tfmot.md")
+DOC = os.path.join(os.path.dirname(HERE), "docs", "tfmot.md")
+BEGIN, END = "<!-- tfmot:begin -->", "<!-- tfmot:end -->"
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train-samples", type=int, default=60000)
+    parser.add_argument("--teacher-epochs", type=int, default=4)
+    parser.add_argument("--student-epochs", type=int, default=6)
+    parser.add_argument("--qat-epochs", type=int, default=2)
+    parser.add_argument("--prune-epochs", type=int, default=3)
+    parser.add_argument("--sparsity", type=float, default=0.8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
+    return parser.parse_args()
+
+
+def train_pair(x, y, args):
+    """Trains the teacher, then distills the student from it."""
+    sparse_ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    teacher = teacher_cnn()
+    teacher.compile(keras.optimizers.Adam(1e-3), sparse_ce, metrics=["accuracy"])
+    teacher.fit(x, y, epochs=args.teacher_epochs, batch_size=128, verbose=2)
+    distiller = keras_kd.Distiller(
+        teacher, student_cnn(), distillation_loss=keras_kd.losses.SoftTargetKD(4.0),
+        alpha=0.1,
+    )  # fmt: skip
+    distiller.compile(keras.optimizers.Adam(2e-3), sparse_ce, metrics=["accuracy"])
+    distiller.fit(x, y, epochs=args.student_epochs, batch_size=128, verbose=2)
+    return teacher, distiller.student
+
+
+def exported_row(name, model, path, x_test, y_test, quantization=None, calibration=None):
+    """Converts a Keras student with tflite_export.convert and measures it."""
+    tflite_export.convert(
+        model, path, quantization=quantization, representative_data=calibration
+    )
+    report = tflite_export.evaluate(path, x_test, y_test)
+    return _row(name, report.accuracy, path)
+
+
+def _row(name, accuracy, path, sparsity=0.0):
+    with open(path, "rb") as f:
+        content = f.read()
+    return {
+        "name": name, "accuracy": float(accuracy), "bytes": len(content),
+        "gzip_bytes": len(gzip.compress(content)), "sparsity": float(sparsity),
+    }  # fmt: skip
+
+
+def tfmot_rows(student, teacher_logits, x, y, test, args, folder):
+    common = dict(validation_data=test, verbose=2)
+    runs = [
+        ("QAT int8, distilled", tflite_export.quantization_aware_distill,
+         teacher_logits, dict(epochs=args.qat_epochs)),
+        ("QAT int8, labels only", tflite_export.quantization_aware_distill,
+         None, dict(epochs=args.qat_epochs)),
+        (f"pruned {args.sparsity:.0%}, distilled", tflite_export.prune_distill,
+         teacher_logits, dict(epochs=args.prune_epochs, target_sparsity=args.sparsity)),
+        (f"pruned {args.sparsity:.0%}, labels only", tflite_export.prune_distill,
+         None, dict(epochs=args.prune_epochs, target_sparsity=args.sparsity)),
+    ]  # fmt: skip
+    rows = []
+    for i, (name, function, teacher, kwargs) in enumerate(runs):
+        print(f"\n== {name}")
+        start = time.time()
+        path = os.path.join(folder, f"run{i}.tflite")
+        result = function(student, teacher, x, y, path, **kwargs, **common)
+        rows.append(_row(name, result.accuracy, path, result.sparsity))
+        rows[-1]["ptq_accuracy_in_worker"] = result.ptq_accuracy
+        rows[-1]["seconds"] = round(time.time() - start, 1)
+    return rows
+
+
+def format_table(rows, dense_gzip):
+    lines = [
+        "| student | test accuracy (LiteRT) | bytes | gzip bytes | gzip vs float32 | sparsity |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['name']} | {100 * row['accuracy']:.2f}% | {row['bytes']:,} | "
+            f"{row['gzip_bytes']:,} | {row['gzip_bytes'] / dense_gzip:.2f}x | "
+            f"{100 * row['sparsity']:.1f}% |"
+        )
+    return "\n".join(lines)
+
+
+def write_between_markers(path, text):
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        content = f.read()
+    if BEGIN not in content or END not in content:
+        return
+    head, rest = content.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    with open(path, "w") as f:
+        f.write(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+
+
+def main():
+    args = parse_args()
+    if args.quick:
+        args.train_samples, args.teacher_epochs, args.student_epochs = 2000, 1, 1
+        args.qat_epochs, args.prune_epochs = 1, 1
+    keras.utils.set_random_seed(args.seed)
+    start = time.time()
+    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    x, y = x_train[: args.train_samples], y_train[: args.train_samples]
+    if args.quick:
+        x_test, y_test = x_test[:1000], y_test[:1000]
+    teacher, student = train_pair(x, y, args)
+    teacher_logits = keras.ops.convert_to_numpy(teacher.predict(x, batch_size=512, verbose=0))
+    os.makedirs(WORK, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        rows = [
+            exported_row("float32, distilled", student, os.path.join(folder, "f32.tflite"), x_test, y_test),
+            exported_row("PTQ int8, distilled", student, os.path.join(folder, "int8.tflite"),
+                         x_test, y_test, "int8", x[:500]),
+        ]  # fmt: skip
+        rows += tfmot_rows(student, teacher_logits, x, y, (x_test, y_test), args, folder)
+    keras_accuracy = float(np.mean(
+        np.argmax(keras.ops.convert_to_numpy(student.predict(x_test, verbose=0)), -1) == y_test
+    ))  # fmt: skip
+    table = format_table(rows, rows[0]["gzip_bytes"])
+    setup = (
+        f"Fashion-MNIST, {len(x):,} training and {len(x_test):,} test images; teacher "
+        f"`teacher_cnn` {args.teacher_epochs} epochs; student `student_cnn` "
+        f"({student.count_params():,} parameters) distilled {args.student_epochs} epochs "
+        f"(SoftTargetKD T=4, alpha=0.1); QAT {args.qat_epochs} epochs, pruning "
+        f"{args.prune_epochs} epochs; Keras backend {keras.backend.backend()}; "
+        f"float Keras student {100 * keras_accuracy:.2f}%; total {time.time() - start:.0f} s."
+    )
+    text = f"{setup}\n\n{table}"
+    print("\n" + text)
+    with open(os.path.join(WORK, "tfmot.json"), "w") as f:
+        json.dump({"args": vars(args), "keras_accuracy": keras_accuracy, "rows": rows}, f, indent=1)
+    if not args.quick:
+        with open(RESULTS, "w") as f:
+            f.write(f"# TFMOT benchmark (benchmarks/tfmot.py)\n\n{BEGIN}\n{text}\n{END}\n")
+        write_between_markers(DOC, text)
+
+
+if __name__ == "__main__":
+    main()
