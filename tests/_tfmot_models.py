@@ -40,3 +40,11 @@ def student(x, y, epochs=2):
     )
     model.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
     return model
+
+
+def problem():
+    """`(x, y, (x_val, y_val), trained teacher, trained student)`."""
+    keras.utils.set_random_seed(0)
+    x, y = images(n=640)
+    x, y, validation = x[:384], y[:384], (x[384:], y[384:])
+    return x, y, validation, teacher(x, y), student(x, y, epochs=3)

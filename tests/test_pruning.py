@@ -5,9 +5,7 @@ import os
 import keras
 import numpy as np
 import pytest
-from _tfmot_models import images
-from _tfmot_models import student as make_student
-from _tfmot_models import teacher as make_teacher
+from _tfmot_models import problem
 
 import tflite_export
 from tflite_export import pruning
@@ -15,10 +13,7 @@ from tflite_export import pruning
 
 @pytest.fixture(scope="module")
 def setup():
-    keras.utils.set_random_seed(0)
-    x, y = images(n=640)
-    x, y, validation = x[:384], y[:384], (x[384:], y[384:])
-    return x, y, validation, make_teacher(x, y), make_student(x, y, epochs=3)
+    return problem()
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,7 @@ import keras
 import numpy as np
 import pytest
 from _tfmot_models import L
-from _tfmot_models import images
-from _tfmot_models import student as make_student
-from _tfmot_models import teacher as make_teacher
+from _tfmot_models import problem
 
 import tflite_export
 from keras_kd.losses import soft_target_kd
@@ -20,10 +18,7 @@ from tflite_export import tfmot_train
 
 @pytest.fixture(scope="module")
 def setup():
-    keras.utils.set_random_seed(0)
-    x, y = images(n=640)
-    x, y, validation = x[:384], y[:384], (x[384:], y[384:])
-    return x, y, validation, make_teacher(x, y), make_student(x, y, epochs=3)
+    return problem()
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ what an app download pays for.
 """
 
 import math
-import os
-import tempfile
 
 import numpy as np
 
@@ -176,18 +174,9 @@ def run_in_tensorflow(clone, job):
 
     from tflite_export import tfmot_bridge
     from tflite_export import tfmot_train
-    from tflite_export import tfmot_worker
 
     settings = job.settings
-    mode = settings["quantization"]
-    outcome = {"quantization": mode, "float_accuracy": job.float_accuracy(clone)}
-    if mode is not None:
-        with tempfile.TemporaryDirectory() as tmp:
-            ptq_path = os.path.join(tmp, "dense.tflite")
-            tfmot_worker.export(clone, ptq_path, mode, job.representative)
-            outcome["ptq_accuracy"] = tfmot_worker.tflite_accuracy(
-                ptq_path, job.x_eval, job.y_eval
-            )
+    outcome = job.baseline(clone, settings["quantization"])
     schedule = pruning_schedule(
         settings["target_sparsity"], len(job.x), settings["batch_size"],
         settings["epochs"],
@@ -200,13 +189,5 @@ def run_in_tensorflow(clone, job):
     outcome["sparsity"] = measured_sparsity(wrapped)
     stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
     job.save_weights(tfmot_bridge.layer_weights(stripped))
-    size, gzip_size = tfmot_worker.export(
-        stripped, job.output_path, mode, job.representative
-    )
-    outcome.update(
-        path=job.output_path,
-        bytes=size,
-        gzip_bytes=gzip_size,
-        accuracy=tfmot_worker.tflite_accuracy(job.output_path, job.x_eval, job.y_eval),
-    )
+    outcome.update(job.finish(stripped, settings["quantization"]))
     return outcome

@@ -10,9 +10,6 @@ int8 `.tflite`; the int8 post-training file of the same student is measured
 alongside, so the gain is on record.
 """
 
-import os
-import tempfile
-
 from tflite_export import tfmot_runner
 
 
@@ -123,28 +120,13 @@ def run_in_tensorflow(clone, job):
         The fields of a `TFMOTResult`, as a dict.
     """
     from tflite_export import tfmot_train
-    from tflite_export import tfmot_worker
 
-    outcome = {"quantization": "int8", "float_accuracy": job.float_accuracy(clone)}
-    with tempfile.TemporaryDirectory() as tmp:
-        ptq_path = os.path.join(tmp, "ptq_int8.tflite")
-        tfmot_worker.export(clone, ptq_path, "int8", job.representative)
-        outcome["ptq_accuracy"] = tfmot_worker.tflite_accuracy(
-            ptq_path, job.x_eval, job.y_eval
-        )
+    outcome = job.baseline(clone, "int8")
     quantized, skipped = quantize_for_training(clone)
     if skipped and job.verbose:
         print(f"Left in float during QAT (quantized after): {', '.join(skipped)}")
     outcome["history"] = tfmot_train.fine_tune(
         quantized, job.x, job.packed, job.settings, verbose=job.verbose
     )
-    size, gzip_size = tfmot_worker.export(
-        quantized, job.output_path, "int8", job.representative
-    )
-    outcome.update(
-        path=job.output_path,
-        bytes=size,
-        gzip_bytes=gzip_size,
-        accuracy=tfmot_worker.tflite_accuracy(job.output_path, job.x_eval, job.y_eval),
-    )
+    outcome.update(job.finish(quantized, "int8"))
     return outcome

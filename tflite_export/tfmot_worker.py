@@ -12,6 +12,7 @@ import gzip
 import json
 import os
 import sys
+import tempfile
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow is imported
 
@@ -96,10 +97,32 @@ class Job:
             self.y_eval = data["y_eval"] if "y_eval" in data.files else None
         self.representative = self.x[:200]
 
-    def float_accuracy(self, model):
-        return float_accuracy(
-            model, self.x_eval, self.y_eval, self.settings["student_kind"]
+    def baseline(self, model, quantization):
+        """Float and post-training accuracies of the student before tuning."""
+        outcome = {
+            "quantization": quantization,
+            "float_accuracy": float_accuracy(
+                model, self.x_eval, self.y_eval, self.settings["student_kind"]
+            ),
+        }
+        if quantization is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "post_training.tflite")
+                export(model, path, quantization, self.representative)
+                outcome["ptq_accuracy"] = tflite_accuracy(path, self.x_eval, self.y_eval)
+        return outcome
+
+    def finish(self, model, quantization):
+        """Writes the final `.tflite` and measures it."""
+        size, gzip_size = export(
+            model, self.output_path, quantization, self.representative
         )
+        return {
+            "path": self.output_path,
+            "bytes": size,
+            "gzip_bytes": gzip_size,
+            "accuracy": tflite_accuracy(self.output_path, self.x_eval, self.y_eval),
+        }
 
     def save_weights(self, weights):
         """Stores `{layer: [arrays]}` for the parent (the pruned student)."""
