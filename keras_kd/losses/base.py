@@ -160,13 +160,16 @@ class DistillationLoss:
 
     @property
     def teacher_layers(self):
-        """Names of the teacher layers this loss reads (`None`: outputs)."""
-        return (None,)
+        """Names of the teacher layers this loss reads (`None`: outputs).
+
+        Defaults to the loss's `teacher_layer` attribute, if it has one.
+        """
+        return (getattr(self, "teacher_layer", None),)
 
     @property
     def student_layers(self):
         """Names of the student layers this loss reads (`None`: outputs)."""
-        return (None,)
+        return (getattr(self, "student_layer", None),)
 
     def build(self, teacher_shapes, student_shapes):
         """Creates any trainable state, given `{layer name: shape}` dicts."""
@@ -240,6 +243,25 @@ def get(identifier):
         f"{registered_names()}, or a list of those. Received: "
         f"{identifier!r} of type {type(identifier).__name__}."
     )
+
+
+def check_non_negative(owner, **values):
+    """Returns the keyword values as floats after checking each is >= 0.
+
+    Args:
+        owner: Name of the loss, for the error message.
+        **values: The hyper-parameters to check, by argument name.
+
+    Returns:
+        A list of floats, in the order given.
+    """
+    for argument, value in values.items():
+        if not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(
+                f"{owner}'s `{argument}` must be a number >= 0. Received: "
+                f"{argument}={value!r}"
+            )
+    return [float(value) for value in values.values()]
 
 
 def reduce_per_sample(values):

@@ -3,6 +3,7 @@
 from keras import ops
 
 from keras_kd.losses.base import DistillationLoss
+from keras_kd.losses.base import check_non_negative
 from keras_kd.losses.base import register
 from keras_kd.losses.soft_target import validate_temperature
 
@@ -64,14 +65,7 @@ class DIST(DistillationLoss):
 
     def __init__(self, beta=1.0, gamma=1.0, temperature=1.0, weight=1.0, name=None):
         super().__init__(weight=weight, name=name)
-        for argument, value in (("beta", beta), ("gamma", gamma)):
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(
-                    f"DIST's `{argument}` must be a number >= 0. Received: "
-                    f"{argument}={value!r}"
-                )
-        self.beta = float(beta)
-        self.gamma = float(gamma)
+        self.beta, self.gamma = check_non_negative("DIST", beta=beta, gamma=gamma)
         self.temperature = validate_temperature(temperature)
 
     def call(self, teacher, student, y=None):

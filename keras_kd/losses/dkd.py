@@ -3,6 +3,7 @@
 from keras import ops
 
 from keras_kd.losses.base import DistillationLoss
+from keras_kd.losses.base import check_non_negative
 from keras_kd.losses.base import register
 from keras_kd.losses.soft_target import softmax_kl_divergence
 from keras_kd.losses.soft_target import validate_temperature
@@ -92,14 +93,7 @@ class DKD(DistillationLoss):
 
     def __init__(self, alpha=1.0, beta=8.0, temperature=4.0, weight=1.0, name=None):
         super().__init__(weight=weight, name=name)
-        for argument, value in (("alpha", alpha), ("beta", beta)):
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(
-                    f"DKD's `{argument}` must be a number >= 0. Received: "
-                    f"{argument}={value!r}"
-                )
-        self.alpha = float(alpha)
-        self.beta = float(beta)
+        self.alpha, self.beta = check_non_negative("DKD", alpha=alpha, beta=beta)
         self.temperature = validate_temperature(temperature)
 
     def call(self, teacher, student, y=None):

@@ -136,14 +136,6 @@ class FitNetHint(DistillationLoss):
         self.projector_mode = projector
         self.projector = None
 
-    @property
-    def teacher_layers(self):
-        return (self.teacher_layer,)
-
-    @property
-    def student_layers(self):
-        return (self.student_layer,)
-
     def build(self, teacher_shapes, student_shapes):
         if self.teacher_layer is None:
             return

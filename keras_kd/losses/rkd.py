@@ -3,6 +3,7 @@
 from keras import ops
 
 from keras_kd.losses.base import DistillationLoss
+from keras_kd.losses.base import check_non_negative
 from keras_kd.losses.base import register
 
 
@@ -116,27 +117,11 @@ class RKD(DistillationLoss):
         name=None,
     ):
         super().__init__(weight=weight, name=name)
-        for argument, value in (
-            ("distance_weight", distance_weight),
-            ("angle_weight", angle_weight),
-        ):
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(
-                    f"RKD's `{argument}` must be a number >= 0. Received: "
-                    f"{argument}={value!r}"
-                )
+        self.distance_weight, self.angle_weight = check_non_negative(
+            "RKD", distance_weight=distance_weight, angle_weight=angle_weight
+        )
         self.teacher_layer = teacher_layer
         self.student_layer = student_layer
-        self.distance_weight = float(distance_weight)
-        self.angle_weight = float(angle_weight)
-
-    @property
-    def teacher_layers(self):
-        return (self.teacher_layer,)
-
-    @property
-    def student_layers(self):
-        return (self.student_layer,)
 
     def call(self, teacher, student, y=None):
         return rkd_loss(
