@@ -10,6 +10,8 @@ import keras_kd
 from keras_kd import losses
 from keras_kd.losses.base import EnsembleOutputs
 from keras_kd.teachers import EMATeacher
+from test_losses_methods import numpy_dist
+from test_losses_methods import numpy_dkd
 
 
 def softmax(z):
@@ -63,8 +65,19 @@ def test_ensemble_soft_targets_are_the_mean_of_softened_distributions(temperatur
         keras.ops.convert_to_numpy(teacher.log_probabilities(temperature)), np.log(mixture), rtol=1e-5, atol=1e-6
     )
     expected = numpy_ensemble_kd((z1, z2), weights, s, temperature)
-    for loss in (losses.SoftTargetKD(temperature),):
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(loss(teacher, student)), expected, rtol=1e-4, atol=1e-6)
+    value = losses.SoftTargetKD(temperature)(teacher, student)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(value), expected, rtol=1e-4, atol=1e-6)
+    # DKD and DIST read the same mixture: T * log(mixture) are logits for it.
+    mixture_logits = temperature * np.log(mixture)
+    y = np.arange(6) % 5
+    dkd = losses.DKD(temperature=temperature)(teacher, student, y)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(dkd), numpy_dkd(mixture_logits, s, y, 1.0, 8.0, temperature), rtol=1e-4, atol=1e-6
+    )
+    dist = losses.DIST(temperature=temperature)(teacher, student)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(dist), numpy_dist(mixture_logits, s, 1.0, 1.0, temperature), rtol=1e-4
+    )
     # Not the softmax of the mean logits, which would be a different target.
     averaged = losses.soft_target_kd(0.7 * z1 + 0.3 * z2, s, temperature)
     assert not np.allclose(keras.ops.convert_to_numpy(averaged), expected, rtol=1e-2)
