@@ -53,6 +53,23 @@ def parse_args():
     return parser.parse_args()
 
 
+def cached_pair(x, y, args):
+    """The trained teacher and distilled student, from `_work/` if trained
+    before with the same settings (saves minutes on reruns)."""
+    key = (
+        f"{keras.backend.backend()}_{len(x)}_{args.teacher_epochs}_"
+        f"{args.student_epochs}_{args.seed}"
+    )
+    paths = [os.path.join(WORK, f"tfmot_{role}_{key}.keras") for role in ("teacher", "student")]
+    if all(os.path.exists(p) for p in paths):
+        print(f"Reusing the teacher and student trained before: {paths}")
+        return tuple(keras.saving.load_model(p) for p in paths)
+    pair = train_pair(x, y, args)
+    for model, path in zip(pair, paths):
+        model.save(path)
+    return pair
+
+
 def train_pair(x, y, args):
     """Trains the teacher, then distills the student from it."""
     sparse_ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -148,9 +165,9 @@ def main():
     x, y = x_train[: args.train_samples], y_train[: args.train_samples]
     if args.quick:
         x_test, y_test = x_test[:1000], y_test[:1000]
-    teacher, student = train_pair(x, y, args)
-    teacher_logits = keras.ops.convert_to_numpy(teacher.predict(x, batch_size=512, verbose=0))
     os.makedirs(WORK, exist_ok=True)
+    teacher, student = cached_pair(x, y, args)
+    teacher_logits = keras.ops.convert_to_numpy(teacher.predict(x, batch_size=512, verbose=0))
     with tempfile.TemporaryDirectory() as folder:
         rows = [
             exported_row("float32, distilled", student, os.path.join(folder, "f32.tflite"), x_test, y_test),
