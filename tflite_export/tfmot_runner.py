@@ -12,8 +12,6 @@ process's stdout; its stderr is kept and shown in full if it fails.
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 import tempfile
 
 import keras
@@ -23,6 +21,7 @@ from keras_kd import outputs as outputs_lib
 from keras_kd.losses.soft_target import validate_temperature
 from keras_kd.validation import check_alpha
 from tflite_export import tfmot_bridge
+from tflite_export.tf_subprocess import run_tensorflow_worker
 
 NO_LABEL = -1.0
 
@@ -235,24 +234,6 @@ def _student_from_weights(student, path):
 
 
 def _run_worker(job_path, tmp):
-    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", KERAS_BACKEND="tensorflow")
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    stderr_path = os.path.join(tmp, "stderr.txt")
-    command = [sys.executable, "-m", "tflite_export.tfmot_worker", job_path]
-    with open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=stderr, env=env
-        )
-        # Chunks, not lines: the Keras progress bar redraws with "\r".
-        while chunk := os.read(process.stdout.fileno(), 4096):
-            sys.stdout.write(chunk.decode("utf-8", errors="replace"))
-            sys.stdout.flush()
-        process.stdout.close()
-        code = process.wait()
-    if code != 0:
-        with open(stderr_path, encoding="utf-8", errors="replace") as f:
-            log = f.read()
-        raise RuntimeError(
-            f"The TensorFlow process that runs TFMOT failed (exit code {code}). "
-            f"Command: {' '.join(command)}\nIts stderr, in full:\n{log}"
-        )
+    run_tensorflow_worker(
+        "tflite_export.tfmot_worker", job_path, tmp, "runs TFMOT", legacy_keras=True
+    )

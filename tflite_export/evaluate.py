@@ -1,0 +1,210 @@
+"""`tflite_export.evaluate`: what a `.tflite` file does in the LiteRT runtime.
+
+Runs the file in `ai_edge_litert`'s interpreter, the runtime Android uses,
+feeding int8 inputs quantized by the file's own scale and zero point and
+reading outputs back in real numbers. Reports accuracy, agreement with the
+float Keras model it came from, the largest output difference, latency per
+sample at batch 1, and the file's size.
+"""
+
+import dataclasses
+import os
+import time
+
+import numpy as np
+
+from tflite_export import tflite_file
+
+
+@dataclasses.dataclass
+class EvaluationReport:
+    """What `evaluate` measured.
+
+    Attributes:
+        path: The `.tflite` file.
+        bytes: Its size in bytes.
+        samples: How many samples were run.
+        accuracy: Top-1 accuracy against `y` (`None` without `y`).
+        agreement: Fraction of samples whose top-1 class equals the reference
+            model's (`None` without `reference`).
+        max_abs_diff: Largest absolute difference between the file's
+            (dequantized) outputs and the reference's (`None` without it).
+        latency_ms: Mean milliseconds per sample at batch 1, after warm-up.
+        latency_p90_ms: 90th percentile of the same.
+        num_threads: Interpreter threads (`None`: LiteRT's default).
+        outputs: The file's outputs for `x`, dequantized (not printed).
+    """
+
+    path: str
+    bytes: int
+    samples: int
+    accuracy: float = None
+    agreement: float = None
+    max_abs_diff: float = None
+    latency_ms: float = None
+    latency_p90_ms: float = None
+    num_threads: int = None
+    outputs: np.ndarray = dataclasses.field(default=None, repr=False)
+
+    def as_row(self):
+        """The scalar fields as a dict (for tables and JSON)."""
+        row = dataclasses.asdict(self)
+        row.pop("outputs")
+        return row
+
+
+def evaluate(path, x, y=None, reference=None, batch_size=256, num_threads=None,
+             latency_samples=100, warmup=10):
+    """Runs a `.tflite` file on `x` in the LiteRT interpreter and measures it.
+
+    Args:
+        path: The `.tflite` file.
+        x: Inputs as float values, the way the Keras model takes them (int8
+            files get them quantized by the file's own parameters).
+        y: Integer class labels, for accuracy.
+        reference: The float Keras model (or the `.keras` path, or its outputs
+            on `x` as an array), for agreement and output difference.
+        batch_size: Samples per interpreter call for accuracy and agreement.
+        num_threads: Interpreter threads (`None`: LiteRT's default).
+        latency_samples: Samples timed one by one at batch 1 (0 to skip).
+        warmup: Untimed calls before the latency is measured.
+
+    Returns:
+        An `EvaluationReport`.
+
+    Example:
+
+    >>> report = tflite_export.evaluate("student_int8.tflite", x_test, y_test,
+    ...                                 reference=student)
+    >>> report.accuracy, report.agreement, report.latency_ms
+    (0.8891, 0.9952, 0.21)
+    """
+    if not os.path.isfile(path):
+        raise ValueError(f"No such .tflite file: {path}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1. Received: {batch_size}")
+    runner = _Runner(path, num_threads)
+    x = np.asarray(x)
+    outputs = runner.run(x, batch_size)
+    report = EvaluationReport(
+        path=os.path.abspath(path),
+        bytes=os.path.getsize(path),
+        samples=len(x),
+        num_threads=num_threads,
+        outputs=outputs,
+    )
+    if y is not None:
+        report.accuracy = top1_accuracy(outputs, y)
+    if reference is not None:
+        expected = _reference_outputs(reference, x)
+        report.agreement = float(np.mean(_top1(outputs) == _top1(expected)))
+        report.max_abs_diff = float(np.max(np.abs(outputs - expected)))
+    if latency_samples:
+        times = runner.latencies(x, latency_samples, warmup)
+        report.latency_ms = float(np.mean(times))
+        report.latency_p90_ms = float(np.percentile(times, 90))
+    return report
+
+
+def top1_accuracy(outputs, y):
+    """Fraction of rows whose arg-max (or > 0.5 for one unit) equals `y`."""
+    y = np.asarray(y).reshape(-1)
+    if len(y) != len(outputs):
+        raise ValueError(
+            f"y has {len(y)} labels but x has {len(outputs)} samples."
+        )
+    return float(np.mean(_top1(outputs) == y))
+
+
+def _top1(outputs):
+    outputs = np.asarray(outputs)
+    if outputs.shape[-1] == 1:  # one sigmoid unit: logit > 0 or probability > 0.5
+        threshold = 0.5 if outputs.min() >= 0 and outputs.max() <= 1 else 0.0
+        return (outputs[..., 0] > threshold).astype(int)
+    return np.argmax(outputs, axis=-1)
+
+
+def _reference_outputs(reference, x):
+    if isinstance(reference, np.ndarray):
+        expected = reference
+    else:
+        if isinstance(reference, (str, os.PathLike)):
+            from tflite_export.convert import load_model_file
+
+            reference = load_model_file(reference)
+        expected = reference.predict(x, batch_size=256, verbose=0)
+    expected = np.asarray(expected, dtype="float32")
+    if len(expected) != len(x):
+        raise ValueError(
+            f"The reference outputs have {len(expected)} rows but x has {len(x)}."
+        )
+    return expected
+
+
+class _Runner:
+    """One interpreter, its single input and output, (de)quantized I/O."""
+
+    def __init__(self, path, num_threads):
+        self.litert = tflite_file.interpreter(path, num_threads)
+        inputs = self.litert.get_input_details()
+        if len(inputs) != 1:
+            raise ValueError(
+                f"evaluate runs files with one input; {path} has {len(inputs)}."
+            )
+        self.input = inputs[0]
+        self.output_index = self.litert.get_output_details()[0]["index"]
+        self.batch = None
+
+    def _resize(self, batch):
+        if batch != self.batch:
+            shape = [batch] + list(self.input["shape"][1:])
+            self.litert.resize_tensor_input(self.input["index"], shape, strict=False)
+            self.litert.allocate_tensors()
+            self.output = self.litert.get_output_details()[0]
+            self.batch = batch
+
+    def _quantize(self, x):
+        dtype = self.input["dtype"]
+        expected = tuple(self.input["shape"][1:])
+        if tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f"x has samples of shape {tuple(x.shape[1:])}, but the file "
+                f"expects {expected}."
+            )
+        if np.issubdtype(dtype, np.floating):
+            return x.astype(dtype)
+        scale, zero_point = self.input["quantization"]
+        info = np.iinfo(dtype)
+        q = np.round(x.astype("float32") / scale) + zero_point
+        return np.clip(q, info.min, info.max).astype(dtype)
+
+    def _dequantize(self, values):
+        scale, zero_point = self.output["quantization"]
+        if scale == 0.0:
+            return values.astype("float32")
+        return (values.astype("float32") - zero_point) * scale
+
+    def _invoke(self, batch):
+        self._resize(len(batch))
+        self.litert.set_tensor(self.input["index"], self._quantize(batch))
+        self.litert.invoke()
+        return self.litert.get_tensor(self.output_index)
+
+    def run(self, x, batch_size):
+        chunks = [
+            self._dequantize(self._invoke(x[i : i + batch_size]))
+            for i in range(0, len(x), batch_size)
+        ]
+        return np.concatenate(chunks)
+
+    def latencies(self, x, count, warmup):
+        """Milliseconds per call at batch 1, over `count` samples of `x`."""
+        for i in range(warmup):
+            self._invoke(x[i % len(x)][None])
+        times = []
+        for i in range(count):
+            sample = x[i % len(x)][None]
+            start = time.perf_counter()
+            self._invoke(sample)
+            times.append((time.perf_counter() - start) * 1000.0)
+        return np.array(times)

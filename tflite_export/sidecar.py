@@ -1,0 +1,89 @@
+"""The JSON file beside each `.tflite`: what an Android app needs to feed it.
+
+`student_int8.tflite` gets `student_int8.json` with the input shape and dtype,
+how raw values are normalized before they reach the model, the quantization
+parameters of every input and output, whether outputs are logits or
+probabilities, and the class labels. The app reads it instead of hard-coding
+numbers that change with every conversion.
+"""
+
+import json
+import numbers
+import os
+
+from tflite_export.atomic import atomic_write
+
+FORMAT = "keras-kd tflite sidecar 1"
+
+
+def sidecar_path(tflite_path):
+    """`model.tflite` -> `model.json` (beside it)."""
+    root, _ = os.path.splitext(os.fspath(tflite_path))
+    return root + ".json"
+
+
+def check_normalization(normalization):
+    """Checks `{"mean": m, "std": s}` (numbers or per-channel lists), or None.
+
+    The model is fed `(raw - mean) / std`, where `raw` is what the app has
+    (e.g. pixel values 0-255).
+    """
+    if normalization is None:
+        return None
+    if not isinstance(normalization, dict) or set(normalization) != {"mean", "std"}:
+        raise ValueError(
+            "normalization must be a dict {'mean': m, 'std': s} meaning the "
+            "model is fed (raw - mean) / std, e.g. {'mean': 0.0, 'std': 255.0} "
+            f"for pixels scaled to [0, 1]. Received: {normalization!r}"
+        )
+    for key, value in normalization.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if not values or not all(isinstance(v, numbers.Real) for v in values):
+            raise ValueError(
+                f"normalization[{key!r}] must be a number or a list of numbers "
+                f"(one per channel). Received: {value!r}"
+            )
+        if key == "std" and any(v == 0 for v in values):
+            raise ValueError("normalization['std'] must not be 0.")
+    return {k: (list(v) if isinstance(v, (list, tuple)) else float(v))
+            for k, v in normalization.items()}
+
+
+def check_labels(labels, num_classes):
+    """Checks class labels against the output width; returns a list or None."""
+    if labels is None:
+        return None
+    labels = [str(label) for label in labels]
+    if num_classes is not None and num_classes > 1 and len(labels) != num_classes:
+        raise ValueError(
+            f"labels has {len(labels)} names but the model outputs "
+            f"{num_classes} classes. Give one name per output class."
+        )
+    return labels
+
+
+def sidecar_content(result, output_kind, normalization=None, labels=None):
+    """The sidecar as a dict (see the module docstring for its fields)."""
+    first_in = result.inputs[0]
+    return {
+        "format": FORMAT,
+        "model_file": os.path.basename(result.path),
+        "quantization": result.mode or "float32",
+        "signature": "serving_default",
+        "input_shape": [1] + list(first_in.shape[1:]),
+        "input_dtype": first_in.dtype,
+        "normalization": normalization,
+        "output_kind": output_kind,
+        "labels": labels,
+        "inputs": [t.to_json() for t in result.inputs],
+        "outputs": [t.to_json() for t in result.outputs],
+        "bytes": result.bytes,
+    }
+
+
+def write_sidecar(result, output_kind, normalization=None, labels=None):
+    """Writes the sidecar beside `result.path` (atomically); returns its path."""
+    path = sidecar_path(result.path)
+    content = sidecar_content(result, output_kind, normalization, labels)
+    atomic_write(path, json.dumps(content, indent=2) + "\n")
+    return path

@@ -1,0 +1,174 @@
+"""The TensorFlow half of `convert`: a model in this process to `.tflite` bytes.
+
+Only imported where Keras runs on TensorFlow (the user's own process, or the
+child that `convert` starts for JAX and PyTorch users, or the TFMOT worker's
+tf-keras models). The model is traced once into a `serving_default` function
+with named inputs and outputs and a free batch dimension, then converted with
+the settings of the requested quantization mode.
+"""
+
+import re
+
+import keras
+import tensorflow as tf
+from tensorflow.python.framework.convert_to_constants import (
+    convert_variables_to_constants_v2,
+)
+
+from tflite_export.calibration import NEEDS_CALIBRATION
+
+
+def serving_function(model, output_name):
+    """A frozen `tf.function` calling `model(..., training=False)`, named tensors.
+
+    Args:
+        model: A built Keras 3 (TensorFlow backend) or tf-keras model.
+        output_name: Name of the output tensor (`"logits"`, `"probabilities"`
+            or `"output"`); several outputs get `_0`, `_1`, ... suffixes.
+
+    Returns:
+        A concrete function with the weights folded in as constants, inputs
+        named after the model's input layers, a batch dimension of `None`,
+        and a dict of named outputs.
+    """
+    specs = [
+        tf.TensorSpec((None,) + tuple(t.shape[1:]), _dtype(t), name=name)
+        for t, name in zip(model.inputs, input_names(model))
+    ]
+
+    def call(*inputs):
+        outputs = model(inputs[0] if len(inputs) == 1 else list(inputs), training=False)
+        if isinstance(outputs, dict):
+            outputs = list(outputs.values())
+        return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+    traced = tf.function(call, input_signature=specs).get_concrete_function()
+    # Keras 3 variables would otherwise stay resource variables in the file
+    # (VAR_HANDLE / READ_VARIABLE ops that the interpreter cannot run).
+    frozen = convert_variables_to_constants_v2(traced)
+    names = (
+        [output_name] if len(traced.outputs) == 1
+        else [f"{output_name}_{i}" for i in range(len(traced.outputs))]
+    )
+
+    def serve(*inputs):
+        return dict(zip(names, frozen(*inputs)))
+
+    return tf.function(serve, input_signature=specs).get_concrete_function()
+
+
+def input_names(model):
+    """The model's input layer names as identifiers, unique, e.g. `["image"]`."""
+    names = []
+    for i, tensor in enumerate(model.inputs):
+        raw = getattr(tensor, "name", "") or f"input_{i}"
+        name = re.sub(r"\W", "_", raw.split(":")[0]) or f"input_{i}"
+        names.append(name if name not in names else f"{name}_{i}")
+    return names
+
+
+def _dtype(tensor):
+    dtype = tensor.dtype
+    return tf.as_dtype(dtype if isinstance(dtype, str) else getattr(dtype, "name", dtype))
+
+
+def make_converter(model, mode, calibration, allow_select_tf_ops, output_name, verbose):
+    """A `tf.lite.TFLiteConverter` for `model` set up for `mode`.
+
+    Args:
+        model: The model to convert (see `serving_function`).
+        mode: One of `convert.MODES`.
+        calibration: Per-input float32 arrays of calibration samples (from
+            `calibration.draw_samples`), or `None` where the mode needs none.
+        allow_select_tf_ops: Whether TensorFlow ops without a built-in TFLite
+            kernel may be kept (they need the Flex delegate on the device).
+        output_name: Name of the output tensor in the signature.
+        verbose: Whether to show a progress bar during calibration.
+
+    Returns:
+        The configured converter.
+    """
+    function = serving_function(model, output_name)
+    # An empty tf.Module as the trackable: the signature keeps its names.
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], tf.Module())
+    ops = {
+        None: tf.lite.OpsSet.TFLITE_BUILTINS,
+        "dynamic": tf.lite.OpsSet.TFLITE_BUILTINS,
+        "float16": tf.lite.OpsSet.TFLITE_BUILTINS,
+        "int8": tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+        "int8_io": tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+        "int16x8": tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+    }[mode]
+    converter.target_spec.supported_ops = [ops]
+    if allow_select_tf_ops:
+        converter.target_spec.supported_ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
+    if mode is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if mode == "int8_io":
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    if mode in NEEDS_CALIBRATION:
+        converter.representative_dataset = _representative(calibration, verbose)
+    return converter
+
+
+def _representative(calibration, verbose):
+    def samples():
+        count = len(calibration[0])
+        bar = keras.utils.Progbar(count, unit_name="sample") if verbose else None
+        for i in range(count):
+            yield [column[i : i + 1] for column in calibration]
+            if bar is not None:
+                bar.update(i + 1)
+
+    return samples
+
+
+def to_tflite_bytes(model, mode, calibration=None, allow_select_tf_ops=False,
+                    output_name="output", verbose=True):
+    """Converts `model` and returns the flatbuffer's bytes.
+
+    Args:
+        See `make_converter`.
+
+    Returns:
+        The `.tflite` file's content.
+
+    Raises:
+        ValueError: The model holds ops without a built-in TFLite kernel and
+            `allow_select_tf_ops` is False (the message names them and the flag),
+            or the converter rejected the model for another reason.
+    """
+    converter = make_converter(
+        model, mode, calibration, allow_select_tf_ops, output_name, verbose
+    )
+    try:
+        return converter.convert()
+    except Exception as error:  # ConverterError and friends: re-worded below
+        raise ValueError(explain_conversion_error(str(error), mode)) from None
+
+
+def explain_conversion_error(message, mode):
+    """A converter error turned into one that names the cause and the fix."""
+    unsupported = sorted(set(re.findall(r"\btf\.(\w+)\(", message)))
+    select = re.search(r"TF Select ops: ([^\n]+)", message)
+    if select or "Select TF" in message or "TF kernels fallback" in message:
+        names = select.group(1).strip() if select else ", ".join(unsupported)
+        return (
+            f"The model uses TensorFlow ops that have no built-in TFLite kernel: "
+            f"{names}. Replace them with supported ops, or pass "
+            "allow_select_tf_ops=True (CLI: --allow-select-tf-ops) to keep them "
+            "as Select TF ops; the app then needs the Flex delegate "
+            "(org.tensorflow:tensorflow-lite-select-tf-ops on Android)."
+        )
+    if mode in NEEDS_CALIBRATION and ("quantiz" in message.lower()):
+        return (
+            f"Quantization mode {mode!r} could not quantize every op to integers: "
+            f"{message.strip()[:2000]}\nTry quantization='dynamic' or 'float16', "
+            "or allow_select_tf_ops=True."
+        )
+    return f"The TFLite converter rejected the model: {message.strip()[:4000]}"
+
+

@@ -1,0 +1,105 @@
+"""What a `.tflite` file holds, read with the LiteRT interpreter.
+
+Works in any process (no TensorFlow needed): input and output tensors with
+their dtypes and quantization parameters, the ops, and the dtypes of the
+weights each op reads. `convert` uses it to describe what it wrote, and the
+tests use it to check that int8 files really hold int8 kernels.
+"""
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorInfo:
+    """One input or output tensor of a `.tflite` signature.
+
+    Attributes:
+        name: The signature's name for the tensor (e.g. `"logits"`).
+        shape: Shape with `-1` for a free dimension (the batch).
+        dtype: NumPy dtype name, e.g. `"float32"` or `"int8"`.
+        scale: Quantization scale (`real = scale * (q - zero_point)`), or
+            `None` for a float tensor.
+        zero_point: Quantization zero point, or `None` for a float tensor.
+    """
+
+    name: str
+    shape: tuple
+    dtype: str
+    scale: float = None
+    zero_point: int = None
+
+    def to_json(self):
+        return dataclasses.asdict(self) | {"shape": list(self.shape)}
+
+
+def interpreter(path_or_bytes, num_threads=None):
+    """A LiteRT `Interpreter` for a file path or flatbuffer bytes."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    if isinstance(path_or_bytes, (bytes, bytearray)):
+        return Interpreter(model_content=bytes(path_or_bytes), num_threads=num_threads)
+    return Interpreter(model_path=str(path_or_bytes), num_threads=num_threads)
+
+
+def _tensor_info(detail, name):
+    scale, zero_point = detail["quantization"]
+    quantized = scale != 0.0
+    shape = detail.get("shape_signature")
+    if shape is None or len(shape) == 0:
+        shape = detail["shape"]
+    return TensorInfo(
+        name=name,
+        shape=tuple(int(d) for d in shape),
+        dtype=np.dtype(detail["dtype"]).name,
+        scale=float(scale) if quantized else None,
+        zero_point=int(zero_point) if quantized else None,
+    )
+
+
+def signature_tensors(litert):
+    """`(inputs, outputs)` as lists of `TensorInfo`, in the interpreter's order.
+
+    Names come from the `serving_default` signature when the file has one,
+    else from the tensors themselves.
+    """
+    names = {}
+    signatures = litert._get_full_signature_list()  # the only API with indices
+    if signatures:
+        signature = signatures.get("serving_default") or next(iter(signatures.values()))
+        for which in ("inputs", "outputs"):
+            names.update({index: name for name, index in signature[which].items()})
+
+    def describe(details):
+        return [_tensor_info(d, names.get(d["index"], d["name"])) for d in details]
+
+    return describe(litert.get_input_details()), describe(litert.get_output_details())
+
+
+def op_names(litert):
+    """The set of op names in the file, e.g. `{"CONV_2D", "FULLY_CONNECTED"}`."""
+    return {op["op_name"] for op in litert._get_ops_details()}
+
+
+def weight_dtypes(litert):
+    """`{op name: set of dtypes of its constant inputs}`, e.g. the kernels.
+
+    A constant input is a tensor that no op writes and that is not a model
+    input: the weights and biases stored in the file.
+    """
+    inputs = {d["index"] for d in litert.get_input_details()}
+    written = set()
+    ops = litert._get_ops_details()
+    for op in ops:
+        written.update(int(i) for i in op["outputs"])
+    tensors = {d["index"]: d for d in litert.get_tensor_details()}
+    found = {}
+    for op in ops:
+        for index in op["inputs"]:
+            index = int(index)
+            if index < 0 or index in written or index in inputs:
+                continue
+            dtype = np.dtype(tensors[index]["dtype"]).name
+            found.setdefault(op["op_name"], set()).add(dtype)
+    return found
