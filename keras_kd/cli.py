@@ -73,17 +73,19 @@ def _add_distill(subparsers):
     parser.set_defaults(handler=_run_distill)
 
 
-def _load_npz(path, required=("x",)):
+def load_npz(path, required=("x",), what="data"):
+    """Arrays of an .npz file as a dict; exits with a clear error if keys are missing."""
     if not os.path.exists(path):
-        raise SystemExit(f"error: data file {path!r} does not exist.")
+        raise SystemExit(f"error: the {what} file {path!r} does not exist.")
     import numpy as np
 
-    arrays = dict(np.load(path))
+    with np.load(path) as stored:
+        arrays = dict(stored)
     missing = [key for key in required if key not in arrays]
     if missing:
         raise SystemExit(
-            f"error: {path!r} holds arrays {sorted(arrays)}, but needs "
-            f"{list(required)}. Save it with np.savez(path, x=..., y=...)."
+            f"error: {path!r} holds arrays {sorted(arrays)}, but the {what} "
+            f"needs {list(required)}. Save it with np.savez(path, x=..., y=...)."
         )
     return arrays
 
@@ -94,7 +96,7 @@ def _run_distill(args):
     from keras_kd import losses
     from keras_kd.distiller import Distiller
 
-    arrays = _load_npz(args.data)
+    arrays = load_npz(args.data)
     if not args.output.endswith(".keras"):
         raise SystemExit(f"error: --output must end in .keras, got {args.output!r}.")
     out_dir = os.path.dirname(os.path.abspath(args.output))

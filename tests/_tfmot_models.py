@@ -1,4 +1,4 @@
-"""Tiny image data, teacher and student shared by the QAT and pruning tests."""
+"""Tiny image data and models shared by the export, QAT and pruning tests."""
 
 import keras
 import numpy as np
@@ -48,3 +48,16 @@ def problem():
     x, y = images(n=640)
     x, y, validation = x[:384], y[:384], (x[384:], y[384:])
     return x, y, validation, teacher(x, y), student(x, y, epochs=3)
+
+
+def cnn(x, y, head=None):
+    """A small trained CNN on 8x8x1 images, 3 classes."""
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1), name="image"), L.Conv2D(8, 3, activation="relu"),
+         L.MaxPooling2D(), L.Flatten(), L.Dense(16, activation="relu"),
+         L.Dense(3, activation=head)],
+        name="cnn",
+    )  # fmt: skip
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=head is None))
+    model.fit(x, y, epochs=3, batch_size=32, verbose=0)
+    return model

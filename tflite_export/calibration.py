@@ -102,10 +102,15 @@ def _with_batch_axis(array, shape):
     if array.ndim == len(shape) + 1 and _matches(array.shape[1:], shape):
         return array
     expected = "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+    received = (
+        f"batches of samples of shape {tuple(array.shape[1:])}"
+        if array.ndim == len(shape) + 1
+        else f"an array of shape {tuple(array.shape)}"
+    )
     raise ValueError(
-        f"representative_data has samples of shape {tuple(array.shape)}, but "
-        f"the model expects inputs of shape {expected} (one sample) or "
-        f"(batch,) + {expected}. Pass samples shaped like the model's input."
+        f"representative_data holds {received}, but the model expects inputs "
+        f"of shape {expected} (one sample) or (batch,) + {expected}. Pass "
+        "samples shaped like the model's input."
     )
 
 

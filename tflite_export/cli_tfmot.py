@@ -11,6 +11,10 @@ Example:
 
 import os
 
+from keras_kd.cli import load_npz
+from tflite_export.report import percent
+from tflite_export.report import two_columns
+
 
 def register_commands(subparsers):
     """Adds the `qat` and `prune` sub-commands to an argparse `subparsers`."""
@@ -59,15 +63,7 @@ def _load(path, what, required=()):
     if path.endswith(".npy"):
         return np.load(path)
     if path.endswith(".npz"):
-        with np.load(path) as stored:
-            arrays = dict(stored)
-        missing = [key for key in required if key not in arrays]
-        if missing:
-            raise SystemExit(
-                f"error: {path!r} holds arrays {sorted(arrays)}, but the {what} "
-                f"needs {list(required)}. Save it with np.savez(path, x=..., y=...)."
-            )
-        return arrays
+        return load_npz(path, required, what)
     import keras
 
     return keras.saving.load_model(path, compile=False)
@@ -97,9 +93,6 @@ def _inputs(args):
 
 
 def _report(result):
-    def percent(value):
-        return "-" if value is None else f"{100 * value:.2f}%"
-
     rows = [
         ("file", result.path),
         ("quantization", result.quantization or "float32"),
@@ -110,8 +103,7 @@ def _report(result):
         ("bytes", f"{result.bytes:,}"),
         ("gzip bytes", f"{result.gzip_bytes:,}"),
     ]
-    width = max(len(name) for name, _ in rows)
-    print("\n".join(f"{name:<{width}}  {value}" for name, value in rows))
+    print(two_columns(rows))
     if result.evaluated_on == "training data":
         print("(accuracies on the --data set; pass --validation for held-out ones)")
 

@@ -165,7 +165,7 @@ class _Runner:
 
     def _quantize(self, x):
         dtype = self.input["dtype"]
-        expected = tuple(self.input["shape"][1:])
+        expected = tuple(int(d) for d in self.input["shape"][1:])
         if tuple(x.shape[1:]) != expected:
             raise ValueError(
                 f"x has samples of shape {tuple(x.shape[1:])}, but the file "

@@ -152,23 +152,26 @@ def to_tflite_bytes(model, mode, calibration=None, allow_select_tf_ops=False,
 
 def explain_conversion_error(message, mode):
     """A converter error turned into one that names the cause and the fix."""
-    unsupported = sorted(set(re.findall(r"\btf\.(\w+)\(", message)))
     select = re.search(r"TF Select ops: ([^\n]+)", message)
-    if select or "Select TF" in message or "TF kernels fallback" in message:
-        names = select.group(1).strip() if select else ", ".join(unsupported)
+    custom = re.search(r"Custom ops: ([^\n]+)", message)
+    if select:
         return (
-            f"The model uses TensorFlow ops that have no built-in TFLite kernel: "
-            f"{names}. Replace them with supported ops, or pass "
+            "The model uses TensorFlow ops that have no built-in TFLite kernel: "
+            f"{select.group(1).strip()}. Replace them with supported ops, or pass "
             "allow_select_tf_ops=True (CLI: --allow-select-tf-ops) to keep them "
             "as Select TF ops; the app then needs the Flex delegate "
             "(org.tensorflow:tensorflow-lite-select-tf-ops on Android)."
         )
-    if mode in NEEDS_CALIBRATION and ("quantiz" in message.lower()):
+    if custom:
+        return (
+            "The model uses TensorFlow ops that TFLite cannot run, neither as "
+            f"built-in nor as Select TF ops: {custom.group(1).strip()}. Replace "
+            "them with supported ops, or implement them as TFLite custom ops."
+        )
+    if mode in NEEDS_CALIBRATION and "quantiz" in message.lower():
         return (
             f"Quantization mode {mode!r} could not quantize every op to integers: "
             f"{message.strip()[:2000]}\nTry quantization='dynamic' or 'float16', "
             "or allow_select_tf_ops=True."
         )
     return f"The TFLite converter rejected the model: {message.strip()[:4000]}"
-
-

@@ -3,7 +3,7 @@
 Started by `tfmot_runner.run` with `TF_USE_LEGACY_KERAS=1` and
 `KERAS_BACKEND=tensorflow`. Loads the Keras 3 student, clones it into
 tf-keras, runs the recipe (`qat` or `prune`), writes the `.tflite` through
-tflite_export's converter and a JSON result. A `ValueError` (bad input) is
+`tflite_export.convert` and a JSON result. A `ValueError` (bad input) is
 reported in the result for the parent to re-raise; anything else fails the
 process, whose stderr the parent shows.
 """
@@ -29,57 +29,30 @@ def float_accuracy(model, x, y, student_kind):
     return float(np.mean(np.argmax(logits.numpy(), axis=-1) == y))
 
 
-def export(model, path, quantization, representative):
+def export(model, path, quantization, representative, output_kind):
     """Converts a tf-keras model to `path`; returns `(bytes, gzip bytes)`."""
-    try:
-        from tflite_export.convert import convert_tf_keras
-    except ImportError:  # INTERIM until tflite_export/convert.py lands
-        convert_tf_keras = _interim_convert
-    convert_tf_keras(
-        model, path, quantization=quantization, representative_data=representative
+    from tflite_export.convert import convert
+
+    convert(
+        model,
+        path,
+        quantization=quantization,
+        representative_data=representative,
+        output_kind=output_kind,
+        verbose=0,
     )
     with open(path, "rb") as f:
         content = f.read()
     return len(content), len(gzip.compress(content))
 
 
-def _interim_convert(model, path, quantization=None, representative_data=None):
-    import tensorflow as tf
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if quantization is not None:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if quantization == "int8":
-        converter.representative_dataset = lambda: (
-            [row[None]] for row in representative_data[:200]
-        )
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    with open(path, "wb") as f:
-        f.write(converter.convert())
-
-
 def tflite_accuracy(path, x, y):
     """Accuracy of a `.tflite` file in the LiteRT interpreter."""
     if y is None:
         return None
-    try:
-        from tflite_export.evaluate import evaluate
-    except ImportError:  # INTERIM until tflite_export/evaluate.py lands
-        return _interim_accuracy(path, x, y)
-    return float(evaluate(path, x, y).accuracy)
+    from tflite_export.evaluate import evaluate
 
-
-def _interim_accuracy(path, x, y):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=path)
-    inp = interpreter.get_input_details()[0]
-    out = interpreter.get_output_details()[0]
-    interpreter.resize_tensor_input(inp["index"], (len(x),) + x.shape[1:])
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(inp["index"], x.astype("float32"))
-    interpreter.invoke()
-    return float(np.mean(np.argmax(interpreter.get_tensor(out["index"]), -1) == y))
+    return evaluate(path, x, y, latency_samples=0).accuracy
 
 
 class Job:
@@ -96,6 +69,7 @@ class Job:
             self.x_eval = data["x_eval"]
             self.y_eval = data["y_eval"] if "y_eval" in data.files else None
         self.representative = self.x[:200]
+        self.output_kind = self.settings["student_kind"]
 
     def baseline(self, model, quantization):
         """Float and post-training accuracies of the student before tuning."""
@@ -108,14 +82,14 @@ class Job:
         if quantization is not None:
             with tempfile.TemporaryDirectory() as tmp:
                 path = os.path.join(tmp, "post_training.tflite")
-                export(model, path, quantization, self.representative)
+                export(model, path, quantization, self.representative, self.output_kind)
                 outcome["ptq_accuracy"] = tflite_accuracy(path, self.x_eval, self.y_eval)
         return outcome
 
     def finish(self, model, quantization):
         """Writes the final `.tflite` and measures it."""
         size, gzip_size = export(
-            model, self.output_path, quantization, self.representative
+            model, self.output_path, quantization, self.representative, self.output_kind
         )
         return {
             "path": self.output_path,

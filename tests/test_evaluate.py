@@ -1,0 +1,68 @@
+"""tflite_export.evaluate: accuracy, agreement and latency in LiteRT, checked
+against numbers computed independently from the Keras model."""
+
+import keras
+import numpy as np
+import pytest
+
+import tflite_export
+from _tfmot_models import cnn
+from _tfmot_models import images
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    x, y = images(n=300)
+    model = cnn(x, y)
+    folder = tmp_path_factory.mktemp("evaluate")
+    model.save(folder / "cnn.keras")
+    float_file = tflite_export.convert(model, folder / "f.tflite", verbose=0).path
+    int8_file = tflite_export.convert(
+        model, folder / "q.tflite", quantization="int8_io", representative_data=x, verbose=0
+    ).path
+    return x, y, model, folder, float_file, int8_file
+
+
+def test_float_file_matches_keras_exactly(files):
+    x, y, model, *_, float_file, _ = files
+    expected = model.predict(x, verbose=0)
+    report = tflite_export.evaluate(float_file, x, y, reference=model, batch_size=64)
+    assert report.accuracy == pytest.approx(np.mean(np.argmax(expected, -1) == y))
+    assert report.agreement == 1.0 and report.max_abs_diff < 1e-4
+    np.testing.assert_allclose(report.outputs, expected, atol=1e-4)
+    assert report.samples == 300 and report.bytes > 0
+
+
+def test_int8_io_inputs_are_quantized_by_the_files_parameters(files):
+    x, y, model, _, _, int8_file = files
+    expected = model.predict(x, verbose=0)
+    report = tflite_export.evaluate(int8_file, x, y, reference=expected, latency_samples=0)
+    # Were the inputs fed as raw floats cast to int8, the outputs would be far off.
+    assert report.agreement >= 0.97
+    assert report.max_abs_diff < 0.1 * (expected.max() - expected.min())
+    assert report.latency_ms is None
+
+
+def test_latency_is_measured_at_batch_one(files):
+    x, _, _, _, float_file, _ = files
+    report = tflite_export.evaluate(float_file, x, latency_samples=30, num_threads=1)
+    assert 0 < report.latency_ms < 1000 and report.latency_p90_ms > 0
+    assert report.accuracy is None and report.agreement is None
+
+
+def test_reference_as_keras_file(files):
+    x, _, _, folder, float_file, _ = files
+    report = tflite_export.evaluate(float_file, x, reference=str(folder / "cnn.keras"),
+                                    latency_samples=0)
+    assert report.agreement == 1.0
+
+
+def test_bad_input(files, tmp_path):
+    x, y, *_, float_file, _ = files
+    with pytest.raises(ValueError, match="y has 10 labels but x has 300 samples"):
+        tflite_export.evaluate(float_file, x, y[:10], latency_samples=0)
+    with pytest.raises(ValueError, match=r"x has samples of shape \(4, 4, 1\), but the file expects \(8, 8, 1\)"):
+        tflite_export.evaluate(float_file, x[:, :4, :4], latency_samples=0)
+    with pytest.raises(ValueError, match="No such .tflite file"):
+        tflite_export.evaluate(str(tmp_path / "absent.tflite"), x)
