@@ -27,16 +27,17 @@ import time
 import keras
 import numpy as np
 
-import keras_kd
 import tflite_export
+from _shared import HERE
+from _shared import ROOT
+from _shared import WORK
+from _shared import cached_pair
+from _shared import write_between_markers
 from keras_kd.data import load_fashion_mnist
-from keras_kd.reference_models import student_cnn
-from keras_kd.reference_models import teacher_cnn
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-WORK = os.path.join(HERE, "_work")
 RESULTS = os.path.join(HERE, "RESULTS_tfmot.md")
-DOC = os.path.join(os.path.dirname(HERE), "docs", "tfmot.md")
+DOC = os.path.join(ROOT, "docs", "tfmot.md")
+README = os.path.join(ROOT, "README.md")
 BEGIN, END = "<!-- tfmot:begin -->", "<!-- tfmot:end -->"
 
 
@@ -51,38 +52,6 @@ def parse_args():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
     return parser.parse_args()
-
-
-def cached_pair(x, y, args):
-    """The trained teacher and distilled student, from `_work/` if trained
-    before with the same settings (saves minutes on reruns)."""
-    key = (
-        f"{keras.backend.backend()}_{len(x)}_{args.teacher_epochs}_"
-        f"{args.student_epochs}_{args.seed}"
-    )
-    paths = [os.path.join(WORK, f"tfmot_{role}_{key}.keras") for role in ("teacher", "student")]
-    if all(os.path.exists(p) for p in paths):
-        print(f"Reusing the teacher and student trained before: {paths}")
-        return tuple(keras.saving.load_model(p) for p in paths)
-    pair = train_pair(x, y, args)
-    for model, path in zip(pair, paths):
-        model.save(path)
-    return pair
-
-
-def train_pair(x, y, args):
-    """Trains the teacher, then distills the student from it."""
-    sparse_ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    teacher = teacher_cnn()
-    teacher.compile(keras.optimizers.Adam(1e-3), sparse_ce, metrics=["accuracy"])
-    teacher.fit(x, y, epochs=args.teacher_epochs, batch_size=128, verbose=2)
-    distiller = keras_kd.Distiller(
-        teacher, student_cnn(), distillation_loss=keras_kd.losses.SoftTargetKD(4.0),
-        alpha=0.1,
-    )  # fmt: skip
-    distiller.compile(keras.optimizers.Adam(2e-3), sparse_ce, metrics=["accuracy"])
-    distiller.fit(x, y, epochs=args.student_epochs, batch_size=128, verbose=2)
-    return teacher, distiller.student
 
 
 def exported_row(name, model, path, x_test, y_test, quantization=None, calibration=None):
@@ -141,19 +110,6 @@ def format_table(rows, dense_gzip):
     return "\n".join(lines)
 
 
-def write_between_markers(path, text):
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        content = f.read()
-    if BEGIN not in content or END not in content:
-        return
-    head, rest = content.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    with open(path, "w") as f:
-        f.write(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-
-
 def main():
     args = parse_args()
     if args.quick:
@@ -166,7 +122,7 @@ def main():
     if args.quick:
         x_test, y_test = x_test[:1000], y_test[:1000]
     os.makedirs(WORK, exist_ok=True)
-    teacher, student = cached_pair(x, y, args)
+    teacher, student = cached_pair(x, y, args.teacher_epochs, args.student_epochs, args.seed)
     teacher_logits = keras.ops.convert_to_numpy(teacher.predict(x, batch_size=512, verbose=0))
     with tempfile.TemporaryDirectory() as folder:
         rows = [
@@ -194,7 +150,8 @@ def main():
     if not args.quick:
         with open(RESULTS, "w") as f:
             f.write(f"# TFMOT benchmark (benchmarks/tfmot.py)\n\n{BEGIN}\n{text}\n{END}\n")
-        write_between_markers(DOC, text)
+        write_between_markers(DOC, "tfmot", text)
+        write_between_markers(README, "tfmot", text)
 
 
 if __name__ == "__main__":

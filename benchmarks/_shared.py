@@ -1,0 +1,62 @@
+"""Pieces the export and TFMOT benchmarks share: the trained teacher and
+distilled student on Fashion-MNIST (cached in `_work/`), and writing a table
+between marker comments in a Markdown file."""
+
+import os
+
+import keras
+
+import keras_kd
+from keras_kd.reference_models import student_cnn
+from keras_kd.reference_models import teacher_cnn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORK = os.path.join(HERE, "_work")
+ROOT = os.path.dirname(HERE)
+
+
+def cached_pair(x, y, teacher_epochs, student_epochs, seed):
+    """The trained teacher and distilled student, from `_work/` if trained
+    before with the same settings (saves minutes on reruns)."""
+    key = f"{keras.backend.backend()}_{len(x)}_{teacher_epochs}_{student_epochs}_{seed}"
+    paths = [os.path.join(WORK, f"tfmot_{role}_{key}.keras") for role in ("teacher", "student")]
+    if all(os.path.exists(p) for p in paths):
+        print(f"Reusing the teacher and student trained before: {paths}")
+        return tuple(keras.saving.load_model(p) for p in paths)
+    keras.utils.set_random_seed(seed)
+    pair = train_pair(x, y, teacher_epochs, student_epochs)
+    os.makedirs(WORK, exist_ok=True)
+    for model, path in zip(pair, paths):
+        model.save(path)
+    return pair
+
+
+def train_pair(x, y, teacher_epochs, student_epochs):
+    """Trains the teacher, then distills the student from it."""
+    sparse_ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    teacher = teacher_cnn()
+    teacher.compile(keras.optimizers.Adam(1e-3), sparse_ce, metrics=["accuracy"])
+    teacher.fit(x, y, epochs=teacher_epochs, batch_size=128, verbose=2)
+    distiller = keras_kd.Distiller(
+        teacher, student_cnn(), distillation_loss=keras_kd.losses.SoftTargetKD(4.0),
+        alpha=0.1,
+    )  # fmt: skip
+    distiller.compile(keras.optimizers.Adam(2e-3), sparse_ce, metrics=["accuracy"])
+    distiller.fit(x, y, epochs=student_epochs, batch_size=128, verbose=2)
+    return teacher, distiller.student
+
+
+def write_between_markers(path, marker, text):
+    """Replaces what lies between `<!-- marker:begin -->` and `:end -->` in
+    `path`; leaves files without the markers alone."""
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        content = f.read()
+    if begin not in content or end not in content:
+        return
+    head, rest = content.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with open(path, "w") as f:
+        f.write(f"{head}{begin}\n{text}\n{end}{tail}")
