@@ -1,6 +1,5 @@
-"""Pieces the export and TFMOT benchmarks share: the trained teacher and
-distilled student on Fashion-MNIST (cached in `_work/`), and writing a table
-between marker comments in a Markdown file."""
+"""What the export and TFMOT benchmarks share: the trained teacher and
+distilled student on Fashion-MNIST (cached in `_work/`)."""
 
 import os
 
@@ -44,19 +43,3 @@ def train_pair(x, y, teacher_epochs, student_epochs):
     distiller.compile(keras.optimizers.Adam(2e-3), sparse_ce, metrics=["accuracy"])
     distiller.fit(x, y, epochs=student_epochs, batch_size=128, verbose=2)
     return teacher, distiller.student
-
-
-def write_between_markers(path, marker, text):
-    """Replaces what lies between `<!-- marker:begin -->` and `:end -->` in
-    `path`; leaves files without the markers alone."""
-    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        content = f.read()
-    if begin not in content or end not in content:
-        return
-    head, rest = content.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    with open(path, "w") as f:
-        f.write(f"{head}{begin}\n{text}\n{end}{tail}")

@@ -28,7 +28,7 @@ import numpy as np
 from _shared import HERE
 from _shared import ROOT
 from _shared import cached_pair
-from _shared import write_between_markers
+from _markdown import write_between_markers
 
 import tflite_export
 from keras_kd.data import load_fashion_mnist

@@ -12,7 +12,7 @@ Usage:
     KERAS_BACKEND=jax python benchmarks/methods.py --quick          # smoke test
 
 Writes `benchmarks/_work/methods.json` and the Markdown table to
-`benchmarks/RESULTS.md` (between the `methods` markers).
+`benchmarks/RESULTS.md` and `README.md` (between the `methods` markers).
 """
 
 import argparse
@@ -22,6 +22,7 @@ import time
 
 import keras
 import numpy as np
+from _markdown import write_between_markers
 
 import keras_kd
 from keras_kd import losses
@@ -31,7 +32,6 @@ from keras_kd.teachers import EMATeacher
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(HERE, "_work")
 RESULTS = os.path.join(HERE, "RESULTS.md")
-BEGIN, END = "<!-- methods:begin -->", "<!-- methods:end -->"
 
 
 # -- Models --------------------------------------------------------------------
@@ -191,16 +191,8 @@ def table(results, teacher_accuracy, teacher_b_accuracy, settings):
 
 
 def write_results(text):
-    header = "# Benchmark results\n\n## Distillation methods (`benchmarks/methods.py`)\n\n"
-    content = open(RESULTS).read() if os.path.exists(RESULTS) else header
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in content:
-        start, end = content.index(BEGIN), content.index(END) + len(END)
-        content = content[:start] + block + content[end:]
-    else:
-        content = content.rstrip("\n") + "\n\n" + block + "\n"
-    with open(RESULTS, "w") as f:
-        f.write(content)
+    for path in (RESULTS, os.path.join(os.path.dirname(HERE), "README.md")):
+        write_between_markers(path, "methods", text)
 
 
 def main():

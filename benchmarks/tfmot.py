@@ -32,7 +32,7 @@ from _shared import HERE
 from _shared import ROOT
 from _shared import WORK
 from _shared import cached_pair
-from _shared import write_between_markers
+from _markdown import write_between_markers
 from keras_kd.data import load_fashion_mnist
 
 RESULTS = os.path.join(HERE, "RESULTS_tfmot.md")

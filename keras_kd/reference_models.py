@@ -6,7 +6,10 @@ from keras import layers
 
 
 def teacher_cnn(input_shape=(28, 28, 1), classes=10, softmax=False, name="teacher"):
-    """A three-block CNN teacher (about 0.4M parameters on 28x28 images).
+    """A three-block CNN teacher (390k parameters on 28x28 images).
+
+    Each block halves the spatial size, which keeps a training epoch on
+    Fashion-MNIST to about a minute on two CPU cores.
 
     Args:
         input_shape: Image shape, channels last.
@@ -23,13 +26,14 @@ def teacher_cnn(input_shape=(28, 28, 1), classes=10, softmax=False, name="teache
     """
     inputs = keras.Input(input_shape, name="image")
     x = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = layers.MaxPooling2D(name="pool1")(x)
     x = layers.Conv2D(64, 3, padding="same", activation="relu", name="conv2")(x)
     x = layers.MaxPooling2D(name="pool2")(x)
-    x = layers.Conv2D(64, 3, padding="same", activation="relu", name="conv3")(x)
+    x = layers.Conv2D(128, 3, padding="same", activation="relu", name="conv3")(x)
     x = layers.MaxPooling2D(name="pool3")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(0.3, name="dropout")(x)
-    x = layers.Dense(128, activation="relu", name="embedding")(x)
+    x = layers.Dense(256, activation="relu", name="embedding")(x)
     outputs = layers.Dense(
         classes, activation="softmax" if softmax else None, name="logits"
     )(x)
@@ -37,7 +41,9 @@ def teacher_cnn(input_shape=(28, 28, 1), classes=10, softmax=False, name="teache
 
 
 def student_cnn(input_shape=(28, 28, 1), classes=10, width=8, name="student"):
-    """A two-block CNN student, about 17x smaller than `teacher_cnn`.
+    """A two-block CNN student, 15x smaller than `teacher_cnn`.
+
+    26,698 parameters on 28x28 images with the default width.
 
     Args:
         input_shape: Image shape, channels last.
