@@ -17,13 +17,14 @@ def main(job_path):
     with open(job_path) as f:
         job = json.load(f)
     from tflite_export.convert import load_model_file
+    from tflite_export.tf_subprocess import write_outcome
     from tflite_export.tflite_converter import to_tflite_bytes
 
     samples = None
     if job["calibration"]:
         with np.load(job["calibration"]) as stored:
             samples = [stored[f"arr_{i}"] for i in range(len(stored.files))]
-    try:
+    def work():
         model = load_model_file(job["model"])
         content = to_tflite_bytes(
             model,
@@ -35,12 +36,9 @@ def main(job_path):
         )
         with open(job["output"], "wb") as f:
             f.write(content)
-        outcome = {"bytes": len(content)}
-    except ValueError as error:
-        outcome = {"error": str(error)}
-    with open(job["result"], "w") as f:
-        json.dump(outcome, f)
+        return {"bytes": len(content)}
 
+    write_outcome(job["result"], work)
 
 if __name__ == "__main__":
     main(sys.argv[1])

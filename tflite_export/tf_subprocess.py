@@ -7,6 +7,7 @@ streams the child's output (the progress bars) and, when the child fails,
 raises with the child's stderr in full.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -50,3 +51,21 @@ def run_tensorflow_worker(module, job_path, work_dir, what, legacy_keras=False):
             f"The TensorFlow process that {what} failed (exit code {code}). "
             f"Command: {' '.join(command)}\nIts stderr, in full:\n{log}"
         )
+
+
+def write_outcome(result_path, work):
+    """Runs a worker's `work()` and writes its outcome for the parent.
+
+    Args:
+        result_path: Path of the JSON file the parent reads.
+        work: Callable returning a JSON-serializable dict. A `ValueError`
+            (bad input the parent re-raises with the same message) becomes
+            `{"error": message}`; anything else fails the process, whose
+            stderr the parent shows in full.
+    """
+    try:
+        outcome = work()
+    except ValueError as error:
+        outcome = {"error": str(error)}
+    with open(result_path, "w") as f:
+        json.dump(outcome, f)

@@ -116,19 +116,19 @@ def main(job_path):
     from tflite_export import pruning
     from tflite_export import qat
     from tflite_export import tfmot_bridge
+    from tflite_export.tf_subprocess import write_outcome
 
     recipe = {"qat": qat.run_in_tensorflow, "prune": pruning.run_in_tensorflow}
     import tf_keras
 
     tf_keras.utils.set_random_seed(0)  # the same job gives the same file
-    try:
+
+    def work():
         student = keras.saving.load_model(spec["student"], compile=False)
         clone = tfmot_bridge.to_tf_keras(student)
-        outcome = recipe[spec["mode"]](clone, Job(spec))
-    except ValueError as error:
-        outcome = {"error": str(error)}
-    with open(spec["result"], "w") as f:
-        json.dump(outcome, f)
+        return recipe[spec["mode"]](clone, Job(spec))
+
+    write_outcome(spec["result"], work)
 
 
 if __name__ == "__main__":
