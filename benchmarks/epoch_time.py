@@ -281,9 +281,9 @@ def main(argv=None):
     parser.add_argument("--backend", action="append", choices=BACKENDS,
                         help="Backend(s) to measure now (default: all three). "
                         "Others in the table are read from benchmarks/_work/.")
-    parser.add_argument("--train-size", type=int, default=12000)
+    parser.add_argument("--train-size", type=int, default=30000)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--temperature", type=float, default=4.0)
     parser.add_argument("--alpha", type=float, default=0.1)
     parser.add_argument("--no-write", action="store_true", help="Do not update RESULTS_epoch_time.md.")

@@ -26,6 +26,7 @@ import time
 import keras
 import numpy as np
 from _shared import HERE
+from _shared import RECIPE
 from _shared import ROOT
 from _shared import cached_pair
 from _markdown import write_between_markers
@@ -41,8 +42,8 @@ RESULTS = os.path.join(HERE, "RESULTS_export.md")
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--train-samples", type=int, default=60000)
-    parser.add_argument("--teacher-epochs", type=int, default=4)
-    parser.add_argument("--student-epochs", type=int, default=6)
+    parser.add_argument("--teacher-epochs", type=int, default=RECIPE["teacher_epochs"])
+    parser.add_argument("--student-epochs", type=int, default=RECIPE["epochs"])
     parser.add_argument("--calibration-samples", type=int, default=300)
     parser.add_argument("--latency-rounds", type=int, default=7)
     parser.add_argument("--latency-samples", type=int, default=300)
@@ -136,7 +137,7 @@ def main():
     setup = (
         f"Fashion-MNIST test set ({len(x_test):,} images); student `student_cnn` "
         f"({student.count_params():,} parameters) distilled from `teacher_cnn` "
-        f"({args.student_epochs} epochs, SoftTargetKD T=4, alpha=0.1) on Keras backend "
+        f"({args.student_epochs} epochs, SoftTargetKD T={RECIPE['temperature']:g}, alpha={RECIPE['alpha']:g}) on Keras backend "
         f"{keras.backend.backend()}; float Keras student {100 * keras_accuracy:.2f}%. "
         f"{args.calibration_samples} calibration images. Latency: LiteRT "
         f"(ai-edge-litert), 1 thread, batch 1, median of {args.latency_rounds} "

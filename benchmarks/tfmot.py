@@ -29,6 +29,7 @@ import numpy as np
 
 import tflite_export
 from _shared import HERE
+from _shared import RECIPE
 from _shared import ROOT
 from _shared import WORK
 from _shared import cached_pair
@@ -44,8 +45,8 @@ BEGIN, END = "<!-- tfmot:begin -->", "<!-- tfmot:end -->"
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--train-samples", type=int, default=60000)
-    parser.add_argument("--teacher-epochs", type=int, default=4)
-    parser.add_argument("--student-epochs", type=int, default=6)
+    parser.add_argument("--teacher-epochs", type=int, default=RECIPE["teacher_epochs"])
+    parser.add_argument("--student-epochs", type=int, default=RECIPE["epochs"])
     parser.add_argument("--qat-epochs", type=int, default=2)
     parser.add_argument("--prune-epochs", type=int, default=3)
     parser.add_argument("--sparsity", type=float, default=0.8)
@@ -73,7 +74,10 @@ def _row(name, accuracy, path, sparsity=0.0):
 
 
 def tfmot_rows(student, teacher_logits, x, y, test, args, folder):
-    common = dict(validation_data=test, verbose=2)
+    # The distilled runs fine-tune under the same loss that distilled the
+    # student; with teacher=None, the labels alone.
+    common = dict(validation_data=test, verbose=2,
+                  temperature=RECIPE["temperature"], alpha=RECIPE["alpha"])
     runs = [
         ("QAT int8, distilled", tflite_export.quantization_aware_distill,
          teacher_logits, dict(epochs=args.qat_epochs)),
@@ -139,7 +143,7 @@ def main():
         f"Fashion-MNIST, {len(x):,} training and {len(x_test):,} test images; teacher "
         f"`teacher_cnn` {args.teacher_epochs} epochs; student `student_cnn` "
         f"({student.count_params():,} parameters) distilled {args.student_epochs} epochs "
-        f"(SoftTargetKD T=4, alpha=0.1); QAT {args.qat_epochs} epochs, pruning "
+        f"(SoftTargetKD T={RECIPE['temperature']:g}, alpha={RECIPE['alpha']:g}); QAT {args.qat_epochs} epochs, pruning "
         f"{args.prune_epochs} epochs; Keras backend {keras.backend.backend()}; "
         f"float Keras student {100 * keras_accuracy:.2f}%; total {time.time() - start:.0f} s."
     )

@@ -23,6 +23,16 @@ DATASETS = {
     "digits": data.load_digits,
 }
 
+# Per dataset: what `run_demo` uses where an argument is left as None. The
+# Fashion-MNIST values were chosen on a validation split (the last 10,000
+# training images), never on the test set: with T=4, alpha=0.1 or 5 epochs,
+# the 27k-parameter student distilled no better than alone; with T=2,
+# alpha=0.5 and 12 epochs it gained +0.5 and +1.1 points over two seeds.
+PRESETS = {
+    "fashion_mnist": dict(epochs=12, teacher_epochs=5, temperature=2.0, alpha=0.5),
+    "digits": dict(epochs=40, teacher_epochs=40, temperature=4.0, alpha=0.1),
+}
+
 
 @dataclass
 class DemoRow:
@@ -55,11 +65,11 @@ def _fit_timed(model, *args, **kwargs):
 
 def run_demo(
     dataset="fashion_mnist",
-    epochs=5,
+    epochs=None,
     teacher_epochs=None,
     batch_size=128,
-    temperature=4.0,
-    alpha=0.1,
+    temperature=None,
+    alpha=None,
     learning_rate=2e-3,
     seed=0,
     train_samples=None,
@@ -71,10 +81,12 @@ def run_demo(
     Args:
         dataset: `"fashion_mnist"` or `"digits"`.
         epochs: Epochs for each student (the same for both).
-        teacher_epochs: Epochs for the teacher (default: `epochs`).
+        teacher_epochs: Epochs for the teacher.
         batch_size: Batch size for every model.
         temperature: Softening temperature of `SoftTargetKD`.
         alpha: Weight of the hard-label loss in distillation.
+        (`epochs`, `teacher_epochs`, `temperature` and `alpha` left as None
+        take the dataset's values in `PRESETS`.)
         learning_rate: Adam learning rate for every model.
         seed: Seed for weights and shuffling; both students start from the
             same initial weights.
@@ -94,6 +106,11 @@ def run_demo(
         raise ValueError(
             f"Unknown dataset {dataset!r}. Choose one of {sorted(DATASETS)}."
         )
+    preset = PRESETS[dataset]
+    epochs = epochs or preset["epochs"]
+    teacher_epochs = teacher_epochs or preset["teacher_epochs"]
+    temperature = preset["temperature"] if temperature is None else temperature
+    alpha = preset["alpha"] if alpha is None else alpha
     (x_train, y_train), (x_test, y_test) = DATASETS[dataset]()
     if train_samples:
         x_train, y_train = x_train[:train_samples], y_train[:train_samples]
@@ -105,7 +122,7 @@ def run_demo(
     teacher.compile(keras.optimizers.Adam(learning_rate), _sparse_ce())
     _log(verbose, f"Training the teacher ({teacher.count_params():,} parameters)")
     teacher_time = _fit_timed(
-        teacher, x_train, y_train, epochs=teacher_epochs or epochs, **fit_args
+        teacher, x_train, y_train, epochs=teacher_epochs, **fit_args
     )
 
     keras.utils.set_random_seed(seed)

@@ -1,0 +1,38 @@
+"""The demo (`keras-kd demo`) end to end on digits, which runs in seconds."""
+
+import pytest
+
+from keras_kd import cli
+from keras_kd import demo
+
+
+def test_demo_trains_three_models_and_reports_them():
+    rows = demo.run_demo("digits", epochs=2, teacher_epochs=2, verbose=0)
+    assert [row.model for row in rows] == ["teacher", "student alone", "student distilled"]
+    teacher, alone, distilled = rows
+    # The same architecture for both students, much smaller than the teacher.
+    assert alone.params == distilled.params
+    assert teacher.params > 10 * distilled.params
+    for row in rows:
+        assert 0.0 <= row.test_accuracy <= 1.0 and row.train_seconds > 0
+    table = demo.format_table(rows)
+    assert "| student distilled | " in table
+    change = 100 * (distilled.test_accuracy - alone.test_accuracy)
+    assert f"by {change:+.2f} points" in table
+
+
+def test_unknown_dataset_names_the_choices():
+    with pytest.raises(ValueError, match=r"Unknown dataset 'cifar'.*\['digits', 'fashion_mnist'\]"):
+        demo.run_demo("cifar")
+
+
+def test_cli_demo_prints_the_table(capsys, tmp_path):
+    code = cli.main(
+        ["demo", "--dataset", "digits", "--epochs", "1", "--teacher-epochs", "1",
+         "--save-dir", str(tmp_path)]
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "| model | parameters | float32 size | test accuracy | train time |" in out
+    saved = sorted(p.name for p in tmp_path.iterdir())
+    assert saved == ["student_alone.keras", "student_distilled.keras", "teacher.keras"]
