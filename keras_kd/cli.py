@@ -26,6 +26,9 @@ def _add_demo(subparsers):
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-samples", type=int, default=None, help="Use only the first N training images.")
+    parser.add_argument("--labels", type=int, default=None,
+                        help="Scarce labels: the student alone sees only N labeled images; the distilled "
+                        "student sees every image, unlabeled, with the teacher's soft targets.")
     parser.add_argument("--save-dir", default=None, help="Save teacher and students here as .keras files.")
     parser.set_defaults(handler=_run_demo)
 
@@ -46,6 +49,7 @@ def _run_demo(args):
         learning_rate=args.learning_rate,
         seed=args.seed,
         train_samples=args.train_samples,
+        labels=args.labels,
         save_dir=args.save_dir,
     )
     print()

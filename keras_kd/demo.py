@@ -73,6 +73,7 @@ def run_demo(
     learning_rate=2e-3,
     seed=0,
     train_samples=None,
+    labels=None,
     save_dir=None,
     verbose="auto",
 ):
@@ -91,6 +92,13 @@ def run_demo(
         seed: Seed for weights and shuffling; both students start from the
             same initial weights.
         train_samples: Optional cap on the number of training images.
+        labels: If given, the scarce-label case: the student alone learns
+            from the labels of only this many training images (drawn at
+            random with `seed`, repeated to the full training set's length
+            so that both students take the same number of steps), and the
+            distilled student from the teacher's soft targets on every
+            training image, without any labels (`alpha=0`). The teacher is
+            trained on all labels, like a model someone else trained.
         save_dir: If given, the three models are saved there as `.keras`.
         verbose: Keras verbosity for `fit`.
 
@@ -116,6 +124,11 @@ def run_demo(
         x_train, y_train = x_train[:train_samples], y_train[:train_samples]
     shape, classes = x_train.shape[1:], int(y_train.max()) + 1
     fit_args = dict(batch_size=batch_size, verbose=verbose)
+    x_alone, y_alone = x_train, y_train
+    scarce = labels is not None
+    if scarce:  # checked before minutes of teacher training
+        alpha = 0.0
+        x_alone, y_alone = _few_labels(x_train, y_train, labels, seed)
 
     keras.utils.set_random_seed(seed)
     teacher = teacher_cnn(shape, classes)
@@ -130,28 +143,48 @@ def run_demo(
     keras.utils.set_random_seed(seed)
     student = student_cnn(shape, classes, name="student_distilled")
     alone.compile(keras.optimizers.Adam(learning_rate), _sparse_ce())
-    _log(verbose, f"Training the student alone ({alone.count_params():,} parameters)")
+    what = f" on {labels:,} labeled images" if scarce else ""
+    _log(verbose, f"Training the student alone{what} ({alone.count_params():,} parameters)")
     keras.utils.set_random_seed(seed)
-    alone_time = _fit_timed(alone, x_train, y_train, epochs=epochs, **fit_args)
+    alone_time = _fit_timed(alone, x_alone, y_alone, epochs=epochs, **fit_args)
 
     distiller = Distiller(
         teacher, student, SoftTargetKD(temperature=temperature), alpha=alpha
     )
-    distiller.compile(keras.optimizers.Adam(learning_rate), loss=_sparse_ce())
-    _log(verbose, f"Distilling the same student (T={temperature}, alpha={alpha})")
+    distiller.compile(
+        keras.optimizers.Adam(learning_rate), loss=None if scarce else _sparse_ce()
+    )
+    what = ", soft targets only, no labels" if scarce else ""
+    _log(verbose, f"Distilling the same student (T={temperature}, alpha={alpha}{what})")
     keras.utils.set_random_seed(seed)
-    distill_time = _fit_timed(distiller, x_train, y_train, epochs=epochs, **fit_args)
+    distill_time = _fit_timed(
+        distiller, x_train, None if scarce else y_train, epochs=epochs, **fit_args
+    )
 
     rows = [
         DemoRow("teacher", teacher.count_params(), _accuracy(teacher, x_test, y_test), teacher_time),
-        DemoRow("student alone", alone.count_params(), _accuracy(alone, x_test, y_test), alone_time),
-        DemoRow("student distilled", student.count_params(), _accuracy(student, x_test, y_test), distill_time),
+        DemoRow(f"student alone ({labels:,} labels)" if scarce else "student alone",
+                alone.count_params(), _accuracy(alone, x_test, y_test), alone_time),
+        DemoRow("student distilled (no labels)" if scarce else "student distilled",
+                student.count_params(), _accuracy(student, x_test, y_test), distill_time),
     ]
     if save_dir:
         os.makedirs(save_dir, exist_ok=True)
         for model in (teacher, alone, student):
             model.save(os.path.join(save_dir, f"{model.name}.keras"))
     return rows
+
+
+def _few_labels(x, y, count, seed):
+    """`count` labeled examples drawn at random, repeated to `len(x)`."""
+    if not 0 < count <= len(x):
+        raise ValueError(
+            f"labels={count} must be between 1 and the number of training "
+            f"images ({len(x):,})."
+        )
+    chosen = np.random.default_rng(seed).permutation(len(x))[:count]
+    repeated = np.resize(chosen, len(x))
+    return x[repeated], y[repeated]
 
 
 def _log(verbose, message):

@@ -36,3 +36,15 @@ def test_cli_demo_prints_the_table(capsys, tmp_path):
     assert "| model | parameters | float32 size | test accuracy | train time |" in out
     saved = sorted(p.name for p in tmp_path.iterdir())
     assert saved == ["student_alone.keras", "student_distilled.keras", "teacher.keras"]
+
+
+def test_scarce_labels_mode_trains_the_distilled_student_without_labels():
+    rows = demo.run_demo("digits", epochs=2, teacher_epochs=2, labels=100, verbose=0)
+    assert [row.model for row in rows] == [
+        "teacher", "student alone (100 labels)", "student distilled (no labels)"
+    ]
+
+
+def test_scarce_labels_count_out_of_range_is_named():
+    with pytest.raises(ValueError, match=r"labels=0 must be between 1 and the number of training images"):
+        demo.run_demo("digits", epochs=1, teacher_epochs=1, labels=0, verbose=0)
