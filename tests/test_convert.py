@@ -230,3 +230,16 @@ def test_bad_settings(setup, tmp_path, kwargs, message):
 def test_non_keras_object(tmp_path):
     with pytest.raises(ValueError, match="model must be a Keras model or the path of a .keras file. Received: dict"):
         tflite_export.convert({}, tmp_path / "m.tflite")
+
+
+def test_size_breakdown_shows_int8_weights_at_a_quarter_of_float32(setup, converted):
+    model = setup[2]
+    float32 = tflite_file.size_breakdown(converted[None].path)
+    int8 = tflite_file.size_breakdown(converted["int8_io"].path)
+    assert float32.total == converted[None].bytes and int8.total == converted["int8_io"].bytes
+    # Four bytes a weight or bias, plus a few small shape constants.
+    assert abs(float32.tensor_data - 4 * model.count_params()) <= 0.05 * 4 * model.count_params()
+    assert float32.quantization == 0 and int8.quantization > 0
+    # int8 kernels, int32 biases: a little over a quarter.
+    assert 0.25 <= int8.tensor_data / float32.tensor_data <= 0.3
+    assert int8.other > 0 and float32.other > 0

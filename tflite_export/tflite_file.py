@@ -77,6 +77,63 @@ def signature_tensors(litert):
     return describe(litert.get_input_details()), describe(litert.get_output_details())
 
 
+@dataclasses.dataclass(frozen=True)
+class SizeBreakdown:
+    """Where the bytes of a `.tflite` file go.
+
+    Attributes:
+        total: File size in bytes.
+        tensor_data: Bytes of constant tensor data: the weights and biases.
+        quantization: Bytes of quantization parameters (a float32 scale and
+            an int64 zero point per tensor, or per channel of a per-channel
+            quantized kernel).
+        other: The rest: the graph (ops, tensor descriptions and names),
+            the signature, metadata and alignment padding.
+    """
+
+    total: int
+    tensor_data: int
+    quantization: int
+
+    @property
+    def other(self):
+        return self.total - self.tensor_data - self.quantization
+
+
+def size_breakdown(path):
+    """Reads a `.tflite` flatbuffer and tells where its bytes go.
+
+    Args:
+        path: Path of a `.tflite` file.
+
+    Returns:
+        A `SizeBreakdown`.
+
+    Example:
+
+    >>> size_breakdown("student_int8.tflite").tensor_data
+    26632
+    """
+    from ai_edge_litert import schema_py_generated as schema
+
+    with open(path, "rb") as f:
+        content = f.read()
+    model = schema.Model.GetRootAsModel(content, 0)
+    referenced, quantization = set(), 0
+    for s in range(model.SubgraphsLength()):
+        subgraph = model.Subgraphs(s)
+        for t in range(subgraph.TensorsLength()):
+            tensor = subgraph.Tensors(t)
+            referenced.add(tensor.Buffer())
+            params = tensor.Quantization()
+            if params is not None:
+                quantization += 4 * params.ScaleLength() + 8 * params.ZeroPointLength()
+    tensor_data = sum(
+        model.Buffers(b).DataLength() for b in referenced if 0 < b < model.BuffersLength()
+    )
+    return SizeBreakdown(len(content), tensor_data, quantization)
+
+
 def op_names(litert):
     """The set of op names in the file, e.g. `{"CONV_2D", "FULLY_CONNECTED"}`."""
     return {op["op_name"] for op in litert._get_ops_details()}
