@@ -51,6 +51,8 @@ def parse_args():
     parser.add_argument("--prune-epochs", type=int, default=3)
     parser.add_argument("--sparsity", type=float, default=0.8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fine-tune-seeds", type=int, nargs="+", default=[0, 1, 2],
+                        help="Each QAT and pruning run is repeated with these seeds.")
     parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
     return parser.parse_args()
 
@@ -90,13 +92,17 @@ def tfmot_rows(student, teacher_logits, x, y, test, args, folder):
     ]  # fmt: skip
     rows = []
     for i, (name, function, teacher, kwargs) in enumerate(runs):
-        print(f"\n== {name}")
+        accuracies = []
         start = time.time()
-        path = os.path.join(folder, f"run{i}.tflite")
-        result = function(student, teacher, x, y, path, **kwargs, **common)
-        rows.append(_row(name, result.accuracy, path, result.sparsity))
-        rows[-1]["ptq_accuracy_in_worker"] = result.ptq_accuracy
-        rows[-1]["seconds"] = round(time.time() - start, 1)
+        for seed in args.fine_tune_seeds:
+            print(f"\n== {name}, seed {seed}")
+            path = os.path.join(folder, f"run{i}_seed{seed}.tflite")
+            result = function(student, teacher, x, y, path, seed=seed, **kwargs, **common)
+            accuracies.append(result.accuracy)
+            if len(accuracies) == 1:  # bytes and sparsity: the first seed's file
+                rows.append(_row(name, result.accuracy, path, result.sparsity))
+        rows[-1].update(accuracy=float(np.mean(accuracies)), accuracies=accuracies,
+                        seconds=round(time.time() - start, 1))  # fmt: skip
     return rows
 
 
@@ -106,8 +112,11 @@ def format_table(rows, dense_gzip):
         "|---|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
+        accuracy = f"{100 * row['accuracy']:.2f}%"
+        if len(row.get("accuracies", [])) > 1:
+            accuracy += f" ± {100 * np.std(row['accuracies']):.2f}"
         lines.append(
-            f"| {row['name']} | {100 * row['accuracy']:.2f}% | {row['bytes']:,} | "
+            f"| {row['name']} | {accuracy} | {row['bytes']:,} | "
             f"{row['gzip_bytes']:,} | {row['gzip_bytes'] / dense_gzip:.2f}x | "
             f"{100 * row['sparsity']:.1f}% |"
         )
@@ -118,7 +127,7 @@ def main():
     args = parse_args()
     if args.quick:
         args.train_samples, args.teacher_epochs, args.student_epochs = 2000, 1, 1
-        args.qat_epochs, args.prune_epochs = 1, 1
+        args.qat_epochs, args.prune_epochs, args.fine_tune_seeds = 1, 1, [0, 1]
     keras.utils.set_random_seed(args.seed)
     start = time.time()
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
@@ -144,7 +153,8 @@ def main():
         f"`teacher_cnn` {args.teacher_epochs} epochs; student `student_cnn` "
         f"({student.count_params():,} parameters) distilled {args.student_epochs} epochs "
         f"(SoftTargetKD T={RECIPE['temperature']:g}, alpha={RECIPE['alpha']:g}); QAT {args.qat_epochs} epochs, pruning "
-        f"{args.prune_epochs} epochs; Keras backend {keras.backend.backend()}; "
+        f"{args.prune_epochs} epochs, each fine-tuning repeated with seeds {args.fine_tune_seeds} "
+        f"(mean ± std; bytes of the first seed's file); Keras backend {keras.backend.backend()}; "
         f"float Keras student {100 * keras_accuracy:.2f}%; total {time.time() - start:.0f} s."
     )
     text = f"{setup}\n\n{table}"

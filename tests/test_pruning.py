@@ -117,3 +117,22 @@ def test_cli_reports_bad_input_without_a_traceback(setup, tmp_path):
     np.savez(tmp_path / "bad.npz", images=np.zeros((2, 8, 8, 1)))
     with pytest.raises(SystemExit, match=r"holds arrays \['images'\], but the data needs \['x'\]"):
         _cli(["qat", "s.keras", "--teacher", "t.keras", "--data", str(tmp_path / "bad.npz")])
+
+
+def test_seed_makes_the_fine_tuning_reproducible(pruned, setup, tmp_path):
+    x, y, validation, teacher, student = setup
+
+    def prune(seed, name):
+        return tflite_export.prune_distill(
+            student, teacher, x, y, tmp_path / name, target_sparsity=0.7,
+            quantization="dynamic", epochs=2, validation_data=validation,
+            seed=seed, verbose=0,
+        )  # fmt: skip
+
+    def content(result):
+        with open(result.path, "rb") as f:
+            return f.read()
+
+    assert content(prune(0, "again.tflite")) == content(pruned)  # the fixture's seed
+    other = _kernels(prune(1, "other.tflite").student)
+    assert any(not np.array_equal(a, b) for a, b in zip(other, _kernels(pruned.student)))

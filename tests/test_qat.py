@@ -139,6 +139,7 @@ def test_subclassed_student_is_refused_before_any_work(setup):
         ({"alpha": 1.5}, "`alpha` .* must be a number in \\[0, 1\\]"),
         ({"temperature": 0}, "temperature must be a number > 0"),
         ({"learning_rate": -1.0}, "`learning_rate` must be a number > 0"),
+        ({"seed": -1}, "`seed` must be an integer >= 0"),
     ],
 )
 def test_bad_settings_are_refused(setup, kwargs, message):

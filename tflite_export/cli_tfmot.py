@@ -52,6 +52,7 @@ def _add_common(parser, default_output, learning_rate):
     parser.add_argument("--alpha", type=float, default=0.1)
     parser.add_argument("--learning-rate", type=float, default=learning_rate)
     parser.add_argument("--teacher-outputs", default="auto", choices=["auto", "logits", "probabilities"])
+    parser.add_argument("--seed", type=int, default=0, help="Random seed of the fine-tuning.")
     parser.add_argument("--quiet", action="store_true", help="No progress bar.")
 
 
@@ -88,6 +89,7 @@ def _inputs(args):
         "batch_size": args.batch_size,
         "validation_data": validation,
         "teacher_outputs": args.teacher_outputs,
+        "seed": args.seed,
         "verbose": 0 if args.quiet else 1,
     }
 

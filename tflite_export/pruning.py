@@ -37,6 +37,7 @@ def prune_distill(
     batch_size=64,
     validation_data=None,
     teacher_outputs="auto",
+    seed=0,
     verbose=1,
 ):
     """Prunes `student` to `target_sparsity` with `teacher` watching.
@@ -66,6 +67,8 @@ def prune_distill(
         validation_data: Optional `(x_val, y_val)` the accuracies are
             measured on; else `(x, y)`.
         teacher_outputs: `"auto"`, `"logits"` or `"probabilities"`.
+        seed: Random seed of the fine-tuning (shuffling, initial
+            quantizer state); the same seed and data give the same file.
         verbose: 0 silent, 1 progress bar, 2 one line per epoch.
 
     Returns:
@@ -95,7 +98,7 @@ def prune_distill(
             f"Received: quantization={quantization!r}"
         )
     settings = tfmot_runner.common_settings(
-        epochs, batch_size, temperature, alpha, learning_rate
+        epochs, batch_size, temperature, alpha, learning_rate, seed
     )
     settings.update(target_sparsity=float(target_sparsity), quantization=quantization)
     return tfmot_runner.run(

@@ -26,6 +26,7 @@ def quantization_aware_distill(
     batch_size=64,
     validation_data=None,
     teacher_outputs="auto",
+    seed=0,
     verbose=1,
 ):
     """Quantization-aware training of `student` with `teacher` watching.
@@ -51,6 +52,8 @@ def quantization_aware_distill(
         validation_data: Optional `(x_val, y_val)` the accuracies are
             measured on; else `(x, y)`.
         teacher_outputs: `"auto"`, `"logits"` or `"probabilities"`.
+        seed: Random seed of the fine-tuning (shuffling, initial
+            quantizer state); the same seed and data give the same file.
         verbose: 0 silent, 1 progress bar, 2 one line per epoch.
 
     Returns:
@@ -66,7 +69,7 @@ def quantization_aware_distill(
     True
     """
     settings = tfmot_runner.common_settings(
-        epochs, batch_size, temperature, alpha, learning_rate
+        epochs, batch_size, temperature, alpha, learning_rate, seed
     )
     return tfmot_runner.run(
         "qat", student, teacher, x, y, validation_data, output_path, settings,

@@ -123,7 +123,7 @@ def _check_teacher_shape(values, x, student):
         )
 
 
-def common_settings(epochs, batch_size, temperature, alpha, learning_rate):
+def common_settings(epochs, batch_size, temperature, alpha, learning_rate, seed=0):
     """Checks and gathers the fine-tuning settings shared by QAT and pruning."""
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"`epochs` must be an integer >= 1. Received: {epochs!r}")
@@ -135,7 +135,10 @@ def common_settings(epochs, batch_size, temperature, alpha, learning_rate):
         raise ValueError(
             f"`learning_rate` must be a number > 0. Received: {learning_rate!r}"
         )
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"`seed` must be an integer >= 0. Received: {seed!r}")
     return {
+        "seed": seed,
         "epochs": epochs,
         "batch_size": batch_size,
         "temperature": validate_temperature(temperature),

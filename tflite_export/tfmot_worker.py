@@ -121,7 +121,8 @@ def main(job_path):
     recipe = {"qat": qat.run_in_tensorflow, "prune": pruning.run_in_tensorflow}
     import tf_keras
 
-    tf_keras.utils.set_random_seed(0)  # the same job gives the same file
+    # The same job gives the same file.
+    tf_keras.utils.set_random_seed(spec["settings"]["seed"])
 
     def work():
         student = keras.saving.load_model(spec["student"], compile=False)
