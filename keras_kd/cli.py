@@ -24,6 +24,8 @@ def _add_demo(subparsers):
     parser.add_argument("--temperature", type=float, default=None, help="SoftTargetKD temperature (default: 2 on fashion_mnist, 4 on digits).")
     parser.add_argument("--alpha", type=float, default=None, help="Weight of the hard-label loss (default: 0.5 on fashion_mnist, 0.1 on digits).")
     parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--lr-schedule", default=None, choices=["constant", "cosine"],
+                        help="The students' learning rate: constant, or cosine decay to zero (default: the dataset's preset).")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-samples", type=int, default=None, help="Use only the first N training images.")
     parser.add_argument("--labels", type=int, default=None,
@@ -47,6 +49,7 @@ def _run_demo(args):
         temperature=args.temperature,
         alpha=args.alpha,
         learning_rate=args.learning_rate,
+        lr_schedule=args.lr_schedule,
         seed=args.seed,
         train_samples=args.train_samples,
         labels=args.labels,

@@ -29,8 +29,10 @@ DATASETS = {
 # the 27k-parameter student distilled no better than alone; with T=2,
 # alpha=0.5 and 12 epochs it gained +0.5 and +1.1 points over two seeds.
 PRESETS = {
-    "fashion_mnist": dict(epochs=12, teacher_epochs=5, temperature=2.0, alpha=0.5),
-    "digits": dict(epochs=40, teacher_epochs=40, temperature=4.0, alpha=0.1),
+    "fashion_mnist": dict(epochs=12, teacher_epochs=5, temperature=2.0, alpha=0.5,
+                          lr_schedule="constant"),
+    "digits": dict(epochs=40, teacher_epochs=40, temperature=4.0, alpha=0.1,
+                   lr_schedule="constant"),
 }
 
 
@@ -52,11 +54,6 @@ def _sparse_ce():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def _accuracy(model, x, y):
-    predictions = model.predict(x, batch_size=512, verbose=0)
-    return float(np.mean(np.argmax(predictions, axis=-1) == y))
-
-
 def _fit_timed(model, *args, **kwargs):
     start = time.perf_counter()
     model.fit(*args, **kwargs)
@@ -71,6 +68,7 @@ def run_demo(
     temperature=None,
     alpha=None,
     learning_rate=2e-3,
+    lr_schedule=None,
     seed=0,
     train_samples=None,
     labels=None,
@@ -89,6 +87,8 @@ def run_demo(
         (`epochs`, `teacher_epochs`, `temperature` and `alpha` left as None
         take the dataset's values in `PRESETS`.)
         learning_rate: Adam learning rate for every model.
+        lr_schedule: For both students, `"constant"` or `"cosine"` (decays
+            to zero over the training steps); None takes the preset's.
         seed: Seed for weights and shuffling; both students start from the
             same initial weights.
         train_samples: Optional cap on the number of training images.
@@ -119,60 +119,137 @@ def run_demo(
     teacher_epochs = teacher_epochs or preset["teacher_epochs"]
     temperature = preset["temperature"] if temperature is None else temperature
     alpha = preset["alpha"] if alpha is None else alpha
+    lr_schedule = _check_lr_schedule(lr_schedule or preset["lr_schedule"])
     (x_train, y_train), (x_test, y_test) = DATASETS[dataset]()
     if train_samples:
         x_train, y_train = x_train[:train_samples], y_train[:train_samples]
-    shape, classes = x_train.shape[1:], int(y_train.max()) + 1
-    fit_args = dict(batch_size=batch_size, verbose=verbose)
-    x_alone, y_alone = x_train, y_train
     scarce = labels is not None
     if scarce:  # checked before minutes of teacher training
-        alpha = 0.0
-        x_alone, y_alone = _few_labels(x_train, y_train, labels, seed)
+        _few_labels(x_train, y_train, labels, seed)
 
-    keras.utils.set_random_seed(seed)
-    teacher = teacher_cnn(shape, classes)
-    teacher.compile(keras.optimizers.Adam(learning_rate), _sparse_ce())
-    _log(verbose, f"Training the teacher ({teacher.count_params():,} parameters)")
-    teacher_time = _fit_timed(
-        teacher, x_train, y_train, epochs=teacher_epochs, **fit_args
+    teacher, teacher_time = train_teacher(
+        x_train, y_train, teacher_epochs, seed, learning_rate, batch_size, verbose
     )
-
-    keras.utils.set_random_seed(seed)
-    alone = student_cnn(shape, classes, name="student_alone")
-    keras.utils.set_random_seed(seed)
-    student = student_cnn(shape, classes, name="student_distilled")
-    alone.compile(keras.optimizers.Adam(learning_rate), _sparse_ce())
-    what = f" on {labels:,} labeled images" if scarce else ""
-    _log(verbose, f"Training the student alone{what} ({alone.count_params():,} parameters)")
-    keras.utils.set_random_seed(seed)
-    alone_time = _fit_timed(alone, x_alone, y_alone, epochs=epochs, **fit_args)
-
-    distiller = Distiller(
-        teacher, student, SoftTargetKD(temperature=temperature), alpha=alpha
-    )
-    distiller.compile(
-        keras.optimizers.Adam(learning_rate), loss=None if scarce else _sparse_ce()
-    )
-    what = ", soft targets only, no labels" if scarce else ""
-    _log(verbose, f"Distilling the same student (T={temperature}, alpha={alpha}{what})")
-    keras.utils.set_random_seed(seed)
-    distill_time = _fit_timed(
-        distiller, x_train, None if scarce else y_train, epochs=epochs, **fit_args
-    )
+    alone, alone_time, student, distill_time = train_students(
+        teacher, x_train, y_train, epochs, seed, temperature, alpha,
+        learning_rate, batch_size, lr_schedule, labels, verbose,
+    )  # fmt: skip
 
     rows = [
-        DemoRow("teacher", teacher.count_params(), _accuracy(teacher, x_test, y_test), teacher_time),
+        DemoRow("teacher", teacher.count_params(), accuracy(teacher, x_test, y_test), teacher_time),
         DemoRow(f"student alone ({labels:,} labels)" if scarce else "student alone",
-                alone.count_params(), _accuracy(alone, x_test, y_test), alone_time),
+                alone.count_params(), accuracy(alone, x_test, y_test), alone_time),
         DemoRow("student distilled (no labels)" if scarce else "student distilled",
-                student.count_params(), _accuracy(student, x_test, y_test), distill_time),
+                student.count_params(), accuracy(student, x_test, y_test), distill_time),
     ]
     if save_dir:
         os.makedirs(save_dir, exist_ok=True)
         for model in (teacher, alone, student):
             model.save(os.path.join(save_dir, f"{model.name}.keras"))
     return rows
+
+
+def train_teacher(x, y, epochs, seed=0, learning_rate=2e-3, batch_size=128, verbose="auto"):
+    """Trains the demo's `teacher_cnn` on `(x, y)`.
+
+    Args:
+        x, y: Training images and integer labels.
+        epochs: Training epochs.
+        seed: Seed for weights and shuffling.
+        learning_rate: Adam learning rate (constant).
+        batch_size: Batch size.
+        verbose: Keras verbosity for `fit`.
+
+    Returns:
+        `(teacher, training seconds)`; the teacher outputs logits.
+
+    Example:
+
+    >>> teacher, seconds = train_teacher(x_train, y_train, epochs=5)
+    """
+    keras.utils.set_random_seed(seed)
+    teacher = teacher_cnn(x.shape[1:], int(y.max()) + 1)
+    teacher.compile(keras.optimizers.Adam(learning_rate), _sparse_ce())
+    _log(verbose, f"Training the teacher ({teacher.count_params():,} parameters)")
+    seconds = _fit_timed(teacher, x, y, epochs=epochs, batch_size=batch_size, verbose=verbose)
+    return teacher, seconds
+
+
+def train_students(teacher, x, y, epochs, seed=0, temperature=2.0, alpha=0.5,
+                   learning_rate=2e-3, batch_size=128, lr_schedule="constant",
+                   labels=None, verbose="auto"):
+    """Trains the same `student_cnn` alone and distilled from `teacher`.
+
+    Both students start from the same weights and see the same number of
+    steps with the same optimizer, learning-rate schedule and seed.
+
+    Args:
+        teacher: A trained Keras model that outputs logits or probabilities.
+        x, y: Training images and integer labels.
+        epochs: Epochs for each student.
+        seed: Seed for weights and shuffling.
+        temperature: Softening temperature of `SoftTargetKD`.
+        alpha: Weight of the hard-label loss in distillation.
+        learning_rate: Adam's (initial) learning rate.
+        batch_size: Batch size.
+        lr_schedule: `"constant"` or `"cosine"` (decay to zero).
+        labels: If given, the student alone learns from only this many
+            labeled images and the distilled one from soft targets alone
+            (see `run_demo`).
+        verbose: Keras verbosity for `fit`.
+
+    Returns:
+        `(student alone, its seconds, distilled student, its seconds)`.
+
+    Example:
+
+    >>> alone, _, distilled, _ = train_students(teacher, x_train, y_train, 12)
+    """
+    _check_lr_schedule(lr_schedule)
+    shape, classes = x.shape[1:], int(y.max()) + 1
+    fit_args = dict(batch_size=batch_size, verbose=verbose, epochs=epochs)
+    steps = epochs * -(-len(x) // batch_size)
+    scarce = labels is not None
+    x_alone, y_alone = _few_labels(x, y, labels, seed) if scarce else (x, y)
+    alpha = 0.0 if scarce else alpha
+
+    def optimizer():
+        rate = learning_rate
+        if lr_schedule == "cosine":
+            rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+        return keras.optimizers.Adam(rate)
+
+    keras.utils.set_random_seed(seed)
+    alone = student_cnn(shape, classes, name="student_alone")
+    keras.utils.set_random_seed(seed)
+    student = student_cnn(shape, classes, name="student_distilled")
+    alone.compile(optimizer(), _sparse_ce())
+    what = f" on {labels:,} labeled images" if scarce else ""
+    _log(verbose, f"Training the student alone{what} ({alone.count_params():,} parameters)")
+    keras.utils.set_random_seed(seed)
+    alone_time = _fit_timed(alone, x_alone, y_alone, **fit_args)
+
+    distiller = Distiller(teacher, student, SoftTargetKD(temperature=temperature), alpha=alpha)
+    distiller.compile(optimizer(), loss=None if scarce else _sparse_ce())
+    what = ", soft targets only, no labels" if scarce else ""
+    _log(verbose, f"Distilling the same student (T={temperature}, alpha={alpha}{what})")
+    keras.utils.set_random_seed(seed)
+    distill_time = _fit_timed(distiller, x, None if scarce else y, **fit_args)
+    return alone, alone_time, student, distill_time
+
+
+def accuracy(model, x, y):
+    """Top-1 accuracy of `model` on `(x, y)`, as a float in [0, 1]."""
+    predictions = model.predict(x, batch_size=512, verbose=0)
+    return float(np.mean(np.argmax(predictions, axis=-1) == y))
+
+
+def _check_lr_schedule(lr_schedule):
+    if lr_schedule not in ("constant", "cosine"):
+        raise ValueError(
+            f"lr_schedule must be 'constant' or 'cosine'. Received: {lr_schedule!r}"
+        )
+    return lr_schedule
 
 
 def _few_labels(x, y, count, seed):

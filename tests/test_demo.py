@@ -48,3 +48,23 @@ def test_scarce_labels_mode_trains_the_distilled_student_without_labels():
 def test_scarce_labels_count_out_of_range_is_named():
     with pytest.raises(ValueError, match=r"labels=0 must be between 1 and the number of training images"):
         demo.run_demo("digits", epochs=1, teacher_epochs=1, labels=0, verbose=0)
+
+
+def test_cosine_schedule_decays_the_students_learning_rate_to_zero():
+    from keras_kd.data import load_digits
+
+    (x, y), _ = load_digits()
+    x, y = x[:256], y[:256]
+    teacher, _ = demo.train_teacher(x, y, epochs=1, verbose=0)
+    alone, _, distilled, _ = demo.train_students(
+        teacher, x, y, epochs=2, batch_size=64, lr_schedule="cosine", verbose=0
+    )
+    # The learning rate is read at the optimizer's current step: the last.
+    assert float(alone.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+    assert int(alone.optimizer.iterations) == 2 * 4
+    assert alone.name == "student_alone" and distilled.name == "student_distilled"
+
+
+def test_unknown_learning_rate_schedule_is_named():
+    with pytest.raises(ValueError, match=r"lr_schedule must be 'constant' or 'cosine'. Received: 'step'"):
+        demo.run_demo("digits", epochs=1, teacher_epochs=1, lr_schedule="step", verbose=0)
