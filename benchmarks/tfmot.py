@@ -162,10 +162,11 @@ def main():
     with open(os.path.join(WORK, "tfmot.json"), "w") as f:
         json.dump({"args": vars(args), "keras_accuracy": keras_accuracy, "rows": rows}, f, indent=1)
     if not args.quick:
-        with open(RESULTS, "w") as f:
-            f.write(f"# TFMOT benchmark (benchmarks/tfmot.py)\n\n{BEGIN}\n{text}\n{END}\n")
-        write_between_markers(DOC, "tfmot", text)
-        write_between_markers(README, "tfmot", text)
+        if not os.path.exists(RESULTS):
+            with open(RESULTS, "w") as f:
+                f.write(f"# TFMOT benchmark (benchmarks/tfmot.py)\n\n{BEGIN}\n{END}\n")
+        for path in (RESULTS, DOC, README):  # the plain readings below the tables stay
+            write_between_markers(path, "tfmot", text)
 
 
 if __name__ == "__main__":
