@@ -9,5 +9,6 @@ Example:
 
 from keras_kd import losses
 from keras_kd.distiller import Distiller
+from keras_kd import callbacks
 
 __version__ = "0.1.0"

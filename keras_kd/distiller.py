@@ -5,6 +5,7 @@ import contextlib
 import keras
 from keras import ops
 
+from keras_kd import hyperparameters
 from keras_kd import losses as losses_lib
 from keras_kd import outputs as outputs_lib
 from keras_kd import teachers as teachers_lib
@@ -23,9 +24,12 @@ class Distiller(keras.Model):
     and the student once, exposing from those same passes any intermediate
     layers the distillation losses read, and minimizes
 
-    `alpha * hard_loss(y, student(x)) + (1 - alpha) * sum_i w_i * loss_i`
+    `alpha * hard_loss(y, student(x)) + (1 - alpha) * s * sum_i w_i * loss_i`
 
-    where `hard_loss` is the loss given to `compile()`. Keras' own trainer
+    where `hard_loss` is the loss given to `compile()` and `s` is
+    `distillation_scale`, 1 unless a `keras_kd.callbacks.DistillationWarmup`
+    ramps it up. The callbacks of `keras_kd.callbacks` change `alpha`, `s`
+    and the losses' temperatures between epochs. Keras' own trainer
     for the active backend (TensorFlow, JAX or PyTorch) computes and applies
     the gradients, so optimizers, loss scaling, `jit_compile`, callbacks and
     distribution strategies behave as for any Keras model.
@@ -50,6 +54,12 @@ class Distiller(keras.Model):
             (normalized to sum 1); `None` for equal weights.
         **kwargs: Passed to `keras.Model`.
 
+    Attributes:
+        alpha: The current `alpha`, a float; assigning it (e.g. from a
+            callback, between epochs) takes effect in the compiled step.
+        distillation_scale: Float multiplier of the distillation term,
+            1.0 unless a callback changes it. Not part of the config.
+
     Example:
 
     >>> distiller = keras_kd.Distiller(
@@ -63,6 +73,13 @@ class Distiller(keras.Model):
     >>> distiller.fit(x_train, y_train, epochs=5)
     >>> student = distiller.student
     """
+
+    # Floats that the compiled step reads through variables: see
+    # `keras_kd.hyperparameters`.
+    alpha = hyperparameters.Hyperparameter(validation.check_alpha)
+    distillation_scale = hyperparameters.Hyperparameter(
+        validation.check_distillation_scale
+    )
 
     def __init__(
         self,
@@ -80,7 +97,8 @@ class Distiller(keras.Model):
         teacher, self.teacher_weights, self.ema_teacher = (
             teachers_lib.resolve_teacher(teacher, teacher_weights, student)
         )
-        self.alpha = validation.check_alpha(alpha)
+        self.alpha = alpha
+        self.distillation_scale = 1.0
         self.teacher = teacher
         for model in self.teachers:
             model.trainable = False
@@ -111,6 +129,10 @@ class Distiller(keras.Model):
         self.loss_layers = [
             layer for loss in self.distillation_losses for layer in loss.trainable_layers
         ]
+        self._scheduled_variables = hyperparameters.variables(
+            [self, *self.distillation_losses]
+        )
+        self._trained_without_labels = False
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = keras.metrics.Mean(
             name="distillation_loss"
@@ -219,12 +241,19 @@ class Distiller(keras.Model):
         student = ModelOutputs(
             y_pred["student"], self.student_kind, y_pred["student_features"]
         )
+        if training:
+            # Read by AlphaSchedule: a step traced without labels has no
+            # hard loss for a later alpha > 0 to weigh.
+            self._trained_without_labels = y is None
         batch_size = ops.shape(ops.convert_to_tensor(student.outputs))[0]
         hard_loss = self._hard_loss(y, student.outputs, sample_weight)
         soft_loss = self._distillation_loss(teacher, student, y, sample_weight)
-        total = (1.0 - self.alpha) * soft_loss
+        # Variables, not floats, so that callbacks reach the compiled step.
+        alpha = hyperparameters.value(self, "alpha")
+        scale = hyperparameters.value(self, "distillation_scale")
+        total = (1.0 - alpha) * scale * soft_loss
         if hard_loss is not None:
-            total = total + self.alpha * hard_loss
+            total = total + alpha * hard_loss
             self.student_loss_tracker.update_state(
                 hard_loss, sample_weight=batch_size
             )
@@ -277,6 +306,28 @@ class Distiller(keras.Model):
         return super().compute_metrics(x, y, y_pred, sample_weight)
 
     # -- Saving --------------------------------------------------------------
+
+    def save_own_variables(self, store):
+        # The scheduled values are saved as floats in the config; their
+        # variables only mirror them, and files stay as before.
+        for i, variable in enumerate(self._saved_own_variables()):
+            store[f"{i}"] = variable
+
+    def load_own_variables(self, store):
+        variables = self._saved_own_variables()
+        if len(store.keys()) != len(variables):
+            raise ValueError(
+                f"The Distiller '{self.name}' expected {len(variables)} "
+                f"variables of its own in the file, but received "
+                f"{len(store.keys())}."
+            )
+        for i, variable in enumerate(variables):
+            variable.assign(store[f"{i}"])
+
+    def _saved_own_variables(self):
+        scheduled = {id(v) for v in self._scheduled_variables}
+        own = self._trainable_variables + self._non_trainable_variables
+        return [v for v in own if id(v) not in scheduled]
 
     def compile_from_config(self, config):
         # Keras skips this for models that override compile(); training must

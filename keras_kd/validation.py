@@ -38,6 +38,16 @@ def check_alpha(alpha):
     return float(alpha)
 
 
+def check_distillation_scale(scale):
+    """Returns `scale` as a float after checking it is a number >= 0."""
+    if not isinstance(scale, (int, float)) or not 0.0 <= scale < float("inf"):
+        raise ValueError(
+            "`distillation_scale` multiplies the distillation term and must "
+            f"be a finite number >= 0. Received: distillation_scale={scale!r}"
+        )
+    return float(scale)
+
+
 def _input_shape(model):
     shapes = getattr(model, "_build_shapes_dict", None) or {}
     if len(shapes) == 1:

@@ -2,6 +2,7 @@
 
 from keras import ops
 
+from keras_kd import hyperparameters
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.base import check_non_negative
 from keras_kd.losses.base import register
@@ -63,13 +64,15 @@ class DIST(DistillationLoss):
     >>> loss = keras_kd.losses.DIST(beta=1.0, gamma=1.0, temperature=1.0)
     """
 
+    temperature = hyperparameters.Hyperparameter(validate_temperature)
+
     def __init__(self, beta=1.0, gamma=1.0, temperature=1.0, weight=1.0, name=None):
         super().__init__(weight=weight, name=name)
         self.beta, self.gamma = check_non_negative("DIST", beta=beta, gamma=gamma)
-        self.temperature = validate_temperature(temperature)
+        self.temperature = temperature
 
     def call(self, teacher, student, y=None):
-        t = self.temperature
+        t = hyperparameters.value(self, "temperature")
         return dist_loss(
             ops.exp(teacher.log_probabilities(t)),
             ops.exp(student.log_probabilities(t)),

@@ -2,6 +2,7 @@
 
 from keras import ops
 
+from keras_kd import hyperparameters
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.base import check_non_negative
 from keras_kd.losses.base import register
@@ -74,6 +75,13 @@ class DKD(DistillationLoss):
     among the wrong classes is not suppressed when the teacher is confident.
     Needs the labels: sparse integer labels, or one-hot.
 
+    The paper's official code (mdistiller) ramps the loss in linearly:
+    at epoch `e`, counted from 1, it is multiplied by `min(e / 20, 1)` on
+    CIFAR-100 (20 warm-up epochs). The loss itself has no notion of epochs
+    and applies at full weight from the first step; pass
+    `keras_kd.callbacks.DistillationWarmup(20)` to `fit()` to train as the
+    paper does (see the example).
+
     Args:
         alpha: Weight of the target-class term (the paper uses 1.0).
         beta: Weight of the non-target term (the paper uses 8.0 on
@@ -87,17 +95,23 @@ class DKD(DistillationLoss):
     >>> distiller = keras_kd.Distiller(
     ...     teacher, student,
     ...     distillation_loss=keras_kd.losses.DKD(alpha=1.0, beta=8.0))
+    >>> distiller.compile(
+    ...     optimizer="sgd",
+    ...     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    >>> distiller.fit(x_train, y_train, epochs=240,
+    ...               callbacks=[keras_kd.callbacks.DistillationWarmup(20)])
     """
 
     requires_labels = True
+    temperature = hyperparameters.Hyperparameter(validate_temperature)
 
     def __init__(self, alpha=1.0, beta=8.0, temperature=4.0, weight=1.0, name=None):
         super().__init__(weight=weight, name=name)
         self.alpha, self.beta = check_non_negative("DKD", alpha=alpha, beta=beta)
-        self.temperature = validate_temperature(temperature)
+        self.temperature = temperature
 
     def call(self, teacher, student, y=None):
-        t = self.temperature
+        t = hyperparameters.value(self, "temperature")
         teacher_log_p = teacher.log_probabilities(t)
         student_log_p = student.log_probabilities(t)
         mask = target_mask(y, student_log_p.shape[-1])

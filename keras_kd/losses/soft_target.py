@@ -2,6 +2,7 @@
 
 from keras import ops
 
+from keras_kd import hyperparameters
 from keras_kd import outputs as outputs_lib
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.base import register
@@ -106,6 +107,8 @@ class SoftTargetKD(DistillationLoss):
     ...     distillation_loss=keras_kd.losses.SoftTargetKD(temperature=4.0))
     """
 
+    temperature = hyperparameters.Hyperparameter(validate_temperature)
+
     def __init__(
         self,
         temperature=4.0,
@@ -115,7 +118,7 @@ class SoftTargetKD(DistillationLoss):
         name=None,
     ):
         super().__init__(weight=weight, name=name)
-        self.temperature = validate_temperature(temperature)
+        self.temperature = temperature
         for argument, kind in (
             ("teacher_outputs", teacher_outputs),
             ("student_outputs", student_outputs),
@@ -127,10 +130,11 @@ class SoftTargetKD(DistillationLoss):
 
     def call(self, teacher, student, y=None):
         # `teacher.logits` is the soft target of one teacher or an ensemble.
+        t = hyperparameters.value(self, "temperature")
         return soft_target_kd(
-            teacher.logits(self.temperature, self.teacher_outputs),
+            teacher.logits(t, self.teacher_outputs),
             student.outputs,
-            self.temperature,
+            t,
             teacher_kind="logits",
             student_kind=self.student_outputs or student.kind,
         )
