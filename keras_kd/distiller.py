@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_kd import hyperparameters
 from keras_kd import losses as losses_lib
+from keras_kd import distiller_saving as saving
 from keras_kd import outputs as outputs_lib
 from keras_kd import teachers as teachers_lib
 from keras_kd import validation
@@ -340,9 +341,9 @@ class Distiller(keras.Model):
         config = super().get_config()
         config.update(
             {
-                "teacher": _serialize_teacher(self),
+                "teacher": saving.serialize_teacher(self),
                 "teacher_weights": self.teacher_weights,
-                "student": _serialize_without_compile(self.student),
+                "student": saving.serialize_without_compile(self.student),
                 "distillation_loss": [
                     keras.saving.serialize_keras_object(loss)
                     for loss in self.distillation_losses
@@ -356,40 +357,7 @@ class Distiller(keras.Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        for key in ("teacher", "student"):
-            value = config[key]  # A list for an ensemble of teachers.
-            config[key] = [
-                keras.saving.deserialize_keras_object(
-                    item, custom_objects=custom_objects
-                )
-                for item in (value if isinstance(value, list) else [value])
-            ]
-            if not isinstance(value, list):
-                config[key] = config[key][0]
-        config["distillation_loss"] = [
-            keras.saving.deserialize_keras_object(
-                loss, custom_objects=custom_objects
-            )
-            for loss in config["distillation_loss"]
-        ]
-        return cls(**config)
-
-
-def _serialize_teacher(distiller):
-    if distiller.ema_teacher is not None:
-        return keras.saving.serialize_keras_object(distiller.ema_teacher)
-    if distiller.teacher_weights is not None:
-        return [_serialize_without_compile(t) for t in distiller.teacher]
-    return _serialize_without_compile(distiller.teacher)
-
-
-def _serialize_without_compile(model):
-    # A model's own optimizer state means nothing inside a Distiller, and
-    # restoring it only warns about mismatched variables.
-    config = keras.saving.serialize_keras_object(model)
-    config.pop("compile_config", None)
-    return config
+        return cls(**saving.deserialize_config(config, custom_objects))
 
 
 def _as_loss_list(distillation_loss):
