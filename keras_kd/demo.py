@@ -125,7 +125,7 @@ def run_demo(
         x_train, y_train = x_train[:train_samples], y_train[:train_samples]
     scarce = labels is not None
     if scarce:  # checked before minutes of teacher training
-        _few_labels(x_train, y_train, labels, seed)
+        _check_label_count(labels, len(x_train))
 
     teacher, teacher_time = train_teacher(
         x_train, y_train, teacher_epochs, seed, learning_rate, batch_size, verbose
@@ -252,13 +252,17 @@ def _check_lr_schedule(lr_schedule):
     return lr_schedule
 
 
-def _few_labels(x, y, count, seed):
-    """`count` labeled examples drawn at random, repeated to `len(x)`."""
-    if not 0 < count <= len(x):
+def _check_label_count(count, num_images):
+    if not 0 < count <= num_images:
         raise ValueError(
             f"labels={count} must be between 1 and the number of training "
-            f"images ({len(x):,})."
+            f"images ({num_images:,})."
         )
+
+
+def _few_labels(x, y, count, seed):
+    """`count` labeled examples drawn at random, repeated to `len(x)`."""
+    _check_label_count(count, len(x))
     chosen = np.random.default_rng(seed).permutation(len(x))[:count]
     repeated = np.resize(chosen, len(x))
     return x[repeated], y[repeated]
