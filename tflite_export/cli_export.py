@@ -1,16 +1,19 @@
 """`keras-kd export` and `keras-kd evaluate`: `.keras` to `.tflite`, and the
-file measured in LiteRT. `keras_kd.cli` calls `register_commands`.
+file measured in LiteRT; `keras-kd report` (in `cli_report`) compares several.
+`keras_kd.cli` calls `register_commands`.
 
 Example:
 
     keras-kd export student.keras --quantization int8 --calibration calib.npz \\
         -o student_int8.tflite
     keras-kd evaluate student_int8.tflite --data test.npz --reference student.keras
+    keras-kd report student_float32.tflite student_int8.tflite --data test.npz --html report.html
 """
 
 import os
 
 from keras_kd.cli import load_npz
+from tflite_export.cli_report import add_report_command
 from tflite_export.report import evaluation_rows
 from tflite_export.report import two_columns
 
@@ -18,7 +21,7 @@ QUANTIZATION_CHOICES = ["float32", "dynamic", "float16", "int8", "int8_io", "int
 
 
 def register_commands(subparsers):
-    """Adds the `export` and `evaluate` sub-commands to an argparse `subparsers`."""
+    """Adds the `export`, `evaluate` and `report` sub-commands to an argparse `subparsers`."""
     export = subparsers.add_parser(
         "export", help="Convert a .keras model to a (quantized) .tflite file with a JSON sidecar."
     )
@@ -48,6 +51,7 @@ def register_commands(subparsers):
     evaluate.add_argument("--threads", type=int, default=None)
     evaluate.add_argument("--latency-samples", type=int, default=100)
     evaluate.set_defaults(handler=_run_evaluate)
+    add_report_command(subparsers)
 
 
 def _labels(value):

@@ -1,9 +1,25 @@
-"""Plain-text and Markdown tables of conversion and evaluation results."""
+"""Tables and figures of conversion and evaluation results.
+
+Plain text and Markdown for one file; for several `.tflite` files measured on
+the same data, a comparison as a Markdown table, a self-contained HTML page
+and a matplotlib figure (accuracy against size, and latency). This module
+only renders: it returns strings and PNG bytes, and writes nothing.
+"""
+
+import base64
+import html
+import io
+import os
 
 
 def percent(value, digits=2):
     """`0.8891` -> `"88.91%"`; `None` -> `"-"`."""
     return "-" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def milliseconds(value):
+    """`0.0213` -> `"0.021 ms"`; `None` -> `"-"`."""
+    return "-" if value is None else f"{value:.3f} ms"
 
 
 def two_columns(rows):
@@ -24,17 +40,290 @@ def markdown_table(header, rows):
 
 def evaluation_rows(report):
     """The rows of an `EvaluationReport` for `two_columns`."""
-    def milliseconds(value):
-        return "-" if value is None else f"{value:.3f} ms"
-
     return [
         ("file", report.path),
         ("bytes", f"{report.bytes:,}"),
         ("samples", f"{report.samples:,}"),
         ("accuracy", percent(report.accuracy)),
         ("agreement with reference", percent(report.agreement)),
-        ("max |output difference|",
-         "-" if report.max_abs_diff is None else f"{report.max_abs_diff:.4g}"),
+        ("max |output difference|", _general(report.max_abs_diff)),
         ("latency, batch 1 (mean)", milliseconds(report.latency_ms)),
         ("latency, batch 1 (p90)", milliseconds(report.latency_p90_ms)),
     ]
+
+
+def _general(value):
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _latency(value):
+    """Three significant digits in ms (a small model runs in microseconds)."""
+    if value is None:
+        return "-"
+    return f"{value:#.3g} ms" if value < 99.95 else f"{value:,.1f} ms"
+
+
+# Optional columns of a comparison: (header, EvaluationReport field, format).
+# A column is left out when no report has a value for it.
+_MEASURED = [
+    ("accuracy", "accuracy", percent),
+    ("agreement", "agreement", percent),
+    ("max abs diff", "max_abs_diff", _general),
+    ("batch-1 latency (mean)", "latency_ms", _latency),
+    ("batch-1 latency (p90)", "latency_p90_ms", _latency),
+]
+
+
+def file_labels(reports):
+    """Short names of the reports' files: base names, or paths below their
+    common folder when two base names are equal."""
+    paths = [os.path.abspath(report.path) for report in reports]
+    names = [os.path.basename(path) for path in paths]
+    if len(set(names)) == len(names):
+        return names
+    common = os.path.commonpath([os.path.dirname(path) for path in paths])
+    return [os.path.relpath(path, common) for path in paths]
+
+
+def comparison_table(reports):
+    """The comparison of several evaluated files as a header and rows.
+
+    One row per report, in the order given. Sizes are also given relative to
+    the first file (`vs first`), so list the float32 baseline first. Columns
+    that no report measured (e.g. agreement without a reference model) are
+    left out.
+
+    Args:
+        reports: `EvaluationReport`s, one per `.tflite` file, from
+            `tflite_export.evaluate`.
+
+    Returns:
+        `(header, rows)`: a list of column names and a list of rows, each a
+        list of strings, ready for `markdown_table`.
+
+    Example:
+
+    >>> header, rows = comparison_table([float_report, int8_report])
+    >>> header[:4]
+    ['file', 'bytes', 'vs first', 'accuracy']
+    >>> rows[1][:3]
+    ['student_int8.tflite', '33,272', '0.300x']
+    """
+    reports = list(reports)
+    if not reports:
+        raise ValueError("comparison_table needs at least one EvaluationReport. Received none.")
+    columns = [
+        column for column in _MEASURED
+        if any(getattr(report, column[1]) is not None for report in reports)
+    ]  # fmt: skip
+    header = ["file", "bytes", "vs first"] + [name for name, _, _ in columns]
+    first = reports[0].bytes
+    rows = [
+        [label, f"{report.bytes:,}", f"{report.bytes / first:.3f}x" if first else "-"]
+        + [fmt(getattr(report, field)) for _, field, fmt in columns]
+        for label, report in zip(file_labels(reports), reports)
+    ]
+    return header, rows
+
+
+def comparison_markdown(reports, caption=None):
+    """A Markdown table comparing several evaluated `.tflite` files.
+
+    Args:
+        reports: `EvaluationReport`s, one per file; the first is the size
+            baseline.
+        caption: Optional text put above the table (e.g. the data used).
+
+    Returns:
+        The Markdown text, ending with a newline.
+
+    Example:
+
+    >>> print(comparison_markdown([float_report, int8_report]))
+    | file | bytes | vs first | accuracy | batch-1 latency (mean) | batch-1 latency (p90) |
+    |---|---:|---:|---:|---:|---:|
+    | student_float32.tflite | 110,808 | 1.000x | 89.85% | 0.0109 ms | 0.0121 ms |
+    | student_int8.tflite | 33,272 | 0.300x | 89.75% | 0.00830 ms | 0.00912 ms |
+    """
+    table = markdown_table(*comparison_table(reports))
+    return (f"{caption}\n\n{table}\n" if caption else f"{table}\n")
+
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
+    "table{border-collapse:collapse}"
+    "th,td{border:1px solid #ccc;padding:.3em .7em}"
+    "th{background:#f3f3f3}"
+    "td:not(:first-child),th:not(:first-child){text-align:right}"
+    "td:first-child{font-family:monospace}"
+    "img{max-width:100%;margin-top:1.5em}"
+)
+
+
+def comparison_html(reports, title="keras-kd report", caption=None, png=None):
+    """A self-contained HTML page comparing several evaluated `.tflite` files.
+
+    The page holds a `<table>` with the columns of `comparison_table`, every
+    cell escaped, and an inline style sheet; it loads nothing from outside.
+
+    Args:
+        reports: `EvaluationReport`s, one per file; the first is the size
+            baseline.
+        title: The page's title and heading.
+        caption: Optional paragraph under the heading (e.g. the data used).
+        png: Optional PNG bytes (from `comparison_png`), embedded in the page
+            as a `data:` URI under the table.
+
+    Returns:
+        The HTML page as a string.
+
+    Example:
+
+    >>> page = comparison_html(reports, png=comparison_png(reports))
+    >>> open("report.html", "w", encoding="utf-8").write(page)
+    """
+    header, rows = comparison_table(reports)
+    esc = html.escape
+    lines = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        '<head><meta charset="utf-8">',
+        f"<title>{esc(title)}</title>",
+        f"<style>{_STYLE}</style></head>",
+        "<body>",
+        f"<h1>{esc(title)}</h1>",
+    ]
+    if caption:
+        lines.append(f"<p>{esc(caption)}</p>")
+    lines.append("<table>")
+    lines.append("<tr>" + "".join(f"<th>{esc(cell)}</th>" for cell in header) + "</tr>")
+    lines += ["<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>" for row in rows]
+    lines.append("</table>")
+    if png is not None:
+        encoded = base64.b64encode(png).decode("ascii")
+        lines.append(f'<img alt="{esc(title)}: figure" src="data:image/png;base64,{encoded}">')
+    lines += ["</body>", "</html>", ""]
+    return "\n".join(lines)
+
+
+def require_matplotlib():
+    """Imports matplotlib's `Figure` and Agg canvas, or raises a clear error.
+
+    The Agg canvas is attached to each figure directly, so rendering never
+    touches `pyplot` or changes the backend of the user's session.
+
+    Returns:
+        `(Figure, FigureCanvasAgg)`.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(
+            "The report figure needs matplotlib, which is not installed. "
+            "Install it with `pip install matplotlib` (or the project's dev "
+            "extra: `pip install 'keras-kd[dev]'`), or leave the figure out."
+        ) from None
+    return Figure, FigureCanvasAgg
+
+
+def _quality(reports):
+    """The y values of the first panel: accuracy, else agreement, in %."""
+    for field, name in (("accuracy", "accuracy (%)"), ("agreement", "agreement with reference (%)")):
+        values = [getattr(report, field) for report in reports]
+        if any(value is not None for value in values):
+            return [None if v is None else 100 * v for v in values], name
+    raise ValueError(
+        "The figure plots accuracy against file size, but the reports have "
+        "neither accuracy nor agreement. Evaluate with labels (y) or with a "
+        "reference model."
+    )
+
+
+_MARKERS = "osD^vP*X"
+
+
+def _labelled_points(axes, x, y, labels, ylabel, from_zero=False):
+    """One point per file, each in its own colour and marker, labelled."""
+    for i, (a, b, label) in enumerate(zip(x, y, labels)):
+        if b is None:
+            continue
+        axes.scatter([a], [b], color=f"C{i % 10}", marker=_MARKERS[i % len(_MARKERS)],
+                     s=45, zorder=3, label=label)
+        axes.annotate(label, (a, b), xytext=(6, 6), textcoords="offset points",
+                      fontsize=8, rotation=30, color=f"C{i % 10}")
+    axes.set_xlabel("file size (KB)")
+    axes.set_ylabel(ylabel)
+    axes.set_xlim(left=0, right=1.3 * max(x))
+    low, high = axes.get_ylim()
+    low = 0 if from_zero else low
+    axes.set_ylim(low, high + 0.3 * (high - low))  # room for the labels
+    axes.grid(True, alpha=0.3)
+
+
+def comparison_figure(reports, title=None):
+    """A matplotlib figure comparing several evaluated `.tflite` files.
+
+    The first panel plots accuracy (or, without labels, agreement with the
+    reference model) against file size in KB, one labelled point per file.
+    When latency was measured, a second panel plots batch-1 latency against
+    size.
+
+    Args:
+        reports: `EvaluationReport`s, one per file.
+        title: Optional title above the panels.
+
+    Returns:
+        A `matplotlib.figure.Figure` with an Agg canvas (not registered with
+        `pyplot`); save it with `figure.savefig("report.png")`.
+
+    Example:
+
+    >>> figure = comparison_figure([float_report, int8_report])
+    >>> figure.savefig("report.png")
+    """
+    reports = list(reports)
+    if not reports:
+        raise ValueError("comparison_figure needs at least one EvaluationReport. Received none.")
+    quality, ylabel = _quality(reports)
+    Figure, FigureCanvasAgg = require_matplotlib()
+    latency = [report.latency_ms for report in reports]
+    panels = 2 if any(value is not None for value in latency) else 1
+    figure = Figure(figsize=(5.5 * panels, 4.6), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, panels, squeeze=False)[0]
+    labels = file_labels(reports)
+    kilobytes = [report.bytes / 1024 for report in reports]
+    _labelled_points(axes[0], kilobytes, quality, labels, ylabel)
+    axes[0].set_title(f"{ylabel.split(' ')[0].capitalize()} against size", fontsize=10)
+    if panels == 2:
+        _labelled_points(axes[1], kilobytes, latency, labels, "latency per sample, batch 1 (ms)",
+                         from_zero=True)
+        axes[1].set_title("LiteRT latency against size", fontsize=10)
+    if len(reports) > 1:  # labels of points of equal size and value overlap: a legend too
+        figure.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
+                      ncols=min(len(reports), 3), fontsize=8, frameon=False)
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def comparison_png(reports, title=None, dpi=120):
+    """`comparison_figure` rendered to PNG bytes.
+
+    Args:
+        reports: `EvaluationReport`s, one per file.
+        title: Optional title above the panels.
+        dpi: Resolution of the image.
+
+    Returns:
+        The PNG file's content as `bytes`.
+
+    Example:
+
+    >>> with open("report.png", "wb") as f:
+    ...     f.write(comparison_png([float_report, int8_report]))
+    """
+    buffer = io.BytesIO()
+    comparison_figure(reports, title).savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
