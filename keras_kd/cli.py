@@ -1,5 +1,5 @@
 """The `keras-kd` command: demo, distill, and (with TensorFlow installed) the
-export, evaluate, qat and prune commands that `tflite_export` provides."""
+export, evaluate, report, qat and prune commands that `tflite_export` provides."""
 
 import argparse
 import importlib

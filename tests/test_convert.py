@@ -243,3 +243,11 @@ def test_size_breakdown_shows_int8_weights_at_a_quarter_of_float32(setup, conver
     # int8 kernels, int32 biases: a little over a quarter.
     assert 0.25 <= int8.tensor_data / float32.tensor_data <= 0.3
     assert int8.other > 0 and float32.other > 0
+
+
+def test_written_files_get_the_usual_permissions(converted):
+    # Not the owner-only mode of the temporary file they were written through.
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (converted[None].path, converted[None].sidecar_path):
+        assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask

@@ -38,6 +38,11 @@ def atomic_write(path, content):
     try:
         with os.fdopen(handle, "wb") as f:
             f.write(data)
+        # mkstemp makes the file owner-only; give it the permissions any
+        # newly created file gets here (0666 less the umask).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
