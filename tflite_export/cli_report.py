@@ -115,18 +115,6 @@ def _check(args):
     return arrays, destinations
 
 
-def _reference_outputs(path, x):
-    if path is None:
-        return None
-    from tflite_export.convert import load_model_file
-
-    try:
-        model = load_model_file(path)
-    except ValueError as error:
-        _fail(str(error))
-    return model.predict(x, batch_size=256, verbose=0)
-
-
 def _caption(args, samples):
     parts = [f"{samples:,} samples from {os.path.basename(args.data)}"]
     if args.reference:
@@ -140,10 +128,16 @@ def _caption(args, samples):
 
 def _run_report(args):
     from tflite_export.evaluate import evaluate
+    from tflite_export.evaluate import reference_outputs
 
     arrays, destinations = _check(args)
     x = arrays["x"]
-    reference = _reference_outputs(args.reference, x)
+    reference = None
+    if args.reference is not None:  # run once, compared with every file
+        try:
+            reference = reference_outputs(args.reference, x)
+        except ValueError as error:
+            _fail(str(error))
     reports = []
     for path in args.tflite:
         try:

@@ -96,7 +96,7 @@ def evaluate(path, x, y=None, reference=None, batch_size=256, num_threads=None,
     if y is not None:
         report.accuracy = top1_accuracy(outputs, y)
     if reference is not None:
-        expected = _reference_outputs(reference, x)
+        expected = reference_outputs(reference, x)
         report.agreement = float(np.mean(_top1(outputs) == _top1(expected)))
         report.max_abs_diff = float(np.max(np.abs(outputs - expected)))
     if latency_samples:
@@ -124,7 +124,17 @@ def _top1(outputs):
     return np.argmax(outputs, axis=-1)
 
 
-def _reference_outputs(reference, x):
+def reference_outputs(reference, x):
+    """The reference's float32 outputs on `x`, computed once.
+
+    Args:
+        reference: A Keras model, the path of a `.keras` file, or outputs
+            already computed (a NumPy array, returned as float32).
+        x: The inputs.
+
+    Returns:
+        A float32 array with one row per sample of `x`.
+    """
     if isinstance(reference, np.ndarray):
         expected = reference
     else:
