@@ -1,12 +1,22 @@
-"""The teacher and student CNNs used by the demo, the examples and the
-benchmarks, so that every number in the README comes from the same pair."""
+"""The teacher and student CNNs behind every number in the README.
+
+Two pairs, each under its own name, so that a table names the pair it used:
+
+- `teacher_cnn` (390,410 parameters) and `student_cnn` (26,698): the demo,
+  the examples, and the epoch-time, export and TFMOT benchmarks.
+- `small_teacher_cnn` (206,922 parameters) and `tiny_student_cnn` (9,098):
+  the methods benchmark (`benchmarks/methods.py`), which trains every method
+  with three seeds and so uses a smaller pair.
+
+Parameter counts are for 28x28x1 images and 10 classes.
+"""
 
 import keras
 from keras import layers
 
 
 def teacher_cnn(input_shape=(28, 28, 1), classes=10, softmax=False, name="teacher"):
-    """A three-block CNN teacher (390k parameters on 28x28 images).
+    """A three-block CNN teacher (390,410 parameters on 28x28 images).
 
     Each block halves the spatial size, which keeps a training epoch on
     Fashion-MNIST to about a minute on two CPU cores.
@@ -22,7 +32,8 @@ def teacher_cnn(input_shape=(28, 28, 1), classes=10, softmax=False, name="teache
 
     Example:
 
-    >>> teacher = teacher_cnn((28, 28, 1), classes=10)
+    >>> teacher_cnn((28, 28, 1), classes=10).count_params()
+    390410
     """
     inputs = keras.Input(input_shape, name="image")
     x = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv1")(inputs)
@@ -56,7 +67,8 @@ def student_cnn(input_shape=(28, 28, 1), classes=10, width=8, name="student"):
 
     Example:
 
-    >>> student = student_cnn((28, 28, 1), classes=10)
+    >>> student_cnn((28, 28, 1), classes=10).count_params()
+    26698
     """
     inputs = keras.Input(input_shape, name="image")
     x = layers.Conv2D(width, 3, padding="same", activation="relu", name="conv1")(inputs)
@@ -67,3 +79,64 @@ def student_cnn(input_shape=(28, 28, 1), classes=10, width=8, name="student"):
     x = layers.Dense(32, activation="relu", name="embedding")(x)
     outputs = layers.Dense(classes, name="logits")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def small_teacher_cnn(input_shape=(28, 28, 1), classes=10, name="teacher"):
+    """The methods benchmark's teacher: a two-block CNN.
+
+    206,922 parameters on 28x28 images with 10 classes: 16 and 32 filters,
+    then a 128-unit dense layer. Smaller than `teacher_cnn` (390,410), so
+    that `benchmarks/methods.py` trains nine methods with three seeds each
+    in minutes.
+
+    Args:
+        input_shape: Image shape, channels last.
+        classes: Number of classes.
+        name: Model name.
+
+    Returns:
+        A Functional `keras.Model` that outputs logits.
+
+    Example:
+
+    >>> small_teacher_cnn().count_params()
+    206922
+    """
+    inputs = keras.Input(input_shape)
+    h = layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1")(inputs)
+    h = layers.MaxPooling2D(name="pool1")(h)
+    h = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2")(h)
+    h = layers.MaxPooling2D(name="pool2")(h)
+    h = layers.Flatten()(h)
+    h = layers.Dense(128, activation="relu", name="embedding")(h)
+    h = layers.Dropout(0.3)(h)
+    return keras.Model(inputs, layers.Dense(classes, name="logits")(h), name=name)
+
+
+def tiny_student_cnn(input_shape=(28, 28, 1), classes=10, name="student"):
+    """The methods benchmark's student: two convolutions and a linear head.
+
+    9,098 parameters on 28x28 images with 10 classes (8 and 16 filters, no
+    hidden dense layer), 23x fewer than `small_teacher_cnn`. Its flattened
+    features are the layer named `"features"`.
+
+    Args:
+        input_shape: Image shape, channels last.
+        classes: Number of classes.
+        name: Model name.
+
+    Returns:
+        A Functional `keras.Model` that outputs logits.
+
+    Example:
+
+    >>> tiny_student_cnn().count_params()
+    9098
+    """
+    inputs = keras.Input(input_shape)
+    h = layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(inputs)
+    h = layers.MaxPooling2D(name="pool1")(h)
+    h = layers.Conv2D(16, 3, padding="same", activation="relu", name="conv2")(h)
+    h = layers.MaxPooling2D(name="pool2")(h)
+    h = layers.Flatten(name="features")(h)
+    return keras.Model(inputs, layers.Dense(classes, name="logits")(h), name=name)

@@ -8,16 +8,12 @@ with the requested layers' outputs, all from the same call.
 
 import keras
 
+from keras_kd._keras_compat import is_graph_model
+
 
 def tappable_layer_names(model):
     """Names of the layers of `model` whose outputs can be tapped."""
     return [layer.name for layer in getattr(model, "layers", [])]
-
-
-def _is_graph_model(model):
-    return isinstance(model, keras.Sequential) or isinstance(
-        model, keras.src.models.functional.Functional
-    )
 
 
 def _layer_output(model, layer_name, role):
@@ -62,7 +58,7 @@ class Tapped:
         self._view = None
         self._feature_shapes = {}
         if self.layer_names:
-            if not _is_graph_model(model):
+            if not is_graph_model(model):
                 raise ValueError(
                     f"The {role} '{model.name}' is a subclassed "
                     f"{type(model).__name__}, whose intermediate layers "

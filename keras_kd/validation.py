@@ -4,7 +4,8 @@ what was received and what is expected."""
 import keras
 import numpy as np
 
-from keras_kd.taps import _is_graph_model
+from keras_kd._keras_compat import built_input_shape
+from keras_kd._keras_compat import is_graph_model
 
 
 def check_model(model, role):
@@ -48,17 +49,6 @@ def check_distillation_scale(scale):
     return float(scale)
 
 
-def _input_shape(model):
-    shapes = getattr(model, "_build_shapes_dict", None) or {}
-    if len(shapes) == 1:
-        shape = next(iter(shapes.values()))
-        if isinstance(shape, (tuple, list)) and all(
-            isinstance(d, int) or d is None for d in shape
-        ):
-            return tuple(shape)
-    return None
-
-
 def probe_outputs(model, batch_size=8, seed=0):
     """Outputs of a subclassed model on a random batch, as NumPy.
 
@@ -67,9 +57,9 @@ def probe_outputs(model, batch_size=8, seed=0):
     `None` for Functional and Sequential models, or when the input shape of
     a subclassed model is unknown.
     """
-    if _is_graph_model(model):
+    if is_graph_model(model):
         return None
-    input_shape = _input_shape(model)
+    input_shape = built_input_shape(model)
     if input_shape is None:
         return None
     shape = (batch_size,) + tuple(d or 1 for d in input_shape[1:])
@@ -79,7 +69,7 @@ def probe_outputs(model, batch_size=8, seed=0):
 
 def output_shape(model):
     """The per-sample output shape of `model`, or `None` if unknown."""
-    if _is_graph_model(model):
+    if is_graph_model(model):
         shape = model.output_shape
         if isinstance(shape, tuple) and all(
             isinstance(d, int) or d is None for d in shape
