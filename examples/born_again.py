@@ -66,7 +66,7 @@ def main():
     generation_0.fit(x, y, **fit_kwargs)
     print(f"generation 0 (labels only): test accuracy {accuracy(generation_0, x_test, y_test):.4f}")
 
-    students = keras_kd.teachers.born_again(
+    students = keras_kd.recipes.born_again(
         small_cnn,
         teacher=generation_0,
         x=x,

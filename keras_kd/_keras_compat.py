@@ -27,6 +27,13 @@ _INTERNALS = {
         keras.src.models.functional.Functional, "_run_through_graph"
     ),
     "Sequential._functional": lambda: "_functional" in _built_sequential_attributes(),
+    "Layer._trainable_variables": lambda: "_trainable_variables"
+    in _built_sequential_attributes(),
+    "Layer._non_trainable_variables": lambda: "_non_trainable_variables"
+    in _built_sequential_attributes(),
+    "Model._aggregate_additional_loss": lambda: hasattr(
+        keras.Model, "_aggregate_additional_loss"
+    ),
 }
 
 
@@ -88,6 +95,16 @@ def compiled_loss(model):
 def total_loss_tracker(model):
     """The `Mean` metric in which Keras tracks a model's reported `loss`."""
     return model._loss_tracker
+
+
+def own_variables(layer):
+    """The variables a layer created itself, not those of its sublayers."""
+    return list(layer._trainable_variables) + list(layer._non_trainable_variables)
+
+
+def aggregate_additional_loss(model, loss):
+    """A regularization loss of `model.losses`, reduced as Keras reduces it."""
+    return model._aggregate_additional_loss(loss)
 
 
 def built_input_shape(model):

@@ -5,16 +5,16 @@ import contextlib
 import keras
 from keras import ops
 
+from keras_kd import _keras_compat
+from keras_kd import _saving
 from keras_kd import hyperparameters
 from keras_kd import losses as losses_lib
-from keras_kd import distiller_saving as saving
-from keras_kd import outputs as outputs_lib
 from keras_kd import teachers as teachers_lib
 from keras_kd import validation
-from keras_kd.losses.base import EnsembleOutputs
 from keras_kd.losses.base import ModelOutputs
 from keras_kd.losses.base import reduce_per_sample
 from keras_kd.taps import Tapped
+from keras_kd.teachers.base import resolve_output_kind
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
@@ -39,8 +39,9 @@ class Distiller(keras.Model):
         teacher: A built `keras.Model`, frozen (`trainable = False`); a
             list of them, whose softened distributions are averaged (an
             ensemble; architectures may differ, output shapes may not); or
-            a `keras_kd.teachers.EMATeacher` of the student
-            (self-distillation).
+            any `keras_kd.teachers.Teacher`, such as an `EMATeacher` of the
+            student (self-distillation). Held as one `Teacher` object in
+            `distiller.teacher`; `distiller.teachers` lists its models.
         student: A built `keras.Model` with the same output shape.
         distillation_loss: A `keras_kd.losses.DistillationLoss`, a registered
             name such as `"kd"`, or a list of those (summed with their
@@ -95,34 +96,27 @@ class Distiller(keras.Model):
     ):
         super().__init__(**kwargs)
         validation.check_model(student, "student")
-        teacher, self.teacher_weights, self.ema_teacher = (
-            teachers_lib.resolve_teacher(teacher, teacher_weights, student)
-        )
+        self.teacher = teachers_lib.get(teacher, teacher_weights)
         self.alpha = alpha
         self.distillation_scale = 1.0
-        self.teacher = teacher
-        for model in self.teachers:
-            model.trainable = False
         self.student = student
         self.distillation_losses = _as_loss_list(distillation_loss)
-        kinds = [_resolve_kind(t, teacher_outputs, "teacher") for t in self.teachers]
-        self.teacher_kind = kinds if self.teacher_weights is not None else kinds[0]
-        self.student_kind = _resolve_kind(student, student_outputs, "student")
+        self.teacher.bind(
+            student,
+            _tapped_layers(self.distillation_losses, "teacher"),
+            teacher_outputs,
+        )
+        self.student_kind = resolve_output_kind(student, student_outputs, "student")
         self._teacher_outputs_setting = teacher_outputs
         self._student_outputs_setting = student_outputs
         if _uses_final_outputs(self.distillation_losses):
-            validation.check_same_output_shape(self.teachers[0], student)
-
-        teacher_layers = _tapped_layers(self.distillation_losses, "teacher")
-        if self.teacher_weights is not None:
-            teachers_lib.check_ensemble_taps(teacher_layers)
-        self._teacher_taps = Tapped(self.teachers[0], teacher_layers, "teacher")
+            self.teacher.check_output_shape(student)
         self._student_taps = Tapped(
             student, _tapped_layers(self.distillation_losses, "student"), "student"
         )
         for loss in self.distillation_losses:
             loss.build(
-                self._teacher_taps.feature_shapes(),
+                self.teacher.feature_shapes(),
                 self._student_taps.feature_shapes(),
             )
         # Tracked here so their weights train, save and load with the
@@ -143,10 +137,8 @@ class Distiller(keras.Model):
 
     @property
     def teachers(self):
-        """The teacher models: a list of one, unless an ensemble."""
-        if self.teacher_weights is not None:
-            return list(self.teacher)
-        return [self.teacher]
+        """The teacher's models: a list of one, unless an ensemble."""
+        return self.teacher.models
 
     # -- The forward pass ----------------------------------------------------
 
@@ -168,10 +160,8 @@ class Distiller(keras.Model):
         # *args: (data,) on TensorFlow and PyTorch, (state, data) on JAX.
         with self._exposing_step_outputs():
             result = super().train_step(*args)
-        if self.ema_teacher is not None:
-            # After the optimizer step, in the same traced step.
-            result = teachers_lib.update_ema(self, result)
-        return result
+        # After the optimizer step, in the same traced step (the EMA update).
+        return self.teacher.after_train_step(self, result)
 
     def test_step(self, *args):
         with self._exposing_step_outputs():
@@ -183,21 +173,10 @@ class Distiller(keras.Model):
         student_outputs, student_features = self._student_taps(
             inputs, training=training
         )
-        if self.teacher_weights is not None:
-            teacher_outputs = [t(inputs, training=False) for t in self.teacher]
-            teacher_features = {}
-        else:
-            teacher_outputs, teacher_features = self._teacher_taps(
-                inputs, training=False
-            )
         return {
             "student": student_outputs,
             "student_features": student_features,
-            "teacher": keras.tree.map_structure(ops.stop_gradient, teacher_outputs),
-            "teacher_features": {
-                name: ops.stop_gradient(value)
-                for name, value in teacher_features.items()
-            },
+            "teacher": self.teacher.targets(inputs),
         }
 
     # -- Losses and metrics --------------------------------------------------
@@ -231,14 +210,7 @@ class Distiller(keras.Model):
             if not self._has_labels(y):
                 return ops.zeros((), dtype="float32")
             return super().compute_loss(x, y, y_pred, sample_weight, training)
-        if self.teacher_weights is not None:
-            teacher = EnsembleOutputs(
-                y_pred["teacher"], self.teacher_kind, self.teacher_weights
-            )
-        else:
-            teacher = ModelOutputs(
-                y_pred["teacher"], self.teacher_kind, y_pred["teacher_features"]
-            )
+        teacher = self.teacher.view(y_pred["teacher"])
         student = ModelOutputs(
             y_pred["student"], self.student_kind, y_pred["student_features"]
         )
@@ -259,7 +231,9 @@ class Distiller(keras.Model):
                 hard_loss, sample_weight=batch_size
             )
         for extra in self.losses:
-            total = total + ops.cast(self._aggregate_additional_loss(extra), total.dtype)
+            total = total + ops.cast(
+                _keras_compat.aggregate_additional_loss(self, extra), total.dtype
+            )
         self.distillation_loss_tracker.update_state(
             soft_loss, sample_weight=batch_size
         )
@@ -279,9 +253,10 @@ class Distiller(keras.Model):
         return False
 
     def _hard_loss(self, y, student_outputs, sample_weight):
-        if not self._has_labels(y) or self._compile_loss is None:
+        compiled_loss = _keras_compat.compiled_loss(self)
+        if not self._has_labels(y) or compiled_loss is None:
             return None
-        loss = self._compile_loss(y, student_outputs, sample_weight)
+        loss = compiled_loss(y, student_outputs, sample_weight)
         return None if loss is None else ops.cast(loss, "float32")
 
     def _distillation_loss(self, teacher, student, y, sample_weight):
@@ -302,7 +277,10 @@ class Distiller(keras.Model):
             # Unlabeled data: no hard loss and no label metrics to report.
             return {
                 tracker.name: tracker.result()
-                for tracker in (self._loss_tracker, self.distillation_loss_tracker)
+                for tracker in (
+                    _keras_compat.total_loss_tracker(self),
+                    self.distillation_loss_tracker,
+                )
             }
         return super().compute_metrics(x, y, y_pred, sample_weight)
 
@@ -327,7 +305,7 @@ class Distiller(keras.Model):
 
     def _saved_own_variables(self):
         scheduled = {id(v) for v in self._scheduled_variables}
-        own = self._trainable_variables + self._non_trainable_variables
+        own = _keras_compat.own_variables(self)
         return [v for v in own if id(v) not in scheduled]
 
     def compile_from_config(self, config):
@@ -341,9 +319,8 @@ class Distiller(keras.Model):
         config = super().get_config()
         config.update(
             {
-                "teacher": saving.serialize_teacher(self),
-                "teacher_weights": self.teacher_weights,
-                "student": saving.serialize_without_compile(self.student),
+                "teacher": keras.saving.serialize_keras_object(self.teacher),
+                "student": _saving.serialize_without_compile(self.student),
                 "distillation_loss": [
                     keras.saving.serialize_keras_object(loss)
                     for loss in self.distillation_losses
@@ -357,7 +334,13 @@ class Distiller(keras.Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        return cls(**saving.deserialize_config(config, custom_objects))
+        config = _saving.deserialize_config(config, custom_objects)
+        config["teacher"] = teachers_lib.get(
+            config.pop("teacher"),
+            config.pop("teacher_weights", None),  # In files of keras-kd 0.1.
+            custom_objects=custom_objects,
+        )
+        return cls(**config)
 
 
 def _as_loss_list(distillation_loss):
@@ -384,15 +367,6 @@ def _uses_final_outputs(distillation_losses):
     return any(
         None in loss.teacher_layers and None in loss.student_layers
         for loss in distillation_losses
-    )
-
-
-def _resolve_kind(model, setting, role):
-    outputs_lib.validate_output_kind(setting, f"{role}_outputs")
-    if setting != "auto":
-        return setting
-    return outputs_lib.detect_output_kind(
-        model, sample_outputs=validation.probe_outputs(model)
     )
 
 

@@ -38,7 +38,7 @@ def test_trains_with_falling_finite_loss_and_frozen_teacher(blobs, trained_teach
     assert history["distillation_loss"][-1] < history["distillation_loss"][0]
     for before, after in zip(teacher_weights, trained_teacher.get_weights()):
         np.testing.assert_array_equal(before, after)
-    assert distiller.teacher_kind == "probabilities"
+    assert distiller.teacher.kind == "probabilities"
     assert distiller.student_kind == "logits"
 
 
@@ -189,7 +189,7 @@ def test_sequential_functional_and_subclassed_models(blobs, make_teacher, make):
     x, y = blobs
     teacher = make_teacher(16, softmax=True)
     distiller = compiled(keras_kd.Distiller(teacher, make(4), alpha=0.1))
-    assert distiller.teacher_kind == "probabilities"
+    assert distiller.teacher.kind == "probabilities"
     assert distiller.student_kind == "logits"
     history = distiller.fit(x, y, epochs=1, batch_size=128, verbose=0)
     assert np.isfinite(history.history["loss"][0])

@@ -71,7 +71,7 @@ def test_probability_teacher_and_its_logit_copy_agree_exactly(digits_and_teacher
     copy = mlp(128, softmax=False, name="logit_copy")
     copy.set_weights(teacher.get_weights())
     distiller = keras_kd.Distiller(teacher, copy, alpha=0.0)
-    assert (distiller.teacher_kind, distiller.student_kind) == ("probabilities", "logits")
+    assert (distiller.teacher.kind, distiller.student_kind) == ("probabilities", "logits")
     distiller.compile(optimizer="adam")
     logs = distiller.evaluate(x_train, verbose=0, return_dict=True)
     assert logs["distillation_loss"] < 1e-5

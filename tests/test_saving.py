@@ -28,7 +28,7 @@ def test_config_round_trip(trained_teacher, make_student):
     clone = keras_kd.Distiller.from_config(distiller.get_config())
     assert clone.alpha == 0.25
     assert clone.distillation_losses[0].get_config() == distiller.distillation_losses[0].get_config()
-    assert clone.teacher_kind == "probabilities" and not clone.teacher.trainable
+    assert clone.teacher.kind == "probabilities" and not clone.teacher.trainable
     assert clone.student.count_params() == distiller.student.count_params()
 
 

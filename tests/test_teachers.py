@@ -95,8 +95,8 @@ def test_ensemble_distiller_runs_each_teacher_once_and_matches_numpy(blobs):
     distiller = compile_(
         keras_kd.Distiller([wide, deep], student, losses.SoftTargetKD(2.0), alpha=0.0, teacher_weights=[3, 1])
     )
-    assert distiller.teacher_weights == [0.75, 0.25]
-    assert distiller.teacher_kind == ["logits", "probabilities"]
+    assert distiller.teacher.member_weights == [0.75, 0.25]
+    assert distiller.teacher.kinds == ["logits", "probabilities"]
     result = distiller.evaluate(x, y, batch_size=len(x), verbose=0, return_dict=True)
     z_deep = np.log(distiller.teachers[1].predict(x, verbose=0))
     expected = numpy_ensemble_kd(
@@ -118,7 +118,7 @@ def test_ensemble_saves_and_loads(blobs, tmp_path):
     distiller.save(path)
     restored = keras.saving.load_model(path)
     assert [t.name for t in restored.teachers] == ["t1", "t2"]
-    assert restored.teacher_weights == [0.5, 0.5]
+    assert restored.teacher.member_weights == [0.5, 0.5]
     np.testing.assert_allclose(restored.predict(x[:8], verbose=0), distiller.predict(x[:8], verbose=0), rtol=1e-5)
 
 
@@ -163,7 +163,7 @@ def test_ema_teacher_is_the_numpy_ema_of_the_student_after_every_step(blobs, jit
     distiller = compile_(
         keras_kd.Distiller(ema, student, "kd", alpha=0.5), jit_compile=jit_compile
     )
-    assert distiller.teacher is ema.model and ema.model is not student
+    assert distiller.teacher is ema and ema.model is not student and distiller.teachers == [ema.model]
     expected = [np.array(w, "float64") for w in student.get_weights()]
     for step in range(4):
         batch = slice(32 * step, 32 * (step + 1))
@@ -197,7 +197,7 @@ def test_ema_teacher_updates_each_step_within_fit_and_saves(blobs, tmp_path):
     path = os.path.join(tmp_path, "ema.keras")
     distiller.save(path)
     restored = keras.saving.load_model(path)
-    assert isinstance(restored.ema_teacher, EMATeacher) and restored.ema_teacher.decay == 0.5
+    assert isinstance(restored.teacher, EMATeacher) and restored.teacher.decay == 0.5
     np.testing.assert_allclose(restored.teacher.get_weights()[0], ema.model.get_weights()[0])
 
 
@@ -222,7 +222,7 @@ def test_born_again_chains_generations(blobs, trained_teacher):
         made.append(mlp(4, f"gen{len(made) + 1}"))
         return made[-1]
 
-    students = keras_kd.teachers.born_again(
+    students = keras_kd.recipes.born_again(
         make_student, trained_teacher, x, y, generations=2,
         compile_kwargs={
             "optimizer": keras.optimizers.Adam(2e-2),
@@ -234,4 +234,4 @@ def test_born_again_chains_generations(blobs, trained_teacher):
     accuracy = (students[-1].predict(x, verbose=0).argmax(-1) == y).mean()
     assert accuracy > 0.6
     with pytest.raises(ValueError, match="generations` must be an integer >= 1"):
-        keras_kd.teachers.born_again(make_student, trained_teacher, x, y, generations=0)
+        keras_kd.recipes.born_again(make_student, trained_teacher, x, y, generations=0)
