@@ -33,8 +33,8 @@ from _markdown import write_between_markers
 
 import tflite_export
 from keras_kd.data import load_fashion_mnist
-from tflite_export.report import markdown_table
-from tflite_export.tflite_file import size_breakdown
+from tflite_export import markdown_table
+from tflite_export import size_breakdown
 
 MODES = [None, "dynamic", "float16", "int8", "int8_io", "int16x8"]
 RESULTS = os.path.join(HERE, "RESULTS_export.md")

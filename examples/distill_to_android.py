@@ -33,8 +33,8 @@ from keras_kd.data import load_fashion_mnist
 from keras_kd.demo import PRESETS
 from keras_kd.reference_models import student_cnn
 from keras_kd.reference_models import teacher_cnn
-from tflite_export.report import markdown_table
-from tflite_export.report import percent
+from tflite_export import markdown_table
+from tflite_export import percent
 
 CLASS_NAMES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

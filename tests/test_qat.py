@@ -12,8 +12,12 @@ from _tfmot_models import problem
 
 import tflite_export
 from keras_kd.losses import soft_target_kd
-from tflite_export import tfmot_runner
-from tflite_export import tfmot_train
+from tflite_export import _litert_compat
+from tflite_export._worker._job import Job
+from tflite_export._worker._job import Training
+from tflite_export._worker._runner import run_job
+from tflite_export.tfmot import _targets
+from tflite_export.tfmot import _train
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +43,7 @@ def _kernel_dtypes(path):
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     return {
         op["op_name"]: tensors[op["inputs"][1]]["dtype"].__name__
-        for op in interpreter._get_ops_details()
+        for op in _litert_compat.ops_details(interpreter)
         if op["op_name"] in ("CONV_2D", "FULLY_CONNECTED")
     }
 
@@ -65,9 +69,9 @@ def test_tensorflow_loss_agrees_with_keras_kd_and_numpy():
     student_logits = rng.normal(scale=3.0, size=(16, 5)).astype("float32")
     labels = rng.integers(0, 5, size=16)
     labels[:4] = -1  # unlabeled rows: soft targets only
-    packed = tfmot_runner.pack_targets(teacher_logits, labels)
+    packed = _targets.pack_targets(teacher_logits, labels)
     temperature, alpha = 3.0, 0.25
-    loss = tfmot_train.distillation_loss(temperature, alpha)(packed, student_logits)
+    loss = _train.distillation_loss(temperature, alpha)(packed, student_logits)
 
     def log_softmax(z):
         z = z - z.max(-1, keepdims=True)
@@ -79,30 +83,30 @@ def test_tensorflow_loss_agrees_with_keras_kd_and_numpy():
     )
     hard = -log_softmax(student_logits)[np.arange(16), np.maximum(labels, 0)]
     expected = np.where(labels >= 0, alpha * hard + (1 - alpha) * soft, soft)
-    np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loss), expected, rtol=1e-5, atol=1e-6)
     keras_kd_soft = keras.ops.convert_to_numpy(
         soft_target_kd(teacher_logits, student_logits, temperature)
     )
-    np.testing.assert_allclose(loss.numpy()[:4], keras_kd_soft[:4], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loss)[:4], keras_kd_soft[:4], rtol=1e-5, atol=1e-6)
 
 
 def test_probability_students_are_read_as_log_probabilities():
     logits = np.random.default_rng(4).normal(size=(6, 3)).astype("float32")
     probabilities = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
-    packed = tfmot_runner.pack_targets(logits)
-    from_logits = tfmot_train.distillation_loss(2.0, 0.1)(packed, logits)
-    from_probabilities = tfmot_train.distillation_loss(2.0, 0.1, "probabilities")(
+    packed = _targets.pack_targets(logits)
+    from_logits = _train.distillation_loss(2.0, 0.1)(packed, logits)
+    from_probabilities = _train.distillation_loss(2.0, 0.1, "probabilities")(
         packed, probabilities
     )
-    np.testing.assert_allclose(from_probabilities.numpy(), 0.0, atol=1e-5)
-    np.testing.assert_allclose(from_logits.numpy(), 0.0, atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(from_probabilities), 0.0, atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(from_logits), 0.0, atol=1e-5)
 
 
 def test_teacher_targets_are_logits_from_model_or_array(setup):
     x, _, _, teacher, student = setup
     probabilities = keras.ops.convert_to_numpy(teacher.predict(x[:32], verbose=0))
-    from_model = tfmot_runner.teacher_logits(teacher, x[:32], student)
-    from_array = tfmot_runner.teacher_logits(probabilities, x[:32], student)
+    from_model = _targets.teacher_logits(teacher, x[:32], student)
+    from_array = _targets.teacher_logits(probabilities, x[:32], student)
     np.testing.assert_allclose(from_model, np.log(probabilities), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(from_array, from_model, rtol=1e-6)
 
@@ -149,8 +153,15 @@ def test_bad_settings_are_refused(setup, kwargs, message):
 
 
 def test_worker_failure_shows_its_stderr(tmp_path):
-    with pytest.raises(RuntimeError, match=r"(?s)exit code 1.*FileNotFoundError"):
-        tfmot_runner._run_worker(str(tmp_path / "missing.json"), str(tmp_path))
+    """A TFMOT child that crashes (here: its arrays are missing) raises
+    ExportError with the child's stderr, like a failed conversion."""
+    training = Training(seed=0, epochs=1, batch_size=8, temperature=4.0, alpha=0.1,
+                        learning_rate=1e-3)
+    job = Job("qat", str(tmp_path), str(tmp_path / "student.keras"),
+              str(tmp_path / "out.tflite"), "int8", training=training)
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(job.model)
+    with pytest.raises(tflite_export.ExportError, match=r"(?s)runs TFMOT failed \(exit code 1\).*arrays.npz"):
+        run_job(job, "runs TFMOT")
 
 
 def test_without_teacher_labels_are_required(setup):

@@ -16,7 +16,7 @@ from _tfmot_models import images
 
 import tflite_export
 from keras_kd.cli import main
-from tflite_export import report as rep
+from tflite_export import tflite as rep
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from tflite_export import tfmot_bridge
+from tflite_export import tfmot
 
 L = keras.layers
 
@@ -43,7 +43,7 @@ def every_layer_model():
 
 def test_clone_of_every_listed_layer_matches_to_1e_5():
     model = every_layer_model()
-    clone = tfmot_bridge.to_tf_keras(model)
+    clone = tfmot.to_tf_keras(model)
     x = np.random.default_rng(1).normal(size=(6, 12, 12, 3)).astype("float32")
     expected = keras.ops.convert_to_numpy(model(x, training=False))
     np.testing.assert_allclose(clone(x, training=False).numpy(), expected, atol=1e-5)
@@ -52,7 +52,7 @@ def test_clone_of_every_listed_layer_matches_to_1e_5():
     assert isinstance(clone, tf_keras.Model)
     cloned = {type(layer).__name__ for layer in clone.layers}
     cloned |= {type(layer).__name__ for layer in clone.get_layer("head").layers}
-    listed = set(tfmot_bridge.SUPPORTED_LAYERS) - {
+    listed = set(tfmot.SUPPORTED_LAYERS) - {
         "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ZeroPadding1D",
     }  # fmt: skip
     assert listed <= cloned
@@ -63,7 +63,7 @@ def test_sequential_clone_and_weights_back():
     model = keras.Sequential(
         [keras.Input((5,)), L.Dense(4, activation="relu"), L.Dense(3)], name="seq"
     )
-    clone = tfmot_bridge.to_tf_keras(model)
+    clone = tfmot.to_tf_keras(model)
     x = np.random.default_rng(2).normal(size=(8, 5)).astype("float32")
     np.testing.assert_allclose(
         clone(x).numpy(), keras.ops.convert_to_numpy(model(x)), atol=1e-5
@@ -71,7 +71,7 @@ def test_sequential_clone_and_weights_back():
     for weight in clone.weights:
         weight.assign(weight.numpy() * 2.0)
     fresh = keras.models.clone_model(model)
-    tfmot_bridge.set_layer_weights(fresh, tfmot_bridge.layer_weights(clone))
+    tfmot.set_layer_weights(fresh, tfmot.layer_weights(clone))
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(fresh(x)), clone(x).numpy(), atol=1e-5
     )
@@ -81,7 +81,7 @@ def test_weights_of_another_architecture_are_refused():
     model = keras.Sequential([keras.Input((5,)), L.Dense(4, name="d")])
     other = keras.Sequential([keras.Input((6,)), L.Dense(4, name="d")])
     with pytest.raises(ValueError, match=r"Layer 'd' \(Dense\) holds weights of shapes"):
-        tfmot_bridge.set_layer_weights(model, tfmot_bridge.layer_weights(other))
+        tfmot.set_layer_weights(model, tfmot.layer_weights(other))
 
 
 def test_unsupported_layer_is_named_with_its_class():
@@ -93,7 +93,7 @@ def test_unsupported_layer_is_named_with_its_class():
         match=r"cannot clone layer 'norm' of class "
         r"keras\.src\.layers\.normalization\.layer_normalization\.LayerNormalization",
     ):
-        tfmot_bridge.to_tf_keras(model)
+        tfmot.to_tf_keras(model)
 
 
 def doubled(t):
@@ -105,7 +105,7 @@ def test_custom_activation_is_refused():
         [keras.Input((5,)), L.Dense(2, activation=doubled, name="odd")]
     )
     with pytest.raises(ValueError, match=r"layer 'odd' .*activation .* is not a built-in"):
-        tfmot_bridge.check_bridgeable(model)
+        tfmot.check_bridgeable(model)
 
 
 class Subclassed(keras.Model):
@@ -125,9 +125,9 @@ def test_subclassed_model_is_refused_with_the_reason():
         match=r"'mine' is a subclassed model .* needs a Sequential or "
         r"Functional model\. TFMOT .* works on tf-keras only",
     ):
-        tfmot_bridge.to_tf_keras(model)
+        tfmot.to_tf_keras(model)
 
 
 def test_not_a_model_is_refused():
     with pytest.raises(ValueError, match="must be a Keras 3 model .* numpy.ndarray"):
-        tfmot_bridge.check_bridgeable(np.zeros(3))
+        tfmot.check_bridgeable(np.zeros(3))

@@ -1,44 +1,32 @@
-"""The TensorFlow side of `convert` for JAX and PyTorch callers.
+"""The child entry point: `python -m tflite_export._worker job.json`.
 
-`python -m tflite_export.convert_worker JOB`, started by `convert` with
-`KERAS_BACKEND=tensorflow`: loads the `.keras` model, converts it with the
-job's settings and writes the bytes. A `ValueError` (bad input, unsupported
-op) goes into the result file for the parent to raise; anything else fails
-the process, whose stderr the parent shows.
+Started by `run_job` with `KERAS_BACKEND=tensorflow` (and, for TFMOT,
+`TF_USE_LEGACY_KERAS=1`, which must be set before TensorFlow is imported): reads the `Job`, runs
+its task and writes the outcome for the parent (see `write_outcome`).
 """
 
-import json
 import sys
 
-import numpy as np
+from tflite_export._worker._job import read_job
+from tflite_export._worker._runner import write_outcome
+
+
+def _task(name):
+    """The function that runs a job of task `name` in TensorFlow."""
+    if name == "convert":
+        from tflite_export.tflite._converter import convert_job
+
+        return convert_job
+    from tflite_export.tfmot._child import run_tfmot_job
+
+    return run_tfmot_job
 
 
 def main(job_path):
-    with open(job_path) as f:
-        job = json.load(f)
-    from tflite_export.convert import load_model_file
-    from tflite_export.tf_subprocess import write_outcome
-    from tflite_export.tflite_converter import to_tflite_bytes
+    job = read_job(job_path)
+    task = _task(job.task)
+    write_outcome(job.result_path, lambda: task(job))
 
-    samples = None
-    if job["calibration"]:
-        with np.load(job["calibration"]) as stored:
-            samples = [stored[f"arr_{i}"] for i in range(len(stored.files))]
-    def work():
-        model = load_model_file(job["model"])
-        content = to_tflite_bytes(
-            model,
-            job["mode"],
-            calibration=samples,
-            allow_select_tf_ops=job["allow_select_tf_ops"],
-            output_name=job["output_name"],
-            verbose=job["verbose"],
-        )
-        with open(job["output"], "wb") as f:
-            f.write(content)
-        return {"bytes": len(content)}
-
-    write_outcome(job["result"], work)
 
 if __name__ == "__main__":
     main(sys.argv[1])

@@ -1,10 +1,9 @@
-"""Runs a tflite_export worker module in a TensorFlow process.
+"""`run_job`: runs a `Job` in a TensorFlow child process, from the user's one.
 
-Conversion and TFMOT need Keras' TensorFlow backend; a user on JAX or PyTorch
-cannot switch backends inside a running process. The parent writes its inputs
-to a folder, starts `python -m <module> <job>` with `KERAS_BACKEND=tensorflow`,
-streams the child's output (the progress bars) and, when the child fails,
-raises with the child's stderr in full.
+The child is `python -m tflite_export._worker job.json` with
+`KERAS_BACKEND=tensorflow` (and `TF_USE_LEGACY_KERAS=1` for TFMOT). Its
+stdout (the progress bars) is streamed to this process's stdout; its stderr
+is kept, and shown in full if it fails.
 """
 
 import json
@@ -12,32 +11,42 @@ import os
 import subprocess
 import sys
 
+from tflite_export._errors import ExportError
 
-def run_tensorflow_worker(module, job_path, work_dir, what, legacy_keras=False):
-    """Runs `python -m module job_path` with the TensorFlow backend.
+_ENTRY_POINT = "tflite_export._worker"
+
+
+def run_job(job, what, arrays=None):
+    """Runs `job` in a TensorFlow child process and returns its outcome.
 
     Args:
-        module: Importable module name with a `__main__` entry point.
-        job_path: Path of the JSON job file the worker reads.
-        work_dir: Folder for the child's stderr log.
-        what: Short description of the job, for the error message.
-        legacy_keras: Whether the child's `tf.keras` is tf-keras (Keras 2),
-            as TFMOT needs.
+        job: A `Job`; the model file it names must already be written.
+        what: What the job does, for error messages, e.g.
+            `"converts the model to TFLite"`.
+        arrays: Optional dict of NumPy arrays for the child
+            (`Job.read_arrays`).
+
+    Returns:
+        The child's outcome: the dict its task returned.
 
     Raises:
-        RuntimeError: The child exited with a non-zero code; the message holds
-            the command and the child's stderr.
+        ExportError: The task failed (the message is the child's own), or
+            the child process failed (the message holds its stderr).
     """
+    path = job.write(arrays)
+    _start_child(path, job.folder, what, job.legacy_keras)
+    return read_outcome(job.result_path)
+
+
+def _start_child(job_path, folder, what, legacy_keras):
     env = dict(os.environ, KERAS_BACKEND="tensorflow")
     if legacy_keras:
         env["TF_USE_LEGACY_KERAS"] = "1"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    stderr_path = os.path.join(work_dir, "stderr.txt")
-    command = [sys.executable, "-m", module, job_path]
+    stderr_path = os.path.join(folder, "stderr.txt")
+    command = [sys.executable, "-m", _ENTRY_POINT, job_path]
     with open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=stderr, env=env
-        )
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=env)
         # Chunks, not lines: the Keras progress bar redraws with "\r".
         while chunk := os.read(process.stdout.fileno(), 4096):
             sys.stdout.write(chunk.decode("utf-8", errors="replace"))
@@ -47,21 +56,30 @@ def run_tensorflow_worker(module, job_path, work_dir, what, legacy_keras=False):
     if code != 0:
         with open(stderr_path, encoding="utf-8", errors="replace") as f:
             log = f.read()
-        raise RuntimeError(
+        raise ExportError(
             f"The TensorFlow process that {what} failed (exit code {code}). "
             f"Command: {' '.join(command)}\nIts stderr, in full:\n{log}"
         )
 
 
+def read_outcome(result_path):
+    """The outcome the child wrote; raises `ExportError` for a failed task."""
+    with open(result_path) as f:
+        outcome = json.load(f)
+    if "error" in outcome:
+        raise ExportError(outcome["error"])
+    return outcome
+
+
 def write_outcome(result_path, work):
-    """Runs a worker's `work()` and writes its outcome for the parent.
+    """Runs the child's `work()` and writes its outcome for the parent.
 
     Args:
         result_path: Path of the JSON file the parent reads.
         work: Callable returning a JSON-serializable dict. A `ValueError`
-            (bad input the parent re-raises with the same message) becomes
-            `{"error": message}`; anything else fails the process, whose
-            stderr the parent shows in full.
+            (bad input, or an `ExportError`) becomes `{"error": message}`,
+            which the parent raises as `ExportError`; anything else fails the
+            process, whose stderr the parent shows in full.
     """
     try:
         outcome = work()

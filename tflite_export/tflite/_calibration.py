@@ -12,8 +12,6 @@ import keras
 import numpy as np
 
 DEFAULT_NUM_CALIBRATION_SAMPLES = 300
-# The quantization modes that calibrate activation ranges on samples.
-NEEDS_CALIBRATION = ("int8", "int8_io", "int16x8")
 
 
 def input_shapes(model):

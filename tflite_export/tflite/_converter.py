@@ -15,7 +15,9 @@ from tensorflow.python.framework.convert_to_constants import (
     convert_variables_to_constants_v2,
 )
 
-from tflite_export.calibration import NEEDS_CALIBRATION
+from tflite_export import modes as modes_lib
+from tflite_export._errors import ExportError
+from tflite_export.tflite._loading import load_model_file
 
 
 def serving_function(model, output_name):
@@ -77,7 +79,7 @@ def make_converter(model, mode, calibration, allow_select_tf_ops, output_name, v
 
     Args:
         model: The model to convert (see `serving_function`).
-        mode: One of `convert.MODES`.
+        mode: A mode name of `tflite_export.MODES`.
         calibration: Per-input float32 arrays of calibration samples (from
             `calibration.draw_samples`), or `None` where the mode needs none.
         allow_select_tf_ops: Whether TensorFlow ops without a built-in TFLite
@@ -91,25 +93,19 @@ def make_converter(model, mode, calibration, allow_select_tf_ops, output_name, v
     function = serving_function(model, output_name)
     # An empty tf.Module as the trackable: the signature keeps its names.
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], tf.Module())
-    ops = {
-        None: tf.lite.OpsSet.TFLITE_BUILTINS,
-        "dynamic": tf.lite.OpsSet.TFLITE_BUILTINS,
-        "float16": tf.lite.OpsSet.TFLITE_BUILTINS,
-        "int8": tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-        "int8_io": tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-        "int16x8": tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
-    }[mode]
-    converter.target_spec.supported_ops = [ops]
+    settings = modes_lib.get(mode)
+    converter.target_spec.supported_ops = [getattr(tf.lite.OpsSet, settings.ops_set)]
     if allow_select_tf_ops:
         converter.target_spec.supported_ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
-    if mode is not None:
+    if settings.optimize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    if mode == "int8_io":
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    if mode in NEEDS_CALIBRATION:
+    if settings.weight_type is not None:
+        converter.target_spec.supported_types = [tf.as_dtype(settings.weight_type)]
+    if settings.input_dtype != "float32":
+        converter.inference_input_type = tf.as_dtype(settings.input_dtype)
+    if settings.output_dtype != "float32":
+        converter.inference_output_type = tf.as_dtype(settings.output_dtype)
+    if settings.needs_calibration:
         converter.representative_dataset = _representative(calibration, verbose)
     return converter
 
@@ -126,6 +122,26 @@ def _representative(calibration, verbose):
     return samples
 
 
+def convert_job(job):
+    """Runs a `"convert"` `Job` in the TensorFlow child; returns its outcome.
+
+    Loads the job's `.keras` model and its calibration arrays, converts it
+    with the job's settings and writes the `.tflite` to `job.output`.
+    """
+    calibration = None
+    if modes_lib.get(job.quantization).needs_calibration:
+        arrays = job.read_arrays()
+        calibration = [arrays[f"input_{i}"] for i in range(len(arrays))]
+    content = to_tflite_bytes(
+        load_model_file(job.model), job.quantization, calibration=calibration,
+        allow_select_tf_ops=job.allow_select_tf_ops, output_name=job.output_name,
+        verbose=job.verbose,
+    )  # fmt: skip
+    with open(job.output, "wb") as f:
+        f.write(content)
+    return {"bytes": len(content)}
+
+
 def to_tflite_bytes(model, mode, calibration=None, allow_select_tf_ops=False,
                     output_name="output", verbose=True):
     """Converts `model` and returns the flatbuffer's bytes.
@@ -137,7 +153,7 @@ def to_tflite_bytes(model, mode, calibration=None, allow_select_tf_ops=False,
         The `.tflite` file's content.
 
     Raises:
-        ValueError: The model holds ops without a built-in TFLite kernel and
+        ExportError: The model holds ops without a built-in TFLite kernel and
             `allow_select_tf_ops` is False (the message names them and the flag),
             or the converter rejected the model for another reason.
     """
@@ -147,7 +163,7 @@ def to_tflite_bytes(model, mode, calibration=None, allow_select_tf_ops=False,
     try:
         return converter.convert()
     except Exception as error:  # ConverterError and friends: re-worded below
-        raise ValueError(explain_conversion_error(str(error), mode)) from None
+        raise ExportError(explain_conversion_error(str(error), mode)) from None
 
 
 def explain_conversion_error(message, mode):
@@ -168,7 +184,7 @@ def explain_conversion_error(message, mode):
             f"built-in nor as Select TF ops: {custom.group(1).strip()}. Replace "
             "them with supported ops, or implement them as TFLite custom ops."
         )
-    if mode in NEEDS_CALIBRATION and "quantiz" in message.lower():
+    if modes_lib.get(mode).needs_calibration and "quantiz" in message.lower():
         return (
             f"Quantization mode {mode!r} could not quantize every op to integers: "
             f"{message.strip()[:2000]}\nTry quantization='dynamic' or 'float16', "

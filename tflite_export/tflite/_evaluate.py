@@ -13,7 +13,8 @@ import time
 
 import numpy as np
 
-from tflite_export import tflite_file
+from tflite_export.tflite import tflite_file
+from tflite_export.tflite._loading import load_model_file
 
 
 @dataclasses.dataclass
@@ -46,12 +47,6 @@ class EvaluationReport:
     num_threads: int = None
     outputs: np.ndarray = dataclasses.field(default=None, repr=False)
 
-    def as_row(self):
-        """The scalar fields as a dict (for tables and JSON)."""
-        row = dataclasses.asdict(self)
-        row.pop("outputs")
-        return row
-
 
 def evaluate(path, x, y=None, reference=None, batch_size=256, num_threads=None,
              latency_samples=100, warmup=10):
@@ -74,10 +69,14 @@ def evaluate(path, x, y=None, reference=None, batch_size=256, num_threads=None,
 
     Example:
 
-    >>> report = tflite_export.evaluate("student_int8.tflite", x_test, y_test,
-    ...                                 reference=student)
-    >>> report.accuracy, report.agreement, report.latency_ms
-    (0.8891, 0.9952, 0.21)
+    >>> import os, tempfile, keras, numpy as np, tflite_export
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.tflite")
+    >>> _ = tflite_export.convert(model, path, sidecar=False, verbose=0)
+    >>> x = np.random.default_rng(0).normal(size=(50, 4)).astype("float32")
+    >>> report = tflite_export.evaluate(path, x, reference=model, latency_samples=5)
+    >>> report.samples, report.agreement, report.max_abs_diff < 1e-5
+    (50, 1.0, True)
     """
     if not os.path.isfile(path):
         raise ValueError(f"No such .tflite file: {path}")
@@ -139,8 +138,6 @@ def reference_outputs(reference, x):
         expected = reference
     else:
         if isinstance(reference, (str, os.PathLike)):
-            from tflite_export.convert import load_model_file
-
             reference = load_model_file(reference)
         expected = reference.predict(x, batch_size=256, verbose=0)
     expected = np.asarray(expected, dtype="float32")

@@ -11,7 +11,7 @@ import json
 import numbers
 import os
 
-from tflite_export.atomic import atomic_write
+from tflite_export._atomic import atomic_write
 
 FORMAT = "keras-kd tflite sidecar 1"
 

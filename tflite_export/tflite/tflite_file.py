@@ -10,6 +10,8 @@ import dataclasses
 
 import numpy as np
 
+from tflite_export import _litert_compat
+
 
 @dataclasses.dataclass(frozen=True)
 class TensorInfo:
@@ -65,7 +67,7 @@ def signature_tensors(litert):
     else from the tensors themselves.
     """
     names = {}
-    signatures = litert._get_full_signature_list()  # the only API with indices
+    signatures = _litert_compat.signature_list(litert)
     if signatures:
         signature = signatures.get("serving_default") or next(iter(signatures.values()))
         for which in ("inputs", "outputs"):
@@ -114,11 +116,9 @@ def size_breakdown(path):
     >>> size_breakdown("student_int8.tflite").tensor_data
     26632
     """
-    from ai_edge_litert import schema_py_generated as schema
-
     with open(path, "rb") as f:
         content = f.read()
-    model = schema.Model.GetRootAsModel(content, 0)
+    model = _litert_compat.flatbuffer_model(content)
     referenced, quantization = set(), 0
     for s in range(model.SubgraphsLength()):
         subgraph = model.Subgraphs(s)
@@ -136,7 +136,7 @@ def size_breakdown(path):
 
 def op_names(litert):
     """The set of op names in the file, e.g. `{"CONV_2D", "FULLY_CONNECTED"}`."""
-    return {op["op_name"] for op in litert._get_ops_details()}
+    return {op["op_name"] for op in _litert_compat.ops_details(litert)}
 
 
 def weight_dtypes(litert):
@@ -147,7 +147,7 @@ def weight_dtypes(litert):
     """
     inputs = {d["index"] for d in litert.get_input_details()}
     written = set()
-    ops = litert._get_ops_details()
+    ops = _litert_compat.ops_details(litert)
     for op in ops:
         written.update(int(i) for i in op["outputs"])
     tensors = {d["index"]: d for d in litert.get_tensor_details()}

@@ -14,6 +14,9 @@ process for early, clear errors; `to_tf_keras` needs TensorFlow and tf-keras.
 
 import keras
 
+from keras_kd import _keras_compat
+from keras_kd._keras_compat import is_graph_model
+
 # Keras 3 class name -> same-named tf-keras class. Their configs agree except
 # for the keys normalized in `tf_keras_config`.
 SUPPORTED_LAYERS = (
@@ -37,17 +40,6 @@ _BUILTIN_ACTIVATIONS = (
 )  # fmt: skip
 
 
-def is_graph_model(model):
-    """True for a Keras 3 Sequential or Functional model."""
-    return isinstance(model, keras.Sequential) or (
-        isinstance(model, keras.Model) and _is_functional(model)
-    )
-
-
-def _is_functional(model):
-    return isinstance(model, keras.src.models.functional.Functional)
-
-
 def check_bridgeable(model):
     """Raises a clear error unless `model` can be cloned into tf-keras.
 
@@ -62,8 +54,9 @@ def check_bridgeable(model):
 
     Example:
 
-    >>> check_bridgeable(keras.Sequential([keras.Input((4,)),
-    ...                                    keras.layers.Dense(2)]))
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> check_bridgeable(model) is model
+    True
     """
     if not isinstance(model, keras.Model):
         raise ValueError(
@@ -191,8 +184,11 @@ def to_tf_keras(model):
 
     Example:
 
-    >>> clone = to_tf_keras(student)
-    >>> np.allclose(clone(x).numpy(), student.predict(x), atol=1e-5)
+    >>> import numpy as np
+    >>> student = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> clone = to_tf_keras(student)  # needs tensorflow and tf-keras
+    >>> x = np.ones((3, 4), "float32")
+    >>> bool(np.allclose(clone(x).numpy(), student.predict(x, verbose=0), atol=1e-5))
     True
     """
     import tf_keras
@@ -231,7 +227,7 @@ def _clone_graph(model, tf_keras):
         tf_keras.Input(
             batch_shape=tuple(tensor.shape),
             dtype=tensor.dtype,
-            name=tensor._keras_history.operation.name,
+            name=_keras_compat.producing_operation(tensor).name,
         )
         for tensor in model.inputs
     ]
@@ -242,11 +238,8 @@ def _clone_graph(model, tf_keras):
             new_layers[id(operation)] = _new_layer(operation, tf_keras)
         return new_layers[id(operation)]
 
-    graph = model._functional if isinstance(model, keras.Sequential) else model
-    outputs = graph._run_through_graph(
-        inputs[0] if len(inputs) == 1 else inputs,
-        operation_fn=translate,
-        call_fn=lambda op, *args, **kwargs: op(*args, **kwargs),
+    outputs = _keras_compat.run_through_graph(
+        model, inputs[0] if len(inputs) == 1 else inputs, translate
     )
     return tf_keras.Model(inputs, outputs, name=model.name)
 

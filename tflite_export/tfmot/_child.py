@@ -1,38 +1,35 @@
-"""The TensorFlow side of QAT and pruning: `python -m tflite_export.tfmot_worker JOB`.
+"""The TensorFlow side of QAT and pruning, run by the `_worker` entry point.
 
-Started by `tfmot_runner.run` with `TF_USE_LEGACY_KERAS=1` and
-`KERAS_BACKEND=tensorflow`. Loads the Keras 3 student, clones it into
-tf-keras, runs the recipe (`qat` or `prune`), writes the `.tflite` through
-`tflite_export.convert` and a JSON result. A `ValueError` (bad input) is
-reported in the result for the parent to re-raise; anything else fails the
-process, whose stderr the parent shows.
+Runs with `TF_USE_LEGACY_KERAS=1` and `KERAS_BACKEND=tensorflow`: loads the
+Keras 3 student, clones it into tf-keras, runs the job's recipe (`qat` or
+`prune`), writes the `.tflite` through `tflite_export.convert` and returns
+the measurements for the parent.
 """
 
 import gzip
-import json
 import os
-import sys
 import tempfile
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow is imported
+import keras
+import numpy as np
 
-import numpy as np  # noqa: E402
+from keras_kd import outputs as outputs_lib
+from tflite_export import modes as modes_lib
+from tflite_export.tflite import convert
+from tflite_export.tflite import evaluate
+from tflite_export.tfmot import _bridge
 
 
 def float_accuracy(model, x, y, student_kind):
     """Accuracy of a tf-keras model on `(x, y)`, or `None` without labels."""
     if y is None:
         return None
-    from tflite_export.tfmot_train import as_logits
-
-    logits = as_logits(model.predict(x, batch_size=256, verbose=0), student_kind)
-    return float(np.mean(np.argmax(logits.numpy(), axis=-1) == y))
+    logits = outputs_lib.as_logits(model.predict(x, batch_size=256, verbose=0), student_kind)
+    return float(np.mean(np.argmax(keras.ops.convert_to_numpy(logits), axis=-1) == y))
 
 
 def export(model, path, quantization, representative, output_kind):
     """Converts a tf-keras model to `path`; returns `(bytes, gzip bytes)`."""
-    from tflite_export.convert import convert
-
     convert(
         model,
         path,
@@ -50,52 +47,48 @@ def tflite_accuracy(path, x, y):
     """Accuracy of a `.tflite` file in the LiteRT interpreter."""
     if y is None:
         return None
-    from tflite_export.evaluate import evaluate
-
     return evaluate(path, x, y, latency_samples=0).accuracy
 
 
-class Job:
-    """One run's inputs, as the parent wrote them."""
+class Run:
+    """One QAT or pruning job's data and measurements, in the child."""
 
-    def __init__(self, spec):
-        self.spec = spec
-        self.settings = spec["settings"]
-        self.output_path = spec["output_path"]
-        self.verbose = spec["verbose"]
-        with np.load(spec["data"]) as data:
-            self.x = data["x"]
-            self.packed = data["packed"]
-            self.x_eval = data["x_eval"]
-            self.y_eval = data["y_eval"] if "y_eval" in data.files else None
+    def __init__(self, job):
+        self.job = job
+        self.training = job.training
+        self.verbose = job.verbose
+        arrays = job.read_arrays()
+        self.x = arrays["x"]
+        self.packed = arrays["packed"]
+        self.x_eval = arrays["x_eval"]
+        self.y_eval = arrays.get("y_eval")
         self.representative = self.x[:200]
-        self.output_kind = self.settings["student_kind"]
 
     def baseline(self, model, quantization):
         """Float and post-training accuracies of the student before tuning."""
+        kind = self.training.student_kind
         outcome = {
             "quantization": quantization,
-            "float_accuracy": float_accuracy(
-                model, self.x_eval, self.y_eval, self.settings["student_kind"]
-            ),
+            "float_accuracy": float_accuracy(model, self.x_eval, self.y_eval, kind),
         }
-        if quantization is not None:
+        if quantization != modes_lib.FLOAT32:
             with tempfile.TemporaryDirectory() as tmp:
                 path = os.path.join(tmp, "post_training.tflite")
-                export(model, path, quantization, self.representative, self.output_kind)
+                export(model, path, quantization, self.representative, kind)
                 outcome["ptq_accuracy"] = tflite_accuracy(path, self.x_eval, self.y_eval)
         return outcome
 
     def finish(self, model, quantization):
         """Writes the final `.tflite` and measures it."""
+        path = self.job.output
         size, gzip_size = export(
-            model, self.output_path, quantization, self.representative, self.output_kind
+            model, path, quantization, self.representative, self.training.student_kind
         )
         return {
-            "path": self.output_path,
+            "path": path,
             "bytes": size,
             "gzip_bytes": gzip_size,
-            "accuracy": tflite_accuracy(self.output_path, self.x_eval, self.y_eval),
+            "accuracy": tflite_accuracy(path, self.x_eval, self.y_eval),
         }
 
     def save_weights(self, weights):
@@ -105,32 +98,17 @@ class Job:
             for name, arrays in weights.items()
             for i, array in enumerate(arrays)
         }
-        np.savez(self.spec["weights"], **flat)
+        np.savez(self.job.weights_path, **flat)
 
 
-def main(job_path):
-    with open(job_path) as f:
-        spec = json.load(f)
-    import keras
-
-    from tflite_export import pruning
-    from tflite_export import qat
-    from tflite_export import tfmot_bridge
-    from tflite_export.tf_subprocess import write_outcome
-
-    recipe = {"qat": qat.run_in_tensorflow, "prune": pruning.run_in_tensorflow}
+def run_tfmot_job(job):
+    """Runs a `"qat"` or `"prune"` `Job`; returns the `TFMOTResult` fields."""
     import tf_keras
 
-    # The same job gives the same file.
-    tf_keras.utils.set_random_seed(spec["settings"]["seed"])
+    from tflite_export.tfmot import _pruning
+    from tflite_export.tfmot import _qat
 
-    def work():
-        student = keras.saving.load_model(spec["student"], compile=False)
-        clone = tfmot_bridge.to_tf_keras(student)
-        return recipe[spec["mode"]](clone, Job(spec))
-
-    write_outcome(spec["result"], work)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1])
+    recipe = {"qat": _qat.run_in_tensorflow, "prune": _pruning.run_in_tensorflow}[job.task]
+    tf_keras.utils.set_random_seed(job.training.seed)  # the same job gives the same file
+    student = keras.saving.load_model(job.model, compile=False)
+    return recipe(_bridge.to_tf_keras(student), Run(job))

@@ -3,14 +3,13 @@
 The user's process may run Keras 3 on JAX or PyTorch, and TFMOT needs
 tf-keras. So the teacher's soft targets are computed here, on the user's
 backend, and turned into logits; the student is saved as `.keras`; and a
-TensorFlow child process (`python -m tflite_export.tfmot_worker`, with
+TensorFlow child process (`tflite_export._worker`, with
 `TF_USE_LEGACY_KERAS=1`) clones it into tf-keras, fine-tunes it under
 distillation and writes the `.tflite`. Its progress bar is streamed to this
 process's stdout; its stderr is kept and shown in full if it fails.
 """
 
 import dataclasses
-import json
 import os
 import tempfile
 
@@ -20,10 +19,12 @@ import numpy as np
 from keras_kd import outputs as outputs_lib
 from keras_kd.losses.soft_target import validate_temperature
 from keras_kd.validation import check_alpha
-from tflite_export import tfmot_bridge
-from tflite_export.tf_subprocess import run_tensorflow_worker
-
-NO_LABEL = -1.0
+from tflite_export import modes as modes_lib
+from tflite_export._worker._job import Job
+from tflite_export._worker._job import Training
+from tflite_export._worker._runner import run_job
+from tflite_export.tfmot import _bridge
+from tflite_export.tfmot import _targets
 
 
 @dataclasses.dataclass
@@ -62,67 +63,6 @@ class TFMOTResult:
     evaluated_on: str = None
 
 
-def teacher_logits(teacher, x, student, teacher_outputs="auto", batch_size=256):
-    """The teacher's outputs on `x` as logits (NumPy), checked against the student.
-
-    Args:
-        teacher: A Keras model (any backend) or an array of its outputs on `x`.
-        x: The inputs.
-        student: The student, whose output shape the teacher must share.
-        teacher_outputs: `"auto"`, `"logits"` or `"probabilities"`.
-        batch_size: Batch size of the teacher's forward passes.
-
-    Returns:
-        Float32 array `(len(x), max(classes, 2))`.
-    """
-    outputs_lib.validate_output_kind(teacher_outputs, "teacher_outputs")
-    if isinstance(teacher, keras.Model):
-        values = teacher.predict(x, batch_size=batch_size, verbose=0)
-        model = teacher
-    elif isinstance(teacher, np.ndarray) or hasattr(teacher, "__array__"):
-        values, model = np.asarray(teacher, dtype="float32"), None
-    else:
-        raise ValueError(
-            "`teacher` must be a Keras model or a NumPy array of the "
-            "teacher's outputs on `x`. Received: an object of type "
-            f"{type(teacher).__name__}."
-        )
-    _check_teacher_shape(values, x, student)
-    kind = teacher_outputs
-    if kind == "auto":
-        kind = outputs_lib.detect_output_kind(model, sample_outputs=values)
-    return keras.ops.convert_to_numpy(outputs_lib.as_logits(values, kind))
-
-
-def pack_targets(teacher_logits, y=None):
-    """`[teacher logits | label]` rows: the `y` given to tf-keras `fit`.
-
-    Args:
-        teacher_logits: Float array `(n, classes)`.
-        y: Optional integer labels `(n,)`; missing labels are stored as -1.
-
-    Returns:
-        Float32 array `(n, classes + 1)`.
-    """
-    teacher_logits = np.asarray(teacher_logits, dtype="float32")
-    labels = np.full((len(teacher_logits), 1), NO_LABEL, dtype="float32")
-    if y is not None:
-        labels[:, 0] = np.asarray(y).reshape(-1)
-    return np.concatenate([teacher_logits, labels], axis=-1)
-
-
-def _check_teacher_shape(values, x, student):
-    student_shape = tuple(student.output_shape[1:])
-    if values.shape[1:] != student_shape or len(values) != len(x):
-        raise ValueError(
-            "The teacher's outputs must match the student's, one row per "
-            f"sample of `x`: expected shape ({len(x)},) + {student_shape} "
-            f"(student '{student.name}'), received {values.shape}. Give the "
-            "student the teacher's number of classes, and pass the "
-            "teacher's outputs on exactly `x`."
-        )
-
-
 def common_settings(epochs, batch_size, temperature, alpha, learning_rate, seed=0):
     """Checks and gathers the fine-tuning settings shared by QAT and pruning."""
     if not isinstance(epochs, int) or epochs < 1:
@@ -147,69 +87,51 @@ def common_settings(epochs, batch_size, temperature, alpha, learning_rate, seed=
     }
 
 
-def run(mode, student, teacher, x, y, validation_data, output_path, settings,
-        teacher_outputs="auto", verbose=1):
-    """Computes the teacher targets here and runs `mode` in TensorFlow.
+def run(task, student, teacher, x, y, validation_data, output_path, settings,
+        quantization, teacher_outputs="auto", verbose=1):
+    """Computes the teacher targets here and runs `task` in TensorFlow.
 
     Args:
-        mode: `"qat"` or `"prune"` (the recipe the worker runs).
+        task: `"qat"` or `"prune"` (the recipe the child runs).
         student, teacher, x, y, validation_data, output_path: As in
             `quantization_aware_distill` / `prune_distill`.
-        settings: Dict of the recipe's settings (`common_settings` plus its
-            own), passed to the worker as JSON.
+        settings: Dict of `Training` fields (`common_settings` plus the
+            recipe's own).
+        quantization: The mode of the `.tflite` written (`None`: float32).
         teacher_outputs: `"auto"`, `"logits"` or `"probabilities"`.
         verbose: 0 silent, 1 progress bar, 2 one line per epoch.
 
     Returns:
         A `TFMOTResult`.
+
+    Raises:
+        ExportError: The work failed in the TensorFlow child process.
     """
-    tfmot_bridge.check_bridgeable(student)
+    mode = modes_lib.get(quantization).name
+    _bridge.check_bridgeable(student)
     x = np.asarray(x, dtype="float32")
-    settings = dict(settings, student_kind=outputs_lib.detect_output_kind(student))
+    training = Training(**settings, student_kind=outputs_lib.detect_output_kind(student))
     if teacher is None:
-        packed, settings["alpha"] = _labels_only(x, y, student), 1.0
+        packed = _targets.labels_only(x, y, student)
+        training = dataclasses.replace(training, alpha=1.0)
     else:
-        logits = teacher_logits(teacher, x, student, teacher_outputs)
-        packed = pack_targets(logits, y)
+        logits = _targets.teacher_logits(teacher, x, student, teacher_outputs)
+        packed = _targets.pack_targets(logits, y)
     x_eval, y_eval, evaluated_on = _evaluation_data(x, y, validation_data)
-    with tempfile.TemporaryDirectory(prefix="keras_kd_tfmot_") as tmp:
-        job = {
-            "mode": mode,
-            "student": os.path.join(tmp, "student.keras"),
-            "data": os.path.join(tmp, "data.npz"),
-            "result": os.path.join(tmp, "result.json"),
-            "weights": os.path.join(tmp, "weights.npz"),
-            "output_path": os.path.abspath(os.fspath(output_path)),
-            "verbose": verbose,
-            "settings": settings,
-        }
-        student.save(job["student"])
-        arrays = {"x": x, "packed": packed, "x_eval": x_eval}
-        if y_eval is not None:
-            arrays["y_eval"] = np.asarray(y_eval).reshape(-1)
-        np.savez(job["data"], **arrays)
-        with open(os.path.join(tmp, "job.json"), "w") as f:
-            json.dump(job, f)
-        _run_worker(os.path.join(tmp, "job.json"), tmp)
-        with open(job["result"]) as f:
-            outcome = json.load(f)
-        if "error" in outcome:
-            raise ValueError(outcome["error"])
-        pruned = _student_from_weights(student, job["weights"])
-    outcome.pop("weights", None)
+    arrays = {"x": x, "packed": packed, "x_eval": x_eval}
+    if y_eval is not None:
+        arrays["y_eval"] = np.asarray(y_eval).reshape(-1)
+    with tempfile.TemporaryDirectory(prefix="keras_kd_tfmot_") as folder:
+        job = Job(
+            task, folder, os.path.join(folder, "student.keras"),
+            os.path.abspath(os.fspath(output_path)), mode, verbose=verbose,
+            training=training,
+        )  # fmt: skip
+        student.save(job.model)
+        outcome = run_job(job, "runs TFMOT", arrays)
+        pruned = _student_from_weights(student, job.weights_path)
+    outcome["quantization"] = modes_lib.public_name(outcome["quantization"])
     return TFMOTResult(**outcome, student=pruned, evaluated_on=evaluated_on)
-
-
-def _labels_only(x, y, student):
-    """Targets for fine-tuning without a teacher: the labels alone."""
-    if y is None:
-        raise ValueError(
-            "Without a teacher (teacher=None) the student can only be "
-            "fine-tuned on labels, but y is None. Pass the labels, or a "
-            "teacher model or its outputs."
-        )
-    classes = max(int(student.output_shape[-1]), 2)
-    return pack_targets(np.zeros((len(x), classes), "float32"), y)
 
 
 def _evaluation_data(x, y, validation_data):
@@ -230,13 +152,7 @@ def _student_from_weights(student, path):
             name, index = key.rsplit("/", 1)
             weights.setdefault(name, {})[int(index)] = stored[key]
     fresh = keras.models.clone_model(student)
-    tfmot_bridge.set_layer_weights(
+    _bridge.set_layer_weights(
         fresh, {k: [v[i] for i in sorted(v)] for k, v in weights.items()}
     )
     return fresh
-
-
-def _run_worker(job_path, tmp):
-    run_tensorflow_worker(
-        "tflite_export.tfmot_worker", job_path, tmp, "runs TFMOT", legacy_keras=True
-    )

@@ -13,9 +13,10 @@ import math
 
 import numpy as np
 
-from tflite_export import tfmot_runner
-
-QUANTIZATION_MODES = (None, "dynamic", "float16", "int8", "int8_io", "int16x8")
+from tflite_export import modes as modes_lib
+from tflite_export.tfmot import _bridge
+from tflite_export.tfmot import _distill
+from tflite_export.tfmot import _train
 
 # The sparsity reaches its target after this share of the steps; the rest
 # lets the student recover at the final sparsity.
@@ -56,8 +57,8 @@ def prune_distill(
         output_path: Where the `.tflite` is written.
         target_sparsity: Share of the Dense and convolution kernel weights
             to zero, strictly between 0 and 1.
-        quantization: Conversion mode of the pruned model: `None` (float32),
-            `"dynamic"`, `"float16"`, `"int8"`, `"int8_io"` or `"int16x8"`.
+        quantization: Conversion mode of the pruned model, a mode of
+            `tflite_export.MODES` (`None`: float32).
         epochs: Fine-tuning epochs; the sparsity ramps up over the first
             70% of the steps.
         temperature: Softening temperature of the soft-target loss.
@@ -77,10 +78,13 @@ def prune_distill(
 
     Example:
 
-    >>> result = tflite_export.prune_distill(
+    Illustrative (trains in a TensorFlow child process; see
+    `benchmarks/tfmot.py` for a full run):
+
+    >>> result = tflite_export.prune_distill(  # doctest: +SKIP
     ...     student, teacher, x_train, y_train, "student_pruned.tflite",
     ...     target_sparsity=0.8, epochs=2)
-    >>> round(result.sparsity, 2)
+    >>> round(result.sparsity, 2)  # doctest: +SKIP
     0.8
     """
     if (
@@ -92,18 +96,14 @@ def prune_distill(
             "lie strictly between 0 and 1 (e.g. 0.8 keeps one weight in "
             f"five). Received: target_sparsity={target_sparsity!r}"
         )
-    if quantization not in QUANTIZATION_MODES:
-        raise ValueError(
-            f"`quantization` must be one of {QUANTIZATION_MODES}. "
-            f"Received: quantization={quantization!r}"
-        )
-    settings = tfmot_runner.common_settings(
+    modes_lib.get(quantization)
+    settings = _distill.common_settings(
         epochs, batch_size, temperature, alpha, learning_rate, seed
     )
-    settings.update(target_sparsity=float(target_sparsity), quantization=quantization)
-    return tfmot_runner.run(
+    settings["target_sparsity"] = float(target_sparsity)
+    return _distill.run(
         "prune", student, teacher, x, y, validation_data, output_path, settings,
-        teacher_outputs=teacher_outputs, verbose=verbose,
+        quantization, teacher_outputs=teacher_outputs, verbose=verbose,
     )  # fmt: skip
 
 
@@ -163,34 +163,30 @@ def measured_sparsity(wrapped):
     return zeros / total if total else 0.0
 
 
-def run_in_tensorflow(clone, job):
+def run_in_tensorflow(clone, run):
     """The pruning recipe, in the TensorFlow worker.
 
     Args:
         clone: The student as a tf-keras model.
-        job: A `tfmot_worker.Job`.
+        run: The child's `Run`: the data, the settings and the measurements.
 
     Returns:
         The fields of a `TFMOTResult`, as a dict.
     """
     import tensorflow_model_optimization as tfmot
 
-    from tflite_export import tfmot_bridge
-    from tflite_export import tfmot_train
-
-    settings = job.settings
-    outcome = job.baseline(clone, settings["quantization"])
+    training, quantization = run.training, run.job.quantization
+    outcome = run.baseline(clone, quantization)
     schedule = pruning_schedule(
-        settings["target_sparsity"], len(job.x), settings["batch_size"],
-        settings["epochs"],
-    )  # fmt: skip
+        training.target_sparsity, len(run.x), training.batch_size, training.epochs
+    )
     wrapped = wrap_for_pruning(clone, schedule)
-    outcome["history"] = tfmot_train.fine_tune(
-        wrapped, job.x, job.packed, settings,
-        callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], verbose=job.verbose,
+    outcome["history"] = _train.fine_tune(
+        wrapped, run.x, run.packed, training,
+        callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], verbose=run.verbose,
     )  # fmt: skip
     outcome["sparsity"] = measured_sparsity(wrapped)
     stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
-    job.save_weights(tfmot_bridge.layer_weights(stripped))
-    outcome.update(job.finish(stripped, settings["quantization"]))
+    run.save_weights(_bridge.layer_weights(stripped))
+    outcome.update(run.finish(stripped, quantization))
     return outcome

@@ -10,7 +10,8 @@ int8 `.tflite`; the int8 post-training file of the same student is measured
 alongside, so the gain is on record.
 """
 
-from tflite_export import tfmot_runner
+from tflite_export.tfmot import _distill
+from tflite_export.tfmot import _train
 
 
 def quantization_aware_distill(
@@ -62,18 +63,21 @@ def quantization_aware_distill(
 
     Example:
 
-    >>> result = tflite_export.quantization_aware_distill(
+    Illustrative (trains in a TensorFlow child process; see
+    `benchmarks/tfmot.py` for a full run):
+
+    >>> result = tflite_export.quantization_aware_distill(  # doctest: +SKIP
     ...     student, teacher, x_train, y_train, "student_qat.tflite",
     ...     epochs=2, validation_data=(x_test, y_test))
-    >>> result.accuracy >= result.ptq_accuracy
+    >>> result.accuracy >= result.ptq_accuracy  # doctest: +SKIP
     True
     """
-    settings = tfmot_runner.common_settings(
+    settings = _distill.common_settings(
         epochs, batch_size, temperature, alpha, learning_rate, seed
     )
-    return tfmot_runner.run(
+    return _distill.run(
         "qat", student, teacher, x, y, validation_data, output_path, settings,
-        teacher_outputs=teacher_outputs, verbose=verbose,
+        "int8", teacher_outputs=teacher_outputs, verbose=verbose,
     )  # fmt: skip
 
 
@@ -112,24 +116,22 @@ def quantize_for_training(model):
     return quantized, skipped
 
 
-def run_in_tensorflow(clone, job):
+def run_in_tensorflow(clone, run):
     """The QAT recipe, in the TensorFlow worker: PTQ baseline, QAT, export.
 
     Args:
         clone: The student as a tf-keras model.
-        job: A `tfmot_worker.Job`.
+        run: The child's `Run`: the data, the settings and the measurements.
 
     Returns:
         The fields of a `TFMOTResult`, as a dict.
     """
-    from tflite_export import tfmot_train
-
-    outcome = job.baseline(clone, "int8")
+    outcome = run.baseline(clone, "int8")
     quantized, skipped = quantize_for_training(clone)
-    if skipped and job.verbose:
+    if skipped and run.verbose:
         print(f"Left in float during QAT (quantized after): {', '.join(skipped)}")
-    outcome["history"] = tfmot_train.fine_tune(
-        quantized, job.x, job.packed, job.settings, verbose=job.verbose
+    outcome["history"] = _train.fine_tune(
+        quantized, run.x, run.packed, run.training, verbose=run.verbose
     )
-    outcome.update(job.finish(quantized, "int8"))
+    outcome.update(run.finish(quantized, "int8"))
     return outcome

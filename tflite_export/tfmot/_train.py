@@ -1,45 +1,21 @@
-"""Distillation fine-tuning of a tf-keras model, in TensorFlow ops.
+"""Distillation fine-tuning of a tf-keras model, with keras_kd's own loss.
 
-TFMOT's wrapped models train with tf-keras' own `fit`, so the soft-target
-loss of `keras_kd.losses.SoftTargetKD` is written here again in TensorFlow:
-`T^2 * KL(softmax(t / T) || softmax(s / T))`, where `t` are the teacher's
-logits (computed in the user's process and carried over as NumPy) and `s`
-the student's. With labels, the loss is
-`alpha * cross_entropy(y, s) + (1 - alpha) * soft_target`, as in
-`keras_kd.Distiller`. Teacher logits and labels travel to `fit` packed into
-one `y` array, so any tf-keras model and callback work unchanged.
+TFMOT's wrapped models train with tf-keras' own `fit`. Its loss is built
+from `keras_kd.losses.soft_target_kd` and `keras_kd.outputs`, written in
+`keras.ops`: in the TensorFlow child Keras 3 runs on the TensorFlow backend,
+so the same functions act on tf-keras' tensors, with the same accurate
+numerics as `keras_kd.Distiller`. With labels, the loss is
+`alpha * cross_entropy(y, s) + (1 - alpha) * T^2 * KL(teacher || student)`.
+Teacher logits and labels travel to `fit` packed into one `y` array
+(`[logits | label]`, label -1 when missing), so any tf-keras model and
+callback work unchanged.
 """
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
-# Probabilities that underflowed to 0 become this before the log (as in
-# keras_kd.outputs).
-_MIN_PROBABILITY = 1e-38
-
-
-def as_logits(values, kind):
-    """TensorFlow twin of `keras_kd.outputs.as_logits` for the student."""
-    values = tf.cast(values, tf.float32)
-    binary = values.shape[-1] == 1
-    if kind == "probabilities":
-        if not binary:
-            return tf.math.log(tf.maximum(values, _MIN_PROBABILITY))
-        p = tf.clip_by_value(values, _MIN_PROBABILITY, 1.0 - 1e-7)
-        values = tf.math.log(p) - tf.math.log1p(-p)
-    if binary:
-        values = tf.concat([tf.zeros_like(values), values], axis=-1)
-    return values
-
-
-def soft_target_kd(teacher_logits, student_logits, temperature):
-    """`T^2 * KL(softmax(t / T) || softmax(s / T))`, one value per sample."""
-    log_p_teacher = tf.nn.log_softmax(teacher_logits / temperature, axis=-1)
-    log_p_student = tf.nn.log_softmax(student_logits / temperature, axis=-1)
-    kl = tf.reduce_sum(
-        tf.exp(log_p_teacher) * (log_p_teacher - log_p_student), axis=-1
-    )
-    return temperature**2 * kl
+from keras_kd import outputs as outputs_lib
+from keras_kd.losses import soft_target_kd
 
 
 def distillation_loss(temperature, alpha, student_kind="logits"):
@@ -55,19 +31,29 @@ def distillation_loss(temperature, alpha, student_kind="logits"):
 
     Returns:
         The loss function.
+
+    Example:
+
+    >>> import numpy as np
+    >>> logits = np.array([[2.0, 0.0, -1.0]], "float32")
+    >>> packed = np.array([[2.0, 0.0, -1.0, -1.0]], "float32")  # no label
+    >>> loss = distillation_loss(temperature=4.0, alpha=0.1)(packed, logits)
+    >>> float(ops.convert_to_numpy(loss)[0])  # the student matches the teacher
+    0.0
     """
 
     def loss(packed, student_outputs):
         teacher_logits, labels = packed[:, :-1], packed[:, -1]
-        student_logits = as_logits(student_outputs, student_kind)
+        student_logits = outputs_lib.as_logits(student_outputs, student_kind)
         soft = soft_target_kd(teacher_logits, student_logits, temperature)
         labeled = labels >= 0
-        hard = tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=tf.cast(tf.where(labeled, labels, 0.0), tf.int32),
-            logits=student_logits,
+        hard = ops.sparse_categorical_crossentropy(
+            ops.cast(ops.where(labeled, labels, 0.0), "int32"),
+            student_logits,
+            from_logits=True,
         )
         mixed = alpha * hard + (1.0 - alpha) * soft
-        return tf.where(labeled, mixed, soft)
+        return ops.where(labeled, mixed, soft)
 
     loss.__name__ = "distillation_loss"
     return loss
@@ -78,24 +64,23 @@ def label_accuracy(student_kind="logits"):
 
     def accuracy(packed, student_outputs):
         labels = packed[:, -1]
-        logits = as_logits(student_outputs, student_kind)
-        predicted = tf.cast(tf.argmax(logits, axis=-1), tf.float32)
-        labeled = tf.cast(labels >= 0, tf.float32)
-        hits = tf.cast(tf.equal(predicted, labels), tf.float32) * labeled
-        return tf.reduce_sum(hits) / tf.maximum(tf.reduce_sum(labeled), 1.0)
+        logits = outputs_lib.as_logits(student_outputs, student_kind)
+        predicted = ops.cast(ops.argmax(logits, axis=-1), "float32")
+        labeled = ops.cast(labels >= 0, "float32")
+        hits = ops.cast(ops.equal(predicted, labels), "float32") * labeled
+        return ops.sum(hits) / ops.maximum(ops.sum(labeled), 1.0)
 
     return accuracy
 
 
-def fine_tune(model, x, packed, settings, callbacks=(), verbose=1):
+def fine_tune(model, x, packed, training, callbacks=(), verbose=1):
     """Compiles `model` with the distillation loss and fits it.
 
     Args:
         model: A tf-keras model (possibly TFMOT-wrapped).
         x: Inputs, NumPy.
         packed: `pack_targets(teacher_logits, y)`.
-        settings: Dict with `temperature`, `alpha`, `student_kind`,
-            `learning_rate`, `epochs`, `batch_size`.
+        training: The job's `Training` settings.
         callbacks: Extra tf-keras callbacks (e.g. TFMOT's pruning step).
         verbose: Keras progress display (0, 1 or 2).
 
@@ -106,17 +91,15 @@ def fine_tune(model, x, packed, settings, callbacks=(), verbose=1):
 
     has_labels = bool(np.any(packed[:, -1] >= 0))
     model.compile(
-        optimizer=tf_keras.optimizers.Adam(settings["learning_rate"]),
-        loss=distillation_loss(
-            settings["temperature"], settings["alpha"], settings["student_kind"]
-        ),
-        metrics=[label_accuracy(settings["student_kind"])] if has_labels else [],
+        optimizer=tf_keras.optimizers.Adam(training.learning_rate),
+        loss=distillation_loss(training.temperature, training.alpha, training.student_kind),
+        metrics=[label_accuracy(training.student_kind)] if has_labels else [],
     )
     history = model.fit(
         x,
         packed,
-        epochs=settings["epochs"],
-        batch_size=settings["batch_size"],
+        epochs=training.epochs,
+        batch_size=training.batch_size,
         callbacks=list(callbacks),
         shuffle=True,
         verbose=verbose,

@@ -1,0 +1,78 @@
+"""The TensorFlow child process: one typed job, one runner, and every failure
+raised as tflite_export.ExportError, for conversion and for TFMOT alike."""
+
+import keras
+import pytest
+
+import tflite_export
+from tflite_export._worker._job import Job
+from tflite_export._worker._job import Training
+from tflite_export._worker._runner import run_job
+
+L = keras.layers
+
+
+def _tiny(tmp_path):
+    path = str(tmp_path / "tiny.keras")
+    keras.Sequential([keras.Input((4,)), L.Dense(3)]).save(path)
+    return path
+
+
+def test_job_round_trips_through_json(tmp_path):
+    training = Training(seed=1, epochs=2, batch_size=8, temperature=4.0, alpha=0.1,
+                        learning_rate=1e-3, target_sparsity=0.5)
+    job = Job("prune", str(tmp_path), "m.keras", "m.tflite", "int8", training=training)
+    assert Job.from_json(job.to_json()) == job
+    assert job.legacy_keras and not Job("convert", "f", "m", "o", "float32").legacy_keras
+
+
+def test_unknown_task_is_refused():
+    with pytest.raises(ValueError, match=r"Job.task must be one of \('convert', 'qat', 'prune'\). Received: 'train'"):
+        Job("train", "f", "m.keras", "m.tflite", "float32")
+
+
+def test_conversion_in_the_child_writes_the_file(tmp_path):
+    job = Job("convert", str(tmp_path), _tiny(tmp_path), str(tmp_path / "m.tflite"), "float32",
+              verbose=0)
+    outcome = run_job(job, "converts the model to TFLite")
+    assert outcome["bytes"] == (tmp_path / "m.tflite").stat().st_size > 0
+
+
+def test_a_failed_conversion_step_raises_export_error(tmp_path):
+    """The child's own error (here: the model file is missing) comes back
+    with its message, as ExportError."""
+    job = Job("convert", str(tmp_path), str(tmp_path / "absent.keras"),
+              str(tmp_path / "m.tflite"), "float32")
+    with pytest.raises(tflite_export.ExportError, match="No such model file: .*absent.keras"):
+        run_job(job, "converts the model to TFLite")
+
+
+def test_a_crashed_tfmot_child_raises_export_error_with_its_stderr(tmp_path):
+    training = Training(seed=0, epochs=1, batch_size=8, temperature=4.0, alpha=0.1,
+                        learning_rate=1e-3, target_sparsity=0.5)
+    job = Job("prune", str(tmp_path), _tiny(tmp_path), str(tmp_path / "m.tflite"), "float32",
+              training=training)
+    # No arrays were written: the child fails reading them.
+    with pytest.raises(
+        tflite_export.ExportError,
+        match=r"(?s)The TensorFlow process that runs TFMOT failed \(exit code 1\).*"
+        r"Its stderr, in full:.*arrays.npz",
+    ):
+        run_job(job, "runs TFMOT")
+    assert issubclass(tflite_export.ExportError, ValueError)
+
+
+def test_converter_rejection_is_export_error_on_every_backend(tmp_path):
+    """On TensorFlow the converter refuses the op in this process; on JAX and
+    PyTorch the child cannot even load the unregistered layer. Either way the
+    user catches one type."""
+
+    class Determinant(L.Layer):
+        def call(self, x):
+            return keras.ops.expand_dims(keras.ops.det(keras.ops.reshape(x, (-1, 2, 2))), -1)
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, L.Dense(3)(Determinant()(inputs)))
+    with pytest.raises(tflite_export.ExportError):
+        tflite_export.convert(model, tmp_path / "m.tflite", verbose=0)
+    assert not (tmp_path / "m.tflite").exists()

@@ -1,0 +1,71 @@
+"""`ConversionResult`: what `convert` wrote, read back from the file."""
+
+import dataclasses
+import os
+
+from tflite_export.tflite import tflite_file
+
+
+@dataclasses.dataclass
+class ConversionResult:
+    """What `convert` wrote.
+
+    Attributes:
+        path: Absolute path of the `.tflite` file.
+        bytes: Its size in bytes.
+        mode: The quantization mode (`None` for float32).
+        inputs: `TensorInfo` of each input: name, shape, dtype, scale and
+            zero point (`None` for float tensors).
+        outputs: `TensorInfo` of each output.
+        ops: The set of TFLite op names in the file.
+        output_kind: `"logits"`, `"probabilities"` or `"unknown"`.
+        calibration_samples: How many samples calibrated the ranges (0 for
+            modes without calibration).
+        sidecar_path: Path of the JSON sidecar, or `None`.
+    """
+
+    path: str
+    bytes: int
+    mode: str
+    inputs: list
+    outputs: list
+    ops: frozenset
+    output_kind: str = "unknown"
+    calibration_samples: int = 0
+    sidecar_path: str = None
+
+    @property
+    def input_dtype(self):
+        return self.inputs[0].dtype
+
+    @property
+    def output_dtype(self):
+        return self.outputs[0].dtype
+
+    def __str__(self):
+        def tensor(t):
+            quant = "" if t.scale is None else f" (scale {t.scale:.6g}, zero point {t.zero_point})"
+            return f"{t.name} {list(t.shape)} {t.dtype}{quant}"
+
+        return "\n".join([
+            f"{self.path}: {self.bytes:,} bytes, {self.mode or 'float32'}",
+            "  inputs:  " + "; ".join(tensor(t) for t in self.inputs),
+            "  outputs: " + "; ".join(tensor(t) for t in self.outputs),
+            "  ops:     " + ", ".join(sorted(self.ops)),
+        ])
+
+
+def describe(path, mode, output_kind="unknown", calibration_samples=0):
+    """A `ConversionResult` for an existing `.tflite` file, read with LiteRT."""
+    litert = tflite_file.interpreter(path)
+    inputs, outputs = tflite_file.signature_tensors(litert)
+    return ConversionResult(
+        path=os.path.abspath(path),
+        bytes=os.path.getsize(path),
+        mode=mode,
+        inputs=inputs,
+        outputs=outputs,
+        ops=frozenset(tflite_file.op_names(litert)),
+        output_kind=output_kind,
+        calibration_samples=calibration_samples,
+    )
