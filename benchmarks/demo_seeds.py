@@ -62,7 +62,8 @@ def main():
     for seed in args.seeds:
         rows = demo.run_demo(args.dataset, seed=seed, verbose=0)
         results.append((seed, rows))
-        print(f"seed {seed}: " + ", ".join(f"{r.model} {100 * r.test_accuracy:.2f}%" for r in rows), flush=True)
+        accuracies = ", ".join(f"{r.model} {100 * r.test_accuracy:.2f}%" for r in rows)
+        print(f"seed {seed}: {accuracies}", flush=True)
     table = format_table(args.dataset, results, time.time() - start)
     print(table)
     if not args.no_write and args.dataset == "fashion_mnist":

@@ -165,7 +165,11 @@ def worker(args):
         shift = round_index % len(SETUPS)
         for name in SETUPS[shift:] + SETUPS[:shift]:
             times[name].append(run(name))
-            print(f"[{keras.backend.backend()}] round {round_index + 1} {name}: {times[name][-1]:.2f} s", flush=True)
+            print(
+                f"[{keras.backend.backend()}] round {round_index + 1} {name}: "
+                f"{times[name][-1]:.2f} s",
+                flush=True,
+            )
     result = {
         "backend": keras.backend.backend(),
         "keras": keras.__version__,
@@ -241,7 +245,8 @@ def _compilation(backend, jit_compile):
 def format_table(results):
     """Markdown table of the median epoch times, one row per backend."""
     lines = [
-        "| backend | step compiled as (Keras default) | (a) student alone | (b) teacher inference | (a) + (b) "
+        "| backend | step compiled as (Keras default) | (a) student alone "
+        "| (b) teacher inference | (a) + (b) "
         "| (c) keras_kd | (d) keras.distillation "
         "| (c) / ((a) + (b)) ≤ 1.05 | (c) / (d) ≤ 1.0 |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -286,7 +291,9 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--temperature", type=float, default=4.0)
     parser.add_argument("--alpha", type=float, default=0.1)
-    parser.add_argument("--no-write", action="store_true", help="Do not update RESULTS_epoch_time.md.")
+    parser.add_argument(
+        "--no-write", action="store_true", help="Do not update RESULTS_epoch_time.md."
+    )
     parser.add_argument("--table-only", action="store_true",
                         help="Measure nothing; rebuild the table from benchmarks/_work/.")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

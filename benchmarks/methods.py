@@ -155,7 +155,8 @@ def table(results, teacher_accuracy, teacher_b_accuracy, settings):
         f"parameters ({settings['teacher_params'] / settings['student_params']:.0f}x "
         f"fewer). Gap closed = (method - student alone) / (teacher - student alone).",
         "",
-        "| Method | Test accuracy (mean ± std) | vs. student alone | Gap closed | Epoch time (relative) | Helps at this scale? |",
+        "| Method | Test accuracy (mean ± std) | vs. student alone | Gap closed "
+        "| Epoch time (relative) | Helps at this scale? |",
         "|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
@@ -218,7 +219,10 @@ def main():
             )
             r["accuracy"].append(accuracy)
             r["epoch_time"].append(epoch_time)
-            print(f"{name:32s} seed {seed}: accuracy {accuracy:.4f}, epoch {epoch_time:.2f}s", flush=True)
+            print(
+                f"{name:32s} seed {seed}: accuracy {accuracy:.4f}, epoch {epoch_time:.2f}s",
+                flush=True,
+            )
         r["std"] = float(np.std(r["accuracy"]))
         with open(out, "w") as f:
             json.dump(results, f, indent=1)

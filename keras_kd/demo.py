@@ -107,8 +107,13 @@ def run_demo(
 
     Example:
 
-    >>> rows = run_demo("digits", epochs=20)
+    >>> rows = run_demo("digits", epochs=1, teacher_epochs=1,
+    ...                 train_samples=256, verbose=0)
+    >>> [row.model for row in rows]
+    ['teacher', 'student alone', 'student distilled']
     >>> print(format_table(rows))
+    | model | parameters | float32 size | test accuracy | train time |
+    ...
     """
     if dataset not in DATASETS:
         raise ValueError(
@@ -165,7 +170,9 @@ def train_teacher(x, y, epochs, seed=0, learning_rate=2e-3, batch_size=128, verb
 
     Example:
 
-    >>> teacher, seconds = train_teacher(x_train, y_train, epochs=5)
+    >>> teacher, seconds = train_teacher(x_train, y_train, epochs=1, verbose=0)
+    >>> teacher.count_params()  # teacher_cnn, on 28x28 images and 10 classes
+    390410
     """
     keras.utils.set_random_seed(seed)
     teacher = teacher_cnn(x.shape[1:], int(y.max()) + 1)
@@ -203,7 +210,9 @@ def train_students(teacher, x, y, epochs, seed=0, temperature=2.0, alpha=0.5,
 
     Example:
 
-    >>> alone, _, distilled, _ = train_students(teacher, x_train, y_train, 12)
+    >>> alone, _, distilled, _ = train_students(teacher, x_train, y_train, 1, verbose=0)
+    >>> alone.count_params() == distilled.count_params()
+    True
     """
     _check_lr_schedule(lr_schedule)
     shape, classes = x.shape[1:], int(y.max()) + 1

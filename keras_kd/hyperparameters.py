@@ -29,11 +29,19 @@ class Hyperparameter:
 
     Example:
 
+    >>> from keras_kd import hyperparameters
+    >>> from keras_kd.losses import DistillationLoss
+    >>> def positive(value):
+    ...     if value <= 0:
+    ...         raise ValueError(f"temperature must be > 0. Received: {value}")
+    ...     return float(value)
     >>> class MyKD(DistillationLoss):
-    ...     temperature = Hyperparameter(validate_temperature)
+    ...     temperature = Hyperparameter(positive)
     ...     def call(self, teacher, student, y=None):
     ...         t = hyperparameters.value(self, "temperature")
     ...         ...
+    >>> MyKD.temperature.name
+    'temperature'
     """
 
     def __init__(self, validate):
