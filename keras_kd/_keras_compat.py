@@ -26,11 +26,11 @@ _INTERNALS = {
     "Functional._run_through_graph": lambda: hasattr(
         keras.src.models.functional.Functional, "_run_through_graph"
     ),
-    "Sequential._functional": lambda: "_functional" in _built_sequential_attributes(),
+    "Sequential._functional": lambda: "_functional" in _instance_attributes(),
     "Layer._trainable_variables": lambda: "_trainable_variables"
-    in _built_sequential_attributes(),
+    in _instance_attributes(),
     "Layer._non_trainable_variables": lambda: "_non_trainable_variables"
-    in _built_sequential_attributes(),
+    in _instance_attributes(),
     "Model._aggregate_additional_loss": lambda: hasattr(
         keras.Model, "_aggregate_additional_loss"
     ),
@@ -38,14 +38,24 @@ _INTERNALS = {
 
 
 def _instance_attributes():
+    """Attributes of a built, compiled Sequential model.
+
+    Read with `hasattr`, not `vars`: on PyTorch a layer's sublayers live in
+    the torch module's registry, not in its `__dict__`.
+    """
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(loss="mse")
-    return set(vars(model))
+    return {name for name in _PRIVATE_ATTRIBUTES if hasattr(model, name)}
 
 
-def _built_sequential_attributes():
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-    return set(vars(model))
+_PRIVATE_ATTRIBUTES = (
+    "_compile_loss",
+    "_loss_tracker",
+    "_build_shapes_dict",
+    "_functional",
+    "_trainable_variables",
+    "_non_trainable_variables",
+)
 
 
 def check_internals():

@@ -170,13 +170,14 @@ class Distiller(keras.Model):
     def call(self, inputs, training=False):
         if not self._step_outputs:
             return self.student(inputs, training=training)
+        student_inputs, teacher_inputs = self.teacher.split_inputs(inputs)
         student_outputs, student_features = self._student_taps(
-            inputs, training=training
+            student_inputs, training=training
         )
         return {
             "student": student_outputs,
             "student_features": student_features,
-            "teacher": self.teacher.targets(inputs),
+            "teacher": self.teacher.targets(teacher_inputs),
         }
 
     # -- Losses and metrics --------------------------------------------------

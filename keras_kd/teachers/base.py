@@ -23,8 +23,11 @@ class Teacher(keras.layers.Layer):
 
     1. `bind(student, teacher_layers, teacher_outputs)` once, to check the
        teacher against the student and the layers the losses tap;
-    2. `targets(inputs)` in every train and test step, returning a nested
-       structure of tensors (no gradient flows back through them);
+    2. `split_inputs(x)` and `targets(teacher_inputs)` in every train and
+       test step: what the student reads of the batch's `x`, and the
+       teacher's targets as a nested structure of tensors (no gradient
+       flows back through them). A teacher that reads stored targets finds
+       them in `x` and hands the student the rest;
     3. `view(targets)` on that structure, to give the losses a
        `keras_kd.losses.ModelOutputs`;
     4. `after_train_step(distiller, step_result)` after the optimizer step,
@@ -71,6 +74,10 @@ class Teacher(keras.layers.Layer):
             validation.check_same_output_shape(self.models[0], student)
 
     # -- The step ------------------------------------------------------------
+
+    def split_inputs(self, inputs):
+        """`(student inputs, teacher inputs)` of a batch's `x`: both `x` here."""
+        return inputs, inputs
 
     def forward(self, inputs):
         """The teacher's raw targets for `inputs`: a nested structure of tensors."""
