@@ -1,6 +1,10 @@
 """The TensorFlow child process: one typed job, one runner, and every failure
 raised as tflite_export.ExportError, for conversion and for TFMOT alike."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import pytest
 
@@ -76,3 +80,16 @@ def test_converter_rejection_is_export_error_on_every_backend(tmp_path):
     with pytest.raises(tflite_export.ExportError):
         tflite_export.convert(model, tmp_path / "m.tflite", verbose=0)
     assert not (tmp_path / "m.tflite").exists()
+
+
+def test_importing_tflite_export_does_not_import_tensorflow():
+    """JAX and PyTorch users import it freely: TensorFlow runs in the child."""
+    code = (
+        "import sys; sys.modules['tensorflow'] = None; "  # any import of it fails
+        "import tflite_export, tflite_export.tflite, tflite_export.tfmot; "
+        "print(all(hasattr(tflite_export, name) for name in tflite_export.__all__))"
+    )
+    env = dict(os.environ, KERAS_BACKEND="jax")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

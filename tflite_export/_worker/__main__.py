@@ -1,8 +1,9 @@
 """The child entry point: `python -m tflite_export._worker job.json`.
 
 Started by `run_job` with `KERAS_BACKEND=tensorflow` (and, for TFMOT,
-`TF_USE_LEGACY_KERAS=1`, which must be set before TensorFlow is imported): reads the `Job`, runs
-its task and writes the outcome for the parent (see `write_outcome`).
+`TF_USE_LEGACY_KERAS=1`, which must be set before TensorFlow is imported):
+reads the `Job`, runs its task and writes the outcome for the parent (see
+`write_outcome`).
 """
 
 import sys

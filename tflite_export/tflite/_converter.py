@@ -81,7 +81,7 @@ def make_converter(model, mode, calibration, allow_select_tf_ops, output_name, v
         model: The model to convert (see `serving_function`).
         mode: A mode name of `tflite_export.MODES`.
         calibration: Per-input float32 arrays of calibration samples (from
-            `calibration.draw_samples`), or `None` where the mode needs none.
+            `_calibration.draw_samples`), or `None` where the mode needs none.
         allow_select_tf_ops: Whether TensorFlow ops without a built-in TFLite
             kernel may be kept (they need the Flex delegate on the device).
         output_name: Name of the output tensor in the signature.
