@@ -1,57 +1,86 @@
 """`keras-kd export` and `keras-kd evaluate`: `.keras` to `.tflite`, and the
-file measured in LiteRT; `keras-kd report` (in `cli_report`) compares several.
-`keras_kd.cli` calls `register_commands`.
+file measured in LiteRT; `keras-kd report` (in `_report`) compares several.
+
+The quantization modes are those of `tflite_export`'s one table.
 
 Example:
 
     keras-kd export student.keras --quantization int8 --calibration calib.npz \\
         -o student_int8.tflite
     keras-kd evaluate student_int8.tflite --data test.npz --reference student.keras
-    keras-kd report student_float32.tflite student_int8.tflite --data test.npz --html report.html
 """
 
 import os
 
-from keras_kd.cli import load_npz
-from tflite_export.cli_report import add_report_command
-from tflite_export.report import evaluation_rows
-from tflite_export.report import two_columns
+from keras_kd.cli import _loaders
+from keras_kd.cli import _requirements
+from keras_kd.cli._errors import UsageError
 
-QUANTIZATION_CHOICES = ["float32", "dynamic", "float16", "int8", "int8_io", "int16x8"]
+EVALUATE_NEEDS = ("ai_edge_litert",)
 
 
-def register_commands(subparsers):
-    """Adds the `export`, `evaluate` and `report` sub-commands to an argparse `subparsers`."""
-    export = subparsers.add_parser(
-        "export", help="Convert a .keras model to a (quantized) .tflite file with a JSON sidecar."
+def register(add_command):
+    """Adds `export` and `evaluate` through `add_command(name, handler, help)`."""
+    export = add_command(
+        "export",
+        run_export,
+        "Convert a .keras model to a (quantized) .tflite file with a JSON sidecar.",
     )
     export.add_argument("model", help="The .keras file to convert.")
-    export.add_argument("--quantization", default="float32", choices=QUANTIZATION_CHOICES)
-    export.add_argument("--calibration", default=None,
-                        help=".npz or .npy of representative inputs (key 'x'), needed by int8, int8_io, int16x8.")
+    export.add_argument(
+        "--quantization",
+        default="float32",
+        choices=_requirements.mode_names(),
+        help="The quantization mode, from tflite_export's table of modes.",
+    )
+    export.add_argument(
+        "--calibration",
+        default=None,
+        help=".npz or .npy of representative inputs (key 'x'), needed by the "
+        "modes that calibrate activations.",
+    )
     export.add_argument("--num-calibration-samples", type=int, default=300)
-    export.add_argument("-o", "--output", default=None,
-                        help="The .tflite to write (default: <model>_<quantization>.tflite).")
-    export.add_argument("--allow-select-tf-ops", action="store_true",
-                        help="Keep TensorFlow ops without a built-in TFLite kernel (needs the Flex delegate).")
-    export.add_argument("--labels", default=None,
-                        help="Class names for the sidecar: comma-separated, or a text file with one per line.")
-    export.add_argument("--normalization", nargs=2, type=float, metavar=("MEAN", "STD"), default=None,
-                        help="The model is fed (raw - MEAN) / STD; recorded in the sidecar.")
+    export.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="The .tflite to write (default: <model>_<quantization>.tflite).",
+    )
+    export.add_argument(
+        "--allow-select-tf-ops",
+        action="store_true",
+        help="Keep TensorFlow ops without a built-in TFLite kernel (needs the Flex delegate).",
+    )
+    export.add_argument(
+        "--labels",
+        default=None,
+        help="Class names for the sidecar: comma-separated, or a text file with one per line.",
+    )
+    export.add_argument(
+        "--normalization",
+        nargs=2,
+        type=float,
+        metavar=("MEAN", "STD"),
+        default=None,
+        help="The model is fed (raw - MEAN) / STD; recorded in the sidecar.",
+    )
     export.add_argument("--quiet", action="store_true", help="No progress bar.")
-    export.set_defaults(handler=_run_export)
 
-    evaluate = subparsers.add_parser(
-        "evaluate", help="Run a .tflite file in LiteRT: accuracy, agreement, latency, size."
+    evaluate = add_command(
+        "evaluate",
+        run_evaluate,
+        "Run a .tflite file in LiteRT: accuracy, agreement, latency, size.",
     )
     evaluate.add_argument("tflite", help="The .tflite file.")
-    evaluate.add_argument("--data", required=True, help=".npz with 'x' and optionally 'y' (integer labels).")
-    evaluate.add_argument("--reference", default=None, help="The float .keras model, for agreement.")
+    evaluate.add_argument(
+        "--data", required=True, help=".npz with 'x' and optionally 'y' (integer labels)."
+    )
+    evaluate.add_argument(
+        "--reference", default=None, help="The float .keras model, for agreement."
+    )
     evaluate.add_argument("--batch-size", type=int, default=256)
     evaluate.add_argument("--threads", type=int, default=None)
     evaluate.add_argument("--latency-samples", type=int, default=100)
-    evaluate.set_defaults(handler=_run_evaluate)
-    add_report_command(subparsers)
 
 
 def _labels(value):
@@ -63,57 +92,64 @@ def _labels(value):
     return [name.strip() for name in value.split(",")]
 
 
-def _calibration(path):
-    if path is None:
-        return None
-    if path.endswith(".npy"):
-        import numpy as np
-
-        return np.load(path)
-    return load_npz(path)["x"]
-
-
-def _run_export(args):
-    from tflite_export.convert import convert
-
+def _output(args, tflite_export):
     output = args.output or f"{os.path.splitext(args.model)[0]}_{args.quantization}.tflite"
+    if not output.endswith(".tflite"):
+        raise UsageError(f"--output must end in .tflite. Received: {output!r}.")
     try:
-        result = convert(
-            args.model,
-            output,
-            quantization=args.quantization,
-            representative_data=_calibration(args.calibration),
-            num_calibration_samples=args.num_calibration_samples,
-            allow_select_tf_ops=args.allow_select_tf_ops,
-            labels=_labels(args.labels),
-            normalization=(
-                None if args.normalization is None
-                else {"mean": args.normalization[0], "std": args.normalization[1]}
-            ),
-            verbose=0 if args.quiet else 1,
-        )
+        return tflite_export.check_destination(output)
     except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
+        raise UsageError(f"--output: {error}") from None
+
+
+def run_export(args):
+    """Converts the `.keras` file and prints what was written."""
+    tflite_export = _requirements.tflite_export("export")
+    _loaders.keras_file(args.model, "the model to export")
+    output = _output(args, tflite_export)
+    calibration = None
+    if args.calibration is not None:
+        calibration = _loaders.load_inputs(args.calibration, "--calibration")
+    elif tflite_export.MODES[args.quantization].needs_calibration:
+        raise UsageError(
+            f"--quantization {args.quantization} calibrates activations on sample inputs, "
+            "but no --calibration was given. Pass --calibration calib.npz (inputs under 'x') "
+            "or calib.npy, a few hundred training inputs."
+        )
+    normalization = None
+    if args.normalization is not None:
+        normalization = {"mean": args.normalization[0], "std": args.normalization[1]}
+    result = tflite_export.convert(
+        args.model,
+        output,
+        quantization=args.quantization,
+        representative_data=calibration,
+        num_calibration_samples=args.num_calibration_samples,
+        allow_select_tf_ops=args.allow_select_tf_ops,
+        labels=_labels(args.labels),
+        normalization=normalization,
+        verbose=0 if args.quiet else 1,
+    )
     print(result)
     print(f"  sidecar: {result.sidecar_path}")
     return 0
 
 
-def _run_evaluate(args):
-    from tflite_export.evaluate import evaluate
-
-    arrays = load_npz(args.data)
-    try:
-        report = evaluate(
-            args.tflite,
-            arrays["x"],
-            arrays.get("y"),
-            reference=args.reference,
-            batch_size=args.batch_size,
-            num_threads=args.threads,
-            latency_samples=args.latency_samples,
-        )
-    except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
-    print(two_columns(evaluation_rows(report)))
+def run_evaluate(args):
+    """Measures the `.tflite` file in LiteRT and prints a two-column table."""
+    tflite_export = _requirements.tflite_export("evaluate", needs=EVALUATE_NEEDS)
+    _loaders.tflite_file(args.tflite, "the file to evaluate")
+    arrays = _loaders.load_npz(args.data, "--data")
+    if args.reference is not None:
+        _loaders.keras_file(args.reference, "--reference")
+    report = tflite_export.evaluate(
+        args.tflite,
+        arrays["x"],
+        arrays.get("y"),
+        reference=args.reference,
+        batch_size=args.batch_size,
+        num_threads=args.threads,
+        latency_samples=args.latency_samples,
+    )
+    print(tflite_export.two_columns(tflite_export.evaluation_rows(report)))
     return 0

@@ -1,6 +1,6 @@
 """`keras-kd report`: several `.tflite` files measured in LiteRT on the same
 data and compared, as a Markdown table (printed, and optionally written), an
-HTML page and a PNG figure. `cli_export.register_commands` adds it.
+HTML page and a PNG figure.
 
 Example:
 
@@ -9,70 +9,71 @@ Example:
         --figure report.png
 
 Every input is checked before anything is evaluated, and the outputs are
-written only once all of them are rendered, each through a temporary file:
-an error leaves nothing behind.
+written only once all of them are rendered, each through
+`tflite_export.atomic_write`: an error leaves nothing behind.
 """
 
 import os
 
-from keras_kd.cli import load_npz
-from tflite_export import report
-from tflite_export.atomic import atomic_write
-from tflite_export.atomic import check_destination
+from keras_kd.cli import _export
+from keras_kd.cli import _loaders
+from keras_kd.cli import _requirements
+from keras_kd.cli._errors import UsageError
 
 OUTPUTS = ("markdown", "html", "figure")
 
 
-def add_report_command(subparsers):
-    """Adds the `report` sub-command to an argparse `subparsers`."""
-    parser = subparsers.add_parser(
-        "report",
-        help="Compare .tflite files in LiteRT on the same data: a Markdown table, "
+def register(add_command):
+    """Adds the `report` sub-command through `add_command(name, handler, help)`."""
+    parser = add_command(
+        "report", run,
+        "Compare .tflite files in LiteRT on the same data: a Markdown table, "
         "an HTML page and a PNG figure.",
+    )  # fmt: skip
+    parser.add_argument(
+        "tflite", nargs="*", help="The .tflite files, the size baseline ('vs first') first."
     )
-    parser.add_argument("tflite", nargs="*",
-                        help="The .tflite files, the size baseline ('vs first') first.")
-    parser.add_argument("--data", required=True,
-                        help=".npz with 'x' and optionally 'y' (integer labels).")
-    parser.add_argument("--reference", default=None,
-                        help="The float .keras model, for agreement and max abs diff.")
+    parser.add_argument(
+        "--data", required=True, help=".npz with 'x' and optionally 'y' (integer labels)."
+    )
+    parser.add_argument(
+        "--reference", default=None, help="The float .keras model, for agreement and max abs diff."
+    )
     parser.add_argument("--markdown", default=None, help="Write the Markdown table here (.md).")
     parser.add_argument("--html", default=None, help="Write a self-contained HTML page here.")
-    parser.add_argument("--figure", default=None,
-                        help="Write a PNG figure here: accuracy and latency against size (needs matplotlib).")
-    parser.add_argument("--title", default="keras-kd report", help="Title of the HTML page and figure.")
+    parser.add_argument(
+        "--figure",
+        default=None,
+        help="Write a PNG figure here: accuracy and latency against size (needs matplotlib).",
+    )
+    parser.add_argument(
+        "--title", default="keras-kd report", help="Title of the HTML page and figure."
+    )
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--latency-samples", type=int, default=100,
-                        help="Samples timed one by one at batch 1 (0: no latency).")
-    parser.set_defaults(handler=_run_report)
-
-
-def _fail(message):
-    raise SystemExit(f"error: {message}")
+    parser.add_argument(
+        "--latency-samples",
+        type=int,
+        default=100,
+        help="Samples timed one by one at batch 1 (0: no latency).",
+    )
 
 
 def _check_files(paths):
     if not paths:
-        _fail("no .tflite files given. Name one or more: "
-              "keras-kd report a.tflite b.tflite --data test.npz")
-    missing = [path for path in paths if not os.path.isfile(path)]
-    if missing:
-        _fail(f"no such .tflite file: {', '.join(missing)}. Check the path, "
-              "or write the file first with keras-kd export.")
+        raise UsageError(
+            "no .tflite files given. Name one or more: "
+            "keras-kd report a.tflite b.tflite --data test.npz"
+        )
     seen = set()
     for path in paths:
-        with open(path, "rb") as f:
-            identifier = f.read(8)[4:]
-        if identifier != b"TFL3":
-            _fail(f"{path} is not a .tflite file (no TFL3 flatbuffer identifier). "
-                  "Pass files written by keras-kd export or tflite_export.convert.")
+        _loaders.tflite_file(path, "each file to compare")
         if os.path.abspath(path) in seen:
-            _fail(f"{path} is given twice. Name each file once.")
+            raise UsageError(f"{path} is given twice. Name each file once.")
         seen.add(os.path.abspath(path))
 
 
-def _destinations(args):
+def _destinations(args, tflite_export):
     """`{output kind: absolute path}` for the outputs asked for, checked."""
     inputs = {os.path.abspath(p) for p in [*args.tflite, args.data, args.reference] if p}
     destinations = {}
@@ -81,37 +82,40 @@ def _destinations(args):
         if path is None:
             continue
         try:
-            path = check_destination(path)
+            path = tflite_export.check_destination(path)
         except ValueError as error:
-            _fail(f"--{kind}: {error}")
+            raise UsageError(f"--{kind}: {error}") from None
         if path in inputs:
-            _fail(f"--{kind} {path} would overwrite an input. Choose another path.")
+            raise UsageError(f"--{kind} {path} would overwrite an input. Choose another path.")
         if path in destinations.values():
-            _fail(f"--{kind} {path} is also another output. Give each output its own path.")
+            raise UsageError(
+                f"--{kind} {path} is also another output. Give each output its own path."
+            )
         destinations[kind] = path
     return destinations
 
 
-def _check(args):
+def _check(args, tflite_export):
     """Every check that can fail before the evaluation; returns (arrays, destinations)."""
     _check_files(args.tflite)
     if args.latency_samples < 0:
-        _fail(f"--latency-samples must be 0 or more. Received: {args.latency_samples}")
+        raise UsageError(f"--latency-samples must be 0 or more. Received: {args.latency_samples}")
     if args.batch_size < 1:
-        _fail(f"--batch-size must be at least 1. Received: {args.batch_size}")
-    if args.reference is not None and not os.path.isfile(args.reference):
-        _fail(f"the reference model {args.reference} does not exist. "
-              "Pass the float .keras file the .tflite files came from, or leave --reference out.")
-    arrays = load_npz(args.data)
-    destinations = _destinations(args)
+        raise UsageError(f"--batch-size must be at least 1. Received: {args.batch_size}")
+    if args.reference is not None:
+        _loaders.keras_file(args.reference, "--reference")
+    arrays = _loaders.load_npz(args.data, "--data")
+    destinations = _destinations(args, tflite_export)
     if "figure" in destinations:
         if arrays.get("y") is None and args.reference is None:
-            _fail(f"--figure plots accuracy against size, but {args.data} holds no "
-                  "'y' labels and no --reference was given. Add one of them, or leave --figure out.")
+            raise UsageError(
+                f"--figure plots accuracy against size, but {args.data} holds no "
+                "'y' labels and no --reference was given. Add one of them, or leave --figure out."
+            )
         try:
-            report.require_matplotlib()
+            tflite_export.require_matplotlib()
         except ImportError as error:
-            _fail(f"--figure: {error}")
+            raise UsageError(f"--figure: {error}") from None
     return arrays, destinations
 
 
@@ -120,43 +124,47 @@ def _caption(args, samples):
     if args.reference:
         parts.append(f"agreement and max abs diff against {os.path.basename(args.reference)}")
     if args.latency_samples:
-        threads = "LiteRT's default threads" if args.threads is None else f"{args.threads} thread(s)"
-        parts.append(f"latency: LiteRT, batch 1, mean and p90 over {args.latency_samples} "
-                     f"samples, {threads}")
+        threads = (
+            "LiteRT's default threads" if args.threads is None else f"{args.threads} thread(s)"
+        )
+        parts.append(
+            f"latency: LiteRT, batch 1, mean and p90 over {args.latency_samples} samples, {threads}"
+        )
     return "; ".join(parts) + "."
 
 
-def _run_report(args):
-    from tflite_export.evaluate import evaluate
-    from tflite_export.evaluate import reference_outputs
-
-    arrays, destinations = _check(args)
-    x = arrays["x"]
+def _evaluate_all(args, tflite_export, x, y):
     reference = None
     if args.reference is not None:  # run once, compared with every file
-        try:
-            reference = reference_outputs(args.reference, x)
-        except ValueError as error:
-            _fail(str(error))
+        reference = tflite_export.reference_outputs(args.reference, x)
     reports = []
     for path in args.tflite:
         try:
-            reports.append(evaluate(
-                path, x, arrays.get("y"), reference=reference, batch_size=args.batch_size,
+            reports.append(tflite_export.evaluate(
+                path, x, y, reference=reference, batch_size=args.batch_size,
                 num_threads=args.threads, latency_samples=args.latency_samples,
             ))  # fmt: skip
         except ValueError as error:
-            _fail(f"{path}: {error}")
-    caption = _caption(args, len(x))
-    markdown = report.comparison_markdown(reports, caption)
+            raise UsageError(f"{path}: {error}") from None
+    return reports
+
+
+def run(args):
+    """Evaluates every file, prints the Markdown table, writes the outputs."""
+    tflite_export = _requirements.tflite_export("report", needs=_export.EVALUATE_NEEDS)
+    arrays, destinations = _check(args, tflite_export)
+    reports = _evaluate_all(args, tflite_export, arrays["x"], arrays.get("y"))
+    markdown = tflite_export.comparison_markdown(reports, _caption(args, len(arrays["x"])))
     contents = {"markdown": markdown}
     png = None
     if "figure" in destinations:
-        png = contents["figure"] = report.comparison_png(reports, title=args.title)
+        png = contents["figure"] = tflite_export.comparison_png(reports, title=args.title)
     if "html" in destinations:
-        contents["html"] = report.comparison_html(reports, args.title, caption, png=png)
+        contents["html"] = tflite_export.comparison_html(
+            reports, args.title, _caption(args, len(arrays["x"])), png=png
+        )
     print(markdown, end="")
     for kind, path in destinations.items():
-        atomic_write(path, contents[kind])
+        tflite_export.atomic_write(path, contents[kind])
         print(f"wrote {path}")
     return 0

@@ -1,0 +1,152 @@
+"""`keras-kd distill`: a saved student distilled from a saved teacher.
+
+Runs on any Keras backend without TensorFlow. Every input is checked before
+training starts; the result is written whole or not at all.
+
+Example:
+
+    keras-kd distill --teacher teacher.keras --student student.keras \\
+        --data train.npz -o student_distilled.keras --epochs 5
+"""
+
+import os
+
+from keras_kd.cli import _loaders
+from keras_kd.cli import _writing
+from keras_kd.cli._errors import UsageError
+
+
+def register(add_command):
+    """Adds the `distill` sub-command through `add_command(name, handler, help)`."""
+    parser = add_command(
+        "distill", run, "Distill a saved student from a saved teacher on data in an .npz file."
+    )
+    parser.add_argument("--teacher", required=True, help="Teacher .keras file.")
+    parser.add_argument(
+        "--student", required=True, help="Student .keras file (its starting weights)."
+    )
+    parser.add_argument(
+        "--data", required=True, help=".npz with 'x' and optionally 'y' (integer labels)."
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, help="Where to save the distilled student (.keras)."
+    )
+    parser.add_argument(
+        "--loss", default="kd", help="Registered distillation loss name (default: kd)."
+    )
+    parser.add_argument("--temperature", type=float, default=4.0)
+    parser.add_argument("--alpha", type=float, default=0.1)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--validation-split", type=float, default=0.0)
+
+
+def _check_output(path):
+    if not path.endswith(".keras"):
+        raise UsageError(
+            f"--output must end in .keras. Received: {path!r}. "
+            "Name it like 'student_distilled.keras'."
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(
+            f"--output: the folder {folder!r} does not exist. "
+            "Create it first, or choose another path."
+        )
+    if os.path.isdir(path):
+        raise UsageError(f"--output: {path!r} is a folder. Give a file name ending in .keras.")
+
+
+def _check_numbers(args):
+    if args.epochs < 1 or args.batch_size < 1:
+        raise UsageError(
+            f"--epochs and --batch-size must be at least 1. Received: "
+            f"--epochs {args.epochs}, --batch-size {args.batch_size}."
+        )
+    if not 0.0 <= args.validation_split < 1.0:
+        raise UsageError(
+            f"--validation-split must be in [0, 1). Received: {args.validation_split}."
+        )
+
+
+def _check_fits(model, x, what, data):
+    """Raises if `x`'s sample shape differs from `model`'s input shape."""
+    try:
+        expected = tuple(model.input_shape[1:])
+    except (AttributeError, ValueError, TypeError):  # several or unknown inputs
+        return
+    received = tuple(x.shape[1:])
+    fits = len(expected) == len(received) and all(
+        e is None or e == r for e, r in zip(expected, received)
+    )
+    if not fits:
+        raise UsageError(
+            f"{data}: the inputs 'x' have shape {x.shape}, but {what} expects "
+            f"(n, {', '.join(str(e) for e in expected)}). Save inputs of that shape in 'x'."
+        )
+
+
+def _labels(y, x, data):
+    """`y` as integer class labels, or None for unlabeled data."""
+    if y is None:
+        return None
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        raise UsageError(
+            f"{data}: 'y' must hold integer class labels of shape ({len(x)},). "
+            f"Received: shape {y.shape}, dtype {y.dtype}. One-hot labels: save y.argmax(-1)."
+        )
+    return y
+
+
+def _loss(name, temperature):
+    from keras_kd import losses
+
+    loss = losses.get(name)
+    config = loss.get_config()
+    if "temperature" in config:
+        loss = type(loss).from_config({**config, "temperature": temperature})
+    return loss
+
+
+def run(args):
+    """Checks every input, distills, and saves the student."""
+    _check_output(args.output)
+    _check_numbers(args)
+    arrays = _loaders.load_npz(args.data, "--data")
+    teacher = _loaders.load_keras_model(args.teacher, "--teacher")
+    student = _loaders.load_keras_model(args.student, "--student")
+    x = arrays["x"]
+    for model, what in ((teacher, "the teacher"), (student, "the student")):
+        _check_fits(model, x, what, args.data)
+    y = _labels(arrays.get("y"), x, args.data)
+    distiller = _fit(args, teacher, student, x, y)
+    _writing.save_model(distiller.student, args.output)
+    print(f"Saved the distilled student to {args.output}")
+    return 0
+
+
+def _fit(args, teacher, student, x, y):
+    import keras
+
+    from keras_kd.distiller import Distiller
+
+    alpha = args.alpha if y is not None else 0.0
+    distiller = Distiller(
+        teacher, student, distillation_loss=_loss(args.loss, args.temperature), alpha=alpha
+    )
+    hard = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=distiller.student_kind == "logits"
+    )
+    distiller.compile(
+        keras.optimizers.Adam(args.learning_rate),
+        loss=hard if y is not None else None,
+        metrics=["accuracy"] if y is not None else None,
+    )
+    distiller.fit(
+        x, y, epochs=args.epochs, batch_size=args.batch_size,
+        validation_split=args.validation_split,
+    )  # fmt: skip
+    return distiller

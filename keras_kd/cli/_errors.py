@@ -1,0 +1,53 @@
+"""The command line's error for a user's mistake, and how `main` reports it."""
+
+import sys
+
+# Exit status of a command the user got wrong (argparse uses the same).
+USAGE_EXIT_STATUS = 2
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked for, not a bug.
+
+    `keras_kd.cli.main` prints it as `error: <message>` on stderr, without a
+    traceback, and exits with status 2. The message says what was received
+    and how to fix it.
+
+    Example:
+
+    >>> raise UsageError(
+    ...     "--output must end in .keras. Received: 'student.h5'. "
+    ...     "Name the file like 'student.keras'.")
+    """
+
+
+# What the library raises for a user's mistake: a bad argument or path.
+# Anything else is a bug and keeps its traceback.
+USER_ERRORS = (
+    UsageError,
+    ValueError,
+    FileNotFoundError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+)
+
+
+def report(error, stream=None):
+    """Prints a user's mistake as one `error: ...` message.
+
+    Args:
+        error: One of `USER_ERRORS`.
+        stream: Where to print; defaults to `sys.stderr`.
+
+    Returns:
+        `USAGE_EXIT_STATUS`, the exit status for the command.
+
+    Example:
+
+    >>> report(UsageError("no .tflite files given."))  # prints to stderr
+    2
+    """
+    message = str(error).strip() or type(error).__name__
+    print(f"error: {message}", file=stream or sys.stderr)
+    return USAGE_EXIT_STATUS

@@ -1,0 +1,168 @@
+"""The command line's one set of file loaders: `.keras`, `.npz`, `.npy`, `.tflite`.
+
+Each checks that the file exists and is of the right kind, and raises a
+`UsageError` that names the option, says what was received and how to fix
+it. Keras and NumPy are imported only when a file is loaded.
+"""
+
+import os
+import zipfile
+
+from keras_kd.cli._errors import UsageError
+
+TFLITE_IDENTIFIER = b"TFL3"  # bytes 4 to 8 of every TFLite flatbuffer
+
+
+def existing_file(path, what, suffixes, hint):
+    """Checks that `path` is a file whose name ends in one of `suffixes`.
+
+    Args:
+        path: The path given on the command line.
+        what: How the error names it, e.g. `"--teacher"`.
+        suffixes: The accepted endings, e.g. `(".keras",)`.
+        hint: How to make such a file, appended to the error.
+
+    Returns:
+        `path`, unchanged.
+
+    Raises:
+        UsageError: The file is missing, a folder, or named otherwise.
+
+    Example:
+
+    >>> existing_file("student.keras", "the student", (".keras",), "")
+    'student.keras'
+    """
+    kinds = " or ".join(suffixes)
+    if not str(path).endswith(tuple(suffixes)):
+        raise UsageError(f"{what} must be a {kinds} file. Received: {path!r}. {hint}")
+    if not os.path.exists(path):
+        raise UsageError(f"{what}: no such file {path!r}. Check the path. {hint}")
+    if not os.path.isfile(path):
+        raise UsageError(f"{what}: {path!r} is a folder, not a {kinds} file.")
+    return path
+
+
+def keras_file(path, what="the model"):
+    """Checks that `path` is an existing `.keras` archive; returns `path`."""
+    hint = "Save the model with model.save('model.keras')."
+    existing_file(path, what, (".keras",), hint)
+    if not zipfile.is_zipfile(path):
+        raise UsageError(f"{what}: {path!r} is not a .keras archive (not a zip file). {hint}")
+    return path
+
+
+def load_keras_model(path, what="the model"):
+    """Loads a `.keras` file as an uncompiled `keras.Model`.
+
+    Args:
+        path: The `.keras` file.
+        what: How errors name it, e.g. `"--teacher"`.
+
+    Returns:
+        The `keras.Model`.
+
+    Raises:
+        UsageError: The file is missing, or holds no Keras model.
+
+    Example:
+
+    >>> teacher = load_keras_model("teacher.keras", "--teacher")
+    """
+    import keras
+
+    keras_file(path, what)
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # any failure to read the archive is the file's
+        raise UsageError(
+            f"{what}: {path!r} could not be loaded as a Keras model "
+            f"({type(error).__name__}: {error}). Pass a file written by "
+            "model.save('model.keras'); custom layers must be registered "
+            "with @keras.saving.register_keras_serializable()."
+        ) from None
+    if not isinstance(model, keras.Model):
+        raise UsageError(f"{what}: {path!r} holds a {type(model).__name__}, not a Keras model.")
+    return model
+
+
+def load_npz(path, what="--data", required=("x",)):
+    """The arrays of an `.npz` file, as a dict, with the `required` keys.
+
+    Args:
+        path: The `.npz` file.
+        what: How errors name it, e.g. `"--data"`.
+        required: Keys that must be present.
+
+    Returns:
+        A dict `{key: np.ndarray}`.
+
+    Raises:
+        UsageError: The file is missing, not an `.npz`, lacks a required
+            key, or holds an `x` and a `y` of different lengths.
+
+    Example:
+
+    >>> arrays = load_npz("train.npz", "--data", required=("x", "y"))
+    >>> x, y = arrays["x"], arrays["y"]
+    """
+    import numpy as np
+
+    hint = "Save it with np.savez(path, x=inputs, y=integer_labels)."
+    existing_file(path, what, (".npz",), hint)
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = dict(stored)
+    except Exception as error:
+        raise UsageError(
+            f"{what}: {path!r} is not a readable .npz file "
+            f"({type(error).__name__}: {error}). {hint}"
+        ) from None
+    missing = [key for key in required if key not in arrays]
+    if missing:
+        raise UsageError(
+            f"{what}: {path!r} holds arrays {sorted(arrays)}, but needs {list(required)}. {hint}"
+        )
+    if "x" in arrays and "y" in arrays and len(arrays["x"]) != len(arrays["y"]):
+        raise UsageError(
+            f"{what}: {path!r} holds {len(arrays['x'])} inputs 'x' but "
+            f"{len(arrays['y'])} labels 'y'. Give one label per input."
+        )
+    return arrays
+
+
+def load_npy(path, what):
+    """The array of an `.npy` file; raises `UsageError` if it is missing."""
+    import numpy as np
+
+    existing_file(path, what, (".npy",), "Save it with np.save(path, array).")
+    return np.load(path, allow_pickle=False)
+
+
+def load_inputs(path, what):
+    """Model inputs from an `.npy` array or the `x` of an `.npz` file."""
+    if str(path).endswith(".npy"):
+        return load_npy(path, what)
+    return load_npz(path, what)["x"]
+
+
+def load_model_or_outputs(path, what):
+    """A `.keras` model, or a model's stored outputs from an `.npy` file."""
+    if str(path).endswith(".npy"):
+        return load_npy(path, what)
+    if not str(path).endswith(".keras"):
+        raise UsageError(
+            f"{what} must be a .keras model or an .npy of its outputs. Received: {path!r}."
+        )
+    return load_keras_model(path, what)
+
+
+def tflite_file(path, what="the file"):
+    """Checks that `path` is an existing TFLite flatbuffer; returns `path`."""
+    hint = "Write one with keras-kd export or tflite_export.convert."
+    existing_file(path, what, (".tflite",), hint)
+    with open(path, "rb") as f:
+        identifier = f.read(8)[4:]
+    if identifier != TFLITE_IDENTIFIER:
+        raise UsageError(f"{path} is not a .tflite file (no TFL3 flatbuffer identifier). {hint}")
+    return path
