@@ -12,7 +12,9 @@ import math
 import keras
 import numpy as np
 
+from keras_kd import _keras_compat
 from keras_kd import hyperparameters
+from keras_kd import losses as losses_lib
 from keras_kd.distiller import Distiller
 
 
@@ -81,13 +83,11 @@ class DistillationWarmup(_DistillerSchedule):
 
     Example:
 
-    >>> distiller = keras_kd.Distiller(
-    ...     teacher, student, distillation_loss=keras_kd.losses.DKD())
-    >>> distiller.compile(
-    ...     optimizer="sgd",
-    ...     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    >>> warmup = DistillationWarmup(20)
+    >>> [warmup.value(epoch) for epoch in (0, 9, 19, 30)]
+    [0.05, 0.5, 1.0, 1.0]
     >>> distiller.fit(x_train, y_train, epochs=240,
-    ...               callbacks=[keras_kd.callbacks.DistillationWarmup(20)])
+    ...               callbacks=[warmup])
     """
 
     log_name = "distillation_scale"
@@ -116,8 +116,11 @@ class TemperatureSchedule(_DistillerSchedule):
 
     At the start of each epoch, `schedule(epoch)` (epochs counted from 0,
     as in `keras.callbacks.LearningRateScheduler`) gives the temperature of
-    every loss of the Distiller with a `temperature` (`SoftTargetKD`, `DKD`,
-    `DIST`); other losses are left alone. Logs `temperature`.
+    every loss of the Distiller with a `temperature` (declared as a
+    `keras_kd.hyperparameters.Hyperparameter`: `SoftTargetKD`, `DKD`, `DIST`
+    and any registered loss that declares one, see
+    `keras_kd.losses.describe()`); other losses are left alone. Logs
+    `temperature`.
 
     Args:
         schedule: Function `epoch -> temperature`, a number > 0.
@@ -127,8 +130,10 @@ class TemperatureSchedule(_DistillerSchedule):
 
     >>> # From T=8 down to T=2 over 10 epochs.
     >>> schedule = lambda epoch: max(8.0 - 0.6 * epoch, 2.0)
+    >>> [schedule(epoch) for epoch in (0, 5, 10)]
+    [8.0, 5.0, 2.0]
     >>> distiller.fit(x_train, y_train, epochs=10,
-    ...               callbacks=[keras_kd.callbacks.TemperatureSchedule(schedule)])
+    ...               callbacks=[TemperatureSchedule(schedule)])
     """
 
     log_name = "temperature"
@@ -166,8 +171,10 @@ class AlphaSchedule(_DistillerSchedule):
 
     >>> # Lean on the teacher first, then more and more on the labels.
     >>> schedule = lambda epoch: min(0.1 + 0.1 * epoch, 0.9)
+    >>> [schedule(epoch) for epoch in (0, 8)]
+    [0.1, 0.9]
     >>> distiller.fit(x_train, y_train, epochs=10,
-    ...               callbacks=[keras_kd.callbacks.AlphaSchedule(schedule)])
+    ...               callbacks=[AlphaSchedule(schedule)])
     """
 
     log_name = "alpha"
@@ -183,7 +190,7 @@ class AlphaSchedule(_DistillerSchedule):
         )
 
     def apply(self, distiller, value):
-        if value > 0 and distiller._compile_loss is None:
+        if value > 0 and _keras_compat.compiled_loss(distiller) is None:
             raise ValueError(
                 f"AlphaSchedule set alpha={value}, which weights the "
                 "student's hard-label loss, but compile() received no "
@@ -236,6 +243,11 @@ def _as_float(value):
     return float(array)
 
 
+def _tempered_names():
+    """The registered losses that declare a schedulable `temperature`."""
+    return losses_lib.names_where(lambda info: "temperature" in info.hyperparameters)
+
+
 def _tempered_losses(distiller):
     """The Distiller's losses whose temperature a callback can change."""
     tempered = []
@@ -258,6 +270,6 @@ def _tempered_losses(distiller):
             "TemperatureSchedule sets the temperature of the distillation "
             "losses, but none of this Distiller's losses has one. Received: "
             f"distillation losses {names}. Losses with a temperature: "
-            "SoftTargetKD, DKD, DIST."
+            f"{losses_lib.listing(_tempered_names())}."
         )
     return tempered

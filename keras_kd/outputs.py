@@ -4,23 +4,23 @@ them as log-probabilities without ever confusing the two.
 A teacher or student whose last layer applies a softmax (the Keras
 applications, many tutorials) outputs probabilities. Dividing those by a
 temperature as if they were logits is a silent, common bug; the functions here
-detect a softmax or sigmoid head and move every output into log-probability
-space first.
+detect a softmax or sigmoid head; `as_logits` and `log_softmax` (defined
+with the losses' other numerics in `keras_kd.losses._numerics`, importable
+from here) move every output into log-probability space first.
 """
 
 import keras
 import numpy as np
 from keras import activations
 from keras import layers
-from keras import ops
 
-LOGITS = "logits"
-PROBABILITIES = "probabilities"
-OUTPUT_KINDS = (LOGITS, PROBABILITIES)
-
-# Probabilities that underflowed to 0 become this before the log: exp(-87) is
-# the smallest normal float32, so log-probabilities stay finite.
-_MIN_PROBABILITY = 1e-38
+from keras_kd import _keras_compat
+from keras_kd.losses._numerics import LOGITS
+from keras_kd.losses._numerics import OUTPUT_KINDS  # noqa: F401  Public here.
+from keras_kd.losses._numerics import PROBABILITIES
+from keras_kd.losses._numerics import as_logits  # noqa: F401  Public here.
+from keras_kd.losses._numerics import log_softmax  # noqa: F401  Public here.
+from keras_kd.losses._numerics import validate_output_kind  # noqa: F401
 
 _SQUASHING = {
     activations.softmax: "softmax",
@@ -28,23 +28,14 @@ _SQUASHING = {
 }
 
 
-def validate_output_kind(kind, argument):
-    """Checks an explicit `"logits"` / `"probabilities"` / `"auto"` setting."""
-    if kind not in OUTPUT_KINDS + ("auto",):
-        raise ValueError(
-            f"`{argument}` must be one of 'auto', 'logits' or "
-            f"'probabilities'. Received: {argument}={kind!r}"
-        )
-    return kind
-
-
 def _final_layer(model):
     """The layer that produces the model's (first) output, when it can be known."""
     outputs = getattr(model, "outputs", None)
     if outputs:
-        history = getattr(outputs[0], "_keras_history", None)
-        if history is not None:
-            return history.operation
+        try:
+            return _keras_compat.producing_operation(outputs[0])
+        except AttributeError:  # Not a symbolic tensor: no graph to read.
+            pass
     model_layers = getattr(model, "layers", None)
     if model_layers and isinstance(model, keras.Sequential):
         return model_layers[-1]
@@ -116,50 +107,3 @@ def _kind_from_values(values):
         return PROBABILITIES
     row_sums = values.sum(axis=-1)
     return PROBABILITIES if np.allclose(row_sums, 1.0, atol=1e-3) else LOGITS
-
-
-def as_logits(values, kind):
-    """Maps model outputs to logits (log-probabilities up to a constant).
-
-    A one-unit output is a binary head and becomes two-class logits
-    `[0, z]`, so softmax of them is `[1 - sigmoid(z), sigmoid(z)]`.
-    Computation is in float32 whatever the model's dtype policy.
-
-    Args:
-        values: Tensor of shape `(batch, ..., classes)`.
-        kind: `"logits"` or `"probabilities"`.
-
-    Returns:
-        A float32 tensor of shape `(batch, ..., max(classes, 2))`.
-    """
-    values = ops.cast(values, "float32")
-    binary = values.shape[-1] == 1
-    if kind == PROBABILITIES:
-        if binary:
-            p = ops.clip(values, _MIN_PROBABILITY, 1.0 - 1e-7)
-            values = ops.log(p) - ops.log1p(-p)
-        else:
-            return ops.log(ops.maximum(values, _MIN_PROBABILITY))
-    if binary:
-        values = ops.concatenate([ops.zeros_like(values), values], axis=-1)
-    return values
-
-
-def log_softmax(logits, axis=-1):
-    """A log-softmax that stays exact for logits as large as +-1e4."""
-    shifted = logits - ops.stop_gradient(ops.max(logits, axis=axis, keepdims=True))
-    return shifted - ops.logsumexp(shifted, axis=axis, keepdims=True)
-
-
-def tempered_log_probabilities(values, kind, temperature):
-    """`log softmax(z / T)`, where z are the logits behind `values`.
-
-    Args:
-        values: Model outputs, logits or probabilities.
-        kind: `"logits"` or `"probabilities"`.
-        temperature: Positive float.
-
-    Returns:
-        Float32 log-probabilities with the shape of `as_logits(values, kind)`.
-    """
-    return log_softmax(as_logits(values, kind) / temperature)

@@ -314,8 +314,34 @@ def test_every_method_round_trips_its_config(loss):
     assert clone.get_config() == loss.get_config()
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss))
     assert type(restored) is type(loss) and restored.get_config() == loss.get_config()
-    assert losses.registered_names() == ["at", "dist", "dkd", "fitnet", "kd", "rkd"]
     assert type(loss).registered_name in losses.registered_names()
+    assert losses.describe(type(loss).registered_name).loss_class is type(loss)
+
+
+BUILT_IN = {"at": "AttentionTransfer", "dist": "DIST", "dkd": "DKD",
+            "fitnet": "FitNetHint", "kd": "SoftTargetKD", "rkd": "RKD"}
+
+
+def test_the_built_in_losses_are_registered_and_resolve():
+    # A subset, not the exact list: adding a loss must not break this test.
+    assert set(BUILT_IN) <= set(losses.registered_names())
+    for name, class_name in BUILT_IN.items():
+        assert losses.describe(name).loss_class is getattr(losses, class_name)
+    assert type(losses.get("dkd")) is losses.DKD
+
+
+def test_the_registry_describes_what_each_loss_reads():
+    info = {entry.name: entry for entry in losses.describe()}
+    assert {"kd", "dkd", "dist", "fitnet", "rkd"} <= set(losses.output_level_names())
+    assert "at" not in losses.output_level_names()
+    assert info["at"].reads == "intermediate layers"
+    assert "dkd" in losses.names_where(lambda entry: entry.requires_labels)
+    assert "kd" not in losses.names_where(lambda entry: entry.requires_labels)
+    assert [info[n].hyperparameters for n in ("kd", "dkd", "dist", "rkd")] == [("temperature",)] * 3 + [()]
+    assert info["kd"].summary.startswith("Soft-target knowledge distillation")
+    assert losses.listing(["kd", "at"]) == "SoftTargetKD ('kd'), AttentionTransfer ('at')"
+    with pytest.raises(ValueError, match=r"Unknown distillation loss 'nope'.*'kd'.*SoftTargetKD \('kd'\)"):
+        losses.describe("nope")
 
 
 @pytest.mark.parametrize(

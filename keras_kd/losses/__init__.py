@@ -1,10 +1,25 @@
-"""Distillation losses: each a pure function plus a small registered class."""
+"""Distillation losses: each a pure function plus a small registered class.
+
+Every loss module holds one family: pure functions on `keras.ops` and a thin
+`DistillationLoss` subclass registered under a short name. A new loss is one
+new module and one import line below (see `docs/adding_a_loss.md`); the
+registry (`registered_names`, `describe`, `output_level_names`, `listing`)
+then lists it everywhere names are listed.
+"""
 
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.base import ModelOutputs
 from keras_kd.losses.base import get
-from keras_kd.losses.base import register
-from keras_kd.losses.base import registered_names
+from keras_kd.losses.registry import LossInfo
+from keras_kd.losses.registry import describe
+from keras_kd.losses.registry import listing
+from keras_kd.losses.registry import names_where
+from keras_kd.losses.registry import output_level_names
+from keras_kd.losses.registry import register
+from keras_kd.losses.registry import registered_names
+from keras_kd.losses.registry import unregister
+
+# The losses: one module each, registered on import.
 from keras_kd.losses.soft_target import SoftTargetKD
 from keras_kd.losses.soft_target import soft_target_kd
 from keras_kd.losses.attention import AttentionTransfer
@@ -18,3 +33,32 @@ from keras_kd.losses.fitnet import FitNetHint
 from keras_kd.losses.fitnet import hint_distance
 from keras_kd.losses.rkd import RKD
 from keras_kd.losses.rkd import rkd_loss
+
+__all__ = [
+    # The contract and the registry.
+    "DistillationLoss",
+    "LossInfo",
+    "ModelOutputs",
+    "describe",
+    "get",
+    "listing",
+    "names_where",
+    "output_level_names",
+    "register",
+    "registered_names",
+    "unregister",
+    # The losses.
+    "AttentionTransfer",
+    "DIST",
+    "DKD",
+    "FitNetHint",
+    "RKD",
+    "SoftTargetKD",
+    "attention_map",
+    "attention_transfer",
+    "decoupled_kd",
+    "dist_loss",
+    "hint_distance",
+    "rkd_loss",
+    "soft_target_kd",
+]

@@ -2,8 +2,10 @@
 
 from keras import ops
 
+from keras_kd.losses._numerics import check_positive
+from keras_kd.losses._numerics import flatten_per_sample
 from keras_kd.losses.base import DistillationLoss
-from keras_kd.losses.base import register
+from keras_kd.losses.registry import register
 
 
 def attention_map(features, p=2.0, size=None):
@@ -18,6 +20,12 @@ def attention_map(features, p=2.0, size=None):
 
     Returns:
         Float32 tensor `(batch, positions)`, each row of unit L2 norm.
+
+    Example:
+
+    >>> import numpy as np
+    >>> tuple(attention_map(np.ones((2, 4, 4, 8))).shape)
+    (2, 16)
     """
     features = ops.cast(features, "float32")
     attention = ops.mean(ops.power(ops.abs(features), p), axis=-1)
@@ -25,7 +33,7 @@ def attention_map(features, p=2.0, size=None):
         attention = ops.image.resize(
             ops.expand_dims(attention, -1), size, interpolation="bilinear"
         )
-    flat = ops.reshape(attention, (ops.shape(attention)[0], -1))
+    flat = flatten_per_sample(attention)
     norm = ops.sqrt(ops.sum(flat * flat, axis=-1, keepdims=True))
     return flat / ops.maximum(norm, 1e-12)
 
@@ -45,6 +53,14 @@ def attention_transfer(teacher_features, student_features, p=2.0):
 
     Returns:
         Float32 tensor `(batch,)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> teacher = np.ones((2, 8, 8, 16))
+    >>> student = np.ones((2, 4, 4, 3))  # smaller map, fewer channels
+    >>> ops.convert_to_numpy(attention_transfer(teacher, student)).tolist()
+    [0.0, 0.0]
     """
     teacher_map = attention_map(teacher_features, p)
     size = tuple(teacher_features.shape[1:-1])
@@ -90,18 +106,16 @@ class AttentionTransfer(DistillationLoss):
 
     Example:
 
-    >>> loss = keras_kd.losses.AttentionTransfer(
+    >>> loss = AttentionTransfer(
     ...     [("block1", "conv1"), ("block2", "conv2")], weight=500.0)
+    >>> loss.teacher_layers, loss.student_layers
+    (('block1', 'block2'), ('conv1', 'conv2'))
     """
 
     def __init__(self, pairs=None, p=2.0, weight=500.0, name=None):
         super().__init__(weight=weight, name=name)
         self.pairs = _check_pairs(pairs)
-        if not isinstance(p, (int, float)) or p <= 0:
-            raise ValueError(
-                f"AttentionTransfer `p` must be a number > 0. Received: p={p!r}"
-            )
-        self.p = float(p)
+        (self.p,) = check_positive("AttentionTransfer", p=p)
 
     @property
     def teacher_layers(self):

@@ -1,55 +1,24 @@
-"""The contract every distillation loss keeps, and the registry of their names.
+"""The contract every distillation loss keeps, and the views it reads.
 
 A distillation loss is a pure function on `keras.ops` (in its own module) plus
 a thin `DistillationLoss` subclass that names the layers it needs, holds its
 hyper-parameters and serializes them. The `Distiller` gives the loss two
 `ModelOutputs` views, one of the teacher and one of the student, both from
-the single forward pass of each model in the current step.
+the single forward pass of each model in the current step. Names are
+registered in `keras_kd.losses.registry` (`register`, `registered_names` and
+`get` stay importable from here); the shared numerics live in
+`keras_kd.losses._numerics`.
 """
 
 import keras
 from keras import ops
 
-from keras_kd import outputs as outputs_lib
-
-_REGISTRY = {}
-
-
-def register(name):
-    """Class decorator: makes a loss selectable by `name` and serializable.
-
-    Args:
-        name: Short name accepted by `Distiller(distillation_loss=name)`.
-
-    Returns:
-        The decorator.
-
-    Example:
-
-    >>> @register("my_kd")
-    ... class MyKD(DistillationLoss):
-    ...     def call(self, teacher, student, y=None):
-    ...         return ops.mean(ops.square(teacher.outputs - student.outputs), -1)
-    """
-
-    def decorator(cls):
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(
-                f"The distillation loss name '{name}' is already taken by "
-                f"{_REGISTRY[name].__name__}. Pick another name."
-            )
-        cls.registered_name = name
-        _REGISTRY[name] = cls
-        return keras.saving.register_keras_serializable(package="keras_kd")(
-            cls
-        )
-
-    return decorator
-
-
-def registered_names():
-    """The names `distillation_loss=` accepts, sorted."""
-    return sorted(_REGISTRY)
+from keras_kd.losses import _numerics
+from keras_kd.losses._numerics import check_non_negative  # noqa: F401  Public here.
+from keras_kd.losses._numerics import reduce_per_sample  # noqa: F401  Public here.
+from keras_kd.losses.registry import register  # noqa: F401  Public here.
+from keras_kd.losses.registry import registered_class
+from keras_kd.losses.registry import registered_names
 
 
 class ModelOutputs:
@@ -60,6 +29,13 @@ class ModelOutputs:
         kind: `"logits"` or `"probabilities"`: what `outputs` are.
         features: Dict from layer name to that layer's output in the same
             forward pass.
+
+    Example:
+
+    >>> import numpy as np
+    >>> view = ModelOutputs(np.array([[0.25, 0.75]]), "probabilities")
+    >>> print(np.round(ops.convert_to_numpy(view.log_probabilities()), 4))
+    [[-1.3863 -0.2877]]
     """
 
     def __init__(self, outputs, kind, features=None):
@@ -81,11 +57,11 @@ class ModelOutputs:
         this with the log of its teachers' mean softened distribution.
         """
         del temperature
-        return outputs_lib.as_logits(self.outputs, kind or self.kind)
+        return _numerics.as_logits(self.outputs, kind or self.kind)
 
     def log_probabilities(self, temperature=1.0, kind=None):
         """`log softmax(logits / temperature)` of the final outputs."""
-        return outputs_lib.log_softmax(
+        return _numerics.log_softmax(
             self.logits(temperature, kind) / temperature
         )
 
@@ -113,8 +89,8 @@ class EnsembleOutputs(ModelOutputs):
     def _mixture(self, temperature, kind):
         stacked = ops.stack(
             [
-                outputs_lib.log_softmax(
-                    outputs_lib.as_logits(z, kind or k) / temperature
+                _numerics.log_softmax(
+                    _numerics.as_logits(z, kind or k) / temperature
                 )
                 + ops.log(ops.cast(w, "float32"))
                 for z, k, w in zip(self.members, self.kinds, self.weights)
@@ -138,11 +114,25 @@ class DistillationLoss:
     them in `teacher_layers` / `student_layers`; `None` stands for the final
     outputs. Losses that own trainable layers (projectors) create them in
     `build` and return them from `trainable_layers`; those layers are trained
-    with the student but are never part of it.
+    with the student but are never part of it. A loss that needs `y` sets
+    the class attribute `requires_labels = True`. `@register("name")` sets
+    `registered_name`. See `docs/adding_a_loss.md`.
 
     Args:
         weight: Non-negative multiplier of this loss in a weighted list.
         name: Optional display name.
+
+    Example:
+
+    >>> import numpy as np
+    >>> class MeanSquaredOutputs(DistillationLoss):
+    ...     def call(self, teacher, student, y=None):
+    ...         return ops.mean(ops.square(teacher.outputs - student.outputs), -1)
+    >>> loss = MeanSquaredOutputs(weight=0.5)
+    >>> value = loss(ModelOutputs(np.ones((2, 3)), "logits"),
+    ...              ModelOutputs(np.zeros((2, 3)), "logits"))
+    >>> ops.convert_to_numpy(value).tolist()
+    [1.0, 1.0]
     """
 
     registered_name = None
@@ -226,16 +216,17 @@ def get(identifier):
 
     Returns:
         A `DistillationLoss` instance.
+
+    Example:
+
+    >>> get("kd")
+    SoftTargetKD(weight=1.0, name='kd', temperature=4.0, \
+teacher_outputs=None, student_outputs=None)
     """
     if isinstance(identifier, DistillationLoss):
         return identifier
     if isinstance(identifier, str):
-        if identifier not in _REGISTRY:
-            raise ValueError(
-                f"Unknown distillation loss '{identifier}'. Registered "
-                f"names: {registered_names()}."
-            )
-        return _REGISTRY[identifier]()
+        return registered_class(identifier)()
     if isinstance(identifier, dict):
         return keras.saving.deserialize_keras_object(identifier)
     raise ValueError(
@@ -243,30 +234,3 @@ def get(identifier):
         f"{registered_names()}, or a list of those. Received: "
         f"{identifier!r} of type {type(identifier).__name__}."
     )
-
-
-def check_non_negative(owner, **values):
-    """Returns the keyword values as floats after checking each is >= 0.
-
-    Args:
-        owner: Name of the loss, for the error message.
-        **values: The hyper-parameters to check, by argument name.
-
-    Returns:
-        A list of floats, in the order given.
-    """
-    for argument, value in values.items():
-        if not isinstance(value, (int, float)) or value < 0:
-            raise ValueError(
-                f"{owner}'s `{argument}` must be a number >= 0. Received: "
-                f"{argument}={value!r}"
-            )
-    return [float(value) for value in values.values()]
-
-
-def reduce_per_sample(values):
-    """Averages every axis but the first, giving one value per sample."""
-    values = ops.cast(values, "float32")
-    if len(values.shape) <= 1:
-        return values
-    return ops.mean(ops.reshape(values, (ops.shape(values)[0], -1)), axis=-1)

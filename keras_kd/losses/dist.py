@@ -3,10 +3,10 @@
 from keras import ops
 
 from keras_kd import hyperparameters
+from keras_kd.losses._numerics import check_non_negative
+from keras_kd.losses._numerics import validate_temperature
 from keras_kd.losses.base import DistillationLoss
-from keras_kd.losses.base import check_non_negative
-from keras_kd.losses.base import register
-from keras_kd.losses.soft_target import validate_temperature
+from keras_kd.losses.registry import register
 
 
 def _pearson(a, b, axis, eps=1e-8):
@@ -35,7 +35,17 @@ def dist_loss(teacher_probs, student_probs, beta=1.0, gamma=1.0, temperature=1.0
 
     Returns:
         A float32 scalar.
+
+    Example:
+
+    >>> import numpy as np
+    >>> p = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], "float32")
+    >>> # Perfectly correlated, though not equal: no loss.
+    >>> round(float(dist_loss(p, 2.0 * p + 0.1)), 4)
+    0.0
     """
+    teacher_probs = ops.cast(teacher_probs, "float32")
+    student_probs = ops.cast(student_probs, "float32")
     inter = 1.0 - ops.mean(_pearson(student_probs, teacher_probs, axis=1))
     intra = 1.0 - ops.mean(_pearson(student_probs, teacher_probs, axis=0))
     return (temperature**2) * (beta * inter + gamma * intra)
@@ -61,7 +71,9 @@ class DIST(DistillationLoss):
 
     Example:
 
-    >>> loss = keras_kd.losses.DIST(beta=1.0, gamma=1.0, temperature=1.0)
+    >>> loss = DIST(beta=2.0, gamma=2.0, temperature=4.0)  # CIFAR settings
+    >>> loss.get_config()["temperature"]
+    4.0
     """
 
     temperature = hyperparameters.Hyperparameter(validate_temperature)

@@ -3,11 +3,11 @@
 from keras import ops
 
 from keras_kd import hyperparameters
+from keras_kd.losses._numerics import check_non_negative
+from keras_kd.losses._numerics import softmax_kl_divergence
+from keras_kd.losses._numerics import validate_temperature
 from keras_kd.losses.base import DistillationLoss
-from keras_kd.losses.base import check_non_negative
-from keras_kd.losses.base import register
-from keras_kd.losses.soft_target import softmax_kl_divergence
-from keras_kd.losses.soft_target import validate_temperature
+from keras_kd.losses.registry import register
 
 # Stands in for log(0) of the masked target class; finite so no NaN appears.
 _MASKED = -1e30
@@ -23,6 +23,12 @@ def target_mask(y, num_classes):
 
     Returns:
         Float32 tensor `(batch, classes)` with one 1 per row.
+
+    Example:
+
+    >>> import numpy as np
+    >>> ops.convert_to_numpy(target_mask(np.array([2, 0]), 3)).tolist()
+    [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
     """
     y = ops.convert_to_tensor(y)
     if len(y.shape) >= 2 and y.shape[-1] == num_classes and num_classes > 1:
@@ -58,7 +64,18 @@ def decoupled_kd(teacher_log_p, student_log_p, mask, alpha, beta, temperature):
 
     Returns:
         Float32 tensor `(batch,)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> log_p = np.log(np.array([[0.7, 0.2, 0.1]], "float32"))
+    >>> mask = target_mask(np.array([0]), 3)
+    >>> value = decoupled_kd(log_p, log_p, mask, 1.0, 8.0, 4.0)
+    >>> ops.convert_to_numpy(value).tolist()
+    [0.0]
     """
+    teacher_log_p = ops.cast(teacher_log_p, "float32")
+    student_log_p = ops.cast(student_log_p, "float32")
     t_binary, t_non_target = _split(teacher_log_p, mask)
     s_binary, s_non_target = _split(student_log_p, mask)
     tckd = softmax_kl_divergence(t_binary, s_binary)
@@ -92,12 +109,12 @@ class DKD(DistillationLoss):
 
     Example:
 
+    >>> loss = DKD(alpha=1.0, beta=8.0)
+    >>> loss.requires_labels, loss.registered_name
+    (True, 'dkd')
+    >>> import keras_kd
     >>> distiller = keras_kd.Distiller(
-    ...     teacher, student,
-    ...     distillation_loss=keras_kd.losses.DKD(alpha=1.0, beta=8.0))
-    >>> distiller.compile(
-    ...     optimizer="sgd",
-    ...     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ...     teacher, student, distillation_loss=loss)
     >>> distiller.fit(x_train, y_train, epochs=240,
     ...               callbacks=[keras_kd.callbacks.DistillationWarmup(20)])
     """

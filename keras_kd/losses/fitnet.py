@@ -3,9 +3,10 @@
 import keras
 from keras import ops
 
+from keras_kd.losses._numerics import check_one_of
+from keras_kd.losses._numerics import reduce_per_sample
 from keras_kd.losses.base import DistillationLoss
-from keras_kd.losses.base import reduce_per_sample
-from keras_kd.losses.base import register
+from keras_kd.losses.registry import register
 
 HINT_DISTANCES = ("mse", "l1", "cosine")
 PROJECTOR_MODES = ("auto", "always", "never")
@@ -24,6 +25,13 @@ def hint_distance(teacher_features, student_features, distance="mse"):
 
     Returns:
         Float32 tensor `(batch,)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> t, s = np.ones((2, 4, 4, 3)), np.zeros((2, 4, 4, 3))
+    >>> ops.convert_to_numpy(hint_distance(t, s, "mse")).tolist()
+    [1.0, 1.0]
     """
     t = ops.cast(teacher_features, "float32")
     s = ops.cast(student_features, "float32")
@@ -98,8 +106,10 @@ class FitNetHint(DistillationLoss):
 
     Example:
 
-    >>> losses = [keras_kd.losses.SoftTargetKD(4.0),
-    ...           keras_kd.losses.FitNetHint("conv2", "conv2", weight=0.5)]
+    >>> hint = FitNetHint("conv2", "conv2", weight=0.5)
+    >>> hint.build({"conv2": (None, 8, 8, 32)}, {"conv2": (None, 8, 8, 8)})
+    >>> [type(layer).__name__ for layer in hint.projector.layers]
+    ['Conv2D']
     """
 
     def __init__(
@@ -112,16 +122,8 @@ class FitNetHint(DistillationLoss):
         name=None,
     ):
         super().__init__(weight=weight, name=name)
-        if loss not in HINT_DISTANCES:
-            raise ValueError(
-                f"FitNetHint `loss` must be one of {HINT_DISTANCES}. "
-                f"Received: loss={loss!r}"
-            )
-        if projector not in PROJECTOR_MODES:
-            raise ValueError(
-                f"FitNetHint `projector` must be one of {PROJECTOR_MODES}. "
-                f"Received: projector={projector!r}"
-            )
+        check_one_of("FitNetHint", "loss", loss, HINT_DISTANCES)
+        check_one_of("FitNetHint", "projector", projector, PROJECTOR_MODES)
         if (teacher_layer is None) != (student_layer is None):
             raise ValueError(
                 "FitNetHint matches a teacher layer to a student layer, or "

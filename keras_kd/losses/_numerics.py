@@ -1,0 +1,266 @@
+"""The numerics and argument checks that the distillation losses share.
+
+Everything here is a pure function on `keras.ops` (or plain Python for the
+checks) and computes in float32 whatever the inputs' dtype. The losses, the
+`ModelOutputs` views and `keras_kd.outputs` all read model outputs through
+`as_logits` and `log_softmax` below, so there is one definition of "the
+logits behind a softmax head" and one accurate KL divergence in the library.
+"""
+
+from keras import ops
+
+LOGITS = "logits"
+PROBABILITIES = "probabilities"
+OUTPUT_KINDS = (LOGITS, PROBABILITIES)
+
+# Probabilities that underflowed to 0 become this before the log: exp(-87) is
+# the smallest normal float32, so log-probabilities stay finite.
+MIN_PROBABILITY = 1e-38
+# The largest float32 below 1, so a one-unit sigmoid output of 1 keeps a
+# finite logit.
+_MAX_BINARY_PROBABILITY = 1.0 - 1e-7
+
+
+# -- Argument checks ----------------------------------------------------------
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_numbers(owner, values, is_valid, expected):
+    for argument, value in values.items():
+        if not _is_number(value) or not is_valid(value):
+            raise ValueError(
+                f"{owner} `{argument}` must be a number {expected}. "
+                f"Received: {argument}={value!r}"
+            )
+    return [float(value) for value in values.values()]
+
+
+def check_non_negative(owner, **values):
+    """Returns the keyword values as floats after checking each is >= 0.
+
+    Args:
+        owner: Name of the loss, for the error message.
+        **values: The hyper-parameters to check, by argument name.
+
+    Returns:
+        A list of floats, in the order given.
+
+    Example:
+
+    >>> check_non_negative("DKD", alpha=1, beta=8.0)
+    [1.0, 8.0]
+    """
+    return _check_numbers(owner, values, lambda v: v >= 0, ">= 0")
+
+
+def check_positive(owner, **values):
+    """Like `check_non_negative`, for values that must be > 0.
+
+    Example:
+
+    >>> check_positive("AttentionTransfer", p=2)
+    [2.0]
+    """
+    return _check_numbers(owner, values, lambda v: v > 0, "> 0")
+
+
+def check_one_of(owner, argument, value, choices):
+    """Returns `value` after checking it is one of `choices`.
+
+    Example:
+
+    >>> check_one_of("FitNetHint", "loss", "mse", ("mse", "l1"))
+    'mse'
+    """
+    if value not in choices:
+        raise ValueError(
+            f"{owner} `{argument}` must be one of {tuple(choices)}. "
+            f"Received: {argument}={value!r}"
+        )
+    return value
+
+
+def validate_temperature(temperature):
+    """Raises a clear error unless `temperature` is a positive number.
+
+    Args:
+        temperature: The softening temperature `T`.
+
+    Returns:
+        `temperature` as a float.
+
+    Example:
+
+    >>> validate_temperature(4)
+    4.0
+    """
+    if not _is_number(temperature) or temperature <= 0:
+        raise ValueError(
+            "The distillation temperature must be a number > 0 (typical "
+            f"values are 1 to 20). Received: temperature={temperature!r}"
+        )
+    return float(temperature)
+
+
+def validate_output_kind(kind, argument):
+    """Checks an explicit `"logits"` / `"probabilities"` / `"auto"` setting.
+
+    Args:
+        kind: The setting.
+        argument: The argument's name, for the error message.
+
+    Returns:
+        `kind`, unchanged.
+
+    Example:
+
+    >>> validate_output_kind("probabilities", "teacher_outputs")
+    'probabilities'
+    """
+    if kind not in OUTPUT_KINDS + ("auto",):
+        raise ValueError(
+            f"`{argument}` must be one of 'auto', 'logits' or "
+            f"'probabilities'. Received: {argument}={kind!r}"
+        )
+    return kind
+
+
+# -- Reading model outputs ----------------------------------------------------
+
+
+def as_logits(values, kind):
+    """Maps model outputs to logits (log-probabilities up to a constant).
+
+    A one-unit output is a binary head and becomes two-class logits
+    `[0, z]`, so softmax of them is `[1 - sigmoid(z), sigmoid(z)]`.
+    Probabilities that underflowed to 0 are floored at `1e-38` first, so
+    their logits stay finite. Computation is in float32 whatever the
+    model's dtype policy.
+
+    Args:
+        values: Tensor of shape `(batch, ..., classes)`.
+        kind: `"logits"` or `"probabilities"`.
+
+    Returns:
+        A float32 tensor of shape `(batch, ..., max(classes, 2))`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> logits = as_logits(np.array([[0.5]]), "probabilities")  # sigmoid head
+    >>> ops.convert_to_numpy(logits).tolist()
+    [[0.0, 0.0]]
+    """
+    values = ops.cast(values, "float32")
+    binary = values.shape[-1] == 1
+    if kind == PROBABILITIES:
+        if binary:
+            p = ops.clip(values, MIN_PROBABILITY, _MAX_BINARY_PROBABILITY)
+            values = ops.log(p) - ops.log1p(-p)
+        else:
+            return ops.log(ops.maximum(values, MIN_PROBABILITY))
+    if binary:
+        values = ops.concatenate([ops.zeros_like(values), values], axis=-1)
+    return values
+
+
+def log_softmax(logits, axis=-1):
+    """A log-softmax that stays exact for logits as large as +-1e4.
+
+    Args:
+        logits: Float tensor.
+        axis: The axis of the classes.
+
+    Returns:
+        `logits - logsumexp(logits)` along `axis`, same shape.
+
+    Example:
+
+    >>> import numpy as np
+    >>> values = ops.convert_to_numpy(log_softmax(np.array([[1e4, 0.0]])))
+    >>> values.tolist()
+    [[0.0, -10000.0]]
+    """
+    logits = ops.convert_to_tensor(logits)
+    shifted = logits - ops.stop_gradient(ops.max(logits, axis=axis, keepdims=True))
+    return shifted - ops.logsumexp(shifted, axis=axis, keepdims=True)
+
+
+def softmax_kl_divergence(teacher_logits, student_logits):
+    """`KL(softmax(t) || softmax(s))` over the last axis, from logits.
+
+    Uses `KL = sum p_t d - log sum p_s exp(d)` with `d = t - s` (shifted by
+    its maximum, which leaves the value unchanged). When the two
+    distributions are close, as at high temperatures, the second term is
+    computed as `log1p(sum p_s expm1(d))`, which keeps float32 accurate where
+    differencing two log-softmaxes would cancel; otherwise as a
+    log-sum-exp, which stays finite for logits of any size.
+
+    Args:
+        teacher_logits: Float32 tensor `(..., classes)`.
+        student_logits: Float32 tensor of the same shape.
+
+    Returns:
+        Float32 tensor `(...)`, one divergence per distribution.
+
+    Example:
+
+    >>> import numpy as np
+    >>> z = np.array([[2.0, 1.0, 0.1]], "float32")
+    >>> ops.convert_to_numpy(softmax_kl_divergence(z, z)).tolist()
+    [0.0]
+    """
+    teacher_logits = ops.cast(teacher_logits, "float32")
+    student_logits = ops.cast(student_logits, "float32")
+    log_p_teacher = log_softmax(teacher_logits)
+    log_p_student = log_softmax(student_logits)
+    d = teacher_logits - student_logits
+    d = d - ops.stop_gradient(ops.max(d, axis=-1, keepdims=True))
+    p_student = ops.exp(log_p_student)
+    near = ops.sum(p_student * ops.expm1(d), axis=-1)
+    # Clipped so the branch that `where` discards stays finite (no NaN grads).
+    log_ratio_near = ops.log1p(ops.maximum(near, -0.5))
+    log_ratio_far = ops.logsumexp(log_p_student + d, axis=-1)
+    log_ratio = ops.where(ops.abs(near) < 0.25, log_ratio_near, log_ratio_far)
+    return ops.sum(ops.exp(log_p_teacher) * d, axis=-1) - log_ratio
+
+
+# -- Shapes -------------------------------------------------------------------
+
+
+def flatten_per_sample(values):
+    """Float32 `(batch, -1)`: every axis but the first flattened.
+
+    Example:
+
+    >>> import numpy as np
+    >>> tuple(flatten_per_sample(np.zeros((2, 3, 4))).shape)
+    (2, 12)
+    """
+    values = ops.cast(values, "float32")
+    return ops.reshape(values, (ops.shape(values)[0], -1))
+
+
+def reduce_per_sample(values):
+    """Averages every axis but the first, giving one value per sample.
+
+    Args:
+        values: Tensor `(batch, ...)`, or `(batch,)` / a scalar, returned
+            as float32 unchanged.
+
+    Returns:
+        Float32 tensor `(batch,)` (or the scalar).
+
+    Example:
+
+    >>> import numpy as np
+    >>> ops.convert_to_numpy(reduce_per_sample(np.ones((2, 3, 4)))).tolist()
+    [1.0, 1.0]
+    """
+    values = ops.cast(values, "float32")
+    if len(values.shape) <= 1:
+        return values
+    return ops.mean(flatten_per_sample(values), axis=-1)
