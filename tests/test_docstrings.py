@@ -35,14 +35,6 @@ PACKAGES = ("keras_kd", "tflite_export")
 # each entry says why. Remove an entry when its examples pass: a listed
 # module whose examples pass makes its test fail (strict xfail).
 KNOWN_FAILING = {
-    # The command-line package is being restructured (issue 10, item 4).
-    "keras_kd.cli": "main([...distill...]) returns 2, not 0: the example's "
-    "t.keras, s.keras and train.npz do not exist",
-    "keras_kd.cli._errors": "UsageError example raises without showing the "
-    "Traceback header doctest needs to expect an exception",
-    "keras_kd.cli._loaders": "examples read student.keras, teacher.keras and "
-    "train.npz, which they never write; load_npz's second example uses "
-    "`arrays`, never defined",
     # tflite_export is being restructured (issue 10, items 2 and 3).
     "tflite_export.tflite.tflite_file": "size_breakdown example shows "
     "tensor_data 26632 for student_cnn in int8; measured 26740",

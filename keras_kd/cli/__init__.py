@@ -93,9 +93,8 @@ def main(argv=None):
 
     Example:
 
-    >>> main(["distill", "--teacher", "t.keras", "--student", "s.keras",
-    ...       "--data", "train.npz", "-o", "distilled.keras"])
-    0
+    >>> main(["export", "absent.keras"])  # prints the error on stderr
+    2
     """
     argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
     if not _quiet.wants_verbose(argv):

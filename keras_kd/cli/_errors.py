@@ -15,9 +15,10 @@ class UsageError(Exception):
 
     Example:
 
-    >>> raise UsageError(
-    ...     "--output must end in .keras. Received: 'student.h5'. "
-    ...     "Name the file like 'student.keras'.")
+    >>> error = UsageError("--output must end in .keras. Received: 'student.h5'.")
+    >>> report(error, stream=sys.stdout)
+    error: --output must end in .keras. Received: 'student.h5'.
+    2
     """
 
 

@@ -104,7 +104,7 @@ def _output(args, tflite_export):
 
 def run_export(args):
     """Converts the `.keras` file and prints what was written."""
-    tflite_export = _requirements.tflite_export("export")
+    tflite_export = _requirements.import_tflite_export("export")
     _loaders.keras_file(args.model, "the model to export")
     output = _output(args, tflite_export)
     calibration = None
@@ -137,7 +137,7 @@ def run_export(args):
 
 def run_evaluate(args):
     """Measures the `.tflite` file in LiteRT and prints a two-column table."""
-    tflite_export = _requirements.tflite_export("evaluate", needs=EVALUATE_NEEDS)
+    tflite_export = _requirements.import_tflite_export("evaluate", needs=EVALUATE_NEEDS)
     _loaders.tflite_file(args.tflite, "the file to evaluate")
     arrays = _loaders.load_npz(args.data, "--data")
     if args.reference is not None:

@@ -30,6 +30,7 @@ def existing_file(path, what, suffixes, hint):
 
     Example:
 
+    >>> student.save("student.keras")
     >>> existing_file("student.keras", "the student", (".keras",), "")
     'student.keras'
     """
@@ -67,7 +68,9 @@ def load_keras_model(path, what="the model"):
 
     Example:
 
-    >>> teacher = load_keras_model("teacher.keras", "--teacher")
+    >>> teacher.save("teacher.keras")
+    >>> load_keras_model("teacher.keras", "--teacher").name
+    'teacher'
     """
     import keras
 
@@ -103,8 +106,10 @@ def load_npz(path, what="--data", required=("x",)):
 
     Example:
 
+    >>> np.savez("train.npz", x=x_train, y=y_train)
     >>> arrays = load_npz("train.npz", "--data", required=("x", "y"))
-    >>> x, y = arrays["x"], arrays["y"]
+    >>> sorted(arrays)
+    ['x', 'y']
     """
     import numpy as np
 

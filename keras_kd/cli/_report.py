@@ -151,7 +151,7 @@ def _evaluate_all(args, tflite_export, x, y):
 
 def run(args):
     """Evaluates every file, prints the Markdown table, writes the outputs."""
-    tflite_export = _requirements.tflite_export("report", needs=_export.EVALUATE_NEEDS)
+    tflite_export = _requirements.import_tflite_export("report", needs=_export.EVALUATE_NEEDS)
     arrays, destinations = _check(args, tflite_export)
     reports = _evaluate_all(args, tflite_export, arrays["x"], arrays.get("y"))
     markdown = tflite_export.comparison_markdown(reports, _caption(args, len(arrays["x"])))

@@ -12,7 +12,7 @@ from keras_kd.cli._errors import UsageError
 INSTALL_HINT = "Install it with: pip install 'keras-kd[tensorflow]'"
 
 
-def tflite_export(command, needs=("tensorflow",)):
+def import_tflite_export(command, needs=("tensorflow",)):
     """Imports `tflite_export` after checking the packages `command` needs.
 
     Args:
@@ -27,7 +27,7 @@ def tflite_export(command, needs=("tensorflow",)):
 
     Example:
 
-    >>> tflite_export("qat", needs=("tensorflow", "tensorflow_model_optimization"))
+    >>> import_tflite_export("qat", needs=("tensorflow", "tensorflow_model_optimization"))
     <module 'tflite_export' ...>
     """
     missing = [name for name in needs if importlib.util.find_spec(name) is None]
@@ -50,6 +50,11 @@ def mode_names():
 
     Read when the parser is built, for `--quantization`'s choices; importing
     `tflite_export` does not import TensorFlow.
+
+    Example:
+
+    >>> mode_names()[:2]
+    ('float32', 'dynamic')
     """
     try:
         import tflite_export

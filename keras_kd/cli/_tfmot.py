@@ -115,7 +115,7 @@ def _print_result(result, tflite_export):
 
 def run_qat(args):
     """Quantization-aware distillation, then the result's table."""
-    tflite_export = _requirements.tflite_export("qat", needs=TFMOT_NEEDS)
+    tflite_export = _requirements.import_tflite_export("qat", needs=TFMOT_NEEDS)
     result = tflite_export.quantization_aware_distill(**_inputs(args))
     _print_result(result, tflite_export)
     return 0
@@ -123,7 +123,7 @@ def run_qat(args):
 
 def run_prune(args):
     """Pruning-aware distillation, then the result's table."""
-    tflite_export = _requirements.tflite_export("prune", needs=TFMOT_NEEDS)
+    tflite_export = _requirements.import_tflite_export("prune", needs=TFMOT_NEEDS)
     kwargs = _inputs(args)
     kwargs.update(target_sparsity=args.target_sparsity, quantization=args.quantization)
     result = tflite_export.prune_distill(**kwargs)

@@ -28,7 +28,7 @@ def save_model(model, path):
 
     Example:
 
-    >>> save_model(distiller.student, "student_distilled.keras")
+    >>> save_model(student, "student_distilled.keras")
     'student_distilled.keras'
     """
     folder, name = os.path.split(os.path.abspath(path))
