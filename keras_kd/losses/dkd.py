@@ -112,11 +112,14 @@ class DKD(DistillationLoss):
     >>> loss = DKD(alpha=1.0, beta=8.0)
     >>> loss.requires_labels, loss.registered_name
     (True, 'dkd')
-    >>> import keras_kd
-    >>> distiller = keras_kd.Distiller(
-    ...     teacher, student, distillation_loss=loss)
-    >>> distiller.fit(x_train, y_train, epochs=240,
-    ...               callbacks=[keras_kd.callbacks.DistillationWarmup(20)])
+    >>> import keras, keras_kd
+    >>> distiller = keras_kd.Distiller(teacher, student, distillation_loss=loss)
+    >>> distiller.compile(
+    ...     optimizer="sgd",
+    ...     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    >>> history = distiller.fit(
+    ...     x_train, y_train, epochs=240, verbose=0,
+    ...     callbacks=[keras_kd.callbacks.DistillationWarmup(20)])
     """
 
     requires_labels = True
