@@ -37,10 +37,7 @@ PACKAGES = ("keras_kd", "tflite_export")
 # Modules whose examples fail for now, owned by work in progress elsewhere;
 # each entry says why. Remove an entry when its examples pass: a listed
 # module whose examples pass makes its test fail (strict xfail).
-KNOWN_FAILING = {
-    # keras_kd/losses is being restructured (issue 10, item 5).
-    "keras_kd.losses.dkd": "the DKD example fits a Distiller it never compiled",
-}
+KNOWN_FAILING = {}
 
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 MAX_EPOCHS = 2
