@@ -25,11 +25,11 @@ import time
 
 import keras
 import numpy as np
+from _markdown import write_between_markers
 from _shared import HERE
 from _shared import RECIPE
 from _shared import ROOT
 from _shared import cached_pair
-from _markdown import write_between_markers
 
 import tflite_export
 from keras_kd.data import load_fashion_mnist
@@ -144,7 +144,8 @@ def size_table(rows, student, teacher, x_cal, args, folder):
             f"{size.quantization:,}", f"{size.other:,}",
         ])  # fmt: skip
     header = ["model", "mode", "file bytes", "file vs float32", "weights and biases",
-              "weights vs float32", "quantization parameters", "graph, names, metadata"]  # fmt: skip
+              "weights vs float32", "quantization parameters",
+              "graph, names, metadata"]  # fmt: skip
     return markdown_table(header, body), sizes
 
 
@@ -152,15 +153,16 @@ def size_reading(sizes):
     """One plain sentence on the size target, from the measured breakdown."""
     student, teacher = sizes[("student", "int8")], sizes[("teacher", "int8")]
     fixed = student.quantization + student.other
+    student_float, teacher_float = sizes[("student", "float32")], sizes[("teacher", "float32")]
     return (
         f"The int8 student's weights and biases are "
-        f"{student.tensor_data / sizes[('student', 'float32')].tensor_data:.3f}x of the float32 ones, "
-        f"as int8 kernels with int32 biases should be; beside them the int8 file carries {fixed:,} bytes "
-        f"of quantization parameters (a float32 scale and an int64 zero point per output channel) and "
-        f"graph, tensor names, signature and metadata, "
-        f"{fixed / sizes[('student', 'float32')].total:.3f}x of the float32 file at this size. Those "
-        f"bytes weigh less as the model grows: the 15x larger teacher, converted the same way, comes to "
-        f"{teacher.total / sizes[('teacher', 'float32')].total:.3f}x."
+        f"{student.tensor_data / student_float.tensor_data:.3f}x of the float32 ones, "
+        f"as int8 kernels with int32 biases should be; beside them the int8 file carries "
+        f"{fixed:,} bytes of quantization parameters (a float32 scale and an int64 zero "
+        f"point per output channel) and graph, tensor names, signature and metadata, "
+        f"{fixed / student_float.total:.3f}x of the float32 file at this size. Those "
+        f"bytes weigh less as the model grows: the 15x larger teacher, converted the same "
+        f"way, comes to {teacher.total / teacher_float.total:.3f}x."
     )
 
 
@@ -181,7 +183,8 @@ def main():
     setup = (
         f"Fashion-MNIST test set ({len(x_test):,} images); student `student_cnn` "
         f"({student.count_params():,} parameters) distilled from `teacher_cnn` "
-        f"({args.student_epochs} epochs, SoftTargetKD T={RECIPE['temperature']:g}, alpha={RECIPE['alpha']:g}) on Keras backend "
+        f"({args.student_epochs} epochs, SoftTargetKD T={RECIPE['temperature']:g}, "
+        f"alpha={RECIPE['alpha']:g}) on Keras backend "
         f"{keras.backend.backend()}; float Keras student {100 * keras_accuracy:.2f}%. "
         f"{args.calibration_samples} calibration images. Latency: LiteRT "
         f"(ai-edge-litert), 1 thread, batch 1, median of {args.latency_rounds} "
@@ -195,7 +198,10 @@ def main():
     print("\n" + text)
     if not args.quick:
         with open(RESULTS, "w") as f:
-            f.write(f"# Export benchmark (benchmarks/export.py)\n\n<!-- export:begin -->\n{text}\n<!-- export:end -->\n")
+            f.write(
+                "# Export benchmark (benchmarks/export.py)\n\n"
+                f"<!-- export:begin -->\n{text}\n<!-- export:end -->\n"
+            )
         for doc in ("docs/export.md", "README.md"):
             write_between_markers(os.path.join(ROOT, doc), "export", text)
 

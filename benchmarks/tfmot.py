@@ -26,14 +26,14 @@ import time
 
 import keras
 import numpy as np
-
-import tflite_export
+from _markdown import write_between_markers
 from _shared import HERE
 from _shared import RECIPE
 from _shared import ROOT
 from _shared import WORK
 from _shared import cached_pair
-from _markdown import write_between_markers
+
+import tflite_export
 from keras_kd.data import load_fashion_mnist
 
 RESULTS = os.path.join(HERE, "RESULTS_tfmot.md")
@@ -139,7 +139,8 @@ def main():
     teacher_logits = keras.ops.convert_to_numpy(teacher.predict(x, batch_size=512, verbose=0))
     with tempfile.TemporaryDirectory() as folder:
         rows = [
-            exported_row("float32, distilled", student, os.path.join(folder, "f32.tflite"), x_test, y_test),
+            exported_row("float32, distilled", student, os.path.join(folder, "f32.tflite"),
+                         x_test, y_test),
             exported_row("PTQ int8, distilled", student, os.path.join(folder, "int8.tflite"),
                          x_test, y_test, "int8", x[:500]),
         ]  # fmt: skip
@@ -152,7 +153,8 @@ def main():
         f"Fashion-MNIST, {len(x):,} training and {len(x_test):,} test images; teacher "
         f"`teacher_cnn` {args.teacher_epochs} epochs; student `student_cnn` "
         f"({student.count_params():,} parameters) distilled {args.student_epochs} epochs "
-        f"(SoftTargetKD T={RECIPE['temperature']:g}, alpha={RECIPE['alpha']:g}); QAT {args.qat_epochs} epochs, pruning "
+        f"(SoftTargetKD T={RECIPE['temperature']:g}, alpha={RECIPE['alpha']:g}); "
+        f"QAT {args.qat_epochs} epochs, pruning "
         f"{args.prune_epochs} epochs, each fine-tuning repeated with seeds {args.fine_tune_seeds} "
         f"(mean ± std; bytes of the first seed's file); Keras backend {keras.backend.backend()}; "
         f"float Keras student {100 * keras_accuracy:.2f}%; total {time.time() - start:.0f} s."

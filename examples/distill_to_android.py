@@ -90,12 +90,14 @@ def main(argv=None):
     parser.add_argument("--teacher-epochs", type=int, default=RECIPE["teacher_epochs"])
     parser.add_argument("--epochs", type=int, default=RECIPE["epochs"])
     parser.add_argument("--quick", action="store_true",
-                        help="2,000 training and 1,000 test images, 1 epoch each: checks the road, not the model.")
+                        help="2,000 training and 1,000 test images, 1 epoch each: "
+                        "checks the road, not the model.")
     args = parser.parse_args(argv)
 
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
     if args.quick:
-        x_train, y_train, x_test, y_test = x_train[:2000], y_train[:2000], x_test[:1000], y_test[:1000]
+        x_train, y_train = x_train[:2000], y_train[:2000]
+        x_test, y_test = x_test[:1000], y_test[:1000]
         args.teacher_epochs = args.epochs = 1
     os.makedirs(args.out, exist_ok=True)
     keras.utils.set_random_seed(0)
@@ -122,7 +124,8 @@ def main(argv=None):
         ])  # fmt: skip
     print()
     print(markdown_table(
-        ["file", "bytes", "vs float32", "test accuracy", "agrees with Keras", "latency (batch 1)"], rows
+        ["file", "bytes", "vs float32", "test accuracy", "agrees with Keras",
+         "latency (batch 1)"], rows
     ))  # fmt: skip
     print(f"\nFor the app: {files['int8'].path} and {files['int8'].sidecar_path}")
 

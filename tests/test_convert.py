@@ -10,10 +10,10 @@ import os
 import keras
 import numpy as np
 import pytest
-
-import tflite_export
 from _tfmot_models import cnn
 from _tfmot_models import images
+
+import tflite_export
 from tflite_export import tflite_file
 from tflite_export.tflite._calibration import draw_samples
 

@@ -4,10 +4,10 @@ against numbers computed independently from the Keras model."""
 import keras
 import numpy as np
 import pytest
-
-import tflite_export
 from _tfmot_models import cnn
 from _tfmot_models import images
+
+import tflite_export
 
 
 @pytest.fixture(scope="module")

@@ -86,7 +86,7 @@ def test_fitnet_projector_trains_but_stays_out_of_the_student(images, tmp_path):
     distiller = compile_(
         keras_kd.Distiller(teacher, student, [losses.SoftTargetKD(4.0), hint], alpha=0.5)
     )
-    assert [type(l).__name__ for l in hint.projector.layers] == ["Resizing", "Conv2D"]
+    assert [type(layer).__name__ for layer in hint.projector.layers] == ["Resizing", "Conv2D"]
     kernel_before = keras.ops.convert_to_numpy(hint.projector.weights[0]).copy()
     distiller.fit(x, y, batch_size=16, epochs=2, verbose=0)
     kernel_after = keras.ops.convert_to_numpy(hint.projector.weights[0])

@@ -5,13 +5,13 @@ import os
 import keras
 import numpy as np
 import pytest
+from test_losses_methods import numpy_dist
+from test_losses_methods import numpy_dkd
 
 import keras_kd
 from keras_kd import losses
 from keras_kd.losses.base import EnsembleOutputs
 from keras_kd.teachers import EMATeacher
-from test_losses_methods import numpy_dist
-from test_losses_methods import numpy_dkd
 
 
 def softmax(z):
@@ -192,7 +192,7 @@ def test_ema_teacher_updates_each_step_within_fit_and_saves(blobs, tmp_path):
     record = keras.callbacks.LambdaCallback(on_train_batch_end=record_weights)
     distiller.fit(x, y, batch_size=96, epochs=1, verbose=0, callbacks=[record])
     assert len(seen) == 4
-    for (s_prev, e_prev), (s_now, e_now) in zip(seen, seen[1:]):
+    for (_, e_prev), (s_now, e_now) in zip(seen, seen[1:]):
         np.testing.assert_allclose(e_now, 0.5 * e_prev + 0.5 * s_now, rtol=1e-5, atol=1e-6)
     path = os.path.join(tmp_path, "ema.keras")
     distiller.save(path)

@@ -45,14 +45,38 @@ from tflite_export.tfmot import TFMOTResult
 from tflite_export.tfmot import prune_distill
 from tflite_export.tfmot import quantization_aware_distill
 
-__all__ = sorted([
-    *tflite.__all__,
+__all__ = [
+    "ConversionResult",
+    "EvaluationReport",
     "ExportError",
     "MODES",
+    "SizeBreakdown",
     "TFMOTResult",
+    "TensorInfo",
     "atomic_write",
     "check_destination",
+    "comparison_figure",
+    "comparison_html",
+    "comparison_markdown",
+    "comparison_png",
+    "comparison_table",
+    "convert",
+    "evaluate",
+    "evaluation_rows",
+    "file_labels",
+    "load_model_file",
+    "markdown_table",
+    "milliseconds",
     "modes",
+    "percent",
     "prune_distill",
     "quantization_aware_distill",
-])
+    "reference_outputs",
+    "require_matplotlib",
+    "sidecar_path",
+    "size_breakdown",
+    "tflite",
+    "tflite_file",
+    "top1_accuracy",
+    "two_columns",
+]

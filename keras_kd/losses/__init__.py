@@ -7,9 +7,18 @@ registry (`registered_names`, `describe`, `output_level_names`, `listing`)
 then lists it everywhere names are listed.
 """
 
+from keras_kd.losses.attention import AttentionTransfer
+from keras_kd.losses.attention import attention_map
+from keras_kd.losses.attention import attention_transfer
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.base import ModelOutputs
 from keras_kd.losses.base import get
+from keras_kd.losses.dist import DIST
+from keras_kd.losses.dist import dist_loss
+from keras_kd.losses.dkd import DKD
+from keras_kd.losses.dkd import decoupled_kd
+from keras_kd.losses.fitnet import FitNetHint
+from keras_kd.losses.fitnet import hint_distance
 from keras_kd.losses.registry import LossInfo
 from keras_kd.losses.registry import describe
 from keras_kd.losses.registry import listing
@@ -18,21 +27,12 @@ from keras_kd.losses.registry import output_level_names
 from keras_kd.losses.registry import register
 from keras_kd.losses.registry import registered_names
 from keras_kd.losses.registry import unregister
+from keras_kd.losses.rkd import RKD
+from keras_kd.losses.rkd import rkd_loss
 
 # The losses: one module each, registered on import.
 from keras_kd.losses.soft_target import SoftTargetKD
 from keras_kd.losses.soft_target import soft_target_kd
-from keras_kd.losses.attention import AttentionTransfer
-from keras_kd.losses.attention import attention_map
-from keras_kd.losses.attention import attention_transfer
-from keras_kd.losses.dist import DIST
-from keras_kd.losses.dist import dist_loss
-from keras_kd.losses.dkd import DKD
-from keras_kd.losses.dkd import decoupled_kd
-from keras_kd.losses.fitnet import FitNetHint
-from keras_kd.losses.fitnet import hint_distance
-from keras_kd.losses.rkd import RKD
-from keras_kd.losses.rkd import rkd_loss
 
 __all__ = [
     # The contract and the registry.

@@ -53,7 +53,8 @@ def rkd_distance(teacher_embeddings, student_embeddings):
 def rkd_angle(teacher_embeddings, student_embeddings):
     """Angle-wise RKD: Huber loss between the angles of all triplets."""
     return _smooth_l1(
-        _angles(flatten_per_sample(student_embeddings)), _angles(flatten_per_sample(teacher_embeddings))
+        _angles(flatten_per_sample(student_embeddings)),
+        _angles(flatten_per_sample(teacher_embeddings)),
     )
 
 

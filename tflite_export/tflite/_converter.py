@@ -11,9 +11,7 @@ import re
 
 import keras
 import tensorflow as tf
-from tensorflow.python.framework.convert_to_constants import (
-    convert_variables_to_constants_v2,
-)
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from tflite_export import modes as modes_lib
 from tflite_export._errors import ExportError

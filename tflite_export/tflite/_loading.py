@@ -9,7 +9,9 @@ def load_model_file(path):
     """Loads a `.keras` file, or raises an error that says what is wrong."""
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise ValueError(f"No such model file: {path}. Pass a Keras model or the path of a .keras file.")
+        raise ValueError(
+            f"No such model file: {path}. Pass a Keras model or the path of a .keras file."
+        )
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:

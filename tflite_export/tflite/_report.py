@@ -239,7 +239,8 @@ def require_matplotlib():
 
 def _quality(reports):
     """The y values of the first panel: accuracy, else agreement, in %."""
-    for field, name in (("accuracy", "accuracy (%)"), ("agreement", "agreement with reference (%)")):
+    panels = (("accuracy", "accuracy (%)"), ("agreement", "agreement with reference (%)"))
+    for field, name in panels:
         values = [getattr(report, field) for report in reports]
         if any(value is not None for value in values):
             return [None if v is None else 100 * v for v in values], name

@@ -136,9 +136,7 @@ def wrap_for_pruning(model, schedule):
     """
     import tensorflow_model_optimization as tfmot
     import tf_keras
-    from tensorflow_model_optimization.python.core.sparsity.keras import (
-        prune_registry,
-    )
+    from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
 
     def wrap(layer):
         if isinstance(layer, tf_keras.Model):
