@@ -1,11 +1,14 @@
 """What the export and TFMOT benchmarks share: the trained teacher and
-distilled student on Fashion-MNIST (cached in `_work/`)."""
+distilled student on Fashion-MNIST (cached in `_work/`), and the options
+and data that go with them."""
 
+import argparse
 import os
 
 import keras
 
 import keras_kd
+from keras_kd.data import load_fashion_mnist
 from keras_kd.demo import PRESETS
 from keras_kd.reference_models import student_cnn
 from keras_kd.reference_models import teacher_cnn
@@ -16,6 +19,33 @@ RECIPE = PRESETS["fashion_mnist"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(HERE, "_work")
 ROOT = os.path.dirname(HERE)
+
+
+def pair_parser(description):
+    """An argument parser with the options of the shared pair: how many
+    training samples and epochs it gets, the seed, and `--quick`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--train-samples", type=int, default=60000)
+    parser.add_argument("--teacher-epochs", type=int, default=RECIPE["teacher_epochs"])
+    parser.add_argument("--student-epochs", type=int, default=RECIPE["epochs"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
+    return parser
+
+
+def data_and_pair(args):
+    """`((x, y), (x_test, y_test), (teacher, student))` for the options of
+    `pair_parser`: the first `--train-samples` Fashion-MNIST images, the test
+    set (its first 1,000 with `--quick`, which also shrinks the training)
+    and the pair trained on them, cached."""
+    if args.quick:
+        args.train_samples, args.teacher_epochs, args.student_epochs = 2000, 1, 1
+    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    x, y = x_train[: args.train_samples], y_train[: args.train_samples]
+    if args.quick:
+        x_test, y_test = x_test[:1000], y_test[:1000]
+    pair = cached_pair(x, y, args.teacher_epochs, args.student_epochs, args.seed)
+    return (x, y), (x_test, y_test), pair
 
 
 def cached_pair(x, y, teacher_epochs, student_epochs, seed):

@@ -18,7 +18,6 @@ Writes the table to `benchmarks/RESULTS_export.md`, `docs/export.md` and
 `README.md` (between the `export` markers).
 """
 
-import argparse
 import os
 import tempfile
 import time
@@ -29,10 +28,10 @@ from _markdown import write_between_markers
 from _shared import HERE
 from _shared import RECIPE
 from _shared import ROOT
-from _shared import cached_pair
+from _shared import data_and_pair
+from _shared import pair_parser
 
 import tflite_export
-from keras_kd.data import load_fashion_mnist
 from tflite_export import markdown_table
 from tflite_export import size_breakdown
 
@@ -41,15 +40,10 @@ RESULTS = os.path.join(HERE, "RESULTS_export.md")
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train-samples", type=int, default=60000)
-    parser.add_argument("--teacher-epochs", type=int, default=RECIPE["teacher_epochs"])
-    parser.add_argument("--student-epochs", type=int, default=RECIPE["epochs"])
+    parser = pair_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--calibration-samples", type=int, default=300)
     parser.add_argument("--latency-rounds", type=int, default=7)
     parser.add_argument("--latency-samples", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
     return parser.parse_args()
 
 
@@ -169,14 +163,9 @@ def size_reading(sizes):
 def main():
     args = parse_args()
     if args.quick:
-        args.train_samples, args.teacher_epochs, args.student_epochs = 2000, 1, 1
         args.latency_rounds, args.latency_samples = 2, 20
     start = time.time()
-    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
-    x, y = x_train[: args.train_samples], y_train[: args.train_samples]
-    if args.quick:
-        x_test, y_test = x_test[:1000], y_test[:1000]
-    teacher, student = cached_pair(x, y, args.teacher_epochs, args.student_epochs, args.seed)
+    (x, y), (x_test, y_test), (teacher, student) = data_and_pair(args)
     with tempfile.TemporaryDirectory() as folder:
         rows, keras_accuracy = measure(student, x, x_test, y_test, args, folder)
         sizes_text, sizes = size_table(rows, student, teacher, x, args, folder)

@@ -17,7 +17,6 @@ Writes the table to `benchmarks/RESULTS_tfmot.md` and into `docs/tfmot.md`
 `benchmarks/_work/tfmot.json`.
 """
 
-import argparse
 import gzip
 import json
 import os
@@ -31,10 +30,10 @@ from _shared import HERE
 from _shared import RECIPE
 from _shared import ROOT
 from _shared import WORK
-from _shared import cached_pair
+from _shared import data_and_pair
+from _shared import pair_parser
 
 import tflite_export
-from keras_kd.data import load_fashion_mnist
 
 RESULTS = os.path.join(HERE, "RESULTS_tfmot.md")
 DOC = os.path.join(ROOT, "docs", "tfmot.md")
@@ -43,17 +42,12 @@ BEGIN, END = "<!-- tfmot:begin -->", "<!-- tfmot:end -->"
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train-samples", type=int, default=60000)
-    parser.add_argument("--teacher-epochs", type=int, default=RECIPE["teacher_epochs"])
-    parser.add_argument("--student-epochs", type=int, default=RECIPE["epochs"])
+    parser = pair_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--qat-epochs", type=int, default=2)
     parser.add_argument("--prune-epochs", type=int, default=3)
     parser.add_argument("--sparsity", type=float, default=0.8)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fine-tune-seeds", type=int, nargs="+", default=[0, 1, 2],
                         help="Each QAT and pruning run is repeated with these seeds.")
-    parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
     return parser.parse_args()
 
 
@@ -126,16 +120,11 @@ def format_table(rows, dense_gzip):
 def main():
     args = parse_args()
     if args.quick:
-        args.train_samples, args.teacher_epochs, args.student_epochs = 2000, 1, 1
         args.qat_epochs, args.prune_epochs, args.fine_tune_seeds = 1, 1, [0, 1]
     keras.utils.set_random_seed(args.seed)
     start = time.time()
-    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
-    x, y = x_train[: args.train_samples], y_train[: args.train_samples]
-    if args.quick:
-        x_test, y_test = x_test[:1000], y_test[:1000]
     os.makedirs(WORK, exist_ok=True)
-    teacher, student = cached_pair(x, y, args.teacher_epochs, args.student_epochs, args.seed)
+    (x, y), (x_test, y_test), (teacher, student) = data_and_pair(args)
     teacher_logits = keras.ops.convert_to_numpy(teacher.predict(x, batch_size=512, verbose=0))
     with tempfile.TemporaryDirectory() as folder:
         rows = [

@@ -67,6 +67,45 @@ class _DistillerSchedule(keras.callbacks.Callback):
             logs[self.log_name] = self.current(self._distiller())
 
 
+class _FunctionSchedule(_DistillerSchedule):
+    """A schedule given by the user as a function `epoch -> value`.
+
+    Checks the function once and each value it returns. Subclasses set
+    `log_name` (the value's name in messages and logs), `expected` (what a
+    valid value is, for the error message) and `is_valid(value)`, and
+    implement `apply` and `current`.
+    """
+
+    expected = None
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__(verbose)
+        if not callable(schedule):
+            raise ValueError(
+                f"{type(self).__name__} `schedule` must be a function epoch -> "
+                f"{self.log_name}. Received: schedule={schedule!r} of type "
+                f"{type(schedule).__name__}."
+            )
+        self.schedule = schedule
+
+    @staticmethod
+    def is_valid(value):
+        raise NotImplementedError
+
+    def value(self, epoch):
+        """`schedule(epoch)` as a float, or an error naming the value."""
+        raw = self.schedule(epoch)
+        value = _as_float(raw)
+        if value is None or not self.is_valid(value):
+            raise ValueError(
+                f"{type(self).__name__}: schedule({epoch}) returned "
+                f"{self.log_name}={raw!r}, but the {self.log_name} must be "
+                f"{self.expected}. Make the schedule return such a value for "
+                "every epoch."
+            )
+        return value
+
+
 class DistillationWarmup(_DistillerSchedule):
     """Ramps the distillation term in linearly over the first epochs.
 
@@ -111,7 +150,7 @@ class DistillationWarmup(_DistillerSchedule):
         return distiller.distillation_scale
 
 
-class TemperatureSchedule(_DistillerSchedule):
+class TemperatureSchedule(_FunctionSchedule):
     """Sets the temperature of every distillation loss that has one.
 
     At the start of each epoch, `schedule(epoch)` (epochs counted from 0,
@@ -137,16 +176,11 @@ class TemperatureSchedule(_DistillerSchedule):
     """
 
     log_name = "temperature"
+    expected = "a finite number > 0"
 
-    def __init__(self, schedule, verbose=0):
-        super().__init__(verbose)
-        self.schedule = _check_callable(schedule, "TemperatureSchedule", "temperature")
-
-    def value(self, epoch):
-        return _scheduled_value(
-            self.schedule, epoch, "TemperatureSchedule", "temperature",
-            lambda t: 0.0 < t < math.inf, "a finite number > 0",
-        )
+    @staticmethod
+    def is_valid(value):
+        return 0.0 < value < math.inf
 
     def apply(self, distiller, value):
         for loss in _tempered_losses(distiller):
@@ -156,7 +190,7 @@ class TemperatureSchedule(_DistillerSchedule):
         return _tempered_losses(distiller)[0].temperature
 
 
-class AlphaSchedule(_DistillerSchedule):
+class AlphaSchedule(_FunctionSchedule):
     """Sets `Distiller.alpha`, the weight of the hard-label loss, per epoch.
 
     At the start of each epoch, `schedule(epoch)` (epochs counted from 0)
@@ -178,16 +212,11 @@ class AlphaSchedule(_DistillerSchedule):
     """
 
     log_name = "alpha"
+    expected = "a number in [0, 1]"
 
-    def __init__(self, schedule, verbose=0):
-        super().__init__(verbose)
-        self.schedule = _check_callable(schedule, "AlphaSchedule", "alpha")
-
-    def value(self, epoch):
-        return _scheduled_value(
-            self.schedule, epoch, "AlphaSchedule", "alpha",
-            lambda a: 0.0 <= a <= 1.0, "a number in [0, 1]",
-        )
+    @staticmethod
+    def is_valid(value):
+        return 0.0 <= value <= 1.0
 
     def apply(self, distiller, value):
         if value > 0 and _keras_compat.compiled_loss(distiller) is None:
@@ -208,28 +237,6 @@ class AlphaSchedule(_DistillerSchedule):
 
     def current(self, distiller):
         return distiller.alpha
-
-
-def _check_callable(schedule, owner, what):
-    if not callable(schedule):
-        raise ValueError(
-            f"{owner} `schedule` must be a function epoch -> {what}. "
-            f"Received: schedule={schedule!r} of type {type(schedule).__name__}."
-        )
-    return schedule
-
-
-def _scheduled_value(schedule, epoch, owner, what, is_valid, expected):
-    """`schedule(epoch)` as a float, or an error naming the value."""
-    raw = schedule(epoch)
-    value = _as_float(raw)
-    if value is None or not is_valid(value):
-        raise ValueError(
-            f"{owner}: schedule({epoch}) returned {what}={raw!r}, but the "
-            f"{what} must be {expected}. Make the schedule return such a "
-            "value for every epoch."
-        )
-    return value
 
 
 def _as_float(value):

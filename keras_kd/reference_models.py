@@ -36,13 +36,7 @@ def teacher_cnn(input_shape=(28, 28, 1), classes=10, softmax=False, name="teache
     390410
     """
     inputs = keras.Input(input_shape, name="image")
-    x = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv1")(inputs)
-    x = layers.MaxPooling2D(name="pool1")(x)
-    x = layers.Conv2D(64, 3, padding="same", activation="relu", name="conv2")(x)
-    x = layers.MaxPooling2D(name="pool2")(x)
-    x = layers.Conv2D(128, 3, padding="same", activation="relu", name="conv3")(x)
-    x = layers.MaxPooling2D(name="pool3")(x)
-    x = layers.Flatten(name="flatten")(x)
+    x = layers.Flatten(name="flatten")(_conv_blocks(inputs, (32, 64, 128)))
     x = layers.Dropout(0.3, name="dropout")(x)
     x = layers.Dense(256, activation="relu", name="embedding")(x)
     outputs = layers.Dense(
@@ -71,11 +65,7 @@ def student_cnn(input_shape=(28, 28, 1), classes=10, width=8, name="student"):
     26698
     """
     inputs = keras.Input(input_shape, name="image")
-    x = layers.Conv2D(width, 3, padding="same", activation="relu", name="conv1")(inputs)
-    x = layers.MaxPooling2D(name="pool1")(x)
-    x = layers.Conv2D(2 * width, 3, padding="same", activation="relu", name="conv2")(x)
-    x = layers.MaxPooling2D(name="pool2")(x)
-    x = layers.Flatten(name="flatten")(x)
+    x = layers.Flatten(name="flatten")(_conv_blocks(inputs, (width, 2 * width)))
     x = layers.Dense(32, activation="relu", name="embedding")(x)
     outputs = layers.Dense(classes, name="logits")(x)
     return keras.Model(inputs, outputs, name=name)
@@ -95,7 +85,8 @@ def small_teacher_cnn(input_shape=(28, 28, 1), classes=10, name="teacher"):
         name: Model name.
 
     Returns:
-        A Functional `keras.Model` that outputs logits.
+        A Functional `keras.Model` that outputs logits; its 128-unit
+        embedding is the layer named `"embedding"`.
 
     Example:
 
@@ -103,11 +94,7 @@ def small_teacher_cnn(input_shape=(28, 28, 1), classes=10, name="teacher"):
     206922
     """
     inputs = keras.Input(input_shape)
-    h = layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1")(inputs)
-    h = layers.MaxPooling2D(name="pool1")(h)
-    h = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2")(h)
-    h = layers.MaxPooling2D(name="pool2")(h)
-    h = layers.Flatten()(h)
+    h = layers.Flatten()(_conv_blocks(inputs, (16, 32)))
     h = layers.Dense(128, activation="relu", name="embedding")(h)
     h = layers.Dropout(0.3)(h)
     return keras.Model(inputs, layers.Dense(classes, name="logits")(h), name=name)
@@ -117,8 +104,7 @@ def tiny_student_cnn(input_shape=(28, 28, 1), classes=10, name="student"):
     """The methods benchmark's student: two convolutions and a linear head.
 
     9,098 parameters on 28x28 images with 10 classes (8 and 16 filters, no
-    hidden dense layer), 23x fewer than `small_teacher_cnn`. Its flattened
-    features are the layer named `"features"`.
+    hidden dense layer), 23x fewer than `small_teacher_cnn`.
 
     Args:
         input_shape: Image shape, channels last.
@@ -126,17 +112,25 @@ def tiny_student_cnn(input_shape=(28, 28, 1), classes=10, name="student"):
         name: Model name.
 
     Returns:
-        A Functional `keras.Model` that outputs logits.
+        A Functional `keras.Model` that outputs logits; its flattened
+        features (784 on 28x28 images) are the layer named `"features"`.
 
     Example:
 
-    >>> tiny_student_cnn().count_params()
-    9098
+    >>> model = tiny_student_cnn()
+    >>> model.count_params(), model.get_layer("features").output.shape
+    (9098, (None, 784))
     """
     inputs = keras.Input(input_shape)
-    h = layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(inputs)
-    h = layers.MaxPooling2D(name="pool1")(h)
-    h = layers.Conv2D(16, 3, padding="same", activation="relu", name="conv2")(h)
-    h = layers.MaxPooling2D(name="pool2")(h)
-    h = layers.Flatten(name="features")(h)
+    h = layers.Flatten(name="features")(_conv_blocks(inputs, (8, 16)))
     return keras.Model(inputs, layers.Dense(classes, name="logits")(h), name=name)
+
+
+def _conv_blocks(x, filters):
+    """One block per entry of `filters`: a 3x3 ReLU convolution, then 2x2
+    max pooling, named `conv1`, `pool1`, `conv2`, ... (the names the
+    examples and feature-based losses tap)."""
+    for i, f in enumerate(filters, start=1):
+        x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+        x = layers.MaxPooling2D(name=f"pool{i}")(x)
+    return x

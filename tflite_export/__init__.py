@@ -17,66 +17,47 @@ from tflite_export._atomic import atomic_write
 from tflite_export._atomic import check_destination
 from tflite_export._errors import ExportError
 from tflite_export.modes import MODES
-from tflite_export.tflite import ConversionResult
-from tflite_export.tflite import EvaluationReport
-from tflite_export.tflite import SizeBreakdown
-from tflite_export.tflite import TensorInfo
-from tflite_export.tflite import comparison_figure
-from tflite_export.tflite import comparison_html
-from tflite_export.tflite import comparison_markdown
-from tflite_export.tflite import comparison_png
-from tflite_export.tflite import comparison_table
-from tflite_export.tflite import convert
-from tflite_export.tflite import evaluate
-from tflite_export.tflite import evaluation_rows
-from tflite_export.tflite import file_labels
-from tflite_export.tflite import load_model_file
-from tflite_export.tflite import markdown_table
-from tflite_export.tflite import milliseconds
-from tflite_export.tflite import percent
-from tflite_export.tflite import reference_outputs
-from tflite_export.tflite import require_matplotlib
-from tflite_export.tflite import sidecar_path
-from tflite_export.tflite import size_breakdown
-from tflite_export.tflite import tflite_file
-from tflite_export.tflite import top1_accuracy
-from tflite_export.tflite import two_columns
+from tflite_export.tflite import ConversionResult as ConversionResult
+from tflite_export.tflite import EvaluationReport as EvaluationReport
+from tflite_export.tflite import SizeBreakdown as SizeBreakdown
+from tflite_export.tflite import TensorInfo as TensorInfo
+from tflite_export.tflite import comparison_figure as comparison_figure
+from tflite_export.tflite import comparison_html as comparison_html
+from tflite_export.tflite import comparison_markdown as comparison_markdown
+from tflite_export.tflite import comparison_png as comparison_png
+from tflite_export.tflite import comparison_table as comparison_table
+from tflite_export.tflite import convert as convert
+from tflite_export.tflite import evaluate as evaluate
+from tflite_export.tflite import evaluation_rows as evaluation_rows
+from tflite_export.tflite import file_labels as file_labels
+from tflite_export.tflite import load_model_file as load_model_file
+from tflite_export.tflite import markdown_table as markdown_table
+from tflite_export.tflite import milliseconds as milliseconds
+from tflite_export.tflite import percent as percent
+from tflite_export.tflite import reference_outputs as reference_outputs
+from tflite_export.tflite import require_matplotlib as require_matplotlib
+from tflite_export.tflite import sidecar_path as sidecar_path
+from tflite_export.tflite import size_breakdown as size_breakdown
+from tflite_export.tflite import tflite_file as tflite_file
+from tflite_export.tflite import top1_accuracy as top1_accuracy
+from tflite_export.tflite import two_columns as two_columns
 from tflite_export.tfmot import TFMOTResult
 from tflite_export.tfmot import prune_distill
 from tflite_export.tfmot import quantization_aware_distill
 
+# Its own names and the tfmot entry points, then every name of `tflite`: that
+# list is kept in one place, `tflite_export.tflite.__all__` (its names are
+# imported above with `as`, the explicit re-export linters and type checkers
+# read).
 __all__ = [
-    "ConversionResult",
-    "EvaluationReport",
     "ExportError",
     "MODES",
-    "SizeBreakdown",
     "TFMOTResult",
-    "TensorInfo",
     "atomic_write",
     "check_destination",
-    "comparison_figure",
-    "comparison_html",
-    "comparison_markdown",
-    "comparison_png",
-    "comparison_table",
-    "convert",
-    "evaluate",
-    "evaluation_rows",
-    "file_labels",
-    "load_model_file",
-    "markdown_table",
-    "milliseconds",
     "modes",
-    "percent",
     "prune_distill",
     "quantization_aware_distill",
-    "reference_outputs",
-    "require_matplotlib",
-    "sidecar_path",
-    "size_breakdown",
     "tflite",
-    "tflite_file",
-    "top1_accuracy",
-    "two_columns",
+    *tflite.__all__,
 ]

@@ -42,6 +42,11 @@ class Training:
     target_sparsity: float = None
 
 
+def _in_folder(filename, doc):
+    """A read-only property: the path of `filename` in the job's folder."""
+    return property(lambda job: os.path.join(job.folder, filename), doc=doc)
+
+
 @dataclasses.dataclass(frozen=True)
 class Job:
     """One task for a TensorFlow child process.
@@ -85,25 +90,14 @@ class Job:
         """Whether the child's `tf.keras` must be tf-keras (TFMOT needs it)."""
         return self.task in _TFMOT_TASKS
 
-    @property
-    def path(self):
-        """Where the job itself is written: `job.json` in its folder."""
-        return os.path.join(self.folder, "job.json")
-
-    @property
-    def arrays_path(self):
-        """The input arrays (calibration samples, or training data)."""
-        return os.path.join(self.folder, "arrays.npz")
-
-    @property
-    def result_path(self):
-        """The child's outcome, a JSON dict (or `{"error": message}`)."""
-        return os.path.join(self.folder, "result.json")
-
-    @property
-    def weights_path(self):
-        """Weights the child sends back (the pruned student's)."""
-        return os.path.join(self.folder, "weights.npz")
+    path = _in_folder("job.json", "Where the job itself is written: `job.json` in its folder.")
+    arrays_path = _in_folder(
+        "arrays.npz", "The input arrays (calibration samples, or training data)."
+    )
+    result_path = _in_folder(
+        "result.json", 'The child\'s outcome, a JSON dict (or `{"error": message}`).'
+    )
+    weights_path = _in_folder("weights.npz", "Weights the child sends back (the pruned student's).")
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self))
