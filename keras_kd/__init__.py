@@ -7,11 +7,19 @@ Example:
 ...                                distillation_loss="kd", alpha=0.1)
 """
 
-from keras_kd import callbacks
-from keras_kd import losses
-from keras_kd import recipes
-from keras_kd import teachers
-from keras_kd.distiller import Distiller
+import sys
+
+# First, before Keras (and on its TensorFlow backend, TensorFlow) is imported:
+# the `keras-kd` command prints no start-up chatter unless --verbose.
+from keras_kd.cli import _quiet
+
+_quiet.silence_if_console_command(sys.argv)
+
+from keras_kd import callbacks  # noqa: E402
+from keras_kd import losses  # noqa: E402
+from keras_kd import recipes  # noqa: E402
+from keras_kd import teachers  # noqa: E402
+from keras_kd.distiller import Distiller  # noqa: E402
 
 __version__ = "0.1.0"
 

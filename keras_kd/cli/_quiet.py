@@ -78,6 +78,11 @@ class _QuietLoader(importlib.abc.Loader):
         module.__spec__.loader = module.__loader__ = self.loader
         with stderr_discarded():
             self.loader.exec_module(module)
+            # The CUDA probe ("failed call to cuInit") logs when the devices
+            # are first listed, later than the import: list them now.
+            list_devices = getattr(getattr(module, "config", None), "list_physical_devices", None)
+            if list_devices is not None:
+                list_devices()
 
 
 class _QuietImport(importlib.abc.MetaPathFinder):
@@ -118,3 +123,44 @@ def silence():
     except ImportError:
         return
     absl_logging.set_verbosity(absl_logging.ERROR)
+
+
+def _is_this_command(argv, orig_argv):
+    """Whether the process is `keras-kd ...` or `python -m keras_kd.cli ...`."""
+    program = os.path.basename(argv[0]) if argv else ""
+    if program in ("keras-kd", "keras-kd.exe"):
+        return True
+    orig_argv = list(orig_argv or [])
+    return any(
+        flag == "-m" and module == "keras_kd.cli"
+        for flag, module in zip(orig_argv, orig_argv[1:])
+    )
+
+
+def silence_if_console_command(argv, orig_argv=None):
+    """Silences the start-up logging early when this process is `keras-kd`.
+
+    `import keras_kd` runs before the command's `main` and, on the
+    TensorFlow backend, imports TensorFlow; `keras_kd/__init__.py` calls this
+    first so that the command is quiet on every backend. A Python program
+    that imports keras_kd is left alone.
+
+    Args:
+        argv: `sys.argv`.
+        orig_argv: `sys.orig_argv` (the interpreter's own arguments, which
+            name `-m keras_kd.cli`); read from `sys` when `None`.
+
+    Returns:
+        Whether the logging was silenced.
+
+    Example:
+
+    >>> silence_if_console_command(["train.py"], ["python", "train.py"])
+    False
+    """
+    if orig_argv is None:
+        orig_argv = getattr(sys, "orig_argv", [])
+    if not _is_this_command(argv, orig_argv) or wants_verbose(argv[1:]):
+        return False
+    silence()
+    return True
