@@ -11,7 +11,7 @@ import sys
 
 # First, before Keras (and on its TensorFlow backend, TensorFlow) is imported:
 # the `keras-kd` command prints no start-up chatter unless --verbose.
-from keras_kd.cli import _quiet
+from keras_kd import _quiet
 
 _quiet.silence_if_console_command(sys.argv)
 

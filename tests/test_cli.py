@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_kd.cli import _quiet
+from keras_kd import _quiet
 from keras_kd.cli import _writing
 from keras_kd.cli import build_parser
 from keras_kd.cli import main

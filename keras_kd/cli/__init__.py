@@ -22,11 +22,11 @@ Example:
 import argparse
 import sys
 
+from keras_kd import _quiet
 from keras_kd.cli import _demo
 from keras_kd.cli import _distill
 from keras_kd.cli import _errors
 from keras_kd.cli import _export
-from keras_kd.cli import _quiet
 from keras_kd.cli import _report
 from keras_kd.cli import _tfmot
 from keras_kd.cli._errors import UsageError
