@@ -34,6 +34,10 @@ _INTERNALS = {
     "Model._aggregate_additional_loss": lambda: hasattr(
         keras.Model, "_aggregate_additional_loss"
     ),
+    "keras.src.losses.loss.scale_loss_for_distribution": lambda: all(
+        hasattr(keras.src.losses.loss, name)
+        for name in ("scale_loss_for_distribution", "unscale_loss_for_distribution")
+    ),
 }
 
 
@@ -115,6 +119,22 @@ def own_variables(layer):
 def aggregate_additional_loss(model, loss):
     """A regularization loss of `model.losses`, reduced as Keras reduces it."""
     return model._aggregate_additional_loss(loss)
+
+
+def scale_for_replicas(value):
+    """A per-replica loss scaled as Keras scales its compiled loss.
+
+    Under `tf.distribute` each of N replicas computes its loss on its share
+    of the batch and the gradients are summed, so Keras divides every loss
+    by N; a loss added outside the compiled one must be divided too, or it
+    weighs N times more than on one device. Elsewhere: `value` unchanged.
+    """
+    return keras.src.losses.loss.scale_loss_for_distribution(value)
+
+
+def unscale_for_replicas(value):
+    """Undoes `scale_for_replicas`, for reporting a loss as on one device."""
+    return keras.src.losses.loss.unscale_loss_for_distribution(value)
 
 
 def built_input_shape(model):

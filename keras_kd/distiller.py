@@ -225,11 +225,15 @@ class Distiller(keras.Model):
         # Variables, not floats, so that callbacks reach the compiled step.
         alpha = hyperparameters.value(self, "alpha")
         scale = hyperparameters.value(self, "distillation_scale")
-        total = (1.0 - alpha) * scale * soft_loss
+        # Keras scales its compiled (hard) loss per replica under
+        # tf.distribute; the distillation term is scaled the same way, so
+        # that N replicas train as one device does.
+        total = (1.0 - alpha) * scale * _keras_compat.scale_for_replicas(soft_loss)
         if hard_loss is not None:
             total = total + alpha * hard_loss
             self.student_loss_tracker.update_state(
-                hard_loss, sample_weight=batch_size
+                _keras_compat.unscale_for_replicas(hard_loss),
+                sample_weight=batch_size,
             )
         for extra in self.losses:
             total = total + ops.cast(
