@@ -168,9 +168,9 @@ class Distiller(keras.Model):
             return super().test_step(*args)
 
     def call(self, inputs, training=False):
-        if not self._step_outputs:
-            return self.student(inputs, training=training)
         student_inputs, teacher_inputs = self.teacher.split_inputs(inputs)
+        if not self._step_outputs:
+            return self.student(student_inputs, training=training)
         student_outputs, student_features = self._student_taps(
             student_inputs, training=training
         )

@@ -30,6 +30,8 @@ class StoredTargets(keras_kd.teachers.Teacher):
         assert student.output_shape[-1] == self.classes
 
     def split_inputs(self, inputs):
+        if not isinstance(inputs, dict):  # predict() on the student's inputs alone
+            return inputs, None
         return inputs["x"], inputs["targets"]
 
     def forward(self, inputs):
@@ -66,6 +68,11 @@ def test_a_new_teacher_kind_plugs_in_without_touching_the_distiller(blobs, train
         np.testing.assert_allclose(cached, live, rtol=1e-5, atol=1e-6)
     for key in ("loss", "student_loss", "distillation_loss", "accuracy"):
         np.testing.assert_allclose(replay_history[key], live_history[key], rtol=1e-4, atol=1e-6)
+    distiller = keras_kd.Distiller(StoredTargets("probabilities", 3), replay, alpha=0.3)
+    np.testing.assert_allclose(
+        distiller.predict({"x": x, "targets": stored}, verbose=0), replay.predict(x, verbose=0), rtol=1e-6
+    )
+    np.testing.assert_allclose(distiller.predict(x, verbose=0), replay.predict(x, verbose=0), rtol=1e-6)
 
 
 def test_teacher_arguments_resolve_to_one_teacher_object(trained_teacher, make_student):

@@ -76,7 +76,11 @@ class Teacher(keras.layers.Layer):
     # -- The step ------------------------------------------------------------
 
     def split_inputs(self, inputs):
-        """`(student inputs, teacher inputs)` of a batch's `x`: both `x` here."""
+        """`(student inputs, teacher inputs)` of a batch's `x`: both `x` here.
+
+        Also called on what `predict` receives, which may hold the student's
+        inputs alone.
+        """
         return inputs, inputs
 
     def forward(self, inputs):
