@@ -43,5 +43,9 @@ def test_quickstart_runs_as_written(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(not os.path.exists(DESIGN), reason="../shared/DESIGN.md is not beside this checkout")
 def test_quickstart_is_the_design_public_api():
+    # DESIGN.md's block goes on with the API of open issues (the cached
+    # teacher, sequences, other inputs); the README shows what is built.
     readme = python_block(os.path.join(ROOT, "README.md"), "## Quickstart")
-    assert readme == python_block(DESIGN, "## Public API")
+    design = python_block(DESIGN, "## Public API")
+    assert design.startswith(readme)
+    assert design[len(readme):].startswith("\n#")
