@@ -7,6 +7,8 @@ the internal and the installed Keras version, instead of a user's training
 run failing somewhere deep in a step.
 """
 
+import sys
+
 import keras
 
 # (description, probe) pairs: each probe returns True when the internal exists.
@@ -209,3 +211,84 @@ def assign_after_train_step(model, step_result, new_values):
     for variable, value in new_values(value_of):
         updated[fixed_index[id(variable)]] = value
     return logs, (trainable, updated, *rest)
+
+
+def active_tf_strategy():
+    """The `tf.distribute` strategy in scope, or `None`.
+
+    Read through `sys.modules`: keras-kd never imports TensorFlow, and a
+    strategy can only be in scope if the user's program imported it.
+    """
+    tf = sys.modules.get("tensorflow")
+    if tf is None or keras.backend.backend() != "tensorflow":
+        return None
+    return tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
+
+
+def _is_multi_worker(strategy):
+    """True for a `tf.distribute.MultiWorkerMirroredStrategy` (whose class,
+    in TensorFlow 2.x, is `CollectiveAllReduceStrategy`)."""
+    tf = sys.modules["tensorflow"]
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def _torch_parallel_wrapper(model):
+    """The name of the torch wrapper class of `model`, if it is one."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    wrappers = (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)
+    return type(model).__name__ if isinstance(model, wrappers) else None
+
+
+def check_distribution(teacher, student):
+    """Raises for a distributed set-up that Keras 3 cannot train.
+
+    - TensorFlow's `MultiWorkerMirroredStrategy`: a plain Keras 3 model
+      fails under it with several workers (keras-team/keras#20585).
+    - PyTorch: Keras 3 has no distribution for this backend, so a
+      `keras.distribution` set on it, or a model wrapped in torch's
+      `DataParallel` / `DistributedDataParallel`, would silently train on
+      one device or fail deep in a step.
+
+    Args:
+        teacher: The teacher given to the `Distiller` (any accepted form).
+        student: The student given to the `Distiller`.
+    """
+    strategy = active_tf_strategy()
+    if strategy is not None and _is_multi_worker(strategy):
+        raise ValueError(
+            "keras-kd cannot train under tf.distribute."
+            "MultiWorkerMirroredStrategy (received "
+            f"{type(strategy).__name__}): Keras 3 itself fails under it "
+            "with several workers (keras-team/keras#20585, open upstream). "
+            "To train across machines, use the JAX backend: "
+            "keras.distribution.initialize(job_addresses=..., "
+            "num_processes=..., process_id=...) in every process, then "
+            "keras.distribution.set_distribution(keras.distribution."
+            "DataParallel()). On one machine with several GPUs, use "
+            "tf.distribute.MirroredStrategy. See docs/scaling.md."
+        )
+    if keras.backend.backend() != "torch":
+        return
+    if keras.distribution.distribution() is not None:
+        raise ValueError(
+            "keras.distribution is not supported on the PyTorch backend: "
+            "Keras 3 distributes training on JAX (keras.distribution."
+            "DataParallel / ModelParallel) and TensorFlow (tf.distribute."
+            "MirroredStrategy) only, and a distribution set on PyTorch "
+            f"(received {keras.distribution.distribution()!r}) is not "
+            "applied. Switch to KERAS_BACKEND=jax or tensorflow, or unset "
+            "it with keras.distribution.set_distribution(None)."
+        )
+    models = teacher if isinstance(teacher, (list, tuple)) else [teacher]
+    for role, model in [("teacher", m) for m in models] + [("student", student)]:
+        wrapper = _torch_parallel_wrapper(model)
+        if wrapper is not None:
+            raise ValueError(
+                f"The {role} is a torch.nn.{wrapper}-wrapped module: Keras 3 "
+                "has no distribution for the PyTorch backend, and keras-kd "
+                "distils Keras models. Pass the Keras model itself, and "
+                "train data-parallel on the JAX backend (keras.distribution."
+                "DataParallel) or TensorFlow (tf.distribute.MirroredStrategy)."
+            )

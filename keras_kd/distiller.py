@@ -94,6 +94,7 @@ class Distiller(keras.Model):
         teacher_weights=None,
         **kwargs,
     ):
+        _keras_compat.check_distribution(teacher, student)
         super().__init__(**kwargs)
         validation.check_model(student, "student")
         self.teacher = teachers_lib.get(teacher, teacher_weights)

@@ -44,3 +44,47 @@ def test_two_replicas_train_as_one_device(method):
         for name in METRICS:
             single, parallel = result["single"][stage + name], result["parallel"][stage + name]
             assert abs(single - parallel) < 1e-4, (stage + name, single, parallel)
+
+
+def small_model(name):
+    return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name=name)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "torch", reason="the PyTorch backend's refusal"
+)
+def test_a_keras_distribution_on_pytorch_is_refused_naming_the_backends_with_one():
+    import keras_kd
+
+    mesh = keras.distribution.DeviceMesh((1,), ["batch"], ["cpu:0"])
+    # Keras itself accepts this on PyTorch, and then does not apply it.
+    keras.distribution.set_distribution(keras.distribution.DataParallel(device_mesh=mesh))
+    try:
+        with pytest.raises(ValueError) as error:
+            keras_kd.Distiller(small_model("teacher"), small_model("student"))
+    finally:
+        keras.distribution.set_distribution(None)
+    message = str(error.value)
+    assert "not supported on the PyTorch backend" in message
+    assert "DataParallel" in message and "JAX" in message
+    assert "MirroredStrategy" in message and "TensorFlow" in message
+    assert "set_distribution(None)" in message
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "torch", reason="the PyTorch backend's refusal"
+)
+@pytest.mark.parametrize("role", ["teacher", "student"])
+def test_a_torch_data_parallel_wrapped_model_is_refused(role):
+    import torch
+
+    import keras_kd
+
+    models = {"teacher": small_model("teacher"), "student": small_model("student")}
+    models[role] = torch.nn.DataParallel(models[role])
+    with pytest.raises(ValueError) as error:
+        keras_kd.Distiller(models["teacher"], models["student"])
+    message = str(error.value)
+    assert f"The {role} is a torch.nn.DataParallel-wrapped module" in message
+    assert "no distribution for the PyTorch backend" in message
+    assert "Pass the Keras model itself" in message
