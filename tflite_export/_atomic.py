@@ -1,14 +1,44 @@
-"""Writes that either complete or leave the destination as it was."""
+"""Writes that either complete or leave the destination as it was.
+
+Every file the package writes goes through here: `check_destination` before
+any work starts (the folder exists and is writable, the path is no folder
+and overwrites none of the inputs), then `atomic_write` or
+`atomic_write_all` (several files written whole, then published together).
+"""
 
 import os
 import tempfile
 
 
-def check_destination(path):
-    """Returns `path` as an absolute string; raises if its folder is missing.
+def check_destination(path, inputs=(), what="The output path"):
+    """Returns `path` as an absolute string; raises if it cannot be written.
 
     Checked before any work starts, so a long conversion never ends in an
     error about where to put its result.
+
+    Args:
+        path: The file to write.
+        inputs: Paths the work reads (models, data, sidecars of inputs):
+            `path` must be none of them.
+        what: How the error names `path`.
+
+    Returns:
+        The absolute path.
+
+    Raises:
+        ValueError: The folder is missing or not writable, `path` is a
+            folder, or `path` is one of `inputs`.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> check_destination(os.path.join(folder, "a.tflite")).endswith("a.tflite")
+    True
+    >>> check_destination(os.path.join(folder, "m.keras"), inputs=[os.path.join(folder, "m.keras")])
+    Traceback (most recent call last):
+    ...
+    ValueError: The output path ... is also an input ...
     """
     path = os.path.abspath(os.fspath(path))
     folder = os.path.dirname(path)
@@ -20,7 +50,26 @@ def check_destination(path):
         )
     if os.path.isdir(path):
         raise ValueError(f"The output path is a folder: {path}. Give a file name.")
+    if path in {os.path.abspath(os.fspath(p)) for p in inputs if p is not None}:
+        raise ValueError(
+            f"{what} {path} is also an input of this work; writing it would "
+            "destroy the input. Choose another output path."
+        )
+    _check_writable(folder, path)
     return path
+
+
+def _check_writable(folder, path):
+    """Creates and removes a temporary file in `folder` (root ignores modes)."""
+    try:
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".keras-kd-probe.")
+        os.close(handle)
+        os.remove(probe)
+    except OSError as error:
+        raise ValueError(
+            f"Cannot write in the folder {folder} (for {path}): "
+            f"{error.strerror or error}. Choose a writable folder."
+        ) from None
 
 
 def atomic_write(path, content):
@@ -29,7 +78,46 @@ def atomic_write(path, content):
     The temporary file lives in the same folder and is renamed over `path`
     only once it is complete, so a failure leaves no partial file and keeps
     an existing file untouched.
+
+    Raises:
+        OSError: The write failed (a full disk, a read-only folder); the
+            message names the path, and nothing at `path` changed.
     """
+    atomic_write_all({path: content})
+
+
+def atomic_write_all(contents):
+    """Writes `{path: bytes or str}` whole, then publishes them together.
+
+    Every file is first written completely to a temporary file beside its
+    destination; only then are they renamed into place, one after the
+    other. A failure while writing leaves every destination as it was (a
+    `.tflite` never goes without its sidecar because the disk filled up).
+
+    Raises:
+        OSError: A write failed; its message names the path, and no
+            destination was changed.
+    """
+    staged = []
+    try:
+        for path, content in contents.items():
+            staged.append((_stage(path, content), path))
+        for temporary, path in staged:
+            os.replace(temporary, path)
+    except OSError as error:
+        raise OSError(
+            error.errno,
+            f"Could not write {path} ({error.strerror or error}). Nothing was "
+            "changed there; free some space or choose a writable folder",
+        ) from None
+    finally:
+        for temporary, _ in staged:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+
+
+def _stage(path, content):
+    """Writes `content` to a new temporary file beside `path`; returns it."""
     folder = os.path.dirname(os.path.abspath(path))
     data = content.encode("utf-8") if isinstance(content, str) else content
     handle, temporary = tempfile.mkstemp(
@@ -38,13 +126,14 @@ def atomic_write(path, content):
     try:
         with os.fdopen(handle, "wb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         # mkstemp makes the file owner-only; give it the permissions any
         # newly created file gets here (0666 less the umask).
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
     except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+        os.remove(temporary)
         raise
+    return temporary

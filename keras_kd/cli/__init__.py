@@ -88,7 +88,8 @@ def main(argv=None):
 
     Returns:
         The exit status: 0, or 2 for a user's mistake (printed as
-        `error: ...` on stderr). A wrong option exits through argparse
+        `error: ...` on stderr), or 141, silently, when stdout was closed
+        (`keras-kd export ... | head`). A wrong option exits through argparse
         with status 2; a bug raises with its traceback.
 
     Example:
@@ -101,6 +102,21 @@ def main(argv=None):
         _quiet.silence()
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args) or 0
+        status = args.handler(args) or 0
+        sys.stdout.flush()  # a closed pipe shows here, not at the exit
+        return status
+    except BrokenPipeError:  # the reader went away (`| head`): end quietly
+        _silence_stdout()
+        return _errors.BROKEN_PIPE_EXIT_STATUS
     except _errors.USER_ERRORS as error:
         return _errors.report(error)
+
+
+def _silence_stdout():
+    """Points stdout at /dev/null, so that the final flush stays quiet."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # a captured stdout
+        pass

@@ -5,6 +5,11 @@ Example:
     keras-kd demo --dataset digits --epochs 10
 """
 
+import math
+import os
+
+from keras_kd.cli._errors import UsageError
+
 # `run_demo`'s keyword arguments, taken from the options of the same name.
 DEMO_OPTIONS = (
     "epochs",
@@ -78,8 +83,34 @@ def register(add_command):
     )
 
 
+# Options that must be whole numbers of at least 1 when given, and >= 0.
+_COUNTS = ("epochs", "teacher_epochs", "batch_size", "train_samples", "labels")
+
+
+def _check(args):
+    """Every option checked before any data is loaded or model trained."""
+    for name in _COUNTS:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            option = "--" + name.replace("_", "-")
+            raise UsageError(f"{option} must be at least 1. Received: {value}.")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be 0 or more. Received: {args.seed}.")
+    positive = {"temperature": args.temperature, "learning-rate": args.learning_rate}
+    for option, value in positive.items():
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UsageError(f"--{option} must be a finite number > 0. Received: {value}.")
+    if args.alpha is not None and not 0.0 <= args.alpha <= 1.0:
+        raise UsageError(f"--alpha must be in [0, 1]. Received: {args.alpha}.")
+    if args.save_dir is not None and os.path.exists(args.save_dir) and not os.path.isdir(
+        args.save_dir
+    ):
+        raise UsageError(f"--save-dir {args.save_dir!r} is a file, not a folder.")
+
+
 def run(args):
     """Trains the teacher and both students, then prints the table."""
+    _check(args)
     import keras
 
     from keras_kd import demo

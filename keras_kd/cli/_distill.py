@@ -9,6 +9,7 @@ Example:
         --data train.npz -o student_distilled.keras --epochs 5
 """
 
+import math
 import os
 
 from keras_kd.cli import _loaders
@@ -56,6 +57,28 @@ def _check_output(path):
         )
     if os.path.isdir(path):
         raise UsageError(f"--output: {path!r} is a folder. Give a file name ending in .keras.")
+    if not os.access(folder, os.W_OK) or _read_only(folder):
+        raise UsageError(
+            f"--output: cannot write in the folder {folder!r} (read-only). "
+            "Choose a writable folder; this is checked before training."
+        )
+
+
+def _read_only(folder):
+    """Whether `folder` sits on a read-only file system (root ignores modes)."""
+    return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+
+
+def _check_not_input(args):
+    """The output must be none of the files the command reads."""
+    output = os.path.abspath(args.output)
+    for option in ("teacher", "student", "data"):
+        if os.path.abspath(getattr(args, option)) == output:
+            raise UsageError(
+                f"--output {args.output!r} is also --{option}; writing it would "
+                f"destroy that input. Choose another output path."
+            )
+
 
 
 def _check_numbers(args):
@@ -68,6 +91,17 @@ def _check_numbers(args):
         raise UsageError(
             f"--validation-split must be in [0, 1). Received: {args.validation_split}."
         )
+    if not (math.isfinite(args.temperature) and args.temperature > 0):
+        raise UsageError(
+            f"--temperature must be a finite number > 0. Received: {args.temperature}."
+        )
+    if not 0.0 <= args.alpha <= 1.0:
+        raise UsageError(f"--alpha must be in [0, 1]. Received: {args.alpha}.")
+    if not (math.isfinite(args.learning_rate) and args.learning_rate > 0):
+        raise UsageError(
+            f"--learning-rate must be a finite number > 0. Received: {args.learning_rate}."
+        )
+
 
 
 def _check_fits(model, x, what, data):
@@ -114,6 +148,7 @@ def _loss(name, temperature):
 def run(args):
     """Checks every input, distills, and saves the student."""
     _check_output(args.output)
+    _check_not_input(args)
     _check_numbers(args)
     arrays = _loaders.load_npz(args.data, "--data")
     teacher = _loaders.load_keras_model(args.teacher, "--teacher")

@@ -24,14 +24,17 @@ class UsageError(Exception):
 
 # What the library raises for a user's mistake: a bad argument or path.
 # Anything else is a bug and keeps its traceback.
+# OSError covers a missing file, a read-only folder and a full disk; the
+# library's messages name the path.
 USER_ERRORS = (
     UsageError,
     ValueError,
-    FileNotFoundError,
-    IsADirectoryError,
-    NotADirectoryError,
-    PermissionError,
+    OSError,
 )
+
+# Exit status of a command whose reader went away (`keras-kd export | head`),
+# as for a Unix tool ended by SIGPIPE (128 + 13).
+BROKEN_PIPE_EXIT_STATUS = 141
 
 
 def report(error, stream=None):

@@ -92,14 +92,30 @@ def _labels(value):
     return [name.strip() for name in value.split(",")]
 
 
-def _output(args, tflite_export):
-    output = args.output or f"{os.path.splitext(args.model)[0]}_{args.quantization}.tflite"
+def check_output(output, inputs, tflite_export):
+    """Checks a `.tflite` output and its sidecar before any work starts.
+
+    Neither may be a folder, sit in a missing or read-only folder, or be one
+    of `inputs` (the files the command reads). Returns the absolute path.
+    """
     if not output.endswith(".tflite"):
         raise UsageError(f"--output must end in .tflite. Received: {output!r}.")
     try:
-        return tflite_export.check_destination(output)
+        path = tflite_export.check_destination(output, inputs=inputs)
+        tflite_export.check_destination(
+            tflite_export.sidecar_path(path), inputs=inputs, what="Its JSON sidecar"
+        )
     except ValueError as error:
         raise UsageError(f"--output: {error}") from None
+    return path
+
+
+def _output(args, tflite_export):
+    output = args.output or f"{os.path.splitext(args.model)[0]}_{args.quantization}.tflite"
+    inputs = [args.model, args.calibration]
+    if args.labels is not None and os.path.isfile(args.labels):
+        inputs.append(args.labels)
+    return check_output(output, inputs, tflite_export)
 
 
 def run_export(args):
@@ -115,6 +131,11 @@ def run_export(args):
             f"--quantization {args.quantization} calibrates activations on sample inputs, "
             "but no --calibration was given. Pass --calibration calib.npz (inputs under 'x') "
             "or calib.npy, a few hundred training inputs."
+        )
+    if args.num_calibration_samples < 1:
+        raise UsageError(
+            "--num-calibration-samples must be at least 1. "
+            f"Received: {args.num_calibration_samples}"
         )
     normalization = None
     if args.normalization is not None:
@@ -135,10 +156,21 @@ def run_export(args):
     return 0
 
 
+def check_counts(args):
+    """Checks --batch-size, --latency-samples and --threads before any work."""
+    if args.latency_samples < 0:
+        raise UsageError(f"--latency-samples must be 0 or more. Received: {args.latency_samples}")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1. Received: {args.batch_size}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be at least 1. Received: {args.threads}")
+
+
 def run_evaluate(args):
     """Measures the `.tflite` file in LiteRT and prints a two-column table."""
     tflite_export = _requirements.import_tflite_export("evaluate", needs=EVALUATE_NEEDS)
     _loaders.tflite_file(args.tflite, "the file to evaluate")
+    check_counts(args)
     arrays = _loaders.load_npz(args.data, "--data")
     if args.reference is not None:
         _loaders.keras_file(args.reference, "--reference")

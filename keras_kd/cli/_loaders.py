@@ -128,6 +128,8 @@ def load_npz(path, what="--data", required=("x",)):
         raise UsageError(
             f"{what}: {path!r} holds arrays {sorted(arrays)}, but needs {list(required)}. {hint}"
         )
+    if "x" in arrays:
+        check_samples(arrays["x"], f"{what}: {path!r}: 'x'")
     if "x" in arrays and "y" in arrays and len(arrays["x"]) != len(arrays["y"]):
         raise UsageError(
             f"{what}: {path!r} holds {len(arrays['x'])} inputs 'x' but "
@@ -140,14 +142,48 @@ def load_npy(path, what):
     """The array of an `.npy` file; raises `UsageError` if it is missing."""
     import numpy as np
 
-    existing_file(path, what, (".npy",), "Save it with np.save(path, array).")
-    return np.load(path, allow_pickle=False)
+    hint = "Save it with np.save(path, array)."
+    existing_file(path, what, (".npy",), hint)
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as error:
+        raise UsageError(
+            f"{what}: {path!r} is not a readable .npy file "
+            f"({type(error).__name__}: {error}). {hint}"
+        ) from None
+
+
+def check_samples(x, what):
+    """Raises unless `x` holds at least one sample of finite numbers.
+
+    Example:
+
+    >>> check_samples(np.zeros((0, 8)), "--data: 'x'")
+    Traceback (most recent call last):
+    ...
+    keras_kd.cli._errors.UsageError: --data: 'x' holds no samples ...
+    """
+    import numpy as np
+
+    if x.ndim == 0 or len(x) == 0:
+        raise UsageError(
+            f"{what} holds no samples (shape {x.shape}). Save at least one input, "
+            "shaped (n,) + the model's input shape."
+        )
+    if x.dtype.kind not in "biuf":
+        raise UsageError(f"{what} must hold numbers. Received: dtype {x.dtype}.")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise UsageError(
+            f"{what} holds {int(np.isnan(x).sum())} NaN and {int(np.isinf(x).sum())} "
+            "infinite values. Drop or fix those samples first."
+        )
+    return x
 
 
 def load_inputs(path, what):
     """Model inputs from an `.npy` array or the `x` of an `.npz` file."""
     if str(path).endswith(".npy"):
-        return load_npy(path, what)
+        return check_samples(load_npy(path, what), f"{what}: {path!r}")
     return load_npz(path, what)["x"]
 
 

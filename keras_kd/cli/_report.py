@@ -75,7 +75,10 @@ def _check_files(paths):
 
 def _destinations(args, tflite_export):
     """`{output kind: absolute path}` for the outputs asked for, checked."""
-    inputs = {os.path.abspath(p) for p in [*args.tflite, args.data, args.reference] if p}
+    read = [*args.tflite, args.data, args.reference]
+    # Each input .tflite's sidecar too: `--markdown a.json` must not replace it.
+    read += [tflite_export.sidecar_path(p) for p in args.tflite]
+    inputs = {os.path.abspath(p) for p in read if p}
     destinations = {}
     for kind in OUTPUTS:
         path = getattr(args, kind)
@@ -98,10 +101,7 @@ def _destinations(args, tflite_export):
 def _check(args, tflite_export):
     """Every check that can fail before the evaluation; returns (arrays, destinations)."""
     _check_files(args.tflite)
-    if args.latency_samples < 0:
-        raise UsageError(f"--latency-samples must be 0 or more. Received: {args.latency_samples}")
-    if args.batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1. Received: {args.batch_size}")
+    _export.check_counts(args)
     if args.reference is not None:
         _loaders.keras_file(args.reference, "--reference")
     arrays = _loaders.load_npz(args.data, "--data")

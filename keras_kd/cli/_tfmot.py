@@ -9,8 +9,10 @@ Example:
         --data train.npz -o student_pruned.tflite --target-sparsity 0.8
 """
 
+from keras_kd.cli import _export
 from keras_kd.cli import _loaders
 from keras_kd.cli import _requirements
+from keras_kd.cli._errors import UsageError
 
 TFMOT_NEEDS = ("tensorflow", "tensorflow_model_optimization", "tf_keras")
 
@@ -72,7 +74,15 @@ def _add_common(parser, default_output, learning_rate):
     parser.add_argument("--quiet", action="store_true", help="No progress bar.")
 
 
-def _inputs(args):
+def _inputs(args, tflite_export):
+    """Every input checked and loaded, and the output checked, before work."""
+    read = [args.student, args.teacher, args.data, args.validation]
+    output = _export.check_output(args.output, read, tflite_export)
+    if args.epochs < 1 or args.batch_size < 1:
+        raise UsageError(
+            f"--epochs and --batch-size must be at least 1. Received: "
+            f"--epochs {args.epochs}, --batch-size {args.batch_size}."
+        )
     data = _loaders.load_npz(args.data, "--data")
     validation = None
     if args.validation:
@@ -83,7 +93,7 @@ def _inputs(args):
         "teacher": _loaders.load_model_or_outputs(args.teacher, "--teacher"),
         "x": data["x"],
         "y": data.get("y"),
-        "output_path": args.output,
+        "output_path": output,
         "epochs": args.epochs,
         "temperature": args.temperature,
         "alpha": args.alpha,
@@ -116,7 +126,7 @@ def _print_result(result, tflite_export):
 def run_qat(args):
     """Quantization-aware distillation, then the result's table."""
     tflite_export = _requirements.import_tflite_export("qat", needs=TFMOT_NEEDS)
-    result = tflite_export.quantization_aware_distill(**_inputs(args))
+    result = tflite_export.quantization_aware_distill(**_inputs(args, tflite_export))
     _print_result(result, tflite_export)
     return 0
 
@@ -124,7 +134,7 @@ def run_qat(args):
 def run_prune(args):
     """Pruning-aware distillation, then the result's table."""
     tflite_export = _requirements.import_tflite_export("prune", needs=TFMOT_NEEDS)
-    kwargs = _inputs(args)
+    kwargs = _inputs(args, tflite_export)
     kwargs.update(target_sparsity=args.target_sparsity, quantization=args.quantization)
     result = tflite_export.prune_distill(**kwargs)
     _print_result(result, tflite_export)

@@ -6,10 +6,13 @@ stdout (the progress bars) is streamed to this process's stdout; its stderr
 is kept, and shown in full if it fails.
 """
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 
 from tflite_export._errors import ExportError
 
@@ -47,19 +50,92 @@ def _start_child(job_path, folder, what, legacy_keras):
     command = [sys.executable, "-m", _ENTRY_POINT, job_path]
     with open(stderr_path, "wb") as stderr:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=env)
-        # Chunks, not lines: the Keras progress bar redraws with "\r".
-        while chunk := os.read(process.stdout.fileno(), 4096):
-            sys.stdout.write(chunk.decode("utf-8", errors="replace"))
-            sys.stdout.flush()
-        process.stdout.close()
-        code = process.wait()
+        try:
+            _stream(process.stdout)
+            code = process.wait()
+        finally:  # an interrupt here must not leave the child running
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            process.stdout.close()
     if code != 0:
         with open(stderr_path, encoding="utf-8", errors="replace") as f:
             log = f.read()
         raise ExportError(
-            f"The TensorFlow process that {what} failed (exit code {code}). "
+            f"The TensorFlow process that {what} failed ({describe_exit(code)}). "
             f"Command: {' '.join(command)}\nIts stderr, in full:\n{log}"
         )
+
+
+def _stream(pipe):
+    """Copies the child's stdout to ours until it ends; a closed stdout
+    (`keras-kd export | head`) stops the copy, not the child."""
+    copying = True
+    # Chunks, not lines: the Keras progress bar redraws with "\r".
+    while chunk := os.read(pipe.fileno(), 4096):
+        if not copying:
+            continue
+        try:
+            sys.stdout.write(chunk.decode("utf-8", errors="replace"))
+            sys.stdout.flush()
+        except BrokenPipeError:
+            copying = False
+            silence_stdout()
+
+
+def silence_stdout():
+    """Points stdout at /dev/null after a broken pipe, so that Python's
+    final flush does not fail again (the recipe of Python's `signal` docs)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout (captured)
+        pass
+
+
+def describe_exit(code):
+    """`"exit code 1"`, or `"killed by signal SIGSEGV (a crash)"` for a signal.
+
+    Example:
+
+    >>> describe_exit(-9)
+    'killed by signal SIGKILL (out of memory, or killed by someone)'
+    """
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"{-code}"
+    cause = {
+        "SIGSEGV": "a crash inside TensorFlow; check the model and its inputs "
+        "for NaN or infinite values",
+        "SIGKILL": "out of memory, or killed by someone",
+        "SIGTERM": "terminated by someone",
+        "SIGINT": "interrupted",
+        "SIGABRT": "aborted by TensorFlow",
+    }.get(name, "a signal")
+    return f"killed by signal {name} ({cause})"
+
+
+@contextlib.contextmanager
+def terminate_as_exit():
+    """Makes SIGTERM raise `SystemExit` inside the block, so that a job's
+    temporary folder is removed and its child stopped on the way out (a
+    plain SIGTERM would end this process without cleaning up). SIGINT
+    already raises `KeyboardInterrupt`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def read_outcome(result_path):

@@ -7,6 +7,7 @@ against the model's input before a conversion starts.
 """
 
 import itertools
+import numbers
 
 import keras
 import numpy as np
@@ -55,10 +56,11 @@ def draw_samples(data, shapes, limit=DEFAULT_NUM_CALIBRATION_SAMPLES):
         ValueError: `data` is empty, of an unknown kind, or a sample's shape
             differs from the model's input shape (the message names both).
     """
-    if limit < 1:
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
         raise ValueError(
-            f"num_calibration_samples must be at least 1. Received: {limit}"
+            f"num_calibration_samples must be an integer of at least 1. Received: {limit!r}"
         )
+    data = _as_arrays(data, len(shapes))
     if _is_array_like(data, len(shapes)):
         columns = _as_columns(data, shapes)
         drawn = [column[:limit] for column in columns]
@@ -66,7 +68,52 @@ def draw_samples(data, shapes, limit=DEFAULT_NUM_CALIBRATION_SAMPLES):
         drawn = _draw_from_iterable(data, shapes, limit)
     if len(drawn[0]) == 0:
         raise ValueError("representative_data is empty: it yielded no samples.")
-    return [np.asarray(column, dtype="float32") for column in drawn]
+    columns = [np.asarray(column, dtype="float32") for column in drawn]
+    for i, column in enumerate(columns):
+        check_finite(column, "representative_data" + (f" (input {i})" if len(columns) > 1 else ""))
+    return columns
+
+
+def check_finite(array, what):
+    """Raises if `array` holds NaN or infinity (they wreck the int8 ranges).
+
+    The converter would calibrate on them silently: all-NaN data gives a
+    float file labelled int8, and infinity crashes TensorFlow's calibrator.
+
+    Example:
+
+    >>> check_finite(np.array([1.0, np.nan]), "representative_data")
+    Traceback (most recent call last):
+    ...
+    ValueError: representative_data holds 1 NaN and 0 infinite values ...
+    """
+    array = np.asarray(array)
+    if array.dtype.kind not in "fc" or np.isfinite(array).all():
+        return
+    nans = int(np.isnan(array).sum())
+    infs = int(np.isinf(array).sum())
+    raise ValueError(
+        f"{what} holds {nans} NaN and {infs} infinite values among {array.size}. "
+        "Calibration and evaluation need finite numbers: drop or fix those "
+        "samples (e.g. x[np.isfinite(x).all(axis=tuple(range(1, x.ndim)))])."
+    )
+
+
+def _as_arrays(data, num_inputs):
+    """Nested lists of numbers become an array; a dict its list of values."""
+    if isinstance(data, dict):
+        if not data:
+            raise ValueError("representative_data is an empty dict: it holds no samples.")
+        values = [np.asarray(v) for v in data.values()]
+        return values[0] if num_inputs == 1 and len(values) == 1 else values
+    if isinstance(data, (list, tuple)) and data and not isinstance(data[0], np.ndarray):
+        try:
+            array = np.asarray(data, dtype="float32")
+        except (TypeError, ValueError):
+            return data  # not numbers: an iterable of (x, y) pairs, for example
+        if array.ndim >= 1:
+            return array
+    return data
 
 
 def _is_array_like(data, num_inputs):

@@ -14,14 +14,17 @@ import keras
 
 from keras_kd import outputs as outputs_lib
 from tflite_export import modes as modes_lib
-from tflite_export._atomic import atomic_write
+from tflite_export._atomic import atomic_write_all
 from tflite_export._atomic import check_destination
+from tflite_export._errors import ExportError
 from tflite_export._worker._job import Job
 from tflite_export._worker._runner import run_job
+from tflite_export._worker._runner import terminate_as_exit
 from tflite_export.tflite import _calibration as calibration_lib
 from tflite_export.tflite import _sidecar as sidecar_lib
 from tflite_export.tflite._loading import load_model_file
 from tflite_export.tflite._result import describe
+from tflite_export.tflite._result import integer_activations
 
 
 def convert(
@@ -90,7 +93,8 @@ def convert(
     'tiny.json'
     """
     mode = modes_lib.get(quantization)
-    path = check_destination(path)
+    model_file = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
+    path = _check_paths(path, model_file, sidecar)
     model, model_file = _load(model)
     shapes = calibration_lib.input_shapes(model)
     kind = _output_kind(model, output_kind)
@@ -108,19 +112,65 @@ def convert(
         content = to_tflite_bytes(model, mode.name, calibration=samples, **settings)
     else:
         content = _convert_in_child(model, model_file, mode.name, samples, settings)
-    atomic_write(path, content)
     calibrated = 0 if samples is None else len(samples[0])
-    result = describe(path, modes_lib.public_name(mode.name), kind, calibrated)
+    result = describe(content, modes_lib.public_name(mode.name), kind, calibrated, path_name=path)
+    _check_mode(result, mode, content)
+    files = {path: content}
     if sidecar:
-        result.sidecar_path = sidecar_lib.write_sidecar(result, kind, normalization, labels)
+        result.sidecar_path = sidecar_lib.sidecar_path(path)
+        files[result.sidecar_path] = sidecar_lib.sidecar_json(result, kind, normalization, labels)
+    atomic_write_all(files)  # both written whole, then both published
     return result
+
+
+def _check_paths(path, model_file, sidecar):
+    """Checks the output and its sidecar before any work: neither may be
+    the source model, nor may the sidecar be the output itself."""
+    inputs = [model_file]
+    path = check_destination(path, inputs=inputs, what="The output path")
+    if sidecar:
+        side = sidecar_lib.sidecar_path(path)
+        if side == path:
+            raise ValueError(
+                f"The output path {path} ends in .json, the name of its own "
+                "sidecar, which would overwrite it. Name the output like "
+                "'model.tflite' (or pass sidecar=False)."
+            )
+        check_destination(side, inputs=inputs, what="Its sidecar")
+    return path
+
+
+def _check_mode(result, mode, content):
+    """Raises if the file is not of the mode asked for (e.g. a float file
+    where int8 was asked: the converter can silently skip quantization)."""
+    expected = mode.input_dtype, mode.output_dtype
+    received = result.input_dtype, result.output_dtype
+    quantized = mode.needs_calibration and not integer_activations(content)
+    if received != expected or quantized:
+        raise ExportError(
+            f"The converter produced a file that is not {mode.name!r}: inputs "
+            f"{received[0]}, outputs {received[1]}"
+            + (", no integer activations" if quantized else "")
+            + f" (expected {expected[0]}, {expected[1]}). Nothing was written. "
+            "Check the model and the calibration data, or choose another mode."
+        )
 
 
 def _load(model):
     if isinstance(model, (str, os.PathLike)):
-        return load_model_file(model), os.fspath(model)
+        model, model_file = load_model_file(model), os.fspath(model)
+    else:
+        model_file = None
+    student = getattr(model, "student", None)
+    if isinstance(student, keras.Model) and hasattr(model, "teacher"):
+        raise ValueError(
+            f"model is a {type(model).__name__} (a distiller), which holds a "
+            "teacher and a student; convert its student: "
+            "tflite_export.convert(distiller.student, ...) (saved first with "
+            "distiller.student.save('student.keras') for the command line)."
+        )
     if _is_tf_keras(model) or isinstance(model, keras.Model):
-        return model, None
+        return model, model_file
     raise ValueError(
         "model must be a Keras model or the path of a .keras file. "
         f"Received: {type(model).__name__}"
@@ -165,7 +215,7 @@ def _calibration(mode, representative_data, shapes, limit):
 
 def _convert_in_child(model, model_file, mode, samples, settings):
     """Converts in a TensorFlow process; returns the `.tflite` bytes."""
-    with tempfile.TemporaryDirectory(prefix="keras_kd_convert_") as folder:
+    with terminate_as_exit(), tempfile.TemporaryDirectory(prefix="keras_kd_convert_") as folder:
         if model_file is None:
             model_file = os.path.join(folder, "model.keras")
             model.save(model_file)

@@ -15,6 +15,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 from tflite_export import modes as modes_lib
 from tflite_export._errors import ExportError
+from tflite_export._worker._runner import silence_stdout
 from tflite_export.tflite._loading import load_model_file
 
 
@@ -115,7 +116,11 @@ def _representative(calibration, verbose):
         for i in range(count):
             yield [column[i : i + 1] for column in calibration]
             if bar is not None:
-                bar.update(i + 1)
+                try:
+                    bar.update(i + 1)
+                except BrokenPipeError:  # `keras-kd export | head`: go on, silently
+                    bar = None
+                    silence_stdout()
 
     return samples
 

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from tflite_export.tflite import tflite_file
+from tflite_export.tflite._calibration import check_finite
 from tflite_export.tflite._loading import load_model_file
 
 
@@ -80,10 +81,17 @@ def evaluate(path, x, y=None, reference=None, batch_size=256, num_threads=None,
     """
     if not os.path.isfile(path):
         raise ValueError(f"No such .tflite file: {path}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1. Received: {batch_size}")
-    runner = _Runner(path, num_threads)
+    _check_count(batch_size, "batch_size", 1)
+    _check_count(latency_samples, "latency_samples", 0)
+    _check_count(warmup, "warmup", 0)
     x = np.asarray(x)
+    if x.ndim == 0 or len(x) == 0:
+        raise ValueError(
+            f"x holds no samples (shape {x.shape}). Pass at least one input, "
+            "shaped (n,) + the model's input shape."
+        )
+    check_finite(x, "x")
+    runner = _Runner(path, num_threads)
     outputs = runner.run(x, batch_size)
     report = EvaluationReport(
         path=os.path.abspath(path),
@@ -96,6 +104,12 @@ def evaluate(path, x, y=None, reference=None, batch_size=256, num_threads=None,
         report.accuracy = top1_accuracy(outputs, y)
     if reference is not None:
         expected = reference_outputs(reference, x)
+        if expected.shape != outputs.shape:
+            raise ValueError(
+                f"The reference outputs have shape {expected.shape} but the file's "
+                f"outputs have shape {outputs.shape}. Pass the float model the "
+                "file was converted from, or its outputs on x (model.predict(x))."
+            )
         report.agreement = float(np.mean(_top1(outputs) == _top1(expected)))
         report.max_abs_diff = float(np.max(np.abs(outputs - expected)))
     if latency_samples:
@@ -107,12 +121,37 @@ def evaluate(path, x, y=None, reference=None, batch_size=256, num_threads=None,
 
 def top1_accuracy(outputs, y):
     """Fraction of rows whose arg-max (or > 0.5 for one unit) equals `y`."""
-    y = np.asarray(y).reshape(-1)
-    if len(y) != len(outputs):
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or len(y) != len(outputs):
         raise ValueError(
-            f"y has {len(y)} labels but x has {len(outputs)} samples."
+            f"y has {len(y)} labels but x has {len(outputs)} samples: y must hold "
+            f"one integer class label per sample, shape ({len(outputs)},). "
+            f"Received: shape {y.shape}. One-hot labels: pass y.argmax(-1)."
+        )
+    classes = max(2, np.shape(outputs)[-1])
+    if y.dtype.kind not in "iub" and not (
+        y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all()
+    ):
+        raise ValueError(
+            f"y must hold integer class labels. Received: dtype {y.dtype}, "
+            f"e.g. {y[:3].tolist()}."
+        )
+    if len(y) and (y.min() < 0 or y.max() >= classes):
+        raise ValueError(
+            f"y holds labels from {y.min()} to {y.max()}, but the model has "
+            f"{classes} classes (labels 0 to {classes - 1}). Check that the "
+            "labels belong to this model."
         )
     return float(np.mean(_top1(outputs) == y))
+
+
+def _check_count(value, name, least):
+    """Raises unless `value` is an integer of at least `least` (not a bool)."""
+    integer = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if not integer or value < least:
+        raise ValueError(f"{name} must be an integer of at least {least}. Received: {value!r}")
 
 
 def _top1(outputs):

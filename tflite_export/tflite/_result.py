@@ -3,6 +3,8 @@
 import dataclasses
 import os
 
+import numpy as np
+
 from tflite_export.tflite import tflite_file
 
 
@@ -55,13 +57,21 @@ class ConversionResult:
         ])
 
 
-def describe(path, mode, output_kind="unknown", calibration_samples=0):
-    """A `ConversionResult` for an existing `.tflite` file, read with LiteRT."""
+def describe(path, mode, output_kind="unknown", calibration_samples=0, path_name=None):
+    """A `ConversionResult` for a `.tflite` file, read with LiteRT.
+
+    Args:
+        path: The file, or its content as bytes (then `path_name` is the
+            path it is going to be written to).
+        mode, output_kind, calibration_samples: Recorded as given.
+        path_name: The file's path when `path` is its content.
+    """
     litert = tflite_file.interpreter(path)
     inputs, outputs = tflite_file.signature_tensors(litert)
+    content = isinstance(path, (bytes, bytearray))
     return ConversionResult(
-        path=os.path.abspath(path),
-        bytes=os.path.getsize(path),
+        path=os.path.abspath(path_name if content else path),
+        bytes=len(path) if content else os.path.getsize(path),
         mode=mode,
         inputs=inputs,
         outputs=outputs,
@@ -69,3 +79,15 @@ def describe(path, mode, output_kind="unknown", calibration_samples=0):
         output_kind=output_kind,
         calibration_samples=calibration_samples,
     )
+
+
+def integer_activations(content):
+    """How many quantized int8 or int16 tensors ops write in a `.tflite`.
+
+    Zero in a file whose integer mode was silently skipped by the converter.
+    """
+    litert = tflite_file.interpreter(content)
+    return sum(
+        1 for d in litert.get_tensor_details()
+        if str(np.dtype(d["dtype"])) in ("int8", "int16") and d["quantization"][0] != 0.0
+    )  # fmt: skip

@@ -8,8 +8,11 @@ numbers that change with every conversion.
 """
 
 import json
+import math
 import numbers
 import os
+
+import numpy as np
 
 from tflite_export._atomic import atomic_write
 
@@ -38,15 +41,25 @@ def check_normalization(normalization):
         )
     for key, value in normalization.items():
         values = value if isinstance(value, (list, tuple)) else [value]
-        if not values or not all(isinstance(v, numbers.Real) for v in values):
+        if not values or not all(_is_number(v) for v in values):
             raise ValueError(
                 f"normalization[{key!r}] must be a number or a list of numbers "
                 f"(one per channel). Received: {value!r}"
             )
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(
+                f"normalization[{key!r}] must hold finite numbers (the app "
+                f"computes (raw - mean) / std with them). Received: {value!r}"
+            )
         if key == "std" and any(v == 0 for v in values):
             raise ValueError("normalization['std'] must not be 0.")
-    return {k: (list(v) if isinstance(v, (list, tuple)) else float(v))
+    return {k: ([float(x) for x in v] if isinstance(v, (list, tuple)) else float(v))
             for k, v in normalization.items()}
+
+
+def _is_number(value):
+    """A real number, NumPy scalars included; not a boolean."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def check_labels(labels, num_classes):
@@ -81,9 +94,14 @@ def sidecar_content(result, output_kind, normalization=None, labels=None):
     }
 
 
+def sidecar_json(result, output_kind, normalization=None, labels=None):
+    """The sidecar's text: strict JSON (a NaN or infinity raises)."""
+    content = sidecar_content(result, output_kind, normalization, labels)
+    return json.dumps(content, indent=2, allow_nan=False) + "\n"
+
+
 def write_sidecar(result, output_kind, normalization=None, labels=None):
     """Writes the sidecar beside `result.path` (atomically); returns its path."""
     path = sidecar_path(result.path)
-    content = sidecar_content(result, output_kind, normalization, labels)
-    atomic_write(path, json.dumps(content, indent=2) + "\n")
+    atomic_write(path, sidecar_json(result, output_kind, normalization, labels))
     return path

@@ -20,9 +20,12 @@ from keras_kd import outputs as outputs_lib
 from keras_kd.losses.soft_target import validate_temperature
 from keras_kd.validation import check_alpha
 from tflite_export import modes as modes_lib
+from tflite_export._atomic import check_destination
 from tflite_export._worker._job import Job
 from tflite_export._worker._job import Training
 from tflite_export._worker._runner import run_job
+from tflite_export._worker._runner import terminate_as_exit
+from tflite_export.tflite._calibration import check_finite
 from tflite_export.tfmot import _bridge
 from tflite_export.tfmot import _targets
 
@@ -108,8 +111,12 @@ def run(task, student, teacher, x, y, validation_data, output_path, settings,
         ExportError: The work failed in the TensorFlow child process.
     """
     mode = modes_lib.get(quantization).name
+    output_path = check_destination(output_path)
     _bridge.check_bridgeable(student)
     x = np.asarray(x, dtype="float32")
+    if len(x) == 0:
+        raise ValueError("x is empty: fine-tuning needs at least one sample.")
+    check_finite(x, "x")
     training = Training(**settings, student_kind=outputs_lib.detect_output_kind(student))
     if teacher is None:
         packed = _targets.labels_only(x, y, student)
@@ -121,10 +128,10 @@ def run(task, student, teacher, x, y, validation_data, output_path, settings,
     arrays = {"x": x, "packed": packed, "x_eval": x_eval}
     if y_eval is not None:
         arrays["y_eval"] = np.asarray(y_eval).reshape(-1)
-    with tempfile.TemporaryDirectory(prefix="keras_kd_tfmot_") as folder:
+    with terminate_as_exit(), tempfile.TemporaryDirectory(prefix="keras_kd_tfmot_") as folder:
         job = Job(
             task, folder, os.path.join(folder, "student.keras"),
-            os.path.abspath(os.fspath(output_path)), mode, verbose=verbose,
+            output_path, mode, verbose=verbose,
             training=training,
         )  # fmt: skip
         student.save(job.model)
