@@ -152,6 +152,7 @@ def distil(teacher, data, policy):
 def test_digits_accuracy_under_mixed_precision_matches_float32(digits_teacher, policy):
     teacher, data, reference = digits_teacher
     accuracy, optimizer = distil(teacher, data, policy)
+    print(f"{policy}: {accuracy:.2f}% (float32: {reference:.2f}%)")
     if policy == "mixed_float16":
         # Keras scales the loss under float16, on every backend.
         assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
