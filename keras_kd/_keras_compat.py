@@ -7,6 +7,7 @@ the internal and the installed Keras version, instead of a user's training
 run failing somewhere deep in a step.
 """
 
+import contextlib
 import sys
 
 import keras
@@ -211,6 +212,58 @@ def assign_after_train_step(model, step_result, new_values):
     for variable, value in new_values(value_of):
         updated[fixed_index[id(variable)]] = value
     return logs, (trainable, updated, *rest)
+
+
+@contextlib.contextmanager
+def variables_kept_on_failure(model):
+    """Keeps `model`'s variables usable when `fit`/`evaluate`/`predict` fails.
+
+    Keras' JAX trainer detaches ("purges") the value of every model,
+    optimizer and metric variable while its stateless step runs, and
+    re-attaches them at the end. An error raised inside the first step (a
+    loss that raises, bad data found while tracing) leaves them detached:
+    `get_weights()` and saving then fail with `'NoneType' object is not
+    callable`. On JAX this context builds the optimizer (as `fit` would),
+    remembers every value (JAX arrays are immutable: no copy is made) and,
+    on any failure, puts back each value that is still detached. Other
+    backends never detach values; there it does nothing.
+
+    Args:
+        model: The compiled (or not) `keras.Model` about to run.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> with variables_kept_on_failure(model):
+    ...     pass
+    """
+    if keras.backend.backend() != "jax":
+        yield
+        return
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    variables = _all_variables(model)
+    saved = {id(v): v._value for v in variables}
+    try:
+        yield
+    except BaseException:
+        for variable in _all_variables(model):
+            if variable._value is None:
+                value = saved.get(id(variable))
+                if value is None:
+                    value = keras.ops.zeros(variable.shape, variable.dtype)
+                variable._value = value
+        raise
+
+
+def _all_variables(model):
+    variables = list(model.variables)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        variables += list(optimizer.variables)
+    variables += list(model.metrics_variables)
+    return variables
 
 
 def active_tf_strategy():

@@ -7,7 +7,6 @@ step on every backend: see `keras_kd.hyperparameters`. Values set this way
 persist after `fit()`, as a scheduled learning rate does.
 """
 
-import math
 
 import keras
 import numpy as np
@@ -16,6 +15,7 @@ from keras_kd import _keras_compat
 from keras_kd import hyperparameters
 from keras_kd import losses as losses_lib
 from keras_kd.distiller import Distiller
+from keras_kd.losses import _numerics
 
 
 class _DistillerSchedule(keras.callbacks.Callback):
@@ -133,12 +133,12 @@ class DistillationWarmup(_DistillerSchedule):
 
     def __init__(self, epochs, verbose=0):
         super().__init__(verbose)
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        if not _numerics.is_integer(epochs) or epochs < 1:
             raise ValueError(
                 "DistillationWarmup `epochs` is the number of warm-up epochs "
                 f"and must be an integer >= 1. Received: epochs={epochs!r}"
             )
-        self.epochs = epochs
+        self.epochs = int(epochs)
 
     def value(self, epoch):
         return min((epoch + 1) / self.epochs, 1.0)
@@ -176,11 +176,14 @@ class TemperatureSchedule(_FunctionSchedule):
     """
 
     log_name = "temperature"
-    expected = "a finite number > 0"
+    expected = (
+        f"a finite number > 0, in [{_numerics.MIN_TEMPERATURE:g}, "
+        f"{_numerics.MAX_TEMPERATURE:g}]"
+    )
 
     @staticmethod
     def is_valid(value):
-        return 0.0 < value < math.inf
+        return _numerics.MIN_TEMPERATURE <= value <= _numerics.MAX_TEMPERATURE
 
     def apply(self, distiller, value):
         for loss in _tempered_losses(distiller):

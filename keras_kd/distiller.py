@@ -157,6 +157,19 @@ class Distiller(keras.Model):
         finally:
             self._step_outputs = previous
 
+    def fit(self, *args, **kwargs):
+        # On any failure, the models stay usable (see _keras_compat).
+        with _keras_compat.variables_kept_on_failure(self):
+            return super().fit(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        with _keras_compat.variables_kept_on_failure(self):
+            return super().evaluate(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        with _keras_compat.variables_kept_on_failure(self):
+            return super().predict(*args, **kwargs)
+
     def train_step(self, *args):
         # *args: (data,) on TensorFlow and PyTorch, (state, data) on JAX.
         with self._exposing_step_outputs():
@@ -289,6 +302,18 @@ class Distiller(keras.Model):
                 )
             }
         return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    def get_metrics_result(self):
+        # Unlabeled data (alpha=0) never builds the label metrics given to
+        # compile(): they have no result to report, so they are left out
+        # instead of failing at the end of the first epoch.
+        results = {}
+        for metric in self.metrics:
+            if not getattr(metric, "built", True):
+                continue
+            result = metric.result()
+            results.update(result if isinstance(result, dict) else {metric.name: result})
+        return results
 
     # -- Saving --------------------------------------------------------------
 

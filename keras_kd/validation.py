@@ -6,6 +6,8 @@ import numpy as np
 
 from keras_kd._keras_compat import built_input_shape
 from keras_kd._keras_compat import is_graph_model
+from keras_kd._keras_compat import producing_operation
+from keras_kd.losses._numerics import check_number
 
 
 def check_model(model, role):
@@ -26,27 +28,57 @@ def check_model(model, role):
             "or by giving it a `keras.Input`. A teacher should also be "
             "trained before distillation."
         )
+    check_single_output(model, role)
     return model
+
+
+def check_single_output(model, role):
+    """Raises unless `model` has one output tensor (a single head).
+
+    Distillation compares one head of the teacher with one of the student;
+    a model with several outputs (a list or a dict of them) would have its
+    heads silently averaged, so it is refused with the names of its outputs.
+    """
+    if isinstance(model, keras.Sequential):
+        return
+    if is_graph_model(model):
+        names = [producing_operation(t).name for t in keras.tree.flatten(model.outputs)]
+        structure = model.output
+    else:
+        structure = probe_outputs(model)
+        names = None
+    if isinstance(structure, dict):
+        names = names if names else list(structure)
+        kind = f"a dict of {len(structure)} outputs (keys {sorted(structure)})"
+    elif isinstance(structure, (list, tuple)) and len(structure) > 1:
+        kind = f"{len(structure)} outputs"
+    else:
+        return
+    listed = f" named {names}" if names else ""
+    raise ValueError(
+        f"The {role} '{model.name}' has {kind}{listed}, but distillation "
+        "compares a single output of the teacher with a single output of "
+        "the student. Select the head to distil, e.g. "
+        f"`keras.Model({role}.inputs, {role}.get_layer(name).output)` "
+        f"or `keras.Model({role}.inputs, {role}.outputs[0])`, and pass "
+        "that model."
+    )
 
 
 def check_alpha(alpha):
     """Returns `alpha` as a float after checking it lies in [0, 1]."""
-    if not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-        raise ValueError(
-            "`alpha` is the weight of the student's hard-label loss and must "
-            f"be a number in [0, 1]. Received: alpha={alpha!r}"
-        )
-    return float(alpha)
+    return check_number(
+        "", "alpha", alpha, 0, 1,
+        role="is the weight of the student's hard-label loss and",
+    )
 
 
 def check_distillation_scale(scale):
     """Returns `scale` as a float after checking it is a number >= 0."""
-    if not isinstance(scale, (int, float)) or not 0.0 <= scale < float("inf"):
-        raise ValueError(
-            "`distillation_scale` multiplies the distillation term and must "
-            f"be a finite number >= 0. Received: distillation_scale={scale!r}"
-        )
-    return float(scale)
+    return check_number(
+        "", "distillation_scale", scale, low=0,
+        role="multiplies the distillation term and",
+    )
 
 
 def probe_outputs(model, batch_size=8, seed=0):
@@ -64,7 +96,12 @@ def probe_outputs(model, batch_size=8, seed=0):
         return None
     shape = (batch_size,) + tuple(d or 1 for d in input_shape[1:])
     x = np.random.default_rng(seed).normal(size=shape).astype("float32")
-    return keras.ops.convert_to_numpy(model(x, training=False))
+    outputs = model(x, training=False)
+    if isinstance(outputs, dict):
+        return {k: keras.ops.convert_to_numpy(v) for k, v in outputs.items()}
+    if isinstance(outputs, (list, tuple)):
+        return [keras.ops.convert_to_numpy(v) for v in outputs]
+    return keras.ops.convert_to_numpy(outputs)
 
 
 def output_shape(model):
@@ -94,3 +131,40 @@ def check_same_output_shape(teacher, student):
             f"shape {(None,) + student_shape}. Give the student the "
             "teacher's number of classes."
         )
+
+
+def input_shape(model):
+    """The per-sample input shape of a single-input model, or `None`."""
+    if is_graph_model(model):
+        inputs = model.inputs
+        if len(inputs) != 1:
+            return None
+        return tuple(inputs[0].shape[1:])
+    shape = built_input_shape(model)
+    return None if shape is None else tuple(shape[1:])
+
+
+def check_same_input_shape(teacher, student):
+    """Raises when teacher and student cannot read the same `x`.
+
+    Both models read every batch's `x`; dimensions unknown on either side
+    (`None`) match anything.
+    """
+    teacher_shape, student_shape = input_shape(teacher), input_shape(student)
+    if None in (teacher_shape, student_shape):
+        return
+    if len(teacher_shape) == len(student_shape) and all(
+        t is None or s is None or t == s for t, s in zip(teacher_shape, student_shape)
+    ):
+        return
+    raise ValueError(
+        "The teacher and the student read the same inputs `x` in every "
+        "step, but their input shapes differ. Received: teacher "
+        f"'{teacher.name}' input shape {(None,) + teacher_shape}, student "
+        f"'{student.name}' input shape {(None,) + student_shape}. Give both "
+        "models the same input shape; if the teacher legitimately reads "
+        "other inputs (another resolution or preprocessing), make that part "
+        "of the teacher, e.g. `keras.Sequential([keras.Input("
+        f"{student_shape}), keras.layers.Resizing(...), teacher])`, so that "
+        "it reads the student's inputs."
+    )

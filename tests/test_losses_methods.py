@@ -355,5 +355,5 @@ def test_the_registry_describes_what_each_loss_reads():
     ],
 )
 def test_negative_weights_are_rejected(make):
-    with pytest.raises(ValueError, match=r"must be a number >= 0. Received: \w+=-"):
+    with pytest.raises(ValueError, match=r"must be a number >= 0, not NaN or infinite. Received: \w+=-"):
         make()

@@ -130,5 +130,5 @@ def test_rejects_unknown_output_kind_and_loss_name():
         losses.SoftTargetKD(teacher_outputs="softmax")
     with pytest.raises(ValueError, match="Unknown distillation loss 'kld'. Registered names: .*'kd'"):
         losses.get("kld")
-    with pytest.raises(ValueError, match="weight must be a number >= 0. Received: weight=-1"):
+    with pytest.raises(ValueError, match="`weight` multiplies the loss in a weighted list and must be a number >= 0, not NaN or infinite. Received: weight=-1"):
         losses.SoftTargetKD(weight=-1)

@@ -139,13 +139,10 @@ class DistillationLoss:
     requires_labels = False
 
     def __init__(self, weight=1.0, name=None):
-        if not isinstance(weight, (int, float)) or weight < 0:
-            raise ValueError(
-                f"A distillation loss weight must be a number >= 0. "
-                f"Received: weight={weight!r} for "
-                f"{type(self).__name__}."
-            )
-        self.weight = float(weight)
+        self.weight = _numerics.check_number(
+            f"{type(self).__name__}", "weight", weight, low=0,
+            role="multiplies the loss in a weighted list and",
+        )
         self.name = name or self.registered_name or type(self).__name__
 
     @property

@@ -30,7 +30,9 @@ def _normalized_distances(e):
     d = _pairwise_distances(e)
     positive = ops.cast(d > 0, "float32")
     mean = ops.sum(d) / ops.maximum(ops.sum(positive), 1.0)
-    return d / mean
+    # A batch of one (or of identical samples) has no distance to compare:
+    # every `d` is 0, and dividing by 1 keeps it 0 instead of 0 / 0 = NaN.
+    return d / ops.where(mean > 0, mean, 1.0)
 
 
 def _angles(e):

@@ -6,6 +6,7 @@ from keras import ops
 from keras_kd import _keras_compat
 from keras_kd import _saving
 from keras_kd import validation
+from keras_kd.losses._numerics import check_number
 from keras_kd.teachers.single import ModelTeacher
 
 
@@ -36,11 +37,10 @@ class EMATeacher(ModelTeacher):
     """
 
     def __init__(self, student=None, decay=0.999, model=None, **kwargs):
-        if not isinstance(decay, (int, float)) or not 0.0 <= decay < 1.0:
-            raise ValueError(
-                f"EMATeacher `decay` must be a number in [0, 1). Received: "
-                f"decay={decay!r}. Typical values are 0.99 to 0.9999."
-            )
+        decay = check_number(
+            "EMATeacher", "decay", decay, 0, 1, high_inclusive=False,
+            hint="Typical values are 0.99 to 0.9999.",
+        )
         if model is None:
             validation.check_model(student, "student")
             model = keras.models.clone_model(student)

@@ -1,10 +1,13 @@
 """`EnsembleTeacher`: several models whose softened distributions are averaged."""
 
+import math
+
 import keras
 
 from keras_kd import _saving
 from keras_kd import losses as losses_lib
 from keras_kd import validation
+from keras_kd.losses._numerics import is_real_number
 from keras_kd.losses.base import EnsembleOutputs
 from keras_kd.teachers.base import Teacher
 from keras_kd.teachers.base import resolve_output_kind
@@ -40,8 +43,9 @@ class EnsembleTeacher(Teacher):
         self._set_models(models)
 
     def bind(self, student, teacher_layers, teacher_outputs="auto"):
-        del student
         check_ensemble_taps(teacher_layers)
+        for model in self.models:
+            validation.check_same_input_shape(model, student)
         self.kinds = [
             resolve_output_kind(model, teacher_outputs, "teacher")
             for model in self.models
@@ -104,8 +108,7 @@ def check_ensemble(teachers, teacher_weights=None):
         return [1.0 / len(teachers)] * len(teachers)
     teacher_weights = list(teacher_weights)
     if len(teacher_weights) != len(teachers) or any(
-        not isinstance(w, (int, float)) or not 0 <= w < float("inf")
-        for w in teacher_weights
+        not is_real_number(w) or not 0 <= w < math.inf for w in teacher_weights
     ) or sum(teacher_weights) <= 0:
         raise ValueError(
             "`teacher_weights` must hold one number >= 0 per teacher, finite "

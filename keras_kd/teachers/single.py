@@ -44,8 +44,8 @@ class ModelTeacher(Teacher):
         return self.kinds[0]
 
     def bind(self, student, teacher_layers, teacher_outputs="auto"):
-        del student
         model = self.models[0]
+        validation.check_same_input_shape(model, student)
         self.kinds = [resolve_output_kind(model, teacher_outputs, "teacher")]
         self._taps = Tapped(model, teacher_layers, "teacher")
 
