@@ -1,6 +1,6 @@
 """The `keras-kd` command.
 
-`demo` and `distill` need Keras alone; `export`, `evaluate`, `report`, `qat`
+`demo`, `distill` and `cache` need Keras alone; `export`, `evaluate`, `report`, `qat`
 and `prune` call `tflite_export` and need the `keras-kd[tensorflow]` extra.
 A user's mistake is reported as `error: <what and how to fix it>` with exit
 status 2 and no traceback; TensorFlow's start-up logging is silenced unless
@@ -10,6 +10,9 @@ Example:
 
     keras-kd demo --dataset digits
     keras-kd distill --teacher teacher.keras --student student.keras \\
+        --data train.npz -o student_distilled.keras
+    keras-kd cache teacher.keras --data train.npz -o cache_dir --top-k 10
+    keras-kd distill --teacher cache_dir --student student.keras \\
         --data train.npz -o student_distilled.keras
     keras-kd export student.keras --quantization int8 --calibration calib.npz \\
         -o student_int8.tflite
@@ -23,6 +26,7 @@ import argparse
 import sys
 
 from keras_kd import _quiet
+from keras_kd.cli import _cache
 from keras_kd.cli import _demo
 from keras_kd.cli import _distill
 from keras_kd.cli import _errors
@@ -32,7 +36,7 @@ from keras_kd.cli import _tfmot
 from keras_kd.cli._errors import UsageError
 
 # Each adds its sub-commands with `register(add_command)`.
-COMMAND_MODULES = (_demo, _distill, _export, _report, _tfmot)
+COMMAND_MODULES = (_demo, _distill, _cache, _export, _report, _tfmot)
 
 __all__ = ["UsageError", "build_parser", "main"]
 

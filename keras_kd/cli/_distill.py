@@ -12,6 +12,7 @@ Example:
 import math
 import os
 
+from keras_kd.cli import _cache
 from keras_kd.cli import _loaders
 from keras_kd.cli import _writing
 from keras_kd.cli._errors import UsageError
@@ -22,7 +23,10 @@ def register(add_command):
     parser = add_command(
         "distill", run, "Distill a saved student from a saved teacher on data in an .npz file."
     )
-    parser.add_argument("--teacher", required=True, help="Teacher .keras file.")
+    parser.add_argument(
+        "--teacher", required=True,
+        help="Teacher .keras file, or a folder written by keras-kd cache.",
+    )  # fmt: skip
     parser.add_argument(
         "--student", required=True, help="Student .keras file (its starting weights)."
     )
@@ -151,7 +155,10 @@ def run(args):
     _check_not_input(args)
     _check_numbers(args)
     arrays = _loaders.load_npz(args.data, "--data")
-    teacher = _loaders.load_keras_model(args.teacher, "--teacher")
+    if os.path.isdir(args.teacher):  # written by `keras-kd cache`
+        teacher = _cache.load_teacher(args.teacher)
+    else:
+        teacher = _loaders.load_keras_model(args.teacher, "--teacher")
     student = _loaders.load_keras_model(args.student, "--student")
     x = arrays["x"]
     for model, what in ((teacher, "the teacher"), (student, "the student")):
@@ -180,8 +187,5 @@ def _fit(args, teacher, student, x, y):
         loss=hard if y is not None else None,
         metrics=["accuracy"] if y is not None else None,
     )
-    distiller.fit(
-        x, y, epochs=args.epochs, batch_size=args.batch_size,
-        validation_split=args.validation_split,
-    )  # fmt: skip
+    distiller.fit(**_cache.fit_data(teacher, x, y, args), epochs=args.epochs)
     return distiller

@@ -1,4 +1,5 @@
-"""Teachers: one interface for a single model, an ensemble and an EMA of the student.
+"""Teachers: one interface for a single model, an ensemble, an EMA of the student
+and stored targets (`TeacherCache`).
 
 `Distiller(teacher=...)` accepts a `keras.Model`, a list of them (an
 ensemble) or any `Teacher`; `get` turns each into the one `Teacher` object
@@ -8,11 +9,12 @@ the `Distiller` holds.
 import keras
 
 from keras_kd.teachers.base import Teacher
+from keras_kd.teachers.cache import TeacherCache
 from keras_kd.teachers.ema import EMATeacher
 from keras_kd.teachers.ensemble import EnsembleTeacher
 from keras_kd.teachers.single import ModelTeacher
 
-__all__ = ["EMATeacher", "EnsembleTeacher", "ModelTeacher", "Teacher", "get"]
+__all__ = ["EMATeacher", "EnsembleTeacher", "ModelTeacher", "Teacher", "TeacherCache", "get"]
 
 
 def get(teacher, teacher_weights=None, custom_objects=None):
