@@ -84,7 +84,6 @@ def _check_not_input(args):
             )
 
 
-
 def _check_numbers(args):
     if args.epochs < 1 or args.batch_size < 1:
         raise UsageError(
@@ -105,7 +104,6 @@ def _check_numbers(args):
         raise UsageError(
             f"--learning-rate must be a finite number > 0. Received: {args.learning_rate}."
         )
-
 
 
 def _check_fits(model, x, what, data):
