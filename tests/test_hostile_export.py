@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import tflite_export
+from keras_kd import _atomic
 from keras_kd.cli import main
 from tflite_export._worker import _runner
 from tflite_export._worker._job import Job
@@ -242,16 +243,16 @@ def test_sidecar_and_file_are_published_together(tmp_path, monkeypatch):
     old = {tmp_path / "s.tflite": b"old", tmp_path / "s.json": b"{}"}
     for path, content in old.items():
         path.write_bytes(content)
-    real = tflite_export._atomic._stage
+    real = _atomic._stage
 
     def stage(path, content):
         if str(path).endswith(".json"):
             raise OSError(28, "No space left on device")
         return real(path, content)
 
-    monkeypatch.setattr(tflite_export._atomic, "_stage", stage)
+    monkeypatch.setattr(_atomic, "_stage", stage)
     with pytest.raises(OSError, match="Could not write .*s.json .*No space left"):
-        tflite_export._atomic.atomic_write_all(
+        _atomic.atomic_write_all(
             {str(tmp_path / "s.tflite"): b"new", str(tmp_path / "s.json"): "{1}"}
         )
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {

@@ -11,10 +11,10 @@ process runs in a TensorFlow child process, and every failure on the
 TensorFlow side is raised as `ExportError`. keras_kd never imports it.
 """
 
+from keras_kd._atomic import atomic_write
+from keras_kd._atomic import check_destination
 from tflite_export import modes
 from tflite_export import tflite
-from tflite_export._atomic import atomic_write
-from tflite_export._atomic import check_destination
 from tflite_export._errors import ExportError
 from tflite_export.modes import MODES
 from tflite_export.tflite import ConversionResult as ConversionResult

@@ -5,12 +5,14 @@ temporary name and a rename; `manifest.json` is written last.
 """
 
 import hashlib
+import io
 import json
 import os
 
 import numpy as np
 from keras import ops
 
+from keras_kd._atomic import atomic_write
 from keras_kd.losses._numerics import as_logits
 
 FORMAT = 1
@@ -102,7 +104,7 @@ def start(directory, plan):
                 )
             if name == PLAN:  # Resuming: drop what a killed write left half-done.
                 for leftover in os.listdir(directory):
-                    if ".partial-" in leftover:
+                    if ".partial" in leftover:  # the atomic writer's temporary files
                         os.remove(os.path.join(directory, leftover))
             return name == PLAN
     os.makedirs(directory, exist_ok=True)
@@ -180,16 +182,12 @@ def top_k_of(logits, k):
 
 
 def atomic_save(path, content):
-    """Writes an array (`.npy`) or text to `path` whole, through a renamed temporary file."""
-    temporary = f"{path}.partial-{os.getpid()}"
-    with open(temporary, "wb") as f:
-        if isinstance(content, str):
-            f.write(content.encode("utf-8"))
-        else:
-            np.save(f, content, allow_pickle=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+    """Writes an array (as `.npy`) or text to `path` through the package's atomic writer."""
+    if not isinstance(content, str):
+        buffer = io.BytesIO()
+        np.save(buffer, content, allow_pickle=False)
+        content = buffer.getvalue()
+    atomic_write(path, content)
 
 
 def read_json(path, directory):
