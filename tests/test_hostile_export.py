@@ -364,9 +364,9 @@ def test_every_command_reports_the_mistake(world, unchanged, capsys, arguments, 
 EXPORT_SCRIPT = """
 import sys, keras, numpy as np, tflite_export
 model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3)])
-x = np.random.default_rng(0).normal(size=(3000, 8)).astype("float32")
+x = np.random.default_rng(0).normal(size=(30000, 8)).astype("float32")
 print("ready", flush=True)
-tflite_export.convert(model, sys.argv[1], "int8", x, num_calibration_samples=3000)
+tflite_export.convert(model, sys.argv[1], "int8", x, num_calibration_samples=30000)
 print("done", flush=True)
 """
 

@@ -109,7 +109,10 @@ def convert(
     if _converts_here(model):
         from tflite_export.tflite._converter import to_tflite_bytes
 
-        content = to_tflite_bytes(model, mode.name, calibration=samples, **settings)
+        # As in the child's case: a SIGTERM unwinds, so the converter's own
+        # temporary folders are removed.
+        with terminate_as_exit():
+            content = to_tflite_bytes(model, mode.name, calibration=samples, **settings)
     else:
         content = _convert_in_child(model, model_file, mode.name, samples, settings)
     calibrated = 0 if samples is None else len(samples[0])
