@@ -21,23 +21,33 @@ SCRIPT = pathlib.Path(__file__).parent / "_scripts" / "data_parallel.py"
 METRICS = ("loss", "student_loss", "distillation_loss", "accuracy")
 
 
-def run_case(method):
+METHODS = ("kd", "fitnet", "ensemble", "ema")
+
+
+def run_cases(methods):
+    """Every method in ONE fresh process (the devices are set up once)."""
     env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
     process = subprocess.run(
-        [sys.executable, str(SCRIPT), method], capture_output=True, text=True,
-        timeout=300, env=env,
+        [sys.executable, str(SCRIPT), *methods], capture_output=True, text=True,
+        timeout=600, env=env,
     )  # fmt: skip
     assert process.returncode == 0, process.stderr[-3000:]
-    return json.loads(process.stdout.strip().splitlines()[-1])
+    results = [json.loads(line) for line in process.stdout.strip().splitlines() if line.startswith("{")]
+    return {result["method"]: result for result in results}
+
+
+@pytest.fixture(scope="module")
+def results():
+    return run_cases(METHODS)
 
 
 @pytest.mark.skipif(
     keras.backend.backend() not in ("tensorflow", "jax"),
     reason="Keras 3 distributes training on TensorFlow and JAX only",
 )
-@pytest.mark.parametrize("method", ["kd", "fitnet", "ensemble", "ema"])
-def test_two_replicas_train_as_one_device(method):
-    result = run_case(method)
+@pytest.mark.parametrize("method", METHODS)
+def test_two_replicas_train_as_one_device(results, method):
+    result = results[method]
     assert result["replicas"] == 2
     assert result["max_weight_difference"] < 1e-5, result
     for stage in ("", "eval_"):

@@ -53,7 +53,7 @@ def test_soft_targets_on_unlabeled_images_beat_labels_alone(digits_and_teacher):
     # Soft targets on every training image (no labels) ...
     unlabeled = keras_kd.Distiller(teacher, student, alpha=0.0)
     unlabeled.compile(keras.optimizers.Adam(3e-3))
-    unlabeled.fit(x_train, epochs=40, batch_size=32, verbose=0)
+    unlabeled.fit(x_train, epochs=30, batch_size=64, verbose=0)
     # ... then the few labels, still with the teacher watching.
     labeled_step = keras_kd.Distiller(teacher, student, alpha=0.5)
     labeled_step.compile(keras.optimizers.Adam(1e-3), loss=sparse_ce())

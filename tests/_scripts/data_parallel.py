@@ -2,8 +2,9 @@
 virtual CPU devices, and prints how far apart the results are, as JSON.
 
 Run in its own process: the devices must be set up before the backend
-starts. Usage: `python data_parallel.py METHOD` with `KERAS_BACKEND` set to
-tensorflow (MirroredStrategy) or jax (keras.distribution.DataParallel).
+starts. Usage: `python data_parallel.py METHOD [METHOD ...]` with
+`KERAS_BACKEND` set to tensorflow (MirroredStrategy) or jax
+(keras.distribution.DataParallel); one JSON line per method, in order.
 """
 
 import json
@@ -86,11 +87,18 @@ def train(distiller, x, y):
     return variables, logs
 
 
+_STRATEGIES = []
+
+
 def distributed_scope():
     if BACKEND == "tensorflow":
         import tensorflow as tf
 
-        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        # One strategy per process: a second MirroredStrategy's collectives
+        # clash with the first one's (TensorFlow reuses instance keys).
+        if not _STRATEGIES:
+            _STRATEGIES.append(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+        strategy = _STRATEGIES[0]
         return strategy.scope(), strategy.num_replicas_in_sync
     import contextlib
 
@@ -108,7 +116,10 @@ def main(method):
     with scope:
         parallel, _ = build(method, initial)
     many_variables, many_logs = train(parallel, x, y)
+    if BACKEND == "jax":  # the next method's single-device run starts undistributed
+        keras.distribution.set_distribution(None)
     print(json.dumps({
+        "method": method,
         "replicas": replicas,
         "variables": len(one_variables),
         "max_weight_difference": max(
@@ -120,4 +131,5 @@ def main(method):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    for name in sys.argv[1:]:
+        main(name)
