@@ -470,20 +470,27 @@ def _mean_std(values):
     return statistics.mean(values), spread
 
 
+def _table(columns, rows, note):
+    """A Markdown table (the first column left-aligned, the others right)
+    followed by a note."""
+    align = "|---|" + "---:|" * (len(columns) - 1)
+    return "\n".join(["| " + " | ".join(columns) + " |", align, *rows, "", note])
+
+
 def _verdict(met):
     return "met" if met else "**NOT met**"
 
 
 def cache_table(results):
-    lines = [
-        "| backend | student alone | cached dense KD | cached top-5 KD | live-teacher KD "
-        "| cached dense / alone (goal ≤ 1.10) | cached top-5 / alone | live / alone "
-        "| cache write, dense | cache write, top-5 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    columns = [
+        "backend", "student alone", "cached dense KD", "cached top-5 KD", "live-teacher KD",
+        "cached dense / alone (goal ≤ 1.10)", "cached top-5 / alone", "live / alone",
+        "cache write, dense", "cache write, top-5",
+    ]  # fmt: skip
+    rows = []
     for backend, r in results.items():
         m, ratio = r["median"], r["ratio"]
-        lines.append(
+        rows.append(
             f"| {backend} | {m['student']:.2f} s | {m['cached_dense']:.2f} s "
             f"| {m['cached_top_k']:.2f} s | {m['live']:.2f} s "
             f"| {ratio['cached_dense']:.2f} {_verdict(ratio['cached_dense'] <= 1.10)} "
@@ -491,8 +498,9 @@ def cache_table(results):
             f"| {r['write_seconds_dense']:.2f} s | {r['write_seconds_top_k']:.2f} s |"
         )
     r = next(iter(results.values()))
-    lines += [
-        "",
+    return _table(
+        columns,
+        rows,
         f"Epoch times: median of {r['repeats']} epochs per arm after one uncounted epoch, the "
         f"arms taking turns in one process per backend; ratios: median over rounds of each "
         f"round's ratio. Fashion-MNIST, first {r['samples']:,} training images, batch "
@@ -501,8 +509,7 @@ def cache_table(results):
         f"T=4, alpha=0.1; caches float16. Bytes per sample on disk (shard files over samples, "
         f"10 classes): dense {r['bytes_per_sample_dense']:.1f}, top-{TOP_K} "
         f"{r['bytes_per_sample_top_k']:.1f}.",
-    ]
-    return "\n".join(lines)
+    )
 
 
 def accuracy_table(r):
@@ -511,10 +518,7 @@ def accuracy_table(r):
         "student": "student alone", "cached_dense": "cached dense KD (float16)",
         "cached_top_k": f"cached top-{TOP_K} KD (float16)", "live": "live-teacher KD",
     }  # fmt: skip
-    lines = [
-        "| student | test accuracy (mean ± std) | per seed | vs live KD |",
-        "|---|---:|---|---:|",
-    ]
+    rows = []
     for arm, values in r["accuracy"].items():
         mean, spread = _mean_std(values)
         gap = mean - live_mean
@@ -522,42 +526,41 @@ def accuracy_table(r):
         if arm == "cached_dense":
             note = f" goal ±0.2: {_verdict(abs(gap) <= 0.2)}"
         per_seed = ", ".join(f"{v:.2f}" for v in values)
-        lines.append(
+        rows.append(
             f"| {names[arm]} | {mean:.2f}% ± {spread:.2f} | {per_seed} | {gap:+.2f}{note} |"
         )
-    lines += [
-        "",
+    return _table(
+        ["student", "test accuracy (mean ± std)", "per seed", "vs live KD"],
+        rows,
         f"Keras backend {r['backend']}; first {r['samples']:,} Fashion-MNIST training images, "
         f"test accuracy on {r['test_samples']:,} test images; teacher_cnn trained "
         f"{r['teacher_epochs']} epochs on the same images ({r['teacher_accuracy']:.2f}%); "
         f"students student_cnn {r['student_epochs']} epochs, Adam 1e-3, batch 128, "
         f"SoftTargetKD T={r['temperature']:g}, alpha={r['alpha']:g}; seeds {r['seeds']}.",
-    ]
-    return "\n".join(lines)
+    )
 
 
 def data_parallel_table(results, two_processes):
     engines = {"tensorflow": "TF MirroredStrategy, 2 logical CPUs",
                "jax": "JAX DataParallel, 2 host devices"}  # fmt: skip
-    lines = [
-        "| engine | max abs weight difference to 1 device | 1-device step | 2-device step "
-        "| 2 / 1 step time |",
-        "|---|---:|---:|---:|---:|",
-    ]
+    rows = []
     for backend, r in results.items():
-        lines.append(
+        rows.append(
             f"| {engines[backend]}, one process | {r['max_weight_difference']:.1e} "
             f"| {r['step_ms']['one_device']:.1f} ms | {r['step_ms']['two_devices']:.1f} ms "
             f"| {r['ratio']:.2f} |"
         )
     if two_processes:
-        lines.append(
+        rows.append(
             f"| JAX DataParallel, 2 processes on localhost | {two_processes['to_one_device']:.1e} "
             f"(between the processes: {two_processes['between_processes']:.1e}) | — | — | — |"
         )
     r = next(iter(results.values()))
-    lines += [
-        "",
+    columns = ["engine", "max abs weight difference to 1 device", "1-device step",
+               "2-device step", "2 / 1 step time"]  # fmt: skip
+    return _table(
+        columns,
+        rows,
         "Weight differences: `tests/_scripts/data_parallel.py kd` (teacher and student MLPs, "
         "SoftTargetKD, SGD, 16 steps of global batch 32) and `tests/_scripts/jax_multiprocess.py`"
         " (the same, 2 processes joined by `keras.distribution.initialize`, a `tf.data` input). "
@@ -566,32 +569,31 @@ def data_parallel_table(results, two_processes):
         "arms taking turns. Virtual CPU devices share the same cores: these step times say "
         "nothing about the speed of data-parallel training on real devices; the 1-device step "
         "time is there for a GPU owner to compare with.",
-    ]
-    return "\n".join(lines)
+    )
 
 
 def mixed_precision_table(results):
-    lines = [
-        "| backend | float32 accuracy | mixed_bfloat16 accuracy | difference "
-        "| float32 epoch | mixed_bfloat16 epoch | bf16 / f32 epoch time |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
+    columns = [
+        "backend", "float32 accuracy", "mixed_bfloat16 accuracy", "difference",
+        "float32 epoch", "mixed_bfloat16 epoch", "bf16 / f32 epoch time",
+    ]  # fmt: skip
+    rows = []
     for backend, r in results.items():
         a, m = r["accuracy"], r["median"]
-        lines.append(
+        rows.append(
             f"| {backend} | {a['float32']:.2f}% | {a['mixed_bfloat16']:.2f}% "
             f"| {a['mixed_bfloat16'] - a['float32']:+.2f} | {1000 * m['float32']:.0f} ms "
             f"| {1000 * m['mixed_bfloat16']:.0f} ms | {r['ratio']:.2f} |"
         )
     r = next(iter(results.values()))
-    lines += [
-        "",
+    return _table(
+        columns,
+        rows,
         f"8x8 digits ({r['train_samples']:,} training, {r['test_samples']:,} test images); "
         "an MLP teacher (256 hidden) trained in float32, an MLP student (64 hidden) distilled "
         f"{r['epochs']} epochs (SoftTargetKD T=4, alpha=0.1, Adam 1e-2, batch 32), under each "
         "policy, one epoch each in turn; epoch time the median after the first epoch.",
-    ]
-    return "\n".join(lines)
+    )
 
 
 def format_tables(results, minutes):
