@@ -41,10 +41,10 @@ BATCH_SIZE = 128
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--teacher-samples", type=int, default=10000)
-    parser.add_argument("--train-samples", type=int, default=3000)
+    parser.add_argument("--teacher-samples", type=int, default=5000)
+    parser.add_argument("--train-samples", type=int, default=2000)
     parser.add_argument("--teacher-epochs", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--temperature", type=float, nargs="+", default=[1.0, 2.0, 4.0])
     parser.add_argument("--alpha", type=float, nargs="+", default=[0.1, 0.5])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])

@@ -119,7 +119,7 @@ def test_wrong_files(files, tmp_path, capsys, trainings):
     assert _tune(files, data=("--data", "wide.npz")) == 2
     assert "the inputs 'x' have shape (16, 10), but the teacher expects (n, 64)" in _error(capsys)
     assert _tune(files, data=("--dataset", "digits")) == 2
-    assert ("the digits dataset: the inputs 'x' have shape (1347, 8, 8, 1), but the teacher "
+    assert ("the digits dataset: the inputs 'x' have shape (1078, 8, 8, 1), but the teacher "
             "expects (n, 64)") in _error(capsys)  # fmt: skip
     assert _tune(files, "--validation-data", files / "val.npz", data=("--dataset", "digits")) == 2
     assert "error: --validation-data goes with --data" in _error(capsys)
