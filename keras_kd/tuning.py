@@ -183,8 +183,12 @@ def search(
 
     Example:
 
-    >>> result = search(teacher, make_student, (x_train, y_train), (x_val, y_val),
-    ...                 temperature=[2.0], alpha=[0.5], epochs=1, directory="search")
+    >>> def build_student():
+    ...     return keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> teacher = build_student()
+    >>> data = (np.random.rand(64, 4), np.random.randint(0, 3, size=64))
+    >>> result = search(teacher, build_student, data, data, temperature=[2.0],
+    ...                 alpha=[0.5], epochs=1, directory="search")
     >>> sorted(result.best)
     ['alpha', 'loss', 'score', 'temperature']
     >>> [row["status"] for row in result.trials]
@@ -417,9 +421,12 @@ def train_trial(teacher, build_student, settings, train_data, validation_data, e
 
     Example:
 
+    >>> def build_student():
+    ...     return keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> data = (np.random.rand(64, 4), np.random.randint(0, 3, size=64))
     >>> distiller, history = train_trial(
-    ...     teacher, make_student, {"temperature": 2.0, "alpha": 0.5, "loss": "kd"},
-    ...     (x_train, y_train), (x_val, y_val), epochs=1)
+    ...     build_student(), build_student, {"temperature": 2.0, "alpha": 0.5, "loss": "kd"},
+    ...     data, data, epochs=1)
     >>> "val_accuracy" in history.history
     True
     """
