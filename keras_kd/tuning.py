@@ -208,6 +208,9 @@ def search(
     validation_data = _check_data(validation_data, "validation_data")
     _check_student_builder(build_student)
     _check_directory(directory, choices, objective, overwrite)
+    # Written before any training, so that an interrupted search too is
+    # resumed only over the same choices.
+    _write_settings(directory, choices, objective)
 
     max_trials = max_trials or math.prod(len(values) for values in choices.values())
     oracle = _oracle_class(keras_tuner)(
@@ -226,7 +229,6 @@ def search(
         )
         tuner.configure(teacher, build_student, seed, batch_size, learning_rate)
         tuner.search(train_data, validation_data, epochs=epochs, verbose=verbose)
-    _write_settings(directory, choices, objective)
     return _result(tuner.oracle, objective)
 
 
@@ -337,6 +339,7 @@ def _check_directory(directory, choices, objective, overwrite):
 
 
 def _write_settings(directory, choices, objective):
+    os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, SETTINGS_FILE), "w") as f:
         json.dump({"choices": choices, "objective": objective}, f)
 
