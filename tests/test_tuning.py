@@ -182,6 +182,9 @@ def test_wrong_student_builders_raise_type_error(digits, tmp_path):
         _search(digits, tmp_path, build_student=3)
     with pytest.raises(TypeError, match=r"build_student\(\) must return a keras.Model. Received: str"):
         _search(digits, tmp_path / "b", build_student=lambda: "student")
+    # The interrupted search's folder keeps its choices: others are refused.
+    with pytest.raises(ValueError, match=r"holds a search over \{'choices': \{'temperature': \[1.0, 4.0\]"):
+        _search(digits, tmp_path / "b", temperature=[3.0])
 
 
 def test_without_keras_tuner_the_error_says_how_to_install_it(monkeypatch, digits, tmp_path):
