@@ -103,7 +103,7 @@ def report(args, teacher_scores, result, finals, seconds):
         "Measured on a shared machine: 2 CPU cores used by several engineers at once, so the "
         "times are only indicative.",
         "",
-        f"Sizes (small, to finish in about 20 minutes there): Fashion-MNIST; teacher "
+        f"Sizes (small: sized for about 20 minutes there): Fashion-MNIST; teacher "
         f"`teacher_cnn` trained on the first {args.teacher_samples:,} training images for "
         f"{args.teacher_epochs} epochs (seed 0): {100 * teacher_scores[0]:.2f}% on the "
         f"validation split, {100 * teacher_scores[1]:.2f}% on the test set. Student "
