@@ -1,6 +1,7 @@
 """The `keras-kd` command.
 
-`demo`, `distill` and `cache` need Keras alone; `export`, `evaluate`, `report`, `qat`
+`demo`, `distill` and `cache` need Keras alone (`tune` adds KerasTuner, the
+`keras-kd[tuning]` extra); `export`, `evaluate`, `report`, `qat`
 and `prune` call `tflite_export` and need the `keras-kd[tensorflow]` extra.
 A user's mistake is reported as `error: <what and how to fix it>` with exit
 status 2 and no traceback; TensorFlow's start-up logging is silenced unless
@@ -14,6 +15,8 @@ Example:
     keras-kd cache teacher.keras --data train.npz -o cache_dir --top-k 10
     keras-kd distill --teacher cache_dir --student student.keras \\
         --data train.npz -o student_distilled.keras
+    keras-kd tune --teacher teacher.keras --student student.keras --data train.npz \\
+        --temperature 1 2 4 --alpha 0.1 0.5 --directory search -o best.json
     keras-kd export student.keras --quantization int8 --calibration calib.npz \\
         -o student_int8.tflite
     keras-kd evaluate student_int8.tflite --data test.npz --reference student.keras
@@ -33,10 +36,11 @@ from keras_kd.cli import _errors
 from keras_kd.cli import _export
 from keras_kd.cli import _report
 from keras_kd.cli import _tfmot
+from keras_kd.cli import _tune
 from keras_kd.cli._errors import UsageError
 
 # Each adds its sub-commands with `register(add_command)`.
-COMMAND_MODULES = (_demo, _distill, _cache, _export, _report, _tfmot)
+COMMAND_MODULES = (_demo, _distill, _cache, _tune, _export, _report, _tfmot)
 
 __all__ = ["UsageError", "build_parser", "main"]
 
