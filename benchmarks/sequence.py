@@ -81,8 +81,8 @@ def format_results(args, sizes, teacher_bpc, rows, lite, seconds):
         f"alpha={args.alpha:g}. "
         f"Keras backend {keras.backend.backend()}; {seconds / 60:.0f} minutes in all, "
         "measured on a shared 2-core machine (7 other engineers' jobs running), so "
-        "the times are not a speed measurement. These sizes are small so that the run "
-        "fits about 20 minutes there: the models are far from converged and the "
+        "the times are not a speed measurement. These sizes were chosen for about "
+        "20 minutes there; the models are far from converged and the "
         "numbers compare the divergences at this budget only.",
     ]
     return "\n".join(lines) + "\n"
@@ -99,6 +99,8 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--results", default=os.path.join(HERE, "RESULTS_sequence.md"),
+                        help="Where the table is written (not with --quick).")
     parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
     args = parser.parse_args()
     teacher_sizes = {"width": 64, "depth": 2, "heads": 4}
@@ -140,7 +142,7 @@ def main():
     text = format_results(args, sizes, teacher_bpc, rows, lite, time.time() - start)
     print(text)
     if not args.quick:
-        with open(os.path.join(HERE, "RESULTS_sequence.md"), "w") as f:
+        with open(args.results, "w") as f:
             f.write(text)
 
 

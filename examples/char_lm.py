@@ -141,7 +141,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     teacher_sizes, student_sizes = {}, {}
     if args.quick:
-        args.window, args.train_chars, args.teacher_epochs, args.student_epochs = 32, 12_000, 1, 1
+        args.window, args.train_chars, args.teacher_epochs, args.student_epochs = 16, 12_000, 1, 1
         teacher_sizes, student_sizes = {"width": 32, "depth": 1}, {"units": 16, "embedding": 8}
 
     keras.utils.set_random_seed(args.seed)

@@ -48,7 +48,7 @@ def test_char_lm_quick_distils_and_litert_reproduces_the_bits_per_character(tmp_
     completed = subprocess.run(
         [sys.executable, os.path.join(ROOT, "examples", "char_lm.py"), "--quick",
          "--divergence", "jsd", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=1200,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
     values = dict(re.findall(r"^\| ([^|]+?) \|\s*[\d,]*\s*\| (\d+\.\d+) \|$", completed.stdout, re.M))
