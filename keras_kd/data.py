@@ -4,7 +4,9 @@ Fashion-MNIST is read from the four IDX files that the Debian package
 `dataset-fashion-mnist` installs (or from a folder named by the
 `KERAS_KD_DATA` environment variable), and only falls back to
 `keras.datasets.fashion_mnist`, which downloads, when neither exists.
-The 8x8 digits come with scikit-learn.
+The 8x8 digits come with scikit-learn. English text for character-level
+language models is read from the fortune-cookie files of the Debian package
+`fortunes` (`apt-get install fortunes`, about 2.8 MB of text).
 """
 
 import gzip
@@ -13,6 +15,9 @@ import os
 import numpy as np
 
 DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+DEBIAN_FORTUNES_DIR = "/usr/share/games/fortunes"
+# The characters of `load_fortunes`: newline and printable ASCII; id = index.
+CHARACTERS = "\n" + "".join(chr(c) for c in range(32, 127))
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -168,3 +173,65 @@ def load_digits(test_fraction=0.25, seed=0, flatten=False):
     if flatten:
         x = x.reshape(len(x), -1)
     return (x[~test], y[~test]), (x[test], y[test])
+
+
+def load_fortunes(path=None, test_fraction=0.1, max_chars=None, seed=0):
+    """Loads the fortune cookies of Debian's `fortunes` package as char ids.
+
+    Every text file of the folder (not the `.dat` indexes or `.u8` links)
+    is split into its `%`-separated fortunes; these are shuffled with
+    `seed`, the last `test_fraction` of them are held out, and each side is
+    joined with blank lines. Characters outside `CHARACTERS` (newline and
+    printable ASCII) are dropped, tabs become spaces.
+
+    Args:
+        path: Folder of fortune files. Defaults to the Debian package's
+            `/usr/share/games/fortunes` (`apt-get install fortunes`).
+        test_fraction: Share of the fortunes held out.
+        max_chars: If set, each side is cut to at most this many
+            characters (the test side to `test_fraction` of it).
+        seed: Seed of the shuffle.
+
+    Returns:
+        `(train_ids, test_ids)`: int32 arrays of indices into `CHARACTERS`.
+
+    Example:
+
+    >>> train_ids, test_ids = load_fortunes(max_chars=10_000)
+    >>> len(train_ids), len(test_ids), len(CHARACTERS)
+    (10000, 1000, 96)
+    >>> "".join(CHARACTERS[i] for i in train_ids[:22]), train_ids.dtype
+    ('Put your Nose to the G', dtype('int32'))
+    """
+    folder = path or DEBIAN_FORTUNES_DIR
+    names = sorted(
+        name for name in (os.listdir(folder) if os.path.isdir(folder) else [])
+        if "." not in name and os.path.isfile(os.path.join(folder, name))
+    )  # fmt: skip
+    if not names:
+        raise FileNotFoundError(
+            f"No fortune files in {folder!r}. Install them with "
+            "`apt-get install fortunes` (Debian/Ubuntu), or pass `path=` a "
+            "folder of text files whose entries are separated by '%' lines."
+        )
+    fortunes = []
+    for name in names:
+        with open(os.path.join(folder, name), encoding="latin-1") as f:
+            text = f.read().replace("\t", " ")
+        fortunes += [part.strip("\n") for part in text.split("\n%\n") if part.strip()]
+    order = np.random.default_rng(seed).permutation(len(fortunes))
+    held_out = int(round(len(fortunes) * test_fraction))
+    lookup = np.full(256, -1, dtype=np.int32)
+    lookup[[ord(c) for c in CHARACTERS]] = np.arange(len(CHARACTERS))
+
+    def encode(indices, limit):
+        text = "\n\n".join(fortunes[i] for i in indices)
+        ids = lookup[np.frombuffer(text.encode("latin-1"), dtype=np.uint8)]
+        ids = ids[ids >= 0]
+        return ids if limit is None else ids[:limit]
+
+    test_limit = None if max_chars is None else int(max_chars * test_fraction)
+    return (
+        encode(order[held_out:], max_chars),
+        encode(order[:held_out], test_limit),
+    )

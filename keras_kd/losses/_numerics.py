@@ -323,6 +323,64 @@ def softmax_kl_divergence(teacher_logits, student_logits):
     return ops.sum(ops.exp(log_p_teacher) * d, axis=-1) - log_ratio
 
 
+def _kl_to_mixture(log_p, log_q, weight):
+    """`KL(p || (1 - w) p + w q)` over the last axis, for `0 < w < 1`.
+
+    With `r = log q - log p`, the divergence is `-sum p log(1 - w + w e^r)`.
+    Where `|r|` is small the logarithm is `log1p(w expm1(r))`, which keeps
+    float32 accurate for close distributions (high temperatures); elsewhere
+    it is a log-add-exp, which stays finite for log-ratios of any size.
+    """
+    r = log_q - log_p
+    near = ops.log1p(weight * ops.expm1(ops.clip(r, -0.5, 0.5)))
+    far = ops.logaddexp(r + math.log(weight), ops.full_like(r, math.log1p(-weight)))
+    log_ratio = ops.where(ops.abs(r) < 0.5, near, far)
+    return -ops.sum(ops.exp(log_p) * log_ratio, axis=-1)
+
+
+def softmax_generalized_jsd(teacher_logits, student_logits, beta):
+    """Generalized Jensen-Shannon divergence of two softmaxes, from logits.
+
+    `beta * KL(p_t || m) + (1 - beta) * KL(p_s || m)` with the mixture
+    `m = beta * p_t + (1 - beta) * p_s`: the convention of GKD (Agarwal et
+    al., 2024) and TRL's `GKDTrainer.generalized_jsd_loss`. `beta = 0.5` is
+    the symmetric Jensen-Shannon divergence; the value tends to 0 as `beta`
+    tends to 0 or 1, so, as in TRL, the end points are defined as the
+    limits of the *normalized* divergence: `beta = 0` gives the forward
+    `KL(p_t || p_s)` and `beta = 1` the reverse `KL(p_s || p_t)`.
+    Computed in float32 from log-softmax; the mixture's logarithm never
+    leaves log space, so logits of +-1e4 stay finite.
+
+    Args:
+        teacher_logits: Float tensor `(..., classes)`.
+        student_logits: Float tensor of the same shape.
+        beta: Python float in [0, 1].
+
+    Returns:
+        Float32 tensor `(...)`, one divergence per distribution.
+
+    Example:
+
+    >>> import numpy as np
+    >>> t = np.array([[0.0, -1e4]], "float32")  # all mass on class 0
+    >>> s = np.array([[-1e4, 0.0]], "float32")  # all mass on class 1
+    >>> value = softmax_generalized_jsd(t, s, 0.5)  # disjoint: log 2
+    >>> round(float(ops.convert_to_numpy(value)[0]), 4)
+    0.6931
+    """
+    beta = float(beta)
+    if beta == 0.0:
+        return softmax_kl_divergence(teacher_logits, student_logits)
+    if beta == 1.0:
+        return softmax_kl_divergence(student_logits, teacher_logits)
+    log_p_teacher = log_softmax(ops.cast(teacher_logits, "float32"))
+    log_p_student = log_softmax(ops.cast(student_logits, "float32"))
+    # m = (1 - w) p + w q: for KL(p_t || m) the other weight is 1 - beta.
+    return beta * _kl_to_mixture(log_p_teacher, log_p_student, 1.0 - beta) + (
+        1.0 - beta
+    ) * _kl_to_mixture(log_p_student, log_p_teacher, beta)
+
+
 # -- Shapes -------------------------------------------------------------------
 
 

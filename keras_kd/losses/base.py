@@ -218,7 +218,7 @@ def get(identifier):
 
     >>> get("kd")
     SoftTargetKD(weight=1.0, name='kd', temperature=4.0, \
-teacher_outputs=None, student_outputs=None)
+teacher_outputs=None, student_outputs=None, divergence='forward', beta=0.5)
     """
     if isinstance(identifier, DistillationLoss):
         return identifier

@@ -1,11 +1,46 @@
-"""Soft-target knowledge distillation (Hinton, Vinyals and Dean, 2015)."""
+"""Soft-target knowledge distillation (Hinton, Vinyals and Dean, 2015), with
+the divergences used for language models: forward KL, reverse KL (MiniLLM,
+Gu et al., 2024) and the generalized Jensen-Shannon divergence (GKD,
+Agarwal et al., 2024)."""
 
 from keras_kd import hyperparameters
 from keras_kd.losses import _numerics
+from keras_kd.losses._numerics import softmax_generalized_jsd
 from keras_kd.losses._numerics import softmax_kl_divergence
 from keras_kd.losses._numerics import validate_temperature
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.registry import register
+
+FORWARD = "forward"
+REVERSE = "reverse"
+JSD = "jsd"
+DIVERGENCES = (FORWARD, REVERSE, JSD)
+
+
+def validate_divergence(divergence, beta, owner="SoftTargetKD"):
+    """Checks a `divergence` name and its `beta`; returns `(divergence, beta)`.
+
+    Args:
+        divergence: One of `"forward"`, `"reverse"` or `"jsd"`.
+        beta: Number in [0, 1] (read by `"jsd"` only, checked always).
+        owner: Who takes them, for the error message.
+
+    Returns:
+        `(divergence, float(beta))`.
+
+    Example:
+
+    >>> validate_divergence("jsd", 0.9)
+    ('jsd', 0.9)
+    """
+    _numerics.check_one_of(owner, "divergence", divergence, DIVERGENCES)
+    beta = _numerics.check_number(
+        owner, "beta", beta, 0, 1,
+        role="is the mixture weight of the generalized Jensen-Shannon "
+        "divergence and",
+        hint="0 gives forward KL, 1 reverse KL, 0.5 the symmetric JSD.",
+    )  # fmt: skip
+    return divergence, beta
 
 
 def soft_target_kd(
@@ -14,25 +49,43 @@ def soft_target_kd(
     temperature=4.0,
     teacher_kind="logits",
     student_kind="logits",
+    divergence=FORWARD,
+    beta=0.5,
 ):
-    """Hinton's soft-target loss, one value per sample.
+    """Soft-target loss, one value per sample (or per position).
 
-    `T^2 * KL(softmax(t / T) || softmax(s / T))`, where `t` and `s` are the
-    teacher's and student's logits. Probabilities are first turned into
-    log-probabilities (logits up to a constant), so a softmax head is never
-    mistaken for logits. The `T^2` factor keeps gradient magnitudes
-    comparable across temperatures. Computed in float32 from log-softmax,
-    stable for logits of +-1e4 and temperatures from 0.5 to 50.
+    With `p_t = softmax(t / T)` and `p_s = softmax(s / T)`, where `t` and
+    `s` are the teacher's and student's logits, the loss is `T^2 * D`:
+
+    - `divergence="forward"` (Hinton et al., 2015): `D = KL(p_t || p_s)`;
+      mass-covering, the student spreads over every mode of the teacher.
+    - `"reverse"` (MiniLLM): `D = KL(p_s || p_t)`; mode-seeking, the student
+      is punished for mass where the teacher has little.
+    - `"jsd"` (GKD): `D = beta KL(p_t || m) + (1 - beta) KL(p_s || m)` with
+      `m = beta p_t + (1 - beta) p_s`, TRL's convention: `beta=0.5` is the
+      symmetric Jensen-Shannon divergence, `beta=0` is exactly forward KL
+      and `beta=1` exactly reverse KL (the limits of the divergence divided
+      by `beta`, respectively `1 - beta`; in between it tends to 0 near
+      either end, so small `beta` is not "almost forward KL" in scale).
+
+    Probabilities are first turned into log-probabilities (logits up to a
+    constant), so a softmax head is never mistaken for logits. The `T^2`
+    factor keeps gradient magnitudes comparable across temperatures.
+    Computed in float32 from log-softmax (log-sum-exp for the mixture),
+    finite for logits of +-1e4 and temperatures from 0.5 to 50.
 
     Args:
-        teacher_outputs: Tensor `(batch, ..., classes)`.
+        teacher_outputs: Tensor `(batch, ..., classes)`, e.g.
+            `(batch, time, classes)` for a language model.
         student_outputs: Tensor of the same shape.
         temperature: Positive float.
         teacher_kind: `"logits"` or `"probabilities"`.
         student_kind: `"logits"` or `"probabilities"`.
+        divergence: `"forward"`, `"reverse"` or `"jsd"`.
+        beta: Mixture weight in [0, 1] of `"jsd"`.
 
     Returns:
-        Float32 tensor `(batch, ...)`.
+        Float32 tensor `(batch, ...)`: one value per distribution.
 
     Example:
 
@@ -42,18 +95,29 @@ def soft_target_kd(
     >>> value = soft_target_kd(t, s, temperature=4.0)
     >>> tuple(value.shape), round(float(value[0]), 3)
     ((1,), 1.197)
+    >>> jsd = soft_target_kd(t, s, temperature=4.0, divergence="jsd")
+    >>> round(float(jsd[0]), 3)
+    0.296
     """
-    teacher_logits = _numerics.as_logits(teacher_outputs, teacher_kind)
-    student_logits = _numerics.as_logits(student_outputs, student_kind)
-    kl = softmax_kl_divergence(
-        teacher_logits / temperature, student_logits / temperature
-    )
-    return (temperature**2) * kl
+    divergence, beta = validate_divergence(divergence, beta)
+    teacher_logits = _numerics.as_logits(teacher_outputs, teacher_kind) / temperature
+    student_logits = _numerics.as_logits(student_outputs, student_kind) / temperature
+    if divergence == FORWARD:
+        value = softmax_kl_divergence(teacher_logits, student_logits)
+    elif divergence == REVERSE:
+        value = softmax_kl_divergence(student_logits, teacher_logits)
+    else:
+        value = softmax_generalized_jsd(teacher_logits, student_logits, beta)
+    return (temperature**2) * value
 
 
 @register("kd")
 class SoftTargetKD(DistillationLoss):
-    """Soft-target knowledge distillation (Hinton et al., 2015).
+    """Soft-target knowledge distillation (Hinton et al., 2015) and the
+    divergences of language-model distillation.
+
+    See `soft_target_kd` for the formulas. Outputs shaped
+    `(batch, time, classes)` are distilled position by position.
 
     Args:
         temperature: Softening temperature `T > 0`.
@@ -62,12 +126,19 @@ class SoftTargetKD(DistillationLoss):
         student_outputs: Same, for the student.
         weight: Multiplier in a weighted list of losses.
         name: Optional display name.
+        divergence: `"forward"` (`KL(teacher || student)`, the default),
+            `"reverse"` (`KL(student || teacher)`, MiniLLM) or `"jsd"`
+            (generalized Jensen-Shannon, GKD).
+        beta: The mixture weight of `"jsd"`, in [0, 1], TRL's convention:
+            0 is forward KL, 1 is reverse KL, 0.5 the symmetric JSD.
 
     Example:
 
     >>> loss = SoftTargetKD(temperature=4.0)
     >>> loss.registered_name, loss.get_config()["temperature"]
     ('kd', 4.0)
+    >>> SoftTargetKD(temperature=1.0, divergence="jsd", beta=0.9).beta
+    0.9
     >>> distiller = keras_kd.Distiller(
     ...     teacher, student, distillation_loss=loss)
     """
@@ -81,6 +152,8 @@ class SoftTargetKD(DistillationLoss):
         student_outputs=None,
         weight=1.0,
         name=None,
+        divergence=FORWARD,
+        beta=0.5,
     ):
         super().__init__(weight=weight, name=name)
         self.temperature = temperature
@@ -92,6 +165,7 @@ class SoftTargetKD(DistillationLoss):
                 _numerics.validate_output_kind(kind, argument)
         self.teacher_outputs = teacher_outputs
         self.student_outputs = student_outputs
+        self.divergence, self.beta = validate_divergence(divergence, beta)
 
     def call(self, teacher, student, y=None):
         # `teacher.logits` is the soft target of one teacher or an ensemble.
@@ -102,6 +176,8 @@ class SoftTargetKD(DistillationLoss):
             t,
             teacher_kind="logits",
             student_kind=self.student_outputs or student.kind,
+            divergence=self.divergence,
+            beta=self.beta,
         )
 
     def get_config(self):
@@ -110,4 +186,6 @@ class SoftTargetKD(DistillationLoss):
             "temperature": self.temperature,
             "teacher_outputs": self.teacher_outputs,
             "student_outputs": self.student_outputs,
+            "divergence": self.divergence,
+            "beta": self.beta,
         }
