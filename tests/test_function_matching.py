@@ -48,13 +48,16 @@ def _distiller(teacher_seed=0, student_seed=1, **kwargs):
     return distiller
 
 
-def _random_layers(seed):
-    return [
+def _random_layers(seed, all_kinds=False):
+    """A random flip and mixup (across the batch); with `all_kinds`, also a
+    translation and CutMix (each costs seconds of compilation on JAX)."""
+    layers = [
         keras.layers.RandomFlip("horizontal_and_vertical", seed=seed),
         keras.layers.RandomTranslation(0.3, 0.3, seed=seed + 1),
         keras.layers.MixUp(alpha=0.8, seed=seed + 2),
         keras.layers.CutMix(seed=seed + 3),
     ]
+    return layers if all_kinds else [layers[0], layers[2]]
 
 
 def _fit(distiller, x, y, epochs=1):
@@ -117,7 +120,7 @@ def test_seeded_augmentation_is_reproducible():
     x, y = _data()
     runs = []
     for seed in (5, 5, 6):
-        distiller = _distiller(augmentation=_random_layers(seed))
+        distiller = _distiller(augmentation=keras.layers.RandomFlip(seed=seed))
         _fit(distiller, x, y)
         runs.append(distiller.student.get_weights()[0])
     np.testing.assert_array_equal(runs[0], runs[1])
@@ -126,7 +129,7 @@ def test_seeded_augmentation_is_reproducible():
 
 def test_save_and_load_keep_the_augmentation(tmp_path):
     x, _ = _data()
-    distiller = _distiller(augmentation=_random_layers(seed=7))
+    distiller = _distiller(augmentation=_random_layers(seed=7, all_kinds=True))
     path = str(tmp_path / "fm.keras")
     distiller.save(path)
     loaded = keras.saving.load_model(path)
