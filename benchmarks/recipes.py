@@ -52,8 +52,8 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--train-samples", type=int, default=5000)
     parser.add_argument("--teacher-epochs", type=int, default=15)
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--long-epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--long-epochs", type=int, default=8)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
     args = parser.parse_args()
@@ -228,8 +228,11 @@ def format_results(args, scores, alone, long_alone, seconds):
             continue
         epochs = args.long_epochs if arm.endswith("long") else args.epochs
         reference = long_alone if arm.endswith("long") else alone
-        gaps = ("| | |" if arm == reference or arm.startswith("alone") else
-                f"| {gap_closed(scores, arm, reference, 0)} | {gap_closed(scores, arm, reference, 1)} |")
+        if arm.startswith("alone"):
+            gaps = "| | |"
+        else:
+            gaps = " | ".join(gap_closed(scores, arm, reference, split) for split in (0, 1))
+            gaps = f"| {gaps} |"
         lines.append(f"| {arm} | {epochs} | {mean_std(v for v, _ in values)} | "
                      f"{mean_std(t for _, t in values)} {gaps}")
     lines += [

@@ -53,12 +53,12 @@ def main():
     parser.add_argument("--quick", action="store_true", help="A tiny run, to check the script.")
     args = parser.parse_args()
     if args.quick:
-        args.train_size, args.epochs = 256, 1
+        args.train_size, args.epochs = 128, 1
     keras.utils.set_random_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
     x, y = x_train[: args.train_size], y_train[: args.train_size]
     if args.quick:
-        x_test, y_test = x_test[:256], y_test[:256]
+        x_test, y_test = x_test[:128], y_test[:128]
 
     teacher = trained_alone(small_teacher_cnn(), x, y, args.epochs, args.batch_size, args.seed)
     alone = trained_alone(tiny_student_cnn(), x, y, args.epochs, args.batch_size, args.seed)
@@ -74,7 +74,8 @@ def main():
     print("|---|---:|---:|")
     for name, model in (("teacher", teacher), ("student alone", alone),
                         ("student, function matching", distiller.student)):
-        print(f"| {name} | {model.count_params():,} | {100 * accuracy(model, x_test, y_test):.2f}% |")
+        score = 100 * accuracy(model, x_test, y_test)
+        print(f"| {name} | {model.count_params():,} | {score:.2f}% |")
 
 
 if __name__ == "__main__":

@@ -78,9 +78,7 @@ def test_the_step_equals_a_plain_run_on_the_augmented_inputs():
     _fit(augmented, x, y)
     _fit(plain, np.flip(x, axis=2), y)
     _assert_same_weights(augmented.student, plain.student)
-    unflipped = _distiller()
-    _fit(unflipped, x, y)
-    assert not np.allclose(unflipped.student.get_weights()[0], plain.student.get_weights()[0])
+    # (That flipping changes the loss, so this could fail: the next test.)
 
 
 def test_teacher_and_student_see_the_same_random_views():
