@@ -31,9 +31,10 @@ def accuracy(model, x, y):
     return float((model.predict(x, batch_size=1000, verbose=0).argmax(-1) == y).mean())
 
 
-def trained_alone(model, x, y, epochs, batch_size, seed):
+def trained_alone(model, x, y, epochs, batch_size, seed, translation):
     """`model` trained on the labels with the recipe's flips and translations."""
-    layers = keras_kd.recipes.function_matching_augmentation(mixup_alpha=None, seed=seed)
+    layers = keras_kd.recipes.function_matching_augmentation(
+        mixup_alpha=None, translation=translation, seed=seed)
     wrapper = keras.Sequential([keras.Input(x.shape[1:]), *layers, model])
     steps = -(-len(x) // batch_size)
     wrapper.compile(
@@ -52,6 +53,9 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="A tiny run, to check the script.")
     args = parser.parse_args()
+    # The quick mode (a test) leaves out the translations, which take JAX
+    # tens of seconds to compile on a loaded machine.
+    translation = None if args.quick else 0.1
     if args.quick:
         args.train_size, args.epochs = 128, 1
     keras.utils.set_random_seed(args.seed)
@@ -60,10 +64,12 @@ def main():
     if args.quick:
         x_test, y_test = x_test[:128], y_test[:128]
 
-    teacher = trained_alone(small_teacher_cnn(), x, y, args.epochs, args.batch_size, args.seed)
-    alone = trained_alone(tiny_student_cnn(), x, y, args.epochs, args.batch_size, args.seed)
+    settings = (args.epochs, args.batch_size, args.seed, translation)
+    teacher = trained_alone(small_teacher_cnn(), x, y, *settings)
+    alone = trained_alone(tiny_student_cnn(), x, y, *settings)
 
-    distiller = keras_kd.recipes.function_matching(teacher, tiny_student_cnn(), seed=args.seed)
+    distiller = keras_kd.recipes.function_matching(
+        teacher, tiny_student_cnn(), translation=translation, seed=args.seed)
     steps = -(-len(x) // args.batch_size)
     distiller.compile(keras.optimizers.Adam(
         keras_kd.recipes.patient_schedule(2e-3, args.epochs, steps)))
