@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_kd import _keras_compat
 from keras_kd import _saving
+from keras_kd import augment as augment_lib
 from keras_kd import hyperparameters
 from keras_kd import losses as losses_lib
 from keras_kd import teachers as teachers_lib
@@ -54,6 +55,13 @@ class Distiller(keras.Model):
         student_outputs: Same, for the student.
         teacher_weights: For an ensemble, one weight >= 0 per teacher
             (normalized to sum 1); `None` for equal weights.
+        augmentation: `None`, or a Keras preprocessing layer or a list of
+            them (`keras.layers.RandomFlip`, `RandomTranslation`, `MixUp`,
+            `CutMix`, ... with a `seed`), applied in training steps only,
+            once per step, to `x` before the teacher and the student read
+            it, so both see the same view (function matching; see
+            `keras_kd.recipes.function_matching`). Needs a live teacher;
+            MixUp / CutMix need `alpha=0`. Saved with the Distiller.
         **kwargs: Passed to `keras.Model`.
 
     Attributes:
@@ -92,6 +100,7 @@ class Distiller(keras.Model):
         teacher_outputs="auto",
         student_outputs="auto",
         teacher_weights=None,
+        augmentation=None,
         **kwargs,
     ):
         _keras_compat.check_distribution(teacher, student)
@@ -99,6 +108,7 @@ class Distiller(keras.Model):
         validation.check_model(student, "student")
         self.teacher = teachers_lib.get(teacher, teacher_weights)
         self.alpha = alpha
+        self.augmentation = augment_lib.check(augmentation, self.teacher, alpha)
         self.distillation_scale = 1.0
         self.student = student
         self.distillation_losses = _as_loss_list(distillation_loss)
@@ -158,6 +168,8 @@ class Distiller(keras.Model):
             self._step_outputs = previous
 
     def fit(self, *args, **kwargs):
+        # alpha may have been assigned since construction.
+        augment_lib.check_alpha(self.augmentation, self.alpha)
         # On any failure, the models stay usable (see _keras_compat).
         with _keras_compat.variables_kept_on_failure(self):
             return super().fit(*args, **kwargs)
@@ -182,6 +194,9 @@ class Distiller(keras.Model):
             return super().test_step(*args)
 
     def call(self, inputs, training=False):
+        if self._step_outputs and training:
+            # Once, before the split: teacher and student see the same view.
+            inputs = augment_lib.apply(self.augmentation, inputs)
         student_inputs, teacher_inputs = self.teacher.split_inputs(inputs)
         if not self._step_outputs:
             return self.student(student_inputs, training=training)
@@ -359,6 +374,10 @@ class Distiller(keras.Model):
                 "alpha": self.alpha,
                 "teacher_outputs": self._teacher_outputs_setting,
                 "student_outputs": self._student_outputs_setting,
+                "augmentation": [
+                    keras.saving.serialize_keras_object(layer)
+                    for layer in self.augmentation
+                ] or None,
             }
         )
         return config
@@ -371,6 +390,11 @@ class Distiller(keras.Model):
             config.pop("teacher_weights", None),  # In files of keras-kd 0.1.
             custom_objects=custom_objects,
         )
+        if config.get("augmentation"):
+            config["augmentation"] = [
+                keras.saving.deserialize_keras_object(layer, custom_objects=custom_objects)
+                for layer in config["augmentation"]
+            ]
         return cls(**config)
 
 

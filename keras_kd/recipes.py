@@ -3,8 +3,10 @@
 import keras
 
 from keras_kd.distiller import Distiller
+from keras_kd.losses.soft_target import SoftTargetKD
 
-__all__ = ["born_again"]
+__all__ = ["born_again", "function_matching", "function_matching_augmentation",
+           "patient_schedule"]
 
 
 def born_again(make_student, teacher, x, y, generations=2, distillation_loss="kd",
@@ -54,6 +56,142 @@ def born_again(make_student, teacher, x, y, generations=2, distillation_loss="kd
         teacher = distiller.student
         students.append(teacher)
     return students
+
+
+def function_matching(teacher, student, mixup_alpha=0.2, translation=0.1,
+                      flip="horizontal", temperature=1.0, distillation_loss=None,
+                      seed=None):
+    """Function matching (Beyer et al., 2022): a consistent, patient teacher.
+
+    "Knowledge distillation: A good teacher is patient and consistent"
+    trains the student on the teacher's outputs alone (`alpha=0`, KL
+    divergence at temperature 1), with the teacher and the student shown
+    the *same* aggressively augmented view of every image (mixup included),
+    for many epochs. The views are made inside the training step
+    (`Distiller(augmentation=...)`), so the teacher is run on each new view
+    and the student matches the teacher's function around the data, not
+    only on the training images. Train it long: see `patient_schedule`.
+
+    The augmentation here suits small images such as Fashion-MNIST (the
+    paper's inception crops are for ImageNet-sized ones): a random
+    horizontal flip, a random translation and mixup; pass your own list to
+    `Distiller(augmentation=...)` for other data.
+
+    Args:
+        teacher: The trained teacher: a `keras.Model`, a list of them or a
+            live `keras_kd.teachers.Teacher` (not a `TeacherCache`: its
+            targets belong to the clean images).
+        student: The student `keras.Model`, with the teacher's output shape.
+        mixup_alpha: Strength of `keras.layers.MixUp` (in (0, 1]); `None`
+            leaves mixup out.
+        translation: Fraction of the height and width of a random
+            translation (`keras.layers.RandomTranslation`); `None` or 0
+            leaves it out.
+        flip: `"horizontal"`, `"vertical"`, `"horizontal_and_vertical"`
+            (`keras.layers.RandomFlip`), or `None`.
+        temperature: Of the default `SoftTargetKD` loss (the paper: 1).
+        distillation_loss: Any distillation loss (`Distiller`'s argument);
+            defaults to `SoftTargetKD(temperature)`.
+        seed: Integer seed of the augmentation layers (each gets its own,
+            derived from it), for reproducible views; `None` for unseeded.
+
+    Returns:
+        A `keras_kd.Distiller` with `alpha=0` and the augmentation, to be
+        compiled (e.g. with `keras.optimizers.Adam(patient_schedule(...))`).
+
+    Example:
+
+    >>> distiller = keras_kd.recipes.function_matching(teacher, student, seed=0)
+    >>> [type(layer).__name__ for layer in distiller.augmentation]
+    ['RandomFlip', 'RandomTranslation', 'MixUp']
+    >>> distiller.compile(optimizer=keras.optimizers.Adam(
+    ...     keras_kd.recipes.patient_schedule(2e-3, epochs=2, steps_per_epoch=2)))
+    >>> history = distiller.fit(x_train, y_train, epochs=2, batch_size=16, verbose=0)
+    """
+    return Distiller(
+        teacher=teacher,
+        student=student,
+        distillation_loss=distillation_loss or SoftTargetKD(temperature=temperature),
+        alpha=0.0,
+        augmentation=function_matching_augmentation(mixup_alpha, translation, flip, seed),
+    )
+
+
+def function_matching_augmentation(mixup_alpha=0.2, translation=0.1, flip="horizontal",
+                                   seed=None):
+    """The layers `function_matching` augments with, in the order they run.
+
+    Args:
+        mixup_alpha: Strength of `keras.layers.MixUp`, or `None` for none.
+        translation: Fraction of a `keras.layers.RandomTranslation`, or
+            `None` / 0 for none.
+        flip: Mode of a `keras.layers.RandomFlip`, or `None` for none.
+        seed: Integer seed; layer `i` gets `seed + i`. `None`: unseeded.
+
+    Returns:
+        A list of Keras layers (the same list serves `Distiller(augmentation=...)`
+        and a student trained alone on the same views).
+
+    Example:
+
+    >>> layers = keras_kd.recipes.function_matching_augmentation(mixup_alpha=None, seed=0)
+    >>> [(type(layer).__name__, layer.seed) for layer in layers]
+    [('RandomFlip', 0), ('RandomTranslation', 1)]
+    """
+    makers = []
+    if flip:
+        makers.append(lambda s: keras.layers.RandomFlip(flip, seed=s))
+    if translation:
+        makers.append(lambda s: keras.layers.RandomTranslation(
+            translation, translation, fill_mode="constant", seed=s))
+    if mixup_alpha:
+        if not 0 < mixup_alpha <= 1:
+            raise ValueError(
+                "`mixup_alpha` is the strength of keras.layers.MixUp, in (0, 1], "
+                f"or None for no mixup. Received: mixup_alpha={mixup_alpha!r}"
+            )
+        makers.append(lambda s: keras.layers.MixUp(alpha=mixup_alpha, seed=s))
+    return [make(None if seed is None else seed + i) for i, make in enumerate(makers)]
+
+
+def patient_schedule(learning_rate, epochs, steps_per_epoch, warmup_epochs=0):
+    """A cosine-decay learning rate for long ("patient") training.
+
+    Function matching keeps improving for many epochs; the paper trains with
+    a linear warm-up and a cosine decay to zero over the whole run. This is
+    `keras.optimizers.schedules.CosineDecay` set up in epochs.
+
+    Args:
+        learning_rate: The peak learning rate.
+        epochs: Epochs of the whole run (warm-up included).
+        steps_per_epoch: Batches per epoch (`ceil(samples / batch_size)`).
+        warmup_epochs: Epochs of linear warm-up from 0 to `learning_rate`.
+
+    Returns:
+        A `keras.optimizers.schedules.CosineDecay`, for any optimizer's
+        `learning_rate`.
+
+    Example:
+
+    >>> schedule = keras_kd.recipes.patient_schedule(1e-3, epochs=10, steps_per_epoch=100)
+    >>> [round(float(schedule(step)), 6) for step in (0, 500, 1000)]
+    [0.001, 0.0005, 0.0]
+    """
+    for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{name}` must be an integer >= 1. Received: {name}={value!r}")
+    if not 0 <= warmup_epochs < epochs:
+        raise ValueError(
+            f"`warmup_epochs` must be >= 0 and less than epochs={epochs}. "
+            f"Received: warmup_epochs={warmup_epochs!r}"
+        )
+    warmup_steps = int(warmup_epochs * steps_per_epoch)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup_steps else learning_rate,
+        decay_steps=epochs * steps_per_epoch - warmup_steps,
+        warmup_target=learning_rate if warmup_steps else None,
+        warmup_steps=warmup_steps,
+    )
 
 
 def _fresh(compile_kwargs):
