@@ -124,9 +124,9 @@ def format_results(args, teacher_scores, results, seconds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--train-samples", type=int, default=15000)
-    parser.add_argument("--teacher-epochs", type=int, default=5)
-    parser.add_argument("--student-epochs", type=int, default=10)
+    parser.add_argument("--train-samples", type=int, default=6000)
+    parser.add_argument("--teacher-epochs", type=int, default=4)
+    parser.add_argument("--student-epochs", type=int, default=8)
     parser.add_argument("--temperature", type=float, default=2.0)
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
