@@ -282,3 +282,17 @@ def test_a_tf_data_dict_trains_as_numpy_does(pair):
     from_dataset, _ = distil(teacher, weights, dataset, None)
     from_arrays, _ = distil(teacher, weights, both, y)
     assert_same_weights(from_dataset, from_arrays)
+
+
+def test_a_multi_input_student_still_reads_its_dict_of_named_inputs():
+    def two_inputs(name, units):
+        a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+        hidden = keras.layers.Dense(units)(keras.layers.Concatenate()([a, b]))
+        return keras.Model({"a": a, "b": b}, keras.layers.Dense(3)(hidden), name=name)
+
+    rng = np.random.default_rng(0)
+    x = {"a": rng.normal(size=(16, 3)).astype("float32"), "b": rng.normal(size=(16, 2)).astype("float32")}
+    distiller = keras_kd.Distiller(two_inputs("teacher", 8), two_inputs("student", 4), alpha=ALPHA)
+    distiller.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = distiller.fit(x, rng.integers(0, 3, 16), batch_size=16, verbose=0).history
+    assert history["distillation_loss"][0] > 0  # Both models read the dict of named inputs.
