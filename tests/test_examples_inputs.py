@@ -1,22 +1,16 @@
-"""examples/teacher_inputs.py runs end to end (its quick mode), on every backend.
+"""The quick mode of examples/teacher_inputs.py, in this process, on every backend
+(a fresh interpreter's import of the backend would cost more than the example)."""
 
-Run in this process (its `main(argv)`), as the import of a backend in a
-fresh interpreter would cost more than the example.
-"""
-
-import importlib.util
 import os
 import re
+import runpy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_the_teacher_inputs_example_trains_saves_and_reloads(tmp_path, capsys):
-    path = os.path.join(ROOT, "examples", "teacher_inputs.py")
-    spec = importlib.util.spec_from_file_location("teacher_inputs_example", path)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
-    example.main(["--quick", "--out", str(tmp_path)])
+    main = runpy.run_path(os.path.join(ROOT, "examples", "teacher_inputs.py"))["main"]
+    main(["--quick", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert "| student (14x14 inputs) | test accuracy |" in out, out
     for name in ("alone", "distilled, dict form", "distilled, Resizing(28, 28)"):
