@@ -18,7 +18,7 @@ table in `docs/inputs.md` (between the `inputs` markers).
 
 Usage:
 
-    KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/inputs.py  # ~15 min, shared
+    KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/inputs.py  # 44 min, loaded
     KERAS_BACKEND=jax python benchmarks/inputs.py --quick --no-write  # seconds, checks the script
 """
 
