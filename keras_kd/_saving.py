@@ -26,8 +26,8 @@ def deserialize_config(config, custom_objects=None):
         custom_objects: As in `keras.saving.deserialize_keras_object`.
 
     Returns:
-        A new dict with the student and the distillation losses
-        deserialized.
+        A new dict with the student, the distillation losses and the
+        teacher preprocessor (if any) deserialized.
     """
     config = dict(config)
     config["student"] = keras.saving.deserialize_keras_object(
@@ -37,4 +37,8 @@ def deserialize_config(config, custom_objects=None):
         keras.saving.deserialize_keras_object(loss, custom_objects=custom_objects)
         for loss in config["distillation_loss"]
     ]
+    if config.get("teacher_preprocessor") is not None:
+        config["teacher_preprocessor"] = keras.saving.deserialize_keras_object(
+            config["teacher_preprocessor"], custom_objects=custom_objects
+        )
     return config

@@ -62,6 +62,16 @@ class Distiller(keras.Model):
             it, so both see the same view (function matching; see
             `keras_kd.recipes.function_matching`). Needs a live teacher;
             MixUp / CutMix need `alpha=0`. Saved with the Distiller.
+        teacher_preprocessor: `None`, or a Keras layer or function (of
+            `keras.ops`) that makes the teacher's inputs from the student's
+            in every step, e.g. `keras.layers.Resizing(28, 28)` for a
+            teacher of a higher resolution. Part of the teacher: frozen,
+            in inference mode, saved with the Distiller (a function must be
+            registered with `keras.saving.register_keras_serializable` to
+            be saved). Alternatively, give each model its own inputs with
+            `x = {"teacher": x_teacher, "student": x_student}`; `predict`
+            and `evaluate` then take the student's inputs alone. See
+            docs/inputs.md.
         **kwargs: Passed to `keras.Model`.
 
     Attributes:
@@ -101,12 +111,14 @@ class Distiller(keras.Model):
         student_outputs="auto",
         teacher_weights=None,
         augmentation=None,
+        teacher_preprocessor=None,
         **kwargs,
     ):
         _keras_compat.check_distribution(teacher, student)
         super().__init__(**kwargs)
         validation.check_model(student, "student")
         self.teacher = teachers_lib.get(teacher, teacher_weights)
+        self.teacher.set_preprocessor(teacher_preprocessor)
         self.alpha = alpha
         self.augmentation = augment_lib.check(augmentation, self.teacher, alpha)
         self.distillation_scale = 1.0
@@ -198,7 +210,9 @@ class Distiller(keras.Model):
             # Once, before the split: teacher and student see the same view.
             inputs = augment_lib.apply(self.augmentation, inputs)
         student_inputs, teacher_inputs = self.teacher.split_inputs(inputs)
-        if not self._step_outputs:
+        # evaluate() on the student's inputs alone, which the teacher cannot
+        # read, evaluates the student alone.
+        if not self._step_outputs or (teacher_inputs is None and not training):
             return self.student(student_inputs, training=training)
         student_outputs, student_features = self._student_taps(
             student_inputs, training=training
@@ -307,6 +321,13 @@ class Distiller(keras.Model):
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         if isinstance(y_pred, dict) and "student" in y_pred:
             y_pred = y_pred["student"]
+        elif y is not None:
+            # evaluate() on the student's inputs alone (see `call`): the
+            # student's loss and metrics, without the distillation terms.
+            results = super().compute_metrics(x, y, y_pred, sample_weight)
+            for tracker in (self.student_loss_tracker, self.distillation_loss_tracker):
+                results.pop(tracker.name, None)
+            return results
         if y is None:
             # Unlabeled data: no hard loss and no label metrics to report.
             return {
@@ -380,6 +401,8 @@ class Distiller(keras.Model):
                 ] or None,
             }
         )
+        if self.teacher.preprocessor is not None:
+            config["teacher_preprocessor"] = self.teacher.preprocessor_config()
         return config
 
     @classmethod

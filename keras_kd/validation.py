@@ -142,29 +142,3 @@ def input_shape(model):
         return tuple(inputs[0].shape[1:])
     shape = built_input_shape(model)
     return None if shape is None else tuple(shape[1:])
-
-
-def check_same_input_shape(teacher, student):
-    """Raises when teacher and student cannot read the same `x`.
-
-    Both models read every batch's `x`; dimensions unknown on either side
-    (`None`) match anything.
-    """
-    teacher_shape, student_shape = input_shape(teacher), input_shape(student)
-    if None in (teacher_shape, student_shape):
-        return
-    if len(teacher_shape) == len(student_shape) and all(
-        t is None or s is None or t == s for t, s in zip(teacher_shape, student_shape)
-    ):
-        return
-    raise ValueError(
-        "The teacher and the student read the same inputs `x` in every "
-        "step, but their input shapes differ. Received: teacher "
-        f"'{teacher.name}' input shape {(None,) + teacher_shape}, student "
-        f"'{student.name}' input shape {(None,) + student_shape}. Give both "
-        "models the same input shape; if the teacher legitimately reads "
-        "other inputs (another resolution or preprocessing), make that part "
-        "of the teacher, e.g. `keras.Sequential([keras.Input("
-        f"{student_shape}), keras.layers.Resizing(...), teacher])`, so that "
-        "it reads the student's inputs."
-    )

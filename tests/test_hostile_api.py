@@ -314,9 +314,9 @@ CASES = [
     Case("teacher_dict_outputs", lambda m: distiller(m, teacher=m.two_heads(as_dict=True)), ValueError, ["has a dict of 2 outputs", "aux_head", "class_head"]),
     Case("subclassed_teacher_dict_outputs", lambda m: distiller(m, teacher=m.dict_subclassed()), ValueError, ["The teacher 'dict_outputs' has a dict of 1 outputs", r"keys \['logits'\]"]),
     Case("ensemble_member_two_outputs", lambda m: distiller(m, teacher=[m.dense(), m.two_heads()]), ValueError, ["The teacher 1 'two_heads' has 2 outputs"]),
-    # Defect 25: input shapes.
-    Case("teacher_input_shape_differs", lambda m: distiller(m, teacher=m.dense(features=8, name="teacher")), ValueError, ["input shapes differ", r"teacher 'teacher' input shape \(None, 8\)", r"student 'student' input shape \(None, 16\)", "Resizing"]),
-    Case("ensemble_member_input_shape_differs", lambda m: distiller(m, teacher=[m.dense(), m.dense(features=12)]), ValueError, ["input shapes differ", r"\(None, 12\)"]),
+    # Defect 25: input shapes (checked in the step, since x may be a dict {"teacher": ..., "student": ...}).
+    Case("teacher_input_shape_differs", lambda m: fit(distiller(m, teacher=m.dense(features=8, name="teacher")), *data()), ValueError, ["input shapes differ", r"teacher 'teacher' input shape \(None, 8\)", r"student 'student' input shape \(None, 16\)", "Resizing"]),
+    Case("ensemble_member_input_shape_differs", lambda m: fit(distiller(m, teacher=[m.dense(), m.dense(features=12)]), *data()), ValueError, ["input shapes differ", r"\(None, 12\)"]),
     # Defect 1: failures inside the train step leave the models intact.
     Case("dkd_without_labels_in_fit", failing_fit("dkd", y_given=False), ValueError, ["The distillation loss DKD needs the labels", "y is None"]),
     Case("custom_loss_raises_in_fit", failing_fit(RaisingLoss()), RuntimeError, ["custom loss failed on purpose"]),

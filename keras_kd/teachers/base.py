@@ -12,6 +12,7 @@ from keras import ops
 
 from keras_kd import outputs as outputs_lib
 from keras_kd import validation
+from keras_kd.teachers import _inputs as inputs_lib
 
 
 class Teacher(keras.layers.Layer):
@@ -26,8 +27,11 @@ class Teacher(keras.layers.Layer):
     2. `split_inputs(x)` and `targets(teacher_inputs)` in every train and
        test step: what the student reads of the batch's `x`, and the
        teacher's targets as a nested structure of tensors (no gradient
-       flows back through them). A teacher that reads stored targets finds
-       them in `x` and hands the student the rest;
+       flows back through them). By default both read `x`; a teacher on
+       other inputs reads `x["teacher"]` (the student `x["student"]`) or
+       `teacher_preprocessor(x)` (see `set_preprocessor` and
+       docs/inputs.md). A teacher that reads stored targets finds them in
+       `x` and hands the student the rest;
     3. `view(targets)` on that structure, to give the losses a
        `keras_kd.losses.ModelOutputs`;
     4. `after_train_step(distiller, step_result)` after the optimizer step,
@@ -46,6 +50,8 @@ class Teacher(keras.layers.Layer):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
         self.kinds = []
+        self.preprocessor = None
+        self._student_spec = None
         self.built = True
 
     # -- Set-up ------------------------------------------------------------
@@ -73,15 +79,70 @@ class Teacher(keras.layers.Layer):
         if self.models:
             validation.check_same_output_shape(self.models[0], student)
 
+    def set_preprocessor(self, preprocessor):
+        """Makes the teacher's inputs `preprocessor(x)` of the student's `x`.
+
+        The preprocessor is part of the teacher: frozen, run in inference
+        mode (`training=False`) in every train and test step, and saved with
+        it. `Distiller(teacher_preprocessor=...)` calls this once, before
+        `bind`.
+
+        Args:
+            preprocessor: `None`, a `keras.layers.Layer` (e.g.
+                `keras.layers.Resizing(28, 28)`) or a function of a tensor
+                written with `keras.ops`.
+
+        Example:
+
+        >>> teacher = keras_kd.teachers.ModelTeacher(teacher_model)
+        >>> teacher.set_preprocessor(keras.layers.Rescaling(2.0))
+        >>> type(teacher.preprocessor).__name__
+        'Rescaling'
+        """
+        self.preprocessor = inputs_lib.check_preprocessor(preprocessor)
+
+    def preprocessor_config(self):
+        """The preprocessor's config for a saved file (`None` without one).
+
+        Raises for a plain function that is not registered with
+        `keras.saving.register_keras_serializable`, whose code a file
+        cannot hold.
+        """
+        return inputs_lib.serialize_preprocessor(self.preprocessor)
+
+    def remember_student(self, student):
+        """Records the student's name and input shape, for error messages.
+
+        Subclasses call it from `bind`.
+        """
+        self._student_spec = (student.name, validation.input_shape(student))
+
     # -- The step ------------------------------------------------------------
 
     def split_inputs(self, inputs):
-        """`(student inputs, teacher inputs)` of a batch's `x`: both `x` here.
+        """`(student inputs, teacher inputs)` of a batch's `x`.
 
-        Also called on what `predict` receives, which may hold the student's
-        inputs alone.
+        `x` itself for both; or, for `x = {"teacher": ..., "student": ...}`,
+        each its entry. Also called on what `predict` and `evaluate`
+        receive, which may hold the student's inputs alone: the teacher
+        inputs are then `None` when the teacher cannot read them (its
+        input shape differs and it has no preprocessor).
         """
-        return inputs, inputs
+        return inputs_lib.split(inputs, self)
+
+    def teacher_inputs(self, inputs):
+        """What the teacher's models read, from the teacher side of `split_inputs`.
+
+        Applies the preprocessor and checks the shape against every model's
+        input shape, naming both when they differ.
+        """
+        if inputs is None:
+            raise ValueError(inputs_lib.unreadable_message(self))
+        if self.preprocessor is not None:
+            inputs = inputs_lib.preprocess(self.preprocessor, inputs)
+        for model in self.models:
+            inputs_lib.check_fits(model, inputs, self)
+        return inputs
 
     def forward(self, inputs):
         """The teacher's raw targets for `inputs`: a nested structure of tensors."""
@@ -90,8 +151,10 @@ class Teacher(keras.layers.Layer):
         )
 
     def targets(self, inputs):
-        """`forward(inputs)` with the gradient stopped on every tensor."""
-        return keras.tree.map_structure(ops.stop_gradient, self.forward(inputs))
+        """`forward(teacher_inputs(inputs))`, the gradient stopped on every tensor."""
+        return keras.tree.map_structure(
+            ops.stop_gradient, self.forward(self.teacher_inputs(inputs))
+        )
 
     def view(self, targets):
         """The `ModelOutputs` the losses read, from `targets(inputs)`."""

@@ -291,10 +291,36 @@ class TeacherCache(Teacher):
                 f"outputs shape {(None,) + tuple(received)}."
             )
 
+    def set_preprocessor(self, preprocessor):
+        if preprocessor is not None:
+            raise ValueError(
+                "A TeacherCache runs no teacher in the step (it reads targets "
+                "stored with the batch), so teacher_preprocessor has nothing "
+                "to feed. Received: teacher_preprocessor="
+                f"{getattr(preprocessor, 'name', preprocessor)!r}. Cache a model "
+                "that reads the student's inputs, with the preprocessor inside, "
+                "e.g. TeacherCache.write(keras.Sequential([keras.Input("
+                "x.shape[1:]), preprocessor, teacher]), x, directory), and "
+                "construct the Distiller without teacher_preprocessor."
+            )
+
     def split_inputs(self, inputs):
         if isinstance(inputs, dict) and TARGETS_KEY in inputs:
             return inputs["x"], inputs[TARGETS_KEY]
+        if isinstance(inputs, dict) and "teacher" in inputs:
+            raise ValueError(
+                "A TeacherCache reads the teacher's stored targets, not teacher "
+                "inputs, but `x` is a dict with keys "
+                f"{sorted(inputs)}. Train on cache.dataset(x, y, ...) with the "
+                "student's inputs, from a cache written by a model that reads "
+                "them (the preprocessor inside, e.g. keras.Sequential([keras."
+                "Input(x.shape[1:]), keras.layers.Resizing(...), teacher])); or "
+                "distil from the live teacher with the dict."
+            )
         return inputs, None  # predict() on the student's inputs alone
+
+    def teacher_inputs(self, inputs):
+        return inputs  # Stored targets: nothing to preprocess or check.
 
     def forward(self, inputs):
         if inputs is None:

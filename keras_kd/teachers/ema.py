@@ -65,6 +65,18 @@ class EMATeacher(ModelTeacher):
         self._pairs(student)  # Raises unless the architectures match.
         super().bind(student, teacher_layers, teacher_outputs)
 
+    def set_preprocessor(self, preprocessor):
+        if preprocessor is not None:
+            raise ValueError(
+                "An EMATeacher is an average of the student's own weights, so "
+                "it reads inputs shaped as the student's, and the Distiller "
+                "received teacher_preprocessor="
+                f"{getattr(preprocessor, 'name', preprocessor)!r}. Drop "
+                "teacher_preprocessor; to show the EMA teacher another view of "
+                "each sample (as mean teacher does with its own noise), pass "
+                "x as a dict {'teacher': x_teacher_view, 'student': x}."
+            )
+
     def _pairs(self, student):
         """`[(teacher variable, student variable)]` of the averaged weights."""
         teacher_weights, student_weights = self.models[0].weights, student.weights

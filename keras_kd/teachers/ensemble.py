@@ -44,8 +44,7 @@ class EnsembleTeacher(Teacher):
 
     def bind(self, student, teacher_layers, teacher_outputs="auto"):
         check_ensemble_taps(teacher_layers)
-        for model in self.models:
-            validation.check_same_input_shape(model, student)
+        self.remember_student(student)
         self.kinds = [
             resolve_output_kind(model, teacher_outputs, "teacher")
             for model in self.models

@@ -45,7 +45,7 @@ class ModelTeacher(Teacher):
 
     def bind(self, student, teacher_layers, teacher_outputs="auto"):
         model = self.models[0]
-        validation.check_same_input_shape(model, student)
+        self.remember_student(student)
         self.kinds = [resolve_output_kind(model, teacher_outputs, "teacher")]
         self._taps = Tapped(model, teacher_layers, "teacher")
 

@@ -1,0 +1,179 @@
+"""A teacher on other inputs than the student's: the dict form and the preprocessor.
+
+`x` reaches the teacher as it is, as `x["teacher"]` when `x` is
+`{"teacher": ..., "student": ...}` (the student then reads `x["student"]`),
+or as `teacher_preprocessor(x)`. The checks here name what was received and
+how to fix it. See docs/inputs.md.
+"""
+
+import keras
+
+from keras_kd import validation
+
+KEYS = ("student", "teacher")
+
+
+def check_preprocessor(preprocessor):
+    """Returns `preprocessor` after checking it is `None`, a layer or a function."""
+    if preprocessor is None or isinstance(preprocessor, keras.layers.Layer):
+        return preprocessor
+    if callable(preprocessor) and not isinstance(preprocessor, type):
+        return preprocessor
+    raise ValueError(
+        "`teacher_preprocessor` must be a Keras layer (e.g. "
+        "keras.layers.Resizing(28, 28)) or a function of the student's "
+        "inputs written with keras.ops. Received: teacher_preprocessor="
+        f"{preprocessor!r} (of type {type(preprocessor).__name__})."
+    )
+
+
+def serialize_preprocessor(preprocessor):
+    """The config of a preprocessor, for `Distiller.get_config`.
+
+    A layer is serialized as any Keras layer. A function is saved by its
+    registered name, so it must be registered with
+    `keras.saving.register_keras_serializable`; any other function is
+    refused here, that is when the `Distiller` is saved.
+    """
+    if preprocessor is None:
+        return None
+    if not isinstance(preprocessor, keras.layers.Layer):
+        name = keras.saving.get_registered_name(preprocessor)
+        if keras.saving.get_registered_object(name) is not preprocessor:
+            raise ValueError(
+                "The Distiller's teacher_preprocessor is the plain Python "
+                f"function {getattr(preprocessor, '__qualname__', preprocessor)!r}, "
+                "which a saved file cannot hold (its code is not part of the "
+                "config). Register it, e.g. @keras.saving.register_keras_"
+                "serializable(package='my_package') above its `def`, or use "
+                "a Keras layer such as keras.layers.Resizing; then save again."
+            )
+    return keras.saving.serialize_keras_object(preprocessor)
+
+
+def split(inputs, teacher):
+    """`(student inputs, teacher inputs)`; see `Teacher.split_inputs`."""
+    if isinstance(inputs, dict) and _is_pair(inputs, teacher._student_spec):
+        _check_pair(inputs, teacher.preprocessor)
+        return inputs["student"], inputs["teacher"]
+    if teacher.preprocessor is None and not all(
+        _fits(validation.input_shape(model), _shape(inputs))
+        for model in teacher.models
+    ):
+        return inputs, None  # Student inputs alone: see unreadable_message.
+    return inputs, inputs
+
+
+def _is_pair(inputs, student_spec):
+    """Whether a dict `x` means `{"teacher": ..., "student": ...}`.
+
+    It does if it holds either key, or if the student reads one tensor (a
+    dict is then no input of its own); a dict of named inputs of a
+    multi-input student passes through to both models as before.
+    """
+    if set(inputs) & set(KEYS):
+        return True
+    return student_spec is not None and student_spec[1] is not None
+
+
+def _check_pair(inputs, preprocessor):
+    if sorted(inputs) != list(KEYS):
+        raise ValueError(
+            "A dict `x` gives the teacher and the student inputs of their "
+            "own, under exactly the keys 'teacher' and 'student'. Received "
+            f"a dict with keys {sorted(inputs)}. Pass x={{'teacher': "
+            "x_teacher, 'student': x_student}, or a plain array that both "
+            "read."
+        )
+    if preprocessor is not None:
+        raise ValueError(
+            "The Distiller has a teacher_preprocessor, which makes the "
+            "teacher's inputs from the student's, but `x` is a dict that "
+            "also gives the teacher inputs of its own (x['teacher']). Use "
+            "one of the two: pass the student's inputs alone, or construct "
+            "the Distiller without teacher_preprocessor."
+        )
+    sizes = [_batch_size(inputs[key]) for key in KEYS]
+    if None not in sizes and sizes[0] != sizes[1]:
+        raise ValueError(
+            "The teacher's and the student's inputs must hold the same "
+            f"samples, one for one, but this batch holds {sizes[1]} teacher "
+            f"inputs (x['teacher']) and {sizes[0]} student inputs "
+            "(x['student']). Batch both entries together, e.g. "
+            "tf.data.Dataset.from_tensor_slices(({'teacher': x_teacher, "
+            "'student': x_student}, y)).batch(n)."
+        )
+
+
+def _batch_size(tensor):
+    shape = getattr(tensor, "shape", None)
+    return None if not shape else shape[0]
+
+
+def _shape(inputs):
+    shape = getattr(inputs, "shape", None)
+    return None if shape is None else tuple(shape)
+
+
+def _fits(model_shape, received):
+    """Whether inputs of shape `received` (batch axis included) fit `model_shape`."""
+    if model_shape is None or received is None:
+        return True
+    received = received[1:]
+    return len(model_shape) == len(received) and all(
+        m is None or r is None or m == r for m, r in zip(model_shape, received)
+    )
+
+
+def preprocess(preprocessor, inputs):
+    """`preprocessor(inputs)`: a layer runs in inference mode, like the teacher."""
+    if isinstance(preprocessor, keras.layers.Layer):
+        return preprocessor(inputs, training=False)
+    return preprocessor(inputs)
+
+
+def check_fits(model, inputs, teacher):
+    """Raises unless `model` can read `inputs`, naming both shapes."""
+    model_shape = validation.input_shape(model)
+    received = _shape(inputs)
+    if _fits(model_shape, received):
+        return
+    raise ValueError(
+        f"The teacher '{model.name}' reads inputs of shape "
+        f"{(None,) + model_shape}, but its inputs in this step have shape "
+        f"{received}{_source(teacher)}"
+    )
+
+
+def _source(teacher):
+    if teacher.preprocessor is not None:
+        name = getattr(teacher.preprocessor, "name", None) or getattr(
+            teacher.preprocessor, "__name__", type(teacher.preprocessor).__name__
+        )
+        return (
+            f": the output of teacher_preprocessor '{name}'. Make the "
+            "preprocessor output the teacher's input shape."
+        )
+    return (
+        ": x['teacher']. Pass teacher inputs of the shape the teacher was "
+        "built for."
+    )
+
+
+def unreadable_message(teacher):
+    """Why the teacher cannot read a batch that holds the student's inputs alone."""
+    student_name, student_shape = teacher._student_spec or ("student", None)
+    shapes = ", ".join(
+        f"teacher '{m.name}' input shape {(None,) + validation.input_shape(m)}"
+        for m in teacher.models
+        if validation.input_shape(m) is not None
+    )
+    return (
+        "The teacher and the student read the same inputs `x` in every "
+        f"step, but their input shapes differ. Received: {shapes}, student "
+        f"'{student_name}' input shape {(None,) + tuple(student_shape or ())}. "
+        "Give the teacher inputs of its own: x as a dict {'teacher': "
+        "x_teacher, 'student': x_student}, or Distiller(..., "
+        "teacher_preprocessor=keras.layers.Resizing(...)) to make them from "
+        "the student's inputs in the step (see docs/inputs.md)."
+    )
