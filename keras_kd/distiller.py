@@ -12,7 +12,7 @@ from keras_kd import losses as losses_lib
 from keras_kd import teachers as teachers_lib
 from keras_kd import validation
 from keras_kd.losses.base import ModelOutputs
-from keras_kd.losses.base import reduce_per_sample
+from keras_kd.losses.reduction import PositionWeights
 from keras_kd.taps import Tapped
 from keras_kd.teachers.base import resolve_output_kind
 
@@ -226,16 +226,26 @@ class Distiller(keras.Model):
                 return ops.zeros((), dtype="float32")
             return super().compute_loss(x, y, y_pred, sample_weight, training)
         teacher = self.teacher.view(y_pred["teacher"])
+        # Sequence and per-pixel outputs: masks and per-position weights
+        # reduce the hard and the distillation loss the same way.
+        weights = PositionWeights(
+            y_pred["student"],
+            _keras_compat.keras_mask(y_pred["student"]),
+            sample_weight,
+        )
         student = ModelOutputs(
-            y_pred["student"], self.student_kind, y_pred["student_features"]
+            y_pred["student"],
+            self.student_kind,
+            y_pred["student_features"],
+            mask=weights.mask,
         )
         if training:
             # Read by AlphaSchedule: a step traced without labels has no
             # hard loss for a later alpha > 0 to weigh.
             self._trained_without_labels = y is None
         batch_size = ops.shape(ops.convert_to_tensor(student.outputs))[0]
-        hard_loss = self._hard_loss(y, student.outputs, sample_weight)
-        soft_loss = self._distillation_loss(teacher, student, y, sample_weight)
+        hard_loss = self._hard_loss(y, student.outputs, weights)
+        soft_loss = self._distillation_loss(teacher, student, y, weights)
         # Variables, not floats, so that callbacks reach the compiled step.
         alpha = hyperparameters.value(self, "alpha")
         scale = hyperparameters.value(self, "distillation_scale")
@@ -271,21 +281,23 @@ class Distiller(keras.Model):
             )
         return False
 
-    def _hard_loss(self, y, student_outputs, sample_weight):
+    def _hard_loss(self, y, student_outputs, weights):
         compiled_loss = _keras_compat.compiled_loss(self)
         if not self._has_labels(y) or compiled_loss is None:
             return None
-        loss = compiled_loss(y, student_outputs, sample_weight)
+        if weights.masked:
+            # The mask is in the weights already: Keras must not apply it
+            # a second time.
+            student_outputs = _keras_compat.without_keras_mask(student_outputs)
+        loss = compiled_loss(y, student_outputs, weights.keras_sample_weight())
         return None if loss is None else ops.cast(loss, "float32")
 
-    def _distillation_loss(self, teacher, student, y, sample_weight):
+    def _distillation_loss(self, teacher, student, y, weights):
         total = ops.zeros((), dtype="float32")
         for loss in self.distillation_losses:
             if loss.weight == 0:
                 continue
-            value = ops.cast(loss(teacher, student, y), "float32")
-            if len(value.shape) > 0:
-                value = _weighted_mean(reduce_per_sample(value), sample_weight)
+            value = weights.reduce(loss(teacher, student, y))
             total = total + loss.weight * value
         return total
 
@@ -400,12 +412,3 @@ def _uses_final_outputs(distillation_losses):
         for loss in distillation_losses
     )
 
-
-def _weighted_mean(per_sample, sample_weight):
-    """Mean over the batch as Keras' "sum_over_batch_size" reduction does."""
-    if sample_weight is None:
-        return ops.mean(per_sample)
-    weights = ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
-    return ops.sum(per_sample * weights) / ops.cast(
-        ops.shape(per_sample)[0], "float32"
-    )
