@@ -42,7 +42,9 @@ class Distiller(keras.Model):
             any `keras_kd.teachers.Teacher`, such as an `EMATeacher` of the
             student (self-distillation). Held as one `Teacher` object in
             `distiller.teacher`; `distiller.teachers` lists its models.
-        student: A built `keras.Model` with the same output shape.
+        student: A `keras.Model` with the same output shape. An unbuilt
+            one (a subclassed model never called) is built on a batch of
+            zeros shaped like the teacher's inputs.
         distillation_loss: A `keras_kd.losses.DistillationLoss`, a registered
             name such as `"kd"`, or a list of those (summed with their
             `weight`s). Defaults to `SoftTargetKD(temperature=4.0)`.
@@ -96,8 +98,10 @@ class Distiller(keras.Model):
     ):
         _keras_compat.check_distribution(teacher, student)
         super().__init__(**kwargs)
-        validation.check_model(student, "student")
         self.teacher = teachers_lib.get(teacher, teacher_weights)
+        # An unbuilt (subclassed) student is built before anything reads it.
+        validation.build_from_teacher(student, self.teacher.models)
+        validation.check_model(student, "student")
         self.alpha = alpha
         self.distillation_scale = 1.0
         self.student = student
@@ -224,15 +228,18 @@ class Distiller(keras.Model):
             # loss before the first step, or a user's own call.
             if not self._has_labels(y):
                 return ops.zeros((), dtype="float32")
-            return super().compute_loss(x, y, y_pred, sample_weight, training)
+            weights = _position_weights(y_pred, sample_weight)
+            return super().compute_loss(
+                x,
+                y,
+                _unmasked(y_pred, weights),
+                weights.keras_sample_weight(),
+                training,
+            )
         teacher = self.teacher.view(y_pred["teacher"])
         # Sequence and per-pixel outputs: masks and per-position weights
         # reduce the hard and the distillation loss the same way.
-        weights = PositionWeights(
-            y_pred["student"],
-            _keras_compat.keras_mask(y_pred["student"]),
-            sample_weight,
-        )
+        weights = _position_weights(y_pred["student"], sample_weight)
         student = ModelOutputs(
             y_pred["student"],
             self.student_kind,
@@ -285,11 +292,9 @@ class Distiller(keras.Model):
         compiled_loss = _keras_compat.compiled_loss(self)
         if not self._has_labels(y) or compiled_loss is None:
             return None
-        if weights.masked:
-            # The mask is in the weights already: Keras must not apply it
-            # a second time.
-            student_outputs = _keras_compat.without_keras_mask(student_outputs)
-        loss = compiled_loss(y, student_outputs, weights.keras_sample_weight())
+        loss = compiled_loss(
+            y, _unmasked(student_outputs, weights), weights.keras_sample_weight()
+        )
         return None if loss is None else ops.cast(loss, "float32")
 
     def _distillation_loss(self, teacher, student, y, weights):
@@ -412,3 +417,16 @@ def _uses_final_outputs(distillation_losses):
         for loss in distillation_losses
     )
 
+
+def _position_weights(student_outputs, sample_weight):
+    return PositionWeights(
+        student_outputs, _keras_compat.keras_mask(student_outputs), sample_weight
+    )
+
+
+def _unmasked(student_outputs, weights):
+    """The outputs for Keras' compiled loss: a mask already in the weights
+    must not be applied a second time."""
+    if weights.masked:
+        return _keras_compat.without_keras_mask(student_outputs)
+    return student_outputs
