@@ -48,19 +48,24 @@ def sparse_ce():
 
 
 @pytest.fixture
-def trained_subclassed_teacher(blobs):
-    x, y = blobs
+def teacher():
+    """A softmax teacher; untrained: these tests are about the student."""
+    return keras.Sequential([keras.Input((16,)), keras.layers.Dense(16, activation="relu"),
+                             keras.layers.Dense(3, activation="softmax")], name="teacher")
+
+
+@pytest.fixture
+def subclassed_teacher(blobs):
     teacher = Net(16, softmax=True, name="sub_teacher")
-    teacher.compile("adam", "sparse_categorical_crossentropy")
-    teacher.fit(x, y, epochs=3, batch_size=64, verbose=0)
+    teacher(blobs[0][:1])
     return teacher
 
 
-def test_unbuilt_subclassed_student_trains_saves_loads_and_predicts(tmp_path, blobs, trained_teacher):
+def test_unbuilt_subclassed_student_trains_saves_loads_and_predicts(tmp_path, blobs, teacher):
     x, y = blobs
     student = Net(name="student")
     assert not student.built
-    distiller = keras_kd.Distiller(trained_teacher, student, alpha=0.1)
+    distiller = keras_kd.Distiller(teacher, student, alpha=0.1)
     assert student.built
     assert distiller.student_kind == "logits"
     assert distiller.teacher.kind == "probabilities"
@@ -85,7 +90,7 @@ def test_unbuilt_subclassed_student_trains_saves_loads_and_predicts(tmp_path, bl
         rtol=1e-5, atol=1e-6)
 
 
-def test_built_on_the_teachers_signature_trains_like_a_prebuilt_student(blobs, trained_teacher):
+def test_built_on_the_teachers_signature_trains_like_a_prebuilt_student(blobs, teacher):
     # Building in the Distiller changes nothing about the weights or the steps.
     x, y = blobs
     weights = []
@@ -94,7 +99,7 @@ def test_built_on_the_teachers_signature_trains_like_a_prebuilt_student(blobs, t
         student = Net()
         if prebuild:
             student(x[:1])
-        distiller = keras_kd.Distiller(trained_teacher, student, alpha=0.5)
+        distiller = keras_kd.Distiller(teacher, student, alpha=0.5)
         distiller.compile("sgd", sparse_ce())
         distiller.fit(x, y, epochs=2, batch_size=64, shuffle=False, verbose=0)
         weights.append(student.get_weights())
@@ -102,10 +107,10 @@ def test_built_on_the_teachers_signature_trains_like_a_prebuilt_student(blobs, t
         np.testing.assert_array_equal(unbuilt, prebuilt)
 
 
-def test_unbuilt_student_with_softmax_is_detected_as_probabilities(blobs, trained_subclassed_teacher):
+def test_unbuilt_student_with_softmax_is_detected_as_probabilities(blobs, subclassed_teacher):
     x, y = blobs
     student = Net(softmax=True)
-    distiller = keras_kd.Distiller(trained_subclassed_teacher, student, alpha=0.1)
+    distiller = keras_kd.Distiller(subclassed_teacher, student, alpha=0.1)
     assert distiller.student_kind == "probabilities"
     assert distiller.teacher.kind == "probabilities"  # A subclassed teacher, read off its outputs.
     distiller.compile("adam", "sparse_categorical_crossentropy")
@@ -128,9 +133,9 @@ def test_unbuilt_subclassed_sequence_student_reads_integer_tokens():
     assert distiller.predict(x[:2], verbose=0).shape == (2, 6, 9)
 
 
-def test_unbuilt_student_and_a_teacher_without_input_shape(tmp_path, blobs, trained_teacher):
+def test_unbuilt_student_and_a_teacher_without_input_shape(tmp_path, blobs, teacher):
     x, _ = blobs
-    cache = keras_kd.TeacherCache.write(trained_teacher, x[:16], str(tmp_path / "cache"))
+    cache = keras_kd.TeacherCache.write(teacher, x[:16], str(tmp_path / "cache"))
     with pytest.raises(ValueError, match=(
             r"The student 'lonely' is not built \(it has no weights yet\), and the teacher "
             r"gives no input shape to build it from \(teacher models: \[\]\)\. Build the "
