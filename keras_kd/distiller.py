@@ -318,7 +318,14 @@ class Distiller(keras.Model):
                     self.distillation_loss_tracker,
                 )
             }
-        return super().compute_metrics(x, y, y_pred, sample_weight)
+        # `weighted_metrics` get the weight of every position (0 where it
+        # does not count; a (batch,) weight repeated over the positions);
+        # `metrics`, unweighted in Keras, read the outputs' mask themselves
+        # (applying a 0/1 mask twice changes nothing).
+        weights = _position_weights(y_pred, sample_weight)
+        return super().compute_metrics(
+            x, y, y_pred, weights.metric_sample_weight()
+        )
 
     def get_metrics_result(self):
         # Unlabeled data (alpha=0) never builds the label metrics given to

@@ -126,10 +126,13 @@ def test_every_output_level_loss_with_masks_and_sample_weights_matches_numpy(mod
         return ((per_position * weights).sum() / mask.sum() + batch_level,
                 (hard * weights).sum() / mask.sum())
 
-    distiller = compiled(teacher, student, [make() for make in EVERY_OUTPUT_LEVEL_LOSS])
+    distiller = compiled(teacher, student, [make() for make in EVERY_OUTPUT_LEVEL_LOSS],
+                         weighted_metrics=["accuracy"])
+    correct = (outputs(teacher, student, x)[1].argmax(-1) == y).astype("float64")
     # A Keras mask (Embedding(mask_zero=True)): the mean over real tokens.
     logs = distiller.evaluate(x, y, batch_size=BATCH, verbose=0, return_dict=True)
     check(logs, *expected(mask))
+    np.testing.assert_allclose(logs["accuracy"], (correct * mask).sum() / mask.sum(), rtol=1e-5)
     # Keras' own masked reduction of the student's loss gives the same hard loss.
     student.compile(loss=sparse_ce())
     np.testing.assert_allclose(student.evaluate(x, y, batch_size=BATCH, verbose=0),
@@ -138,6 +141,10 @@ def test_every_output_level_loss_with_masks_and_sample_weights_matches_numpy(mod
     logs = distiller.evaluate(x, y, sample_weight=sample_weight, batch_size=BATCH,
                               verbose=0, return_dict=True)
     check(logs, *expected(sample_weight[:, None] * mask))
+    # Weighted label metrics: a weighted mean over the real tokens (Keras
+    # alone cannot broadcast (batch,) weights over (batch, time) outputs).
+    weights = sample_weight[:, None] * mask
+    np.testing.assert_allclose(logs["accuracy"], (correct * weights).sum() / weights.sum(), rtol=1e-5)
     # In training, with per-position weights: the logs of a step hold the
     # values before its update.
     logs = distiller.train_on_batch(x, y, sample_weight=position_weight, return_dict=True)

@@ -109,6 +109,16 @@ class PositionWeights:
         return self.weights * ops.divide_no_nan(total, self.divisor)
 
 
+    def metric_sample_weight(self):
+        """The `sample_weight` for Keras' metrics, which are weighted means.
+
+        The weight of every position, zero where it does not count (Keras'
+        metrics multiply it by the outputs' mask, which changes nothing);
+        `None` when there is nothing to weigh.
+        """
+        return None if self._plain else self.weights
+
+
 def _weight_kind(sample_weight, outputs_shape):
     """`None`, `"sample"` or `"position"`; raises for any other shape."""
     if sample_weight is None:
