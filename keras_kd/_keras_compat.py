@@ -37,6 +37,10 @@ _INTERNALS = {
     "Model._aggregate_additional_loss": lambda: hasattr(
         keras.Model, "_aggregate_additional_loss"
     ),
+    "keras.src.backend.get_keras_mask": lambda: all(
+        hasattr(keras.src.backend, name)
+        for name in ("get_keras_mask", "set_keras_mask")
+    ),
     "keras.src.losses.loss.scale_loss_for_distribution": lambda: all(
         hasattr(keras.src.losses.loss, name)
         for name in ("scale_loss_for_distribution", "unscale_loss_for_distribution")
@@ -150,6 +154,31 @@ def built_input_shape(model):
         ):
             return tuple(shape)
     return None
+
+
+def keras_mask(tensor):
+    """The Keras mask a tensor carries (`_keras_mask`), or `None`.
+
+    Layers that support masking (`Embedding(mask_zero=True)`, and the RNN,
+    attention and elementwise layers that propagate a mask) attach it to
+    their outputs; on JAX and for some TensorFlow tensors Keras keeps it in
+    a side table keyed by the tensor, which this reads too.
+    """
+    return keras.src.backend.get_keras_mask(tensor)
+
+
+def without_keras_mask(tensor):
+    """A copy of `tensor` that carries no Keras mask.
+
+    Keras' losses and metrics read the mask of `y_pred` themselves; a caller
+    that has already folded the mask into the sample weights passes them
+    this copy, so the mask is not applied twice. The tensor that carries the
+    mask is left as it is.
+    """
+    copy = keras.ops.add(tensor, keras.ops.zeros((), dtype=tensor.dtype))
+    if keras_mask(copy) is not None:
+        keras.src.backend.set_keras_mask(copy, None)
+    return copy
 
 
 def producing_operation(tensor):

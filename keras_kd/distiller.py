@@ -13,7 +13,7 @@ from keras_kd import losses as losses_lib
 from keras_kd import teachers as teachers_lib
 from keras_kd import validation
 from keras_kd.losses.base import ModelOutputs
-from keras_kd.losses.base import reduce_per_sample
+from keras_kd.losses.reduction import PositionWeights
 from keras_kd.taps import Tapped
 from keras_kd.teachers.base import resolve_output_kind
 
@@ -43,7 +43,9 @@ class Distiller(keras.Model):
             any `keras_kd.teachers.Teacher`, such as an `EMATeacher` of the
             student (self-distillation). Held as one `Teacher` object in
             `distiller.teacher`; `distiller.teachers` lists its models.
-        student: A built `keras.Model` with the same output shape.
+        student: A `keras.Model` with the same output shape. An unbuilt
+            one (a subclassed model never called) is built on a batch of
+            zeros shaped like the teacher's inputs.
         distillation_loss: A `keras_kd.losses.DistillationLoss`, a registered
             name such as `"kd"`, or a list of those (summed with their
             `weight`s). Defaults to `SoftTargetKD(temperature=4.0)`.
@@ -116,9 +118,13 @@ class Distiller(keras.Model):
     ):
         _keras_compat.check_distribution(teacher, student)
         super().__init__(**kwargs)
-        validation.check_model(student, "student")
         self.teacher = teachers_lib.get(teacher, teacher_weights)
         self.teacher.set_preprocessor(teacher_preprocessor)
+        if teacher_preprocessor is None:
+            # An unbuilt (subclassed) student is built before anything reads
+            # it, from the teacher's inputs: here they are the student's too.
+            validation.build_from_teacher(student, self.teacher.models)
+        validation.check_model(student, "student")
         self.alpha = alpha
         self.augmentation = augment_lib.check(augmentation, self.teacher, alpha)
         self.distillation_scale = 1.0
@@ -253,18 +259,31 @@ class Distiller(keras.Model):
             # loss before the first step, or a user's own call.
             if not self._has_labels(y):
                 return ops.zeros((), dtype="float32")
-            return super().compute_loss(x, y, y_pred, sample_weight, training)
+            weights = _position_weights(y_pred, sample_weight)
+            return super().compute_loss(
+                x,
+                y,
+                _unmasked(y_pred, weights),
+                weights.keras_sample_weight(),
+                training,
+            )
         teacher = self.teacher.view(y_pred["teacher"])
+        # Sequence and per-pixel outputs: masks and per-position weights
+        # reduce the hard and the distillation loss the same way.
+        weights = _position_weights(y_pred["student"], sample_weight)
         student = ModelOutputs(
-            y_pred["student"], self.student_kind, y_pred["student_features"]
+            y_pred["student"],
+            self.student_kind,
+            y_pred["student_features"],
+            mask=weights.mask,
         )
         if training:
             # Read by AlphaSchedule: a step traced without labels has no
             # hard loss for a later alpha > 0 to weigh.
             self._trained_without_labels = y is None
         batch_size = ops.shape(ops.convert_to_tensor(student.outputs))[0]
-        hard_loss = self._hard_loss(y, student.outputs, sample_weight)
-        soft_loss = self._distillation_loss(teacher, student, y, sample_weight)
+        hard_loss = self._hard_loss(y, student.outputs, weights)
+        soft_loss = self._distillation_loss(teacher, student, y, weights)
         # Variables, not floats, so that callbacks reach the compiled step.
         alpha = hyperparameters.value(self, "alpha")
         scale = hyperparameters.value(self, "distillation_scale")
@@ -300,21 +319,21 @@ class Distiller(keras.Model):
             )
         return False
 
-    def _hard_loss(self, y, student_outputs, sample_weight):
+    def _hard_loss(self, y, student_outputs, weights):
         compiled_loss = _keras_compat.compiled_loss(self)
         if not self._has_labels(y) or compiled_loss is None:
             return None
-        loss = compiled_loss(y, student_outputs, sample_weight)
+        loss = compiled_loss(
+            y, _unmasked(student_outputs, weights), weights.keras_sample_weight()
+        )
         return None if loss is None else ops.cast(loss, "float32")
 
-    def _distillation_loss(self, teacher, student, y, sample_weight):
+    def _distillation_loss(self, teacher, student, y, weights):
         total = ops.zeros((), dtype="float32")
         for loss in self.distillation_losses:
             if loss.weight == 0:
                 continue
-            value = ops.cast(loss(teacher, student, y), "float32")
-            if len(value.shape) > 0:
-                value = _weighted_mean(reduce_per_sample(value), sample_weight)
+            value = weights.reduce(loss(teacher, student, y))
             total = total + loss.weight * value
         return total
 
@@ -337,7 +356,14 @@ class Distiller(keras.Model):
                     self.distillation_loss_tracker,
                 )
             }
-        return super().compute_metrics(x, y, y_pred, sample_weight)
+        # `weighted_metrics` get the weight of every position (0 where it
+        # does not count; a (batch,) weight repeated over the positions);
+        # `metrics`, unweighted in Keras, read the outputs' mask themselves
+        # (applying a 0/1 mask twice changes nothing).
+        weights = _position_weights(y_pred, sample_weight)
+        return super().compute_metrics(
+            x, y, y_pred, weights.metric_sample_weight()
+        )
 
     def get_metrics_result(self):
         # Unlabeled data (alpha=0) never builds the label metrics given to
@@ -448,11 +474,15 @@ def _uses_final_outputs(distillation_losses):
     )
 
 
-def _weighted_mean(per_sample, sample_weight):
-    """Mean over the batch as Keras' "sum_over_batch_size" reduction does."""
-    if sample_weight is None:
-        return ops.mean(per_sample)
-    weights = ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
-    return ops.sum(per_sample * weights) / ops.cast(
-        ops.shape(per_sample)[0], "float32"
+def _position_weights(student_outputs, sample_weight):
+    return PositionWeights(
+        student_outputs, _keras_compat.keras_mask(student_outputs), sample_weight
     )
+
+
+def _unmasked(student_outputs, weights):
+    """The outputs for Keras' compiled loss: a mask already in the weights
+    must not be applied a second time."""
+    if weights.masked:
+        return _keras_compat.without_keras_mask(student_outputs)
+    return student_outputs

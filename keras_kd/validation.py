@@ -32,6 +32,57 @@ def check_model(model, role):
     return model
 
 
+def build_from_teacher(student, teacher_models):
+    """Builds an unbuilt student on a batch shaped like the teacher's inputs.
+
+    A subclassed student that has never been called has no weights: its
+    outputs (their kind and shape) cannot be read. Like
+    `keras.distillation.Distiller`, which builds it on the first batch, it
+    is built here by one call on zeros shaped like one batch of the
+    teacher's inputs (the teacher and the student read the same `x`), so
+    every check of the `Distiller` reads real outputs. A built student, or
+    anything that is not a Keras model, is returned untouched.
+
+    Args:
+        student: The student model.
+        teacher_models: The teacher's Keras models (may be empty, e.g. for
+            stored targets).
+
+    Returns:
+        `student`.
+
+    Example:
+
+    >>> class Net(keras.Model):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.head = keras.layers.Dense(3)
+    ...     def call(self, x):
+    ...         return self.head(x)
+    >>> teacher = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> build_from_teacher(Net(), [teacher]).built
+    True
+    """
+    if not isinstance(student, keras.Model) or student.built:
+        return student
+    for model in teacher_models:
+        shape = input_shape(model)
+        if shape is not None:
+            dtype = "float32"
+            if is_graph_model(model):
+                dtype = model.inputs[0].dtype
+            batch = np.zeros((2,) + tuple(d or 1 for d in shape), dtype=dtype)
+            student(batch, training=False)
+            return student
+    raise ValueError(
+        f"The student '{student.name}' is not built (it has no weights "
+        "yet), and the teacher gives no input shape to build it from "
+        f"(teacher models: {[m.name for m in teacher_models]}). Build the "
+        "student first, e.g. by calling it on a batch (`student(x[:1])`) "
+        "or by `student.build(input_shape)`."
+    )
+
+
 def check_single_output(model, role):
     """Raises unless `model` has one output tensor (a single head).
 

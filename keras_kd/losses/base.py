@@ -29,6 +29,13 @@ class ModelOutputs:
         kind: `"logits"` or `"probabilities"`: what `outputs` are.
         features: Dict from layer name to that layer's output in the same
             forward pass.
+        mask: `None`, or a float32 tensor of the outputs' positions
+            (`outputs.shape[:-1]`) that is 1 where a position counts and 0
+            where it is padding (a Keras mask, or a per-position sample
+            weight of 0). Set by the `Distiller` on the student's view for
+            sequence and per-pixel outputs; batch-level losses (DIST, RKD)
+            read it, per-position losses need not (the `Distiller` weighs
+            their values).
 
     Example:
 
@@ -38,10 +45,11 @@ class ModelOutputs:
     [[-1.3863 -0.2877]]
     """
 
-    def __init__(self, outputs, kind, features=None):
+    def __init__(self, outputs, kind, features=None, mask=None):
         self.outputs = outputs
         self.kind = kind
         self.features = features or {}
+        self.mask = mask
 
     def feature(self, layer_name):
         """The output of `layer_name`, or the final outputs for `None`."""
@@ -108,9 +116,12 @@ class DistillationLoss:
     """Base class of the distillation losses.
 
     Subclasses implement `call(teacher, student, y)` and return either one
-    loss value per sample, shape `(batch,)`, which the `Distiller` averages
-    with the sample weights, or a scalar for losses defined on the whole
-    batch (relational ones). Losses that compare intermediate layers list
+    loss value per sample, shape `(batch,)`, or, for outputs with positions
+    (a sequence `(batch, time, classes)`, an image `(batch, height, width,
+    classes)`), one value per position, shape `outputs.shape[:-1]`, which
+    the `Distiller` averages with the sample weights and masks (see
+    `PositionWeights`), or a scalar for losses defined on the whole batch
+    (relational ones, which read `student.mask`). Losses that compare intermediate layers list
     them in `teacher_layers` / `student_layers`; `None` stands for the final
     outputs. Losses that own trainable layers (projectors) create them in
     `build` and return them from `trainable_layers`; those layers are trained

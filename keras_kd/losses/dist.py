@@ -17,7 +17,21 @@ def _pearson(a, b, axis, eps=1e-8):
     return ops.sum(a * b, axis=axis) / (norms + eps)
 
 
-def dist_loss(teacher_probs, student_probs, beta=1.0, gamma=1.0, temperature=1.0):
+def _weighted_pearson(a, b, weights, eps=1e-8):
+    """Pearson correlation along axis 0, each row weighted by `weights`."""
+    weights = ops.expand_dims(weights, -1)
+    total = ops.maximum(ops.sum(weights, axis=0), eps)
+    a = a - ops.sum(weights * a, axis=0) / total
+    b = b - ops.sum(weights * b, axis=0) / total
+    norms = ops.sqrt(ops.sum(weights * a * a, axis=0)) * ops.sqrt(
+        ops.sum(weights * b * b, axis=0)
+    )
+    return ops.sum(weights * a * b, axis=0) / (norms + eps)
+
+
+def dist_loss(
+    teacher_probs, student_probs, beta=1.0, gamma=1.0, temperature=1.0, mask=None
+):
     """DIST on softened probabilities, one value for the batch.
 
     `T^2 * (beta * (1 - mean_i rho(p_t[i], p_s[i]))
@@ -26,12 +40,21 @@ def dist_loss(teacher_probs, student_probs, beta=1.0, gamma=1.0, temperature=1.0
     class distribution, the intra-class relation each class's scores
     across the batch.
 
+    Outputs with positions, `(batch, *positions, classes)` (sequences,
+    per-pixel heads), are read as one row per position. With a `mask`,
+    rows that do not count are left out of both relations: the
+    inter-class term averages the counted rows, the intra-class
+    correlations weigh each row by the mask.
+
     Args:
-        teacher_probs: `softmax(z_t / T)`, float32 `(batch, classes)`.
+        teacher_probs: `softmax(z_t / T)`, float32 `(batch, classes)` or
+            `(batch, *positions, classes)`.
         student_probs: `softmax(z_s / T)`, same shape.
         beta: Weight of the inter-class relation.
         gamma: Weight of the intra-class relation.
         temperature: The `T` used for the probabilities.
+        mask: `None`, or `(batch, *positions)`, 1 for the rows that count
+            and 0 for padding.
 
     Returns:
         A float32 scalar.
@@ -44,10 +67,18 @@ def dist_loss(teacher_probs, student_probs, beta=1.0, gamma=1.0, temperature=1.0
     >>> round(float(dist_loss(p, 2.0 * p + 0.1)), 4)
     0.0
     """
-    teacher_probs = ops.cast(teacher_probs, "float32")
-    student_probs = ops.cast(student_probs, "float32")
-    inter = 1.0 - ops.mean(_pearson(student_probs, teacher_probs, axis=1))
-    intra = 1.0 - ops.mean(_pearson(student_probs, teacher_probs, axis=0))
+    classes = ops.shape(student_probs)[-1]
+    # Positions (tokens, pixels) are the rows the relations compare.
+    teacher_probs = ops.reshape(ops.cast(teacher_probs, "float32"), (-1, classes))
+    student_probs = ops.reshape(ops.cast(student_probs, "float32"), (-1, classes))
+    if mask is None:
+        inter = 1.0 - ops.mean(_pearson(student_probs, teacher_probs, axis=1))
+        intra = 1.0 - ops.mean(_pearson(student_probs, teacher_probs, axis=0))
+    else:
+        rows = ops.reshape(ops.cast(mask, "float32"), (-1,))
+        inter_rows = _pearson(student_probs, teacher_probs, axis=1)
+        inter = 1.0 - ops.divide_no_nan(ops.sum(rows * inter_rows), ops.sum(rows))
+        intra = 1.0 - ops.mean(_weighted_pearson(student_probs, teacher_probs, rows))
     return (temperature**2) * (beta * inter + gamma * intra)
 
 
@@ -58,7 +89,8 @@ class DIST(DistillationLoss):
     Asks the student to correlate with the teacher rather than to copy its
     probabilities exactly, which helps when the teacher is much stronger.
     A batch-level loss (the intra-class relation compares samples), so
-    sample weights do not apply to it.
+    sample weights do not apply to it; positions that do not count (a
+    Keras mask, a per-position sample weight of 0) are left out.
 
     Args:
         beta: Weight of the inter-class relation (paper: 1.0 on ImageNet,
@@ -91,6 +123,7 @@ class DIST(DistillationLoss):
             self.beta,
             self.gamma,
             t,
+            mask=student.mask,
         )
 
     def get_config(self):

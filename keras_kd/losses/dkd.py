@@ -13,16 +13,19 @@ from keras_kd.losses.registry import register
 _MASKED = -1e30
 
 
-def target_mask(y, num_classes):
-    """A float `(batch, classes)` mask of the true class of each sample.
+def target_mask(y, num_classes, positions=()):
+    """A float `(batch, *positions, classes)` mask of the true classes.
 
     Args:
-        y: Sparse integer labels `(batch,)` or `(batch, 1)`, or one-hot
-            (or soft) labels `(batch, classes)`, whose argmax is taken.
+        y: Sparse integer labels `(batch, *positions)` (a trailing axis of
+            size 1 allowed), or one-hot (or soft) labels
+            `(batch, *positions, classes)`, whose argmax is taken.
         num_classes: Number of classes.
+        positions: The outputs' positions, `()` for one class per sample,
+            `(time,)` for a sequence, `(height, width)` per pixel.
 
     Returns:
-        Float32 tensor `(batch, classes)` with one 1 per row.
+        Float32 tensor `(batch, *positions, classes)` with one 1 per row.
 
     Example:
 
@@ -33,7 +36,7 @@ def target_mask(y, num_classes):
     y = ops.convert_to_tensor(y)
     if len(y.shape) >= 2 and y.shape[-1] == num_classes and num_classes > 1:
         y = ops.argmax(y, axis=-1)
-    y = ops.reshape(ops.cast(y, "int32"), (-1,))
+    y = ops.reshape(ops.cast(y, "int32"), (-1,) + tuple(positions))
     return ops.one_hot(y, num_classes, dtype="float32")
 
 
@@ -55,15 +58,16 @@ def decoupled_kd(teacher_log_p, student_log_p, mask, alpha, beta, temperature):
     `SoftTargetKD`, which stays accurate when the distributions are close.
 
     Args:
-        teacher_log_p: `log softmax(z_t / T)`, float32 `(batch, classes)`.
+        teacher_log_p: `log softmax(z_t / T)`, float32 `(batch, classes)`
+            or `(batch, *positions, classes)`.
         student_log_p: `log softmax(z_s / T)`, same shape.
-        mask: One-hot mask of the true classes, `(batch, classes)`.
+        mask: One-hot mask of the true classes, same shape.
         alpha: Weight of TCKD.
         beta: Weight of NCKD.
         temperature: The `T` used for the log-probabilities.
 
     Returns:
-        Float32 tensor `(batch,)`.
+        Float32 tensor `(batch, *positions)`.
 
     Example:
 
@@ -134,7 +138,9 @@ class DKD(DistillationLoss):
         t = hyperparameters.value(self, "temperature")
         teacher_log_p = teacher.log_probabilities(t)
         student_log_p = student.log_probabilities(t)
-        mask = target_mask(y, student_log_p.shape[-1])
+        mask = target_mask(
+            y, student_log_p.shape[-1], tuple(ops.shape(student_log_p)[1:-1])
+        )
         return decoupled_kd(
             teacher_log_p, student_log_p, mask, self.alpha, self.beta, t
         )

@@ -46,6 +46,36 @@ def hint_distance(teacher_features, student_features, distance="mse"):
     return reduce_per_sample(1.0 - ops.sum(s * t, axis=-1) / norms)
 
 
+def per_position(distance_fn, teacher_outputs, student_outputs, *args):
+    """`distance_fn` on every position of `(batch, *positions, channels)`.
+
+    Args:
+        distance_fn: A per-sample distance, `(n, channels)` -> `(n,)`.
+        teacher_outputs: Tensor `(batch, *positions, channels)`.
+        student_outputs: Tensor of the same shape.
+        *args: Passed to `distance_fn`.
+
+    Returns:
+        Float32 tensor `(batch, *positions)`, or `(batch,)` for outputs
+        without positions.
+
+    Example:
+
+    >>> import numpy as np
+    >>> t, s = np.ones((2, 5, 3)), np.zeros((2, 5, 3))
+    >>> tuple(per_position(hint_distance, t, s, "mse").shape)
+    (2, 5)
+    """
+    shape = tuple(ops.shape(student_outputs))
+    channels = shape[-1]
+    flat = distance_fn(
+        ops.reshape(teacher_outputs, (-1, channels)),
+        ops.reshape(student_outputs, (-1, channels)),
+        *args,
+    )
+    return ops.reshape(flat, shape[:-1])
+
+
 def make_projector(student_shape, teacher_shape):
     """A small model mapping student features onto the teacher's shape.
 
@@ -162,6 +192,10 @@ class FitNetHint(DistillationLoss):
         features = student.feature(self.student_layer)
         if self.projector is not None:
             features = self.projector(ops.cast(features, "float32"))
+        if self.student_layer is None:
+            # Final outputs: one value per position (a sequence's tokens,
+            # an image's pixels), so the Distiller can mask the padding.
+            return per_position(hint_distance, teacher.outputs, features, self.loss)
         return hint_distance(teacher.feature(self.teacher_layer), features, self.loss)
 
     def get_config(self):

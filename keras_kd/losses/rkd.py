@@ -91,13 +91,22 @@ def rkd_loss(teacher_embeddings, student_embeddings, distance_weight=25.0, angle
     return total
 
 
+def _zero_masked(outputs, mask):
+    """`outputs` `(batch, *positions, channels)` with masked positions zeroed."""
+    outputs = ops.cast(outputs, "float32")
+    return outputs * ops.expand_dims(ops.cast(mask, "float32"), -1)
+
+
 @register("rkd")
 class RKD(DistillationLoss):
     """Relational KD: transfer distances and angles between samples.
 
     Compares the structure of a batch, not individual outputs, so teacher
     and student embeddings may have different sizes. A batch-level loss:
-    sample weights do not apply to it. Memory grows as `batch^3` for the
+    sample weights do not apply to it, but on final outputs with positions
+    (sequences, per-pixel heads) the positions that do not count (a Keras
+    mask, a per-position sample weight of 0) are zeroed on both sides, so
+    padding changes nothing. Memory grows as `batch^3` for the
     angle term.
 
     Args:
@@ -133,9 +142,16 @@ class RKD(DistillationLoss):
         self.student_layer = student_layer
 
     def call(self, teacher, student, y=None):
+        teacher_embeddings = teacher.feature(self.teacher_layer)
+        student_embeddings = student.feature(self.student_layer)
+        if student.mask is not None and self.student_layer is None:
+            # Padded positions become zeros on both sides: distances and
+            # angles between samples are those of the unpadded outputs.
+            teacher_embeddings = _zero_masked(teacher_embeddings, student.mask)
+            student_embeddings = _zero_masked(student_embeddings, student.mask)
         return rkd_loss(
-            teacher.feature(self.teacher_layer),
-            student.feature(self.student_layer),
+            teacher_embeddings,
+            student_embeddings,
             self.distance_weight,
             self.angle_weight,
         )
