@@ -76,7 +76,12 @@ def student_model():
     return mlp((4,), "student")
 
 
-def _compile_and_fit(model, split, epochs, learning_rate, x_y=None):
+# --quick trains without validation: compiling the validation step costs
+# more than a few epochs of this tiny data set.
+EARLY_STOPPING = True
+
+
+def _compile_and_fit(model, split, epochs, learning_rate):
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="mse",
@@ -87,10 +92,9 @@ def _compile_and_fit(model, split, epochs, learning_rate, x_y=None):
         monitor="val_rmse", mode="min", patience=max(epochs // 5, 5),
         restore_best_weights=True,
     )  # fmt: skip
-    x, y = x_y or split["train"]
     model.fit(
-        x, y, validation_data=split["val"], epochs=epochs, batch_size=32,
-        callbacks=[stop], verbose=0,
+        *split["train"], epochs=epochs, batch_size=32, verbose=0,
+        **({"validation_data": split["val"], "callbacks": [stop]} if EARLY_STOPPING else {}),
     )  # fmt: skip
     return model
 

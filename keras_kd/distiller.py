@@ -109,7 +109,11 @@ class Distiller(keras.Model):
             teacher_outputs,
         )
         self.student_kind = resolve_output_kind(student, student_outputs, "student")
-        outputs_lib.check_heads(self.distillation_losses, [*self.teacher.models, student])
+        outputs_lib.check_heads(
+            self.distillation_losses,
+            [*self.teacher.models, student],
+            [*self.teacher.kinds, self.student_kind],
+        )
         self._teacher_outputs_setting = teacher_outputs
         self._student_outputs_setting = student_outputs
         if _uses_final_outputs(self.distillation_losses):

@@ -125,37 +125,39 @@ def _softmaxing(distillation_losses):
     ]
 
 
-def check_heads(distillation_losses, models):
-    """Refuses a loss that would soft-max a multi-label head over its classes.
+def check_heads(distillation_losses, models, kinds):
+    """Refuses a loss that cannot read the heads it is given.
 
     Losses that read the final outputs soft-max them over the classes
     (`"kd"`, `"dkd"`, ...), unless they declare `per_unit = True` (they
     compare the outputs unit by unit: `"binary_kd"`, `"mse"`, `"huber"`).
     A multi-label head has no single distribution per sample to soft-max.
+    Losses that compare raw values (`same_kind = True`: `"mse"`, `"huber"`)
+    need every model's outputs to be of the same kind.
 
     Args:
         distillation_losses: The `DistillationLoss` objects of a Distiller.
         models: The teacher's models and the student.
+        kinds: What the teacher's outputs are (one `"logits"` or
+            `"probabilities"` per teacher model, or per stored set of
+            targets), then what the student's are.
 
     Raises:
-        ValueError: naming the head and the loss, and pointing to
-            `"binary_kd"`.
+        ValueError: naming the head and the loss, and how to fix it.
 
     Example:
 
     >>> from keras_kd import losses
     >>> tagger = keras.Sequential([keras.Input((4,)),
     ...                            keras.layers.Dense(5, activation="sigmoid")])
-    >>> check_heads([losses.get("binary_kd")], [tagger])
-    >>> check_heads([losses.get("kd")], [tagger])
+    >>> check_heads([losses.get("binary_kd")], [tagger], ["probabilities"])
+    >>> check_heads([losses.get("kd")], [tagger], ["probabilities"])
     Traceback (most recent call last):
     ...
     ValueError: Model 'sequential...' ends in a sigmoid over 5 units (a multi-label head)...
     """
     softmaxing = _softmaxing(distillation_losses)
-    if not softmaxing:
-        return
-    for model in models:
+    for model in models if softmaxing else ():
         units = multi_label_units(model)
         if units is not None:
             raise ValueError(
@@ -168,6 +170,16 @@ def check_heads(distillation_losses, models):
                 "probabilities; or give both models a softmax head for "
                 "single-label classes."
             )
+    raw = [loss for loss in distillation_losses if getattr(loss, "same_kind", False)]
+    if raw and len(set(kinds)) > 1:
+        raise ValueError(
+            f"The distillation loss {type(raw[0]).__name__} ('{raw[0].name}') "
+            "compares the teacher's and the student's outputs value for "
+            f"value, but the teacher outputs {' and '.join(kinds[:-1])} and "
+            f"the student {kinds[-1]}. Give them "
+            "the same head (e.g. both linear), or set `teacher_outputs=` / "
+            "`student_outputs=` on the Distiller if one was misread."
+        )
 
 
 # The hard losses (given to `compile`) that mark a regression head, by the
@@ -185,14 +197,15 @@ _REGRESSION_LOSSES = frozenset(
 )
 
 
-def _is_regression_loss(loss):
+def _regression_loss_name(loss):
+    """How to name `loss` in a message if it is a regression loss, else `None`."""
     if isinstance(loss, str):
-        name = loss
+        name, shown = loss, repr(loss)
     elif isinstance(loss, keras.losses.Loss):
-        name = type(loss).__name__
+        name = shown = type(loss).__name__
     else:
-        name = getattr(loss, "__name__", "")
-    return name.lower() in _REGRESSION_LOSSES
+        name = shown = getattr(loss, "__name__", "")
+    return shown if name.lower() in _REGRESSION_LOSSES else None
 
 
 def warn_regression_with_soft_targets(hard_loss, distillation_losses):
@@ -220,13 +233,14 @@ def warn_regression_with_soft_targets(hard_loss, distillation_losses):
     >>> warn_regression_with_soft_targets("mse", [losses.get("huber")])
     False
     """
-    if not _is_regression_loss(hard_loss):
+    shown = _regression_loss_name(hard_loss)
+    if shown is None:
         return False
     softmaxing = _softmaxing(distillation_losses)
     if not softmaxing:
         return False
     warnings.warn(
-        f"compile() received the regression loss {hard_loss!r}, but the "
+        f"compile() received the regression loss {shown}, but the "
         f"distillation loss {type(softmaxing[0]).__name__} "
         f"('{softmaxing[0].name}') soft-maxes the outputs as class scores. "
         "For a regression head use distillation_loss='mse' or 'huber' "

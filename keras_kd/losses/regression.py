@@ -90,34 +90,17 @@ def weighted_members(teacher):
     return list(zip(members, teacher.kinds, teacher.weights))
 
 
-def check_same_kind(owner, teacher, student):
-    """Raises unless every teacher model's outputs are of the student's kind.
-
-    Args:
-        owner: The loss's class name, for the message.
-        teacher: The teacher's `ModelOutputs` view.
-        student: The student's `ModelOutputs` view.
-    """
-    for _, kind, _ in weighted_members(teacher):
-        if kind != student.kind:
-            raise ValueError(
-                f"{owner} compares the teacher's and the student's outputs "
-                f"value for value, but the teacher outputs {kind} and the "
-                f"student {student.kind}. Give both the same head (e.g. both "
-                "linear), or set `teacher_outputs=` / `student_outputs=` on "
-                "the Distiller if one was misread."
-            )
-
-
 class _OutputMatching(DistillationLoss):
     """Reads the raw final outputs; an ensemble's are averaged first."""
 
     # Compares outputs unit by unit and never soft-maxes them over classes:
     # `keras_kd.outputs.check_heads` lets such losses read multi-label heads.
     per_unit = True
+    # Compares raw values: `check_heads` refuses a teacher whose outputs are
+    # not of the student's kind (probabilities against logits).
+    same_kind = True
 
-    def teacher_values(self, teacher, student):
-        check_same_kind(type(self).__name__, teacher, student)
+    def teacher_values(self, teacher):
         members = weighted_members(teacher)
         return sum(ops.cast(z, "float32") * w for z, _, w in members)
 
@@ -143,7 +126,7 @@ class MSEDistillation(_OutputMatching):
     """
 
     def call(self, teacher, student, y=None):
-        return mse_distillation(self.teacher_values(teacher, student), student.outputs)
+        return mse_distillation(self.teacher_values(teacher), student.outputs)
 
 
 @register("huber")
@@ -172,7 +155,7 @@ class HuberDistillation(_OutputMatching):
 
     def call(self, teacher, student, y=None):
         return huber_distillation(
-            self.teacher_values(teacher, student), student.outputs, self.delta
+            self.teacher_values(teacher), student.outputs, self.delta
         )
 
     def get_config(self):
