@@ -125,6 +125,29 @@ def _softmaxing(distillation_losses):
     ]
 
 
+def check_not_multi_label(model, reader):
+    """Raises if `model` has a multi-label head, which `reader` cannot read.
+
+    Args:
+        model: A built Keras model.
+        reader: What would soft-max its outputs, and how, for the message
+            (e.g. `"TeacherCache.write stores soft-maxed targets"`).
+
+    Raises:
+        ValueError: naming the head and pointing to `"binary_kd"`.
+    """
+    units = multi_label_units(model)
+    if units is not None:
+        raise ValueError(
+            f"Model '{model.name}' ends in a sigmoid over {units} units "
+            f"(a multi-label head), but {reader}. Use "
+            "distillation_loss='binary_kd' (per-class binary soft targets, "
+            "keras_kd.losses.BinaryKD) with a live teacher, or 'mse' to "
+            "match the probabilities; or give both models a softmax head "
+            "for single-label classes."
+        )
+
+
 def check_heads(distillation_losses, models, kinds):
     """Refuses a loss that cannot read the heads it is given.
 
@@ -158,18 +181,12 @@ def check_heads(distillation_losses, models, kinds):
     """
     softmaxing = _softmaxing(distillation_losses)
     for model in models if softmaxing else ():
-        units = multi_label_units(model)
-        if units is not None:
-            raise ValueError(
-                f"Model '{model.name}' ends in a sigmoid over {units} units "
-                "(a multi-label head), but the distillation loss "
-                f"{type(softmaxing[0]).__name__} ('{softmaxing[0].name}') "
-                "soft-maxes the outputs into one distribution per sample. "
-                "Use distillation_loss='binary_kd' (per-class binary soft "
-                "targets, keras_kd.losses.BinaryKD), or 'mse' to match the "
-                "probabilities; or give both models a softmax head for "
-                "single-label classes."
-            )
+        reader = softmaxing[0]
+        check_not_multi_label(
+            model,
+            f"the distillation loss {type(reader).__name__} ('{reader.name}') "
+            "soft-maxes the outputs into one distribution per sample",
+        )
     raw = [loss for loss in distillation_losses if getattr(loss, "same_kind", False)]
     if raw and len(set(kinds)) > 1:
         raise ValueError(

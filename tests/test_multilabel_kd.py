@@ -108,7 +108,7 @@ def test_registry_config_and_schedulable_temperature():
         losses.BinaryKD(temperature=0)
 
 
-def test_a_multi_label_head_is_refused_by_softmax_losses_and_accepted_by_binary_kd():
+def test_a_multi_label_head_is_refused_by_softmax_losses_and_accepted_by_binary_kd(tmp_path):
     teacher = tagger(16, activation="sigmoid", name="tagger")
     assert detect_output_kind(teacher) == "probabilities" and multi_label_units(teacher) == 4
     assert multi_label_units(tagger(16)) is None
@@ -122,6 +122,12 @@ def test_a_multi_label_head_is_refused_by_softmax_losses_and_accepted_by_binary_
             keras_kd.Distiller(teacher, tagger(4), distillation_loss=name)
     with pytest.raises(ValueError, match=r"Model 'student_tagger' ends in a sigmoid over 4 units"):
         check_heads([losses.get("kd")], [tagger(4, activation="sigmoid", name="student_tagger")], ["logits"])
+    with pytest.raises(ValueError, match=(
+        r"Model 'tagger' ends in a sigmoid over 4 units \(a multi-label head\), but TeacherCache.write "
+        r"stores soft-maxed targets. Use distillation_loss='binary_kd'.*with a live teacher"
+    )):  # fmt: skip
+        keras_kd.TeacherCache.write(teacher, np.zeros((4, 8), "float32"), str(tmp_path / "cache"))
+    assert not (tmp_path / "cache").exists()
     for name in ("binary_kd", "mse", ["binary_kd", "huber"]):
         distiller = keras_kd.Distiller(teacher, tagger(4, activation="sigmoid"), distillation_loss=name)
         assert distiller.student_kind == "probabilities"
