@@ -10,6 +10,7 @@ from keras_kd import _saving
 from keras_kd import augment as augment_lib
 from keras_kd import hyperparameters
 from keras_kd import losses as losses_lib
+from keras_kd import outputs as outputs_lib
 from keras_kd import teachers as teachers_lib
 from keras_kd import validation
 from keras_kd.losses.base import ModelOutputs
@@ -136,6 +137,11 @@ class Distiller(keras.Model):
             teacher_outputs,
         )
         self.student_kind = resolve_output_kind(student, student_outputs, "student")
+        outputs_lib.check_heads(
+            self.distillation_losses,
+            [*self.teacher.models, student],
+            [*self.teacher.kinds, self.student_kind],
+        )
         self._teacher_outputs_setting = teacher_outputs
         self._student_outputs_setting = student_outputs
         if _uses_final_outputs(self.distillation_losses):
@@ -249,6 +255,7 @@ class Distiller(keras.Model):
                 "from_logits=True), or construct the Distiller with alpha=0 "
                 "to train on the teacher's soft targets alone."
             )
+        outputs_lib.warn_regression_with_soft_targets(loss, self.distillation_losses)
         super().compile(optimizer=optimizer, loss=loss, **kwargs)
 
     def compute_loss(

@@ -9,6 +9,8 @@ with the losses' other numerics in `keras_kd.losses._numerics`, importable
 from here) move every output into log-probability space first.
 """
 
+import warnings
+
 import keras
 import numpy as np
 from keras import activations
@@ -57,9 +59,11 @@ def detect_output_kind(model, sample_outputs=None):
 
     The model's graph is read first: a final `Softmax` layer, an `Activation`
     of softmax or sigmoid, or a layer whose `activation` is softmax or sigmoid
-    mean probabilities. For a subclassed model, whose graph cannot be read,
-    `sample_outputs` (the model's outputs on a real batch) decide: rows that
-    are non-negative and sum to one are probabilities.
+    mean probabilities (a sigmoid over several units is a multi-label head:
+    see `check_heads` for the losses that read one). For a subclassed model,
+    whose graph cannot be read, `sample_outputs` (the model's outputs on a
+    real batch) decide: rows that are non-negative and sum to one are
+    probabilities.
 
     Args:
         model: A built Keras model.
@@ -78,18 +82,190 @@ def detect_output_kind(model, sample_outputs=None):
     """
     layer = _final_layer(model)
     if layer is not None:
-        squashing = _squashing_of(layer)
-        if squashing == "sigmoid" and _last_dim(model) not in (None, 1):
-            raise ValueError(
-                f"Model '{model.name}' ends in a sigmoid over "
-                f"{_last_dim(model)} units (a multi-label head). Soft-target "
-                "distillation needs one distribution per sample: give it a "
-                "softmax or a one-unit sigmoid head, or logits."
-            )
-        return PROBABILITIES if squashing else LOGITS
+        return PROBABILITIES if _squashing_of(layer) else LOGITS
     if sample_outputs is not None:
         return _kind_from_values(np.asarray(sample_outputs, dtype="float64"))
     return LOGITS
+
+
+def multi_label_units(model):
+    """The number of units of a multi-label head, else `None`.
+
+    A multi-label head ends in a sigmoid over more than one unit: each unit
+    is its own yes/no probability, and the units do not sum to one.
+
+    Args:
+        model: A built Keras model.
+
+    Returns:
+        An int, or `None` when the head is not (known to be) multi-label.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((4,)),
+    ...                           keras.layers.Dense(5, activation="sigmoid")])
+    >>> multi_label_units(model)
+    5
+    """
+    layer = _final_layer(model)
+    units = _last_dim(model)
+    if layer is None or _squashing_of(layer) != "sigmoid" or units in (None, 1):
+        return None
+    return units
+
+
+def _softmaxing(distillation_losses):
+    """The losses that read the final outputs and soft-max them."""
+    return [
+        loss
+        for loss in distillation_losses
+        if not getattr(loss, "per_unit", False)
+        and None in loss.teacher_layers
+        and None in loss.student_layers
+    ]
+
+
+def check_not_multi_label(model, reader):
+    """Raises if `model` has a multi-label head, which `reader` cannot read.
+
+    Args:
+        model: A built Keras model.
+        reader: What would soft-max its outputs, and how, for the message
+            (e.g. `"TeacherCache.write stores soft-maxed targets"`).
+
+    Raises:
+        ValueError: naming the head and pointing to `"binary_kd"`.
+    """
+    units = multi_label_units(model)
+    if units is not None:
+        raise ValueError(
+            f"Model '{model.name}' ends in a sigmoid over {units} units "
+            f"(a multi-label head), but {reader}. Use "
+            "distillation_loss='binary_kd' (per-class binary soft targets, "
+            "keras_kd.losses.BinaryKD) with a live teacher, or 'mse' to "
+            "match the probabilities; or give both models a softmax head "
+            "for single-label classes."
+        )
+
+
+def check_heads(distillation_losses, models, kinds):
+    """Refuses a loss that cannot read the heads it is given.
+
+    Losses that read the final outputs soft-max them over the classes
+    (`"kd"`, `"dkd"`, ...), unless they declare `per_unit = True` (they
+    compare the outputs unit by unit: `"binary_kd"`, `"mse"`, `"huber"`).
+    A multi-label head has no single distribution per sample to soft-max.
+    Losses that compare raw values (`same_kind = True`: `"mse"`, `"huber"`)
+    need every model's outputs to be of the same kind.
+
+    Args:
+        distillation_losses: The `DistillationLoss` objects of a Distiller.
+        models: The teacher's models and the student.
+        kinds: What the teacher's outputs are (one `"logits"` or
+            `"probabilities"` per teacher model, or per stored set of
+            targets), then what the student's are.
+
+    Raises:
+        ValueError: naming the head and the loss, and how to fix it.
+
+    Example:
+
+    >>> from keras_kd import losses
+    >>> tagger = keras.Sequential([keras.Input((4,)),
+    ...                            keras.layers.Dense(5, activation="sigmoid")])
+    >>> check_heads([losses.get("binary_kd")], [tagger], ["probabilities"])
+    >>> check_heads([losses.get("kd")], [tagger], ["probabilities"])
+    Traceback (most recent call last):
+    ...
+    ValueError: Model 'sequential...' ends in a sigmoid over 5 units (a multi-label head)...
+    """
+    softmaxing = _softmaxing(distillation_losses)
+    for model in models if softmaxing else ():
+        reader = softmaxing[0]
+        check_not_multi_label(
+            model,
+            f"the distillation loss {type(reader).__name__} ('{reader.name}') "
+            "soft-maxes the outputs into one distribution per sample",
+        )
+    raw = [loss for loss in distillation_losses if getattr(loss, "same_kind", False)]
+    if raw and len(set(kinds)) > 1:
+        raise ValueError(
+            f"The distillation loss {type(raw[0]).__name__} ('{raw[0].name}') "
+            "compares the teacher's and the student's outputs value for "
+            f"value, but the teacher outputs {' and '.join(kinds[:-1])} and "
+            f"the student {kinds[-1]}. Give them "
+            "the same head (e.g. both linear), or set `teacher_outputs=` / "
+            "`student_outputs=` on the Distiller if one was misread."
+        )
+
+
+# The hard losses (given to `compile`) that mark a regression head, by the
+# names of their Keras functions, classes and strings.
+_REGRESSION_LOSSES = frozenset(
+    name.lower()
+    for name in (
+        "mse", "mae", "mape", "msle", "huber", "log_cosh", "logcosh",
+        "mean_squared_error", "mean_absolute_error",
+        "mean_absolute_percentage_error", "mean_squared_logarithmic_error",
+        "huber_loss", "MeanSquaredError", "MeanAbsoluteError",
+        "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError",
+        "Huber", "LogCosh",
+    )
+)
+
+
+def _regression_loss_name(loss):
+    """How to name `loss` in a message if it is a regression loss, else `None`."""
+    if isinstance(loss, str):
+        name, shown = loss, repr(loss)
+    elif isinstance(loss, keras.losses.Loss):
+        name = shown = type(loss).__name__
+    else:
+        name = shown = getattr(loss, "__name__", "")
+    return shown if name.lower() in _REGRESSION_LOSSES else None
+
+
+def warn_regression_with_soft_targets(hard_loss, distillation_losses):
+    """Warns when a regression hard loss meets a loss that soft-maxes outputs.
+
+    A hard loss such as `"mse"` or `keras.losses.Huber()` says the head is a
+    regression head; soft-target losses (`"kd"`, ...) would read its values
+    as class scores and soft-max them, which is almost surely a mistake.
+
+    Args:
+        hard_loss: The `loss` given to `Distiller.compile`.
+        distillation_losses: The `DistillationLoss` objects of the Distiller.
+
+    Returns:
+        `True` if it warned.
+
+    Example:
+
+    >>> import warnings
+    >>> from keras_kd import losses
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_regression_with_soft_targets("mse", [losses.get("kd")])
+    True
+    >>> warn_regression_with_soft_targets("mse", [losses.get("huber")])
+    False
+    """
+    shown = _regression_loss_name(hard_loss)
+    if shown is None:
+        return False
+    softmaxing = _softmaxing(distillation_losses)
+    if not softmaxing:
+        return False
+    warnings.warn(
+        f"compile() received the regression loss {shown}, but the "
+        f"distillation loss {type(softmaxing[0]).__name__} "
+        f"('{softmaxing[0].name}') soft-maxes the outputs as class scores. "
+        "For a regression head use distillation_loss='mse' or 'huber' "
+        "(output matching).",
+        UserWarning,
+        stacklevel=3,
+    )
+    return True
 
 
 def _last_dim(model):

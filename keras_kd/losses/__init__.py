@@ -13,6 +13,8 @@ from keras_kd.losses.attention import attention_transfer
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.base import ModelOutputs
 from keras_kd.losses.base import get
+from keras_kd.losses.binary import BinaryKD
+from keras_kd.losses.binary import binary_kd
 from keras_kd.losses.dist import DIST
 from keras_kd.losses.dist import dist_loss
 from keras_kd.losses.dkd import DKD
@@ -27,6 +29,10 @@ from keras_kd.losses.registry import output_level_names
 from keras_kd.losses.registry import register
 from keras_kd.losses.registry import registered_names
 from keras_kd.losses.registry import unregister
+from keras_kd.losses.regression import HuberDistillation
+from keras_kd.losses.regression import MSEDistillation
+from keras_kd.losses.regression import huber_distillation
+from keras_kd.losses.regression import mse_distillation
 from keras_kd.losses.rkd import RKD
 from keras_kd.losses.rkd import rkd_loss
 
@@ -49,16 +55,22 @@ __all__ = [
     "unregister",
     # The losses.
     "AttentionTransfer",
+    "BinaryKD",
     "DIST",
     "DKD",
     "FitNetHint",
+    "HuberDistillation",
+    "MSEDistillation",
     "RKD",
     "SoftTargetKD",
     "attention_map",
     "attention_transfer",
+    "binary_kd",
     "decoupled_kd",
     "dist_loss",
     "hint_distance",
+    "huber_distillation",
+    "mse_distillation",
     "rkd_loss",
     "soft_target_kd",
 ]

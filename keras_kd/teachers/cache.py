@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_kd import outputs as outputs_lib
 from keras_kd import validation
 from keras_kd.losses.base import ModelOutputs
 from keras_kd.teachers import _cache_files as files
@@ -121,6 +122,7 @@ class TeacherCache(Teacher):
         x = _check_inputs(x, "TeacherCache.write")
         files.check_settings(top_k, dtype, batch_size, shard_size)
         kind = resolve_output_kind(model, teacher_outputs, "teacher")
+        outputs_lib.check_not_multi_label(model, "TeacherCache.write stores soft-maxed targets")
         plan = {
             "format": files.FORMAT,
             "teacher_fingerprint": teacher_fingerprint(model),
