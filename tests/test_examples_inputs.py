@@ -5,9 +5,12 @@ import os
 import re
 import runpy
 
+from _once import example_runs_on_tensorflow  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@example_runs_on_tensorflow
 def test_the_teacher_inputs_example_trains_saves_and_reloads(tmp_path, capsys):
     main = runpy.run_path(os.path.join(ROOT, "examples", "teacher_inputs.py"))["main"]
     main(["--quick", "--out", str(tmp_path)])

@@ -9,9 +9,12 @@ import re
 import runpy
 import sys
 
+from _once import example_runs_on_tensorflow  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@example_runs_on_tensorflow
 def test_function_matching_example_prints_its_table(monkeypatch, capsys):
     script = os.path.join(ROOT, "examples", "function_matching.py")
     monkeypatch.setattr(sys, "argv", [script, "--quick"])

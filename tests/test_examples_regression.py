@@ -5,9 +5,12 @@ import re
 import subprocess
 import sys
 
+from _once import example_runs_on_tensorflow  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@example_runs_on_tensorflow
 def test_regression_example_prints_a_table_of_finite_errors():
     script = os.path.join(ROOT, "examples", "regression.py")
     completed = subprocess.run(

@@ -17,6 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "examples"))
 
 import char_lm  # noqa: E402
+from _once import example_runs_on_tensorflow  # noqa: E402
 
 
 def test_fortunes_are_split_by_fortune_and_encoded_in_the_vocabulary(tmp_path):
@@ -44,6 +45,7 @@ def test_windows_predict_the_next_character():
         math.log2(96))  # fmt: skip
 
 
+@example_runs_on_tensorflow
 def test_char_lm_quick_distils_and_litert_reproduces_the_bits_per_character(tmp_path):
     completed = subprocess.run(
         [sys.executable, os.path.join(ROOT, "examples", "char_lm.py"), "--quick",
