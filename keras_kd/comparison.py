@@ -484,6 +484,7 @@ def write_comparison(comparison, directory, title="What distillation changed", c
     Example:
 
     >>> c = compare({"teacher": np.eye(2), "student": np.eye(2)[::-1]}, np.array([0, 1]))
+    >>> import tempfile
     >>> sorted(write_comparison(c, tempfile.mkdtemp()))
     ['figure', 'html', 'markdown']
     """

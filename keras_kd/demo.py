@@ -71,7 +71,10 @@ class EpochProgress(keras.callbacks.Callback):
 
     Example:
 
-    >>> model.fit(x, y, epochs=5, verbose=0, callbacks=[EpochProgress(5)])
+    >>> model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+    ...                           keras.layers.Dense(10)])
+    >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    >>> _ = model.fit(x, y, epochs=2, verbose=0, callbacks=[EpochProgress(2)])
     """
 
     def __init__(self, epochs):

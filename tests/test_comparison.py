@@ -166,3 +166,67 @@ def test_missing_matplotlib_is_named_with_the_report_extra(monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(ImportError, match=r"pip install matplotlib.*keras-kd\[report\]"):
         comparison.comparison_png(_small_comparison())
+
+
+@pytest.fixture(scope="module")
+def saved_models(tmp_path_factory):
+    """A logits model and a softmax model saved as .keras, and test.npz."""
+    folder = tmp_path_factory.mktemp("compare")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 4)).astype("float32")
+    y = rng.integers(0, 3, size=40).astype("int32")
+    np.savez(folder / "test.npz", x=x, y=y)
+    np.savez(folder / "unlabelled.npz", x=x)
+    keras.utils.set_random_seed(0)
+    paths = {}
+    for name, activation in (("teacher", None), ("student", "softmax")):
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation=activation)])
+        paths[name] = folder / f"{name}.keras"
+        model.save(paths[name])
+    return folder, paths, x, y
+
+
+def test_cli_compare_prints_and_writes_the_comparison(saved_models, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from keras_kd import cli
+
+    folder, paths, x, y = saved_models
+    out_dir = tmp_path / "comparison"
+    code = cli.main(["compare", paths["teacher"], paths["student"], "--data",
+                     folder / "test.npz", "--output-dir", out_dir])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    teacher = keras.saving.load_model(paths["teacher"])
+    student = keras.saving.load_model(paths["student"])
+    expected = comparison.compare(
+        {"teacher": comparison.predict_probabilities(teacher, x),
+         "student": comparison.predict_probabilities(student, x)}, y
+    )  # fmt: skip
+    assert comparison.comparison_markdown(expected, "test.npz.") in out
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "comparison.html", "comparison.md", "comparison.png"
+    ]  # fmt: skip
+    assert f"wrote {out_dir / 'comparison.png'}" in out
+
+
+@pytest.mark.parametrize(
+    "argv, error",
+    [
+        (["{teacher}", "--data", "{folder}/test.npz"],
+         r"error: compare needs at least two \.keras files; received 1\. Name the teacher first"),
+        (["{teacher}", "{student}", "--data", "{folder}/unlabelled.npz"],
+         r"error: --data: '.*unlabelled\.npz' holds arrays \['x'\], but needs \['x', 'y'\]"),
+        (["{teacher}", "{student}", "--data", "{folder}/test.npz", "--output-dir",
+          "{folder}/test.npz"],
+         r"error: --output-dir '.*test\.npz' is a file, not a folder"),
+        (["{teacher}", "{folder}/absent.keras", "--data", "{folder}/test.npz"],
+         r"error: each model to compare: .*absent\.keras"),
+    ],
+)  # fmt: skip
+def test_cli_compare_errors_name_the_problem(saved_models, capsys, argv, error):
+    from keras_kd import cli
+
+    folder, paths, _, _ = saved_models
+    names = {"folder": folder, "teacher": paths["teacher"], "student": paths["student"]}
+    assert cli.main(["compare"] + [arg.format(**names) for arg in argv]) == 2
+    assert re.match(error, capsys.readouterr().err)

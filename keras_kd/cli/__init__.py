@@ -1,6 +1,6 @@
 """The `keras-kd` command.
 
-`demo`, `distill` and `cache` need Keras alone; `export`, `evaluate`, `report`, `qat`
+`demo`, `distill`, `cache` and `compare` need Keras alone; `export`, `evaluate`, `report`, `qat`
 and `prune` call `tflite_export` and need the `keras-kd[tensorflow]` extra.
 A user's mistake is reported as `error: <what and how to fix it>` with exit
 status 2 and no traceback; TensorFlow's start-up logging is silenced unless
@@ -14,6 +14,8 @@ Example:
     keras-kd cache teacher.keras --data train.npz -o cache_dir --top-k 10
     keras-kd distill --teacher cache_dir --student student.keras \\
         --data train.npz -o student_distilled.keras
+    keras-kd compare teacher.keras student_alone.keras student_distilled.keras \\
+        --data test.npz --output-dir comparison
     keras-kd export student.keras --quantization int8 --calibration calib.npz \\
         -o student_int8.tflite
     keras-kd evaluate student_int8.tflite --data test.npz --reference student.keras
@@ -27,6 +29,7 @@ import sys
 
 from keras_kd import _quiet
 from keras_kd.cli import _cache
+from keras_kd.cli import _compare
 from keras_kd.cli import _demo
 from keras_kd.cli import _distill
 from keras_kd.cli import _errors
@@ -36,7 +39,7 @@ from keras_kd.cli import _tfmot
 from keras_kd.cli._errors import UsageError
 
 # Each adds its sub-commands with `register(add_command)`.
-COMMAND_MODULES = (_demo, _distill, _cache, _export, _report, _tfmot)
+COMMAND_MODULES = (_demo, _distill, _cache, _compare, _export, _report, _tfmot)
 
 __all__ = ["UsageError", "build_parser", "main"]
 
