@@ -104,8 +104,15 @@ def main():
             seed, names, accuracies, seconds = results[-1]
             line = ", ".join(f"{n} {100 * a:.2f}%" for n, a in zip(names, accuracies))
             print(f"seed {seed} ({seconds:.0f} s): {line}", flush=True)
-    table = format_table(args, settings, results, time.time() - start, keras.backend.backend())
-    print(table)
+        # Written before the workers are shut down: on a busy machine their
+        # exit can take minutes.
+        backend = keras.backend.backend()
+        _report(args, settings, results, time.time() - start, backend)
+
+
+def _report(args, settings, results, seconds, backend):
+    table = format_table(args, settings, results, seconds, backend)
+    print(table, flush=True)
     if args.no_write:
         return
     marker = f"{args.dataset}_{args.holdout}" + (f"_labels{args.labels}" if args.labels else "")

@@ -62,13 +62,17 @@ def test_the_command_is_quiet_with_one_bar_per_model_and_writes_its_files(tmp_pa
                "--epochs", "2", "--teacher-epochs", "2", "--train-samples", "200",
                "--labels", "50", "--save-dir", str(models), "--report-dir", str(report)]
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run(command, capture_output=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
-    out = done.stdout
-    finished_bars = [line for line in out.split("\n") if "2/2" in line and "epoch" in line]
-    assert len(finished_bars) == 3, out
-    assert "1/2" in out and "Epoch 1/2" not in out  # advanced per epoch, drawn in place
+    assert done.stderr == b""
+    out = done.stdout.decode()  # bytes: "\r" kept, as a terminal receives them
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out)  # without the colours
+    bars = [line for line in plain.split("\n") if "/2" in line and "epoch" in line]
+    assert len(bars) == 3, out
+    for bar in bars:  # epoch 1, then epoch 2 redrawn over it on the same line
+        drawn = [part.strip("\b ") for part in bar.split("\r") if part.strip("\b ")]
+        assert [part[:3] for part in drawn] == ["1/2", "2/2"], bar
+    assert "Epoch 1/2" not in out
     assert out.count("\n== ") == 3
     assert "Scarce labels: the student alone learns from 50 labeled images" in out
     assert "| student alone (50 labels) | " in out and "| student distilled (no labels) | " in out
