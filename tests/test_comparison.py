@@ -95,6 +95,8 @@ def test_compare_gathers_every_measure_with_the_first_model_as_reference():
          r"probabilities must have shape \(samples, classes\).*Received shape: \(3,\)"),
         (lambda: comparison.accuracy(np.ones((3, 2)), np.zeros(4)),
          r"y must hold one integer label per sample, shape \(3,\). Received shape: \(4,\)"),
+        (lambda: comparison.accuracy(np.ones((2, 2)), np.eye(2)),
+         r"shape \(2,\). Received shape: \(2, 2\), dtype float64 \(one-hot labels: pass y.argmax"),
         (lambda: comparison.agreement(np.ones((3, 2)), np.ones((2, 2))),
          r"same samples and classes. Received shapes \(3, 2\) and \(2, 2\)"),
         (lambda: comparison.reliability_bins(np.ones((1, 2)) / 2, np.zeros(1), bins=0),
