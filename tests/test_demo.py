@@ -15,7 +15,8 @@ from keras_kd.data import load_digits
 
 
 def test_demo_trains_three_models_and_reports_them():
-    rows = demo.run_demo("digits", epochs=2, teacher_epochs=2, verbose=0, holdout="validation")
+    rows = demo.run_demo("digits", epochs=2, teacher_epochs=2, train_samples=300, verbose=0,
+                         holdout="validation")
     assert [row.model for row in rows] == ["teacher", "student alone", "student distilled"]
     teacher, alone, distilled = rows
     # The same architecture for both students, much smaller than the teacher.

@@ -2,6 +2,7 @@
 
 Example:
 
+    keras-kd demo --dataset digits --labels 100 --report-dir demo_report
     keras-kd demo --dataset digits --epochs 10
 """
 
