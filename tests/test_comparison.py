@@ -99,7 +99,7 @@ def test_compare_gathers_every_measure_with_the_first_model_as_reference():
          r"shape \(2,\). Received shape: \(2, 2\), dtype float64 \(one-hot labels: pass y.argmax"),
         (lambda: comparison.agreement(np.ones((3, 2)), np.ones((2, 2))),
          r"same samples and classes. Received shapes \(3, 2\) and \(2, 2\)"),
-        (lambda: comparison.reliability_bins(np.ones((1, 2)) / 2, np.zeros(1), bins=0),
+        (lambda: comparison.reliability_bins(np.ones((1, 2)) / 2, np.zeros(1, "int32"), bins=0),
          r"bins must be a whole number >= 1. Received: 0"),
         (lambda: comparison.compare({}, np.zeros(1)),
          r"compare needs at least one model's probabilities. Received none"),
