@@ -8,10 +8,12 @@ the teacher, and reports parameters, size and test accuracy of all three.
 import os
 import time
 from dataclasses import dataclass
+from dataclasses import field
 
 import keras
 import numpy as np
 
+from keras_kd import comparison
 from keras_kd import data
 from keras_kd.distiller import Distiller
 from keras_kd.losses.soft_target import SoftTargetKD
@@ -30,10 +32,13 @@ DATASETS = {
 # alpha=0.5 and 12 epochs it gained +0.5 and +1.1 points over two seeds.
 PRESETS = {
     "fashion_mnist": dict(epochs=12, teacher_epochs=5, temperature=2.0, alpha=0.5,
-                          lr_schedule="constant"),
+                          lr_schedule="constant", student_width=8),
     "digits": dict(epochs=40, teacher_epochs=40, temperature=4.0, alpha=0.1,
-                   lr_schedule="constant"),
+                   lr_schedule="constant", student_width=8),
 }
+
+# The share of the training set that `holdout="validation"` sets aside.
+VALIDATION_FRACTION = 0.2
 
 
 @dataclass
@@ -44,6 +49,7 @@ class DemoRow:
     params: int
     test_accuracy: float
     train_seconds: float
+    probabilities: np.ndarray = field(default=None, repr=False, compare=False)
 
     @property
     def float32_kib(self):
@@ -54,9 +60,42 @@ def _sparse_ce():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def _fit_timed(model, *args, **kwargs):
+class EpochProgress(keras.callbacks.Callback):
+    """One progress bar for a whole `fit`, advanced once per epoch.
+
+    The bar is redrawn in place, so a model's training takes one line
+    instead of Keras' one line per epoch; it shows the last epoch's logs.
+
+    Args:
+        epochs: The number of epochs `fit` runs.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+    ...                           keras.layers.Dense(10)])
+    >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    >>> _ = model.fit(x, y, epochs=2, verbose=0, callbacks=[EpochProgress(2)])
+    """
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+        self.bar = None
+
+    def on_train_begin(self, logs=None):
+        # Every value shown as it is (an epoch's mean), not averaged again.
+        self.bar = keras.utils.Progbar(self.epochs, unit_name="epoch", stateless_metrics=[])
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = [(name, float(value)) for name, value in (logs or {}).items()]
+        self.bar.update(epoch + 1, values=values)
+
+
+def _fit_timed(model, *args, verbose="auto", epochs=1, **kwargs):
+    """`model.fit`, with `EpochProgress` unless `verbose` is 0; its seconds."""
+    callbacks = [] if verbose == 0 else [EpochProgress(epochs)]
     start = time.perf_counter()
-    model.fit(*args, **kwargs)
+    model.fit(*args, epochs=epochs, verbose=0, callbacks=callbacks, **kwargs)
     return time.perf_counter() - start
 
 
@@ -74,6 +113,9 @@ def run_demo(
     labels=None,
     save_dir=None,
     verbose="auto",
+    student_width=None,
+    holdout="test",
+    report_dir=None,
 ):
     """Runs teacher, student alone and distilled student; returns their rows.
 
@@ -84,8 +126,8 @@ def run_demo(
         batch_size: Batch size for every model.
         temperature: Softening temperature of `SoftTargetKD`.
         alpha: Weight of the hard-label loss in distillation.
-        (`epochs`, `teacher_epochs`, `temperature` and `alpha` left as None
-        take the dataset's values in `PRESETS`.)
+        (`epochs`, `teacher_epochs`, `temperature`, `alpha` and
+        `student_width` left as None take the dataset's values in `PRESETS`.)
         learning_rate: Adam learning rate for every model.
         lr_schedule: For both students, `"constant"` or `"cosine"` (decays
             to zero over the training steps); None takes the preset's.
@@ -100,10 +142,23 @@ def run_demo(
             training image, without any labels (`alpha=0`). The teacher is
             trained on all labels, like a model someone else trained.
         save_dir: If given, the three models are saved there as `.keras`.
-        verbose: Keras verbosity for `fit`.
+        verbose: 0 prints nothing; anything else prints one line per model
+            and one progress bar per model, advanced once per epoch.
+        student_width: Filters of the student's first convolution
+            (`student_cnn(width=...)`).
+        holdout: `"test"` measures every model on the test set;
+            `"validation"` sets aside `VALIDATION_FRACTION` of the training
+            set (the same images for every seed), trains on the rest and
+            measures there, never touching the test set: settings are
+            chosen this way.
+        report_dir: If given, `keras_kd.comparison.write_comparison` writes
+            `comparison.md`, `.html` and `.png` there: per-class accuracy,
+            agreement with the teacher and calibration of the three models.
 
     Returns:
-        A list of three `DemoRow`s: teacher, student alone, distilled.
+        A list of three `DemoRow`s: teacher, student alone, distilled; each
+        holds its model's class probabilities on the held-out images
+        (`row.probabilities`), for `keras_kd.comparison`.
 
     Example:
 
@@ -119,13 +174,15 @@ def run_demo(
         raise ValueError(
             f"Unknown dataset {dataset!r}. Choose one of {sorted(DATASETS)}."
         )
-    preset = PRESETS[dataset]
-    epochs = epochs or preset["epochs"]
-    teacher_epochs = teacher_epochs or preset["teacher_epochs"]
-    temperature = preset["temperature"] if temperature is None else temperature
-    alpha = preset["alpha"] if alpha is None else alpha
-    lr_schedule = _check_lr_schedule(lr_schedule or preset["lr_schedule"])
+    if holdout not in ("test", "validation"):
+        raise ValueError(f"holdout must be 'test' or 'validation'. Received: {holdout!r}")
+    settings = _settings(dataset, epochs=epochs, teacher_epochs=teacher_epochs,
+                         temperature=temperature, alpha=alpha, lr_schedule=lr_schedule,
+                         student_width=student_width)  # fmt: skip
+    _check_lr_schedule(settings["lr_schedule"])
     (x_train, y_train), (x_test, y_test) = DATASETS[dataset]()
+    if holdout == "validation":
+        (x_train, y_train), (x_test, y_test) = validation_split(x_train, y_train)
     if train_samples:
         x_train, y_train = x_train[:train_samples], y_train[:train_samples]
     scarce = labels is not None
@@ -133,25 +190,83 @@ def run_demo(
         _check_label_count(labels, len(x_train))
 
     teacher, teacher_time = train_teacher(
-        x_train, y_train, teacher_epochs, seed, learning_rate, batch_size, verbose
+        x_train, y_train, settings["teacher_epochs"], seed, learning_rate, batch_size, verbose
     )
     alone, alone_time, student, distill_time = train_students(
-        teacher, x_train, y_train, epochs, seed, temperature, alpha,
-        learning_rate, batch_size, lr_schedule, labels, verbose,
+        teacher, x_train, y_train, settings["epochs"], seed, settings["temperature"],
+        settings["alpha"], learning_rate, batch_size, settings["lr_schedule"], labels,
+        verbose, settings["student_width"],
     )  # fmt: skip
-
-    rows = [
-        DemoRow("teacher", teacher.count_params(), accuracy(teacher, x_test, y_test), teacher_time),
-        DemoRow(f"student alone ({labels:,} labels)" if scarce else "student alone",
-                alone.count_params(), accuracy(alone, x_test, y_test), alone_time),
-        DemoRow("student distilled (no labels)" if scarce else "student distilled",
-                student.count_params(), accuracy(student, x_test, y_test), distill_time),
-    ]
+    names = ["teacher", f"student alone ({labels:,} labels)" if scarce else "student alone",
+             "student distilled (no labels)" if scarce else "student distilled"]  # fmt: skip
+    models = (teacher, alone, student)
+    seconds = (teacher_time, alone_time, distill_time)
+    rows = []
+    for name, model, time_taken in zip(names, models, seconds):
+        probabilities = comparison.predict_probabilities(model, x_test)
+        rows.append(DemoRow(name, model.count_params(),
+                            comparison.accuracy(probabilities, y_test), time_taken,
+                            probabilities))  # fmt: skip
     if save_dir:
         os.makedirs(save_dir, exist_ok=True)
-        for model in (teacher, alone, student):
+        for model in models:
             model.save(os.path.join(save_dir, f"{model.name}.keras"))
+    if report_dir:
+        write_report(rows, y_test, report_dir, dataset, holdout)
     return rows
+
+
+CLASS_NAMES = {"fashion_mnist": data.FASHION_MNIST_CLASSES, "digits": None}
+REPORT_FILES = tuple(comparison.FILE_NAMES.values())
+
+
+def write_report(rows, y, directory, dataset="digits", holdout="test"):
+    """Writes the comparison of the demo's three models in `directory`.
+
+    Args:
+        rows: `run_demo`'s rows (they hold each model's probabilities).
+        y: The labels of the images the probabilities are on.
+        directory: Where `comparison.md`, `.html` and `.png` go.
+        dataset: The dataset's name, for the caption and class names.
+        holdout: `"test"` or `"validation"`: which images, for the caption.
+
+    Returns:
+        `{"markdown": path, "html": path, "figure": path}`.
+    """
+    comparison_ = comparison.compare(
+        {row.model: row.probabilities for row in rows}, y, CLASS_NAMES[dataset]
+    )
+    caption = f"keras-kd demo on {dataset} ({holdout} images, Keras {keras.backend.backend()})."
+    return comparison.write_comparison(comparison_, directory, caption=caption)
+
+
+def _settings(dataset, **given):
+    """The dataset's preset, with the values given (not None) in its place."""
+    preset = dict(PRESETS[dataset])
+    preset.update({name: value for name, value in given.items() if value is not None})
+    return preset
+
+
+def validation_split(x, y, fraction=VALIDATION_FRACTION):
+    """Sets aside `fraction` of a training set, the same images every time.
+
+    Args:
+        x, y: Training images and labels.
+        fraction: Share held out, drawn at random with a fixed seed.
+
+    Returns:
+        `((x_fit, y_fit), (x_validation, y_validation))`.
+
+    Example:
+
+    >>> (x_fit, y_fit), (x_val, y_val) = validation_split(np.zeros((10, 2)), np.arange(10))
+    >>> len(x_fit), len(x_val), sorted(np.concatenate([y_fit, y_val]).tolist()) == list(range(10))
+    (8, 2, True)
+    """
+    order = np.random.default_rng(1234).permutation(len(x))
+    held = int(round(len(x) * fraction))
+    fit, validation = order[held:], order[:held]
+    return (x[fit], y[fit]), (x[validation], y[validation])
 
 
 def train_teacher(x, y, epochs, seed=0, learning_rate=2e-3, batch_size=128, verbose="auto"):
@@ -163,7 +278,7 @@ def train_teacher(x, y, epochs, seed=0, learning_rate=2e-3, batch_size=128, verb
         seed: Seed for weights and shuffling.
         learning_rate: Adam learning rate (constant).
         batch_size: Batch size.
-        verbose: Keras verbosity for `fit`.
+        verbose: 0 for silence, else one progress bar (see `run_demo`).
 
     Returns:
         `(teacher, training seconds)`; the teacher outputs logits.
@@ -184,7 +299,7 @@ def train_teacher(x, y, epochs, seed=0, learning_rate=2e-3, batch_size=128, verb
 
 def train_students(teacher, x, y, epochs, seed=0, temperature=2.0, alpha=0.5,
                    learning_rate=2e-3, batch_size=128, lr_schedule="constant",
-                   labels=None, verbose="auto"):
+                   labels=None, verbose="auto", student_width=8):
     """Trains the same `student_cnn` alone and distilled from `teacher`.
 
     Both students start from the same weights and see the same number of
@@ -203,7 +318,8 @@ def train_students(teacher, x, y, epochs, seed=0, temperature=2.0, alpha=0.5,
         labels: If given, the student alone learns from only this many
             labeled images and the distilled one from soft targets alone
             (see `run_demo`).
-        verbose: Keras verbosity for `fit`.
+        verbose: 0 for silence, else one progress bar per student.
+        student_width: Filters of the student's first convolution.
 
     Returns:
         `(student alone, its seconds, distilled student, its seconds)`.
@@ -228,29 +344,29 @@ def train_students(teacher, x, y, epochs, seed=0, temperature=2.0, alpha=0.5,
             rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
         return keras.optimizers.Adam(rate)
 
-    keras.utils.set_random_seed(seed)
-    alone = student_cnn(shape, classes, name="student_alone")
-    keras.utils.set_random_seed(seed)
-    student = student_cnn(shape, classes, name="student_distilled")
+    def student(name):
+        keras.utils.set_random_seed(seed)
+        return student_cnn(shape, classes, width=student_width, name=name)
+
+    alone, distilled = student("student_alone"), student("student_distilled")
     alone.compile(optimizer(), _sparse_ce())
     what = f" on {labels:,} labeled images" if scarce else ""
     _log(verbose, f"Training the student alone{what} ({alone.count_params():,} parameters)")
     keras.utils.set_random_seed(seed)
     alone_time = _fit_timed(alone, x_alone, y_alone, **fit_args)
 
-    distiller = Distiller(teacher, student, SoftTargetKD(temperature=temperature), alpha=alpha)
+    distiller = Distiller(teacher, distilled, SoftTargetKD(temperature=temperature), alpha=alpha)
     distiller.compile(optimizer(), loss=None if scarce else _sparse_ce())
     what = ", soft targets only, no labels" if scarce else ""
-    _log(verbose, f"Distilling the same student (T={temperature}, alpha={alpha}{what})")
+    _log(verbose, f"Distilling the same student (T={temperature:g}, alpha={alpha:g}{what})")
     keras.utils.set_random_seed(seed)
     distill_time = _fit_timed(distiller, x, None if scarce else y, **fit_args)
-    return alone, alone_time, student, distill_time
+    return alone, alone_time, distilled, distill_time
 
 
 def accuracy(model, x, y):
     """Top-1 accuracy of `model` on `(x, y)`, as a float in [0, 1]."""
-    predictions = model.predict(x, batch_size=512, verbose=0)
-    return float(np.mean(np.argmax(predictions, axis=-1) == y))
+    return comparison.accuracy(model.predict(x, batch_size=512, verbose=0), y)
 
 
 def _check_lr_schedule(lr_schedule):

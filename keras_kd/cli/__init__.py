@@ -1,7 +1,7 @@
 """The `keras-kd` command.
 
-`demo`, `distill` and `cache` need Keras alone (`tune` adds KerasTuner, the
-`keras-kd[tuning]` extra); `export`, `evaluate`, `report`, `qat`
+`demo`, `distill`, `cache` and `compare` need Keras alone (`tune` adds
+KerasTuner, the `keras-kd[tuning]` extra); `export`, `evaluate`, `report`, `qat`
 and `prune` call `tflite_export` and need the `keras-kd[tensorflow]` extra.
 A user's mistake is reported as `error: <what and how to fix it>` with exit
 status 2 and no traceback; TensorFlow's start-up logging is silenced unless
@@ -17,6 +17,8 @@ Example:
         --data train.npz -o student_distilled.keras
     keras-kd tune --teacher teacher.keras --student student.keras --data train.npz \\
         --temperature 1 2 4 --alpha 0.1 0.5 --directory search -o best.json
+    keras-kd compare teacher.keras student_alone.keras student_distilled.keras \\
+        --data test.npz --output-dir comparison
     keras-kd export student.keras --quantization int8 --calibration calib.npz \\
         -o student_int8.tflite
     keras-kd evaluate student_int8.tflite --data test.npz --reference student.keras
@@ -30,6 +32,7 @@ import sys
 
 from keras_kd import _quiet
 from keras_kd.cli import _cache
+from keras_kd.cli import _compare
 from keras_kd.cli import _demo
 from keras_kd.cli import _distill
 from keras_kd.cli import _errors
@@ -40,7 +43,7 @@ from keras_kd.cli import _tune
 from keras_kd.cli._errors import UsageError
 
 # Each adds its sub-commands with `register(add_command)`.
-COMMAND_MODULES = (_demo, _distill, _cache, _tune, _export, _report, _tfmot)
+COMMAND_MODULES = (_demo, _distill, _cache, _tune, _compare, _export, _report, _tfmot)
 
 __all__ = ["UsageError", "build_parser", "main"]
 

@@ -2,6 +2,7 @@
 
 Example:
 
+    keras-kd demo --dataset digits --labels 100 --report-dir demo_report
     keras-kd demo --dataset digits --epochs 10
 """
 
@@ -23,6 +24,7 @@ DEMO_OPTIONS = (
     "train_samples",
     "labels",
     "save_dir",
+    "report_dir",
 )
 
 
@@ -81,6 +83,13 @@ def register(add_command):
     parser.add_argument(
         "--save-dir", default=None, help="Save teacher and students here as .keras files."
     )
+    parser.add_argument(
+        "--report-dir",
+        default=None,
+        help="Write comparison.md, comparison.html and comparison.png here: per-class "
+        "accuracy, agreement with the teacher, calibration (ECE) and a reliability diagram "
+        "(the figure needs matplotlib: pip install 'keras-kd[report]').",
+    )
 
 
 # Options that must be whole numbers of at least 1 when given, and >= 0.
@@ -102,10 +111,18 @@ def _check(args):
             raise UsageError(f"--{option} must be a finite number > 0. Received: {value}.")
     if args.alpha is not None and not 0.0 <= args.alpha <= 1.0:
         raise UsageError(f"--alpha must be in [0, 1]. Received: {args.alpha}.")
-    if args.save_dir is not None and os.path.exists(args.save_dir) and not os.path.isdir(
-        args.save_dir
-    ):
-        raise UsageError(f"--save-dir {args.save_dir!r} is a file, not a folder.")
+    for option in ("save_dir", "report_dir"):
+        folder = getattr(args, option)
+        if folder is not None and os.path.exists(folder) and not os.path.isdir(folder):
+            flag = "--" + option.replace("_", "-")
+            raise UsageError(f"{flag} {folder!r} is a file, not a folder. Name a folder.")
+    if args.report_dir is not None:
+        from keras_kd import _render
+
+        try:
+            _render.require_matplotlib()
+        except ImportError as error:
+            raise UsageError(f"--report-dir: {error}") from None
 
 
 def run(args):
@@ -116,7 +133,16 @@ def run(args):
     from keras_kd import demo
 
     print(f"keras-kd demo on {args.dataset}, Keras backend: {keras.backend.backend()}")
+    if args.labels is not None:
+        print(
+            f"Scarce labels: the student alone learns from {args.labels:,} labeled images; the "
+            "distilled student from the teacher's soft targets on every training image, "
+            "unlabeled (the teacher was trained on all labels)."
+        )
     rows = demo.run_demo(args.dataset, **{name: getattr(args, name) for name in DEMO_OPTIONS})
     print()
     print(demo.format_table(rows))
+    if args.report_dir is not None:
+        for path in demo.REPORT_FILES:
+            print(f"wrote {os.path.join(args.report_dir, path)}")
     return 0

@@ -6,15 +6,13 @@ and a matplotlib figure (accuracy against size, and latency). This module
 only renders: it returns strings and PNG bytes, and writes nothing.
 """
 
-import base64
-import html
 import io
 import os
 
-
-def percent(value, digits=2):
-    """`0.8891` -> `"88.91%"`; `None` -> `"-"`."""
-    return "-" if value is None else f"{100 * value:.{digits}f}%"
+from keras_kd._render import html_page
+from keras_kd._render import markdown_table
+from keras_kd._render import percent
+from keras_kd._render import require_matplotlib
 
 
 def milliseconds(value):
@@ -26,16 +24,6 @@ def two_columns(rows):
     """`[(name, value), ...]` as aligned `name  value` lines."""
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
-
-
-def markdown_table(header, rows):
-    """A Markdown table; columns after the first are right-aligned."""
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" + "---:|" * (len(header) - 1),
-    ]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def evaluation_rows(report):
@@ -155,17 +143,6 @@ def comparison_markdown(reports, caption=None):
     return (f"{caption}\n\n{table}\n" if caption else f"{table}\n")
 
 
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
-    "table{border-collapse:collapse}"
-    "th,td{border:1px solid #ccc;padding:.3em .7em}"
-    "th{background:#f3f3f3}"
-    "td:not(:first-child),th:not(:first-child){text-align:right}"
-    "td:first-child{font-family:monospace}"
-    "img{max-width:100%;margin-top:1.5em}"
-)
-
-
 def comparison_html(reports, title="keras-kd report", caption=None, png=None):
     """A self-contained HTML page comparing several evaluated `.tflite` files.
 
@@ -192,49 +169,8 @@ def comparison_html(reports, title="keras-kd report", caption=None, png=None):
     >>> page.startswith("<!DOCTYPE html>"), "<td>33,272</td>" in page
     (True, True)
     """
-    header, rows = comparison_table(reports)
-    esc = html.escape
-    lines = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        '<head><meta charset="utf-8">',
-        f"<title>{esc(title)}</title>",
-        f"<style>{_STYLE}</style></head>",
-        "<body>",
-        f"<h1>{esc(title)}</h1>",
-    ]
-    if caption:
-        lines.append(f"<p>{esc(caption)}</p>")
-    lines.append("<table>")
-    lines.append("<tr>" + "".join(f"<th>{esc(cell)}</th>" for cell in header) + "</tr>")
-    lines += ["<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>" for row in rows]
-    lines.append("</table>")
-    if png is not None:
-        encoded = base64.b64encode(png).decode("ascii")
-        lines.append(f'<img alt="{esc(title)}: figure" src="data:image/png;base64,{encoded}">')
-    lines += ["</body>", "</html>", ""]
-    return "\n".join(lines)
-
-
-def require_matplotlib():
-    """Imports matplotlib's `Figure` and Agg canvas, or raises a clear error.
-
-    The Agg canvas is attached to each figure directly, so rendering never
-    touches `pyplot` or changes the backend of the user's session.
-
-    Returns:
-        `(Figure, FigureCanvasAgg)`.
-    """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError(
-            "The report figure needs matplotlib, which is not installed. "
-            "Install it with `pip install matplotlib` (or the project's dev "
-            "extra: `pip install 'keras-kd[dev]'`), or leave the figure out."
-        ) from None
-    return Figure, FigureCanvasAgg
+    sections = [("p", caption)] if caption else []
+    return html_page(title, sections + [("table", comparison_table(reports))], png=png)
 
 
 def _quality(reports):
