@@ -209,3 +209,17 @@ def test_sample_weight_of_another_shape_names_both_shapes(models):
             r"\(\w+, 20, 7\)\. Give one weight per sample, or one per position")):
         distiller.evaluate(x, y, sample_weight=np.ones((BATCH, 7), "float32"),
                            batch_size=BATCH, verbose=0)
+
+
+@pytest.mark.parametrize("divergence, beta", [("reverse", 0.5), ("jsd", 0.5), ("jsd", 0.1)])
+def test_the_language_model_divergences_count_only_real_tokens(models, divergence, beta):
+    from test_divergences import np_divergence
+
+    teacher, student = models
+    x, y = padded_tokens()
+    mask = (x != 0).astype("float64")
+    t, s = outputs(teacher, student, x)
+    per_position = np_divergence(t, s, TEMPERATURE, divergence, beta)  # (batch, time)
+    loss = losses.SoftTargetKD(TEMPERATURE, divergence=divergence, beta=beta)
+    logs = compiled(teacher, student, loss).evaluate(x, y, batch_size=BATCH, verbose=0, return_dict=True)
+    np.testing.assert_allclose(logs["distillation_loss"], (per_position * mask).sum() / mask.sum(), rtol=2e-5)
