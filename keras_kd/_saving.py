@@ -26,8 +26,8 @@ def deserialize_config(config, custom_objects=None):
         custom_objects: As in `keras.saving.deserialize_keras_object`.
 
     Returns:
-        A new dict with the student, the distillation losses and the
-        teacher preprocessor (if any) deserialized.
+        A new dict with the student, the distillation losses, the teacher
+        preprocessor and the augmentation layers (if any) deserialized.
     """
     config = dict(config)
     config["student"] = keras.saving.deserialize_keras_object(
@@ -41,4 +41,9 @@ def deserialize_config(config, custom_objects=None):
         config["teacher_preprocessor"] = keras.saving.deserialize_keras_object(
             config["teacher_preprocessor"], custom_objects=custom_objects
         )
+    if config.get("augmentation"):
+        config["augmentation"] = [
+            keras.saving.deserialize_keras_object(layer, custom_objects=custom_objects)
+            for layer in config["augmentation"]
+        ]
     return config

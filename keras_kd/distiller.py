@@ -446,11 +446,6 @@ class Distiller(keras.Model):
             config.pop("teacher_weights", None),  # In files of keras-kd 0.1.
             custom_objects=custom_objects,
         )
-        if config.get("augmentation"):
-            config["augmentation"] = [
-                keras.saving.deserialize_keras_object(layer, custom_objects=custom_objects)
-                for layer in config["augmentation"]
-            ]
         return cls(**config)
 
 
