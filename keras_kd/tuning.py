@@ -395,20 +395,6 @@ def _space(keras_tuner, choices):
     return hp
 
 
-def make_loss(name, temperature):
-    """The registered loss `name`, with `temperature` if it takes one.
-
-    Example:
-
-    >>> make_loss("kd", 2.0).temperature
-    2.0
-    """
-    loss = losses_module.get(name)
-    if "temperature" in losses_module.describe(name).hyperparameters:
-        loss = type(loss).from_config({**loss.get_config(), "temperature": temperature})
-    return loss
-
-
 def train_trial(teacher, build_student, settings, train_data, validation_data, epochs,
                 seed=0, batch_size=128, learning_rate=1e-3, verbose=0):
     """Trains one trial's distilled student; what `search` runs per trial.
@@ -440,7 +426,7 @@ def train_trial(teacher, build_student, settings, train_data, validation_data, e
             f"build_student() must return a keras.Model. Received: {type(student).__name__}. "
             "Return a new, untrained model from each call."
         )
-    loss = make_loss(settings["loss"], settings["temperature"])
+    loss = losses_module.with_temperature(settings["loss"], settings["temperature"])
     distiller = Distiller(teacher, student, distillation_loss=loss, alpha=settings["alpha"])
     hard = keras.losses.SparseCategoricalCrossentropy(
         from_logits=distiller.student_kind == "logits"

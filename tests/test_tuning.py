@@ -18,6 +18,7 @@ from keras_kd import Distiller
 from keras_kd import tuning
 from keras_kd.data import load_digits
 from keras_kd.losses import SoftTargetKD
+from keras_kd.losses import with_temperature
 
 
 def _dense(units, name):
@@ -142,10 +143,10 @@ def test_grid_and_seeded_random_orders():
     assert tuning.trial_order(choices, "random", seed=4) != shuffled
 
 
-def test_make_loss_sets_the_temperature_only_where_the_loss_has_one():
-    assert tuning.make_loss("kd", 3.0).temperature == 3.0
-    assert tuning.make_loss("dkd", 2.5).temperature == 2.5
-    assert "temperature" not in tuning.make_loss("rkd", 3.0).get_config()
+def test_with_temperature_sets_the_temperature_only_where_the_loss_has_one():
+    assert with_temperature("kd", 3.0).temperature == 3.0
+    assert with_temperature("dkd", 2.5).temperature == 2.5
+    assert "temperature" not in with_temperature("rkd", 3.0).get_config()
 
 
 @pytest.mark.parametrize(

@@ -137,16 +137,6 @@ def _labels(y, x, data):
     return y
 
 
-def _loss(name, temperature):
-    from keras_kd import losses
-
-    loss = losses.get(name)
-    config = loss.get_config()
-    if "temperature" in config:
-        loss = type(loss).from_config({**config, "temperature": temperature})
-    return loss
-
-
 def run(args):
     """Checks every input, distills, and saves the student."""
     _check_output(args.output)
@@ -171,12 +161,12 @@ def run(args):
 def _fit(args, teacher, student, x, y):
     import keras
 
+    from keras_kd import losses
     from keras_kd.distiller import Distiller
 
     alpha = args.alpha if y is not None else 0.0
-    distiller = Distiller(
-        teacher, student, distillation_loss=_loss(args.loss, args.temperature), alpha=alpha
-    )
+    loss = losses.with_temperature(args.loss, args.temperature)
+    distiller = Distiller(teacher, student, distillation_loss=loss, alpha=alpha)
     hard = keras.losses.SparseCategoricalCrossentropy(
         from_logits=distiller.student_kind == "logits"
     )

@@ -13,6 +13,7 @@ from keras_kd.losses.attention import attention_transfer
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.base import ModelOutputs
 from keras_kd.losses.base import get
+from keras_kd.losses.base import with_temperature
 from keras_kd.losses.binary import BinaryKD
 from keras_kd.losses.binary import binary_kd
 from keras_kd.losses.dist import DIST
@@ -53,6 +54,7 @@ __all__ = [
     "register",
     "registered_names",
     "unregister",
+    "with_temperature",
     # The losses.
     "AttentionTransfer",
     "BinaryKD",

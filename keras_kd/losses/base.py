@@ -242,3 +242,31 @@ teacher_outputs=None, student_outputs=None, divergence='forward', beta=0.5)
         f"{registered_names()}, or a list of those. Received: "
         f"{identifier!r} of type {type(identifier).__name__}."
     )
+
+
+def with_temperature(identifier, temperature):
+    """`get(identifier)`, at `temperature` if the loss has one.
+
+    A loss without a temperature (e.g. `"rkd"`) is returned as `get` gives
+    it. Used wherever a temperature is chosen apart from the loss: the
+    `keras-kd distill` command and `keras_kd.tuning.search`.
+
+    Args:
+        identifier: As for `get`.
+        temperature: Positive float.
+
+    Returns:
+        A `DistillationLoss` instance.
+
+    Example:
+
+    >>> with_temperature("kd", 2.0).temperature
+    2.0
+    >>> "temperature" in with_temperature("rkd", 2.0).get_config()
+    False
+    """
+    loss = get(identifier)
+    config = loss.get_config()
+    if "temperature" not in config:
+        return loss
+    return type(loss).from_config({**config, "temperature": temperature})
