@@ -1,9 +1,17 @@
 """Shared fixtures. The same tests run under each backend, chosen with the
 KERAS_BACKEND environment variable."""
 
+import pathlib
+import sys
+
 import keras
 import numpy as np
 import pytest
+
+# Test files live in folders that mirror the package tree and are imported in
+# pytest's importlib mode; their shared helpers (`_once`, `_tfmot_models`) sit
+# here, at the top of tests/.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 
 @pytest.fixture(autouse=True)
