@@ -8,10 +8,10 @@ import os
 import keras
 
 import keras_kd
-from keras_kd.data import load_fashion_mnist
-from keras_kd.demo import PRESETS
-from keras_kd.reference_models import student_cnn
-from keras_kd.reference_models import teacher_cnn
+from keras_kd.apps.data import load_fashion_mnist
+from keras_kd.apps.demo import PRESETS
+from keras_kd.apps.reference_models import student_cnn
+from keras_kd.apps.reference_models import teacher_cnn
 
 # The demo's Fashion-MNIST recipe, so that the exported student is the one
 # the demo's table describes.

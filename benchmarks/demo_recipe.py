@@ -22,10 +22,10 @@ import keras
 import numpy as np
 from _shared import HERE
 
-from keras_kd.data import load_fashion_mnist
-from keras_kd.demo import accuracy
-from keras_kd.demo import train_students
-from keras_kd.demo import train_teacher
+from keras_kd.apps.data import load_fashion_mnist
+from keras_kd.apps.demo import accuracy
+from keras_kd.apps.demo import train_students
+from keras_kd.apps.demo import train_teacher
 
 RESULTS = os.path.join(HERE, "RESULTS_demo_recipe.md")
 

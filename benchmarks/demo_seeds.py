@@ -1,6 +1,6 @@
 """The demo over several seeds: is the distilled student's gain more than noise?
 
-Runs `keras_kd.demo.run_demo` (teacher, student alone, distilled student, with
+Runs `keras_kd.apps.demo.run_demo` (teacher, student alone, distilled student, with
 the dataset's preset settings unless overridden) once per seed and reports
 each seed's accuracies and the mean and standard deviation of the gain.
 `--holdout validation` trains on 80% of the training set and scores on the
@@ -33,7 +33,7 @@ SETTINGS = ("epochs", "teacher_epochs", "temperature", "alpha", "student_width")
 
 def _run(dataset, seed, overrides):
     """One seed of the demo, in its own process with `--jobs`."""
-    from keras_kd import demo
+    from keras_kd.apps import demo
 
     start = time.time()
     rows = demo.run_demo(dataset, seed=seed, verbose=0, **overrides)
@@ -90,7 +90,7 @@ def main():
 
     import keras
 
-    from keras_kd import demo
+    from keras_kd.apps import demo
 
     overrides = {name: getattr(args, name) for name in SETTINGS if getattr(args, name) is not None}
     overrides.update(labels=args.labels, holdout=args.holdout)

@@ -1,7 +1,7 @@
 """Epoch time of distillation against its parts and against Keras' own Distiller.
 
 On the same Fashion-MNIST subset, batch size and reference CNNs
-(`keras_kd.reference_models`), one process per backend measures the epoch
+(`keras_kd.apps.reference_models`), one process per backend measures the epoch
 wall time of:
 
   (a) the student trained alone with `fit`;
@@ -82,8 +82,8 @@ def _timer_callback(keras):
 
 def _build_setups(keras, x, y, batch_size, temperature, alpha):
     import keras_kd
-    from keras_kd.reference_models import student_cnn
-    from keras_kd.reference_models import teacher_cnn
+    from keras_kd.apps.reference_models import student_cnn
+    from keras_kd.apps.reference_models import teacher_cnn
 
     def sparse_ce():
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -149,7 +149,7 @@ def _build_setups(keras, x, y, batch_size, temperature, alpha):
 def worker(args):
     import keras
 
-    from keras_kd.data import load_fashion_mnist
+    from keras_kd.apps.data import load_fashion_mnist
 
     (x, y), _ = load_fashion_mnist()
     x, y = x[: args.train_size], y[: args.train_size]

@@ -31,10 +31,10 @@ import keras
 from _markdown import write_between_markers
 
 import keras_kd
-from keras_kd.data import load_fashion_mnist
-from keras_kd.demo import accuracy
-from keras_kd.reference_models import small_teacher_cnn
-from keras_kd.reference_models import tiny_student_cnn
+from keras_kd.apps.data import load_fashion_mnist
+from keras_kd.apps.demo import accuracy
+from keras_kd.apps.reference_models import small_teacher_cnn
+from keras_kd.apps.reference_models import tiny_student_cnn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)

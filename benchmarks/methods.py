@@ -26,9 +26,9 @@ from _markdown import write_between_markers
 
 import keras_kd
 from keras_kd import losses
-from keras_kd.data import load_fashion_mnist
-from keras_kd.reference_models import small_teacher_cnn
-from keras_kd.reference_models import tiny_student_cnn
+from keras_kd.apps.data import load_fashion_mnist
+from keras_kd.apps.reference_models import small_teacher_cnn
+from keras_kd.apps.reference_models import tiny_student_cnn
 from keras_kd.teachers import EMATeacher
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,7 +37,7 @@ RESULTS = os.path.join(HERE, "RESULTS.md")
 
 
 # -- Models --------------------------------------------------------------------
-# The pair is keras_kd.reference_models.small_teacher_cnn / tiny_student_cnn
+# The pair is keras_kd.apps.reference_models.small_teacher_cnn / tiny_student_cnn
 # (206,922 / 9,098 parameters), not the demo's teacher_cnn / student_cnn.
 
 

@@ -9,11 +9,11 @@ student, per seed:
   accuracy is "alone" for the gap;
 - KD with the demo's settings (T=2, alpha=0.5), the same flips and
   translations shown to teacher and student (mixup needs alpha=0);
-- function matching (`keras_kd.recipes.function_matching`: alpha=0, KL at
+- function matching (`keras_kd.apps.recipes.function_matching`: alpha=0, KL at
   T=1, flips, translations and mixup that teacher and student see alike);
 - function matching and the student alone again, with a longer schedule.
 
-Every arm: Adam with `keras_kd.recipes.patient_schedule` (cosine decay to 0
+Every arm: Adam with `keras_kd.apps.recipes.patient_schedule` (cosine decay to 0
 over its epochs), batch 128. Gap closed = (student - alone) / (teacher -
 alone), per seed, then mean ± std. Settings are scored on the validation
 split (the last 10,000 training images); the test set is only reported.
@@ -36,9 +36,9 @@ import numpy as np
 import tensorflow as tf
 
 import keras_kd
-from keras_kd.data import load_fashion_mnist
-from keras_kd.reference_models import small_teacher_cnn
-from keras_kd.reference_models import tiny_student_cnn
+from keras_kd.apps.data import load_fashion_mnist
+from keras_kd.apps.reference_models import small_teacher_cnn
+from keras_kd.apps.reference_models import tiny_student_cnn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(HERE, "_work")
@@ -64,7 +64,7 @@ def parse_args():
 
 
 def augmentation(seed, mixup):
-    return keras_kd.recipes.function_matching_augmentation(
+    return keras_kd.apps.recipes.function_matching_augmentation(
         mixup_alpha=MIXUP_ALPHA if mixup else None, translation=TRANSLATION, seed=seed
     )
 
@@ -90,7 +90,7 @@ def augmented_dataset(x, y, seed, mixup):
 
 def optimizer(epochs, samples):
     steps = -(-samples // BATCH)
-    return keras.optimizers.Adam(keras_kd.recipes.patient_schedule(LEARNING_RATE, epochs, steps))
+    return keras.optimizers.Adam(keras_kd.apps.recipes.patient_schedule(LEARNING_RATE, epochs, steps))
 
 
 def accuracy(model, x, y):
@@ -116,7 +116,7 @@ def train_distilled(teacher, x, y, epochs, seed, recipe):
             augmentation=augmentation(seed, mixup=False),
         )  # fmt: skip
     else:
-        distiller = keras_kd.recipes.function_matching(
+        distiller = keras_kd.apps.recipes.function_matching(
             teacher, tiny_student_cnn(), mixup_alpha=MIXUP_ALPHA, translation=TRANSLATION,
             seed=seed,
         )  # fmt: skip

@@ -91,7 +91,7 @@ def _write_caches(keras_kd, teacher, x, folder):
 def _distillers(keras, teacher, caches, seed, x_shape, temperature, alpha):
     """The four arms' models, each student starting from the same weights."""
     import keras_kd
-    from keras_kd.reference_models import student_cnn
+    from keras_kd.apps.reference_models import student_cnn
 
     models = {}
     for arm in CACHE_ARMS:
@@ -142,8 +142,8 @@ def cache_timing_worker(args):
     import keras
 
     import keras_kd
-    from keras_kd.data import load_fashion_mnist
-    from keras_kd.reference_models import teacher_cnn
+    from keras_kd.apps.data import load_fashion_mnist
+    from keras_kd.apps.reference_models import teacher_cnn
 
     (x, y), _ = load_fashion_mnist()
     x, y = x[: args.timing_samples], y[: args.timing_samples]
@@ -177,7 +177,7 @@ def cache_timing_worker(args):
 
 def _trained_teacher(keras, x, y, epochs, seed):
     """`teacher_cnn` trained on `x`, from `_work/` if trained before alike."""
-    from keras_kd.reference_models import teacher_cnn
+    from keras_kd.apps.reference_models import teacher_cnn
 
     name = f"scale_teacher_{keras.backend.backend()}_{len(x)}_{epochs}_{seed}.keras"
     path = os.path.join(WORK, name)
@@ -206,7 +206,7 @@ def cache_accuracy_worker(args):
     from _shared import RECIPE
 
     import keras_kd
-    from keras_kd.data import load_fashion_mnist
+    from keras_kd.apps.data import load_fashion_mnist
 
     (x, y), (x_test, y_test) = load_fashion_mnist()
     x, y = x[: args.accuracy_samples], y[: args.accuracy_samples]
@@ -244,7 +244,7 @@ def mixed_precision_worker(args):
     import keras
 
     import keras_kd
-    from keras_kd.data import load_digits
+    from keras_kd.apps.data import load_digits
 
     (x, y), (x_test, y_test) = load_digits(flatten=True)
 
@@ -295,9 +295,9 @@ def data_parallel_timing_worker(args):
     import keras
 
     import keras_kd
-    from keras_kd.data import load_fashion_mnist
-    from keras_kd.reference_models import student_cnn
-    from keras_kd.reference_models import teacher_cnn
+    from keras_kd.apps.data import load_fashion_mnist
+    from keras_kd.apps.reference_models import student_cnn
+    from keras_kd.apps.reference_models import teacher_cnn
 
     (x, y), _ = load_fashion_mnist()
     x, y = x[: args.dp_samples], y[: args.dp_samples]

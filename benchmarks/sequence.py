@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "examples"))
 
 import char_lm  # noqa: E402
 
-from keras_kd.data import load_fortunes  # noqa: E402
+from keras_kd.apps.data import load_fortunes  # noqa: E402
 
 VARIANTS = (("alone", None), ("forward KL", "forward"), ("reverse KL", "reverse"),
             ("JSD (beta 0.5)", "jsd"))  # fmt: skip

@@ -1,7 +1,7 @@
 """Searched distillation settings against the demo's fixed ones (T=2, alpha=0.5).
 
 On Fashion-MNIST: the demo's teacher CNN is trained on a training subset;
-`keras_kd.tuning.search` then picks the temperature and alpha of the demo's
+`keras_kd.apps.tuning.search` then picks the temperature and alpha of the demo's
 student CNN on a validation split (the last 10,000 training images, never
 used for training). Only after the search is done are the searched settings,
 the demo's settings and the student alone trained with three fresh seeds and
@@ -23,10 +23,10 @@ import time
 
 import keras
 
-from keras_kd import demo
-from keras_kd import tuning
-from keras_kd.data import load_fashion_mnist
-from keras_kd.reference_models import student_cnn
+from keras_kd.apps import demo
+from keras_kd.apps import tuning
+from keras_kd.apps.data import load_fashion_mnist
+from keras_kd.apps.reference_models import student_cnn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(HERE, "_work")

@@ -21,8 +21,8 @@ import keras
 import numpy as np
 
 import keras_kd
-from keras_kd.data import load_fashion_mnist
-from keras_kd.reference_models import tiny_student_cnn
+from keras_kd.apps.data import load_fashion_mnist
+from keras_kd.apps.reference_models import tiny_student_cnn
 
 
 def small_cnn():
@@ -63,7 +63,7 @@ def main():
     generation_0.fit(x, y, **fit_kwargs)
     print(f"generation 0 (labels only): test accuracy {accuracy(generation_0, x_test, y_test):.4f}")
 
-    students = keras_kd.recipes.born_again(
+    students = keras_kd.apps.recipes.born_again(
         small_cnn,
         teacher=generation_0,
         x=x,

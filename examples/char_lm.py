@@ -1,7 +1,7 @@
 """A character-level language model distilled on real text, then run in LiteRT.
 
 The text is the fortune-cookie collection of the Debian package `fortunes`
-(`apt-get install fortunes`; read by `keras_kd.data.load_fortunes`, no
+(`apt-get install fortunes`; read by `keras_kd.apps.data.load_fortunes`, no
 download at run time). The model reads a fixed window of characters and
 predicts, at every position, the next one: outputs `(batch, time, 96)`, so
 `SoftTargetKD` distils position by position.
@@ -34,8 +34,8 @@ import numpy as np
 
 import keras_kd
 import tflite_export
-from keras_kd.data import CHARACTERS
-from keras_kd.data import load_fortunes
+from keras_kd.apps.data import CHARACTERS
+from keras_kd.apps.data import load_fortunes
 
 VOCABULARY = len(CHARACTERS)
 

@@ -29,12 +29,12 @@ import keras
 
 import keras_kd
 import tflite_export
-from keras_kd.data import load_fashion_mnist
-from keras_kd.demo import PRESETS
-from keras_kd.reference_models import student_cnn
-from keras_kd.reference_models import teacher_cnn
+from keras_kd.apps.data import load_fashion_mnist
+from keras_kd.apps.demo import PRESETS
+from keras_kd.apps.reference_models import student_cnn
+from keras_kd.apps.reference_models import teacher_cnn
+from keras_kd.apps.render import percent
 from tflite_export import markdown_table
-from tflite_export import percent
 
 CLASS_NAMES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

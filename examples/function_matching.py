@@ -3,7 +3,7 @@
 Beyer et al. (2022), "Knowledge distillation: A good teacher is patient and
 consistent": show the teacher and the student the *same* augmented view of
 every image (mixup included), train on the teacher's outputs alone, and
-train long. `keras_kd.recipes.function_matching` sets this up:
+train long. `keras_kd.apps.recipes.function_matching` sets this up:
 
 1. train a teacher with flips and translations;
 2. distil it into a small student with `function_matching` and a cosine
@@ -22,9 +22,9 @@ import argparse
 import keras
 
 import keras_kd
-from keras_kd.data import load_fashion_mnist
-from keras_kd.reference_models import small_teacher_cnn
-from keras_kd.reference_models import tiny_student_cnn
+from keras_kd.apps.data import load_fashion_mnist
+from keras_kd.apps.reference_models import small_teacher_cnn
+from keras_kd.apps.reference_models import tiny_student_cnn
 
 
 def accuracy(model, x, y):
@@ -33,12 +33,12 @@ def accuracy(model, x, y):
 
 def trained_alone(model, x, y, epochs, batch_size, seed, translation):
     """`model` trained on the labels with the recipe's flips and translations."""
-    layers = keras_kd.recipes.function_matching_augmentation(
+    layers = keras_kd.apps.recipes.function_matching_augmentation(
         mixup_alpha=None, translation=translation, seed=seed)
     wrapper = keras.Sequential([keras.Input(x.shape[1:]), *layers, model])
     steps = -(-len(x) // batch_size)
     wrapper.compile(
-        keras.optimizers.Adam(keras_kd.recipes.patient_schedule(2e-3, epochs, steps)),
+        keras.optimizers.Adam(keras_kd.apps.recipes.patient_schedule(2e-3, epochs, steps)),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     wrapper.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
@@ -68,11 +68,11 @@ def main():
     teacher = trained_alone(small_teacher_cnn(), x, y, *settings)
     alone = trained_alone(tiny_student_cnn(), x, y, *settings)
 
-    distiller = keras_kd.recipes.function_matching(
+    distiller = keras_kd.apps.recipes.function_matching(
         teacher, tiny_student_cnn(), translation=translation, seed=args.seed)
     steps = -(-len(x) // args.batch_size)
     distiller.compile(keras.optimizers.Adam(
-        keras_kd.recipes.patient_schedule(2e-3, args.epochs, steps)))
+        keras_kd.apps.recipes.patient_schedule(2e-3, args.epochs, steps)))
     # alpha=0: the labels are not used, only the teacher's outputs.
     distiller.fit(x, y, epochs=args.epochs, batch_size=args.batch_size, verbose=0)
 

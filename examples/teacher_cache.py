@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 import keras_kd
-from keras_kd.data import load_digits
+from keras_kd.apps.data import load_digits
 
 
 def mlp(units, name, softmax=False):

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 
 import keras_kd
-from keras_kd.data import load_fashion_mnist
+from keras_kd.apps.data import load_fashion_mnist
 
 
 def half_resolution(x):

@@ -1,5 +1,17 @@
 """keras-kd: knowledge distillation for Keras 3 on TensorFlow, JAX and PyTorch.
 
+The package's face is lazy: `import keras_kd` imports neither Keras nor a
+backend, so that the `keras-kd` command can silence TensorFlow's start-up
+logging before either is imported. The first use of any public name imports
+the whole core (the Distiller, the losses, the teachers, the callbacks), which
+registers every class keras-kd saves, so `keras.saving.load_model` finds them
+after any use of `keras_kd`; `keras_kd.load_core()` does the same explicitly.
+
+Layers, each importing only those before it (`docs/architecture.md`):
+core (`keras_kd` and its sub-packages below) ← apps (`keras_kd.apps`:
+demo, data, reference models, comparison, tuning, recipes) ← export
+(`tflite_export`) ← the command (`keras_kd.cli`).
+
 Example:
 
 >>> import keras, keras_kd
@@ -7,21 +19,62 @@ Example:
 ...                                distillation_loss="kd", alpha=0.1)
 """
 
-import sys
+import importlib
+from typing import TYPE_CHECKING
 
-# First, before Keras (and on its TensorFlow backend, TensorFlow) is imported:
-# the `keras-kd` command prints no start-up chatter unless --verbose.
-from keras_kd import _quiet
+from keras_kd._version import __version__ as __version__
 
-_quiet.silence_if_console_command(sys.argv)
+if TYPE_CHECKING:
+    from keras_kd import callbacks as callbacks
+    from keras_kd import checks as checks
+    from keras_kd import files as files
+    from keras_kd import losses as losses
+    from keras_kd import outputs as outputs
+    from keras_kd import taps as taps
+    from keras_kd import teachers as teachers
+    from keras_kd.distiller import Distiller as Distiller
+    from keras_kd.teachers.cache import TeacherCache as TeacherCache
 
-from keras_kd import callbacks  # noqa: E402
-from keras_kd import losses  # noqa: E402
-from keras_kd import recipes  # noqa: E402
-from keras_kd import teachers  # noqa: E402
-from keras_kd.distiller import Distiller  # noqa: E402
-from keras_kd.teachers.cache import TeacherCache  # noqa: E402
+# Public name -> the module that defines it.
+_CLASSES = {
+    "Distiller": "keras_kd.distiller",
+    "TeacherCache": "keras_kd.teachers.cache",
+}
+# Public sub-modules of the core, reachable as attributes.
+_SUBMODULES = ("callbacks", "checks", "files", "losses", "outputs", "taps", "teachers")
+# What importing the core means: every module that registers a saveable class.
+_CORE = ("keras_kd.losses", "keras_kd.teachers", "keras_kd.callbacks", "keras_kd.distiller")
 
-__version__ = "0.1.0"
+__all__ = sorted([*_CLASSES, *_SUBMODULES, "load_core", "__version__"])
 
-__all__ = ["Distiller", "TeacherCache", "callbacks", "losses", "recipes", "teachers", "__version__"]
+
+def load_core() -> None:
+    """Imports the core now, registering every class keras-kd saves.
+
+    Called by the first use of any public name; call it yourself only to load
+    a saved Distiller before naming anything of keras_kd.
+
+    Example:
+
+    >>> keras_kd.load_core()
+    >>> distiller = keras.saving.load_model("distiller.keras")
+    """
+    for module in _CORE:
+        importlib.import_module(module)
+
+
+def __getattr__(name: str):
+    if name in _CLASSES:
+        load_core()
+        value = getattr(importlib.import_module(_CLASSES[name]), name)
+    elif name in _SUBMODULES:
+        load_core()
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module 'keras_kd' has no attribute '{name}'")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

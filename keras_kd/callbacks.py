@@ -12,10 +12,10 @@ import keras
 import numpy as np
 
 from keras_kd import _keras_compat
+from keras_kd import checks
 from keras_kd import hyperparameters
 from keras_kd import losses as losses_lib
 from keras_kd.distiller import Distiller
-from keras_kd.losses import _numerics
 
 
 class _DistillerSchedule(keras.callbacks.Callback):
@@ -133,7 +133,7 @@ class DistillationWarmup(_DistillerSchedule):
 
     def __init__(self, epochs, verbose=0):
         super().__init__(verbose)
-        if not _numerics.is_integer(epochs) or epochs < 1:
+        if not checks.is_integer(epochs) or epochs < 1:
             raise ValueError(
                 "DistillationWarmup `epochs` is the number of warm-up epochs "
                 f"and must be an integer >= 1. Received: epochs={epochs!r}"
@@ -177,13 +177,13 @@ class TemperatureSchedule(_FunctionSchedule):
 
     log_name = "temperature"
     expected = (
-        f"a finite number > 0, in [{_numerics.MIN_TEMPERATURE:g}, "
-        f"{_numerics.MAX_TEMPERATURE:g}]"
+        f"a finite number > 0, in [{checks.MIN_TEMPERATURE:g}, "
+        f"{checks.MAX_TEMPERATURE:g}]"
     )
 
     @staticmethod
     def is_valid(value):
-        return _numerics.MIN_TEMPERATURE <= value <= _numerics.MAX_TEMPERATURE
+        return checks.MIN_TEMPERATURE <= value <= checks.MAX_TEMPERATURE
 
     def apply(self, distiller, value):
         for loss in _tempered_losses(distiller):

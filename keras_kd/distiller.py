@@ -63,7 +63,7 @@ class Distiller(keras.Model):
             `CutMix`, ... with a `seed`), applied in training steps only,
             once per step, to `x` before the teacher and the student read
             it, so both see the same view (function matching; see
-            `keras_kd.recipes.function_matching`). Needs a live teacher;
+            `keras_kd.apps.recipes.function_matching`). Needs a live teacher;
             MixUp / CutMix need `alpha=0`. Saved with the Distiller.
         teacher_preprocessor: `None`, or a Keras layer or function (of
             `keras.ops`) that makes the teacher's inputs from the student's

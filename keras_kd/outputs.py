@@ -17,12 +17,10 @@ from keras import activations
 from keras import layers
 
 from keras_kd import _keras_compat
-from keras_kd.losses._numerics import LOGITS
-from keras_kd.losses._numerics import OUTPUT_KINDS  # noqa: F401  Public here.
-from keras_kd.losses._numerics import PROBABILITIES
+from keras_kd.checks import LOGITS
+from keras_kd.checks import PROBABILITIES
 from keras_kd.losses._numerics import as_logits  # noqa: F401  Public here.
 from keras_kd.losses._numerics import log_softmax  # noqa: F401  Public here.
-from keras_kd.losses._numerics import validate_output_kind  # noqa: F401
 
 _SQUASHING = {
     activations.softmax: "softmax",

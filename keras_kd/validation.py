@@ -7,7 +7,7 @@ import numpy as np
 from keras_kd._keras_compat import built_input_shape
 from keras_kd._keras_compat import is_graph_model
 from keras_kd._keras_compat import producing_operation
-from keras_kd.losses._numerics import check_number
+from keras_kd.checks import check_number
 
 
 def check_model(model, role):

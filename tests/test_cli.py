@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_kd import _quiet
+from keras_kd.cli import _quiet
 from keras_kd.cli import _writing
 from keras_kd.cli import build_parser
 from keras_kd.cli import main
@@ -211,11 +211,21 @@ def test_real_command_reports_a_mistake_quietly_without_a_traceback(files):
     assert _chatter(out + err) == []
 
 
-def test_only_the_command_itself_is_silenced():
-    assert not _quiet.silence_if_console_command(["train.py"], ["python", "train.py"])
-    assert not _quiet.silence_if_console_command(["-m"], ["python", "-m", "mytool"])
-    assert not _quiet.silence_if_console_command(["/venv/bin/keras-kd", "demo", "--verbose"])
-
+def test_importing_keras_kd_has_no_side_effect():
+    """`import keras_kd` imports no Keras, reads no `sys.argv` and installs no
+    import hook, even in a process named like the command."""
+    code = (
+        "import sys; sys.argv = ['keras-kd', 'demo']; before = list(sys.meta_path); "
+        "import keras_kd, keras_kd.cli; "
+        "assert 'keras' not in sys.modules, 'keras imported'; "
+        "assert sys.meta_path == before, 'import hook installed'; "
+        "import os; assert 'TF_CPP_MIN_LOG_LEVEL' not in os.environ, 'environment changed'; "
+        "keras_kd.Distiller; assert 'keras' in sys.modules; print('ok')"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.strip() == "ok"
 
 def test_verbose_keeps_tensorflow_logs(files, tmp_path):
     if importlib.util.find_spec("tensorflow") is None:

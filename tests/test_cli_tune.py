@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_kd import tuning
+from keras_kd.apps import tuning
+from keras_kd.apps.data import load_digits
 from keras_kd.cli import main
-from keras_kd.data import load_digits
 
 
 def _dense(units, name):

@@ -1,4 +1,4 @@
-"""keras_kd.comparison: per-class accuracy, agreement, expected calibration
+"""keras_kd.apps.comparison: per-class accuracy, agreement, expected calibration
 error and the reliability bins against NumPy by hand on small known inputs;
 the writers (Markdown, self-contained HTML, a real PNG); the errors."""
 
@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_kd import comparison
+from keras_kd.apps import comparison
 
 
 def _ece_by_hand(probabilities, y, bins=15):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from keras_kd import cli
-from keras_kd import comparison
-from keras_kd import demo
-from keras_kd.data import load_digits
+from keras_kd.apps import comparison
+from keras_kd.apps import demo
+from keras_kd.apps.data import load_digits
 
 
 def test_demo_trains_three_models_and_reports_them():
@@ -103,7 +103,7 @@ def test_scarce_labels_count_out_of_range_is_named():
 
 
 def test_cosine_schedule_decays_the_students_learning_rate_to_zero():
-    from keras_kd.data import load_digits
+    from keras_kd.apps.data import load_digits
 
     (x, y), _ = load_digits()
     x, y = x[:256], y[:256]

@@ -110,13 +110,13 @@ def fake_fashion_mnist(tmp_path_factory):
 
 
 def _teacher(name="teacher"):
-    from keras_kd.reference_models import teacher_cnn
+    from keras_kd.apps.reference_models import teacher_cnn
 
     return teacher_cnn(_IMAGE, _CLASSES, name=name)
 
 
 def _student(name="student"):
-    from keras_kd.reference_models import student_cnn
+    from keras_kd.apps.reference_models import student_cnn
 
     return student_cnn(_IMAGE, _CLASSES, name=name)
 
@@ -269,7 +269,7 @@ def test_docstring_examples(
 
 def test_modules_are_found():
     names = modules_with_examples()
-    assert "keras_kd.reference_models" in names
+    assert "keras_kd.apps.reference_models" in names
     listed = set(KNOWN_FAILING)
     assert not listed - set(names), (
         f"KNOWN_FAILING names modules without examples: {sorted(listed - set(names))}"

@@ -8,7 +8,7 @@ import sys
 import keras
 import pytest
 
-from keras_kd.data import FASHION_MNIST_CLASSES
+from keras_kd.apps.data import FASHION_MNIST_CLASSES
 from tflite_export import tflite_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

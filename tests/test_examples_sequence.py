@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from keras_kd.data import CHARACTERS
-from keras_kd.data import load_fortunes
+from keras_kd.apps.data import CHARACTERS
+from keras_kd.apps.data import load_fortunes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "examples"))

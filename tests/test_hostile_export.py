@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import tflite_export
-from keras_kd import _atomic
+from keras_kd import files
 from keras_kd.cli import main
 from tflite_export._worker import _runner
 from tflite_export._worker._job import Job
@@ -243,16 +243,16 @@ def test_sidecar_and_file_are_published_together(tmp_path, monkeypatch):
     old = {tmp_path / "s.tflite": b"old", tmp_path / "s.json": b"{}"}
     for path, content in old.items():
         path.write_bytes(content)
-    real = _atomic._stage
+    real = files._stage
 
     def stage(path, content):
         if str(path).endswith(".json"):
             raise OSError(28, "No space left on device")
         return real(path, content)
 
-    monkeypatch.setattr(_atomic, "_stage", stage)
+    monkeypatch.setattr(files, "_stage", stage)
     with pytest.raises(OSError, match="Could not write .*s.json .*No space left"):
-        _atomic.atomic_write_all(
+        files.atomic_write_all(
             {str(tmp_path / "s.tflite"): b"new", str(tmp_path / "s.json"): "{1}"}
         )
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {
@@ -265,7 +265,7 @@ def test_full_disk_atomic_write_keeps_the_old_file(tmp_path):
     try:
         (disk / "a.tflite").write_bytes(b"good")
         with pytest.raises(OSError, match="Could not write .*a.tflite"):
-            tflite_export.atomic_write(str(disk / "a.tflite"), b"x" * 200_000)
+            files.atomic_write(str(disk / "a.tflite"), b"x" * 200_000)
         assert os.listdir(disk) == ["a.tflite"]
         assert (disk / "a.tflite").read_bytes() == b"good"
     finally:

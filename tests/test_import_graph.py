@@ -1,5 +1,6 @@
-"""The import graph of keras_kd and tflite_export has no cycle, and keras_kd
-never imports TensorFlow or tflite_export.
+"""The import graph of keras_kd and tflite_export has no cycle, runs one way
+through the layers (core <- apps <- export <- command, docs/architecture.md),
+and keras_kd never imports TensorFlow.
 
 The graph is read statically: every `.py` file is parsed with `ast` and every
 import counts, at module level or inside a function (a function-level import
@@ -28,21 +29,33 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = ("keras_kd", "tflite_export")
 
-# keras_kd is pure Keras 3: none of these may be imported by it, anywhere.
+# keras_kd is pure Keras 3: none of these may be imported by it, anywhere
+# (its command included: it reaches TensorFlow only through tflite_export).
 FORBIDDEN_IN_KERAS_KD = (
     "tensorflow",
     "tf_keras",
     "tensorflow_model_optimization",
     "ai_edge_litert",
-    "tflite_export",
 )
-# The one exception: the `keras-kd` command's export, report, qat and prune
-# sub-commands call tflite_export, lazily inside their handlers, so that
-# `keras-kd demo` and `distill` work without TensorFlow. The command never
-# imports TensorFlow itself, and tflite_export never imports the command,
-# so this adds no cycle (test_no_import_cycle walks these edges too).
-COMMAND_LINE = "keras_kd.cli"
-ALLOWED_IN_COMMAND_LINE = ("tflite_export",)
+
+# The layers, bottom first. A module may import its own layer and the layers
+# below it, never one above: core <- apps <- export <- command. The first
+# prefix that matches a module names its layer.
+LAYERS = ("core", "apps", "export", "command")
+LAYER_OF_PREFIX = (
+    ("keras_kd.apps", "apps"),
+    ("keras_kd.cli", "command"),
+    ("keras_kd", "core"),
+    ("tflite_export", "export"),
+)
+
+
+def layer_of(module):
+    """The layer of a dotted module name of ours, or None for a third party."""
+    for prefix, layer in LAYER_OF_PREFIX:
+        if module == prefix or module.startswith(prefix + "."):
+            return layer
+    return None
 
 
 # -- Reading the imports -------------------------------------------------------
@@ -274,16 +287,53 @@ def test_keras_kd_imports_no_tensorflow():
     offenders = []
     for module, (path, is_package) in modules.items():
         for line, name, _ in raw_imports(module, path, is_package):
-            top = name.split(".")[0]
-            in_command_line = module == COMMAND_LINE or module.startswith(COMMAND_LINE + ".")
-            if in_command_line and top in ALLOWED_IN_COMMAND_LINE:
-                continue
-            if top in FORBIDDEN_IN_KERAS_KD:
+            if name.split(".")[0] in FORBIDDEN_IN_KERAS_KD:
                 offenders.append(f"{path.relative_to(ROOT)}:{line}: imports {name}")
     assert not offenders, (
         "keras_kd must stay pure Keras 3 (keras.ops only); these imports "
         "belong in tflite_export:\n" + "\n".join(offenders)
     )
+
+
+def layer_violations(root, packages):
+    """`path:line: module (layer) imports name (layer)` for every upward import."""
+    violations = []
+    for module, (path, is_package) in find_modules(root, packages).items():
+        here = layer_of(module)
+        for line, name, _ in raw_imports(module, path, is_package):
+            there = layer_of(name)
+            if there is not None and LAYERS.index(there) > LAYERS.index(here):
+                violations.append(
+                    f"{path.relative_to(root)}:{line}: {module} ({here}) imports {name} ({there})"
+                )
+    return violations
+
+
+def test_layers_import_only_downwards():
+    violations = layer_violations(ROOT, PACKAGES)
+    assert not violations, (
+        "The layers are core <- apps <- export <- command (docs/architecture.md); "
+        "these imports run upwards:\n" + "\n".join(violations)
+    )
+
+
+def test_every_module_has_a_layer():
+    unplaced = [m for m in find_modules(ROOT, PACKAGES) if layer_of(m) is None]
+    assert not unplaced
+
+
+@pytest.mark.parametrize(
+    "importer, source",
+    [
+        ("keras_kd/distiller.py", "from keras_kd.apps import recipes\n"),
+        ("keras_kd/losses/dkd.py", "import tflite_export\n"),
+        ("keras_kd/apps/demo.py", "from keras_kd.cli import main\n"),
+        ("tflite_export/tflite/_convert.py", "def f():\n    from keras_kd.cli import _export\n"),
+    ],
+)
+def test_upward_imports_are_found(tmp_path, importer, source):
+    _write(tmp_path, {importer: source, "keras_kd/__init__.py": "", "tflite_export/__init__.py": ""})
+    assert len(layer_violations(tmp_path, PACKAGES)) == 1
 
 
 def _write(root, files):
@@ -348,7 +398,7 @@ def test_package_and_sibling_imports_are_not_cycles(tmp_path):
     "source",
     [
         "import tensorflow as tf\n",
-        "def f():\n    from tflite_export import convert\n",
+        "def f():\n    from tensorflow_model_optimization import sparsity\n",
         "import importlib\nimportlib.import_module('tf_keras')\n",
     ],
 )

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_kd
-from keras_kd.data import load_digits
+from keras_kd.apps.data import load_digits
 
 
 def mlp(hidden, softmax=False, name=None):

@@ -1,4 +1,4 @@
-"""keras_kd.tuning: the T / alpha / loss search on scikit-learn's 8x8 digits.
+"""keras_kd.apps.tuning: the T / alpha / loss search on scikit-learn's 8x8 digits.
 
 A trial is the plain distillation run, score for score and weight for
 weight; a second search in the same folder trains only the trials not yet
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from keras_kd import Distiller
-from keras_kd import tuning
-from keras_kd.data import load_digits
+from keras_kd.apps import tuning
+from keras_kd.apps.data import load_digits
 from keras_kd.losses import SoftTargetKD
 from keras_kd.losses import with_temperature
 

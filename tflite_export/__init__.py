@@ -11,8 +11,6 @@ process runs in a TensorFlow child process, and every failure on the
 TensorFlow side is raised as `ExportError`. keras_kd never imports it.
 """
 
-from keras_kd._atomic import atomic_write
-from keras_kd._atomic import check_destination
 from tflite_export import modes
 from tflite_export import tflite
 from tflite_export._errors import ExportError
@@ -31,16 +29,11 @@ from tflite_export.tflite import evaluate as evaluate
 from tflite_export.tflite import evaluation_rows as evaluation_rows
 from tflite_export.tflite import file_labels as file_labels
 from tflite_export.tflite import load_model_file as load_model_file
-from tflite_export.tflite import markdown_table as markdown_table
-from tflite_export.tflite import milliseconds as milliseconds
-from tflite_export.tflite import percent as percent
 from tflite_export.tflite import reference_outputs as reference_outputs
-from tflite_export.tflite import require_matplotlib as require_matplotlib
 from tflite_export.tflite import sidecar_path as sidecar_path
 from tflite_export.tflite import size_breakdown as size_breakdown
 from tflite_export.tflite import tflite_file as tflite_file
 from tflite_export.tflite import top1_accuracy as top1_accuracy
-from tflite_export.tflite import two_columns as two_columns
 from tflite_export.tfmot import TFMOTResult
 from tflite_export.tfmot import prune_distill
 from tflite_export.tfmot import quantization_aware_distill
@@ -53,8 +46,6 @@ __all__ = [
     "ExportError",
     "MODES",
     "TFMOTResult",
-    "atomic_write",
-    "check_destination",
     "modes",
     "prune_distill",
     "quantization_aware_distill",

@@ -27,39 +27,21 @@ Example:
     keras-kd prune student.keras --teacher teacher.keras --data train.npz -o student_pruned.tflite
 """
 
-import argparse
 import sys
 
-from keras_kd import _quiet
-from keras_kd.cli import _cache
-from keras_kd.cli import _compare
-from keras_kd.cli import _demo
-from keras_kd.cli import _distill
+# Imports nothing of Keras or TensorFlow: `main` silences their start-up
+# logging first, then builds the parser, whose sub-command modules import Keras.
 from keras_kd.cli import _errors
-from keras_kd.cli import _export
-from keras_kd.cli import _report
-from keras_kd.cli import _tfmot
-from keras_kd.cli import _tune
+from keras_kd.cli import _quiet
 from keras_kd.cli._errors import UsageError
-
-# Each adds its sub-commands with `register(add_command)`.
-COMMAND_MODULES = (_demo, _distill, _cache, _tune, _compare, _export, _report, _tfmot)
 
 __all__ = ["UsageError", "build_parser", "main"]
 
 
-def _common_options():
-    """Options every sub-command accepts, as an argparse parent parser."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        _quiet.VERBOSE_FLAG, action="store_true", default=argparse.SUPPRESS,
-        help="Keep TensorFlow's and absl's start-up logging.",
-    )  # fmt: skip
-    return common
-
-
 def build_parser():
     """The argument parser of `keras-kd`, with all its sub-commands.
+
+    Imports the sub-command modules (and with them Keras).
 
     Returns:
         An `argparse.ArgumentParser`; parsed arguments carry the command's
@@ -71,24 +53,9 @@ def build_parser():
     >>> args.command
     'demo'
     """
-    common = _common_options()
-    parser = argparse.ArgumentParser(
-        prog="keras-kd",
-        description="Knowledge distillation for Keras 3 (TensorFlow, JAX, "
-        "PyTorch) and export to quantized TFLite for Android.",
-        parents=[common],
-    )
-    subparsers = parser.add_subparsers(dest="command", required=True)
+    from keras_kd.cli import _parser
 
-    def add_command(name, handler, help):
-        """Adds sub-command `name`, run by `handler(args)`; returns its parser."""
-        command = subparsers.add_parser(name, parents=[common], help=help, description=help)
-        command.set_defaults(handler=handler)
-        return command
-
-    for module in COMMAND_MODULES:
-        module.register(add_command)
-    return parser
+    return _parser.build_parser()
 
 
 def main(argv=None):
@@ -110,7 +77,7 @@ def main(argv=None):
     """
     argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
     if not _quiet.wants_verbose(argv):
-        _quiet.silence()
+        _quiet.silence()  # before the sub-commands import Keras (and TensorFlow)
     args = build_parser().parse_args(argv)
     try:
         status = args.handler(args) or 0

@@ -3,7 +3,7 @@
 Per-class accuracy, agreement with the first model (the teacher), expected
 calibration error and a reliability diagram, printed as Markdown and
 written as `comparison.md`, `comparison.html` and `comparison.png` in
-`--output-dir` (`keras_kd.comparison`).
+`--output-dir` (`keras_kd.apps.comparison`).
 
 Example:
 
@@ -58,10 +58,11 @@ def _check(args):
     if args.output_dir is not None:
         if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
             raise UsageError(f"--output-dir {args.output_dir!r} is a file, not a folder.")
-        from keras_kd import _render
+
+        from keras_kd.apps import render
 
         try:
-            _render.require_matplotlib()
+            render.require_matplotlib()
         except ImportError as error:
             raise UsageError(f"--output-dir: {error}") from None
     return names, arrays
@@ -70,7 +71,7 @@ def _check(args):
 def run(args):
     """Runs every model on the data, prints the Markdown, writes the files."""
     names, arrays = _check(args)
-    from keras_kd import comparison
+    from keras_kd.apps import comparison
 
     probabilities = {}
     for name, path in zip(names, args.models):

@@ -117,10 +117,11 @@ def _check(args):
             flag = "--" + option.replace("_", "-")
             raise UsageError(f"{flag} {folder!r} is a file, not a folder. Name a folder.")
     if args.report_dir is not None:
-        from keras_kd import _render
+
+        from keras_kd.apps import render
 
         try:
-            _render.require_matplotlib()
+            render.require_matplotlib()
         except ImportError as error:
             raise UsageError(f"--report-dir: {error}") from None
 
@@ -130,7 +131,7 @@ def run(args):
     _check(args)
     import keras
 
-    from keras_kd import demo
+    from keras_kd.apps import demo
 
     print(f"keras-kd demo on {args.dataset}, Keras backend: {keras.backend.backend()}")
     if args.labels is not None:

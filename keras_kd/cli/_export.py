@@ -12,6 +12,8 @@ Example:
 
 import os
 
+from keras_kd import files
+from keras_kd.apps import render
 from keras_kd.cli import _loaders
 from keras_kd.cli import _requirements
 from keras_kd.cli._errors import UsageError
@@ -101,8 +103,8 @@ def check_output(output, inputs, tflite_export):
     if not output.endswith(".tflite"):
         raise UsageError(f"--output must end in .tflite. Received: {output!r}.")
     try:
-        path = tflite_export.check_destination(output, inputs=inputs)
-        tflite_export.check_destination(
+        path = files.check_destination(output, inputs=inputs)
+        files.check_destination(
             tflite_export.sidecar_path(path), inputs=inputs, what="Its JSON sidecar"
         )
     except ValueError as error:
@@ -183,5 +185,5 @@ def run_evaluate(args):
         num_threads=args.threads,
         latency_samples=args.latency_samples,
     )
-    print(tflite_export.two_columns(tflite_export.evaluation_rows(report)))
+    print(render.two_columns(tflite_export.evaluation_rows(report)))
     return 0

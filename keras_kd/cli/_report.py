@@ -10,11 +10,12 @@ Example:
 
 Every input is checked before anything is evaluated, and the outputs are
 written only once all of them are rendered, each through
-`tflite_export.atomic_write`: an error leaves nothing behind.
+`keras_kd.files.atomic_write`: an error leaves nothing behind.
 """
 
 import os
 
+from keras_kd import files
 from keras_kd.cli import _export
 from keras_kd.cli import _loaders
 from keras_kd.cli import _requirements
@@ -85,7 +86,7 @@ def _destinations(args, tflite_export):
         if path is None:
             continue
         try:
-            path = tflite_export.check_destination(path)
+            path = files.check_destination(path)
         except ValueError as error:
             raise UsageError(f"--{kind}: {error}") from None
         if path in inputs:
@@ -165,6 +166,6 @@ def run(args):
         )
     print(markdown, end="")
     for kind, path in destinations.items():
-        tflite_export.atomic_write(path, contents[kind])
+        files.atomic_write(path, contents[kind])
         print(f"wrote {path}")
     return 0

@@ -9,6 +9,7 @@ Example:
         --data train.npz -o student_pruned.tflite --target-sparsity 0.8
 """
 
+from keras_kd.apps import render
 from keras_kd.cli import _export
 from keras_kd.cli import _loaders
 from keras_kd.cli import _requirements
@@ -107,7 +108,7 @@ def _inputs(args, tflite_export):
 
 
 def _print_result(result, tflite_export):
-    percent = tflite_export.percent
+    percent = render.percent
     rows = [
         ("file", result.path),
         ("quantization", result.quantization or "float32"),
@@ -118,7 +119,7 @@ def _print_result(result, tflite_export):
         ("bytes", f"{result.bytes:,}"),
         ("gzip bytes", f"{result.gzip_bytes:,}"),
     ]
-    print(tflite_export.two_columns(rows))
+    print(render.two_columns(rows))
     if result.evaluated_on == "training data":
         print("(accuracies on the --data set; pass --validation for held-out ones)")
 

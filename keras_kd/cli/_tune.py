@@ -77,10 +77,11 @@ def _check_options(args):
         raise UsageError(
             f"--output must end in .json. Received: {args.output!r}. Name it like 'best.json'."
         )
-    from keras_kd import _atomic
+
+    from keras_kd import files
 
     inputs = [args.teacher, args.student, args.data, args.validation_data]
-    _atomic.check_destination(args.output, inputs, what="--output")
+    files.check_destination(args.output, inputs, what="--output")
     for option, value in (("epochs", args.epochs), ("batch-size", args.batch_size),
                           ("max-trials", args.max_trials)):  # fmt: skip
         if value is not None and value < 1:
@@ -121,8 +122,8 @@ def _check_losses(names):
 
 
 def _import_tuning():
-    """`keras_kd.tuning` after checking that KerasTuner is installed."""
-    from keras_kd import tuning
+    """`keras_kd.apps.tuning` after checking that KerasTuner is installed."""
+    from keras_kd.apps import tuning
 
     try:
         tuning.import_keras_tuner()
@@ -139,7 +140,7 @@ def _labeled(arrays, path):
 def _load_data(args):
     """`(train, validation)`, each `(x, y)`."""
     if args.dataset is not None:
-        from keras_kd import demo
+        from keras_kd.apps import demo
 
         (x, y), _ = demo.DATASETS[args.dataset]()
     else:
@@ -198,9 +199,10 @@ def run(args):
         overwrite=args.overwrite,
     )  # fmt: skip
     print(result.to_markdown())
-    from keras_kd import _atomic
+
+    from keras_kd import files
 
     best = {**result.best, "objective": result.objective, "trials": result.trials}
-    _atomic.atomic_write(args.output, json.dumps(best, indent=2) + "\n")
+    files.atomic_write(args.output, json.dumps(best, indent=2) + "\n")
     print(f"Wrote the best settings to {args.output}")
     return 0

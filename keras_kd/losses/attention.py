@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_kd.losses._numerics import check_positive
+from keras_kd.checks import check_positive
 from keras_kd.losses._numerics import flatten_per_sample
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.registry import register

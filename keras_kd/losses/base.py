@@ -13,8 +13,9 @@ registered in `keras_kd.losses.registry` (`register`, `registered_names` and
 import keras
 from keras import ops
 
+from keras_kd import checks
+from keras_kd.checks import check_non_negative  # noqa: F401  Public here.
 from keras_kd.losses import _numerics
-from keras_kd.losses._numerics import check_non_negative  # noqa: F401  Public here.
 from keras_kd.losses._numerics import reduce_per_sample  # noqa: F401  Public here.
 from keras_kd.losses.registry import register  # noqa: F401  Public here.
 from keras_kd.losses.registry import registered_class
@@ -150,7 +151,7 @@ class DistillationLoss:
     requires_labels = False
 
     def __init__(self, weight=1.0, name=None):
-        self.weight = _numerics.check_number(
+        self.weight = checks.check_number(
             f"{type(self).__name__}", "weight", weight, low=0,
             role="multiplies the loss in a weighted list and",
         )
@@ -249,7 +250,7 @@ def with_temperature(identifier, temperature):
 
     A loss without a temperature (e.g. `"rkd"`) is returned as `get` gives
     it. Used wherever a temperature is chosen apart from the loss: the
-    `keras-kd distill` command and `keras_kd.tuning.search`.
+    `keras-kd distill` command and `keras_kd.apps.tuning.search`.
 
     Args:
         identifier: As for `get`.

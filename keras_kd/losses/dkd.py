@@ -3,9 +3,9 @@
 from keras import ops
 
 from keras_kd import hyperparameters
-from keras_kd.losses._numerics import check_non_negative
+from keras_kd.checks import check_non_negative
+from keras_kd.checks import validate_temperature
 from keras_kd.losses._numerics import softmax_kl_divergence
-from keras_kd.losses._numerics import validate_temperature
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.registry import register
 

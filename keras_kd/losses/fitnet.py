@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_kd.losses._numerics import check_one_of
+from keras_kd.checks import check_one_of
 from keras_kd.losses._numerics import reduce_per_sample
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.registry import register

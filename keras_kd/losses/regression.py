@@ -9,7 +9,7 @@ student outputs are of the same kind.
 
 from keras import ops
 
-from keras_kd.losses._numerics import check_positive
+from keras_kd.checks import check_positive
 from keras_kd.losses._numerics import reduce_per_sample
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.registry import register

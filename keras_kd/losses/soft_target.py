@@ -3,11 +3,12 @@ the divergences used for language models: forward KL, reverse KL (MiniLLM,
 Gu et al., 2024) and the generalized Jensen-Shannon divergence (GKD,
 Agarwal et al., 2024)."""
 
+from keras_kd import checks
 from keras_kd import hyperparameters
+from keras_kd.checks import validate_temperature
 from keras_kd.losses import _numerics
 from keras_kd.losses._numerics import softmax_generalized_jsd
 from keras_kd.losses._numerics import softmax_kl_divergence
-from keras_kd.losses._numerics import validate_temperature
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.registry import register
 
@@ -33,8 +34,8 @@ def validate_divergence(divergence, beta, owner="SoftTargetKD"):
     >>> validate_divergence("jsd", 0.9)
     ('jsd', 0.9)
     """
-    _numerics.check_one_of(owner, "divergence", divergence, DIVERGENCES)
-    beta = _numerics.check_number(
+    checks.check_one_of(owner, "divergence", divergence, DIVERGENCES)
+    beta = checks.check_number(
         owner, "beta", beta, 0, 1,
         role="is the mixture weight of the generalized Jensen-Shannon "
         "divergence and",
@@ -162,7 +163,7 @@ class SoftTargetKD(DistillationLoss):
             ("student_outputs", student_outputs),
         ):
             if kind is not None:
-                _numerics.validate_output_kind(kind, argument)
+                checks.validate_output_kind(kind, argument)
         self.teacher_outputs = teacher_outputs
         self.student_outputs = student_outputs
         self.divergence, self.beta = validate_divergence(divergence, beta)

@@ -12,8 +12,8 @@ import os
 import numpy as np
 from keras import ops
 
-from keras_kd._atomic import atomic_write
-from keras_kd.losses._numerics import as_logits
+from keras_kd.files import atomic_write
+from keras_kd.outputs import as_logits
 
 FORMAT = 1
 MANIFEST = "manifest.json"

@@ -6,7 +6,7 @@ from keras import ops
 from keras_kd import _keras_compat
 from keras_kd import _saving
 from keras_kd import validation
-from keras_kd.losses._numerics import check_number
+from keras_kd.checks import check_number
 from keras_kd.teachers.single import ModelTeacher
 
 

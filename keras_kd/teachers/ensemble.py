@@ -7,7 +7,7 @@ import keras
 from keras_kd import _saving
 from keras_kd import losses as losses_lib
 from keras_kd import validation
-from keras_kd.losses._numerics import is_real_number
+from keras_kd.checks import is_real_number
 from keras_kd.losses.base import EnsembleOutputs
 from keras_kd.teachers.base import Teacher
 from keras_kd.teachers.base import resolve_output_kind

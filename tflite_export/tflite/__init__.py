@@ -19,11 +19,6 @@ from tflite_export.tflite._report import comparison_png
 from tflite_export.tflite._report import comparison_table
 from tflite_export.tflite._report import evaluation_rows
 from tflite_export.tflite._report import file_labels
-from tflite_export.tflite._report import markdown_table
-from tflite_export.tflite._report import milliseconds
-from tflite_export.tflite._report import percent
-from tflite_export.tflite._report import require_matplotlib
-from tflite_export.tflite._report import two_columns
 from tflite_export.tflite._result import ConversionResult
 from tflite_export.tflite._sidecar import sidecar_path
 from tflite_export.tflite.tflite_file import SizeBreakdown
@@ -45,14 +40,9 @@ __all__ = [
     "evaluation_rows",
     "file_labels",
     "load_model_file",
-    "markdown_table",
-    "milliseconds",
-    "percent",
     "reference_outputs",
-    "require_matplotlib",
     "sidecar_path",
     "size_breakdown",
     "tflite_file",
     "top1_accuracy",
-    "two_columns",
 ]

@@ -13,8 +13,8 @@ import tempfile
 import keras
 
 from keras_kd import outputs as outputs_lib
-from keras_kd._atomic import atomic_write_all
-from keras_kd._atomic import check_destination
+from keras_kd.files import atomic_write_all
+from keras_kd.files import check_destination
 from tflite_export import modes as modes_lib
 from tflite_export._errors import ExportError
 from tflite_export._worker._job import Job

@@ -9,21 +9,11 @@ only renders: it returns strings and PNG bytes, and writes nothing.
 import io
 import os
 
-from keras_kd._render import html_page
-from keras_kd._render import markdown_table
-from keras_kd._render import percent
-from keras_kd._render import require_matplotlib
-
-
-def milliseconds(value):
-    """`0.0213` -> `"0.021 ms"`; `None` -> `"-"`."""
-    return "-" if value is None else f"{value:.3f} ms"
-
-
-def two_columns(rows):
-    """`[(name, value), ...]` as aligned `name  value` lines."""
-    width = max(len(name) for name, _ in rows)
-    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+from keras_kd.apps.render import html_page
+from keras_kd.apps.render import markdown_table
+from keras_kd.apps.render import milliseconds
+from keras_kd.apps.render import percent
+from keras_kd.apps.render import require_matplotlib
 
 
 def evaluation_rows(report):

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from keras_kd._atomic import atomic_write
+from keras_kd.files import atomic_write
 
 FORMAT = "keras-kd tflite sidecar 1"
 

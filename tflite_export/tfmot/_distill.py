@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from keras_kd import outputs as outputs_lib
-from keras_kd._atomic import check_destination
+from keras_kd.files import check_destination
 from keras_kd.losses.soft_target import validate_temperature
 from keras_kd.validation import check_alpha
 from tflite_export import modes as modes_lib

@@ -1,7 +1,7 @@
 """Rendering helpers shared by every report: Markdown tables, percentages, a
 self-contained HTML page and matplotlib, imported lazily.
 
-Pure Python, no Keras: `keras_kd.comparison` and `tflite_export`'s reports
+Pure Python, no Keras: `keras_kd.apps.comparison` and `tflite_export`'s reports
 both render through these.
 """
 
@@ -12,6 +12,17 @@ import html
 def percent(value, digits=2):
     """`0.8891` -> `"88.91%"`; `None` -> `"-"`."""
     return "-" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def milliseconds(value):
+    """`0.0213` -> `"0.021 ms"`; `None` -> `"-"`."""
+    return "-" if value is None else f"{value:.3f} ms"
+
+
+def two_columns(rows):
+    """`[(name, value), ...]` as aligned `name  value` lines."""
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
 def markdown_table(header, rows):

@@ -35,7 +35,7 @@ def born_again(make_student, teacher, x, y, generations=2, distillation_loss="kd
 
     Example:
 
-    >>> students = keras_kd.recipes.born_again(
+    >>> students = keras_kd.apps.recipes.born_again(
     ...     make_student, teacher, x_train, y_train, generations=2,
     ...     fit_kwargs={"epochs": 1, "batch_size": 128, "verbose": 0})
     >>> len(students)
@@ -101,11 +101,11 @@ def function_matching(teacher, student, mixup_alpha=0.2, translation=0.1,
 
     Example:
 
-    >>> distiller = keras_kd.recipes.function_matching(teacher, student, seed=0)
+    >>> distiller = keras_kd.apps.recipes.function_matching(teacher, student, seed=0)
     >>> [type(layer).__name__ for layer in distiller.augmentation]
     ['RandomFlip', 'RandomTranslation', 'MixUp']
     >>> distiller.compile(optimizer=keras.optimizers.Adam(
-    ...     keras_kd.recipes.patient_schedule(2e-3, epochs=2, steps_per_epoch=2)))
+    ...     keras_kd.apps.recipes.patient_schedule(2e-3, epochs=2, steps_per_epoch=2)))
     >>> history = distiller.fit(x_train, y_train, epochs=2, batch_size=16, verbose=0)
     """
     return Distiller(
@@ -134,7 +134,7 @@ def function_matching_augmentation(mixup_alpha=0.2, translation=0.1, flip="horiz
 
     Example:
 
-    >>> layers = keras_kd.recipes.function_matching_augmentation(mixup_alpha=None, seed=0)
+    >>> layers = keras_kd.apps.recipes.function_matching_augmentation(mixup_alpha=None, seed=0)
     >>> [(type(layer).__name__, layer.seed) for layer in layers]
     [('RandomFlip', 0), ('RandomTranslation', 1)]
     """
@@ -173,7 +173,7 @@ def patient_schedule(learning_rate, epochs, steps_per_epoch, warmup_epochs=0):
 
     Example:
 
-    >>> schedule = keras_kd.recipes.patient_schedule(1e-3, epochs=10, steps_per_epoch=100)
+    >>> schedule = keras_kd.apps.recipes.patient_schedule(1e-3, epochs=10, steps_per_epoch=100)
     >>> [round(float(schedule(step)), 6) for step in (0, 500, 1000)]
     [0.001, 0.0005, 0.0]
     """

@@ -6,7 +6,7 @@ reference model (the teacher), expected calibration error and the bins of a
 reliability diagram; then `compare`, which gathers them for several models,
 and writers for Markdown, a self-contained HTML page and a PNG figure
 (`comparison_markdown`, `comparison_html`, `comparison_png`,
-`write_comparison`, defined in `keras_kd/_comparison_writers.py`).
+`write_comparison`, defined in `keras_kd/apps/_comparison_writers.py`).
 
 Example:
 
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 
 # The writers live in their own module; they are public from here.
-from keras_kd._comparison_writers import FILE_NAMES  # noqa: F401
-from keras_kd._comparison_writers import comparison_figure  # noqa: F401
-from keras_kd._comparison_writers import comparison_html  # noqa: F401
-from keras_kd._comparison_writers import comparison_markdown  # noqa: F401
-from keras_kd._comparison_writers import comparison_png  # noqa: F401
-from keras_kd._comparison_writers import write_comparison  # noqa: F401
+from keras_kd.apps._comparison_writers import FILE_NAMES  # noqa: F401
+from keras_kd.apps._comparison_writers import comparison_figure  # noqa: F401
+from keras_kd.apps._comparison_writers import comparison_html  # noqa: F401
+from keras_kd.apps._comparison_writers import comparison_markdown  # noqa: F401
+from keras_kd.apps._comparison_writers import comparison_png  # noqa: F401
+from keras_kd.apps._comparison_writers import write_comparison  # noqa: F401
 
 # The standard number of equal-width confidence bins of the expected
 # calibration error (Guo et al., "On calibration of modern neural networks").

@@ -54,7 +54,7 @@ def import_keras_tuner():
         import keras_tuner
     except ImportError as error:
         raise ImportError(
-            f"keras_kd.tuning needs KerasTuner, which could not be imported ({error}). "
+            f"keras_kd.apps.tuning needs KerasTuner, which could not be imported ({error}). "
             f"{INSTALL_HINT}"
         ) from None
     return keras_tuner

@@ -1,8 +1,8 @@
-"""Rendering a `keras_kd.comparison.Comparison`: Markdown, a self-contained
+"""Rendering a `keras_kd.apps.comparison.Comparison`: Markdown, a self-contained
 HTML page, a matplotlib figure (per-class accuracy side by side and a
 reliability diagram) and the three files together.
 
-Use them from `keras_kd.comparison`, which re-exports every public name.
+Use them from `keras_kd.apps.comparison`, which re-exports every public name.
 """
 
 import io
@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from keras_kd import _render
+from keras_kd.apps import render
 
 
 def _tables(comparison):
@@ -18,13 +18,13 @@ def _tables(comparison):
     reference = comparison.names[0]
     summary = (
         ["model", "accuracy", f"agreement with {reference}", "ECE (15 bins)"],
-        [[name, _render.percent(acc), _render.percent(agree), f"{ece:.4f}"]
+        [[name, render.percent(acc), render.percent(agree), f"{ece:.4f}"]
          for name, acc, agree, ece in zip(comparison.names, comparison.accuracy,
                                           comparison.agreement, comparison.ece)],
     )  # fmt: skip
     per_class = (
         ["class", "samples"] + comparison.names,
-        [[name, f"{count:,}"] + [_render.percent(v) if np.isfinite(v) else "-" for v in column]
+        [[name, f"{count:,}"] + [render.percent(v) if np.isfinite(v) else "-" for v in column]
          for name, count, column in zip(comparison.class_names, comparison.class_counts,
                                         comparison.per_class.T)],
     )  # fmt: skip
@@ -53,15 +53,15 @@ def comparison_markdown(comparison, caption=None):
 
     Example:
 
-    >>> from keras_kd.comparison import compare
+    >>> from keras_kd.apps.comparison import compare
     >>> c = compare({"teacher": np.eye(2), "student": np.eye(2)[::-1]}, np.array([0, 1]))
     >>> print(comparison_markdown(c).splitlines()[2])
     | model | accuracy | agreement with teacher | ECE (15 bins) |
     """
     summary, per_class = _tables(comparison)
     return (
-        f"{_caption(comparison, caption)}\n\n{_render.markdown_table(*summary)}\n\n"
-        f"Per-class accuracy:\n\n{_render.markdown_table(*per_class)}\n"
+        f"{_caption(comparison, caption)}\n\n{render.markdown_table(*summary)}\n\n"
+        f"Per-class accuracy:\n\n{render.markdown_table(*per_class)}\n"
     )
 
 
@@ -79,7 +79,7 @@ def comparison_html(comparison, title="What distillation changed", caption=None,
 
     Example:
 
-    >>> from keras_kd.comparison import compare
+    >>> from keras_kd.apps.comparison import compare
     >>> c = compare({"teacher": np.eye(2), "student": np.eye(2)[::-1]}, np.array([0, 1]))
     >>> comparison_html(c).startswith("<!DOCTYPE html>")
     True
@@ -87,7 +87,7 @@ def comparison_html(comparison, title="What distillation changed", caption=None,
     summary, per_class = _tables(comparison)
     sections = [("p", _caption(comparison, caption)), ("table", summary),
                 ("h2", "Per-class accuracy"), ("table", per_class)]  # fmt: skip
-    return _render.html_page(title, sections, png=png)
+    return render.html_page(title, sections, png=png)
 
 
 def comparison_figure(comparison, title=None):
@@ -103,12 +103,12 @@ def comparison_figure(comparison, title=None):
 
     Example:
 
-    >>> from keras_kd.comparison import compare
+    >>> from keras_kd.apps.comparison import compare
     >>> c = compare({"teacher": np.eye(2), "student": np.eye(2)[::-1]}, np.array([0, 1]))
     >>> len(comparison_figure(c).axes)
     2
     """
-    Figure, FigureCanvasAgg = _render.require_matplotlib()
+    Figure, FigureCanvasAgg = render.require_matplotlib()
     figure = Figure(figsize=(12, 4.6), layout="constrained")
     FigureCanvasAgg(figure)
     bars, diagram = figure.subplots(1, 2, width_ratios=[1.6, 1])
@@ -117,7 +117,7 @@ def comparison_figure(comparison, title=None):
     positions = np.arange(classes)
     for i, name in enumerate(comparison.names):
         bars.bar(positions + (i - (models - 1) / 2) * width, 100 * comparison.per_class[i],
-                 width, label=f"{name} ({_render.percent(comparison.accuracy[i])})",
+                 width, label=f"{name} ({render.percent(comparison.accuracy[i])})",
                  color=f"C{i}")  # fmt: skip
     long_names = max(map(len, comparison.class_names)) > 3
     bars.set_xticks(positions, comparison.class_names, rotation=30 if long_names else 0)
@@ -150,7 +150,7 @@ def comparison_png(comparison, title=None, dpi=110):
 
     Example:
 
-    >>> from keras_kd.comparison import compare
+    >>> from keras_kd.apps.comparison import compare
     >>> c = compare({"teacher": np.eye(2), "student": np.eye(2)[::-1]}, np.array([0, 1]))
     >>> comparison_png(c)[:4]
     b'\\x89PNG'
@@ -181,13 +181,13 @@ def write_comparison(comparison, directory, title="What distillation changed", c
 
     Example:
 
-    >>> from keras_kd.comparison import compare
+    >>> from keras_kd.apps.comparison import compare
     >>> c = compare({"teacher": np.eye(2), "student": np.eye(2)[::-1]}, np.array([0, 1]))
     >>> import tempfile
     >>> sorted(write_comparison(c, tempfile.mkdtemp()))
     ['figure', 'html', 'markdown']
     """
-    from keras_kd._atomic import atomic_write_all
+    from keras_kd.files import atomic_write_all
 
     png = comparison_png(comparison, title)
     contents = {

@@ -13,12 +13,12 @@ from dataclasses import field
 import keras
 import numpy as np
 
-from keras_kd import comparison
-from keras_kd import data
+from keras_kd.apps import comparison
+from keras_kd.apps import data
+from keras_kd.apps.reference_models import student_cnn
+from keras_kd.apps.reference_models import teacher_cnn
 from keras_kd.distiller import Distiller
 from keras_kd.losses.soft_target import SoftTargetKD
-from keras_kd.reference_models import student_cnn
-from keras_kd.reference_models import teacher_cnn
 
 DATASETS = {
     "fashion_mnist": data.load_fashion_mnist,
@@ -151,14 +151,14 @@ def run_demo(
             set (the same images for every seed), trains on the rest and
             measures there, never touching the test set: settings are
             chosen this way.
-        report_dir: If given, `keras_kd.comparison.write_comparison` writes
+        report_dir: If given, `keras_kd.apps.comparison.write_comparison` writes
             `comparison.md`, `.html` and `.png` there: per-class accuracy,
             agreement with the teacher and calibration of the three models.
 
     Returns:
         A list of three `DemoRow`s: teacher, student alone, distilled; each
         holds its model's class probabilities on the held-out images
-        (`row.probabilities`), for `keras_kd.comparison`.
+        (`row.probabilities`), for `keras_kd.apps.comparison`.
 
     Example:
 
