@@ -90,7 +90,8 @@ def augmented_dataset(x, y, seed, mixup):
 
 def optimizer(epochs, samples):
     steps = -(-samples // BATCH)
-    return keras.optimizers.Adam(keras_kd.apps.recipes.patient_schedule(LEARNING_RATE, epochs, steps))
+    schedule = keras_kd.apps.recipes.patient_schedule(LEARNING_RATE, epochs, steps)
+    return keras.optimizers.Adam(schedule)
 
 
 def accuracy(model, x, y):

@@ -20,6 +20,7 @@ Example:
 """
 
 import importlib
+import sys
 from typing import TYPE_CHECKING
 
 from keras_kd._version import __version__ as __version__
@@ -42,8 +43,9 @@ _CLASSES = {
 }
 # Public sub-modules of the core, reachable as attributes.
 _SUBMODULES = ("callbacks", "checks", "files", "losses", "outputs", "taps", "teachers")
-# What importing the core means: every module that registers a saveable class.
-_CORE = ("keras_kd.losses", "keras_kd.teachers", "keras_kd.callbacks", "keras_kd.distiller")
+# What importing the core means: every module that registers a saveable class
+# (in the order the core's own imports need).
+_CORE = ("keras_kd.callbacks", "keras_kd.losses", "keras_kd.teachers", "keras_kd.distiller")
 
 __all__ = sorted([*_CLASSES, *_SUBMODULES, "load_core", "__version__"])
 
@@ -57,23 +59,35 @@ def load_core() -> None:
     Example:
 
     >>> keras_kd.load_core()
-    >>> distiller = keras.saving.load_model("distiller.keras")
+    >>> "keras_kd>Distiller" in keras.saving.get_custom_objects()
+    True
     """
     for module in _CORE:
         importlib.import_module(module)
 
 
+def _core_is_importing() -> bool:
+    """Whether a keras_kd module is being executed right now (an import of
+    the core is under way, so loading the rest of it now would run in a
+    circle)."""
+    return any(
+        getattr(getattr(module, "__spec__", None), "_initializing", False)
+        for name, module in list(sys.modules.items())
+        if name.startswith("keras_kd.")
+    )
+
+
 def __getattr__(name: str):
     if name in _CLASSES:
-        load_core()
-        value = getattr(importlib.import_module(_CLASSES[name]), name)
+        module = _CLASSES[name]
     elif name in _SUBMODULES:
-        load_core()
-        value = importlib.import_module(f"{__name__}.{name}")
+        module = f"{__name__}.{name}"
     else:
         raise AttributeError(f"module 'keras_kd' has no attribute '{name}'")
-    globals()[name] = value
-    return value
+    if not _core_is_importing():
+        load_core()
+    value = importlib.import_module(module)
+    return getattr(value, name) if name in _CLASSES else value
 
 
 def __dir__():

@@ -10,6 +10,7 @@ same five calls.
 import keras
 from keras import ops
 
+from keras_kd import checks
 from keras_kd import outputs as outputs_lib
 from keras_kd import validation
 from keras_kd.teachers import _inputs as inputs_lib
@@ -204,7 +205,7 @@ def resolve_output_kind(model, setting, role):
     Returns:
         `"logits"` or `"probabilities"`.
     """
-    outputs_lib.validate_output_kind(setting, f"{role}_outputs")
+    checks.validate_output_kind(setting, f"{role}_outputs")
     if setting != "auto":
         return setting
     return outputs_lib.detect_output_kind(

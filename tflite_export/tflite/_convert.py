@@ -12,6 +12,7 @@ import tempfile
 
 import keras
 
+from keras_kd import checks
 from keras_kd import outputs as outputs_lib
 from keras_kd.files import atomic_write_all
 from keras_kd.files import check_destination
@@ -103,7 +104,7 @@ def convert(
     samples = _calibration(mode, representative_data, shapes, num_calibration_samples)
     settings = dict(
         allow_select_tf_ops=bool(allow_select_tf_ops),
-        output_name=kind if kind in outputs_lib.OUTPUT_KINDS else "output",
+        output_name=kind if kind in checks.OUTPUT_KINDS else "output",
         verbose=int(bool(verbose)),
     )
     if _converts_here(model):
@@ -192,7 +193,7 @@ def _converts_here(model):
 
 def _output_kind(model, output_kind):
     if output_kind != "auto":
-        return outputs_lib.validate_output_kind(output_kind, "output_kind")
+        return checks.validate_output_kind(output_kind, "output_kind")
     if _is_tf_keras(model):
         return "unknown"
     return outputs_lib.detect_output_kind(model)

@@ -8,6 +8,7 @@ the one `y` array that tf-keras `fit` gets in the TensorFlow child.
 import keras
 import numpy as np
 
+from keras_kd import checks
 from keras_kd import outputs as outputs_lib
 
 # The label stored for an unlabeled sample.
@@ -27,7 +28,7 @@ def teacher_logits(teacher, x, student, teacher_outputs="auto", batch_size=256):
     Returns:
         Float32 array `(len(x), max(classes, 2))`.
     """
-    outputs_lib.validate_output_kind(teacher_outputs, "teacher_outputs")
+    checks.validate_output_kind(teacher_outputs, "teacher_outputs")
     if isinstance(teacher, keras.Model):
         values = teacher.predict(x, batch_size=batch_size, verbose=0)
         model = teacher
