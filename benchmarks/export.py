@@ -32,7 +32,7 @@ from _shared import data_and_pair
 from _shared import pair_parser
 
 import tflite_export
-from tflite_export import markdown_table
+from keras_kd.apps.render import markdown_table
 from tflite_export import size_breakdown
 
 MODES = [None, "dynamic", "float16", "int8", "int8_io", "int16x8"]

@@ -36,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 import keras_kd
+from keras_kd.apps import recipes
 from keras_kd.apps.data import load_fashion_mnist
 from keras_kd.apps.reference_models import small_teacher_cnn
 from keras_kd.apps.reference_models import tiny_student_cnn
@@ -64,7 +65,7 @@ def parse_args():
 
 
 def augmentation(seed, mixup):
-    return keras_kd.apps.recipes.function_matching_augmentation(
+    return recipes.function_matching_augmentation(
         mixup_alpha=MIXUP_ALPHA if mixup else None, translation=TRANSLATION, seed=seed
     )
 
@@ -90,7 +91,7 @@ def augmented_dataset(x, y, seed, mixup):
 
 def optimizer(epochs, samples):
     steps = -(-samples // BATCH)
-    schedule = keras_kd.apps.recipes.patient_schedule(LEARNING_RATE, epochs, steps)
+    schedule = recipes.patient_schedule(LEARNING_RATE, epochs, steps)
     return keras.optimizers.Adam(schedule)
 
 
@@ -117,7 +118,7 @@ def train_distilled(teacher, x, y, epochs, seed, recipe):
             augmentation=augmentation(seed, mixup=False),
         )  # fmt: skip
     else:
-        distiller = keras_kd.apps.recipes.function_matching(
+        distiller = recipes.function_matching(
             teacher, tiny_student_cnn(), mixup_alpha=MIXUP_ALPHA, translation=TRANSLATION,
             seed=seed,
         )  # fmt: skip

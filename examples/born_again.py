@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 import keras_kd
+from keras_kd.apps import recipes
 from keras_kd.apps.data import load_fashion_mnist
 from keras_kd.apps.reference_models import tiny_student_cnn
 
@@ -63,7 +64,7 @@ def main():
     generation_0.fit(x, y, **fit_kwargs)
     print(f"generation 0 (labels only): test accuracy {accuracy(generation_0, x_test, y_test):.4f}")
 
-    students = keras_kd.apps.recipes.born_again(
+    students = recipes.born_again(
         small_cnn,
         teacher=generation_0,
         x=x,

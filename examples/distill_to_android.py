@@ -33,8 +33,8 @@ from keras_kd.apps.data import load_fashion_mnist
 from keras_kd.apps.demo import PRESETS
 from keras_kd.apps.reference_models import student_cnn
 from keras_kd.apps.reference_models import teacher_cnn
+from keras_kd.apps.render import markdown_table
 from keras_kd.apps.render import percent
-from tflite_export import markdown_table
 
 CLASS_NAMES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

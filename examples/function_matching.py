@@ -21,7 +21,7 @@ import argparse
 
 import keras
 
-import keras_kd
+from keras_kd.apps import recipes
 from keras_kd.apps.data import load_fashion_mnist
 from keras_kd.apps.reference_models import small_teacher_cnn
 from keras_kd.apps.reference_models import tiny_student_cnn
@@ -33,12 +33,12 @@ def accuracy(model, x, y):
 
 def trained_alone(model, x, y, epochs, batch_size, seed, translation):
     """`model` trained on the labels with the recipe's flips and translations."""
-    layers = keras_kd.apps.recipes.function_matching_augmentation(
+    layers = recipes.function_matching_augmentation(
         mixup_alpha=None, translation=translation, seed=seed)
     wrapper = keras.Sequential([keras.Input(x.shape[1:]), *layers, model])
     steps = -(-len(x) // batch_size)
     wrapper.compile(
-        keras.optimizers.Adam(keras_kd.apps.recipes.patient_schedule(2e-3, epochs, steps)),
+        keras.optimizers.Adam(recipes.patient_schedule(2e-3, epochs, steps)),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     wrapper.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
@@ -68,11 +68,11 @@ def main():
     teacher = trained_alone(small_teacher_cnn(), x, y, *settings)
     alone = trained_alone(tiny_student_cnn(), x, y, *settings)
 
-    distiller = keras_kd.apps.recipes.function_matching(
+    distiller = recipes.function_matching(
         teacher, tiny_student_cnn(), translation=translation, seed=args.seed)
     steps = -(-len(x) // args.batch_size)
     distiller.compile(keras.optimizers.Adam(
-        keras_kd.apps.recipes.patient_schedule(2e-3, args.epochs, steps)))
+        recipes.patient_schedule(2e-3, args.epochs, steps)))
     # alpha=0: the labels are not used, only the teacher's outputs.
     distiller.fit(x, y, epochs=args.epochs, batch_size=args.batch_size, verbose=0)
 

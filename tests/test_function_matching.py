@@ -9,6 +9,7 @@ import pytest
 from keras import ops
 
 import keras_kd
+from keras_kd.apps import recipes
 
 SHAPE = (6, 6, 1)
 
@@ -171,7 +172,7 @@ def test_what_is_not_an_augmentation_is_refused():
 
 
 def test_function_matching_recipe_is_the_papers_setup():
-    distiller = keras_kd.apps.recipes.function_matching(
+    distiller = recipes.function_matching(
         _model(0, "teacher"), _model(1, "student"), seed=4
     )
     assert distiller.alpha == 0.0
@@ -182,14 +183,14 @@ def test_function_matching_recipe_is_the_papers_setup():
     ]  # fmt: skip
     assert distiller.augmentation[2].alpha == 0.2
     # (Its training runs in tests/test_examples_recipes.py: the example.)
-    bare = keras_kd.apps.recipes.function_matching_augmentation(None, None, None)
+    bare = recipes.function_matching_augmentation(None, None, None)
     assert bare == []
     with pytest.raises(ValueError, match=r"in \(0, 1\].*mixup_alpha=1.5"):
-        keras_kd.apps.recipes.function_matching(_model(0, "t"), _model(1, "s"), mixup_alpha=1.5)
+        recipes.function_matching(_model(0, "t"), _model(1, "s"), mixup_alpha=1.5)
 
 
 def test_patient_schedule_is_a_warmup_then_a_cosine_decay():
-    schedule = keras_kd.apps.recipes.patient_schedule(0.1, epochs=5, steps_per_epoch=10,
+    schedule = recipes.patient_schedule(0.1, epochs=5, steps_per_epoch=10,
                                                  warmup_epochs=1)
     for step in (0, 3, 10, 20, 35, 50):
         if step < 10:
@@ -198,6 +199,6 @@ def test_patient_schedule_is_a_warmup_then_a_cosine_decay():
             expected = 0.05 * (1 + math.cos(math.pi * (step - 10) / 40))
         assert float(schedule(step)) == pytest.approx(expected, abs=1e-7)
     with pytest.raises(ValueError, match="`warmup_epochs` must be >= 0 and less than epochs=5"):
-        keras_kd.apps.recipes.patient_schedule(0.1, epochs=5, steps_per_epoch=10, warmup_epochs=5)
+        recipes.patient_schedule(0.1, epochs=5, steps_per_epoch=10, warmup_epochs=5)
     with pytest.raises(ValueError, match="`steps_per_epoch` must be an integer >= 1.*0"):
-        keras_kd.apps.recipes.patient_schedule(0.1, epochs=5, steps_per_epoch=0)
+        recipes.patient_schedule(0.1, epochs=5, steps_per_epoch=0)

@@ -19,6 +19,7 @@ import pytest
 import keras_kd
 from keras_kd import callbacks
 from keras_kd import losses
+from keras_kd.apps import recipes
 from keras_kd.losses.rkd import rkd_loss
 
 NAN, INF = float("nan"), float("inf")
@@ -322,7 +323,7 @@ CASES = [
     Case("custom_loss_raises_in_fit", failing_fit(RaisingLoss()), RuntimeError, ["custom loss failed on purpose"]),
     Case("labels_missing_with_alpha", failing_fit("kd", y_given=False, alpha=0.5), ValueError, ["alpha=0.5 weights the student's hard-label loss", "no labels"]),
     # Recipes.
-    Case("born_again_generations_nan", lambda m: keras_kd.apps.recipes.born_again(lambda: m.dense(), m.dense(), *data(), generations=NAN), ValueError, ["`generations` must be an integer >= 1"]),
+    Case("born_again_generations_nan", lambda m: recipes.born_again(lambda: m.dense(), m.dense(), *data(), generations=NAN), ValueError, ["`generations` must be an integer >= 1"]),
     # Correct results.
     Case("numpy_scalar_temperature", numpy_scalar_temperature, None, []),
     Case("numpy_scalar_hyperparameters", numpy_scalar_hyperparameters, None, []),

@@ -10,6 +10,7 @@ from test_losses_methods import numpy_dkd
 
 import keras_kd
 from keras_kd import losses
+from keras_kd.apps import recipes
 from keras_kd.losses.base import EnsembleOutputs
 from keras_kd.teachers import EMATeacher
 
@@ -222,7 +223,7 @@ def test_born_again_chains_generations(blobs, trained_teacher):
         made.append(mlp(4, f"gen{len(made) + 1}"))
         return made[-1]
 
-    students = keras_kd.apps.recipes.born_again(
+    students = recipes.born_again(
         make_student, trained_teacher, x, y, generations=2,
         compile_kwargs={
             "optimizer": keras.optimizers.Adam(2e-2),
@@ -234,4 +235,4 @@ def test_born_again_chains_generations(blobs, trained_teacher):
     accuracy = (students[-1].predict(x, verbose=0).argmax(-1) == y).mean()
     assert accuracy > 0.6
     with pytest.raises(ValueError, match="generations` must be an integer >= 1"):
-        keras_kd.apps.recipes.born_again(make_student, trained_teacher, x, y, generations=0)
+        recipes.born_again(make_student, trained_teacher, x, y, generations=0)

@@ -16,6 +16,7 @@ written only once all of them are rendered, each through
 import os
 
 from keras_kd import files
+from keras_kd.apps import render
 from keras_kd.cli import _export
 from keras_kd.cli import _loaders
 from keras_kd.cli import _requirements
@@ -114,7 +115,7 @@ def _check(args, tflite_export):
                 "'y' labels and no --reference was given. Add one of them, or leave --figure out."
             )
         try:
-            tflite_export.require_matplotlib()
+            render.require_matplotlib()
         except ImportError as error:
             raise UsageError(f"--figure: {error}") from None
     return arrays, destinations
