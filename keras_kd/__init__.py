@@ -28,6 +28,7 @@ from keras_kd._version import __version__ as __version__
 if TYPE_CHECKING:
     from keras_kd import callbacks as callbacks
     from keras_kd import checks as checks
+    from keras_kd import classification as classification
     from keras_kd import files as files
     from keras_kd import losses as losses
     from keras_kd import outputs as outputs
@@ -42,7 +43,9 @@ _CLASSES = {
     "TeacherCache": "keras_kd.teachers.cache",
 }
 # Public sub-modules of the core, reachable as attributes.
-_SUBMODULES = ("callbacks", "checks", "files", "losses", "outputs", "taps", "teachers")
+_SUBMODULES = (
+    "callbacks", "checks", "classification", "files", "losses", "outputs", "taps", "teachers",
+)
 # What importing the core means: every module that registers a saveable class
 # (in the order the core's own imports need).
 _CORE = ("keras_kd.callbacks", "keras_kd.losses", "keras_kd.teachers", "keras_kd.distiller")

@@ -8,6 +8,7 @@ and overwrites none of the inputs), then `atomic_write` or
 
 import os
 import tempfile
+import zipfile
 
 
 def check_destination(path, inputs=(), what="The output path"):
@@ -137,3 +138,50 @@ def _stage(path, content):
         os.remove(temporary)
         raise
     return temporary
+
+
+def load_keras_model(path: "str | os.PathLike", what: str = "the model"):
+    """Loads a `.keras` file as an uncompiled `keras.Model`, or says what is wrong.
+
+    The one `.keras` loader of keras-kd: the command line and `tflite_export`
+    both read models through it.
+
+    Args:
+        path: The `.keras` file.
+        what: How errors name it, e.g. `"--teacher"`.
+
+    Returns:
+        The `keras.Model`.
+
+    Raises:
+        ValueError: The file is missing, a folder, not a `.keras` archive, or
+            holds no Keras model; the message names the file and the fix.
+
+    Example:
+
+    >>> student.save("student.keras")
+    >>> load_keras_model("student.keras").name
+    'student'
+    """
+    import keras
+
+    path = os.fspath(path)
+    hint = "Save the model with model.save('model.keras'), or pass the model object itself."
+    if not os.path.exists(path):
+        raise ValueError(f"{what}: no such file {path!r}. Check the path. {hint}")
+    if not os.path.isfile(path):
+        raise ValueError(f"{what}: {path!r} is a folder, not a .keras file. {hint}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{what}: {path!r} is not a .keras archive (not a zip file). {hint}")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # any failure to read the archive is the file's
+        raise ValueError(
+            f"{what}: {path!r} could not be loaded as a Keras model "
+            f"({type(error).__name__}: {error}). Pass a file written by "
+            "model.save('model.keras'); custom layers must be registered "
+            "with @keras.saving.register_keras_serializable()."
+        ) from None
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"{what}: {path!r} holds a {type(model).__name__}, not a Keras model.")
+    return model

@@ -28,7 +28,6 @@ from tflite_export.tflite import convert as convert
 from tflite_export.tflite import evaluate as evaluate
 from tflite_export.tflite import evaluation_rows as evaluation_rows
 from tflite_export.tflite import file_labels as file_labels
-from tflite_export.tflite import load_model_file as load_model_file
 from tflite_export.tflite import reference_outputs as reference_outputs
 from tflite_export.tflite import sidecar_path as sidecar_path
 from tflite_export.tflite import size_breakdown as size_breakdown

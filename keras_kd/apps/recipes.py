@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_kd.classification import compile_classifier
 from keras_kd.distiller import Distiller
 from keras_kd.losses.soft_target import SoftTargetKD
 
@@ -25,8 +26,9 @@ def born_again(make_student, teacher, x, y, generations=2, distillation_loss="kd
         generations: Number of students to train (>= 1).
         distillation_loss: As in `Distiller`.
         alpha: Weight of the hard-label loss, as in `Distiller`.
-        compile_kwargs: Passed to `Distiller.compile` (default: Adam and
-            sparse categorical cross-entropy on logits, accuracy). An
+        compile_kwargs: Passed to `Distiller.compile` (default:
+            `keras_kd.classification.compile_classifier`: Adam, sparse
+            categorical cross-entropy read from the student's head, accuracy). An
             optimizer instance is copied, fresh, for each generation.
         fit_kwargs: Passed to `Distiller.fit`.
 
@@ -51,7 +53,10 @@ def born_again(make_student, teacher, x, y, generations=2, distillation_loss="kd
             teacher=teacher, student=make_student(),
             distillation_loss=distillation_loss, alpha=alpha,
         )
-        distiller.compile(**_fresh(compile_kwargs or _default_compile()))
+        if compile_kwargs is None:
+            compile_classifier(distiller)
+        else:
+            distiller.compile(**_fresh(compile_kwargs))
         distiller.fit(x, y, **(fit_kwargs or {}))
         teacher = distiller.student
         students.append(teacher)
@@ -201,11 +206,3 @@ def _fresh(compile_kwargs):
     if isinstance(optimizer, keras.optimizers.Optimizer):
         compile_kwargs["optimizer"] = type(optimizer).from_config(optimizer.get_config())
     return compile_kwargs
-
-
-def _default_compile():
-    return {
-        "optimizer": "adam",
-        "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        "metrics": ["accuracy"],
-    }

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from keras_kd import losses as losses_module
+from keras_kd.classification import compile_classifier
 from keras_kd.distiller import Distiller
 
 INSTALL_HINT = 'Install it with: pip install "keras-kd[tuning]"'
@@ -428,10 +429,7 @@ def train_trial(teacher, build_student, settings, train_data, validation_data, e
         )
     loss = losses_module.with_temperature(settings["loss"], settings["temperature"])
     distiller = Distiller(teacher, student, distillation_loss=loss, alpha=settings["alpha"])
-    hard = keras.losses.SparseCategoricalCrossentropy(
-        from_logits=distiller.student_kind == "logits"
-    )
-    distiller.compile(keras.optimizers.Adam(learning_rate), loss=hard, metrics=["accuracy"])
+    compile_classifier(distiller, keras.optimizers.Adam(learning_rate))
     keras.utils.set_random_seed(seed)
     history = distiller.fit(
         *train_data, validation_data=validation_data, epochs=epochs,

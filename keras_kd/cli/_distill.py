@@ -162,18 +162,12 @@ def _fit(args, teacher, student, x, y):
     import keras
 
     from keras_kd import losses
+    from keras_kd.classification import compile_classifier
     from keras_kd.distiller import Distiller
 
     alpha = args.alpha if y is not None else 0.0
     loss = losses.with_temperature(args.loss, args.temperature)
     distiller = Distiller(teacher, student, distillation_loss=loss, alpha=alpha)
-    hard = keras.losses.SparseCategoricalCrossentropy(
-        from_logits=distiller.student_kind == "logits"
-    )
-    distiller.compile(
-        keras.optimizers.Adam(args.learning_rate),
-        loss=hard if y is not None else None,
-        metrics=["accuracy"] if y is not None else None,
-    )
+    compile_classifier(distiller, keras.optimizers.Adam(args.learning_rate), labelled=y is not None)
     distiller.fit(**_cache.fit_data(teacher, x, y, args), epochs=args.epochs)
     return distiller

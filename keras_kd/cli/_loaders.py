@@ -54,7 +54,7 @@ def keras_file(path, what="the model"):
 
 
 def load_keras_model(path, what="the model"):
-    """Loads a `.keras` file as an uncompiled `keras.Model`.
+    """Loads a `.keras` file as an uncompiled `keras.Model` (`keras_kd.files.load_keras_model`).
 
     Args:
         path: The `.keras` file.
@@ -64,7 +64,7 @@ def load_keras_model(path, what="the model"):
         The `keras.Model`.
 
     Raises:
-        UsageError: The file is missing, or holds no Keras model.
+        UsageError: The file is missing, not named `.keras`, or holds no Keras model.
 
     Example:
 
@@ -72,21 +72,13 @@ def load_keras_model(path, what="the model"):
     >>> load_keras_model("teacher.keras", "--teacher").name
     'teacher'
     """
-    import keras
+    from keras_kd import files
 
     keras_file(path, what)
     try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # any failure to read the archive is the file's
-        raise UsageError(
-            f"{what}: {path!r} could not be loaded as a Keras model "
-            f"({type(error).__name__}: {error}). Pass a file written by "
-            "model.save('model.keras'); custom layers must be registered "
-            "with @keras.saving.register_keras_serializable()."
-        ) from None
-    if not isinstance(model, keras.Model):
-        raise UsageError(f"{what}: {path!r} holds a {type(model).__name__}, not a Keras model.")
-    return model
+        return files.load_keras_model(path, what)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def load_npz(path, what="--data", required=("x",)):

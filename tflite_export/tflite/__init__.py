@@ -11,7 +11,6 @@ from tflite_export.tflite._evaluate import EvaluationReport
 from tflite_export.tflite._evaluate import evaluate
 from tflite_export.tflite._evaluate import reference_outputs
 from tflite_export.tflite._evaluate import top1_accuracy
-from tflite_export.tflite._loading import load_model_file
 from tflite_export.tflite._report import comparison_figure
 from tflite_export.tflite._report import comparison_html
 from tflite_export.tflite._report import comparison_markdown
@@ -39,7 +38,6 @@ __all__ = [
     "evaluate",
     "evaluation_rows",
     "file_labels",
-    "load_model_file",
     "reference_outputs",
     "sidecar_path",
     "size_breakdown",

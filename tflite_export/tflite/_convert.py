@@ -16,6 +16,7 @@ from keras_kd import checks
 from keras_kd import outputs as outputs_lib
 from keras_kd.files import atomic_write_all
 from keras_kd.files import check_destination
+from keras_kd.files import load_keras_model
 from tflite_export import modes as modes_lib
 from tflite_export._errors import ExportError
 from tflite_export._worker._job import Job
@@ -23,7 +24,6 @@ from tflite_export._worker._runner import run_job
 from tflite_export._worker._runner import terminate_as_exit
 from tflite_export.tflite import _calibration as calibration_lib
 from tflite_export.tflite import _sidecar as sidecar_lib
-from tflite_export.tflite._loading import load_model_file
 from tflite_export.tflite._result import describe
 from tflite_export.tflite._result import integer_activations
 
@@ -162,7 +162,7 @@ def _check_mode(result, mode, content):
 
 def _load(model):
     if isinstance(model, (str, os.PathLike)):
-        model, model_file = load_model_file(model), os.fspath(model)
+        model, model_file = load_keras_model(model), os.fspath(model)
     else:
         model_file = None
     student = getattr(model, "student", None)

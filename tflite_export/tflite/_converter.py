@@ -13,10 +13,10 @@ import keras
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+from keras_kd.files import load_keras_model
 from tflite_export import modes as modes_lib
 from tflite_export._errors import ExportError
 from tflite_export._worker._runner import silence_stdout
-from tflite_export.tflite._loading import load_model_file
 
 
 def serving_function(model, output_name):
@@ -136,7 +136,7 @@ def convert_job(job):
         arrays = job.read_arrays()
         calibration = [arrays[f"input_{i}"] for i in range(len(arrays))]
     content = to_tflite_bytes(
-        load_model_file(job.model), job.quantization, calibration=calibration,
+        load_keras_model(job.model), job.quantization, calibration=calibration,
         allow_select_tf_ops=job.allow_select_tf_ops, output_name=job.output_name,
         verbose=job.verbose,
     )  # fmt: skip

@@ -13,9 +13,9 @@ import time
 
 import numpy as np
 
+from keras_kd.files import load_keras_model
 from tflite_export.tflite import tflite_file
 from tflite_export.tflite._calibration import check_finite
-from tflite_export.tflite._loading import load_model_file
 
 
 @dataclasses.dataclass
@@ -177,7 +177,7 @@ def reference_outputs(reference, x):
         expected = reference
     else:
         if isinstance(reference, (str, os.PathLike)):
-            reference = load_model_file(reference)
+            reference = load_keras_model(reference)
         expected = reference.predict(x, batch_size=256, verbose=0)
     expected = np.asarray(expected, dtype="float32")
     if len(expected) != len(x):

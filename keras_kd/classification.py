@@ -1,0 +1,48 @@
+"""Compiling a classification Distiller with the hard loss its student's head needs."""
+
+from collections.abc import Sequence
+
+import keras
+
+from keras_kd.checks import LOGITS
+
+
+def compile_classifier(
+    distiller,
+    optimizer: "str | keras.optimizers.Optimizer" = "adam",
+    *,
+    labelled: bool = True,
+    metrics: Sequence = ("accuracy",),
+):
+    """Compiles `distiller` for integer class labels, reading the student's head.
+
+    The hard loss is sparse categorical cross-entropy with `from_logits` set
+    from the head keras-kd detects (`distiller.student_kind`): a logits head
+    and a softmax head each get the loss that fits them. The one place the
+    command line, `keras_kd.apps.tuning` and `keras_kd.apps.recipes` compile
+    a classification Distiller.
+
+    Args:
+        distiller: A `keras_kd.Distiller`.
+        optimizer: A Keras optimizer or its name.
+        labelled: `False` when the data has no labels: distillation only, no
+            hard loss and no metrics.
+        metrics: The metrics when `labelled`.
+
+    Returns:
+        `distiller`, compiled.
+
+    Example:
+
+    >>> distiller = keras_kd.Distiller(teacher, student, distillation_loss="kd")
+    >>> compile_classifier(distiller, keras.optimizers.Adam(1e-3)) is distiller
+    True
+    """
+    if not labelled:
+        distiller.compile(optimizer, loss=None)
+        return distiller
+    hard = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=distiller.student_kind == LOGITS
+    )
+    distiller.compile(optimizer, loss=hard, metrics=list(metrics))
+    return distiller
