@@ -41,6 +41,7 @@ _INTERNALS = {
         hasattr(keras.src.backend, name)
         for name in ("get_keras_mask", "set_keras_mask")
     ),
+    "keras.Variable._value": lambda: hasattr(keras.Variable(0.0), "_value"),
     "keras.src.losses.loss.scale_loss_for_distribution": lambda: all(
         hasattr(keras.src.losses.loss, name)
         for name in ("scale_loss_for_distribution", "unscale_loss_for_distribution")

@@ -68,11 +68,13 @@ class Hyperparameter:
 
 
 def names(obj):
-    """The names of the `Hyperparameter`s declared on `obj`'s class."""
+    """The names of the `Hyperparameter`s declared on `obj`'s class (or on
+    `obj` itself when it is a class), sorted."""
+    owner = obj if isinstance(obj, type) else type(obj)
     return sorted(
         {
             name
-            for cls in type(obj).__mro__
+            for cls in owner.__mro__
             for name, attribute in vars(cls).items()
             if isinstance(attribute, Hyperparameter)
         }

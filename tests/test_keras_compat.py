@@ -130,3 +130,19 @@ def test_the_scan_finds_each_kind_of_use(tmp_path):
         (4, "._compile_loss"),
         (5, "'_build_shapes_dict'"),
     ]
+
+
+def test_keras_tuner_internals_are_probed():
+    keras_tuner = pytest.importorskip("keras_tuner")
+    from keras_kd.apps import _keras_tuner_compat
+
+    assert "BaseTuner._try_run_and_update_trial" in _keras_tuner_compat.check_internals(keras_tuner)
+
+
+def test_a_missing_keras_tuner_internal_is_named(monkeypatch):
+    keras_tuner = pytest.importorskip("keras_tuner")
+    from keras_kd.apps import _keras_tuner_compat
+
+    monkeypatch.setitem(_keras_tuner_compat._INTERNALS, "keras_tuner.Gone", lambda kt: kt.gone)
+    with pytest.raises(RuntimeError, match=r"KerasTuner .* does not have: \['keras_tuner.Gone'\]"):
+        _keras_tuner_compat.check_internals(keras_tuner)

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from keras_kd import losses as losses_module
+from keras_kd.apps import _keras_tuner_compat
 from keras_kd.classification import compile_classifier
 from keras_kd.distiller import Distiller
 
@@ -58,6 +59,7 @@ def import_keras_tuner():
             f"keras_kd.apps.tuning needs KerasTuner, which could not be imported ({error}). "
             f"{INSTALL_HINT}"
         ) from None
+    _keras_tuner_compat.check_internals(keras_tuner)
     return keras_tuner
 
 
@@ -372,7 +374,7 @@ def _oracle_class(keras_tuner):
     1.4.8's `GridSearchOracle` keeps its position in memory only: reloaded,
     it stops without running the rest of the grid.)
     """
-    status = keras_tuner.engine.trial.TrialStatus
+    status = _keras_tuner_compat.trial_status(keras_tuner)
 
     class ChoicesOracle(keras_tuner.Oracle):
         def __init__(self, order, **kwargs):
@@ -441,7 +443,7 @@ def train_trial(teacher, build_student, settings, train_data, validation_data, e
 def _tuner_class(keras_tuner):
     """A KerasTuner tuner whose trial is `train_trial`."""
 
-    class DistillationTuner(keras_tuner.engine.base_tuner.BaseTuner):
+    class DistillationTuner(_keras_tuner_compat.base_tuner(keras_tuner)):
         def configure(self, teacher, build_student, seed, batch_size, learning_rate):
             self.trial_args = dict(
                 teacher=teacher, build_student=build_student, seed=seed,
@@ -461,7 +463,9 @@ def _tuner_class(keras_tuner):
 
         def _try_run_and_update_trial(self, trial, *args, **kwargs):
             try:
-                super()._try_run_and_update_trial(trial, *args, **kwargs)
+                _keras_tuner_compat.run_and_update_trial(
+                    DistillationTuner, self, trial, *args, **kwargs
+                )
             except _TrialError as wrapped:
                 raise wrapped.error from None
 

@@ -151,13 +151,7 @@ def _summary(cls):
 
 
 def _declared_hyperparameters(cls):
-    return tuple(
-        sorted(
-            name
-            for name in dir(cls)
-            if isinstance(getattr(cls, name, None), hyperparameters.Hyperparameter)
-        )
-    )
+    return tuple(hyperparameters.names(cls))
 
 
 def describe(name=None):
