@@ -54,24 +54,7 @@ def keras_file(path, what="the model"):
 
 
 def load_keras_model(path, what="the model"):
-    """Loads a `.keras` file as an uncompiled `keras.Model` (`keras_kd.files.load_keras_model`).
-
-    Args:
-        path: The `.keras` file.
-        what: How errors name it, e.g. `"--teacher"`.
-
-    Returns:
-        The `keras.Model`.
-
-    Raises:
-        UsageError: The file is missing, not named `.keras`, or holds no Keras model.
-
-    Example:
-
-    >>> teacher.save("teacher.keras")
-    >>> load_keras_model("teacher.keras", "--teacher").name
-    'teacher'
-    """
+    """`keras_kd.files.load_keras_model`, its errors as `UsageError`s naming `what`."""
     from keras_kd import files
 
     keras_file(path, what)

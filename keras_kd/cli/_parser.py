@@ -30,18 +30,7 @@ def _common_options():
 
 
 def build_parser():
-    """The argument parser of `keras-kd`, with all its sub-commands.
-
-    Returns:
-        An `argparse.ArgumentParser`; parsed arguments carry the command's
-        `handler`.
-
-    Example:
-
-    >>> args = build_parser().parse_args(["demo", "--dataset", "digits"])
-    >>> args.command
-    'demo'
-    """
+    """The parser of `keras-kd` and its sub-commands (`keras_kd.cli.build_parser`)."""
     common = _common_options()
     parser = argparse.ArgumentParser(
         prog="keras-kd",
