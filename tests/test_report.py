@@ -16,6 +16,7 @@ from _tfmot_models import cnn
 from _tfmot_models import images
 
 import tflite_export
+from keras_kd.apps import render
 from keras_kd.cli import main
 from tflite_export import tflite as rep
 
@@ -179,8 +180,8 @@ def test_cli_writes_all_three_outputs(files, tmp_path, capsys):
     header, *rows = _markdown_rows(markdown)
     for row, report in zip(rows, reports):  # same data and reference: same numbers
         cells = _by_header(header, row)
-        assert cells["accuracy"] == rep.percent(report.accuracy)
-        assert cells["agreement"] == rep.percent(report.agreement)
+        assert cells["accuracy"] == render.percent(report.accuracy)
+        assert cells["agreement"] == render.percent(report.agreement)
         assert int(cells["bytes"].replace(",", "")) == report.bytes
     assert len(rows) == 2
     page = out["html"].read_text()
