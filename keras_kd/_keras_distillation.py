@@ -341,13 +341,10 @@ def check_misplaced_arguments(kwargs, where):
     >>> check_misplaced_arguments({"temperature": 10}, "Distiller()")
     Traceback (most recent call last):
     ...
-    ValueError: Distiller() does not take temperature=10: the temperature belongs to the distillation loss: ...
+    ValueError: Distiller() does not take temperature=10: the temperature belongs ...
     """
     for name, place in _MISPLACED.items():
-        if name in kwargs and not (name == "alpha" and where == "Distiller()"):
+        if name in kwargs:
             value = kwargs[name]
-            raise ValueError(
-                f"{where} does not take {name}={value!r}: "
-                + place.format(value=value if name != "distillation_loss_fn" else "")
-                + "."
-            )
+            place = place.format(value=value)
+            raise ValueError(f"{where} does not take {name}={value!r}: {place}.")

@@ -193,6 +193,8 @@ def test_keras_arguments_train_report_total_loss_and_round_trip(models, data, tm
         loaded.predict(x, verbose=0), distiller.predict(x, verbose=0), rtol=1e-5, atol=1e-6
     )
     assert "total_loss" in loaded.fit(x, y, epochs=1, verbose=0).history
+    loaded.student_loss_weight = 0.25  # Keras' attribute sets keras-kd's alpha.
+    assert loaded.alpha == 0.25
 
 
 def test_keras_kd_arguments_keep_their_defaults_metrics_and_config(models, data):
