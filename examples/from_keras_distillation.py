@@ -23,7 +23,7 @@ loss given by name (`loss="sparse_categorical_crossentropy"`, which means
 
 Usage:
 
-    python examples/from_keras_distillation.py            # about a minute
+    python examples/from_keras_distillation.py            # about 20 s of CPU time
     python examples/from_keras_distillation.py --quick    # seconds (a test)
 """
 
