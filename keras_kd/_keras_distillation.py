@@ -63,8 +63,9 @@ Fields:
     losses: List of `keras_kd.losses.DistillationLoss`, weighted.
     alpha: The weight of the student's hard-label loss, a float.
     keras_style: True when given as `keras.distillation.Distiller`'s
-        arguments (`distillation_losses=`): the Distiller then also reports
-        `total_loss` and writes its config with Keras' keys.
+        arguments (`distillation_losses=`) or with Keras' loss objects: the
+        Distiller then takes Keras' default `student_loss_weight` (0.5),
+        also reports `total_loss` and writes its config with Keras' keys.
 """
 
 
@@ -201,6 +202,10 @@ def _is_keras_loss_name(name):
         return False
 
 
+def _as_list(losses):
+    return list(losses) if isinstance(losses, (list, tuple)) else [losses]
+
+
 def _weighted(losses, weights):
     """Each loss with its weight from `distillation_loss_weights`."""
     if weights is None:
@@ -253,7 +258,18 @@ def resolve(
     >>> [loss.weight for loss in arguments.losses], arguments.alpha
     ([0.7, 0.3], 0.2)
     """
-    keras_style = distillation_losses is not None
+    if isinstance(alpha, (list, tuple)):
+        raise ValueError(
+            f"alpha received a list, {alpha!r}. In keras.distillation.Distiller "
+            "the fourth positional argument is distillation_loss_weights; in "
+            "keras_kd.Distiller it is alpha. Pass the weights by name: "
+            "distillation_loss_weights=[...]."
+        )
+    # Keras' loss objects, given by either name, bring Keras' defaults.
+    keras_style = distillation_losses is not None or any(
+        isinstance(loss, keras.distillation.DistillationLoss)
+        for loss in _as_list(distillation_loss)
+    )
     for keras_name, keras_value, own_name, own_value in (
         ("distillation_losses", distillation_losses, "distillation_loss", distillation_loss),
         ("student_loss_weight", student_loss_weight, "alpha", alpha),
@@ -263,12 +279,9 @@ def resolve(
                 f"The Distiller received both {own_name}= and {keras_name}= "
                 f"(Keras' name for the same argument). Pass one of them."
             )
-    if keras_style:
+    if distillation_losses is not None:
         distillation_loss = distillation_losses
-    if distillation_loss is None:
-        distillation_loss = "kd"
-    if not isinstance(distillation_loss, (list, tuple)):
-        distillation_loss = [distillation_loss]
+    distillation_loss = _as_list("kd" if distillation_loss is None else distillation_loss)
     if not distillation_loss:
         raise ValueError(
             "`distillation_loss` is an empty list. Give at least one loss, "

@@ -55,7 +55,8 @@ class Distiller(keras.Model):
         alpha: Weight in [0, 1] of the student's hard-label loss;
             `1 - alpha` goes to distillation. With `alpha=0` no labels are
             needed. Defaults to 0.1 (0.5, Keras' default, when the losses
-            are given as `distillation_losses=`).
+            are given as `distillation_losses=` or as `keras.distillation`
+            objects).
         teacher_outputs: `"auto"` (read the teacher's head: a softmax or
             sigmoid means probabilities), `"logits"` or `"probabilities"`.
         student_outputs: Same, for the student.
@@ -79,9 +80,10 @@ class Distiller(keras.Model):
             and `evaluate` then take the student's inputs alone. See
             docs/inputs.md.
         distillation_losses: `keras.distillation.Distiller`'s name for
-            `distillation_loss`; the Distiller then also reports
-            `total_loss` and writes its config with Keras' keys, so code
-            written for `keras.distillation` runs unchanged.
+            `distillation_loss`. Given this way, or as `keras.distillation`
+            objects, the Distiller also reports `total_loss` and writes its
+            config with Keras' keys, so code written for
+            `keras.distillation` runs unchanged.
         distillation_loss_weights: One weight >= 0 per distillation loss,
             set as each loss's `weight`; `None` keeps their weights.
         student_loss_weight: `keras.distillation.Distiller`'s name for

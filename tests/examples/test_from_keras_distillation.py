@@ -5,11 +5,13 @@ import re
 import subprocess
 import sys
 
+import pytest
 from _once import example_runs_on_tensorflow
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+@pytest.mark.slow  # About 11 s of CPU time: TensorFlow's import and five short trainings.
 @example_runs_on_tensorflow
 def test_code_for_keras_distillation_runs_on_both_distillers():
     script = os.path.join(ROOT, "examples", "from_keras_distillation.py")

@@ -197,6 +197,14 @@ def test_keras_arguments_train_report_total_loss_and_round_trip(models, data, tm
     assert loaded.alpha == 0.25
 
 
+def test_keras_positional_arguments_bring_keras_defaults(models):
+    """`Distiller(teacher, student, losses)`: Keras' third positional argument."""
+    teacher, student = models
+    distiller = keras_kd.Distiller(teacher, student, LogitsDistillation(temperature=2.0))
+    assert distiller.student_loss_weight == 0.5
+    assert "student_loss_weight" in distiller.get_config()
+
+
 def test_keras_kd_arguments_keep_their_defaults_metrics_and_config(models, data):
     teacher, student = models
     x, y = data
@@ -285,6 +293,9 @@ HOSTILE = [
      r"both distillation_loss= and distillation_losses=.*Pass one"),
     ("both_alpha_arguments", lambda: distiller(alpha=0.1, student_loss_weight=0.5),
      r"both alpha= and student_loss_weight=.*Pass one"),
+    ("keras_weights_in_alphas_position",
+     lambda: keras_kd.Distiller(mlp(8), mlp(4), [LogitsDistillation(), LogitsDistillation()], [0.7, 0.3]),
+     r"alpha received a list.*fourth positional argument is distillation_loss_weights"),
     ("student_loss_weight_out_of_range", lambda: distiller(student_loss_weight=1.5),
      r"alpha.*1\.5"),
     ("weights_of_wrong_length",
