@@ -33,9 +33,12 @@ def deserialize_config(config, custom_objects=None):
     config["student"] = keras.saving.deserialize_keras_object(
         config["student"], custom_objects=custom_objects
     )
-    config["distillation_loss"] = [
+    # "distillation_losses": Keras' key, in configs of a Distiller made with
+    # keras.distillation's arguments.
+    key = "distillation_losses" if "distillation_losses" in config else "distillation_loss"
+    config[key] = [
         keras.saving.deserialize_keras_object(loss, custom_objects=custom_objects)
-        for loss in config["distillation_loss"]
+        for loss in config[key]
     ]
     if config.get("teacher_preprocessor") is not None:
         config["teacher_preprocessor"] = keras.saving.deserialize_keras_object(

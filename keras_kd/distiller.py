@@ -6,10 +6,10 @@ import keras
 from keras import ops
 
 from keras_kd import _keras_compat
+from keras_kd import _keras_distillation
 from keras_kd import _saving
 from keras_kd import augment as augment_lib
 from keras_kd import hyperparameters
-from keras_kd import losses as losses_lib
 from keras_kd import outputs as outputs_lib
 from keras_kd import teachers as teachers_lib
 from keras_kd import validation
@@ -48,11 +48,15 @@ class Distiller(keras.Model):
             one (a subclassed model never called) is built on a batch of
             zeros shaped like the teacher's inputs.
         distillation_loss: A `keras_kd.losses.DistillationLoss`, a registered
-            name such as `"kd"`, or a list of those (summed with their
-            `weight`s). Defaults to `SoftTargetKD(temperature=4.0)`.
+            name such as `"kd"`, a `keras.distillation.LogitsDistillation`
+            or `FeatureDistillation` (mapped onto `SoftTargetKD` and
+            `FitNetHint`: see docs/migrating.md), or a list of those (summed
+            with their `weight`s). Defaults to `SoftTargetKD(temperature=4.0)`.
         alpha: Weight in [0, 1] of the student's hard-label loss;
             `1 - alpha` goes to distillation. With `alpha=0` no labels are
-            needed.
+            needed. Defaults to 0.1 (0.5, Keras' default, when the losses
+            are given as `distillation_losses=` or as `keras.distillation`
+            objects).
         teacher_outputs: `"auto"` (read the teacher's head: a softmax or
             sigmoid means probabilities), `"logits"` or `"probabilities"`.
         student_outputs: Same, for the student.
@@ -75,6 +79,15 @@ class Distiller(keras.Model):
             `x = {"teacher": x_teacher, "student": x_student}`; `predict`
             and `evaluate` then take the student's inputs alone. See
             docs/inputs.md.
+        distillation_losses: `keras.distillation.Distiller`'s name for
+            `distillation_loss`. Given this way, or as `keras.distillation`
+            objects, the Distiller also reports `total_loss` and writes its
+            config with Keras' keys, so code written for
+            `keras.distillation` runs unchanged.
+        distillation_loss_weights: One weight >= 0 per distillation loss,
+            set as each loss's `weight`; `None` keeps their weights.
+        student_loss_weight: `keras.distillation.Distiller`'s name for
+            `alpha`.
         **kwargs: Passed to `keras.Model`.
 
     Attributes:
@@ -108,15 +121,26 @@ class Distiller(keras.Model):
         self,
         teacher,
         student,
-        distillation_loss="kd",
-        alpha=0.1,
+        distillation_loss=None,
+        alpha=None,
         teacher_outputs="auto",
         student_outputs="auto",
         teacher_weights=None,
         augmentation=None,
         teacher_preprocessor=None,
+        distillation_losses=None,
+        distillation_loss_weights=None,
+        student_loss_weight=None,
         **kwargs,
     ):
+        _keras_distillation.check_misplaced_arguments(kwargs, "Distiller()")
+        arguments = _keras_distillation.resolve(
+            distillation_loss,
+            alpha,
+            distillation_losses,
+            distillation_loss_weights,
+            student_loss_weight,
+        )
         _keras_compat.check_distribution(teacher, student)
         super().__init__(**kwargs)
         self.teacher = teachers_lib.get(teacher, teacher_weights)
@@ -126,11 +150,12 @@ class Distiller(keras.Model):
             # it, from the teacher's inputs: here they are the student's too.
             validation.build_from_teacher(student, self.teacher.models)
         validation.check_model(student, "student")
-        self.alpha = alpha
-        self.augmentation = augment_lib.check(augmentation, self.teacher, alpha)
+        self.alpha = arguments.alpha
+        self.augmentation = augment_lib.check(augmentation, self.teacher, self.alpha)
         self.distillation_scale = 1.0
         self.student = student
-        self.distillation_losses = _as_loss_list(distillation_loss)
+        self.distillation_losses = arguments.losses
+        self._keras_style = arguments.keras_style
         self.teacher.bind(
             student,
             _tapped_layers(self.distillation_losses, "teacher"),
@@ -167,8 +192,25 @@ class Distiller(keras.Model):
         self.distillation_loss_tracker = keras.metrics.Mean(
             name="distillation_loss"
         )
+        if self._keras_style:
+            # keras.distillation.Distiller reports it, beside `loss`.
+            self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
         self._step_outputs = False
         self.built = True
+
+    @property
+    def student_loss_weight(self):
+        """`alpha`, by the name `keras.distillation.Distiller` gives it."""
+        return self.alpha
+
+    @student_loss_weight.setter
+    def student_loss_weight(self, value):
+        self.alpha = value
+
+    @property
+    def distillation_loss_weights(self):
+        """The `weight` of each distillation loss, in order."""
+        return [loss.weight for loss in self.distillation_losses]
 
     @property
     def teachers(self):
@@ -246,7 +288,16 @@ class Distiller(keras.Model):
                 `alpha > 0`; optional with `alpha=0` (then only reported).
             **kwargs: Passed to `keras.Model.compile` (metrics apply to the
                 student's outputs).
+
+        Raises:
+            ValueError: for a `loss` whose `from_logits` disagrees with the
+                student's head (a name such as
+                `"sparse_categorical_crossentropy"` means `from_logits=False`
+                in Keras), or an argument keras-kd takes elsewhere
+                (`temperature=`, `alpha=`).
         """
+        _keras_distillation.check_misplaced_arguments(kwargs, "compile()")
+        outputs_lib.check_hard_loss_matches_head(loss, self.student_kind, self.student)
         if loss is None and self.alpha > 0:
             raise ValueError(
                 f"compile() received no `loss`, but alpha={self.alpha} gives "
@@ -311,6 +362,8 @@ class Distiller(keras.Model):
         self.distillation_loss_tracker.update_state(
             soft_loss, sample_weight=batch_size
         )
+        if self._keras_style:
+            self.total_loss_tracker.update_state(total, sample_weight=batch_size)
         return total
 
     def _has_labels(self, y):
@@ -361,6 +414,7 @@ class Distiller(keras.Model):
                 for tracker in (
                     _keras_compat.total_loss_tracker(self),
                     self.distillation_loss_tracker,
+                    *([self.total_loss_tracker] if self._keras_style else []),
                 )
             }
         # `weighted_metrics` get the weight of every position (0 where it
@@ -436,6 +490,10 @@ class Distiller(keras.Model):
         )
         if self.teacher.preprocessor is not None:
             config["teacher_preprocessor"] = self.teacher.preprocessor_config()
+        if self._keras_style:
+            config = _keras_distillation.keras_style_config(
+                config, self.distillation_losses
+            )
         return config
 
     @classmethod
@@ -447,19 +505,6 @@ class Distiller(keras.Model):
             custom_objects=custom_objects,
         )
         return cls(**config)
-
-
-def _as_loss_list(distillation_loss):
-    if distillation_loss is None:
-        distillation_loss = "kd"
-    if not isinstance(distillation_loss, (list, tuple)):
-        distillation_loss = [distillation_loss]
-    if not distillation_loss:
-        raise ValueError(
-            "`distillation_loss` is an empty list. Give at least one loss, "
-            "e.g. distillation_loss='kd'."
-        )
-    return [losses_lib.get(loss) for loss in distillation_loss]
 
 
 def _tapped_layers(distillation_losses, role):

@@ -281,3 +281,126 @@ def _kind_from_values(values):
         return PROBABILITIES
     row_sums = values.sum(axis=-1)
     return PROBABILITIES if np.allclose(row_sums, 1.0, atol=1e-3) else LOGITS
+
+
+# Keras' losses with a `from_logits` argument, by function and class name;
+# given by name (a string) they take its default, `from_logits=False`.
+_FROM_LOGITS_LOSSES = frozenset(
+    (
+        "sparse_categorical_crossentropy", "categorical_crossentropy",
+        "binary_crossentropy", "binary_focal_crossentropy",
+        "categorical_focal_crossentropy",
+        "SparseCategoricalCrossentropy", "CategoricalCrossentropy",
+        "BinaryCrossentropy", "BinaryFocalCrossentropy",
+        "CategoricalFocalCrossentropy",
+    )
+)  # fmt: skip
+
+
+def hard_loss_from_logits(loss):
+    """What a Keras hard loss assumes of the outputs it reads.
+
+    Args:
+        loss: A loss as given to `compile()`: a string, a `keras.losses.Loss`
+            or a function.
+
+    Returns:
+        `True` (it reads logits), `False` (probabilities: the default of a
+        cross-entropy given by name or as a function), or `None` when the
+        loss has no `from_logits` (e.g. `"mse"`, or a list of losses).
+
+    Example:
+
+    >>> hard_loss_from_logits("sparse_categorical_crossentropy")
+    False
+    >>> hard_loss_from_logits(keras.losses.CategoricalCrossentropy(from_logits=True))
+    True
+    >>> hard_loss_from_logits("mse") is None
+    True
+    """
+    if isinstance(loss, str):
+        try:
+            loss = keras.losses.get(loss)
+        except (ValueError, TypeError):
+            return None
+    if isinstance(loss, keras.losses.Loss):
+        if type(loss).__name__ not in _FROM_LOGITS_LOSSES:
+            return None
+        return bool(loss.get_config().get("from_logits", False))
+    if getattr(loss, "__name__", None) in _FROM_LOGITS_LOSSES:
+        return False
+    return None
+
+
+def check_hard_loss_matches_head(loss, student_kind, student):
+    """Refuses a hard loss that reads the student's outputs as the wrong kind.
+
+    A cross-entropy with `from_logits=False` (Keras' default, and what a loss
+    given by name such as `"sparse_categorical_crossentropy"` means) on a
+    student that outputs logits trains silently on the wrong loss; so does
+    `from_logits=True` on a softmax or sigmoid head.
+
+    Args:
+        loss: The `loss` given to `Distiller.compile`.
+        student_kind: `"logits"` or `"probabilities"`, as the Distiller read
+            the student's head (or as `student_outputs=` set it).
+        student: The student model, for the message.
+
+    Raises:
+        ValueError: naming the loss, the head and the fix.
+
+    Example:
+
+    >>> student = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> check_hard_loss_matches_head("sparse_categorical_crossentropy", "logits", student)
+    Traceback (most recent call last):
+    ...
+    ValueError: compile() received loss='sparse_categorical_crossentropy', which reads ...
+    """
+    from_logits = hard_loss_from_logits(loss)
+    if from_logits is None or from_logits == (student_kind == LOGITS):
+        return
+    shown = repr(loss) if isinstance(loss, str) else type(loss).__name__
+    if not isinstance(loss, (str, keras.losses.Loss)):
+        shown = f"keras.losses.{loss.__name__}"
+    name = _FROM_LOGITS_CLASS.get(_name_of(loss), "SparseCategoricalCrossentropy")
+    if student_kind == LOGITS:
+        raise ValueError(
+            f"compile() received loss={shown}, which reads the student's "
+            "outputs as probabilities (from_logits=False, Keras' default for a "
+            f"loss given by name), but the student '{student.name}' outputs "
+            "logits (its last layer applies no softmax or sigmoid): it would "
+            f"train on the wrong loss. Pass loss=keras.losses.{name}"
+            "(from_logits=True), or set student_outputs='probabilities' on "
+            "the Distiller if the student's head was misread."
+        )
+    raise ValueError(
+        f"compile() received loss={shown} with from_logits=True, but the "
+        f"student '{student.name}' outputs probabilities (its last layer "
+        "applies a softmax or sigmoid): it would train on the wrong loss. "
+        f"Pass loss=keras.losses.{name}(from_logits=False) (or its name, "
+        f"e.g. {_FROM_LOGITS_NAME.get(name, 'sparse_categorical_crossentropy')!r}), "
+        "or set student_outputs='logits' on the Distiller if the head was misread."
+    )
+
+
+def _name_of(loss):
+    if isinstance(loss, str):
+        loss = keras.losses.get(loss)
+    if isinstance(loss, keras.losses.Loss):
+        return type(loss).__name__
+    return loss.__name__
+
+
+# Each function name's class, and each class's name as a string.
+_FROM_LOGITS_NAME = {
+    "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
+    "CategoricalCrossentropy": "categorical_crossentropy",
+    "BinaryCrossentropy": "binary_crossentropy",
+    "BinaryFocalCrossentropy": "binary_focal_crossentropy",
+    "CategoricalFocalCrossentropy": "categorical_focal_crossentropy",
+}
+_FROM_LOGITS_CLASS = {
+    **{name: name for name in _FROM_LOGITS_NAME},
+    **{function: cls for cls, function in _FROM_LOGITS_NAME.items()},
+}
