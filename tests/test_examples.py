@@ -7,6 +7,7 @@ import sys
 
 import keras
 import pytest
+from _notebooks import notebook_code
 
 from keras_kd.data import FASHION_MNIST_CLASSES
 from tflite_export import tflite_file
@@ -30,22 +31,6 @@ def test_distill_to_android_writes_a_checked_int8_file(tmp_path):
     assert sidecar["normalization"] == {"mean": 0.0, "std": 255.0}
     for name in ("teacher.keras", "student.keras", "student_float32.tflite", "student_int8.tflite"):
         assert (tmp_path / name).exists(), name
-
-
-def notebook_code(path):
-    """The notebook's code cells in order, without IPython magics (`%`, `!`)."""
-    with open(path, encoding="utf-8") as f:
-        notebook = json.load(f)
-    assert notebook["nbformat"] == 4
-    lines = []
-    for cell in notebook["cells"]:
-        if cell["cell_type"] != "code":
-            continue
-        assert not cell["outputs"], "the notebook is committed without outputs"
-        source = "".join(cell["source"])
-        lines += [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
-        lines.append("")
-    return "\n".join(lines)
 
 
 @pytest.mark.skipif(
