@@ -76,7 +76,8 @@ def test_install_cell_keeps_the_runtime_and_the_notebook_runs(
     script = content / "notebook.py"
     script.write_text(install_code(NOTEBOOK) + notebook_code(NOTEBOOK), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERAS_KD_WHEEL")}
-    env.update(KERAS_BACKEND="tensorflow", KERAS_KD_NOTEBOOK_QUICK="1")
+    # TMPDIR: the cell's constraints file, this test's own.
+    env.update(KERAS_BACKEND="tensorflow", KERAS_KD_NOTEBOOK_QUICK="1", TMPDIR=str(tmp_path))
 
     completed = subprocess.run(
         [session, str(script)], cwd=content, env=env, capture_output=True, text=True, timeout=600
@@ -85,7 +86,7 @@ def test_install_cell_keeps_the_runtime_and_the_notebook_runs(
     out = completed.stdout
 
     pins = ", ".join(f"{n}=={RUNTIME[n]}" for n in ("tensorflow", "protobuf", "absl-py", "keras", "numpy"))
-    assert f"Installing {content / keras_kd_wheel.name}, keeping {pins}" in out
+    assert f"Installing {os.path.realpath(content / keras_kd_wheel.name)}, keeping {pins}" in out
     assert "pip changed" not in out
     assert f"Keras {RUNTIME['keras']}, backend tensorflow, QUICK=True" in out
     assert "| float32 | " in out and "| int8 | " in out
