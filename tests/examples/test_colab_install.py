@@ -6,11 +6,12 @@ the runtime's TensorFlow, protobuf, absl-py, Keras and NumPy. The slow test
 runs the cell, as its text stands in the notebook, in a virtual environment
 laid out as a Colab runtime (`_colab_runtime.RUNTIME`: tensorflow 2.19.0)
 against a wheel built from this checkout, checks that those versions are
-unchanged, and runs the rest of the notebook there in quick mode. The fast
-tests run the cell's own logic (finding the wheel, choosing the pins) here,
-with pip replaced by a recorder.
+unchanged, and runs the rest of the notebook there in quick mode: the
+notebook's one run in the suite. The fast tests run the cell's own logic
+(finding the wheel, choosing the pins) here, with pip replaced by a recorder.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -27,6 +28,8 @@ from _notebooks import install_code
 from _notebooks import ipython_to_python
 from _notebooks import notebook_code
 from _once import example_runs_on_tensorflow
+
+from tflite_export import tflite_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NOTEBOOK = os.path.join(ROOT, "examples", "distill_to_android.ipynb")
@@ -89,13 +92,24 @@ def test_install_cell_keeps_the_runtime_and_the_notebook_runs(
     assert f"Installing {os.path.realpath(content / keras_kd_wheel.name)}, keeping {pins}" in out
     assert "pip changed" not in out
     assert f"Keras {RUNTIME['keras']}, backend tensorflow, QUICK=True" in out
+    assert "| file | bytes | vs float32 | test accuracy | agrees with Keras | latency (batch 1) |" in out
     assert "| float32 | " in out and "| int8 | " in out
-    assert (content / "student_int8.tflite").exists() and (content / "student_int8.json").exists()
+    kernels = tflite_file.weight_dtypes(tflite_file.interpreter(content / "student_int8.tflite"))
+    assert "int8" in kernels["CONV_2D"] and "int8" in kernels["FULLY_CONNECTED"]
+    with open(content / "student_int8.json") as f:
+        sidecar = json.load(f)
+    assert sidecar["quantization"] == "int8"
+    assert len(sidecar["labels"]) == 10 and sidecar["labels"][9] == "Ankle boot"
+    assert sidecar["normalization"] == {"mean": 0.0, "std": 255.0}
+    assert (content / "student_float32.tflite").exists()
 
     after = installed_versions(session, [*RUNTIME, "keras-kd", "ai-edge-litert"])
     assert {name: after[name] for name in RUNTIME} == RUNTIME
     assert after["keras-kd"] == keras_kd_wheel.name.split("-")[1]
     assert after["ai-edge-litert"] is not None
+    # Every requirement of what the session now holds is met (ai-edge-litert beside TF 2.19 included).
+    check = subprocess.run([session, "-m", "pip", "check"], env=env, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
     # keras-kd came from the wheel, into the session; the runtime itself is untouched.
     where = subprocess.run(
         [session, "-c", "import keras_kd, tflite_export; print(keras_kd.__file__, tflite_export.__file__)"],
