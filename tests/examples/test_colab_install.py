@@ -11,6 +11,7 @@ notebook's one run in the suite. The fast tests run the cell's own logic
 (finding the wheel, choosing the pins) here, with pip replaced by a recorder.
 """
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -151,9 +152,21 @@ def run_cell(after=None):
     return namespace
 
 
+def without_keras_kd(monkeypatch):
+    """Makes the cell see no keras-kd installed, as in a fresh runtime."""
+    version = importlib.metadata.version
+
+    def fresh(name):
+        if name == "keras-kd":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", fresh)
+
+
 def test_the_install_cell_has_one_pip_line_with_the_colab_extra_and_constraints():
     pip_lines = [line for line in install_cell(NOTEBOOK).splitlines() if line.startswith("%")]
-    assert pip_lines == ['%pip install "{wheel}[colab]" --constraint "{constraints}"']
+    assert pip_lines == ['%pip install "{wheel}[colab]" --constraint "{constraints}" {again}']
 
 
 @pytest.mark.parametrize(
@@ -172,9 +185,10 @@ def test_the_cell_pins_each_installed_version_that_keras_kd_accepts(
 ):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KERAS_KD_WHEEL", raising=False)
+    without_keras_kd(monkeypatch)
     wheel = fake_wheel(tmp_path, requires)
     namespace = run_cell()
-    assert namespace["pip_lines"] == [f'install "{wheel}[colab]" --constraint "{namespace["constraints"]}"']
+    assert namespace["pip_lines"] == [f'install "{wheel}[colab]" --constraint "{namespace["constraints"]}" ']
     with open(namespace["constraints"]) as f:
         pins = dict(line.split("==") for line in f.read().split())
     here = namespace["before"]
@@ -213,6 +227,29 @@ def test_the_cell_asks_for_a_restart_when_pip_changed_a_kept_package(tmp_path, m
     namespace = run_cell(after={"protobuf": "99.0"})
     assert namespace["changed"] == [f"protobuf {namespace['before']['protobuf']} -> 99.0"]
     assert any("pip changed protobuf" in line and "Restart session" in line for line in printed)
+
+
+def test_a_wheel_uploaded_again_replaces_the_installed_keras_kd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KERAS_KD_WHEEL", raising=False)
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.1.0" if name == "keras-kd" else "1.0")
+    monkeypatch.setitem(sys.modules, "keras_kd", sys.modules.get("keras_kd") or object())
+    printed = []
+    monkeypatch.setattr("builtins.print", lambda *a, **k: printed.append(" ".join(map(str, a))))
+    wheel = fake_wheel(tmp_path, ["keras"])
+    namespace = run_cell()
+    assert namespace["pip_lines"] == [
+        f'install "{wheel}[colab]" --constraint "{namespace["constraints"]}" --force-reinstall --no-deps'
+    ]
+    assert printed[-1] == "keras-kd was imported before: restart the session (Runtime > Restart session)."
+
+
+def test_a_wheel_renamed_by_a_second_upload_is_refused_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KERAS_KD_WHEEL", raising=False)
+    fake_wheel(tmp_path, ["keras"], name="keras_kd-0.1.0-py3-none-any (1).whl")
+    with pytest.raises(ValueError, match=r"is not a wheel's file name \(Colab renames a file uploaded twice.*rename this one to keras_kd-<version>-py3-none-any\.whl"):
+        run_cell()
 
 
 @pytest.mark.parametrize(
