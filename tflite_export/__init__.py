@@ -19,6 +19,8 @@ from tflite_export._errors import ExportError
 from tflite_export.modes import MODES
 from tflite_export.tflite import ConversionResult as ConversionResult
 from tflite_export.tflite import EvaluationReport as EvaluationReport
+from tflite_export.tflite import FileMetadata as FileMetadata
+from tflite_export.tflite import InputContract as InputContract
 from tflite_export.tflite import SizeBreakdown as SizeBreakdown
 from tflite_export.tflite import TensorInfo as TensorInfo
 from tflite_export.tflite import comparison_figure as comparison_figure
@@ -34,6 +36,7 @@ from tflite_export.tflite import load_model_file as load_model_file
 from tflite_export.tflite import markdown_table as markdown_table
 from tflite_export.tflite import milliseconds as milliseconds
 from tflite_export.tflite import percent as percent
+from tflite_export.tflite import read_metadata as read_metadata
 from tflite_export.tflite import reference_outputs as reference_outputs
 from tflite_export.tflite import require_matplotlib as require_matplotlib
 from tflite_export.tflite import sidecar_path as sidecar_path

@@ -1,7 +1,8 @@
 """Post-training conversion to `.tflite` and its measurement in LiteRT.
 
 `convert` (calibration, the TensorFlow converter, the JSON sidecar),
-`evaluate` (the LiteRT interpreter), `tflite_file` (what a file holds) and
+`evaluate` (the LiteRT interpreter), `tflite_file` (what a file holds),
+`read_metadata` (the TFLite Model Metadata `convert` embeds) and
 the report tables and figures that compare several files.
 """
 
@@ -12,6 +13,9 @@ from tflite_export.tflite._evaluate import evaluate
 from tflite_export.tflite._evaluate import reference_outputs
 from tflite_export.tflite._evaluate import top1_accuracy
 from tflite_export.tflite._loading import load_model_file
+from tflite_export.tflite._metadata import FileMetadata
+from tflite_export.tflite._metadata import InputContract
+from tflite_export.tflite._metadata import read_metadata
 from tflite_export.tflite._report import comparison_figure
 from tflite_export.tflite._report import comparison_html
 from tflite_export.tflite._report import comparison_markdown
@@ -33,6 +37,8 @@ from tflite_export.tflite.tflite_file import size_breakdown
 __all__ = [
     "ConversionResult",
     "EvaluationReport",
+    "FileMetadata",
+    "InputContract",
     "SizeBreakdown",
     "TensorInfo",
     "comparison_figure",
@@ -48,6 +54,7 @@ __all__ = [
     "markdown_table",
     "milliseconds",
     "percent",
+    "read_metadata",
     "reference_outputs",
     "require_matplotlib",
     "sidecar_path",
