@@ -22,9 +22,9 @@ import sys
 import mediapipe as mp
 import numpy as np
 from mediapipe.tasks import python as mp_tasks
-from mediapipe.tasks.python import vision
 from mediapipe.tasks.metadata import metadata_schema_py_generated as metadata_fb
 from mediapipe.tasks.metadata import schema_py_generated as model_fb
+from mediapipe.tasks.python import vision
 
 
 def _metadata(path):

@@ -106,7 +106,9 @@ class FileMetadata:
     def summary(self):
         """One line: input, scores, labels, e.g. `uint8 RGB 16x16, probabilities, 10 labels`."""
         tensor = self.input
-        image = f" {tensor.color_space} {tensor.width}x{tensor.height}" if tensor.color_space else ""
+        image = ""
+        if tensor.color_space:
+            image = f" {tensor.color_space} {tensor.width}x{tensor.height}"
         labels = f"{len(self.labels)} labels" if self.labels else "no labels"
         return f"{tensor.dtype}{image}, {self.score_kind}, {labels}"
 
@@ -183,7 +185,8 @@ def _output_tensor(tensor, index, contract, result):
     if kind == "probabilities":
         words, stats = "Probabilities in [0, 1], one per class.", ([0.0], [1.0])
     elif kind == "logits":
-        words, stats = "Logits (unnormalized scores), one per class; softmax gives probabilities.", None
+        words = "Logits (unnormalized scores), one per class; softmax gives probabilities."
+        stats = None
     else:
         words, stats = "The model's output.", None
     name = kind if len(result.outputs) == 1 else f"{kind}_{index}"
@@ -238,7 +241,9 @@ def read_metadata(path):
     try:
         buffer = _litert_compat.model_metadata(content, METADATA_NAME)
     except Exception as error:  # the flatbuffer reader fails in many ways
-        raise ValueError(f"{path} is not a .tflite file ({type(error).__name__}: {error}).") from None
+        raise ValueError(
+            f"{path} is not a .tflite file ({type(error).__name__}: {error})."
+        ) from None
     if buffer is None:
         return None
     root = schema.Reader.root(buffer)

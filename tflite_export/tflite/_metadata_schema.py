@@ -68,7 +68,8 @@ def _write(builder, rows):
         elif kind == "table":
             children.append((slot, _write(builder, value)))
         elif kind == "tables":
-            children.append((slot, _vector_of_offsets(builder, [_write(builder, t) for t in value])))
+            offsets = [_write(builder, t) for t in value]
+            children.append((slot, _vector_of_offsets(builder, offsets)))
         elif kind == "floats":
             children.append((slot, builder.CreateNumpyVector(np.asarray(value, "<f4"))))
     builder.StartObject(1 + max((slot for slot, _, _ in rows), default=-1))

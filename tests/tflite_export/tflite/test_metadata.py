@@ -13,8 +13,6 @@ import zipfile
 import keras
 import numpy as np
 import pytest
-from _tfmot_models import cnn
-from _tfmot_models import images
 
 import tflite_export
 from tflite_export import _litert_compat
@@ -162,10 +160,6 @@ def test_evaluate_and_report_show_the_metadata(tmp_path, capsys):
 def _ragged_model():
     inputs = keras.Input((4,))
     return keras.Model(inputs, [L.Dense(3)(inputs), L.Dense(2)(inputs)])
-
-
-def _calibration():
-    return np.zeros((8, 8, 8, 1), "float32")
 
 
 # (id, model maker, convert keyword arguments, error words)
