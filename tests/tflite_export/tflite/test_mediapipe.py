@@ -24,6 +24,7 @@ import pytest
 from _mediapipe_venv import ensure_venv
 
 import tflite_export
+from keras_kd.cli import main
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,6 +45,7 @@ CASES = (
     + [(3, "float32", None, False)]
 )
 LUMINANCE = np.array([0.299, 0.587, 0.114])
+README_COMMAND = "keras-kd export ... --image-input uint8_rgb --probabilities"
 
 
 def case_id(case):
@@ -101,6 +103,17 @@ def exported(digits, tmp_path_factory):
             normalization=NORMALIZATION, image_input=image_input,
             probabilities=probabilities, verbose=0,
         )  # fmt: skip
+    # The README's command, on the 1-channel student saved to a .keras file.
+    students[1].save(folder / "student.keras")
+    np.savez(folder / "calib.npz", x=model_inputs(pixels[:200], 1))
+    (folder / "labels.txt").write_text("".join(f"{name}\n" for name in LABELS))
+    files[README_COMMAND] = str(folder / "student_int8.tflite")
+    assert main([
+        "export", str(folder / "student.keras"), "--quantization", "int8",
+        "--calibration", str(folder / "calib.npz"), "-o", files[README_COMMAND],
+        "--labels", str(folder / "labels.txt"), "--normalization", "0", "255",
+        "--image-input", "uint8_rgb", "--probabilities", "--quiet",
+    ]) == 0  # fmt: skip
     return files, students
 
 
@@ -158,6 +171,18 @@ def test_mediapipe_classifies_like_litert(case, digits, exported, classified):
         np.testing.assert_allclose(scores, expected, atol=1e-4)
     print(f"{case_id(case)}: MediaPipe vs LiteRT top-1 {agreement:.2%}, vs Keras {with_keras:.2%}, "
           f"max |score diff| vs LiteRT {np.abs(scores - litert).max():.3g}")  # fmt: skip
+
+
+def test_the_readme_command_makes_a_file_mediapipe_loads(digits, exported, classified):
+    pixels, y = digits
+    files, _ = exported
+    result = classified[files[README_COMMAND]]
+    assert "error" not in result, result.get("error")
+    scores = np.array(result["scores"])
+    assert result["names"] == LABELS and result["head"] == "probabilities"
+    litert = tflite_export.evaluate(files[README_COMMAND], pixels[1200:], latency_samples=0)
+    assert np.mean(np.argmax(scores, -1) == np.argmax(litert.outputs, -1)) >= 0.995
+    np.testing.assert_allclose(scores.sum(-1), 1.0, atol=0.02)
 
 
 @pytest.mark.parametrize("case", CASES[:1] + CASES[5:6], ids=case_id)
