@@ -98,6 +98,15 @@ def evaluate(path, x, y=None, reference=None, batch_size=256, num_threads=None,
         )
     check_finite(x, "x")
     runner = _Runner(path, num_threads)
+    if reference is not None and runner.takes_raw_integers() and not isinstance(
+        reference, np.ndarray
+    ):
+        raise ValueError(
+            "The file takes raw uint8 pixels and converts them itself "
+            "(image_input='uint8_rgb'), but a Keras model takes the converted "
+            "inputs: pass reference=model.predict(x_model) (its outputs on the "
+            "same images as the model takes them) instead of the model."
+        )
     outputs = runner.run(x, batch_size)
     report = EvaluationReport(
         path=os.path.abspath(path),
@@ -207,6 +216,11 @@ class _Runner:
         self.input = inputs[0]
         self.output_index = self.litert.get_output_details()[0]["index"]
         self.batch = None
+
+    def takes_raw_integers(self):
+        """Whether the input is an integer tensor without quantization (pixels)."""
+        integer = np.issubdtype(self.input["dtype"], np.integer)
+        return integer and self.input["quantization"][0] == 0.0
 
     def _resize(self, batch):
         if batch != self.batch:

@@ -39,51 +39,54 @@ def pixels(n=64, seed=0):
     return np.random.default_rng(seed).integers(0, 256, size=(n, 8, 8, 3)).astype("uint8")
 
 
-def test_metadata_read_back_on_every_backend(tmp_path):
-    """One conversion per backend (JAX and PyTorch convert in a child)."""
-    path = tmp_path / "student.tflite"
-    result = tflite_export.convert(
-        rgb_model(), path, labels=["cat", "dog", "fox"], normalization=NORM,
-        probabilities=True, metadata={"version": "7", "author": "tests"}, verbose=0,
-    )  # fmt: skip
-    info = tflite_export.read_metadata(path)
-    assert info == result.metadata
-    assert (info.name, info.version, info.author) == ("rgb", "7", "tests")
-    assert info.labels == ["cat", "dog", "fox"] and info.label_file == "labels.txt"
-    assert info.score_kind == "probabilities" and info.min_parser_version == "1.0.0"
-    assert info.input.color_space == "RGB" and (info.input.width, info.input.height) == (8, 8)
-    assert info.input.normalization == {"mean": [0.0], "std": [255.0]}
-    assert info.input.dtype == "float32" and info.input.shape == (-1, 8, 8, 3)
-    assert "metadata labels: 3 (cat, dog, fox)" in str(result)
-    with open(result.sidecar_path) as f:
-        sidecar = json.load(f)
-    assert sidecar["metadata"] is True and sidecar["output_kind"] == "probabilities"
-
-
-@tensorflow_only
-def test_uint8_rgb_and_softmax_fold_like_numpy(tmp_path):
-    """A 1-channel student: the file takes RGB pixels; its output equals the
-    Keras student's softmax on (BT.601 luminance - mean) / std made with NumPy."""
+@pytest.mark.slow  # a TensorFlow child process per conversion on JAX and PyTorch
+def test_metadata_and_folding_on_every_backend(tmp_path):
+    """A 1-channel student, converted once per backend (JAX and PyTorch in the
+    TensorFlow child): the file takes RGB pixels, and its output equals the
+    Keras student's softmax on (BT.601 luminance - mean) / std made with NumPy;
+    the metadata reads back."""
     model = rgb_model(channels=1, name="gray")
     norm = {"mean": 10.0, "std": 200.0}
     path = tmp_path / "gray.tflite"
     result = tflite_export.convert(
-        model, path, normalization=norm, image_input="uint8_rgb", probabilities=True, verbose=0
-    )
+        model, path, labels=["cat", "dog", "fox"], normalization=norm,
+        image_input="uint8_rgb", probabilities=True,
+        metadata={"version": "7", "author": "tests"}, verbose=0,
+    )  # fmt: skip
     assert result.input_dtype == "uint8" and result.inputs[0].shape == (-1, 8, 8, 3)
     x = pixels()
     luminance = x.astype("float64") @ np.array([0.299, 0.587, 0.114])
-    logits = model.predict(((luminance[..., None] - 10.0) / 200.0).astype("float32"), verbose=0)
+    logits = keras.ops.convert_to_numpy(
+        model.predict(((luminance[..., None] - 10.0) / 200.0).astype("float32"), verbose=0))
     expected = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     outputs = tflite_export.evaluate(path, x, latency_samples=0).outputs
     np.testing.assert_allclose(outputs, expected, atol=1e-5)
+
     info = tflite_export.read_metadata(path)
-    assert info.input.normalization is None and info.input.color_space == "RGB"
-    assert info.labels is None and "raw pixels 0-255" in str(info)
+    assert info == result.metadata
+    assert (info.name, info.version, info.author) == ("gray", "7", "tests")
+    assert info.labels == ["cat", "dog", "fox"] and info.label_file == "labels.txt"
+    assert info.score_kind == "probabilities" and info.min_parser_version == "1.0.0"
+    assert info.input.color_space == "RGB" and (info.input.width, info.input.height) == (8, 8)
+    assert info.input.normalization is None  # raw pixels: the normalization is in the graph
+    assert "metadata labels: 3 (cat, dog, fox)" in str(result)
+    assert "raw pixels 0-255" in str(info)
     with open(result.sidecar_path) as f:
         sidecar = json.load(f)
     assert sidecar["normalization"] is None and sidecar["normalization_in_model"] == norm
     assert sidecar["image_input"] == "uint8_rgb" and sidecar["input_dtype"] == "uint8"
+    assert sidecar["metadata"] is True and sidecar["output_kind"] == "probabilities"
+
+
+@tensorflow_only
+def test_float_rgb_input_records_its_normalization(tmp_path):
+    result = tflite_export.convert(rgb_model(), tmp_path / "rgb.tflite", normalization=NORM,
+                                   verbose=0)  # fmt: skip
+    info = tflite_export.read_metadata(result.path)
+    assert info.input.normalization == {"mean": [0.0], "std": [255.0]}
+    assert info.input.dtype == "float32" and info.input.shape == (-1, 8, 8, 3)
+    assert info.input.color_space == "RGB" and info.labels is None and info.name == "rgb"
+    assert info.version.startswith("sha256:") and info.score_kind == "logits"
 
 
 @tensorflow_only
@@ -239,4 +242,6 @@ def test_uint8_input_in_evaluate_takes_raw_pixels(tmp_path):
                           sidecar=False, verbose=0)  # fmt: skip
     with pytest.raises(ValueError, match="Pass the raw images, not normalized ones"):
         tflite_export.evaluate(path, pixels(4) / 255.0, latency_samples=0)
+    with pytest.raises(ValueError, match=r"pass reference=model.predict\(x_model\)"):
+        tflite_export.evaluate(path, pixels(4), reference=rgb_model(), latency_samples=0)
     assert tflite_file.interpreter(str(path)).get_input_details()[0]["dtype"] == np.uint8
