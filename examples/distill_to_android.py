@@ -5,11 +5,14 @@ The whole road on Fashion-MNIST, on whichever Keras backend you run it:
 1. train a teacher CNN (or load yours with `--teacher teacher.keras`);
 2. distill a 15x smaller student from it with `keras_kd.Distiller`;
 3. convert the student to a full-integer int8 `.tflite` file, calibrated on
-   300 training images, with a JSON sidecar that tells the Android app the
-   input shape, the normalization and the class names;
-4. run the file in the LiteRT interpreter on the test set and print its
-   accuracy, its agreement with the Keras student, its latency and its size
-   next to the float32 file's.
+   300 training images, that MediaPipe Tasks' `ImageClassifier` loads as it
+   is: it takes a uint8 RGB camera frame (`image_input="uint8_rgb"`: the
+   grayscale conversion and the scaling are in the file), outputs
+   probabilities, and carries the class names and its input description as
+   TFLite Model Metadata; a JSON sidecar says the same for a plain LiteRT app;
+4. run the file in the LiteRT interpreter on the test set, fed as RGB
+   pixels, and print its accuracy, its agreement with the Keras student, its
+   latency and its size next to the float32 file's.
 
 Usage:
 
@@ -18,14 +21,15 @@ Usage:
 
 The files land in `--out`: `teacher.keras`, `student.keras`,
 `student_float32.tflite`, `student_int8.tflite` and their `.json` sidecars.
-Copy `student_int8.tflite` and `student_int8.json` into the app's assets; the
-README's Kotlin lines read them.
+Copy `student_int8.tflite` into the app's assets; docs/android.md shows the
+Kotlin for MediaPipe Tasks and for the plain LiteRT interpreter.
 """
 
 import argparse
 import os
 
 import keras
+import numpy as np
 
 import keras_kd
 import tflite_export
@@ -76,11 +80,18 @@ def export(student, x_calibration, out):
             quantization=mode,
             representative_data=x_calibration if mode else None,
             labels=CLASS_NAMES,
-            # The loader scales pixels to [0, 1]: the app divides by 255.
+            # The loader scales pixels to [0, 1]: the file divides by 255 itself.
             normalization={"mean": 0.0, "std": 255.0},
+            image_input="uint8_rgb",
+            probabilities=True,
             verbose=0,
         )
     return results
+
+
+def camera_frames(x):
+    """Fashion-MNIST images as a camera gives them: uint8 RGB, R = G = B."""
+    return np.repeat(np.round(x * 255.0).astype("uint8"), 3, axis=-1)
 
 
 def main(argv=None):
@@ -115,8 +126,12 @@ def main(argv=None):
     print("== Converting to TFLite and checking the files in LiteRT")
     files = export(student, x_train[:300], args.out)
     rows = []
+    frames = camera_frames(x_test)
+    logits = student.predict(x_test, verbose=0)
+    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+    probabilities /= probabilities.sum(-1, keepdims=True)
     for name, result in files.items():
-        report = tflite_export.evaluate(result.path, x_test, y_test, reference=student)
+        report = tflite_export.evaluate(result.path, frames, y_test, reference=probabilities)
         rows.append([
             name, f"{result.bytes:,}", f"{result.bytes / files['float32'].bytes:.2f}x",
             percent(report.accuracy), percent(report.agreement),
@@ -127,7 +142,8 @@ def main(argv=None):
         ["file", "bytes", "vs float32", "test accuracy", "agrees with Keras",
          "latency (batch 1)"], rows
     ))  # fmt: skip
-    print(f"\nFor the app: {files['int8'].path} and {files['int8'].sidecar_path}")
+    print(f"\nFor the app: {files['int8'].path} (MediaPipe-ready)")
+    print(files["int8"].metadata)
 
 
 if __name__ == "__main__":

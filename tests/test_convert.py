@@ -102,7 +102,7 @@ def test_sidecar_describes_the_file_for_android(setup, tmp_path):
     result = tflite_export.convert(
         model, tmp_path / "cnn_int8_io.tflite", quantization="int8_io",
         representative_data=x[:50], labels=["a", "b", "c"],
-        normalization={"mean": 0.0, "std": 255.0}, verbose=0,
+        normalization={"mean": 0.0, "std": 255.0}, metadata=False, verbose=0,
     )  # fmt: skip
     assert result.sidecar_path == str(tmp_path / "cnn_int8_io.json")
     with open(result.sidecar_path) as f:

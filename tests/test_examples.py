@@ -23,7 +23,8 @@ def test_distill_to_android_writes_a_checked_int8_file(tmp_path):
     assert "| int8 | " in out and "| float32 | " in out
     with open(tmp_path / "student_int8.json") as f:
         sidecar = json.load(f)
-    assert sidecar["labels"][9] == "Ankle boot"
-    assert sidecar["normalization"] == {"mean": 0.0, "std": 255.0}
+    assert sidecar["labels"][9] == "Ankle boot" and sidecar["image_input"] == "uint8_rgb"
+    assert sidecar["normalization_in_model"] == {"mean": 0.0, "std": 255.0}
+    assert "metadata labels  10 (T-shirt/top, Trouser" in out
     for name in ("teacher.keras", "student.keras", "student_float32.tflite", "student_int8.tflite"):
         assert (tmp_path / name).exists(), name

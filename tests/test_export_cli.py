@@ -30,7 +30,7 @@ def test_export_then_evaluate(files, capsys):
     out = folder / "student_int8.tflite"
     main(["export", str(folder / "student.keras"), "--quantization", "int8",
           "--calibration", str(folder / "calib.npz"), "-o", str(out), "--labels", "a,b,c",
-          "--normalization", "0", "255", "--quiet"])  # fmt: skip
+          "--normalization", "0", "255", "--no-metadata", "--quiet"])  # fmt: skip
     printed = capsys.readouterr().out
     assert f"{out}: " in printed and "int8" in printed and "CONV_2D" in printed
     sidecar = json.loads((folder / "student_int8.json").read_text())

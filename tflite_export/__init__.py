@@ -17,6 +17,8 @@ from tflite_export._errors import ExportError
 from tflite_export.modes import MODES
 from tflite_export.tflite import ConversionResult as ConversionResult
 from tflite_export.tflite import EvaluationReport as EvaluationReport
+from tflite_export.tflite import FileMetadata as FileMetadata
+from tflite_export.tflite import InputContract as InputContract
 from tflite_export.tflite import SizeBreakdown as SizeBreakdown
 from tflite_export.tflite import TensorInfo as TensorInfo
 from tflite_export.tflite import comparison_figure as comparison_figure
@@ -28,6 +30,7 @@ from tflite_export.tflite import convert as convert
 from tflite_export.tflite import evaluate as evaluate
 from tflite_export.tflite import evaluation_rows as evaluation_rows
 from tflite_export.tflite import file_labels as file_labels
+from tflite_export.tflite import read_metadata as read_metadata
 from tflite_export.tflite import reference_outputs as reference_outputs
 from tflite_export.tflite import sidecar_path as sidecar_path
 from tflite_export.tflite import size_breakdown as size_breakdown

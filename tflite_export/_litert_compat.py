@@ -92,3 +92,67 @@ def signature_list(interpreter):
 def flatbuffer_model(content):
     """The `.tflite` flatbuffer `content` (bytes) as the schema's `Model` object."""
     return _schema().Model.GetRootAsModel(content, 0)
+
+
+def with_model_metadata(content, name, data):
+    """`content` (a `.tflite` flatbuffer) with `data` as its metadata `name`.
+
+    As the official metadata writer does: the model is unpacked with the
+    schema's object API, `data` goes into a new buffer (replacing the one an
+    entry of that name already has) and the model is packed again. Buffers
+    are re-packed on 16-byte boundaries, the schema's `force_align` for them.
+    """
+    schema = _schema()
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(content, 0))
+    if any(b.offset > 1 for b in model.buffers or []):
+        raise ValueError(
+            "This .tflite keeps its weights outside the flatbuffer (a model over "
+            "2 GB); metadata cannot be added to it. Pass metadata=False."
+        )
+    model.buffers = [_aligned_buffer(schema, b.data) for b in model.buffers or []]
+    entry = next((m for m in model.metadata or [] if m.name.decode() == name), None)
+    if entry is None:
+        entry = schema.MetadataT()
+        entry.name = name
+        entry.buffer = len(model.buffers)
+        model.buffers.append(None)
+        model.metadata = (model.metadata or []) + [entry]
+    model.buffers[entry.buffer] = _aligned_buffer(schema, data)
+    builder = _flatbuffers().Builder(len(content) + len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def model_metadata(content, name):
+    """The bytes of the metadata entry `name` of a `.tflite`, or None."""
+    model = flatbuffer_model(content)
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        if entry.Name().decode() == name:
+            buffer = model.Buffers(entry.Buffer())
+            return buffer.DataAsNumpy().tobytes() if buffer.DataLength() else None
+    return None
+
+
+def _flatbuffers():
+    return importlib.import_module("flatbuffers")
+
+
+def _aligned_buffer(schema, data):
+    class AlignedBuffer(schema.BufferT):
+        def Pack(self, builder):
+            payload = b"" if self.data is None else bytes(memoryview(self.data).cast("B"))
+            vector = None
+            if payload:
+                builder.StartVector(1, len(payload), 16)
+                builder.head -= len(payload)
+                builder.Bytes[builder.head : builder.head + len(payload)] = payload
+                vector = builder.EndVector(len(payload))
+            schema.BufferStart(builder)
+            if vector is not None:
+                schema.BufferAddData(builder, vector)
+            return schema.BufferEnd(builder)
+
+    buffer = AlignedBuffer()
+    buffer.data = data
+    return buffer

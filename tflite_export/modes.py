@@ -35,6 +35,9 @@ class QuantizationMode:
         input_dtype: Dtype of the file's input tensor.
         output_dtype: Dtype of the file's output tensor.
         description: One line for documentation and `--help`.
+        uint8_image_input: Whether the mode converts a graph that takes a
+            uint8 image (`convert(..., image_input="uint8_rgb")`): its first
+            op, a CAST to float, must have a kernel in the mode.
     """
 
     name: str
@@ -45,6 +48,7 @@ class QuantizationMode:
     input_dtype: str
     output_dtype: str
     description: str
+    uint8_image_input: bool = True
 
 
 MODES = {
@@ -60,10 +64,11 @@ MODES = {
                          "float32", "float32",
                          "int8 weights and activations, float input and output"),
         QuantizationMode("int8_io", "TFLITE_BUILTINS_INT8", True, None, True,
-                         "int8", "int8", "int8 weights, activations, input and output"),
+                         "int8", "int8", "int8 weights, activations, input and output",
+                         uint8_image_input=False),
         QuantizationMode("int16x8", "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8",
                          True, None, True, "float32", "float32",
-                         "int16 activations, int8 weights"),
+                         "int16 activations, int8 weights", uint8_image_input=False),
     )
 }  # fmt: skip
 

@@ -6,7 +6,8 @@ The quantization modes are those of `tflite_export`'s one table.
 Example:
 
     keras-kd export student.keras --quantization int8 --calibration calib.npz \\
-        -o student_int8.tflite
+        -o student_int8.tflite --labels labels.txt --normalization 0 255 \\
+        --image-input uint8_rgb --probabilities
     keras-kd evaluate student_int8.tflite --data test.npz --reference student.keras
 """
 
@@ -56,7 +57,8 @@ def register(add_command):
     export.add_argument(
         "--labels",
         default=None,
-        help="Class names for the sidecar: comma-separated, or a text file with one per line.",
+        help="Class names, packed into the file's metadata and the sidecar: "
+        "comma-separated, or a text file with one per line.",
     )
     export.add_argument(
         "--normalization",
@@ -64,7 +66,26 @@ def register(add_command):
         type=float,
         metavar=("MEAN", "STD"),
         default=None,
-        help="The model is fed (raw - MEAN) / STD; recorded in the sidecar.",
+        help="The model is fed (raw - MEAN) / STD; recorded in the metadata and "
+        "the sidecar, or folded into the file with --image-input.",
+    )
+    export.add_argument(
+        "--image-input",
+        default=None,
+        choices=("uint8_rgb",),
+        help="The file takes a uint8 RGB image as a camera frame gives it; the "
+        "conversion to the model's channels and the normalization are in the file.",
+    )
+    export.add_argument(
+        "--probabilities",
+        action="store_true",
+        help="Fold a softmax after a logits head: the file outputs probabilities.",
+    )
+    export.add_argument(
+        "--no-metadata",
+        action="store_true",
+        help="Write no TFLite Model Metadata (written by default with --labels, "
+        "--normalization or --image-input; MediaPipe needs it).",
     )
     export.add_argument("--quiet", action="store_true", help="No progress bar.")
 
@@ -151,6 +172,9 @@ def run_export(args):
         allow_select_tf_ops=args.allow_select_tf_ops,
         labels=_labels(args.labels),
         normalization=normalization,
+        image_input=args.image_input,
+        probabilities=args.probabilities,
+        metadata=False if args.no_metadata else None,
         verbose=0 if args.quiet else 1,
     )
     print(result)

@@ -61,6 +61,9 @@ class Job:
         verbose: 0 silent, 1 progress bar, 2 one line per epoch.
         allow_select_tf_ops: Keep TensorFlow ops without a TFLite kernel.
         output_name: Name of the output tensor in the file's signature.
+        image_input: `None` or `"uint8_rgb"` (see `convert`).
+        normalization: `{"mean": m, "std": s}` folded in with `image_input`.
+        softmax: Whether a softmax is folded after the head.
         training: `Training` settings of a QAT or pruning job.
 
     Example:
@@ -79,6 +82,9 @@ class Job:
     verbose: int = 1
     allow_select_tf_ops: bool = False
     output_name: str = "output"
+    image_input: str = None
+    normalization: dict = None
+    softmax: bool = False
     training: Training = None
 
     def __post_init__(self):

@@ -1,7 +1,8 @@
 """Post-training conversion to `.tflite` and its measurement in LiteRT.
 
 `convert` (calibration, the TensorFlow converter, the JSON sidecar),
-`evaluate` (the LiteRT interpreter), `tflite_file` (what a file holds) and
+`evaluate` (the LiteRT interpreter), `tflite_file` (what a file holds),
+`read_metadata` (the TFLite Model Metadata `convert` embeds) and
 the report tables and figures that compare several files.
 """
 
@@ -11,6 +12,9 @@ from tflite_export.tflite._evaluate import EvaluationReport
 from tflite_export.tflite._evaluate import evaluate
 from tflite_export.tflite._evaluate import reference_outputs
 from tflite_export.tflite._evaluate import top1_accuracy
+from tflite_export.tflite._metadata import FileMetadata
+from tflite_export.tflite._metadata import InputContract
+from tflite_export.tflite._metadata import read_metadata
 from tflite_export.tflite._report import comparison_figure
 from tflite_export.tflite._report import comparison_html
 from tflite_export.tflite._report import comparison_markdown
@@ -27,6 +31,8 @@ from tflite_export.tflite.tflite_file import size_breakdown
 __all__ = [
     "ConversionResult",
     "EvaluationReport",
+    "FileMetadata",
+    "InputContract",
     "SizeBreakdown",
     "TensorInfo",
     "comparison_figure",
@@ -38,6 +44,7 @@ __all__ = [
     "evaluate",
     "evaluation_rows",
     "file_labels",
+    "read_metadata",
     "reference_outputs",
     "sidecar_path",
     "size_breakdown",

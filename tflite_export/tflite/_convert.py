@@ -23,6 +23,8 @@ from tflite_export._worker._job import Job
 from tflite_export._worker._runner import run_job
 from tflite_export._worker._runner import terminate_as_exit
 from tflite_export.tflite import _calibration as calibration_lib
+from tflite_export.tflite import _contract as contract_lib
+from tflite_export.tflite import _metadata as metadata_lib
 from tflite_export.tflite import _sidecar as sidecar_lib
 from tflite_export.tflite._result import describe
 from tflite_export.tflite._result import integer_activations
@@ -39,6 +41,9 @@ def convert(
     labels=None,
     normalization=None,
     output_kind="auto",
+    image_input=None,
+    probabilities=False,
+    metadata=None,
     verbose=1,
 ):
     """Converts a Keras model to a TFLite (LiteRT) file, optionally quantized.
@@ -66,12 +71,33 @@ def convert(
             kernel (the app then needs the Flex delegate). Off by default.
         sidecar: Whether to write the JSON sidecar (`student.json` beside
             `student.tflite`) for the Android app.
-        labels: Class names for the sidecar, one per output class.
-        normalization: `{"mean": m, "std": s}`: the model is fed
-            `(raw - mean) / std`; recorded in the sidecar.
+        labels: Class names, one per output class, distinct: packed into the
+            file's metadata (the label file MediaPipe reads) and the sidecar.
+        normalization: `{"mean": m, "std": s}` (numbers, or one per
+            channel): the model is fed `(raw - mean) / std`; recorded in the
+            metadata and the sidecar, or folded into the graph with
+            `image_input`.
         output_kind: `"auto"` (detect a softmax or sigmoid head), `"logits"`
             or `"probabilities"`; names the output tensor and goes in the
             sidecar.
+        image_input: `None`, or `"uint8_rgb"`: the file takes a uint8 RGB
+            image `(1, height, width, 3)` as a camera frame arrives, and
+            converts it to the model's channels (ITU-R BT.601 luminance for
+            a 1-channel model) and normalizes it inside the graph. Needs
+            `normalization`. `representative_data` stays the model's own
+            inputs; they are turned back into pixels for calibration.
+        probabilities: Fold a softmax after a logits head, so the file
+            outputs probabilities (a softmax or sigmoid head is left as is).
+        metadata: Whether to embed TFLite Model Metadata (what MediaPipe
+            Tasks and the LiteRT support library read: input normalization,
+            labels, tensor descriptions, name and version). `None` embeds it
+            when `labels`, `normalization` or `image_input` is given; `False`
+            never; `True` always; a dict overrides its `name`, `version`
+            (default: a hash of the converted model), `description`,
+            `author` or `license`. An image model's metadata must make a file
+            MediaPipe's `ImageClassifier` loads: combinations it would reject
+            (a 1-channel input without `image_input="uint8_rgb"`, an int8
+            input, a float input without `normalization`) raise instead.
         verbose: 0 silent, 1 shows a calibration progress bar.
 
     Returns:
@@ -92,20 +118,32 @@ def convert(
     (True, 'float32', (-1, 4))
     >>> os.path.basename(result.sidecar_path)
     'tiny.json'
+    >>> result = tflite_export.convert(model, path, labels=["a", "b", "c"],
+    ...                                probabilities=True, verbose=0)
+    >>> result.outputs[0].name, result.metadata.labels
+    ('probabilities', ['a', 'b', 'c'])
     """
     mode = modes_lib.get(quantization)
     model_file = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
     path = _check_paths(path, model_file, sidecar)
     model, model_file = _load(model)
     shapes = calibration_lib.input_shapes(model)
-    kind = _output_kind(model, output_kind)
     normalization = sidecar_lib.check_normalization(normalization)
     labels = sidecar_lib.check_labels(labels, _num_classes(model))
+    contract = contract_lib.plan(
+        model, mode, _output_kind(model, output_kind), labels, normalization,
+        image_input=image_input, probabilities=probabilities, metadata=metadata,
+    )  # fmt: skip
+    kind = contract.output_kind
     samples = _calibration(mode, representative_data, shapes, num_calibration_samples)
+    samples = contract_lib.pixels_from_inputs(samples, contract)
     settings = dict(
         allow_select_tf_ops=bool(allow_select_tf_ops),
         output_name=kind if kind in checks.OUTPUT_KINDS else "output",
         verbose=int(bool(verbose)),
+        image_input=contract.image_input,
+        normalization=normalization if contract.image_input else None,
+        softmax=contract.softmax,
     )
     if _converts_here(model):
         from tflite_export.tflite._converter import to_tflite_bytes
@@ -118,11 +156,18 @@ def convert(
         content = _convert_in_child(model, model_file, mode.name, samples, settings)
     calibrated = 0 if samples is None else len(samples[0])
     result = describe(content, modes_lib.public_name(mode.name), kind, calibrated, path_name=path)
-    _check_mode(result, mode, content)
+    _check_mode(result, mode, content, contract.input_dtype)
+    if contract.metadata is not None:
+        buffer = metadata_lib.metadata_buffer(content, contract, result, model.name)
+        content = metadata_lib.embed(content, buffer, labels)
+        result.bytes = len(content)
+        result.metadata = metadata_lib.read_metadata(content)
     files = {path: content}
     if sidecar:
         result.sidecar_path = sidecar_lib.sidecar_path(path)
-        files[result.sidecar_path] = sidecar_lib.sidecar_json(result, kind, normalization, labels)
+        files[result.sidecar_path] = sidecar_lib.sidecar_json(
+            result, kind, normalization, labels, image_input=contract.image_input
+        )
     atomic_write_all(files)  # both written whole, then both published
     return result
 
@@ -144,10 +189,11 @@ def _check_paths(path, model_file, sidecar):
     return path
 
 
-def _check_mode(result, mode, content):
+def _check_mode(result, mode, content, input_dtype=None):
     """Raises if the file is not of the mode asked for (e.g. a float file
-    where int8 was asked: the converter can silently skip quantization)."""
-    expected = mode.input_dtype, mode.output_dtype
+    where int8 was asked: the converter can silently skip quantization);
+    `input_dtype` is the input an `image_input` fixes."""
+    expected = input_dtype or mode.input_dtype, mode.output_dtype
     received = result.input_dtype, result.output_dtype
     quantized = mode.needs_calibration and not integer_activations(content)
     if received != expected or quantized:

@@ -17,15 +17,21 @@ from keras_kd.files import load_keras_model
 from tflite_export import modes as modes_lib
 from tflite_export._errors import ExportError
 from tflite_export._worker._runner import silence_stdout
+from tflite_export.tflite._contract import LUMINANCE
 
 
-def serving_function(model, output_name):
+def serving_function(model, output_name, image_input=None, normalization=None, softmax=False):
     """A frozen `tf.function` calling `model(..., training=False)`, named tensors.
 
     Args:
         model: A built Keras 3 (TensorFlow backend) or tf-keras model.
         output_name: Name of the output tensor (`"logits"`, `"probabilities"`
             or `"output"`); several outputs get `_0`, `_1`, ... suffixes.
+        image_input: `None`, or `"uint8_rgb"`: the function takes uint8 RGB
+            images `(batch, height, width, 3)`, converts them to the model's
+            channels (BT.601 luminance for one channel) and normalizes them.
+        normalization: `{"mean": m, "std": s}`, folded in with `image_input`.
+        softmax: Whether a softmax follows the model's (single) output.
 
     Returns:
         A concrete function with the weights folded in as constants, inputs
@@ -36,12 +42,17 @@ def serving_function(model, output_name):
         tf.TensorSpec((None,) + tuple(t.shape[1:]), _dtype(t), name=name)
         for t, name in zip(model.inputs, input_names(model))
     ]
+    if image_input is not None:
+        specs = [tf.TensorSpec(specs[0].shape[:-1] + (3,), tf.uint8, name=specs[0].name)]
 
     def call(*inputs):
+        if image_input is not None:
+            inputs = [_from_pixels(inputs[0], model.inputs[0].shape[-1], normalization)]
         outputs = model(inputs[0] if len(inputs) == 1 else list(inputs), training=False)
         if isinstance(outputs, dict):
             outputs = list(outputs.values())
-        return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        return [tf.nn.softmax(outputs[0], axis=-1)] if softmax else outputs
 
     traced = tf.function(call, input_signature=specs).get_concrete_function()
     # Keras 3 variables would otherwise stay resource variables in the file
@@ -56,6 +67,16 @@ def serving_function(model, output_name):
         return dict(zip(names, frozen(*inputs)))
 
     return tf.function(serve, input_signature=specs).get_concrete_function()
+
+
+def _from_pixels(pixels, channels, normalization):
+    """uint8 RGB pixels to the model's input: channels, then `(x - mean) / std`."""
+    x = tf.cast(pixels, tf.float32)
+    if channels == 1:
+        x = tf.reduce_sum(x * tf.constant(LUMINANCE, tf.float32), axis=-1, keepdims=True)
+    mean = tf.constant(normalization["mean"], tf.float32)
+    std = tf.constant(normalization["std"], tf.float32)
+    return (x - mean) / std
 
 
 def input_names(model):
@@ -73,7 +94,8 @@ def _dtype(tensor):
     return tf.as_dtype(dtype if isinstance(dtype, str) else getattr(dtype, "name", dtype))
 
 
-def make_converter(model, mode, calibration, allow_select_tf_ops, output_name, verbose):
+def make_converter(model, mode, calibration, allow_select_tf_ops, output_name, verbose,
+                   image_input=None, normalization=None, softmax=False):
     """A `tf.lite.TFLiteConverter` for `model` set up for `mode`.
 
     Args:
@@ -85,11 +107,13 @@ def make_converter(model, mode, calibration, allow_select_tf_ops, output_name, v
             kernel may be kept (they need the Flex delegate on the device).
         output_name: Name of the output tensor in the signature.
         verbose: Whether to show a progress bar during calibration.
+        image_input, normalization, softmax: What `serving_function` folds
+            into the graph.
 
     Returns:
         The configured converter.
     """
-    function = serving_function(model, output_name)
+    function = serving_function(model, output_name, image_input, normalization, softmax)
     # An empty tf.Module as the trackable: the signature keeps its names.
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], tf.Module())
     settings = modes_lib.get(mode)
@@ -138,7 +162,8 @@ def convert_job(job):
     content = to_tflite_bytes(
         load_keras_model(job.model), job.quantization, calibration=calibration,
         allow_select_tf_ops=job.allow_select_tf_ops, output_name=job.output_name,
-        verbose=job.verbose,
+        verbose=job.verbose, image_input=job.image_input, normalization=job.normalization,
+        softmax=job.softmax,
     )  # fmt: skip
     with open(job.output, "wb") as f:
         f.write(content)
@@ -146,7 +171,8 @@ def convert_job(job):
 
 
 def to_tflite_bytes(model, mode, calibration=None, allow_select_tf_ops=False,
-                    output_name="output", verbose=True):
+                    output_name="output", verbose=True, image_input=None,
+                    normalization=None, softmax=False):
     """Converts `model` and returns the flatbuffer's bytes.
 
     Args:
@@ -161,8 +187,9 @@ def to_tflite_bytes(model, mode, calibration=None, allow_select_tf_ops=False,
             or the converter rejected the model for another reason.
     """
     converter = make_converter(
-        model, mode, calibration, allow_select_tf_ops, output_name, verbose
-    )
+        model, mode, calibration, allow_select_tf_ops, output_name, verbose,
+        image_input, normalization, softmax,
+    )  # fmt: skip
     try:
         return converter.convert()
     except Exception as error:  # ConverterError and friends: re-worded below

@@ -16,6 +16,7 @@ import numpy as np
 from keras_kd.files import load_keras_model
 from tflite_export.tflite import tflite_file
 from tflite_export.tflite._calibration import check_finite
+from tflite_export.tflite._metadata import read_metadata
 
 
 @dataclasses.dataclass
@@ -34,6 +35,8 @@ class EvaluationReport:
         latency_ms: Mean milliseconds per sample at batch 1, after warm-up.
         latency_p90_ms: 90th percentile of the same.
         num_threads: Interpreter threads (`None`: LiteRT's default).
+        metadata: The file's TFLite Model Metadata (a `FileMetadata`, from
+            `read_metadata`), or `None`.
         outputs: The file's outputs for `x`, dequantized (not printed).
     """
 
@@ -46,6 +49,7 @@ class EvaluationReport:
     latency_ms: float = None
     latency_p90_ms: float = None
     num_threads: int = None
+    metadata: object = None
     outputs: np.ndarray = dataclasses.field(default=None, repr=False)
 
 
@@ -56,7 +60,9 @@ def evaluate(path, x, y=None, reference=None, batch_size=256, num_threads=None,
     Args:
         path: The `.tflite` file.
         x: Inputs as float values, the way the Keras model takes them (int8
-            files get them quantized by the file's own parameters).
+            files get them quantized by the file's own parameters); for a
+            file with a uint8 image input (`image_input="uint8_rgb"`), the
+            raw RGB pixels.
         y: Integer class labels, for accuracy.
         reference: The float Keras model (or the `.keras` path, or its outputs
             on `x` as an array), for agreement and output difference.
@@ -92,12 +98,22 @@ def evaluate(path, x, y=None, reference=None, batch_size=256, num_threads=None,
         )
     check_finite(x, "x")
     runner = _Runner(path, num_threads)
+    if reference is not None and runner.takes_raw_integers() and not isinstance(
+        reference, np.ndarray
+    ):
+        raise ValueError(
+            "The file takes raw uint8 pixels and converts them itself "
+            "(image_input='uint8_rgb'), but a Keras model takes the converted "
+            "inputs: pass reference=model.predict(x_model) (its outputs on the "
+            "same images as the model takes them) instead of the model."
+        )
     outputs = runner.run(x, batch_size)
     report = EvaluationReport(
         path=os.path.abspath(path),
         bytes=os.path.getsize(path),
         samples=len(x),
         num_threads=num_threads,
+        metadata=read_metadata(path),
         outputs=outputs,
     )
     if y is not None:
@@ -201,6 +217,11 @@ class _Runner:
         self.output_index = self.litert.get_output_details()[0]["index"]
         self.batch = None
 
+    def takes_raw_integers(self):
+        """Whether the input is an integer tensor without quantization (pixels)."""
+        integer = np.issubdtype(self.input["dtype"], np.integer)
+        return integer and self.input["quantization"][0] == 0.0
+
     def _resize(self, batch):
         if batch != self.batch:
             shape = [batch] + list(self.input["shape"][1:])
@@ -221,6 +242,14 @@ class _Runner:
             return x.astype(dtype)
         scale, zero_point = self.input["quantization"]
         info = np.iinfo(dtype)
+        if scale == 0.0:  # raw integers, e.g. the pixels of a uint8 image input
+            if not np.array_equal(x, np.round(x)) or x.min() < info.min or x.max() > info.max:
+                raise ValueError(
+                    f"The file takes {np.dtype(dtype).name} values as they are (e.g. "
+                    f"pixels 0-255), but x holds values outside {info.min}..{info.max} "
+                    "or fractions. Pass the raw images, not normalized ones."
+                )
+            return x.astype(dtype)
         q = np.round(x.astype("float32") / scale) + zero_point
         return np.clip(q, info.min, info.max).astype(dtype)
 

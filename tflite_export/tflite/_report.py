@@ -27,7 +27,7 @@ def evaluation_rows(report):
         ("max |output difference|", _general(report.max_abs_diff)),
         ("latency, batch 1 (mean)", milliseconds(report.latency_ms)),
         ("latency, batch 1 (p90)", milliseconds(report.latency_p90_ms)),
-    ]
+    ] + (report.metadata.rows() if report.metadata is not None else [("metadata", "none")])
 
 
 def _general(value):
@@ -49,6 +49,7 @@ _MEASURED = [
     ("max abs diff", "max_abs_diff", _general),
     ("batch-1 latency (mean)", "latency_ms", _latency),
     ("batch-1 latency (p90)", "latency_p90_ms", _latency),
+    ("metadata", "metadata", lambda metadata: "-" if metadata is None else metadata.summary()),
 ]
 
 

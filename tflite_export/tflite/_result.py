@@ -24,6 +24,8 @@ class ConversionResult:
         calibration_samples: How many samples calibrated the ranges (0 for
             modes without calibration).
         sidecar_path: Path of the JSON sidecar, or `None`.
+        metadata: The file's TFLite Model Metadata as `read_metadata` reads
+            it (a `FileMetadata`), or `None` when none was embedded.
     """
 
     path: str
@@ -35,6 +37,7 @@ class ConversionResult:
     output_kind: str = "unknown"
     calibration_samples: int = 0
     sidecar_path: str = None
+    metadata: object = None
 
     @property
     def input_dtype(self):
@@ -54,7 +57,9 @@ class ConversionResult:
             "  inputs:  " + "; ".join(tensor(t) for t in self.inputs),
             "  outputs: " + "; ".join(tensor(t) for t in self.outputs),
             "  ops:     " + ", ".join(sorted(self.ops)),
-        ])
+        ] + ([] if self.metadata is None else [
+            f"  {label}: {value}" for label, value in self.metadata.rows()
+        ]))
 
 
 def describe(path, mode, output_kind="unknown", calibration_samples=0, path_name=None):

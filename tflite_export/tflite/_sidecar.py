@@ -63,10 +63,30 @@ def _is_number(value):
 
 
 def check_labels(labels, num_classes):
-    """Checks class labels against the output width; returns a list or None."""
+    """Checks class labels against the output width; returns a list or None.
+
+    Names must be distinct, non-empty and on one line each (the metadata's
+    label file holds one per line).
+    """
     if labels is None:
         return None
-    labels = [str(label) for label in labels]
+    if isinstance(labels, (str, bytes)):
+        raise ValueError(
+            f"labels must be a list of class names, not a string. Received: {labels!r}"
+        )
+    labels = [str(label).strip() for label in labels]
+    if not labels:
+        raise ValueError("labels is empty. Give one class name per output class.")
+    bad = [label for label in labels if not label or "\n" in label or "\r" in label]
+    if bad:
+        raise ValueError(
+            f"labels must be non-empty names on one line each. Received: {bad[0]!r}"
+        )
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ValueError(
+            f"labels must be distinct; repeated: {repeated}. Give each class its own name."
+        )
     if num_classes is not None and num_classes > 1 and len(labels) != num_classes:
         raise ValueError(
             f"labels has {len(labels)} names but the model outputs "
@@ -75,9 +95,15 @@ def check_labels(labels, num_classes):
     return labels
 
 
-def sidecar_content(result, output_kind, normalization=None, labels=None):
-    """The sidecar as a dict (see the module docstring for its fields)."""
+def sidecar_content(result, output_kind, normalization=None, labels=None, image_input=None):
+    """The sidecar as a dict (see the module docstring for its fields).
+
+    With `image_input`, the normalization is inside the file: `normalization`
+    is then `None` (the app feeds raw pixels) and `normalization_in_model`
+    records it.
+    """
     first_in = result.inputs[0]
+    folded = normalization if image_input else None
     return {
         "format": FORMAT,
         "model_file": os.path.basename(result.path),
@@ -85,7 +111,10 @@ def sidecar_content(result, output_kind, normalization=None, labels=None):
         "signature": "serving_default",
         "input_shape": [1] + list(first_in.shape[1:]),
         "input_dtype": first_in.dtype,
-        "normalization": normalization,
+        "normalization": None if image_input else normalization,
+        "image_input": image_input,
+        "normalization_in_model": folded,
+        "metadata": result.metadata is not None,
         "output_kind": output_kind,
         "labels": labels,
         "inputs": [t.to_json() for t in result.inputs],
@@ -94,9 +123,9 @@ def sidecar_content(result, output_kind, normalization=None, labels=None):
     }
 
 
-def sidecar_json(result, output_kind, normalization=None, labels=None):
+def sidecar_json(result, output_kind, normalization=None, labels=None, image_input=None):
     """The sidecar's text: strict JSON (a NaN or infinity raises)."""
-    content = sidecar_content(result, output_kind, normalization, labels)
+    content = sidecar_content(result, output_kind, normalization, labels, image_input)
     return json.dumps(content, indent=2, allow_nan=False) + "\n"
 
 
