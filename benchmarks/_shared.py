@@ -26,8 +26,8 @@ def pair_parser(description):
     training samples and epochs it gets, the seed, and `--quick`."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--train-samples", type=int, default=60000)
-    parser.add_argument("--teacher-epochs", type=int, default=RECIPE["teacher_epochs"])
-    parser.add_argument("--student-epochs", type=int, default=RECIPE["epochs"])
+    parser.add_argument("--teacher-epochs", type=int, default=RECIPE.teacher_epochs)
+    parser.add_argument("--student-epochs", type=int, default=RECIPE.epochs)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
     return parser
@@ -53,7 +53,7 @@ def cached_pair(x, y, teacher_epochs, student_epochs, seed):
     before with the same settings (saves minutes on reruns)."""
     key = (
         f"{keras.backend.backend()}_{len(x)}_{teacher_epochs}_{student_epochs}_{seed}"
-        f"_T{RECIPE['temperature']}_a{RECIPE['alpha']}"
+        f"_T{RECIPE.temperature}_a{RECIPE.alpha}"
     )
     paths = [os.path.join(WORK, f"tfmot_{role}_{key}.keras") for role in ("teacher", "student")]
     if all(os.path.exists(p) for p in paths):
@@ -76,8 +76,8 @@ def train_pair(x, y, teacher_epochs, student_epochs):
     teacher.fit(x, y, epochs=teacher_epochs, batch_size=128, verbose=2)
     distiller = keras_kd.Distiller(
         teacher, student_cnn(),
-        distillation_loss=keras_kd.losses.SoftTargetKD(RECIPE["temperature"]),
-        alpha=RECIPE["alpha"],
+        distillation_loss=keras_kd.losses.SoftTargetKD(RECIPE.temperature),
+        alpha=RECIPE.alpha,
     )  # fmt: skip
     distiller.compile(keras.optimizers.Adam(2e-3), sparse_ce, metrics=["accuracy"])
     distiller.fit(x, y, epochs=student_epochs, batch_size=128, verbose=2)

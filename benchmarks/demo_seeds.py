@@ -18,6 +18,7 @@ markers named `<dataset>_<holdout>[_labels<N>]`.
 """
 
 import argparse
+import dataclasses
 import os
 import statistics
 import time
@@ -94,7 +95,7 @@ def main():
 
     overrides = {name: getattr(args, name) for name in SETTINGS if getattr(args, name) is not None}
     overrides.update(labels=args.labels, holdout=args.holdout)
-    settings = {**demo.PRESETS[args.dataset], **overrides}
+    settings = {**dataclasses.asdict(demo.PRESETS[args.dataset]), **overrides}
     start = time.time()
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(_run, args.dataset, seed, overrides) for seed in args.seeds]

@@ -172,8 +172,8 @@ def main():
     setup = (
         f"Fashion-MNIST test set ({len(x_test):,} images); student `student_cnn` "
         f"({student.count_params():,} parameters) distilled from `teacher_cnn` "
-        f"({args.student_epochs} epochs, SoftTargetKD T={RECIPE['temperature']:g}, "
-        f"alpha={RECIPE['alpha']:g}) on Keras backend "
+        f"({args.student_epochs} epochs, SoftTargetKD T={RECIPE.temperature:g}, "
+        f"alpha={RECIPE.alpha:g}) on Keras backend "
         f"{keras.backend.backend()}; float Keras student {100 * keras_accuracy:.2f}%. "
         f"{args.calibration_samples} calibration images. Latency: LiteRT "
         f"(ai-edge-litert), 1 thread, batch 1, median of {args.latency_rounds} "

@@ -218,7 +218,7 @@ def cache_accuracy_worker(args):
         caches, _ = _write_caches(keras_kd, teacher, x, folder)
         for seed in args.seeds:
             models = _distillers(
-                keras, teacher, caches, seed, x.shape[1:], RECIPE["temperature"], RECIPE["alpha"]
+                keras, teacher, caches, seed, x.shape[1:], RECIPE.temperature, RECIPE.alpha
             )
             for arm, model in models.items():
                 fit = _fit_inputs(arm, caches, x, y, args.batch_size, seed)
@@ -232,7 +232,7 @@ def cache_accuracy_worker(args):
     return {
         "samples": len(x), "test_samples": len(x_test), "seeds": args.seeds,
         "teacher_epochs": args.teacher_epochs, "student_epochs": args.student_epochs,
-        "temperature": RECIPE["temperature"], "alpha": RECIPE["alpha"],
+        "temperature": RECIPE.temperature, "alpha": RECIPE.alpha,
         "teacher_accuracy": _test_accuracy(teacher, x_test, y_test),
         "accuracy": accuracies,
     }  # fmt: skip

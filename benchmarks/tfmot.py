@@ -73,7 +73,7 @@ def tfmot_rows(student, teacher_logits, x, y, test, args, folder):
     # The distilled runs fine-tune under the same loss that distilled the
     # student; with teacher=None, the labels alone.
     common = dict(validation_data=test, verbose=2,
-                  temperature=RECIPE["temperature"], alpha=RECIPE["alpha"])
+                  temperature=RECIPE.temperature, alpha=RECIPE.alpha)
     runs = [
         ("QAT int8, distilled", tflite_export.quantization_aware_distill,
          teacher_logits, dict(epochs=args.qat_epochs)),
@@ -142,7 +142,7 @@ def main():
         f"Fashion-MNIST, {len(x):,} training and {len(x_test):,} test images; teacher "
         f"`teacher_cnn` {args.teacher_epochs} epochs; student `student_cnn` "
         f"({student.count_params():,} parameters) distilled {args.student_epochs} epochs "
-        f"(SoftTargetKD T={RECIPE['temperature']:g}, alpha={RECIPE['alpha']:g}); "
+        f"(SoftTargetKD T={RECIPE.temperature:g}, alpha={RECIPE.alpha:g}); "
         f"QAT {args.qat_epochs} epochs, pruning "
         f"{args.prune_epochs} epochs, each fine-tuning repeated with seeds {args.fine_tune_seeds} "
         f"(mean ± std; bytes of the first seed's file); Keras backend {keras.backend.backend()}; "

@@ -31,8 +31,8 @@ from keras_kd.apps.reference_models import student_cnn
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(HERE, "_work")
 DEMO_SETTINGS = {
-    "temperature": demo.PRESETS["fashion_mnist"]["temperature"],
-    "alpha": demo.PRESETS["fashion_mnist"]["alpha"],
+    "temperature": demo.PRESETS["fashion_mnist"].temperature,
+    "alpha": demo.PRESETS["fashion_mnist"].alpha,
     "loss": "kd",
 }
 LEARNING_RATE = 2e-3  # the demo's

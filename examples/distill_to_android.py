@@ -62,8 +62,8 @@ def distill(teacher, x, y, epochs):
     distiller = keras_kd.Distiller(
         teacher=teacher,
         student=student_cnn(),
-        distillation_loss=keras_kd.losses.SoftTargetKD(temperature=RECIPE["temperature"]),
-        alpha=RECIPE["alpha"],
+        distillation_loss=keras_kd.losses.SoftTargetKD(temperature=RECIPE.temperature),
+        alpha=RECIPE.alpha,
     )
     distiller.compile(keras.optimizers.Adam(2e-3), sparse_ce(), metrics=["accuracy"])
     distiller.fit(x, y, epochs=epochs, batch_size=128, verbose=2)
@@ -98,8 +98,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="exported", help="Folder for the files.")
     parser.add_argument("--teacher", help="A trained teacher .keras file (else one is trained).")
-    parser.add_argument("--teacher-epochs", type=int, default=RECIPE["teacher_epochs"])
-    parser.add_argument("--epochs", type=int, default=RECIPE["epochs"])
+    parser.add_argument("--teacher-epochs", type=int, default=RECIPE.teacher_epochs)
+    parser.add_argument("--epochs", type=int, default=RECIPE.epochs)
     parser.add_argument("--quick", action="store_true",
                         help="2,000 training and 1,000 test images, 1 epoch each: "
                         "checks the road, not the model.")

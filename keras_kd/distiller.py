@@ -1,8 +1,13 @@
 """`Distiller`: trains a student on a teacher's soft targets and the labels."""
 
 import contextlib
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import MutableMapping
+from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_kd import _keras_compat
@@ -199,21 +204,21 @@ class Distiller(keras.Model):
         self.built = True
 
     @property
-    def student_loss_weight(self):
+    def student_loss_weight(self) -> float:
         """`alpha`, by the name `keras.distillation.Distiller` gives it."""
         return self.alpha
 
     @student_loss_weight.setter
-    def student_loss_weight(self, value):
+    def student_loss_weight(self, value: float) -> None:
         self.alpha = value
 
     @property
-    def distillation_loss_weights(self):
+    def distillation_loss_weights(self) -> list[float]:
         """The `weight` of each distillation loss, in order."""
         return [loss.weight for loss in self.distillation_losses]
 
     @property
-    def teachers(self):
+    def teachers(self) -> list[keras.Model]:
         """The teacher's models: a list of one, unless an ensemble."""
         return self.teacher.models
 
@@ -233,33 +238,33 @@ class Distiller(keras.Model):
         finally:
             self._step_outputs = previous
 
-    def fit(self, *args, **kwargs):
+    def fit(self, *args, **kwargs) -> keras.callbacks.History:
         # alpha may have been assigned since construction.
         augment_lib.check_alpha(self.augmentation, self.alpha)
         # On any failure, the models stay usable (see _keras_compat).
         with _keras_compat.variables_kept_on_failure(self):
             return super().fit(*args, **kwargs)
 
-    def evaluate(self, *args, **kwargs):
+    def evaluate(self, *args, **kwargs) -> float | list[float] | dict[str, float]:
         with _keras_compat.variables_kept_on_failure(self):
             return super().evaluate(*args, **kwargs)
 
-    def predict(self, *args, **kwargs):
+    def predict(self, *args, **kwargs) -> np.ndarray | list[np.ndarray] | dict[str, np.ndarray]:
         with _keras_compat.variables_kept_on_failure(self):
             return super().predict(*args, **kwargs)
 
-    def train_step(self, *args):
+    def train_step(self, *args) -> dict[str, Any] | tuple[dict[str, Any], tuple]:
         # *args: (data,) on TensorFlow and PyTorch, (state, data) on JAX.
         with self._exposing_step_outputs():
             result = super().train_step(*args)
         # After the optimizer step, in the same traced step (the EMA update).
         return self.teacher.after_train_step(self, result)
 
-    def test_step(self, *args):
+    def test_step(self, *args) -> dict[str, Any] | tuple[dict[str, Any], tuple]:
         with self._exposing_step_outputs():
             return super().test_step(*args)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs: Any, training: bool = False) -> Any:
         if self._step_outputs and training:
             # Once, before the split: teacher and student see the same view.
             inputs = augment_lib.apply(self.augmentation, inputs)
@@ -279,7 +284,12 @@ class Distiller(keras.Model):
 
     # -- Losses and metrics --------------------------------------------------
 
-    def compile(self, optimizer="rmsprop", loss=None, **kwargs):
+    def compile(
+        self,
+        optimizer: str | keras.optimizers.Optimizer = "rmsprop",
+        loss: str | keras.losses.Loss | Callable | None = None,
+        **kwargs,
+    ) -> None:
         """Configures training; `loss` is the student's hard-label loss.
 
         Args:
@@ -310,8 +320,13 @@ class Distiller(keras.Model):
         super().compile(optimizer=optimizer, loss=loss, **kwargs)
 
     def compute_loss(
-        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
-    ):
+        self,
+        x: Any = None,
+        y: Any = None,
+        y_pred: Any = None,
+        sample_weight: Any = None,
+        training: bool = True,
+    ) -> Any:
         if not (isinstance(y_pred, dict) and "teacher" in y_pred):
             # The student's predictions only: Keras building the compiled
             # loss before the first step, or a user's own call.
@@ -397,7 +412,9 @@ class Distiller(keras.Model):
             total = total + loss.weight * value
         return total
 
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+    def compute_metrics(
+        self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None
+    ) -> dict[str, Any]:
         if isinstance(y_pred, dict) and "student" in y_pred:
             y_pred = y_pred["student"]
         elif y is not None:
@@ -426,7 +443,7 @@ class Distiller(keras.Model):
             x, y, y_pred, weights.metric_sample_weight()
         )
 
-    def get_metrics_result(self):
+    def get_metrics_result(self) -> dict[str, Any]:
         # Unlabeled data (alpha=0) never builds the label metrics given to
         # compile(): they have no result to report, so they are left out
         # instead of failing at the end of the first epoch.
@@ -440,13 +457,13 @@ class Distiller(keras.Model):
 
     # -- Saving --------------------------------------------------------------
 
-    def save_own_variables(self, store):
+    def save_own_variables(self, store: MutableMapping[str, Any]) -> None:
         # The scheduled values are saved as floats in the config; their
         # variables only mirror them, and files stay as before.
         for i, variable in enumerate(self._saved_own_variables()):
             store[f"{i}"] = variable
 
-    def load_own_variables(self, store):
+    def load_own_variables(self, store: Mapping[str, Any]) -> None:
         variables = self._saved_own_variables()
         if len(store.keys()) != len(variables):
             raise ValueError(
@@ -462,14 +479,14 @@ class Distiller(keras.Model):
         own = _keras_compat.own_variables(self)
         return [v for v in own if id(v) not in scheduled]
 
-    def compile_from_config(self, config):
+    def compile_from_config(self, config: dict[str, Any]) -> None:
         # Keras skips this for models that override compile(); training must
         # resume after load_model, optimizer state included.
         config = keras.saving.deserialize_keras_object(config)
         self.compile(**config)
         self.optimizer.build(self.trainable_variables)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
             {
@@ -497,7 +514,9 @@ class Distiller(keras.Model):
         return config
 
     @classmethod
-    def from_config(cls, config, custom_objects=None):
+    def from_config(
+        cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None
+    ) -> "Distiller":
         config = _saving.deserialize_config(config, custom_objects)
         config["teacher"] = teachers_lib.get(
             config.pop("teacher"),

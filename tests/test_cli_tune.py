@@ -75,6 +75,7 @@ def test_prints_the_table_writes_the_best_settings_and_resumes(files, tmp_path, 
         "temperature": 2.0, "alpha": 0.3, "loss": "kd"}  # fmt: skip
     assert best["objective"] == "val_accuracy" and 0.0 <= best["score"] <= 1.0
     assert [t["status"] for t in best["trials"]] == ["COMPLETED"]
+    assert tuple(best["trials"][0]) == tuning.COLUMNS  # each trial, key for key
     assert f"| 0 | 2 | 0.3 | kd | {best['score']:.4f} (best) | COMPLETED |" in printed
     assert f"Wrote the best settings to {output}" in printed
 

@@ -1,5 +1,6 @@
 """The demo (`keras-kd demo`) end to end on digits, which runs in seconds."""
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -52,6 +53,16 @@ def test_unknown_dataset_names_the_choices():
     with pytest.raises(ValueError, match=r"Unknown dataset 'cifar'.*\['digits', 'fashion_mnist'\]"):
         demo.run_demo("cifar")
 
+
+def test_presets_are_frozen_and_values_given_replace_theirs():
+    preset = demo.PRESETS["digits"]
+    assert isinstance(preset, demo.Preset)
+    with pytest.raises(dataclasses.FrozenInstanceError, match="epochs"):
+        preset.epochs = 1
+    settings = demo._settings("digits", epochs=3, alpha=None, lr_schedule="cosine")
+    assert settings == dataclasses.replace(preset, epochs=3, lr_schedule="cosine")
+    assert demo.PRESETS["digits"].epochs == 40  # the preset itself is unchanged
+    assert set(demo.PRESETS) == set(demo.DATASETS)
 
 def test_the_command_is_quiet_with_one_bar_per_model_and_writes_its_files(tmp_path):
     # The command as a user runs it, in its own process: no TensorFlow

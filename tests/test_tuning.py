@@ -7,6 +7,7 @@ mistake raises with its type and words. Tiny: a 64-16-10 teacher, an 8-unit
 student, one epoch per trial.
 """
 
+import dataclasses
 import re
 import sys
 
@@ -89,30 +90,30 @@ def test_resumes_from_its_folder_and_a_trial_is_the_plain_run(digits, tmp_path, 
     builder = CountingBuilder()
     first = _search(digits, tmp_path, builder, max_trials=1, seed=7)
     assert builder.calls == 1
-    assert [(r["temperature"], r["alpha"], r["loss"]) for r in first.trials] == [(1.0, 0.5, "kd")]
+    assert [(r.temperature, r.alpha, r.loss) for r in first.trials] == [(1.0, 0.5, "kd")]
 
     # The trial is the plain run, score for score and weight for weight.
     student, history = _plain_run(digits, temperature=1.0, alpha=0.5, seed=7)
-    assert first.trials[0]["score"] == pytest.approx(history.history["val_accuracy"][0], abs=1e-7)
+    assert first.trials[0].score == pytest.approx(history.history["val_accuracy"][0], abs=1e-7)
     for got, want in zip(trained[0].student.get_weights(), student.get_weights(), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
     second = _search(digits, tmp_path, builder, seed=7)  # the rest of the grid: one more trial
     assert builder.calls == 2
-    assert [r["temperature"] for r in second.trials] == [1.0, 4.0]
+    assert [r.temperature for r in second.trials] == [1.0, 4.0]
     assert second.trials[0] == first.trials[0]
-    assert all(r["status"] == "COMPLETED" for r in second.trials)
+    assert all(r.status == "COMPLETED" for r in second.trials)
 
     third = _search(digits, tmp_path, builder, seed=7)  # nothing left: no training at all
     assert builder.calls == 2
     assert third.trials == second.trials
 
-    best = max(second.trials, key=lambda r: r["score"])
-    assert second.best == {k: best[k] for k in ("temperature", "alpha", "loss", "score")}
+    best = max(second.trials, key=lambda r: r.score)
+    assert second.best == {k: getattr(best, k) for k in ("temperature", "alpha", "loss", "score")}
     table = second.to_markdown()
     assert len(re.findall(r"^\| \d+ \|", table, flags=re.M)) == 2  # one row per trial
-    assert f"{best['score']:.4f} (best)" in table
-    assert f"Best: temperature={best['temperature']:g}, alpha=0.5, loss='kd'" in table
+    assert f"{best.score:.4f} (best)" in table
+    assert f"Best: temperature={best.temperature:g}, alpha=0.5, loss='kd'" in table
 
     # Other choices in the same folder: refused, nothing trained.
     with pytest.raises(ValueError, match=r"holds a search over .* Pass the same choices to resume it, another directory, or overwrite=True"):
@@ -124,7 +125,19 @@ def test_resumes_from_its_folder_and_a_trial_is_the_plain_run(digits, tmp_path, 
     assert builder.calls == 3
     choices = tuning.check_choices([1.0, 4.0], [0.1, 0.9], ["kd"])
     first_drawn = tuning.trial_order(choices, "random", seed=5)[0]
-    assert [{k: r[k] for k in first_drawn} for r in fresh.trials] == [first_drawn]
+    assert [{k: getattr(r, k) for k in first_drawn} for r in fresh.trials] == [first_drawn]
+
+
+def test_a_trial_is_a_frozen_record_of_the_columns():
+    trial = tuning.Trial(0, temperature=2.0, alpha=0.5, loss="kd", score=None, status="FAILED")
+    assert dataclasses.asdict(trial) == {"trial": 0, "temperature": 2.0, "alpha": 0.5,
+                                         "loss": "kd", "score": None, "status": "FAILED"}
+    assert tuple(dataclasses.asdict(trial)) == tuning.COLUMNS  # the JSON's key order
+    with pytest.raises(dataclasses.FrozenInstanceError, match="score"):
+        trial.score = 0.9
+    best = {"temperature": 4.0, "alpha": 0.5, "loss": "kd", "score": 0.8}
+    table = tuning.SearchResult(best=best, trials=[trial]).to_markdown()
+    assert "| 0 | 2 | 0.5 | kd | n/a | FAILED |" in table
 
 
 def test_grid_and_seeded_random_orders():

@@ -63,6 +63,36 @@ def import_keras_tuner():
     return keras_tuner
 
 
+@dataclass(frozen=True)
+class Trial:
+    """One trial of a `search`: its settings, score and KerasTuner status.
+
+    Its fields are `COLUMNS`, in that order; `dataclasses.asdict(trial)` is
+    the trial as written to JSON.
+
+    Attributes:
+        trial: Its position in the order the trials ran, from 0.
+        temperature: The distillation temperature.
+        alpha: The weight of the hard-label loss.
+        loss: The registered name of the distillation loss.
+        score: The objective at the trial's best epoch; `None` if it failed.
+        status: KerasTuner's status, e.g. `"COMPLETED"` or `"FAILED"`.
+
+    Example:
+
+    >>> Trial(0, 2.0, 0.5, "kd", 0.9, "COMPLETED").score
+    0.9
+    """
+
+    trial: int
+    temperature: float
+    alpha: float
+    loss: str
+    score: float | None
+    status: str
+
+
+
 @dataclass
 class SearchResult:
     """What `search` found: the best settings and every trial.
@@ -70,13 +100,13 @@ class SearchResult:
     Attributes:
         best: Dict with the best trial's `temperature`, `alpha`, `loss` and
             `score` (the objective on the validation data).
-        trials: One dict per trial, in the order they ran, with the keys of
-            `COLUMNS`; `score` is `None` for a trial that failed.
+        trials: One `Trial` per trial, in the order they ran; its `score` is
+            `None` for a trial that failed.
         objective: The name of the objective, e.g. `"val_accuracy"`.
     """
 
     best: dict
-    trials: list
+    trials: list[Trial]
     objective: str = "val_accuracy"
 
     def to_markdown(self):
@@ -89,8 +119,8 @@ class SearchResult:
 
         >>> result = SearchResult(
         ...     best={"temperature": 2.0, "alpha": 0.5, "loss": "kd", "score": 0.9},
-        ...     trials=[{"trial": 0, "temperature": 2.0, "alpha": 0.5, "loss": "kd",
-        ...              "score": 0.9, "status": "COMPLETED"}])
+        ...     trials=[Trial(0, temperature=2.0, alpha=0.5, loss="kd", score=0.9,
+        ...                   status="COMPLETED")])
         >>> print(result.to_markdown())
         | trial | temperature | alpha | loss | val_accuracy | status |
         |---:|---:|---:|---|---:|---|
@@ -103,12 +133,12 @@ class SearchResult:
             "|---:|---:|---:|---|---:|---|",
         ]
         for row in self.trials:
-            score = "n/a" if row["score"] is None else f"{row['score']:.4f}"
+            score = "n/a" if row.score is None else f"{row.score:.4f}"
             if _same_settings(row, self.best):
                 score += " (best)"
             lines.append(
-                f"| {row['trial']} | {row['temperature']:g} | {row['alpha']:g} | "
-                f"{row['loss']} | {score} | {row['status']} |"
+                f"| {row.trial} | {row.temperature:g} | {row.alpha:g} | "
+                f"{row.loss} | {score} | {row.status} |"
             )
         best = self.best
         lines += [
@@ -120,7 +150,7 @@ class SearchResult:
 
 
 def _same_settings(row, best):
-    return all(row[key] == best[key] for key in ("temperature", "alpha", "loss"))
+    return all(getattr(row, key) == best[key] for key in ("temperature", "alpha", "loss"))
 
 
 def search(
@@ -194,7 +224,7 @@ def search(
     ...                 alpha=[0.5], epochs=1, directory="search")
     >>> sorted(result.best)
     ['alpha', 'loss', 'score', 'temperature']
-    >>> [row["status"] for row in result.trials]
+    >>> [trial.status for trial in result.trials]
     ['COMPLETED']
     """
     keras_tuner = import_keras_tuner()
@@ -494,14 +524,14 @@ def _result(oracle, objective):
     for index, trial in enumerate(ordered):
         values = trial.hyperparameters.values
         trials.append(
-            {
-                "trial": index,
-                "temperature": values["temperature"],
-                "alpha": values["alpha"],
-                "loss": values["loss"],
-                "score": None if trial.score is None else float(trial.score),
-                "status": str(trial.status),
-            }
+            Trial(
+                trial=index,
+                temperature=values["temperature"],
+                alpha=values["alpha"],
+                loss=values["loss"],
+                score=None if trial.score is None else float(trial.score),
+                status=str(trial.status),
+            )
         )
     best_trials = [t for t in oracle.get_best_trials(len(trials)) if t.score is not None]
     if not best_trials:

@@ -13,6 +13,7 @@ Example:
         --temperature 1 2 4 --alpha 0.1 0.5 --epochs 5 --directory search -o best.json
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -202,7 +203,8 @@ def run(args):
 
     from keras_kd import files
 
-    best = {**result.best, "objective": result.objective, "trials": result.trials}
+    trials = [dataclasses.asdict(trial) for trial in result.trials]
+    best = {**result.best, "objective": result.objective, "trials": trials}
     files.atomic_write(args.output, json.dumps(best, indent=2) + "\n")
     print(f"Wrote the best settings to {args.output}")
     return 0

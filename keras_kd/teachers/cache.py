@@ -11,6 +11,8 @@ changed, is refused with both fingerprints named. See docs/teacher_cache.md.
 
 import json
 import os
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -71,7 +73,9 @@ class TeacherCache(Teacher):
     >>> history = distiller.fit(cache.dataset(x_train, y_train, batch_size=16), epochs=1, verbose=0)
     """
 
-    def __init__(self, directory, teacher=None, **kwargs):
+    def __init__(
+        self, directory: str | os.PathLike, teacher: keras.Model | None = None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.directory = os.path.abspath(os.fspath(directory))
         self.manifest = files.read_json(
@@ -86,9 +90,10 @@ class TeacherCache(Teacher):
 
     @classmethod
     def write(
-        cls, teacher, x, directory, top_k=None, dtype="float16", batch_size=256,
-        shard_size=8192, teacher_outputs="auto",
-    ):  # fmt: skip
+        cls, teacher: keras.Model, x: np.ndarray, directory: str | os.PathLike,
+        top_k: int | None = None, dtype: str = "float16", batch_size: int = 256,
+        shard_size: int = 8192, teacher_outputs: str = "auto",
+    ) -> "TeacherCache":  # fmt: skip
         """Runs `teacher` over `x` and stores its outputs in `directory`.
 
         Resumable: if `directory` holds an unfinished write of the same
@@ -145,21 +150,21 @@ class TeacherCache(Teacher):
         return self.manifest["samples"]
 
     @property
-    def top_k(self):
+    def top_k(self) -> int | None:
         """`None` for a dense cache, else the `k` stored per sample."""
         return self.manifest["top_k"]
 
     @property
-    def teacher_fingerprint(self):
+    def teacher_fingerprint(self) -> str:
         """Hash of the weights of the teacher that wrote the cache."""
         return self.manifest["teacher_fingerprint"]
 
     @property
-    def data_fingerprint(self):
+    def data_fingerprint(self) -> str:
         """Hash of the inputs the cache was written from."""
         return self.manifest["data_fingerprint"]
 
-    def read(self, indices):
+    def read(self, indices: np.ndarray | Sequence[int]) -> np.ndarray | dict[str, np.ndarray]:
         """The stored targets of samples `indices`, as NumPy float32 / int32.
 
         Args:
@@ -193,7 +198,7 @@ class TeacherCache(Teacher):
 
     # -- Checks --------------------------------------------------------------------
 
-    def check_teacher(self, teacher):
+    def check_teacher(self, teacher: keras.Model) -> None:
         """Raises unless `teacher` has the weights the cache was written with."""
         fingerprint = teacher_fingerprint(_check_teacher_model(teacher))
         if fingerprint != self.teacher_fingerprint:
@@ -205,7 +210,7 @@ class TeacherCache(Teacher):
                 "Write a new cache with TeacherCache.write(teacher, x, new_directory)."
             )
 
-    def check_data(self, x):
+    def check_data(self, x: np.ndarray) -> np.ndarray:
         """Raises unless `x` is the data the cache was written from."""
         x = _check_inputs(x, "TeacherCache.dataset")
         fingerprint = data_fingerprint(x)
@@ -222,7 +227,10 @@ class TeacherCache(Teacher):
 
     # -- Training data ---------------------------------------------------------------
 
-    def dataset(self, x, y=None, batch_size=128, shuffle=True, seed=0):
+    def dataset(
+        self, x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 128,
+        shuffle: bool = True, seed: int = 0,
+    ) -> keras.utils.PyDataset:  # fmt: skip
         """Batches of the inputs with their stored targets, for `Distiller.fit`.
 
         A `keras.utils.PyDataset` (every backend) yielding
@@ -262,7 +270,9 @@ class TeacherCache(Teacher):
 
     # -- The Teacher interface ---------------------------------------------------------
 
-    def bind(self, student, teacher_layers, teacher_outputs="auto"):
+    def bind(
+        self, student: keras.Model, teacher_layers: Sequence[str], teacher_outputs: str = "auto"
+    ) -> None:
         del student
         if teacher_layers:
             raise ValueError(
@@ -281,7 +291,7 @@ class TeacherCache(Teacher):
                 f"teacher_outputs={teacher_outputs!r}. Pass teacher_outputs='auto'."
             )
 
-    def check_output_shape(self, student):
+    def check_output_shape(self, student: keras.Model) -> None:
         stored = tuple(self.manifest["teacher_output_shape"])
         received = validation.output_shape(student)
         if received is not None and tuple(received) != stored:
@@ -293,7 +303,7 @@ class TeacherCache(Teacher):
                 f"outputs shape {(None,) + tuple(received)}."
             )
 
-    def set_preprocessor(self, preprocessor):
+    def set_preprocessor(self, preprocessor: keras.layers.Layer | None) -> None:
         if preprocessor is not None:
             raise ValueError(
                 "A TeacherCache runs no teacher in the step (it reads targets "
@@ -306,7 +316,7 @@ class TeacherCache(Teacher):
                 "construct the Distiller without teacher_preprocessor."
             )
 
-    def split_inputs(self, inputs):
+    def split_inputs(self, inputs: Any) -> tuple[Any, Any]:
         if isinstance(inputs, dict) and TARGETS_KEY in inputs:
             return inputs["x"], inputs[TARGETS_KEY]
         if isinstance(inputs, dict) and "teacher" in inputs:
@@ -321,10 +331,10 @@ class TeacherCache(Teacher):
             )
         return inputs, None  # predict() on the student's inputs alone
 
-    def teacher_inputs(self, inputs):
+    def teacher_inputs(self, inputs: Any) -> Any:
         return inputs  # Stored targets: nothing to preprocess or check.
 
-    def forward(self, inputs):
+    def forward(self, inputs: Any) -> Any:
         if inputs is None:
             raise ValueError(
                 "A TeacherCache reads the teacher's targets from the batch, "
@@ -334,7 +344,7 @@ class TeacherCache(Teacher):
             )
         return keras.tree.map_structure(ops.convert_to_tensor, inputs)
 
-    def view(self, targets):
+    def view(self, targets: Any) -> ModelOutputs:
         if not isinstance(targets, dict):
             return ModelOutputs(ops.cast(targets, "float32"), "logits")
         return ModelOutputs(
@@ -343,12 +353,12 @@ class TeacherCache(Teacher):
         )
 
     @property
-    def classes(self):
+    def classes(self) -> int:
         """Number of classes of the stored distributions."""
         shape = self.manifest["teacher_output_shape"]
         return max(shape[-1], 2)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config["directory"] = self.directory
         return config

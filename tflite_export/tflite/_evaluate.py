@@ -11,11 +11,13 @@ import dataclasses
 import os
 import time
 
+import keras
 import numpy as np
 
 from keras_kd.files import load_keras_model
 from tflite_export.tflite import tflite_file
 from tflite_export.tflite._calibration import check_finite
+from tflite_export.tflite._metadata import FileMetadata
 from tflite_export.tflite._metadata import read_metadata
 
 
@@ -43,18 +45,20 @@ class EvaluationReport:
     path: str
     bytes: int
     samples: int
-    accuracy: float = None
-    agreement: float = None
-    max_abs_diff: float = None
-    latency_ms: float = None
-    latency_p90_ms: float = None
-    num_threads: int = None
-    metadata: object = None
-    outputs: np.ndarray = dataclasses.field(default=None, repr=False)
+    accuracy: float | None = None
+    agreement: float | None = None
+    max_abs_diff: float | None = None
+    latency_ms: float | None = None
+    latency_p90_ms: float | None = None
+    num_threads: int | None = None
+    metadata: FileMetadata | None = None
+    outputs: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
 
-def evaluate(path, x, y=None, reference=None, batch_size=256, num_threads=None,
-             latency_samples=100, warmup=10):
+def evaluate(path: str | os.PathLike, x: np.ndarray, y: np.ndarray | None = None,
+             reference: keras.Model | str | os.PathLike | np.ndarray | None = None,
+             batch_size: int = 256, num_threads: int | None = None,
+             latency_samples: int = 100, warmup: int = 10) -> EvaluationReport:
     """Runs a `.tflite` file on `x` in the LiteRT interpreter and measures it.
 
     Args:
@@ -135,7 +139,7 @@ def evaluate(path, x, y=None, reference=None, batch_size=256, num_threads=None,
     return report
 
 
-def top1_accuracy(outputs, y):
+def top1_accuracy(outputs: np.ndarray, y: np.ndarray) -> float:
     """Fraction of rows whose arg-max (or > 0.5 for one unit) equals `y`."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
@@ -178,7 +182,9 @@ def _top1(outputs):
     return np.argmax(outputs, axis=-1)
 
 
-def reference_outputs(reference, x):
+def reference_outputs(
+    reference: keras.Model | str | os.PathLike | np.ndarray, x: np.ndarray
+) -> np.ndarray:
     """The reference's float32 outputs on `x`, computed once.
 
     Args:

@@ -8,15 +8,21 @@ only renders: it returns strings and PNG bytes, and writes nothing.
 
 import io
 import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from keras_kd.apps.render import html_page
 from keras_kd.apps.render import markdown_table
 from keras_kd.apps.render import milliseconds
 from keras_kd.apps.render import percent
 from keras_kd.apps.render import require_matplotlib
+from tflite_export.tflite._evaluate import EvaluationReport
+
+if TYPE_CHECKING:
+    import matplotlib.figure
 
 
-def evaluation_rows(report):
+def evaluation_rows(report: EvaluationReport) -> list[tuple[str, str]]:
     """The rows of an `EvaluationReport` for `two_columns`."""
     return [
         ("file", report.path),
@@ -53,7 +59,7 @@ _MEASURED = [
 ]
 
 
-def file_labels(reports):
+def file_labels(reports: Iterable[EvaluationReport]) -> list[str]:
     """Short names of the reports' files: base names, or paths below their
     common folder when two base names are equal."""
     paths = [os.path.abspath(report.path) for report in reports]
@@ -64,7 +70,7 @@ def file_labels(reports):
     return [os.path.relpath(path, common) for path in paths]
 
 
-def comparison_table(reports):
+def comparison_table(reports: Iterable[EvaluationReport]) -> tuple[list[str], list[list[str]]]:
     """The comparison of several evaluated files as a header and rows.
 
     One row per report, in the order given. Sizes are also given relative to
@@ -108,7 +114,7 @@ def comparison_table(reports):
     return header, rows
 
 
-def comparison_markdown(reports, caption=None):
+def comparison_markdown(reports: Iterable[EvaluationReport], caption: str | None = None) -> str:
     """A Markdown table comparing several evaluated `.tflite` files.
 
     Args:
@@ -134,7 +140,12 @@ def comparison_markdown(reports, caption=None):
     return (f"{caption}\n\n{table}\n" if caption else f"{table}\n")
 
 
-def comparison_html(reports, title="keras-kd report", caption=None, png=None):
+def comparison_html(
+    reports: Iterable[EvaluationReport],
+    title: str = "keras-kd report",
+    caption: str | None = None,
+    png: bytes | None = None,
+) -> str:
     """A self-contained HTML page comparing several evaluated `.tflite` files.
 
     The page holds a `<table>` with the columns of `comparison_table`, every
@@ -199,7 +210,9 @@ def _labelled_points(axes, x, y, labels, ylabel, from_zero=False):
     axes.grid(True, alpha=0.3)
 
 
-def comparison_figure(reports, title=None):
+def comparison_figure(
+    reports: Iterable[EvaluationReport], title: str | None = None
+) -> "matplotlib.figure.Figure":
     """A matplotlib figure comparing several evaluated `.tflite` files.
 
     The first panel plots accuracy (or, without labels, agreement with the
@@ -250,7 +263,9 @@ def comparison_figure(reports, title=None):
     return figure
 
 
-def comparison_png(reports, title=None, dpi=120):
+def comparison_png(
+    reports: Iterable[EvaluationReport], title: str | None = None, dpi: int = 120
+) -> bytes:
     """`comparison_figure` rendered to PNG bytes.
 
     Args:

@@ -2,10 +2,14 @@
 
 import dataclasses
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tflite_export.tflite import tflite_file
+
+if TYPE_CHECKING:
+    from tflite_export.tflite._metadata import FileMetadata
 
 
 @dataclasses.dataclass
@@ -30,21 +34,21 @@ class ConversionResult:
 
     path: str
     bytes: int
-    mode: str
-    inputs: list
-    outputs: list
-    ops: frozenset
+    mode: str | None
+    inputs: list[tflite_file.TensorInfo]
+    outputs: list[tflite_file.TensorInfo]
+    ops: frozenset[str]
     output_kind: str = "unknown"
     calibration_samples: int = 0
-    sidecar_path: str = None
-    metadata: object = None
+    sidecar_path: str | None = None
+    metadata: "FileMetadata | None" = None
 
     @property
-    def input_dtype(self):
+    def input_dtype(self) -> str:
         return self.inputs[0].dtype
 
     @property
-    def output_dtype(self):
+    def output_dtype(self) -> str:
         return self.outputs[0].dtype
 
     def __str__(self):

@@ -19,7 +19,7 @@ from keras_kd.files import atomic_write
 FORMAT = "keras-kd tflite sidecar 1"
 
 
-def sidecar_path(tflite_path):
+def sidecar_path(tflite_path: str | os.PathLike) -> str:
     """`model.tflite` -> `model.json` (beside it)."""
     root, _ = os.path.splitext(os.fspath(tflite_path))
     return root + ".json"

@@ -7,6 +7,8 @@ tests use it to check that int8 files really hold int8 kernels.
 """
 
 import dataclasses
+import os
+from typing import Any
 
 import numpy as np
 
@@ -27,12 +29,12 @@ class TensorInfo:
     """
 
     name: str
-    shape: tuple
+    shape: tuple[int, ...]
     dtype: str
-    scale: float = None
-    zero_point: int = None
+    scale: float | None = None
+    zero_point: int | None = None
 
-    def to_json(self):
+    def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self) | {"shape": list(self.shape)}
 
 
@@ -98,11 +100,11 @@ class SizeBreakdown:
     quantization: int
 
     @property
-    def other(self):
+    def other(self) -> int:
         return self.total - self.tensor_data - self.quantization
 
 
-def size_breakdown(path):
+def size_breakdown(path: str | os.PathLike) -> SizeBreakdown:
     """Reads a `.tflite` flatbuffer and tells where its bytes go.
 
     Args:

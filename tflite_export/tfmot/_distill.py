@@ -54,16 +54,16 @@ class TFMOTResult:
     """
 
     path: str
-    quantization: str = None
-    float_accuracy: float = None
-    ptq_accuracy: float = None
-    accuracy: float = None
+    quantization: str | None = None
+    float_accuracy: float | None = None
+    ptq_accuracy: float | None = None
+    accuracy: float | None = None
     sparsity: float = 0.0
     bytes: int = 0
     gzip_bytes: int = 0
-    history: dict = dataclasses.field(default_factory=dict)
-    student: object = dataclasses.field(default=None, repr=False)
-    evaluated_on: str = None
+    history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    student: keras.Model | None = dataclasses.field(default=None, repr=False)
+    evaluated_on: str | None = None
 
 
 def common_settings(epochs, batch_size, temperature, alpha, learning_rate, seed=0):

@@ -10,7 +10,9 @@ what an app download pays for.
 """
 
 import math
+import os
 
+import keras
 import numpy as np
 
 from tflite_export import modes as modes_lib
@@ -24,23 +26,23 @@ _RAMP_SHARE = 0.7
 
 
 def prune_distill(
-    student,
-    teacher,
-    x,
-    y=None,
-    output_path="student_pruned.tflite",
-    target_sparsity=0.8,
-    quantization=None,
-    epochs=2,
-    temperature=4.0,
-    alpha=0.1,
-    learning_rate=1e-3,
-    batch_size=64,
-    validation_data=None,
-    teacher_outputs="auto",
-    seed=0,
-    verbose=1,
-):
+    student: keras.Model,
+    teacher: keras.Model | np.ndarray | None,
+    x: np.ndarray,
+    y: np.ndarray | None = None,
+    output_path: str | os.PathLike = "student_pruned.tflite",
+    target_sparsity: float = 0.8,
+    quantization: str | None = None,
+    epochs: int = 2,
+    temperature: float = 4.0,
+    alpha: float = 0.1,
+    learning_rate: float = 1e-3,
+    batch_size: int = 64,
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    teacher_outputs: str = "auto",
+    seed: int = 0,
+    verbose: int = 1,
+) -> _distill.TFMOTResult:
     """Prunes `student` to `target_sparsity` with `teacher` watching.
 
     Runs in a TensorFlow subprocess (TFMOT needs tf-keras), so it works from

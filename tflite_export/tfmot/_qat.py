@@ -10,26 +10,31 @@ int8 `.tflite`; the int8 post-training file of the same student is measured
 alongside, so the gain is on record.
 """
 
+import os
+
+import keras
+import numpy as np
+
 from tflite_export.tfmot import _distill
 from tflite_export.tfmot import _train
 
 
 def quantization_aware_distill(
-    student,
-    teacher,
-    x,
-    y=None,
-    output_path="student_qat_int8.tflite",
-    epochs=2,
-    temperature=4.0,
-    alpha=0.1,
-    learning_rate=1e-4,
-    batch_size=64,
-    validation_data=None,
-    teacher_outputs="auto",
-    seed=0,
-    verbose=1,
-):
+    student: keras.Model,
+    teacher: keras.Model | np.ndarray | None,
+    x: np.ndarray,
+    y: np.ndarray | None = None,
+    output_path: str | os.PathLike = "student_qat_int8.tflite",
+    epochs: int = 2,
+    temperature: float = 4.0,
+    alpha: float = 0.1,
+    learning_rate: float = 1e-4,
+    batch_size: int = 64,
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    teacher_outputs: str = "auto",
+    seed: int = 0,
+    verbose: int = 1,
+) -> _distill.TFMOTResult:
     """Quantization-aware training of `student` with `teacher` watching.
 
     Runs in a TensorFlow subprocess (TFMOT needs tf-keras), so it works
