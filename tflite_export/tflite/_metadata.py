@@ -16,10 +16,10 @@ import os
 import zipfile
 
 import keras_kd
+from keras_kd.apps.render import two_columns
 from tflite_export import _litert_compat
 from tflite_export.tflite import _metadata_schema as schema
 from tflite_export.tflite import tflite_file
-from tflite_export.tflite._report import two_columns
 
 METADATA_NAME = "TFLITE_METADATA"  # the model's `metadata` entry, as MediaPipe reads it
 LABEL_FILE = "labels.txt"
@@ -81,7 +81,7 @@ class FileMetadata:
     labels: list = None
     label_file: str = None
 
-    def rows(self):
+    def rows(self) -> list[tuple[str, str]]:
         """`(label, value)` pairs for a two-column table."""
         tensor = self.input
         image = "" if tensor.color_space is None else (
@@ -103,7 +103,7 @@ class FileMetadata:
             ("metadata labels", labels),
         ]  # fmt: skip
 
-    def summary(self):
+    def summary(self) -> str:
         """One line: input, scores, labels, e.g. `uint8 RGB 16x16, probabilities, 10 labels`."""
         tensor = self.input
         image = ""
@@ -206,7 +206,7 @@ def embed(content, metadata, labels):
     return archive.getvalue()
 
 
-def read_metadata(path):
+def read_metadata(path: "str | os.PathLike") -> "FileMetadata | None":
     """Reads the TFLite Model Metadata of a `.tflite` file.
 
     Args:

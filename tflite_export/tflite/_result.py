@@ -2,14 +2,11 @@
 
 import dataclasses
 import os
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tflite_export.tflite import tflite_file
-
-if TYPE_CHECKING:
-    from tflite_export.tflite._metadata import FileMetadata
+from tflite_export.tflite._metadata import FileMetadata
 
 
 @dataclasses.dataclass
@@ -41,7 +38,7 @@ class ConversionResult:
     output_kind: str = "unknown"
     calibration_samples: int = 0
     sidecar_path: str | None = None
-    metadata: "FileMetadata | None" = None
+    metadata: FileMetadata | None = None
 
     @property
     def input_dtype(self) -> str:
