@@ -4,7 +4,9 @@ import contextlib
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import MutableMapping
+from collections.abc import Sequence
 from typing import Any
+from typing import Union
 
 import keras
 import numpy as np
@@ -18,10 +20,14 @@ from keras_kd import hyperparameters
 from keras_kd import outputs as outputs_lib
 from keras_kd import teachers as teachers_lib
 from keras_kd import validation
+from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.base import ModelOutputs
 from keras_kd.losses.reduction import PositionWeights
 from keras_kd.taps import Tapped
 from keras_kd.teachers.base import resolve_output_kind
+
+# A distillation loss as the Distiller takes it: a registered name or an object.
+LossSpec = Union[str, DistillationLoss]
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
@@ -124,20 +130,20 @@ class Distiller(keras.Model):
 
     def __init__(
         self,
-        teacher,
-        student,
-        distillation_loss=None,
-        alpha=None,
-        teacher_outputs="auto",
-        student_outputs="auto",
-        teacher_weights=None,
-        augmentation=None,
-        teacher_preprocessor=None,
-        distillation_losses=None,
-        distillation_loss_weights=None,
-        student_loss_weight=None,
+        teacher: "keras.Model | Sequence[keras.Model] | teachers_lib.Teacher",
+        student: keras.Model,
+        distillation_loss: "LossSpec | Sequence[LossSpec] | None" = None,
+        alpha: float | None = None,
+        teacher_outputs: str = "auto",
+        student_outputs: str = "auto",
+        teacher_weights: Sequence[float] | None = None,
+        augmentation: "keras.layers.Layer | Sequence[keras.layers.Layer] | None" = None,
+        teacher_preprocessor: "keras.layers.Layer | Callable | None" = None,
+        distillation_losses: Any = None,
+        distillation_loss_weights: Sequence[float] | None = None,
+        student_loss_weight: float | None = None,
         **kwargs,
-    ):
+    ) -> None:
         _keras_distillation.check_misplaced_arguments(kwargs, "Distiller()")
         arguments = _keras_distillation.resolve(
             distillation_loss,
