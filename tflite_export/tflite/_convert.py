@@ -21,6 +21,7 @@ from tflite_export._worker._job import Job
 from tflite_export._worker._runner import run_job
 from tflite_export._worker._runner import terminate_as_exit
 from tflite_export.tflite import _calibration as calibration_lib
+from tflite_export.tflite import _compressed as compressed_lib
 from tflite_export.tflite import _sidecar as sidecar_lib
 from tflite_export.tflite._loading import load_model_file
 from tflite_export.tflite._result import describe
@@ -44,7 +45,10 @@ def convert(
 
     Args:
         model: A built Keras model (Sequential or Functional; any backend), or
-            the path of a `.keras` file.
+            the path of a `.keras` file. A model from
+            `keras_kd.compression.quantization_aware` converts to `"int8"` or
+            `"int8_io"` from its learned ranges, with no representative data;
+            one from `pruning_aware` is stripped first (zeros in place).
         path: Where to write the `.tflite`. Its folder must exist. The write
             is atomic: a failure leaves no partial file and keeps an existing
             one untouched.
@@ -95,12 +99,17 @@ def convert(
     mode = modes_lib.get(quantization)
     model_file = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
     path = _check_paths(path, model_file, sidecar)
-    model, model_file = _load(model)
+    loaded, model_file = _load(model)
+    model, learned_ranges = compressed_lib.prepare(loaded, mode, representative_data)
+    if model is not loaded:
+        model_file = None  # the stripped model is converted, not the file
     shapes = calibration_lib.input_shapes(model)
     kind = _output_kind(model, output_kind)
     normalization = sidecar_lib.check_normalization(normalization)
     labels = sidecar_lib.check_labels(labels, _num_classes(model))
-    samples = _calibration(mode, representative_data, shapes, num_calibration_samples)
+    samples = None if learned_ranges else _calibration(
+        mode, representative_data, shapes, num_calibration_samples
+    )
     settings = dict(
         allow_select_tf_ops=bool(allow_select_tf_ops),
         output_name=kind if kind in outputs_lib.OUTPUT_KINDS else "output",

@@ -4,6 +4,10 @@ import os
 
 import keras
 
+# Registers the compressed-model classes, so their `.keras` files load here
+# and in the TensorFlow child that converts them.
+import keras_kd.compression  # noqa: F401
+
 
 def load_model_file(path):
     """Loads a `.keras` file, or raises an error that says what is wrong."""
