@@ -77,15 +77,15 @@ def block_scores(kernel, block_size):
     return scores, expand
 
 
-def check_block_size(block_size, kernel_shape, layer_name):
-    """Raises `ValueError` unless `block_size` tiles the kernel's 2-D view."""
-    rows, cols = int(np.prod(kernel_shape[:-1])), int(kernel_shape[-1])
-    if rows % block_size[0] or cols % block_size[1]:
-        raise ValueError(
-            f"block_size={tuple(block_size)} does not tile the kernel of layer "
-            f"{layer_name!r}, seen as a {rows}x{cols} matrix (inputs x output "
-            "channels). Choose a block size dividing both, or (1, 1)."
-        )
+def matrix_shape(kernel_shape):
+    """The kernel seen as `(inputs, output channels)`, e.g. `(9, 4)` for 3x3x1x4."""
+    return int(np.prod(tuple(kernel_shape)[:-1])), int(tuple(kernel_shape)[-1])
+
+
+def tiles(block_size, kernel_shape):
+    """Whether blocks of `block_size` tile the kernel's matrix view."""
+    rows, cols = matrix_shape(kernel_shape)
+    return rows % block_size[0] == 0 and cols % block_size[1] == 0
 
 
 def magnitude_mask(kernel, sparsity, block_size=(1, 1)):

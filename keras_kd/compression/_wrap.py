@@ -97,6 +97,16 @@ class CompressedModel(keras.layers.Layer):
                     "already quantized with model.quantize(); compress the float "
                     "model instead."
                 )
+        if self.pruning is not None:
+            block = self.pruning["block_size"]
+            if not any(_sparsity.tiles(block, layer.kernel.shape) for layer in kernels):
+                raise ValueError(
+                    f"block_size={tuple(block)} tiles none of the kernels of "
+                    f"{self.model.name!r} (each seen as an inputs x output channels "
+                    "matrix): "
+                    + ", ".join(f"{l.name} {_sparsity.matrix_shape(l.kernel.shape)}" for l in kernels)
+                    + ". Choose a block size dividing them, or (1, 1)."
+                )
         if not self.quantize:
             return
         unsupported = [l for l in leaves if _layers.kind_of(l) == _layers.UNSUPPORTED]
@@ -112,9 +122,7 @@ class CompressedModel(keras.layers.Layer):
 
     def _install_kernel_call(self, layer, norm, activation_follows):
         mask = None
-        if self.pruning is not None:
-            block = tuple(self.pruning["block_size"])
-            _sparsity.check_block_size(block, tuple(layer.kernel.shape), layer.name)
+        if self.pruning is not None and _sparsity.tiles(self.pruning["block_size"], layer.kernel.shape):
             mask = self.add_weight(
                 shape=tuple(layer.kernel.shape), initializer="ones", trainable=False,
                 name=f"{layer.name}_mask",

@@ -3,6 +3,7 @@
 import keras
 
 from keras_kd.compression import _checks
+from keras_kd.compression import _layers
 from keras_kd.compression import _sparsity
 from keras_kd.compression import _wrap
 
@@ -38,7 +39,8 @@ def pruning_aware(
         initial_sparsity: Sparsity at `begin_step`, in [0, 1).
         block_size: `(rows, cols)`: weights pruned together in blocks of
             the kernel seen as a (inputs, output channels) matrix, e.g.
-            `(1, 4)`; `(1, 1)` prunes single weights.
+            `(1, 4)`; `(1, 1)` prunes single weights. Kernels the blocks do
+            not tile (e.g. a 10-class head with `(1, 4)`) stay dense.
 
     Returns:
         A Functional Keras model computing the same function with masked
@@ -125,9 +127,11 @@ def strip(model):
         )
     plain = _wrap.copy_model(wrapper.model)
     kernels = wrapper.pruned_kernels()
-    for layer in plain._flatten_layers(include_self=False, recursive=True):
-        if layer.name in kernels:
-            layer.kernel.assign(kernels[layer.name])
+    # Matched by position: a subclassed copy's layers get new default names.
+    pairs = zip(_layers.leaf_layers(wrapper.model), _layers.leaf_layers(plain))
+    for compressed_layer, plain_layer in pairs:
+        if compressed_layer.name in kernels:
+            plain_layer.kernel.assign(kernels[compressed_layer.name])
     return plain
 
 

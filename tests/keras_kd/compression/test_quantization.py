@@ -146,6 +146,7 @@ def test_trains_in_distiller_and_learns(make):
     assert accuracy > 0.6
 
 
+@pytest.mark.slow
 def test_saves_loads_and_resumes_like_an_uninterrupted_run(tmp_path):
     x, y = images(64)
 
