@@ -67,7 +67,8 @@ def block_scores(kernel, block_size):
     shape = tuple(kernel.shape)
     rows, cols = int(np.prod(shape[:-1])), int(shape[-1])
     block_rows, block_cols = block_size
-    matrix = ops.reshape(ops.abs(kernel), (rows // block_rows, block_rows, cols // block_cols, block_cols))
+    blocks = (rows // block_rows, block_rows, cols // block_cols, block_cols)
+    matrix = ops.reshape(ops.abs(kernel), blocks)
     scores = ops.mean(matrix, axis=(1, 3))
 
     def expand(block_mask):

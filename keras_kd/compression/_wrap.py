@@ -84,7 +84,7 @@ class CompressedModel(keras.layers.Layer):
         kernels = [layer for layer in leaves if _layers.kind_of(layer) == _layers.KERNEL]
         if not kernels:
             what = "quantize" if self.quantize else "prune"
-            found = ", ".join(f"{l.name} ({type(l).__name__})" for l in leaves) or "none"
+            found = ", ".join(f"{x.name} ({type(x).__name__})" for x in leaves) or "none"
             raise ValueError(
                 f"The model {self.model.name!r} has no layer to {what}: it needs at "
                 "least one Dense, Conv1D/2D/3D or DepthwiseConv1D/2D layer. Its "
@@ -104,14 +104,16 @@ class CompressedModel(keras.layers.Layer):
                     f"block_size={tuple(block)} tiles none of the kernels of "
                     f"{self.model.name!r} (each seen as an inputs x output channels "
                     "matrix): "
-                    + ", ".join(f"{l.name} {_sparsity.matrix_shape(l.kernel.shape)}" for l in kernels)
+                    + ", ".join(
+                        f"{k.name} {_sparsity.matrix_shape(k.kernel.shape)}" for k in kernels
+                    )
                     + ". Choose a block size dividing them, or (1, 1)."
                 )
         if not self.quantize:
             return
-        unsupported = [l for l in leaves if _layers.kind_of(l) == _layers.UNSUPPORTED]
+        unsupported = [x for x in leaves if _layers.kind_of(x) == _layers.UNSUPPORTED]
         if unsupported:
-            names = ", ".join(f"{l.name!r} ({type(l).__name__})" for l in unsupported)
+            names = ", ".join(f"{x.name!r} ({type(x).__name__})" for x in unsupported)
             raise ValueError(
                 f"quantization_aware does not support the layer(s) {names}: layers "
                 "with trainable weights must be Dense, Conv1D/2D/3D, "
@@ -122,7 +124,8 @@ class CompressedModel(keras.layers.Layer):
 
     def _install_kernel_call(self, layer, norm, activation_follows):
         mask = None
-        if self.pruning is not None and _sparsity.tiles(self.pruning["block_size"], layer.kernel.shape):
+        block = None if self.pruning is None else self.pruning["block_size"]
+        if block is not None and _sparsity.tiles(block, layer.kernel.shape):
             mask = self.add_weight(
                 shape=tuple(layer.kernel.shape), initializer="ones", trainable=False,
                 name=f"{layer.name}_mask",
@@ -132,7 +135,9 @@ class CompressedModel(keras.layers.Layer):
         quantizers = []
         if self.quantize:
             if _layers.activation_name(layer) not in _layers.FUSED_ACTIVATIONS:
-                quantizers.append(_fake_quant.ActivationQuantizer(name=f"{layer.name}_pre_activation"))
+                quantizers.append(
+                    _fake_quant.ActivationQuantizer(name=f"{layer.name}_pre_activation")
+                )
             if not activation_follows:
                 quantizers.append(_fake_quant.ActivationQuantizer(name=f"{layer.name}_output"))
             self.quantizers.extend(quantizers)
@@ -304,7 +309,7 @@ def find_wrapper(model):
     if isinstance(model, CompressedModel):
         return model
     if isinstance(model, keras.Model) and not isinstance(model, keras.Sequential):
-        layers = [l for l in getattr(model, "layers", []) if isinstance(l, CompressedModel)]
+        layers = [x for x in getattr(model, "layers", []) if isinstance(x, CompressedModel)]
         if len(layers) == 1:
             return layers[0]
     return None

@@ -62,6 +62,9 @@ class Job:
         allow_select_tf_ops: Keep TensorFlow ops without a TFLite kernel.
         output_name: Name of the output tensor in the file's signature.
         training: `Training` settings of a QAT or pruning job.
+        custom_modules: `[module name, sys.path folder]` pairs the child
+            imports before loading the model: the modules defining its own
+            layer and model classes (e.g. a subclassed student's).
 
     Example:
 
@@ -80,6 +83,7 @@ class Job:
     allow_select_tf_ops: bool = False
     output_name: str = "output"
     training: Training = None
+    custom_modules: list = None
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -98,6 +102,16 @@ class Job:
         "result.json", 'The child\'s outcome, a JSON dict (or `{"error": message}`).'
     )
     weights_path = _in_folder("weights.npz", "Weights the child sends back (the pruned student's).")
+
+    def import_custom_modules(self):
+        """Imports `custom_modules` (their classes register for loading)."""
+        import importlib
+        import sys
+
+        for name, folder in self.custom_modules or ():
+            if folder not in sys.path:
+                sys.path.append(folder)
+            importlib.import_module(name)
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self))

@@ -8,6 +8,7 @@ on the caller's backend, so every data form works the same everywhere.
 """
 
 import os
+import sys
 import tempfile
 
 import keras
@@ -225,6 +226,32 @@ def _calibration(mode, representative_data, shapes, limit):
     return calibration_lib.draw_samples(representative_data, shapes, limit)
 
 
+def custom_modules(model):
+    """`[module, folder]` of each importable module defining one of the
+    model's own (non-Keras) layer or model classes, for the child to import.
+
+    Classes defined in `__main__` cannot be imported by another process and
+    are left out (the child then names the missing class).
+    """
+    found = {}
+    for layer in [model, *model._flatten_layers(include_self=False, recursive=True)]:
+        inner = getattr(layer, "model", None)  # a keras_kd.compression wrapper
+        layers = [layer] + (
+            list(inner._flatten_layers(recursive=True)) if isinstance(inner, keras.Model) else []
+        )
+        for each in layers:
+            name = type(each).__module__
+            module = sys.modules.get(name)
+            path = getattr(module, "__file__", None)
+            if name.split(".")[0] in ("keras", "__main__") or not path:
+                continue
+            folder = os.path.dirname(os.path.abspath(path))
+            for _ in range(name.count(".") + (os.path.basename(path) == "__init__.py")):
+                folder = os.path.dirname(folder)
+            found[name] = folder
+    return [[name, folder] for name, folder in sorted(found.items())]
+
+
 def _convert_in_child(model, model_file, mode, samples, settings):
     """Converts in a TensorFlow process; returns the `.tflite` bytes."""
     with terminate_as_exit(), tempfile.TemporaryDirectory(prefix="keras_kd_convert_") as folder:
@@ -234,6 +261,7 @@ def _convert_in_child(model, model_file, mode, samples, settings):
         job = Job(
             "convert", folder, os.path.abspath(model_file),
             os.path.join(folder, "model.tflite"), mode, **settings,
+            custom_modules=custom_modules(model),
         )  # fmt: skip
         arrays = None if samples is None else {f"input_{i}": s for i, s in enumerate(samples)}
         run_job(job, "converts the model to TFLite", arrays)

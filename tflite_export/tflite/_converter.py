@@ -143,6 +143,7 @@ def convert_job(job):
     if modes_lib.get(job.quantization).needs_calibration and os.path.exists(job.arrays_path):
         arrays = job.read_arrays()
         calibration = [arrays[f"input_{i}"] for i in range(len(arrays))]
+    job.import_custom_modules()
     content = to_tflite_bytes(
         load_model_file(job.model), job.quantization, calibration=calibration,
         allow_select_tf_ops=job.allow_select_tf_ops, output_name=job.output_name,

@@ -8,8 +8,8 @@ import os
 import keras
 import numpy as np
 import pytest
-from _compression_models import compile_for_labels
 from _compression_models import cnn
+from _compression_models import compile_for_labels
 from _compression_models import images
 from _compression_models import predict
 from _compression_models import subclassed

@@ -6,8 +6,8 @@ import os
 import keras
 import numpy as np
 import pytest
-from _compression_models import compile_for_labels
 from _compression_models import cnn
+from _compression_models import compile_for_labels
 from _compression_models import images
 from _compression_models import mlp
 from _compression_models import predict
@@ -80,8 +80,6 @@ def test_gradient_is_straight_through():
 
         grad = jax.grad(lambda v: keras.ops.sum(quantizer(v, training=False)))(inside)
     elif keras.backend.backend() == "torch":
-        import torch
-
         v = inside.clone().requires_grad_(True)
         keras.ops.sum(quantizer(v, training=False)).backward()
         grad = v.grad
