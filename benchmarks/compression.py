@@ -75,7 +75,9 @@ def parse_args():
     parser.add_argument("--stage-seed", type=int, default=0, help=argparse_hidden())
     parser.add_argument("--stage-sparsity", type=float, default=0.0, help=argparse_hidden())
     args = parser.parse_args()
-    if args.quick:
+    if args.quick:  # what data_and_pair sets for --quick, set here so every
+        # process (the stages too) names the same work folder
+        args.train_samples, args.teacher_epochs, args.student_epochs = 2000, 1, 1
         args.qat_epochs, args.prune_epochs, args.fine_tune_seeds = 1, 1, [0]
     return args
 
@@ -150,7 +152,7 @@ def run_stage(args):
     seconds = time.time() - start
     stem = _stage_path(folder, args.stage, args.stage_sparsity, backend, args.stage_seed)
     path = stem[: -len(".json")] + ".tflite"
-    tflite_export.convert(qat, path, quantization="int8", verbose=0)
+    tflite_export.convert(qat, path, quantization="int8", sidecar=False, verbose=0)
     row = measure(name, path, x_test, y_test, reference=_outputs(qat, x_test),
                   keras_accuracy=float(np.mean(_outputs(qat, x_test).argmax(-1) == y_test)),
                   seconds=round(seconds, 1), **extra)  # fmt: skip
@@ -163,8 +165,6 @@ def data_only(args):
     backend: a stage on JAX or PyTorch loads the TensorFlow-trained pair)."""
     from keras_kd.data import load_fashion_mnist
 
-    if args.quick:
-        args.train_samples = 2000
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
     x, y = x_train[: args.train_samples], y_train[: args.train_samples]
     if args.quick:
@@ -252,8 +252,9 @@ def main():
         if not os.path.exists(os.path.join(folder, f"{role}.keras")):
             model.save(os.path.join(folder, f"{role}.keras"))
     float_path, ptq_path = (os.path.join(folder, f) for f in ("float.tflite", "ptq.tflite"))
-    tflite_export.convert(student, float_path, verbose=0)
+    tflite_export.convert(student, float_path, sidecar=False, verbose=0)
     tflite_export.convert(student, ptq_path, quantization="int8", representative_data=x[:500],
+                          sidecar=False,
                           verbose=0)  # fmt: skip
     reference = _outputs(student, x_test)
     rows = [

@@ -33,7 +33,7 @@ def sparsity_at(step, target_sparsity, begin_step, end_step, initial_sparsity=0.
 
     Example:
 
-    >>> float(sparsity_at(5, 0.8, begin_step=0, end_step=10))
+    >>> round(float(sparsity_at(5, 0.8, begin_step=0, end_step=10)), 4)
     0.7
     """
     step = ops.cast(step, "float32")

@@ -44,7 +44,7 @@ def quantization_aware(model, fold_batch_norm=True):
     >>> qat = compression.quantization_aware(model)
     >>> qat.compile("adam", "mse")
     >>> _ = qat.fit(np.ones((8, 4)), np.zeros((8, 3)), verbose=0)
-    >>> qat(np.ones((1, 4))).shape
+    >>> tuple(qat(np.ones((1, 4))).shape)
     (1, 3)
     """
     _checks.check_model(model, "quantization_aware")
