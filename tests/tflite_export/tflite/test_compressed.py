@@ -4,6 +4,7 @@ the pruned zeros in the file's kernels."""
 
 import os
 
+import keras
 import numpy as np
 import pytest
 from _compression_models import cnn
@@ -103,3 +104,26 @@ def test_hostile_conversions_are_refused_before_writing(trained, kwargs, words, 
     with pytest.raises(ValueError, match=words):
         tflite_export.convert(model, path, verbose=0, **kwargs)
     assert not os.path.exists(path)
+
+
+@pytest.mark.slow
+def test_depthwise_folded_norm_add_pooling_and_softmax_convert_and_agree(tmp_path):
+    inputs = keras.Input((8, 8, 3), name="image")
+    h = keras.layers.DepthwiseConv2D(3, depth_multiplier=2, use_bias=False)(inputs)
+    h = keras.layers.BatchNormalization()(h)
+    h = keras.layers.Activation("relu")(h)
+    h = keras.layers.Conv2D(4, 1)(h)
+    h = keras.layers.Add()([h, h])
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
+    qat = compression.quantization_aware(model)
+    qat.compile("adam", "sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).uniform(size=(64, 8, 8, 3)).astype("float32")
+    qat.fit(x, np.arange(64) % 3, epochs=1, batch_size=16, verbose=0)
+    path = os.path.join(tmp_path, "mixed.tflite")
+    tflite_export.convert(qat, path, quantization="int8", sidecar=False, verbose=0)
+    kernels = tflite_file.weight_dtypes(tflite_file.interpreter(path))
+    assert "int8" in kernels["DEPTHWISE_CONV_2D"] and "float32" not in kernels["DEPTHWISE_CONV_2D"]
+    # The softmax's int8 output step is 1/256.
+    report = tflite_export.evaluate(path, x, reference=predict(qat, x), latency_samples=0)
+    assert report.max_abs_diff <= 1 / 255 and report.agreement >= 0.98
