@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from keras_kd import callbacks as callbacks
     from keras_kd import checks as checks
     from keras_kd import classification as classification
+    from keras_kd import compression as compression
     from keras_kd import files as files
     from keras_kd import losses as losses
     from keras_kd import outputs as outputs
@@ -44,11 +45,25 @@ _CLASSES = {
 }
 # Public sub-modules of the core, reachable as attributes.
 _SUBMODULES = (
-    "callbacks", "checks", "classification", "files", "losses", "outputs", "taps", "teachers",
+    "callbacks",
+    "checks",
+    "classification",
+    "compression",
+    "files",
+    "losses",
+    "outputs",
+    "taps",
+    "teachers",
 )
 # What importing the core means: every module that registers a saveable class
 # (in the order the core's own imports need).
-_CORE = ("keras_kd.callbacks", "keras_kd.losses", "keras_kd.teachers", "keras_kd.distiller")
+_CORE = (
+    "keras_kd.callbacks",
+    "keras_kd.losses",
+    "keras_kd.teachers",
+    "keras_kd.distiller",
+    "keras_kd.compression",
+)
 
 __all__ = sorted([*_CLASSES, *_SUBMODULES, "load_core", "__version__"])
 

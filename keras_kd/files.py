@@ -165,6 +165,9 @@ def load_keras_model(path: "str | os.PathLike", what: str = "the model"):
     """
     import keras
 
+    import keras_kd
+
+    keras_kd.load_core()  # registers every class keras-kd saves (Distiller, compressed layers)
     path = os.fspath(path)
     hint = "Save the model with model.save('model.keras'), or pass the model object itself."
     if not os.path.exists(path):

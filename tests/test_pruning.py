@@ -98,7 +98,7 @@ def test_cli_prune_writes_the_file_and_prints_the_table(setup, tmp_path, capsys)
     code = _cli([
         "prune", str(tmp_path / "student.keras"), "--teacher", str(tmp_path / "teacher.npy"),
         "--data", str(tmp_path / "train.npz"), "-o", str(output), "--target-sparsity", "0.5",
-        "--epochs", "1", "--quiet",
+        "--epochs", "1", "--quiet", "--engine", "tfmot",
     ])  # fmt: skip
     printed = capsys.readouterr().out
     assert code == 0 and output.exists()

@@ -1,15 +1,18 @@
 """`keras-kd qat` and `keras-kd prune`: quantization-aware and pruning-aware
-distillation (TFMOT) of a `.keras` student into a `.tflite` file.
+distillation of a `.keras` student into a `.tflite` file; natively
+(`keras_kd.compression`, on the process's backend) by default, or through
+TFMOT with `--engine tfmot`.
 
 Example:
 
     keras-kd qat student.keras --teacher teacher.keras --data train.npz \\
         --validation test.npz -o student_qat_int8.tflite --epochs 2
-    keras-kd prune student.keras --teacher teacher_logits.npy \\
+    keras-kd prune student.keras --teacher teacher_logits.npy --engine tfmot \\
         --data train.npz -o student_pruned.tflite --target-sparsity 0.8
 """
 
 from keras_kd.apps import render
+from keras_kd.cli import _compression
 from keras_kd.cli import _export
 from keras_kd.cli import _loaders
 from keras_kd.cli import _requirements
@@ -23,13 +26,13 @@ def register(add_command):
     qat = add_command(
         "qat",
         run_qat,
-        "Quantization-aware distillation (TFMOT) of a .keras student into an int8 .tflite.",
+        "Quantization-aware distillation of a .keras student into an int8 .tflite.",
     )
     _add_common(qat, default_output="student_qat_int8.tflite", learning_rate=1e-4)
     prune = add_command(
         "prune",
         run_prune,
-        "Pruning-aware distillation (TFMOT) of a .keras student into a sparse .tflite.",
+        "Pruning-aware distillation of a .keras student into a sparse .tflite.",
     )
     _add_common(prune, default_output="student_pruned.tflite", learning_rate=1e-3)
     prune.add_argument(
@@ -49,7 +52,8 @@ def register(add_command):
 
 def _add_common(parser, default_output, learning_rate):
     parser.add_argument(
-        "student", help="The trained student, a .keras file (Sequential or Functional)."
+        "student", help="The trained student, a .keras file (any model with the native "
+        "engine; Sequential or Functional with --engine tfmot)."
     )
     parser.add_argument(
         "--teacher",
@@ -73,6 +77,11 @@ def _add_common(parser, default_output, learning_rate):
     )
     parser.add_argument("--seed", type=int, default=0, help="Random seed of the fine-tuning.")
     parser.add_argument("--quiet", action="store_true", help="No progress bar.")
+    parser.add_argument(
+        "--engine", default="native", choices=["native", "tfmot"],
+        help="native: keras_kd.compression on this Keras backend (default); "
+        "tfmot: tensorflow-model-optimization in a TensorFlow child process.",
+    )  # fmt: skip
 
 
 def _inputs(args, tflite_export):
@@ -124,9 +133,15 @@ def _print_result(result, tflite_export):
         print("(accuracies on the --data set; pass --validation for held-out ones)")
 
 
+def _needs(args):
+    return TFMOT_NEEDS if args.engine == "tfmot" else ("tensorflow",)
+
+
 def run_qat(args):
     """Quantization-aware distillation, then the result's table."""
-    tflite_export = _requirements.import_tflite_export("qat", needs=TFMOT_NEEDS)
+    tflite_export = _requirements.import_tflite_export("qat", needs=_needs(args))
+    if args.engine == "native":
+        return _compression.run_qat(tflite_export, _inputs(args, tflite_export))
     result = tflite_export.quantization_aware_distill(**_inputs(args, tflite_export))
     _print_result(result, tflite_export)
     return 0
@@ -134,8 +149,17 @@ def run_qat(args):
 
 def run_prune(args):
     """Pruning-aware distillation, then the result's table."""
-    tflite_export = _requirements.import_tflite_export("prune", needs=TFMOT_NEEDS)
+    tflite_export = _requirements.import_tflite_export("prune", needs=_needs(args))
     kwargs = _inputs(args, tflite_export)
+    if args.engine == "native":
+        if not 0.0 < args.target_sparsity < 1.0:
+            raise UsageError(
+                "--target-sparsity is the share of weights set to zero and must lie "
+                f"strictly between 0 and 1. Received: {args.target_sparsity}"
+            )
+        return _compression.run_prune(
+            tflite_export, kwargs, args.target_sparsity, args.quantization
+        )
     kwargs.update(target_sparsity=args.target_sparsity, quantization=args.quantization)
     result = tflite_export.prune_distill(**kwargs)
     _print_result(result, tflite_export)

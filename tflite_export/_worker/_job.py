@@ -65,6 +65,9 @@ class Job:
         normalization: `{"mean": m, "std": s}` folded in with `image_input`.
         softmax: Whether a softmax is folded after the head.
         training: `Training` settings of a QAT or pruning job.
+        custom_modules: `[module name, sys.path folder]` pairs the child
+            imports before loading the model: the modules defining its own
+            layer and model classes (e.g. a subclassed student's).
 
     Example:
 
@@ -86,6 +89,7 @@ class Job:
     normalization: dict = None
     softmax: bool = False
     training: Training = None
+    custom_modules: list = None
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -104,6 +108,16 @@ class Job:
         "result.json", 'The child\'s outcome, a JSON dict (or `{"error": message}`).'
     )
     weights_path = _in_folder("weights.npz", "Weights the child sends back (the pruned student's).")
+
+    def import_custom_modules(self):
+        """Imports `custom_modules` (their classes register for loading)."""
+        import importlib
+        import sys
+
+        for name, folder in self.custom_modules or ():
+            if folder not in sys.path:
+                sys.path.append(folder)
+            importlib.import_module(name)
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self))

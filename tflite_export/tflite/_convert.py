@@ -8,6 +8,7 @@ on the caller's backend, so every data form works the same everywhere.
 """
 
 import os
+import sys
 import tempfile
 
 import keras
@@ -23,6 +24,7 @@ from tflite_export._worker._job import Job
 from tflite_export._worker._runner import run_job
 from tflite_export._worker._runner import terminate_as_exit
 from tflite_export.tflite import _calibration as calibration_lib
+from tflite_export.tflite import _compressed as compressed_lib
 from tflite_export.tflite import _contract as contract_lib
 from tflite_export.tflite import _metadata as metadata_lib
 from tflite_export.tflite import _sidecar as sidecar_lib
@@ -50,7 +52,10 @@ def convert(
 
     Args:
         model: A built Keras model (Sequential or Functional; any backend), or
-            the path of a `.keras` file.
+            the path of a `.keras` file. A model from
+            `keras_kd.compression.quantization_aware` converts to `"int8"` or
+            `"int8_io"` from its learned ranges, with no representative data;
+            one from `pruning_aware` is stripped first (zeros in place).
         path: Where to write the `.tflite`. Its folder must exist. The write
             is atomic: a failure leaves no partial file and keeps an existing
             one untouched.
@@ -126,7 +131,10 @@ def convert(
     mode = modes_lib.get(quantization)
     model_file = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
     path = _check_paths(path, model_file, sidecar)
-    model, model_file = _load(model)
+    loaded, model_file = _load(model)
+    model, learned_ranges = compressed_lib.prepare(loaded, mode, representative_data)
+    if model is not loaded:
+        model_file = None  # the stripped model is converted, not the file
     shapes = calibration_lib.input_shapes(model)
     normalization = sidecar_lib.check_normalization(normalization)
     labels = sidecar_lib.check_labels(labels, _num_classes(model))
@@ -135,8 +143,11 @@ def convert(
         image_input=image_input, probabilities=probabilities, metadata=metadata,
     )  # fmt: skip
     kind = contract.output_kind
-    samples = _calibration(mode, representative_data, shapes, num_calibration_samples)
-    samples = contract_lib.pixels_from_inputs(samples, contract)
+    samples = None if learned_ranges else _calibration(
+        mode, representative_data, shapes, num_calibration_samples
+    )
+    if samples is not None:
+        samples = contract_lib.pixels_from_inputs(samples, contract)
     settings = dict(
         allow_select_tf_ops=bool(allow_select_tf_ops),
         output_name=kind if kind in checks.OUTPUT_KINDS else "output",
@@ -263,6 +274,32 @@ def _calibration(mode, representative_data, shapes, limit):
     return calibration_lib.draw_samples(representative_data, shapes, limit)
 
 
+def custom_modules(model):
+    """`[module, folder]` of each importable module defining one of the
+    model's own (non-Keras) layer or model classes, for the child to import.
+
+    Classes defined in `__main__` cannot be imported by another process and
+    are left out (the child then names the missing class).
+    """
+    found = {}
+    for layer in [model, *model._flatten_layers(include_self=False, recursive=True)]:
+        inner = getattr(layer, "model", None)  # a keras_kd.compression wrapper
+        layers = [layer] + (
+            list(inner._flatten_layers(recursive=True)) if isinstance(inner, keras.Model) else []
+        )
+        for each in layers:
+            name = type(each).__module__
+            module = sys.modules.get(name)
+            path = getattr(module, "__file__", None)
+            if name.split(".")[0] in ("keras", "__main__") or not path:
+                continue
+            folder = os.path.dirname(os.path.abspath(path))
+            for _ in range(name.count(".") + (os.path.basename(path) == "__init__.py")):
+                folder = os.path.dirname(folder)
+            found[name] = folder
+    return [[name, folder] for name, folder in sorted(found.items())]
+
+
 def _convert_in_child(model, model_file, mode, samples, settings):
     """Converts in a TensorFlow process; returns the `.tflite` bytes."""
     with terminate_as_exit(), tempfile.TemporaryDirectory(prefix="keras_kd_convert_") as folder:
@@ -272,6 +309,7 @@ def _convert_in_child(model, model_file, mode, samples, settings):
         job = Job(
             "convert", folder, os.path.abspath(model_file),
             os.path.join(folder, "model.tflite"), mode, **settings,
+            custom_modules=custom_modules(model),
         )  # fmt: skip
         arrays = None if samples is None else {f"input_{i}": s for i, s in enumerate(samples)}
         run_job(job, "converts the model to TFLite", arrays)

@@ -7,6 +7,7 @@ with named inputs and outputs and a free batch dimension, then converted with
 the settings of the requested quantization mode.
 """
 
+import os
 import re
 
 import keras
@@ -102,7 +103,8 @@ def make_converter(model, mode, calibration, allow_select_tf_ops, output_name, v
         model: The model to convert (see `serving_function`).
         mode: A mode name of `tflite_export.MODES`.
         calibration: Per-input float32 arrays of calibration samples (from
-            `_calibration.draw_samples`), or `None` where the mode needs none.
+            `_calibration.draw_samples`), or `None` where the mode needs none
+            or the model is quantization-aware (its ranges are in the graph).
         allow_select_tf_ops: Whether TensorFlow ops without a built-in TFLite
             kernel may be kept (they need the Flex delegate on the device).
         output_name: Name of the output tensor in the signature.
@@ -117,7 +119,13 @@ def make_converter(model, mode, calibration, allow_select_tf_ops, output_name, v
     # An empty tf.Module as the trackable: the signature keeps its names.
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], tf.Module())
     settings = modes_lib.get(mode)
-    converter.target_spec.supported_ops = [getattr(tf.lite.OpsSet, settings.ops_set)]
+    # A quantization-aware model carries its ranges as FakeQuant ops: the
+    # converter reads them, there is nothing to calibrate, and it refuses the
+    # INT8 ops set without a representative dataset (the builtin set gives
+    # the same int8 kernels; `convert` checks the file is integer).
+    learned_ranges = settings.needs_calibration and calibration is None
+    ops_set = "TFLITE_BUILTINS" if learned_ranges else settings.ops_set
+    converter.target_spec.supported_ops = [getattr(tf.lite.OpsSet, ops_set)]
     if allow_select_tf_ops:
         converter.target_spec.supported_ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
     if settings.optimize:
@@ -128,7 +136,7 @@ def make_converter(model, mode, calibration, allow_select_tf_ops, output_name, v
         converter.inference_input_type = tf.as_dtype(settings.input_dtype)
     if settings.output_dtype != "float32":
         converter.inference_output_type = tf.as_dtype(settings.output_dtype)
-    if settings.needs_calibration:
+    if settings.needs_calibration and not learned_ranges:
         converter.representative_dataset = _representative(calibration, verbose)
     return converter
 
@@ -156,9 +164,10 @@ def convert_job(job):
     with the job's settings and writes the `.tflite` to `job.output`.
     """
     calibration = None
-    if modes_lib.get(job.quantization).needs_calibration:
+    if modes_lib.get(job.quantization).needs_calibration and os.path.exists(job.arrays_path):
         arrays = job.read_arrays()
         calibration = [arrays[f"input_{i}"] for i in range(len(arrays))]
+    job.import_custom_modules()
     content = to_tflite_bytes(
         load_keras_model(job.model), job.quantization, calibration=calibration,
         allow_select_tf_ops=job.allow_select_tf_ops, output_name=job.output_name,

@@ -169,3 +169,36 @@ def weight_dtypes(litert):
             dtype = np.dtype(tensors[index]["dtype"]).name
             found.setdefault(op["op_name"], set()).add(dtype)
     return found
+
+
+KERNEL_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "CONV_3D")
+
+
+def kernel_zero_shares(path_or_bytes):
+    """`{tensor name: share of zeros}` of each kernel stored in the file.
+
+    The kernels are the weight inputs (input 1) of the fully connected and
+    convolution ops, read from the file's buffers; an int8 kernel's zero is
+    the real zero (TFLite weights are symmetric, zero point 0). Pruned
+    weights show up here.
+
+    Example:
+
+    >>> import os, tempfile, keras, numpy as np, tflite_export
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> model.layers[0].kernel.assign(np.array([[0, 1]] * 4, "float32"))
+    >>> path = os.path.join(tempfile.mkdtemp(), "half.tflite")
+    >>> _ = tflite_export.convert(model, path, sidecar=False, verbose=0)
+    >>> list(kernel_zero_shares(path).values())
+    [0.5]
+    """
+    litert = interpreter(path_or_bytes)
+    tensors = {d["index"]: d for d in litert.get_tensor_details()}
+    shares = {}
+    for op in _litert_compat.ops_details(litert):
+        if op["op_name"] not in KERNEL_OPS or len(op["inputs"]) < 2:
+            continue
+        index = int(op["inputs"][1])
+        values = litert.get_tensor(index)
+        shares[tensors[index]["name"]] = float(np.mean(values == 0))
+    return shares

@@ -1,0 +1,301 @@
+"""Benchmark: native quantization- and pruning-aware distillation against
+post-training int8 and TFMOT, on Fashion-MNIST, side by side in one run.
+
+The teacher CNN and the distilled `student_cnn` come from the shared pair
+(`_shared.data_and_pair`, cached). Then, each fine-tuning repeated with
+every seed:
+
+- float student, and post-training int8 of it (500 calibration images);
+- native QAT with distillation (`keras_kd.compression.quantization_aware`
+  as the student of `keras_kd.Distiller`), once per Keras backend
+  (TensorFlow, JAX, PyTorch: each in its own process), converted to int8
+  from the learned ranges with no representative data;
+- TFMOT QAT with distillation (`tflite_export.quantization_aware_distill`);
+- native pruning with distillation to 50% and 80% (`pruning_aware`), then
+  one epoch of QAT with distillation (the zeros stay), then int8.
+
+Every accuracy is measured on the test images in the LiteRT interpreter;
+agreement is top-1 agreement with the Keras model the file came from (the
+QAT model itself for native rows, the float student for float and PTQ; the
+TFMOT model lives in tf-keras in a child process, so n/a); latency is
+LiteRT's mean at batch 1.
+
+Usage (small by default: 10,000 training images, short fine-tunings; every
+fine-tuning's result is kept in `_work/compression/`, so a killed run
+resumes where it stopped):
+
+    KERAS_BACKEND=tensorflow nice python benchmarks/compression.py
+    KERAS_BACKEND=tensorflow nice python benchmarks/compression.py \\
+        --train-samples 60000 --qat-epochs 2 --prune-epochs 3     # full size
+    KERAS_BACKEND=tensorflow python benchmarks/compression.py --quick   # smoke test
+
+Writes the table to `benchmarks/RESULTS_compression.md`, into README.md and
+docs/compression.md (between the `compression` markers).
+"""
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+from _markdown import write_between_markers
+from _shared import HERE
+from _shared import RECIPE
+from _shared import ROOT
+from _shared import WORK
+from _shared import data_and_pair
+from _shared import pair_parser
+
+import keras_kd
+import tflite_export
+from keras_kd import compression
+from keras_kd.cli._compression import pruning_steps
+
+RESULTS = os.path.join(HERE, "RESULTS_compression.md")
+DOC = os.path.join(ROOT, "docs", "compression.md")
+README = os.path.join(ROOT, "README.md")
+BACKENDS = ("tensorflow", "jax", "torch")
+QAT_LEARNING_RATE, PRUNE_LEARNING_RATE, BATCH_SIZE = 1e-4, 1e-3, 64
+
+
+def parse_args():
+    parser = pair_parser(__doc__.split("\n\n")[0])
+    parser.set_defaults(train_samples=10000, teacher_epochs=3, student_epochs=6)
+    parser.add_argument("--qat-epochs", type=int, default=1)
+    parser.add_argument("--prune-epochs", type=int, default=2)
+    parser.add_argument("--sparsities", type=float, nargs="+", default=[0.5, 0.8])
+    parser.add_argument("--fine-tune-seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS))
+    parser.add_argument("--skip-tfmot", action="store_true")
+    parser.add_argument("--stage", default=None, help=argparse_hidden())
+    parser.add_argument("--stage-seed", type=int, default=0, help=argparse_hidden())
+    parser.add_argument("--stage-sparsity", type=float, default=0.0, help=argparse_hidden())
+    args = parser.parse_args()
+    if args.quick:  # what data_and_pair sets for --quick, set here so every
+        # process (the stages too) names the same work folder
+        args.train_samples, args.teacher_epochs, args.student_epochs = 2000, 1, 1
+        args.qat_epochs, args.prune_epochs, args.fine_tune_seeds = 1, 1, [0]
+    return args
+
+
+def argparse_hidden():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def folder_of(args):
+    key = (
+        f"{'quick' if args.quick else args.train_samples}_{args.teacher_epochs}_"
+        f"{args.student_epochs}_q{args.qat_epochs}_p{args.prune_epochs}_{args.seed}"
+    )
+    folder = os.path.join(WORK, "compression", key)
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+def measure(name, path, x_test, y_test, reference=None, **extra):
+    """Accuracy, agreement and latency in LiteRT; bytes and gzip bytes."""
+    report = tflite_export.evaluate(path, x_test, y_test, reference=reference)
+    with open(path, "rb") as f:
+        content = f.read()
+    shares = list(tflite_export.tflite.tflite_file.kernel_zero_shares(path).values())
+    return {
+        "name": name, "accuracy": float(report.accuracy),
+        "agreement": None if report.agreement is None else float(report.agreement),
+        "bytes": len(content), "gzip_bytes": len(gzip.compress(content)),
+        "latency_ms": float(report.latency_ms), "kernel_zeros": float(np.mean(shares)),
+        **extra,
+    }  # fmt: skip
+
+
+def _outputs(model, x):
+    return keras.ops.convert_to_numpy(model.predict(x, batch_size=512, verbose=0))
+
+
+def _distill(teacher, student, x, y, epochs, learning_rate):
+    sparse_ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    distiller = keras_kd.Distiller(
+        teacher, student, distillation_loss=keras_kd.losses.SoftTargetKD(RECIPE["temperature"]),
+        alpha=RECIPE["alpha"],
+    )  # fmt: skip
+    distiller.compile(keras.optimizers.Adam(learning_rate), sparse_ce)
+    distiller.fit(x, y, epochs=epochs, batch_size=BATCH_SIZE, verbose=2)
+    return student
+
+
+def run_stage(args):
+    """One fine-tuning, in this process's backend; writes its JSON row."""
+    folder = folder_of(args)
+    (x, y), (x_test, y_test) = data_only(args)
+    teacher = keras.saving.load_model(os.path.join(folder, "teacher.keras"))
+    student = keras.saving.load_model(os.path.join(folder, "student.keras"))
+    keras.utils.set_random_seed(args.stage_seed)
+    backend = keras.backend.backend()
+    start = time.time()
+    if args.stage == "qat":
+        qat = _distill(teacher, compression.quantization_aware(student), x, y,
+                       args.qat_epochs, QAT_LEARNING_RATE)  # fmt: skip
+        name, extra = f"native QAT-KD int8 ({backend})", {}
+    else:
+        sparsity = args.stage_sparsity
+        end_step, frequency = pruning_steps(len(x), BATCH_SIZE, args.prune_epochs)
+        pruned = compression.pruning_aware(student, sparsity, 0, end_step, frequency)
+        pruned = _distill(teacher, pruned, x, y, args.prune_epochs, PRUNE_LEARNING_RATE)
+        qat = _distill(teacher, compression.quantization_aware(pruned), x, y, 1, QAT_LEARNING_RATE)
+        name = f"native pruned {sparsity:.0%} + QAT-KD int8 ({backend})"
+        extra = {"sparsity": float(np.mean(list(compression.sparsity(qat).values())))}
+    seconds = time.time() - start
+    stem = _stage_path(folder, args.stage, args.stage_sparsity, backend, args.stage_seed)
+    path = stem[: -len(".json")] + ".tflite"
+    tflite_export.convert(qat, path, quantization="int8", sidecar=False, verbose=0)
+    row = measure(name, path, x_test, y_test, reference=_outputs(qat, x_test),
+                  keras_accuracy=float(np.mean(_outputs(qat, x_test).argmax(-1) == y_test)),
+                  seconds=round(seconds, 1), **extra)  # fmt: skip
+    with open(stem, "w") as f:
+        json.dump(row, f, indent=1)
+
+
+def data_only(args):
+    """The data of `data_and_pair` without its pair (which is cached per
+    backend: a stage on JAX or PyTorch loads the TensorFlow-trained pair)."""
+    from keras_kd.data import load_fashion_mnist
+
+    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    x, y = x_train[: args.train_samples], y_train[: args.train_samples]
+    if args.quick:
+        x_test, y_test = x_test[:1000], y_test[:1000]
+    return (x, y), (x_test, y_test)
+
+
+def _stage_path(folder, stage, sparsity, backend, seed):
+    return os.path.join(folder, f"{stage}_{sparsity}_{backend}_{seed}.json")
+
+
+def _run_stage_process(args, stage, backend, seed, sparsity=0.0):
+    """Runs one stage in a child process with its backend; skipped if done."""
+    folder = folder_of(args)
+    path = _stage_path(folder, stage, sparsity, backend, seed)
+    if not os.path.exists(path):
+        print(f"\n== {stage} sparsity={sparsity} backend={backend} seed={seed}", flush=True)
+        argv = [a for a in sys.argv[1:]]
+        command = [sys.executable, os.path.abspath(__file__), *argv, "--stage", stage,
+                   "--stage-seed", str(seed), "--stage-sparsity", str(sparsity)]  # fmt: skip
+        subprocess.run(command, env=dict(os.environ, KERAS_BACKEND=backend), check=True)
+    with open(path) as f:
+        return json.load(f)
+
+
+def _tfmot_row(args, folder, student, teacher, x, y, x_test, y_test, seed):
+    path = os.path.join(folder, f"tfmot_{seed}.json")
+    if not os.path.exists(path):
+        tflite = os.path.join(folder, f"tfmot_{seed}.tflite")
+        teacher_logits = _outputs(teacher, x)
+        start = time.time()
+        tflite_export.quantization_aware_distill(
+            student, teacher_logits, x, y, tflite, epochs=args.qat_epochs,
+            temperature=RECIPE["temperature"], alpha=RECIPE["alpha"],
+            learning_rate=QAT_LEARNING_RATE, batch_size=BATCH_SIZE,
+            validation_data=(x_test, y_test), seed=seed, verbose=2,
+        )  # fmt: skip
+        row = measure("TFMOT QAT-KD int8", tflite, x_test, y_test, seconds=time.time() - start)
+        with open(path, "w") as f:
+            json.dump(row, f, indent=1)
+    with open(path) as f:
+        return json.load(f)
+
+
+def merge(rows):
+    """Rows of several seeds: accuracy mean and std, the rest averaged."""
+    first = dict(rows[0])
+    first["accuracies"] = [r["accuracy"] for r in rows]
+    for field in ("accuracy", "latency_ms", "keras_accuracy", "sparsity", "kernel_zeros"):
+        if first.get(field) is not None:
+            first[field] = float(np.mean([r[field] for r in rows]))
+    if first.get("agreement") is not None:
+        first["agreement"] = float(np.min([r["agreement"] for r in rows]))
+    return first
+
+
+def format_table(rows, float_row):
+    lines = [
+        "| student | test accuracy (LiteRT) | agreement with Keras (lowest seed) | bytes | "
+        "vs float | gzip bytes | gzip vs float | kernel zeros | LiteRT latency |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        accuracy = f"{100 * row['accuracy']:.2f}%"
+        if len(row.get("accuracies", [])) > 1:
+            accuracy += f" ± {100 * np.std(row['accuracies']):.2f}"
+        agreement = "n/a" if row.get("agreement") is None else f"{100 * row['agreement']:.2f}%"
+        lines.append(
+            f"| {row['name']} | {accuracy} | {agreement} | {row['bytes']:,} | "
+            f"{row['bytes'] / float_row['bytes']:.2f}x | {row['gzip_bytes']:,} | "
+            f"{row['gzip_bytes'] / float_row['bytes']:.3f}x | {100 * row['kernel_zeros']:.1f}% | "
+            f"{row['latency_ms']:.3f} ms |"
+        )
+    return "\n".join(lines)
+
+
+def main():
+    args = parse_args()
+    if args.stage:
+        return run_stage(args)
+    start = time.time()
+    folder = folder_of(args)
+    (x, y), (x_test, y_test), (teacher, student) = data_and_pair(args)
+    for model, role in ((teacher, "teacher"), (student, "student")):
+        if not os.path.exists(os.path.join(folder, f"{role}.keras")):
+            model.save(os.path.join(folder, f"{role}.keras"))
+    float_path, ptq_path = (os.path.join(folder, f) for f in ("float.tflite", "ptq.tflite"))
+    tflite_export.convert(student, float_path, sidecar=False, verbose=0)
+    tflite_export.convert(student, ptq_path, quantization="int8", representative_data=x[:500],
+                          sidecar=False,
+                          verbose=0)  # fmt: skip
+    reference = _outputs(student, x_test)
+    rows = [
+        measure("float student (distilled)", float_path, x_test, y_test, reference),
+        measure("post-training int8", ptq_path, x_test, y_test, reference),
+    ]
+    seeds = args.fine_tune_seeds
+    for backend in args.backends:
+        rows.append(merge([_run_stage_process(args, "qat", backend, s) for s in seeds]))
+    if not args.skip_tfmot:
+        rows.append(merge([
+            _tfmot_row(args, folder, student, teacher, x, y, x_test, y_test, s) for s in seeds
+        ]))  # fmt: skip
+    for sparsity in args.sparsities:
+        rows.append(merge([
+            _run_stage_process(args, "prune", "tensorflow", s, sparsity) for s in seeds
+        ]))  # fmt: skip
+    keras_accuracy = float(np.mean(reference.argmax(-1) == y_test))
+    setup = (
+        f"Fashion-MNIST, {len(x):,} training and {len(x_test):,} test images; teacher "
+        f"`teacher_cnn` {args.teacher_epochs} epochs; student `student_cnn` "
+        f"({student.count_params():,} parameters) distilled {args.student_epochs} epochs "
+        f"(SoftTargetKD T={RECIPE['temperature']:g}, alpha={RECIPE['alpha']:g}); every QAT "
+        f"{args.qat_epochs} epoch(s) (Adam {QAT_LEARNING_RATE:g}, batch {BATCH_SIZE}); pruning "
+        f"{args.prune_epochs} epoch(s) (Adam {PRUNE_LEARNING_RATE:g}) then 1 epoch of QAT; each "
+        f"fine-tuning with seeds {seeds} (mean ± std; bytes of the first seed's file); float "
+        f"Keras student {100 * keras_accuracy:.2f}%; 2 shared CPU cores; "
+        f"total {time.time() - start:.0f} s (this run; finished stages are reused)."
+    )
+    text = f"{setup}\n\n{format_table(rows, rows[0])}"
+    print("\n" + text)
+    with open(os.path.join(folder, "table.json"), "w") as f:
+        json.dump({"args": vars(args), "rows": rows}, f, indent=1)
+    if not args.quick:
+        if not os.path.exists(RESULTS):
+            with open(RESULTS, "w") as f:
+                f.write("# Compression benchmark (benchmarks/compression.py)\n\n"
+                        "<!-- compression:begin -->\n<!-- compression:end -->\n")  # fmt: skip
+        for path in (RESULTS, DOC, README):
+            write_between_markers(path, "compression", text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""What `convert` does with a model from `keras_kd.compression`.
+
+- A quantization-aware model converts as it is, to `"int8"` or `"int8_io"`:
+  its weights and activation ranges reach the converter as FakeQuant ops,
+  so no representative data is needed (and any given is refused, as it
+  would be ignored).
+- A pruning-aware model (not quantization-aware) is `strip`ped first: the
+  plain model, zeros in place, converts in any mode.
+"""
+
+from keras_kd import compression
+from keras_kd.compression import _wrap
+
+LEARNED_RANGE_MODES = ("int8", "int8_io")
+
+
+def prepare(model, mode, representative_data):
+    """`(model to convert, whether its ranges are learned)` for `convert`.
+
+    Raises:
+        ValueError: A quantization-aware model asked for another mode, given
+            representative data, or never trained (no ranges yet).
+    """
+    wrapper = _wrap.find_wrapper(model)
+    if wrapper is None:
+        return model, False
+    if not wrapper.quantize:
+        return compression.strip(model), False
+    if mode.name not in LEARNED_RANGE_MODES:
+        raise ValueError(
+            f"A quantization-aware model converts to int8: quantization='int8' or "
+            f"'int8_io'. Received: quantization={mode.name!r}. For another mode, "
+            "convert keras_kd.compression.strip(model), the float model."
+        )
+    if representative_data is not None:
+        raise ValueError(
+            "A quantization-aware model carries its own int8 ranges, learned in "
+            "training; representative_data would be ignored. Leave it out."
+        )
+    quantizers = [*wrapper.input_quantizers, *wrapper.quantizers]
+    untracked = [q.name for q in quantizers if not q.is_tracked()]
+    if untracked:
+        raise ValueError(
+            "The quantization-aware model has not been trained yet, so these "
+            f"activation ranges are unknown: {', '.join(untracked)}. Train it "
+            "(fit, or as a Distiller's student) for at least one step, then convert."
+        )
+    return model, True
