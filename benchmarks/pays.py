@@ -14,8 +14,10 @@ adds mixup, from its own cache):
 - alone: labels only, on the same views;
 - kd: `SoftTargetKD(T=4)`, alpha 0.1;
 - kd_std: `SoftTargetKD(T=2, standardize=True)` (Sun et al., 2024), its
-  distillation term weighted 9 against 1 for the labels, as in the paper;
-- dkd: `DKD` (Zhao et al., 2022), alpha 1.0 (its defaults);
+  distillation term weighted 9 against 1 for the labels (alpha 0.1), as in
+  the paper;
+- dkd: `DKD` (Zhao et al., 2022; its defaults), weighted 1 against 1 for the
+  labels (alpha 0.5), as in mdistiller;
 - fm: function matching (`keras_kd.recipes.function_matching`: alpha 0,
   KL at T=1, flips, translations and mixup, from the mixup cache).
 
@@ -211,12 +213,14 @@ def distiller_for(arm, cache, student):
     if arm == "kd":
         return keras_kd.Distiller(cache, student, keras_kd.losses.SoftTargetKD(4.0), alpha=0.1)
     if arm == "kd_std":
-        # Sun et al.: T=2, KD weight 9 and label weight 1, i.e. alpha 0.1.
-        loss = keras_kd.losses.SoftTargetKD(2.0, standardize=True, weight=9.0)
+        # Sun et al.: T=2, KD weight 9 against 1 for the labels: alpha 0.1
+        # (the Distiller's total is alpha * labels + (1 - alpha) * KD).
+        loss = keras_kd.losses.SoftTargetKD(2.0, standardize=True)
         return keras_kd.Distiller(cache, student, loss, alpha=0.1)
     if arm == "dkd":
-        return keras_kd.Distiller(cache, student, keras_kd.losses.DKD(), alpha=1.0)
-    return keras_kd.recipes.function_matching(cache, student, cache_views=True)
+        # mdistiller: cross-entropy weight 1, DKD (alpha 1, beta 8) weight 1.
+        return keras_kd.Distiller(cache, student, keras_kd.losses.DKD(), alpha=0.5)
+    return keras_kd.recipes.function_matching(cache, student)
 
 
 def run_arm(args, arm, seed, data, caches):
@@ -229,20 +233,24 @@ def run_arm(args, arm, seed, data, caches):
     start = time.process_time()
     keras.utils.set_random_seed(seed)
     student = make_student()
-    backup = keras.callbacks.BackupAndRestore(os.path.join(args.work, f"{arm}_seed{seed}_backup"))
+    backup_dir = os.path.join(args.work, f"{arm}_seed{seed}_backup")
+    backup = keras.callbacks.BackupAndRestore(backup_dir)
+    # A resumed fit skips the epochs done: the views must start at the next one.
+    resumed = (_load_json(os.path.join(backup_dir, "training_metadata.json")) or {}).get("epoch", 0)
     compile_args = dict(optimizer=optimizer(args.epochs, len(x)),
                         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     if arm == "alone":
         student.compile(**compile_args)
-        batches = keras_kd.augment.ViewBatches(
+        batches = keras_kd.views.ViewBatches(
             x, y, view_augmentation(seed=0), views=args.views, seed=0,
-            batch_size=BATCH, shuffle=True, shuffle_seed=seed)  # fmt: skip
+            batch_size=BATCH, shuffle=True, shuffle_seed=seed, initial_epoch=resumed)  # fmt: skip
         student.fit(batches, epochs=args.epochs, verbose=2, callbacks=[backup])
     else:
         cache = caches["mixup" if arm == "fm" else "plain"]
         distiller = distiller_for(arm, cache, student)
         distiller.compile(**compile_args)
         batches = cache.dataset(x, y, batch_size=BATCH, shuffle=True, seed=seed)
+        batches.set_epoch(resumed)
         distiller.fit(batches, epochs=args.epochs, verbose=2, callbacks=[backup])
     record = {
         "arm": arm, "seed": seed, "epochs": args.epochs,

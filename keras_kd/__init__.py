@@ -19,9 +19,10 @@ from keras_kd import callbacks  # noqa: E402
 from keras_kd import losses  # noqa: E402
 from keras_kd import recipes  # noqa: E402
 from keras_kd import teachers  # noqa: E402
+from keras_kd import views  # noqa: E402
 from keras_kd.distiller import Distiller  # noqa: E402
 from keras_kd.teachers.cache import TeacherCache  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["Distiller", "TeacherCache", "callbacks", "losses", "recipes", "teachers", "__version__"]
+__all__ = ["Distiller", "TeacherCache", "callbacks", "losses", "recipes", "teachers", "views", "__version__"]

@@ -82,6 +82,7 @@ class Views:
         self.views = _check_int("Views", "views", views, 1)
         self.seed = _check_int("Views", "seed", seed, 0)
         self._tables = {}
+        self._transforms = {}
 
     # -- What defines the views ---------------------------------------------------
 
@@ -135,9 +136,23 @@ class Views:
                 images = _mix(layer, table, images, partner_images, rows, partners)
             else:
                 transformation = _rows_of(table, rows, len(x), images.shape)
-                images = layer.transform_images(images, transformation, training=True)
-                images = np.asarray(ops.convert_to_numpy(images), dtype="float32")
+                images = self._transform(position, images, transformation)
         return images
+
+    def _transform(self, position, images, transformation):
+        """`layers[position].transform_images` on one batch, as NumPy float32."""
+        arrays = {k: v for k, v in transformation.items() if isinstance(v, np.ndarray)}
+        static = tuple(sorted((k, v) for k, v in transformation.items() if k not in arrays))
+        key = (position, static)
+        if key not in self._transforms:
+            layer, fixed = self.layers[position], dict(static)
+
+            def transform(images, arrays):
+                return layer.transform_images(images, {**arrays, **fixed}, training=True)
+
+            self._transforms[key] = _compiled(transform)
+        images = self._transforms[key](images, arrays)
+        return np.asarray(ops.convert_to_numpy(images), dtype="float32")
 
     def _table(self, x, view):
         """Every layer's transformation of all `len(x)` samples in `view`."""
@@ -160,6 +175,17 @@ class Views:
     def _seed(self, view, position):
         state = np.random.SeedSequence([self.seed, view, position]).generate_state(1)[0]
         return int(state) & _SEED_MASK
+
+
+def _compiled(function):
+    """`function` compiled where eager dispatch is the cost: on JAX, whose
+    op-by-op execution of an image transform is ~100x slower than jitted.
+    TensorFlow and PyTorch run it eagerly (keras_kd never imports TensorFlow)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(function)
+    return function
 
 
 def _is_tensor(value):

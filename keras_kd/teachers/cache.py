@@ -313,6 +313,47 @@ class TeacherCache(Teacher):
             )  # fmt: skip
         return CachedBatches(self, x, y, batch_size, shuffle, seed)
 
+    def arrays(self, x, y=None):
+        """The inputs with every stored target, in memory, for Keras' array path.
+
+        `fit` slices and shuffles in-memory arrays without a Python call per
+        batch, so a cached epoch costs what the student's own epoch costs
+        (plus its loss), where `dataset`'s per-batch reads cost more than a
+        small student's step. Reads every target once (`len(x) * classes`
+        float32 values for a dense cache); for data larger than memory use
+        `dataset`. A cache with views needs `dataset` (each epoch is
+        another view).
+
+        Args:
+            x: The inputs the cache was written from (checked by fingerprint).
+            y: Labels, or `None`.
+
+        Returns:
+            `(inputs, y)`, `inputs = {"x": x, "teacher_targets": targets}`:
+            pass both to `fit` with a `batch_size`.
+
+        Example:
+
+        >>> cache = keras_kd.TeacherCache.write(teacher, x_train, "arrays_cache")
+        >>> inputs, labels = cache.arrays(x_train, y_train)
+        >>> inputs["teacher_targets"].shape
+        (32, 10)
+        """
+        x = self.check_data(x)
+        if y is not None and len(y) != len(x):
+            raise ValueError(
+                f"TeacherCache.arrays received {len(x)} inputs but {len(y)} "
+                "labels `y`. Give one label per input."
+            )
+        if self.view_count > 1 or self.manifest.get("views"):
+            raise ValueError(
+                f"The TeacherCache in {self.directory} stores {self.view_count} "
+                "augmented views per sample, and each epoch shows another one: "
+                "arrays cannot change between epochs. Train on "
+                "cache.dataset(x, y, batch_size=...), which replays the views."
+            )
+        return {"x": x, TARGETS_KEY: self.read(np.arange(len(x)))}, y
+
     # -- The Teacher interface ---------------------------------------------------------
 
     def bind(self, student, teacher_layers, teacher_outputs="auto"):

@@ -171,3 +171,19 @@ def test_hostile_view_batches(images, kwargs, words):
     arguments = {"x": x, "y": y, **kwargs}
     with pytest.raises(ValueError, match=words):
         ViewBatches(arguments.pop("x"), arguments.pop("y"), flips_and_translations(), **arguments)
+
+
+def test_function_matching_from_a_cache_with_views(tmp_path, images, teacher):
+    x, y = images
+    layers = keras_kd.recipes.function_matching_augmentation(seed=0)
+    cache = keras_kd.TeacherCache.write(teacher, x, tmp_path / "fm", augmentation=layers, views=2)
+    distiller = keras_kd.recipes.function_matching(cache, student())
+    assert distiller.alpha == 0.0 and distiller.augmentation == []
+    distiller.compile(optimizer="adam")
+    history = distiller.fit(cache.dataset(x, y, batch_size=32), epochs=2, verbose=0).history
+    assert np.all(np.isfinite(history["distillation_loss"]))
+    plain = keras_kd.TeacherCache.write(teacher, x, tmp_path / "plain")
+    with pytest.raises(ValueError, match="holds the clean images' targets. Write it with views"):
+        keras_kd.recipes.function_matching(plain, student())
+    with pytest.raises(ValueError, match="arrays cannot change between epochs"):
+        cache.arrays(x, y)
