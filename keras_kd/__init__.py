@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from keras_kd import outputs as outputs
     from keras_kd import taps as taps
     from keras_kd import teachers as teachers
+    from keras_kd import views as views
     from keras_kd.distiller import Distiller as Distiller
     from keras_kd.teachers.cache import TeacherCache as TeacherCache
 
@@ -54,6 +55,7 @@ _SUBMODULES = (
     "outputs",
     "taps",
     "teachers",
+    "views",
 )
 # What importing the core means: every module that registers a saveable class
 # (in the order the core's own imports need).

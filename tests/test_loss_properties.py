@@ -159,3 +159,27 @@ def test_invariant_to_a_constant_added_to_a_row(name, problem, shifts):
     largest = float(max(np.abs(teacher).max(), np.abs(student).max())) + 100.0
     atol = 8 * EPS32 * largest * max(temperature, 1.0) + 1e-5 * max(temperature**2, 1.0)
     np.testing.assert_allclose(after, before, rtol=1e-4, atol=atol)
+
+
+@SETTINGS
+@given(
+    problem=problems(),
+    scales=st.tuples(st.floats(0.1, 10.0), st.floats(0.1, 10.0)),
+    shifts=st.tuples(st.integers(-100, 100), st.integers(-100, 100)),
+)
+def test_standardized_kd_ignores_the_scale_and_shift_of_rows(problem, scales, shifts):
+    """Logit standardization (Sun et al., 2024): a z-score per row."""
+    teacher, student, y, temperature = problem
+    assume(np.all(teacher.std(-1) > 1e-2) and np.all(student.std(-1) > 1e-2))
+    loss = losses.SoftTargetKD(temperature=temperature, standardize=True)
+
+    def value(t, s):
+        return keras.ops.convert_to_numpy(loss(view(t), view(s)))
+
+    before = value(teacher, student)
+    after = value(
+        (scales[0] * teacher + shifts[0]).astype("float32"),
+        (scales[1] * student + shifts[1]).astype("float32"),
+    )
+    assert np.all(np.isfinite(before)) and np.all(before >= -1e-5)
+    np.testing.assert_allclose(after, before, rtol=1e-3, atol=1e-4 * max(temperature**2, 1.0))

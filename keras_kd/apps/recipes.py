@@ -5,6 +5,7 @@ import keras
 from keras_kd.classification import compile_classifier
 from keras_kd.distiller import Distiller
 from keras_kd.losses.soft_target import SoftTargetKD
+from keras_kd.teachers.cache import TeacherCache
 
 __all__ = ["born_again", "function_matching", "function_matching_augmentation",
            "patient_schedule"]
@@ -77,15 +78,22 @@ def function_matching(teacher, student, mixup_alpha=0.2, translation=0.1,
     and the student matches the teacher's function around the data, not
     only on the training images. Train it long: see `patient_schedule`.
 
+    From a cache with views the teacher runs once: write
+    `TeacherCache.write(teacher, x, directory, augmentation=
+    function_matching_augmentation(...), views=E, seed=s)`, pass the cache
+    as `teacher`, and train on `cache.dataset(x, y, ...)`: epoch `e` replays
+    view `e mod E` of every image with the teacher's targets for it (the
+    views are in the data, so the returned Distiller has no augmentation).
+
     The augmentation here suits small images such as Fashion-MNIST (the
     paper's inception crops are for ImageNet-sized ones): a random
     horizontal flip, a random translation and mixup; pass your own list to
     `Distiller(augmentation=...)` for other data.
 
     Args:
-        teacher: The trained teacher: a `keras.Model`, a list of them or a
-            live `keras_kd.teachers.Teacher` (not a `TeacherCache`: its
-            targets belong to the clean images).
+        teacher: The trained teacher: a `keras.Model`, a list of them, a
+            live `keras_kd.teachers.Teacher`, or a `TeacherCache` written
+            with views (then the augmentation arguments are unused).
         student: The student `keras.Model`, with the teacher's output shape.
         mixup_alpha: Strength of `keras.layers.MixUp` (in (0, 1]); `None`
             leaves mixup out.
@@ -113,10 +121,22 @@ def function_matching(teacher, student, mixup_alpha=0.2, translation=0.1,
     ...     keras_kd.apps.recipes.patient_schedule(2e-3, epochs=2, steps_per_epoch=2)))
     >>> history = distiller.fit(x_train, y_train, epochs=2, batch_size=16, verbose=0)
     """
+    loss = distillation_loss or SoftTargetKD(temperature=temperature)
+    if isinstance(teacher, TeacherCache):
+        if not teacher.manifest.get("views"):
+            raise ValueError(
+                f"function_matching needs the teacher's targets for augmented "
+                f"views, but the TeacherCache in {teacher.directory} holds the "
+                "clean images' targets. Write it with views: TeacherCache.write("
+                "teacher, x, directory, augmentation=keras_kd.apps.recipes."
+                "function_matching_augmentation(seed=0), views=8), or pass the "
+                "live teacher."
+            )
+        return Distiller(teacher=teacher, student=student, distillation_loss=loss, alpha=0.0)
     return Distiller(
         teacher=teacher,
         student=student,
-        distillation_loss=distillation_loss or SoftTargetKD(temperature=temperature),
+        distillation_loss=loss,
         alpha=0.0,
         augmentation=function_matching_augmentation(mixup_alpha, translation, flip, seed),
     )

@@ -87,6 +87,46 @@ def log_softmax(logits, axis=-1):
     return shifted - ops.logsumexp(shifted, axis=axis, keepdims=True)
 
 
+# Added to the standard deviation of a row before dividing by it, as in the
+# code of Sun et al. (2024), so a row of equal logits standardizes to zeros.
+STANDARDIZE_EPSILON = 1e-7
+
+
+def standardize(logits, axis=-1):
+    """Z-scores each row of logits: `(z - mean) / (std + 1e-7)` along `axis`.
+
+    Logit standardization (Sun et al., "Logit Standardization in Knowledge
+    Distillation", CVPR 2024). The standard deviation is the unbiased one
+    (divided by `classes - 1`), as `torch.std` in the paper's code. The
+    result is unchanged by a constant added to a row (so log-probabilities
+    standardize exactly as the logits behind them) and by a positive factor
+    on it. The variance is floored at the smallest normal float32 before
+    its square root, so a row of equal logits has a finite gradient.
+
+    Args:
+        logits: Float tensor `(..., classes)` with `classes >= 2`.
+        axis: The axis of the classes.
+
+    Returns:
+        Float32 tensor of the same shape.
+
+    Example:
+
+    >>> import numpy as np
+    >>> z = ops.convert_to_numpy(standardize(np.array([[1.0, 2.0, 3.0]])))
+    >>> np.round(z, 4).tolist()
+    [[-1.0, 0.0, 1.0]]
+    """
+    logits = ops.cast(logits, "float32")
+    classes = logits.shape[axis]
+    centred = logits - ops.mean(logits, axis=axis, keepdims=True)
+    variance = ops.sum(ops.square(centred), axis=axis, keepdims=True) / float(
+        max(classes - 1, 1)
+    )
+    std = ops.sqrt(ops.maximum(variance, MIN_PROBABILITY))
+    return centred / (std + STANDARDIZE_EPSILON)
+
+
 def softmax_kl_divergence(teacher_logits, student_logits):
     """`KL(softmax(t) || softmax(s))` over the last axis, from logits.
 

@@ -3,6 +3,8 @@ the divergences used for language models: forward KL, reverse KL (MiniLLM,
 Gu et al., 2024) and the generalized Jensen-Shannon divergence (GKD,
 Agarwal et al., 2024)."""
 
+import numpy as np
+
 from keras_kd import checks
 from keras_kd import hyperparameters
 from keras_kd.checks import validate_temperature
@@ -44,6 +46,24 @@ def validate_divergence(divergence, beta, owner="SoftTargetKD"):
     return divergence, beta
 
 
+def validate_standardize(standardize, owner="SoftTargetKD"):
+    """Returns `standardize` after checking it is a boolean.
+
+    Example:
+
+    >>> validate_standardize(True)
+    True
+    """
+    if not isinstance(standardize, (bool, np.bool_)):
+        raise ValueError(
+            f"{owner} `standardize` must be True or False: True z-scores each "
+            "row of teacher and student logits before the tempered softmax "
+            "(logit standardization, Sun et al. 2024). Received: "
+            f"standardize={standardize!r} of type {type(standardize).__name__}."
+        )
+    return bool(standardize)
+
+
 def soft_target_kd(
     teacher_outputs,
     student_outputs,
@@ -52,6 +72,7 @@ def soft_target_kd(
     student_kind="logits",
     divergence=FORWARD,
     beta=0.5,
+    standardize=False,
 ):
     """Soft-target loss, one value per sample (or per position).
 
@@ -69,8 +90,17 @@ def soft_target_kd(
       by `beta`, respectively `1 - beta`; in between it tends to 0 near
       either end, so small `beta` is not "almost forward KL" in scale).
 
+    With `standardize=True` (logit standardization, Sun et al., CVPR 2024)
+    each row of `t` and of `s` is first z-scored, `z = (x - mean(x)) /
+    (std(x) + 1e-7)`, and the softmaxes are `softmax(z / T)`: the student
+    matches the shape of the teacher's logits, not their scale or shift.
+    The `T^2` factor is kept, as in the paper's code (`kd_loss` multiplies
+    by `temperature**2` with or without standardization).
+
     Probabilities are first turned into log-probabilities (logits up to a
-    constant), so a softmax head is never mistaken for logits. The `T^2`
+    constant), so a softmax head is never mistaken for logits; the z-score
+    removes that per-row constant, so a softmax head standardizes exactly
+    as the logits behind it. The `T^2`
     factor keeps gradient magnitudes comparable across temperatures.
     Computed in float32 from log-softmax (log-sum-exp for the mixture),
     finite for logits of +-1e4 and temperatures from 0.5 to 50.
@@ -84,6 +114,7 @@ def soft_target_kd(
         student_kind: `"logits"` or `"probabilities"`.
         divergence: `"forward"`, `"reverse"` or `"jsd"`.
         beta: Mixture weight in [0, 1] of `"jsd"`.
+        standardize: Whether to z-score each row of logits first.
 
     Returns:
         Float32 tensor `(batch, ...)`: one value per distribution.
@@ -99,10 +130,19 @@ def soft_target_kd(
     >>> jsd = soft_target_kd(t, s, temperature=4.0, divergence="jsd")
     >>> round(float(jsd[0]), 3)
     0.296
+    >>> standardized = soft_target_kd(t, s, temperature=2.0, standardize=True)
+    >>> round(float(standardized[0]), 3)
+    1.29
     """
     divergence, beta = validate_divergence(divergence, beta)
-    teacher_logits = _numerics.as_logits(teacher_outputs, teacher_kind) / temperature
-    student_logits = _numerics.as_logits(student_outputs, student_kind) / temperature
+    standardize = validate_standardize(standardize)
+    teacher_logits = _numerics.as_logits(teacher_outputs, teacher_kind)
+    student_logits = _numerics.as_logits(student_outputs, student_kind)
+    if standardize:
+        teacher_logits = _numerics.standardize(teacher_logits)
+        student_logits = _numerics.standardize(student_logits)
+    teacher_logits = teacher_logits / temperature
+    student_logits = student_logits / temperature
     if divergence == FORWARD:
         value = softmax_kl_divergence(teacher_logits, student_logits)
     elif divergence == REVERSE:
@@ -132,6 +172,15 @@ class SoftTargetKD(DistillationLoss):
             (generalized Jensen-Shannon, GKD).
         beta: The mixture weight of `"jsd"`, in [0, 1], TRL's convention:
             0 is forward KL, 1 is reverse KL, 0.5 the symmetric JSD.
+        standardize: `True` for logit standardization (Sun et al., CVPR
+            2024): each row of teacher and student logits is z-scored
+            before the tempered softmax, so the student learns the
+            teacher's ranking and relative gaps, not its logit scale. The
+            paper pairs it with a larger weight on the distillation term
+            (its KD recipes use `T=2`, weight 9 against 1 for labels). A
+            softmax head's log-probabilities standardize exactly as its
+            logits; an ensemble's (or a top-k cache's) soft-target logits
+            at `T` are standardized as one teacher's.
 
     Example:
 
@@ -140,6 +189,8 @@ class SoftTargetKD(DistillationLoss):
     ('kd', 4.0)
     >>> SoftTargetKD(temperature=1.0, divergence="jsd", beta=0.9).beta
     0.9
+    >>> SoftTargetKD(temperature=2.0, standardize=True).get_config()["standardize"]
+    True
     >>> distiller = keras_kd.Distiller(
     ...     teacher, student, distillation_loss=loss)
     """
@@ -155,6 +206,7 @@ class SoftTargetKD(DistillationLoss):
         name=None,
         divergence=FORWARD,
         beta=0.5,
+        standardize=False,
     ):
         super().__init__(weight=weight, name=name)
         self.temperature = temperature
@@ -167,6 +219,7 @@ class SoftTargetKD(DistillationLoss):
         self.teacher_outputs = teacher_outputs
         self.student_outputs = student_outputs
         self.divergence, self.beta = validate_divergence(divergence, beta)
+        self.standardize = validate_standardize(standardize)
 
     def call(self, teacher, student, y=None):
         # `teacher.logits` is the soft target of one teacher or an ensemble.
@@ -179,6 +232,7 @@ class SoftTargetKD(DistillationLoss):
             student_kind=self.student_outputs or student.kind,
             divergence=self.divergence,
             beta=self.beta,
+            standardize=self.standardize,
         )
 
     def get_config(self):
@@ -189,4 +243,5 @@ class SoftTargetKD(DistillationLoss):
             "student_outputs": self.student_outputs,
             "divergence": self.divergence,
             "beta": self.beta,
+            "standardize": self.standardize,
         }

@@ -28,7 +28,10 @@ _SAMPLED_ROWS = 4096
 _LOG_NO_REST = -69.0
 _FLOAT16_MAX = float(np.finfo("float16").max)
 # Settings a resumed write must share with the unfinished one.
-_PLAN_KEYS = ("teacher_fingerprint", "data_fingerprint", "samples", "top_k", "dtype", "shard_size")
+_PLAN_KEYS = (
+    "teacher_fingerprint", "data_fingerprint", "samples", "top_k", "dtype", "shard_size",
+    "views",  # the augmentation's layers, views, seed and backend, or None
+)
 
 
 # -- Fingerprints --------------------------------------------------------------------

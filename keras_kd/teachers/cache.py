@@ -20,6 +20,7 @@ from keras import ops
 
 from keras_kd import outputs as outputs_lib
 from keras_kd import validation
+from keras_kd import views as views_lib
 from keras_kd.losses.base import ModelOutputs
 from keras_kd.teachers import _cache_files as files
 from keras_kd.teachers._cache_files import data_fingerprint
@@ -52,9 +53,17 @@ class TeacherCache(Teacher):
     cache; losses that read intermediate layers (`FitNetHint`,
     `AttentionTransfer`, `RKD` on layers) need a live teacher.
 
-    The cache pairs each target with the clean input it was computed from,
-    so an augmenting pipeline cannot use it: augmentation needs a live
-    teacher, which sees the same augmented batch as the student.
+    Augmented views (Beyer et al., 2022; TinyViT): `write(...,
+    augmentation=layers, views=E, seed=s)` stores the teacher's targets for
+    `E` augmented views of every sample, drawn replayably by
+    `keras_kd.views.Views` (view `v` of sample `i` depends on `(s, v, i)`
+    only; MixUp and CutMix partners too). `cache.dataset(x, y)` then shows
+    the student, in epoch `e`, every sample re-augmented exactly as view
+    `e mod E`, with the targets the teacher gave that very input: the
+    teacher runs once for `E` views, and the student trains as on
+    `keras_kd.views.ViewBatches` with the live teacher. Without
+    `augmentation` the cache pairs each target with the clean input, and
+    in-step augmentation (`Distiller(augmentation=...)`) needs a live teacher.
 
     Args:
         directory: A folder written by `TeacherCache.write`.
@@ -93,6 +102,8 @@ class TeacherCache(Teacher):
         cls, teacher: keras.Model, x: np.ndarray, directory: str | os.PathLike,
         top_k: int | None = None, dtype: str = "float16", batch_size: int = 256,
         shard_size: int = 8192, teacher_outputs: str = "auto",
+        augmentation: "keras.layers.Layer | Sequence[keras.layers.Layer] | None" = None,
+        views: int = 1, seed: int = 0,
     ) -> "TeacherCache":  # fmt: skip
         """Runs `teacher` over `x` and stores its outputs in `directory`.
 
@@ -112,6 +123,13 @@ class TeacherCache(Teacher):
             shard_size: Samples per shard file.
             teacher_outputs: `"auto"`, `"logits"` or `"probabilities"`:
                 what the teacher outputs, as in `Distiller`.
+            augmentation: `None` (the clean inputs), or Keras augmentation
+                layers (`RandomFlip`, `RandomTranslation`, `RandomZoom`,
+                `RandomRotation`, `MixUp`, `CutMix`): the targets are stored
+                for `views` replayable views of every sample.
+            views: Views per sample (with `augmentation`); epoch `e` of
+                `dataset` shows view `e mod views`.
+            seed: Int that draws the views (with `augmentation`).
 
         Returns:
             The `TeacherCache`.
@@ -126,20 +144,23 @@ class TeacherCache(Teacher):
         model = _check_teacher_model(teacher)
         x = _check_inputs(x, "TeacherCache.write")
         files.check_settings(top_k, dtype, batch_size, shard_size)
+        replay = _check_views(augmentation, views, seed)
         kind = resolve_output_kind(model, teacher_outputs, "teacher")
         outputs_lib.check_not_multi_label(model, "TeacherCache.write stores soft-maxed targets")
         plan = {
             "format": files.FORMAT,
             "teacher_fingerprint": teacher_fingerprint(model),
             "data_fingerprint": data_fingerprint(x),
-            "samples": len(x), "top_k": top_k, "dtype": dtype, "shard_size": shard_size,
+            "samples": len(x) * (replay.views if replay else 1), "top_k": top_k, "dtype": dtype, "shard_size": shard_size,
             "teacher_kind": kind, "teacher_name": model.name,
             "teacher_output_shape": list(model.predict_on_batch(x[:1]).shape[1:]),
+            "views": replay.config() if replay else None,
         }  # fmt: skip
+        inputs = _ViewInputs(x, replay) if replay else x
         directory = os.path.abspath(os.fspath(directory))
         if files.start(directory, plan):
             for shard in range(files.count_shards(plan)):
-                files.write_shard(directory, plan, shard, model, kind, x, batch_size)
+                files.write_shard(directory, plan, shard, model, kind, inputs, batch_size)
             files.atomic_save(os.path.join(directory, files.MANIFEST), json.dumps(plan, indent=1))
             os.remove(os.path.join(directory, files.PLAN))
         return cls(directory)
@@ -147,7 +168,32 @@ class TeacherCache(Teacher):
     # -- What is stored ----------------------------------------------------------
 
     def __len__(self):
-        return self.manifest["samples"]
+        """Number of input samples (each stored once per view)."""
+        return self.manifest["samples"] // self.view_count
+
+    @property
+    def view_count(self):
+        """Views stored per sample: 1 without augmentation."""
+        views = self.manifest.get("views")
+        return views["views"] if views else 1
+
+    @property
+    def views(self):
+        """The `keras_kd.views.Views` the cache replays, or `None`."""
+        config = self.manifest.get("views")
+        if config is None:
+            return None
+        if config["backend"] != keras.backend.backend():
+            raise ValueError(
+                f"The TeacherCache in {self.directory} stores views drawn with "
+                f"the {config['backend']} backend's random streams, but Keras runs "
+                f"on {keras.backend.backend()}: the views would not replay. Read "
+                f"it with KERAS_BACKEND={config['backend']}, or write a cache on "
+                f"{keras.backend.backend()}."
+            )
+        if getattr(self, "_views", None) is None:
+            self._views = views_lib.Views.from_config(config)
+        return self._views
 
     @property
     def top_k(self) -> int | None:
@@ -234,7 +280,9 @@ class TeacherCache(Teacher):
         """Batches of the inputs with their stored targets, for `Distiller.fit`.
 
         A `keras.utils.PyDataset` (every backend) yielding
-        `({"x": inputs, "teacher_targets": targets}, labels)`; the order is
+        `({"x": inputs, "teacher_targets": targets}, labels)`; for a cache
+        with views, the inputs of epoch `e` are view `e mod views` (a
+        `keras_kd.views.ViewBatches`, whose `set_epoch` resumes); the order is
         reshuffled every epoch from `seed`, inputs, labels and targets moving
         together. (`fit` also shuffles the order of the batches unless given
         `shuffle=False`; each batch carries its own targets either way.)
@@ -266,7 +314,55 @@ class TeacherCache(Teacher):
             raise ValueError(
                 f"`batch_size` must be an int >= 1. Received: batch_size={batch_size!r}"
             )
+        replay = self.views
+        if replay is not None:
+            samples = len(x)
+            return views_lib.ViewBatches(
+                x, y, replay, batch_size=batch_size, shuffle=shuffle, shuffle_seed=seed,
+                targets=lambda rows, view: self.read(view * samples + np.asarray(rows)),
+            )  # fmt: skip
         return CachedBatches(self, x, y, batch_size, shuffle, seed)
+
+    def arrays(self, x, y=None):
+        """The inputs with every stored target, in memory, for Keras' array path.
+
+        `fit` slices and shuffles in-memory arrays without a Python call per
+        batch, so a cached epoch costs what the student's own epoch costs
+        (plus its loss), where `dataset`'s per-batch reads cost more than a
+        small student's step. Reads every target once (`len(x) * classes`
+        float32 values for a dense cache); for data larger than memory use
+        `dataset`. A cache with views needs `dataset` (each epoch is
+        another view).
+
+        Args:
+            x: The inputs the cache was written from (checked by fingerprint).
+            y: Labels, or `None`.
+
+        Returns:
+            `(inputs, y)`, `inputs = {"x": x, "teacher_targets": targets}`:
+            pass both to `fit` with a `batch_size`.
+
+        Example:
+
+        >>> cache = keras_kd.TeacherCache.write(teacher, x_train, "arrays_cache")
+        >>> inputs, labels = cache.arrays(x_train, y_train)
+        >>> inputs["teacher_targets"].shape
+        (32, 10)
+        """
+        x = self.check_data(x)
+        if y is not None and len(y) != len(x):
+            raise ValueError(
+                f"TeacherCache.arrays received {len(x)} inputs but {len(y)} "
+                "labels `y`. Give one label per input."
+            )
+        if self.view_count > 1 or self.manifest.get("views"):
+            raise ValueError(
+                f"The TeacherCache in {self.directory} stores {self.view_count} "
+                "augmented views per sample, and each epoch shows another one: "
+                "arrays cannot change between epochs. Train on "
+                "cache.dataset(x, y, batch_size=...), which replays the views."
+            )
+        return {"x": x, TARGETS_KEY: self.read(np.arange(len(x)))}, y
 
     # -- The Teacher interface ---------------------------------------------------------
 
@@ -436,6 +532,43 @@ def _check_teacher_model(teacher):
     if isinstance(teacher, Teacher) and len(teacher.models) == 1:
         teacher = teacher.models[0]
     return validation.check_model(teacher, "teacher")
+
+
+def _check_views(augmentation, views, seed):
+    """The `Views` to store, or `None`; raises on views without layers."""
+    if augmentation is None:
+        if views != 1 or seed != 0:
+            raise ValueError(
+                "TeacherCache.write received views="
+                f"{views!r} and seed={seed!r} but no `augmentation`: views are "
+                "augmented copies of the inputs. Pass augmentation=[keras.layers."
+                "RandomFlip('horizontal'), ...], or drop `views` and `seed`."
+            )
+        return None
+    return views_lib.Views(augmentation, views, seed)
+
+
+class _ViewInputs:
+    """The inputs of every view, view after view, as `write_shard` slices them:
+    row `r` is sample `r mod N` in view `r // N`."""
+
+    def __init__(self, x, replay):
+        self.x, self.replay = x, replay
+
+    def __len__(self):
+        return len(self.x) * self.replay.views
+
+    def __getitem__(self, rows):
+        if isinstance(rows, slice):
+            positions = np.arange(*rows.indices(len(self)))
+        else:
+            positions = np.asarray(rows, dtype="int64")
+        samples = len(self.x)
+        parts = [
+            self.replay.augment(self.x, positions[positions // samples == view] % samples, view)
+            for view in np.unique(positions // samples)
+        ]
+        return np.concatenate(parts)
 
 
 def _check_inputs(x, where):

@@ -1,0 +1,340 @@
+"""Distillation that pays with all labels: a strong teacher, its augmented
+views cached once, and a small student distilled patiently (issue 22).
+
+Full Fashion-MNIST: the first 55,000 training images train, the last 5,000
+validate, the 10,000 test images are reported. One teacher (a CNN trained
+with flips and translations) is trained once and saved; its targets for
+`--views` augmented views of every training image are cached once
+(`keras_kd.TeacherCache.write(..., augmentation=..., views=...)`), and every
+distilled arm reads them: epoch `e` shows the student view `e mod views`,
+re-augmented exactly as the teacher saw it. Arms, for the same student, the
+same epochs and the same views (flips and translations; function matching
+adds mixup, from its own cache):
+
+- alone: labels only, on the same views;
+- kd: `SoftTargetKD(T=4)`, alpha 0.1;
+- kd_std: `SoftTargetKD(T=2, standardize=True)` (Sun et al., 2024), its
+  distillation term weighted 9 against 1 for the labels (alpha 0.1), as in
+  the paper;
+- dkd: `DKD` (Zhao et al., 2022; its defaults), weighted 1 against 1 for the
+  labels (alpha 0.5), as in mdistiller;
+- fm: function matching (`keras_kd.apps.recipes.function_matching`: alpha 0,
+  KL at T=1, flips, translations and mixup, from the mixup cache).
+
+Every arm: Adam, cosine decay to 0 over its epochs (`patient_schedule`),
+batch 128. Gap closed = (arm - alone) / (teacher - alone) per seed, on the
+test set; the table also gives validation accuracy.
+
+Resumable: everything lands in `--work`; the teacher trains with
+`keras.callbacks.BackupAndRestore`, the caches resume shard by shard, each
+(arm, seed) run is saved when done and resumes mid-training from its own
+backup, so a killed run started again continues where it stopped. The CPU
+seconds of every part are kept, and their sum printed.
+
+Usage:
+
+    KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py   # the full configuration (many hours)
+    KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py \\
+        --teacher cnn --teacher-epochs 12 --epochs 8 --views 4 --seeds 0   # what fits in ~1 h here
+    python benchmarks/pays.py --quick                               # seconds: checks the script
+
+Writes benchmarks/RESULTS_pays.md (not with --quick).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import keras
+import numpy as np
+
+import keras_kd
+from keras_kd.apps import recipes
+from keras_kd.data import load_fashion_mnist
+from keras_kd.reference_models import teacher_cnn
+from keras_kd.reference_models import tiny_student_cnn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(HERE, "RESULTS_pays.md")
+BATCH = 128
+LEARNING_RATE = 2e-3
+TRANSLATION = 0.1
+MIXUP_ALPHA = 0.2
+VALIDATION = 5000
+ARMS = ("alone", "kd", "kd_std", "dkd", "fm")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", default=os.path.join(HERE, "_work", "pays"))
+    parser.add_argument("--teacher", choices=("wide", "cnn"), default="wide",
+                        help="wide: two convolutions per block with batch norm; cnn: teacher_cnn.")
+    parser.add_argument("--teacher-epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=100, help="Epochs of every student arm.")
+    parser.add_argument("--views", type=int, default=16, help="Cached views per image.")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    parser.add_argument("--train-samples", type=int, default=60000 - VALIDATION)
+    parser.add_argument("--teacher-only", action="store_true", help="Stop once the teacher is saved.")
+    parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.teacher, args.teacher_epochs, args.epochs, args.views = "cnn", 1, 2, 2
+        args.seeds, args.train_samples = [0], 1024
+        args.work = os.path.join(args.work, "quick")
+    return args
+
+
+# -- Models ------------------------------------------------------------------------
+
+
+def wide_teacher(input_shape=(28, 28, 1), classes=10):
+    """Two 3x3 convolutions per block (48, 96), one of 192, batch norm,
+    dropout: 770k parameters, 85x the student."""
+    inputs = keras.Input(input_shape)
+    x = inputs
+    for filters, convolutions in ((48, 2), (96, 2), (192, 1)):
+        for _ in range(convolutions):
+            x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+            x = keras.layers.BatchNormalization()(x)
+            x = keras.layers.ReLU()(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Dropout(0.3)(keras.layers.Flatten()(x))
+    x = keras.layers.Dense(256, activation="relu")(x)
+    x = keras.layers.Dropout(0.3)(x)
+    return keras.Model(inputs, keras.layers.Dense(classes)(x), name="teacher")
+
+
+def make_teacher(kind):
+    return wide_teacher() if kind == "wide" else teacher_cnn()
+
+
+def make_student():
+    return tiny_student_cnn()
+
+
+def view_augmentation(seed, mixup=False):
+    """The views every arm trains on: flips and translations (and mixup)."""
+    layers = [
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomTranslation(TRANSLATION, TRANSLATION, seed=seed + 1),
+    ]
+    if mixup:
+        layers.append(keras.layers.MixUp(alpha=MIXUP_ALPHA, seed=seed + 2))
+    return layers
+
+
+def optimizer(epochs, samples):
+    steps = -(-samples // BATCH)
+    return keras.optimizers.Adam(recipes.patient_schedule(LEARNING_RATE, epochs, steps))
+
+
+def accuracy(model, x, y):
+    logits = model.predict(x, batch_size=1000, verbose=0)
+    return float(np.mean(np.argmax(logits, axis=-1) == y))
+
+
+# -- Resumable parts -----------------------------------------------------------------
+
+
+def _load_json(path):
+    if os.path.exists(path):
+        with open(path) as file:
+            return json.load(file)
+    return None
+
+
+def _save_json(path, value):
+    temporary = path + ".tmp"
+    with open(temporary, "w") as file:
+        json.dump(value, file, indent=1)
+    os.replace(temporary, path)
+
+
+def teacher_batches(x, y):
+    """Shuffled, augmented batches for the teacher (tf.data; its views are
+    not replayed, so the teacher takes the fastest pipeline)."""
+    import tensorflow as tf
+
+    layers = view_augmentation(seed=100)
+
+    def augment(images, labels):
+        for layer in layers:
+            images = layer(images, training=True)
+        return images, labels
+
+    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=100)
+    return data.batch(BATCH).map(augment, num_parallel_calls=2).prefetch(2)
+
+
+def trained_teacher(args, data):
+    """The teacher, trained once (resuming from its backup) and saved."""
+    (x, y), (x_val, y_val), (x_test, y_test) = data
+    path = os.path.join(args.work, "teacher.keras")
+    record_path = os.path.join(args.work, "teacher.json")
+    if os.path.exists(path) and os.path.exists(record_path):
+        return keras.saving.load_model(path, compile=False), _load_json(record_path)
+    start = time.process_time()
+    keras.utils.set_random_seed(0)
+    teacher = make_teacher(args.teacher)
+    teacher.compile(optimizer(args.teacher_epochs, len(x)),
+                    keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    backup = keras.callbacks.BackupAndRestore(os.path.join(args.work, "teacher_backup"))
+    teacher.fit(teacher_batches(x, y), epochs=args.teacher_epochs, verbose=2, callbacks=[backup])
+    record = {
+        "model": args.teacher, "parameters": teacher.count_params(),
+        "epochs": args.teacher_epochs, "val": accuracy(teacher, x_val, y_val),
+        "test": accuracy(teacher, x_test, y_test),
+        "cpu_seconds": time.process_time() - start,
+    }  # fmt: skip
+    teacher.save(path)
+    _save_json(record_path, record)
+    return teacher, record
+
+
+def cached_views(args, teacher, x, mixup):
+    """The teacher's targets for `--views` views of `x`, written once."""
+    name = "cache_mixup" if mixup else "cache"
+    record_path = os.path.join(args.work, f"{name}.json")
+    start = time.process_time()
+    cache = keras_kd.TeacherCache.write(
+        teacher, x, os.path.join(args.work, name),
+        augmentation=view_augmentation(seed=0, mixup=mixup), views=args.views, seed=0,
+        dtype="float16", top_k=None,
+    )  # fmt: skip
+    if _load_json(record_path) is None:
+        _save_json(record_path, {"cpu_seconds": time.process_time() - start})
+    return cache
+
+
+def distiller_for(arm, cache, student):
+    if arm == "kd":
+        return keras_kd.Distiller(cache, student, keras_kd.losses.SoftTargetKD(4.0), alpha=0.1)
+    if arm == "kd_std":
+        # Sun et al.: T=2, KD weight 9 against 1 for the labels: alpha 0.1
+        # (the Distiller's total is alpha * labels + (1 - alpha) * KD).
+        loss = keras_kd.losses.SoftTargetKD(2.0, standardize=True)
+        return keras_kd.Distiller(cache, student, loss, alpha=0.1)
+    if arm == "dkd":
+        # mdistiller: cross-entropy weight 1, DKD (alpha 1, beta 8) weight 1.
+        return keras_kd.Distiller(cache, student, keras_kd.losses.DKD(), alpha=0.5)
+    return recipes.function_matching(cache, student)
+
+
+def run_arm(args, arm, seed, data, caches):
+    """One (arm, seed): trained (resuming from its backup) and scored, once."""
+    (x, y), (x_val, y_val), (x_test, y_test) = data
+    record_path = os.path.join(args.work, f"{arm}_seed{seed}.json")
+    record = _load_json(record_path)
+    if record is not None:
+        return record
+    start = time.process_time()
+    keras.utils.set_random_seed(seed)
+    student = make_student()
+    backup_dir = os.path.join(args.work, f"{arm}_seed{seed}_backup")
+    backup = keras.callbacks.BackupAndRestore(backup_dir)
+    # A resumed fit skips the epochs done: the views must start at the next one.
+    resumed = (_load_json(os.path.join(backup_dir, "training_metadata.json")) or {}).get("epoch", 0)
+    compile_args = dict(optimizer=optimizer(args.epochs, len(x)),
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    if arm == "alone":
+        student.compile(**compile_args)
+        batches = keras_kd.views.ViewBatches(
+            x, y, view_augmentation(seed=0), views=args.views, seed=0,
+            batch_size=BATCH, shuffle=True, shuffle_seed=seed, initial_epoch=resumed)  # fmt: skip
+        student.fit(batches, epochs=args.epochs, verbose=2, callbacks=[backup])
+    else:
+        cache = caches["mixup" if arm == "fm" else "plain"]
+        distiller = distiller_for(arm, cache, student)
+        distiller.compile(**compile_args)
+        batches = cache.dataset(x, y, batch_size=BATCH, shuffle=True, seed=seed)
+        batches.set_epoch(resumed)
+        distiller.fit(batches, epochs=args.epochs, verbose=2, callbacks=[backup])
+    record = {
+        "arm": arm, "seed": seed, "epochs": args.epochs,
+        "val": accuracy(student, x_val, y_val), "test": accuracy(student, x_test, y_test),
+        "cpu_seconds": time.process_time() - start,
+    }  # fmt: skip
+    _save_json(record_path, record)
+    print(f"{arm} seed {seed}: val {record['val']:.4f} test {record['test']:.4f} "
+          f"({record['cpu_seconds']:.0f} CPU s)", flush=True)
+    return record
+
+
+# -- The table -------------------------------------------------------------------------
+
+
+def mean_std(values, scale=100.0):
+    values = [scale * v for v in values]
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.2f} ± {spread:.2f}"
+
+
+def table(teacher_record, records, arms, seeds):
+    alone = {r["seed"]: r["test"] for r in records if r["arm"] == "alone"}
+    lines = [
+        "| arm | test accuracy (%) | validation (%) | gap closed (test) |",
+        "|---|---|---|---|",
+        f"| teacher ({teacher_record['parameters']:,} parameters) | "
+        f"{100 * teacher_record['test']:.2f} | {100 * teacher_record['val']:.2f} | |",
+    ]
+    for arm in arms:
+        mine = [r for r in records if r["arm"] == arm and r["seed"] in seeds]
+        if not mine:
+            continue
+        gaps = [
+            (r["test"] - alone[r["seed"]]) / (teacher_record["test"] - alone[r["seed"]])
+            for r in mine if arm != "alone" and r["seed"] in alone
+        ]  # fmt: skip
+        lines.append(
+            f"| {arm} | {mean_std([r['test'] for r in mine])} | "
+            f"{mean_std([r['val'] for r in mine])} | "
+            f"{mean_std(gaps) + ' %' if gaps else ''} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.makedirs(args.work, exist_ok=True)
+    _save_json(os.path.join(args.work, "settings.json"), vars(args))
+    (x_all, y_all), (x_test, y_test) = load_fashion_mnist()
+    x, y = x_all[: args.train_samples], y_all[: args.train_samples]
+    x_val, y_val = x_all[-VALIDATION:], y_all[-VALIDATION:]
+    if args.quick:
+        x_val, y_val, x_test, y_test = x_val[:500], y_val[:500], x_test[:500], y_test[:500]
+    data = ((x, y), (x_val, y_val), (x_test, y_test))
+    wall = time.time()
+    teacher, teacher_record = trained_teacher(args, data)
+    print(f"teacher: val {teacher_record['val']:.4f} test {teacher_record['test']:.4f}", flush=True)
+    if args.teacher_only:
+        return ""
+    caches = {}
+    if set(args.arms) - {"alone", "fm"}:
+        caches["plain"] = cached_views(args, teacher, x, mixup=False)
+    if "fm" in args.arms:
+        caches["mixup"] = cached_views(args, teacher, x, mixup=True)
+    records = [run_arm(args, arm, seed, data, caches) for seed in args.seeds for arm in args.arms]
+    cpu = teacher_record["cpu_seconds"] + sum(r["cpu_seconds"] for r in records) + sum(
+        (_load_json(os.path.join(args.work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
+        for name in ("cache", "cache_mixup")
+    )
+    text = table(teacher_record, records, args.arms, args.seeds)
+    print(text)
+    print(f"CPU time, all parts (summed over resumed runs): {cpu / 3600:.2f} h; "
+          f"this invocation's wall time {time.time() - wall:.0f} s", flush=True)
+    if not args.quick:
+        with open(RESULTS, "w") as file:
+            file.write(
+                "# Distillation that pays: results of benchmarks/pays.py\n\n"
+                f"Command settings: `{json.dumps({k: v for k, v in vars(args).items() if k != 'work'})}`\n\n"
+                f"{text}\n\nCPU time, all parts: {cpu / 3600:.2f} h.\n"
+            )
+    return text
+
+
+if __name__ == "__main__":
+    sys.exit(main() and 0)

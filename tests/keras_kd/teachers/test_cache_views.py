@@ -1,0 +1,190 @@
+"""TeacherCache with augmented views: live and cached training alike, the
+views replayed per sample, resumable and fingerprinted writes, bad input."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import keras_kd
+from keras_kd.apps import recipes
+from keras_kd.views import ViewBatches
+
+SHAPE = (8, 8, 1)
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, size=96).astype("int32")
+    x = rng.random((96,) + SHAPE).astype("float32") * 0.3
+    x[np.arange(96), y * 2, :, 0] += 1.0  # a bright row per class
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def teacher(images):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input(SHAPE), keras.layers.Flatten(), keras.layers.Dense(16, activation="relu"),
+         keras.layers.Dense(3)], name="teacher")  # fmt: skip
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(*images, epochs=3, batch_size=32, verbose=0)
+    return model
+
+
+def student():
+    keras.utils.set_random_seed(1)
+    return keras.Sequential(
+        [keras.Input(SHAPE), keras.layers.Flatten(), keras.layers.Dense(3)], name="student"
+    )
+
+
+def flips_and_translations():
+    return [keras.layers.RandomFlip("horizontal"), keras.layers.RandomTranslation(0.2, 0.2)]
+
+
+def train(teacher_or_cache, batches, alpha):
+    model = student()
+    distiller = keras_kd.Distiller(
+        teacher_or_cache, model, keras_kd.losses.SoftTargetKD(2.0), alpha=alpha
+    )
+    distiller.compile(
+        optimizer=keras.optimizers.SGD(0.1),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    keras.utils.set_random_seed(2)  # fit's shuffling of the batch order
+    distiller.fit(batches, epochs=3, verbose=0)
+    return [np.array(w) for w in model.get_weights()]
+
+
+@pytest.mark.parametrize(
+    "layers, alpha",
+    [(flips_and_translations, 0.3), (lambda: [*flips_and_translations(), keras.layers.MixUp(0.4)], 0.0)],
+    ids=["flips_translations", "with_mixup"],
+)
+def test_live_teacher_and_cached_views_train_alike(tmp_path, images, teacher, layers, alpha):
+    x, y = images
+    live = train(teacher, ViewBatches(x, y, layers(), views=2, seed=5, batch_size=16, shuffle_seed=3), alpha)
+    cache = keras_kd.TeacherCache.write(
+        teacher, x, tmp_path / "views", augmentation=layers(), views=2, seed=5,
+        dtype="float32", batch_size=40, shard_size=50,
+    )  # fmt: skip
+    cached = train(cache, cache.dataset(x, y, batch_size=16, seed=3), alpha)
+    for expected, received in zip(live, cached):
+        np.testing.assert_allclose(received, expected, rtol=1e-5, atol=1e-5)
+    plain = train(teacher, ViewBatches(x, y, layers(), views=1, seed=5, batch_size=16, shuffle_seed=3), alpha)
+    assert not np.allclose(plain[0], live[0], atol=1e-4)  # the views matter
+
+
+def test_epoch_e_replays_view_e_mod_views_with_its_targets(tmp_path, images, teacher):
+    x, y = images
+    cache = keras_kd.TeacherCache.write(
+        teacher, x, tmp_path / "views", augmentation=flips_and_translations(), views=3,
+        seed=0, dtype="float32",
+    )  # fmt: skip
+    assert len(cache) == 96 and cache.view_count == 3
+    batches = cache.dataset(x, y, batch_size=32, shuffle=False)
+    seen = []
+    for epoch in range(4):
+        inputs, labels = batches[0]
+        np.testing.assert_array_equal(labels, y[:32])
+        np.testing.assert_allclose(
+            inputs["teacher_targets"], teacher.predict(inputs["x"], verbose=0), rtol=1e-5, atol=1e-5
+        )
+        seen.append(inputs["x"])
+        batches.on_epoch_end()
+    np.testing.assert_array_equal(seen[3], seen[0])  # view 3 mod 3 = view 0
+    assert not np.array_equal(seen[1], seen[0]) and not np.array_equal(seen[2], seen[1])
+    batches.set_epoch(2)  # resuming at epoch 2
+    np.testing.assert_array_equal(batches[0][0]["x"], seen[2])
+
+
+def test_a_killed_write_resumes_and_another_augmentation_is_refused(tmp_path, images, teacher):
+    x, _ = images
+    directory = tmp_path / "views"
+    complete = keras_kd.TeacherCache.write(
+        teacher, x, tmp_path / "complete", augmentation=flips_and_translations(), views=2,
+        dtype="float32", shard_size=50,
+    )  # fmt: skip
+    keras_kd.TeacherCache.write(
+        teacher, x, directory, augmentation=flips_and_translations(), views=2,
+        dtype="float32", shard_size=50,
+    )  # fmt: skip
+    # As if killed after two shards: the manifest and the last shards are gone.
+    os.replace(directory / "manifest.json", directory / "plan.json")
+    for shard in (2, 3):
+        os.remove(directory / f"shard_{shard:05d}_values.npy")
+    resumed = keras_kd.TeacherCache.write(
+        teacher, x, directory, augmentation=flips_and_translations(), views=2,
+        dtype="float32", shard_size=50,
+    )  # fmt: skip
+    rows = np.arange(192)
+    np.testing.assert_array_equal(resumed.read(rows), complete.read(rows))
+    with pytest.raises(ValueError, match="views"):
+        keras_kd.TeacherCache.write(
+            teacher, x, directory, augmentation=[keras.layers.RandomFlip("vertical")],
+            views=2, dtype="float32", shard_size=50,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="views"):
+        keras_kd.TeacherCache.write(
+            teacher, x, directory, augmentation=flips_and_translations(), views=2, seed=1,
+            dtype="float32", shard_size=50,
+        )  # fmt: skip
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["views"]["views"] == 2 and manifest["views"]["backend"] == keras.backend.backend()
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"views": 3}, "but no `augmentation`"),
+        ({"seed": 4}, "but no `augmentation`"),
+        ({"augmentation": [], "views": 2}, "at least one augmentation layer"),
+        ({"augmentation": [keras.layers.RandomContrast(0.2)]}, "support the layers RandomFlip"),
+        ({"augmentation": ["flip"]}, "Received: str"),
+        ({"augmentation": flips_and_translations(), "views": 0}, "`views` must be an int >= 1"),
+        ({"augmentation": flips_and_translations(), "views": 2.0}, "`views` must be an int >= 1"),
+        ({"augmentation": flips_and_translations(), "views": True}, "`views` must be an int >= 1"),
+        ({"augmentation": flips_and_translations(), "seed": -1}, "`seed` must be an int >= 0"),
+        ({"augmentation": flips_and_translations(), "seed": "0"}, "`seed` must be an int >= 0"),
+    ],
+)
+def test_hostile_views(tmp_path, images, teacher, kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        keras_kd.TeacherCache.write(teacher, images[0], tmp_path / "cache", **kwargs)
+    assert not (tmp_path / "cache").exists()  # refused before anything is written
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"y": np.zeros(5)}, "96 images but 5 labels"),
+        ({"batch_size": 0}, "`batch_size` must be an int >= 1"),
+        ({"initial_epoch": -1}, "`initial_epoch` must be an int >= 0"),
+        ({"x": [[0.0]]}, "non-empty NumPy array"),
+    ],
+)
+def test_hostile_view_batches(images, kwargs, words):
+    x, y = images
+    arguments = {"x": x, "y": y, **kwargs}
+    with pytest.raises(ValueError, match=words):
+        ViewBatches(arguments.pop("x"), arguments.pop("y"), flips_and_translations(), **arguments)
+
+
+def test_function_matching_from_a_cache_with_views(tmp_path, images, teacher):
+    x, y = images
+    layers = recipes.function_matching_augmentation(seed=0)
+    cache = keras_kd.TeacherCache.write(teacher, x, tmp_path / "fm", augmentation=layers, views=2)
+    distiller = recipes.function_matching(cache, student())
+    assert distiller.alpha == 0.0 and distiller.augmentation == []
+    distiller.compile(optimizer="adam")
+    history = distiller.fit(cache.dataset(x, y, batch_size=32), epochs=2, verbose=0).history
+    assert np.all(np.isfinite(history["distillation_loss"]))
+    plain = keras_kd.TeacherCache.write(teacher, x, tmp_path / "plain")
+    with pytest.raises(ValueError, match="holds the clean images' targets. Write it with views"):
+        recipes.function_matching(plain, student())
+    with pytest.raises(ValueError, match="arrays cannot change between epochs"):
+        cache.arrays(x, y)
