@@ -69,6 +69,14 @@ Fields:
 """
 
 
+
+def _is_keras(value, class_name):
+    """Whether `value` is a `keras.distillation.<class_name>`: never, on a
+    Keras without `keras.distillation` (older releases), where no such object
+    can exist."""
+    module = getattr(keras, "distillation", None)
+    return module is not None and isinstance(value, getattr(module, class_name))
+
 def _loss_name(loss):
     """A Keras loss's name: its string, class name or function name."""
     if isinstance(loss, str):
@@ -109,7 +117,7 @@ def from_keras_loss(loss):
     SoftTargetKD(weight=1.0, name='kd', temperature=3.0, \
 teacher_outputs=None, student_outputs=None, divergence='forward', beta=0.5)
     """
-    if isinstance(loss, keras.distillation.LogitsDistillation):
+    if _is_keras(loss, "LogitsDistillation"):
         name = _loss_name(_single_loss("LogitsDistillation", loss.loss))
         if name not in _DIVERGENCES:
             raise ValueError(
@@ -121,7 +129,7 @@ teacher_outputs=None, student_outputs=None, divergence='forward', beta=0.5)
                 "or keras-kd's distillation_loss='mse'."
             )
         return SoftTargetKD(temperature=loss.temperature)
-    if isinstance(loss, keras.distillation.FeatureDistillation):
+    if _is_keras(loss, "FeatureDistillation"):
         name = _loss_name(_single_loss("FeatureDistillation", loss.loss))
         if name not in _FEATURE_DISTANCES:
             raise ValueError(
@@ -180,7 +188,7 @@ def to_loss(identifier):
         ValueError: for a Keras loss (`keras.losses.KLDivergence()`,
             `"kl_divergence"`, ...), naming `"kd"`.
     """
-    if isinstance(identifier, keras.distillation.DistillationLoss):
+    if _is_keras(identifier, "DistillationLoss"):
         return from_keras_loss(identifier)
     if isinstance(identifier, (losses_lib.DistillationLoss, dict)):
         return losses_lib.get(identifier)
@@ -267,7 +275,7 @@ def resolve(
         )
     # Keras' loss objects, given by either name, bring Keras' defaults.
     keras_style = distillation_losses is not None or any(
-        isinstance(loss, keras.distillation.DistillationLoss)
+        _is_keras(loss, "DistillationLoss")
         for loss in _as_list(distillation_loss)
     )
     for keras_name, keras_value, own_name, own_value in (
