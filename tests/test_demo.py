@@ -64,6 +64,7 @@ def test_presets_are_frozen_and_values_given_replace_theirs():
     assert demo.PRESETS["digits"].epochs == 40  # the preset itself is unchanged
     assert set(demo.PRESETS) == set(demo.DATASETS)
 
+
 def test_the_command_is_quiet_with_one_bar_per_model_and_writes_its_files(tmp_path):
     # The command as a user runs it, in its own process: no TensorFlow
     # start-up chatter on stderr, one progress bar per model (redrawn in
