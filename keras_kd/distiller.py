@@ -3,6 +3,7 @@
 import contextlib
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_kd import _keras_compat
@@ -194,11 +195,26 @@ class Distiller(keras.Model):
     def fit(self, *args, **kwargs):
         # alpha may have been assigned since construction.
         augment_lib.check_alpha(self.augmentation, self.alpha)
+        self._check_labels("fit()", args, kwargs)
+        validation_data = kwargs.get("validation_data")
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
+            self._check_labels("fit() validation_data", validation_data[:2], {})
         # On any failure, the models stay usable (see _keras_compat).
         with _keras_compat.variables_kept_on_failure(self):
             return super().fit(*args, **kwargs)
 
+    def _check_labels(self, owner, args, kwargs):
+        """Class labels out of the student's range, refused before a step."""
+        y = kwargs.get("y", args[1] if len(args) > 1 else None)
+        if not isinstance(y, (np.ndarray, list)):
+            return  # None, or a dataset: read batch by batch by Keras.
+        shape = validation.output_shape(self.student)
+        if not shape:
+            return
+        validation.check_labels(y, shape[-1], owner, positions=shape[:-1])
+
     def evaluate(self, *args, **kwargs):
+        self._check_labels("evaluate()", args, kwargs)
         with _keras_compat.variables_kept_on_failure(self):
             return super().evaluate(*args, **kwargs)
 
