@@ -18,14 +18,25 @@ from keras import ops
 
 from keras_kd import outputs as outputs_lib
 from keras_kd import validation
+from keras_kd.losses._numerics import is_integer
 from keras_kd.losses.base import ModelOutputs
 from keras_kd.teachers import _cache_files as files
+from keras_kd.teachers import _cache_lock
+from keras_kd.teachers import _cache_reader as reader
 from keras_kd.teachers._cache_files import data_fingerprint
 from keras_kd.teachers._cache_files import teacher_fingerprint
 from keras_kd.teachers.base import Teacher
 from keras_kd.teachers.base import resolve_output_kind
 
 TARGETS_KEY = "teacher_targets"
+# What the losses read from each kind of stored targets (`view`); values are
+# read as the teacher's own kind. A top-k cache holds no raw outputs: losses
+# that compare values (`"mse"`) refuse it (`outputs.check_heads`).
+_VIEW_KINDS = {
+    "log_probabilities": "probabilities",
+    "sigmoid_logits": "probabilities",
+    "top_k": "top-k log-probabilities",
+}
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
@@ -74,11 +85,12 @@ class TeacherCache(Teacher):
     def __init__(self, directory, teacher=None, **kwargs):
         super().__init__(**kwargs)
         self.directory = os.path.abspath(os.fspath(directory))
-        self.manifest = files.read_json(
+        self.manifest = reader.read_settings(
             os.path.join(self.directory, files.MANIFEST), self.directory
         )
         self._shards = {}
-        self.kinds = ["logits"]
+        # What the losses read, as they read a live teacher's outputs.
+        self.kinds = [_VIEW_KINDS.get(self.target_kind, self.manifest["teacher_kind"])]
         if teacher is not None:
             self.check_teacher(teacher)
 
@@ -120,23 +132,49 @@ class TeacherCache(Teacher):
         """
         model = _check_teacher_model(teacher)
         x = _check_inputs(x, "TeacherCache.write")
-        files.check_settings(top_k, dtype, batch_size, shard_size)
+        top_k, batch_size, shard_size = files.check_settings(top_k, dtype, batch_size, shard_size)
         kind = resolve_output_kind(model, teacher_outputs, "teacher")
         outputs_lib.check_not_multi_label(model, "TeacherCache.write stores soft-maxed targets")
+        directory = os.path.abspath(os.fspath(directory))
+        if os.path.exists(directory) and not os.path.isdir(directory):
+            raise ValueError(
+                f"TeacherCache.write writes a folder of files, but {directory} "
+                "is a file. Give the path of a new or empty folder."
+            )
+        output_shape = list(model.predict_on_batch(x[:1]).shape[1:])
         plan = {
             "format": files.FORMAT,
             "teacher_fingerprint": teacher_fingerprint(model),
             "data_fingerprint": data_fingerprint(x),
             "samples": len(x), "top_k": top_k, "dtype": dtype, "shard_size": shard_size,
             "teacher_kind": kind, "teacher_name": model.name,
-            "teacher_output_shape": list(model.predict_on_batch(x[:1]).shape[1:]),
+            "teacher_output_shape": output_shape,
+            # Checked here, before anything is written (top_k <= classes).
+            "targets": files.targets_of(kind, output_shape, top_k),
         }  # fmt: skip
-        directory = os.path.abspath(os.fspath(directory))
-        if files.start(directory, plan):
-            for shard in range(files.count_shards(plan)):
-                files.write_shard(directory, plan, shard, model, kind, x, batch_size)
-            files.atomic_save(os.path.join(directory, files.MANIFEST), json.dumps(plan, indent=1))
+        manifest = os.path.join(directory, files.MANIFEST)
+        if os.path.isfile(manifest):
+            files.start(directory, plan)  # Checks it is this cache.
+            return cls(directory)
+        with _cache_lock.writing(directory):
+            if os.path.isfile(manifest):  # Finished by another writer meanwhile.
+                files.start(directory, plan)
+                return cls(directory)
+            fresh = not os.path.isfile(os.path.join(directory, files.PLAN))
+            files.start(directory, plan)
+            try:
+                for shard in range(files.count_shards(plan)):
+                    files.write_shard(directory, plan, shard, model, kind, x, batch_size)
+            except ValueError:
+                # The teacher's outputs cannot be stored with these settings
+                # (NaN, float16 overflow): a fresh write leaves nothing, so
+                # the retry the error advises starts clean.
+                if fresh:
+                    _cache_lock.remove_written(directory)
+                raise
+            files.atomic_save(manifest, json.dumps(plan, indent=1))
             os.remove(os.path.join(directory, files.PLAN))
+            _cache_lock.finished(directory)
         return cls(directory)
 
     # -- What is stored ----------------------------------------------------------
@@ -148,6 +186,13 @@ class TeacherCache(Teacher):
     def top_k(self):
         """`None` for a dense cache, else the `k` stored per sample."""
         return self.manifest["top_k"]
+
+    @property
+    def target_kind(self):
+        """What the stored targets are: `"values"` (the teacher's raw
+        outputs), `"log_probabilities"` (of a softmax head),
+        `"sigmoid_logits"` (of a one-unit sigmoid head) or `"top_k"`."""
+        return self.manifest["targets"]
 
     @property
     def teacher_fingerprint(self):
@@ -170,25 +215,26 @@ class TeacherCache(Teacher):
             dict with `"values"` (log-probabilities), `"indices"` and
             `"rest"` (the log of the other classes' mass).
         """
-        indices = np.asarray(indices, dtype="int64")
+        indices = _check_indices(indices, len(self))
         shard_size = self.manifest["shard_size"]
-        names = ("values", "rest", "indices") if self.top_k else ("values",)
         result = {}
-        for name in names:
-            parts = None
+        for name in reader.shard_names(self.manifest):
+            shape = reader.expected_shard_shape(self.manifest, 0, name)[1:]
+            parts = np.empty((len(indices),) + shape, "int32" if name == "indices" else "float32")
             for shard in np.unique(indices // shard_size):
                 rows = indices // shard_size == shard
-                stored = self._shard(int(shard), name)
-                if parts is None:
-                    parts = np.empty((len(indices),) + stored.shape[1:], stored.dtype)
-                parts[rows] = stored[indices[rows] % shard_size]
-            result[name] = parts.astype("int32" if name == "indices" else "float32")
-        return result if self.top_k else result["values"]
+                parts[rows] = self._shard(int(shard), name)[indices[rows] % shard_size]
+            result[name] = parts
+        if self.top_k:
+            return result
+        values = result["values"]
+        if self.manifest["format"] == 1 and self.manifest["teacher_output_shape"][-1] == 1:
+            values = values[..., 1:]  # Format 1 stored a one-unit head as [0, z].
+        return values
 
     def _shard(self, shard, name):
         if (shard, name) not in self._shards:
-            path = files.shard_path(self.directory, shard, name)
-            self._shards[shard, name] = np.load(path, mmap_mode="r")
+            self._shards[shard, name] = reader.read_shard(self.directory, self.manifest, shard, name)
         return self._shards[shard, name]
 
     # -- Checks --------------------------------------------------------------------
@@ -222,7 +268,7 @@ class TeacherCache(Teacher):
 
     # -- Training data ---------------------------------------------------------------
 
-    def dataset(self, x, y=None, batch_size=128, shuffle=True, seed=0):
+    def dataset(self, x, y=None, batch_size=128, shuffle=True, seed=0, sample_weight=None):
         """Batches of the inputs with their stored targets, for `Distiller.fit`.
 
         A `keras.utils.PyDataset` (every backend) yielding
@@ -237,6 +283,8 @@ class TeacherCache(Teacher):
             batch_size: Samples per batch.
             shuffle: Whether to reshuffle the order every epoch.
             seed: Seed of the shuffling.
+            sample_weight: Optional weights, one per sample (or per
+                position), moving with the inputs; requires `y`.
 
         Returns:
             A `keras.utils.PyDataset`.
@@ -249,16 +297,19 @@ class TeacherCache(Teacher):
         (['teacher_targets', 'x'], (8, 10))
         """
         x = self.check_data(x)
-        if y is not None and len(y) != len(x):
+        y = _per_sample(y, len(x), "labels `y`")
+        sample_weight = _per_sample(sample_weight, len(x), "`sample_weight`")
+        if sample_weight is not None and y is None:
             raise ValueError(
-                f"TeacherCache.dataset received {len(x)} inputs but {len(y)} "
-                "labels `y`. Give one label per input."
+                "TeacherCache.dataset received `sample_weight` without labels `y`: "
+                "Keras reads weights as the third element of (x, y, sample_weight). "
+                "Give y too."
             )
-        if not isinstance(batch_size, int) or batch_size < 1:
+        if not (is_integer(batch_size) and batch_size >= 1):
             raise ValueError(
                 f"`batch_size` must be an int >= 1. Received: batch_size={batch_size!r}"
             )
-        return CachedBatches(self, x, y, batch_size, shuffle, seed)
+        return CachedBatches(self, x, y, int(batch_size), shuffle, seed, sample_weight)
 
     # -- The Teacher interface ---------------------------------------------------------
 
@@ -336,7 +387,13 @@ class TeacherCache(Teacher):
 
     def view(self, targets):
         if not isinstance(targets, dict):
-            return ModelOutputs(ops.cast(targets, "float32"), "logits")
+            # The teacher's outputs as a live teacher gives them.
+            targets = ops.cast(targets, "float32")
+            if self.target_kind == "log_probabilities":
+                return ModelOutputs(ops.exp(targets), "probabilities")
+            if self.target_kind == "sigmoid_logits":
+                return ModelOutputs(ops.sigmoid(targets), "probabilities")
+            return ModelOutputs(targets, self.manifest["teacher_kind"])
         return ModelOutputs(
             dense_from_top_k(targets["values"], targets["indices"], targets["rest"], self.classes),
             "logits",
@@ -357,9 +414,10 @@ class TeacherCache(Teacher):
 class CachedBatches(keras.utils.PyDataset):
     """The batches of `TeacherCache.dataset`: inputs, stored targets, labels."""
 
-    def __init__(self, cache, x, y, batch_size, shuffle, seed):
+    def __init__(self, cache, x, y, batch_size, shuffle, seed, sample_weight=None):
         super().__init__()
         self.cache, self.x, self.y = cache, x, y
+        self.sample_weight = sample_weight
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.epoch = 0
         self._order = self._epoch_order()
@@ -375,7 +433,11 @@ class CachedBatches(keras.utils.PyDataset):
     def __getitem__(self, index):
         rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         inputs = {"x": self.x[rows], TARGETS_KEY: self.cache.read(rows)}
-        return (inputs,) if self.y is None else (inputs, self.y[rows])
+        if self.y is None:
+            return (inputs,)
+        if self.sample_weight is not None:
+            return inputs, self.y[rows], self.sample_weight[rows]
+        return inputs, self.y[rows]
 
     def on_epoch_end(self):
         self.epoch += 1
@@ -426,6 +488,37 @@ def _check_teacher_model(teacher):
     if isinstance(teacher, Teacher) and len(teacher.models) == 1:
         teacher = teacher.models[0]
     return validation.check_model(teacher, "teacher")
+
+
+def _per_sample(values, samples, what):
+    """`values` as a NumPy array of one entry per sample, or `None`."""
+    if values is None:
+        return None
+    values = np.asarray(values)
+    if values.ndim < 1 or len(values) != samples:
+        raise ValueError(
+            f"TeacherCache.dataset received {samples} inputs but {what} of "
+            f"shape {values.shape}. Give one entry per input."
+        )
+    return values
+
+
+def _check_indices(indices, samples):
+    values = np.asarray(indices)
+    if values.ndim != 1 or (values.size and not np.issubdtype(values.dtype, np.integer)):
+        raise ValueError(
+            "TeacherCache.read takes a 1-D array of integer sample positions. "
+            f"Received: shape {values.shape}, dtype {values.dtype}."
+        )
+    values = values.astype("int64")
+    outside = (values < 0) | (values >= samples)
+    if outside.any():
+        raise ValueError(
+            f"TeacherCache.read: the cache holds samples 0 to {samples - 1}, but "
+            f"{int(outside.sum())} positions are outside (first: "
+            f"{values[outside][:5].tolist()}). Give positions in [0, {samples - 1}]."
+        )
+    return values
 
 
 def _check_inputs(x, where):
