@@ -89,7 +89,7 @@ def test_cli_distill_names_the_label_out_of_range(tmp_path, capsys):
     for name in ("teacher", "student"):
         keras.Sequential([keras.Input((4,)), keras.layers.Dense(CLASSES)]).save(tmp_path / f"{name}.keras")
     np.savez(tmp_path / "train.npz", x=X, y=bad(7))
-    code = cli.main(["distill", str(tmp_path / "teacher.keras"), str(tmp_path / "student.keras"),
+    code = cli.main(["distill", "--teacher", str(tmp_path / "teacher.keras"), "--student", str(tmp_path / "student.keras"),
                      "--data", str(tmp_path / "train.npz"), "-o", str(tmp_path / "out.keras"),
                      "--epochs", "1"])  # fmt: skip
     assert code == 2
