@@ -127,8 +127,11 @@ class Distiller(keras.Model):
             # it, from the teacher's inputs: here they are the student's too.
             validation.build_from_teacher(student, self.teacher.models)
         validation.check_model(student, "student")
+        validation.check_not_shared(self.teacher.models, student)
         self.alpha = alpha
-        self.augmentation = augment_lib.check(augmentation, self.teacher, alpha)
+        self.augmentation = augment_lib.check(
+            augmentation, self.teacher, alpha, validation.input_shape(student)
+        )
         self.distillation_scale = 1.0
         self.student = student
         self.distillation_losses = _as_loss_list(distillation_loss)
@@ -193,8 +196,9 @@ class Distiller(keras.Model):
             self._step_outputs = previous
 
     def fit(self, *args, **kwargs):
-        # alpha may have been assigned since construction.
+        # alpha may have been assigned since construction, or be scheduled.
         augment_lib.check_alpha(self.augmentation, self.alpha)
+        self._check_scheduled_alpha(kwargs)
         self._check_labels("fit()", args, kwargs)
         validation_data = kwargs.get("validation_data")
         if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
@@ -202,6 +206,18 @@ class Distiller(keras.Model):
         # On any failure, the models stay usable (see _keras_compat).
         with _keras_compat.variables_kept_on_failure(self):
             return super().fit(*args, **kwargs)
+
+    def _check_scheduled_alpha(self, kwargs):
+        """An AlphaSchedule must not raise alpha above 0 with MixUp/CutMix."""
+        if not augment_lib.mixes_labels(self.augmentation):
+            return
+        from keras_kd.callbacks import AlphaSchedule
+
+        epochs = kwargs.get("epochs", 1)
+        for callback in kwargs.get("callbacks") or []:
+            if isinstance(callback, AlphaSchedule):
+                for epoch in range(kwargs.get("initial_epoch", 0), epochs):
+                    augment_lib.check_alpha(self.augmentation, callback.value(epoch))
 
     def _check_labels(self, owner, args, kwargs):
         """Class labels out of the student's range, refused before a step."""

@@ -248,3 +248,31 @@ def check_labels(y, classes, owner="the labels", *, positions=None):
         f"{high:g}). Give labels 0 to {classes - 1}, or a model with one "
         "output per class."
     )
+
+
+def check_not_shared(teacher_models, student):
+    """Raises if the student is a teacher model, or shares weights with one.
+
+    The teacher is frozen for distillation: a student that is the teacher
+    (`Distiller(m, m)`), or holds one of its layers, would be frozen too and
+    train nothing.
+    """
+    for model in teacher_models:
+        if model is student:
+            raise ValueError(
+                f"The teacher and the student are the same model '{student.name}', "
+                "but distillation freezes the teacher and trains the student. "
+                "Give the student a model of its own, e.g. "
+                "student = keras.models.clone_model(teacher) (fresh weights), "
+                "then student.set_weights(teacher.get_weights()) to start from "
+                "the teacher's."
+            )
+        shared = {id(v) for v in model.weights} & {id(v) for v in student.weights}
+        if shared:
+            raise ValueError(
+                f"The student '{student.name}' shares {len(shared)} weights with "
+                f"the teacher '{model.name}' (a layer used in both), but "
+                "distillation freezes the teacher's weights: the student could "
+                "not train them. Build the student from layers of its own "
+                "(keras.models.clone_model copies a model)."
+            )

@@ -204,6 +204,7 @@ def saved_models(tmp_path_factory):
     y = rng.integers(0, 3, size=40).astype("int32")
     np.savez(folder / "test.npz", x=x, y=y)
     np.savez(folder / "unlabelled.npz", x=x)
+    np.savez(folder / "wide.npz", x=rng.normal(size=(40, 6)).astype("float32"), y=y)
     keras.utils.set_random_seed(0)
     paths = {}
     for name, activation in (("teacher", None), ("student", "softmax")):
@@ -248,6 +249,8 @@ def test_cli_compare_prints_and_writes_the_comparison(saved_models, tmp_path, ca
          r"error: --output-dir '.*test\.npz' is a file, not a folder"),
         (["{teacher}", "{folder}/absent.keras", "--data", "{folder}/test.npz"],
          r"error: each model to compare: .*absent\.keras"),
+        (["{teacher}", "{student}", "--data", "{folder}/wide.npz"],
+         r"error: .*wide\.npz: the inputs 'x' have shape \(40, 6\), but the model .*teacher\.keras expects \(n, 4\)"),
     ],
 )  # fmt: skip
 def test_cli_compare_errors_name_the_problem(saved_models, capsys, argv, error):

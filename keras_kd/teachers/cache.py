@@ -408,7 +408,43 @@ class TeacherCache(Teacher):
     def get_config(self):
         config = super().get_config()
         config["directory"] = self.directory
+        # A saved Distiller reopens the cache it trained from, not another.
+        config["teacher_fingerprint"] = self.teacher_fingerprint
+        config["data_fingerprint"] = self.data_fingerprint
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        expected = {
+            key: config.pop(key)
+            for key in ("teacher_fingerprint", "data_fingerprint")
+            if key in config
+        }
+        saved_with = (
+            f"The model was saved with the TeacherCache in {config.get('directory')}"
+        )
+        advice = (
+            "Restore that cache (TeacherCache.write with the same teacher and "
+            "data), or construct a new Distiller and load the student's "
+            "weights into it."
+        )
+        try:
+            cache = cls(**config)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{saved_with}, which cannot be read now: {error} {advice}") from None
+        changed = [
+            f"{key} {value} when saved, {cache.manifest[key]} now"
+            for key, value in expected.items()
+            if cache.manifest[key] != value
+        ]
+        if changed:
+            raise ValueError(
+                f"{saved_with}, which has been rewritten since, by another "
+                f"teacher or for other data ({'; '.join(changed)}): its targets "
+                f"are not those the model trained with. {advice}"
+            )
+        return cache
 
 
 class CachedBatches(keras.utils.PyDataset):

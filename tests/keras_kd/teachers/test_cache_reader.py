@@ -235,16 +235,17 @@ def test_value_losses_refuse_a_cache_as_they_refuse_the_live_teacher(tmp_path, h
 
 
 def test_two_writers_of_one_cache_take_turns(tmp_path):
-    teacher = model(3)
+    # Two copies of one teacher (same weights), as two jobs would load it.
+    teachers = [model(3), model(3)]
     results, errors = [], []
 
-    def write():
+    def write(teacher):
         try:
             results.append(keras_kd.TeacherCache.write(teacher, X, tmp_path / "c", shard_size=4))
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=write) for _ in range(2)]
+    threads = [threading.Thread(target=write, args=(t,)) for t in teachers]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -253,3 +254,16 @@ def test_two_writers_of_one_cache_take_turns(tmp_path):
     assert len(results) == 2
     np.testing.assert_array_equal(results[0].read(np.arange(24)), results[1].read(np.arange(24)))
     assert sorted(os.listdir(tmp_path / "c"))[0] == "manifest.json"
+
+
+def test_the_cache_command_names_inputs_of_the_wrong_width(tmp_path, capsys):
+    from keras_kd.cli import main
+
+    model(3).save(tmp_path / "teacher.keras")
+    np.savez(tmp_path / "wide.npz", x=np.zeros((8, 6), "float32"))
+    code = main(["cache", str(tmp_path / "teacher.keras"), "--data", str(tmp_path / "wide.npz"),
+                 "-o", str(tmp_path / "c")])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "the inputs 'x' have shape (8, 6), but the teacher expects (n, 4)" in err
+    assert not (tmp_path / "c").exists()
