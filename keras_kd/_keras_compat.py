@@ -313,7 +313,8 @@ def _check_built_in_scope(strategy, teacher, student):
     models = teacher if isinstance(teacher, (list, tuple)) else [teacher]
     for role, model in [("teacher", m) for m in models] + [("student", student)]:
         for variable in getattr(model, "weights", []):
-            if not strategy.extended.variable_created_in_scope(getattr(variable, "value", variable)):
+            value = getattr(variable, "value", variable)
+            if not strategy.extended.variable_created_in_scope(value):
                 raise ValueError(
                     f"The Distiller is built inside {type(strategy).__name__}.scope(), "
                     f"but the {role} '{model.name}' was built outside it (its "

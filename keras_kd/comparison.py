@@ -21,9 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keras_kd.losses._numerics import is_integer
-from keras_kd.validation import check_labels
-
 # The writers live in their own module; they are public from here.
 from keras_kd._comparison_writers import FILE_NAMES  # noqa: F401
 from keras_kd._comparison_writers import comparison_figure  # noqa: F401
@@ -31,6 +28,8 @@ from keras_kd._comparison_writers import comparison_html  # noqa: F401
 from keras_kd._comparison_writers import comparison_markdown  # noqa: F401
 from keras_kd._comparison_writers import comparison_png  # noqa: F401
 from keras_kd._comparison_writers import write_comparison  # noqa: F401
+from keras_kd.losses._numerics import is_integer
+from keras_kd.validation import check_labels
 
 # The standard number of equal-width confidence bins of the expected
 # calibration error (Guo et al., "On calibration of modern neural networks").

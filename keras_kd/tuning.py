@@ -24,10 +24,10 @@ import numpy as np
 
 from keras_kd import losses as losses_module
 from keras_kd._atomic import atomic_write
+from keras_kd.distiller import Distiller
 from keras_kd.losses._numerics import check_number
 from keras_kd.validation import check_labels
 from keras_kd.validation import output_shape
-from keras_kd.distiller import Distiller
 
 INSTALL_HINT = 'Install it with: pip install "keras-kd[tuning]"'
 PROJECT_NAME = "keras_kd_search"

@@ -20,10 +20,11 @@ from keras_kd.teachers._cache_lock import LOCK
 from keras_kd.teachers._cache_reader import DTYPES
 from keras_kd.teachers._cache_reader import FORMAT  # noqa: F401
 from keras_kd.teachers._cache_reader import MANIFEST
-# Written first: what an unfinished write is writing, so a resumed write can
-# check it continues the same teacher, data and settings.
 from keras_kd.teachers._cache_reader import PLAN
 from keras_kd.teachers._cache_reader import shard_path
+
+# PLAN is written first: what an unfinished write is writing, so a resumed
+# write can check it continues the same teacher, data and settings.
 # Inputs up to this size are hashed whole; larger ones by 4096 sampled rows.
 _HASH_WHOLE_BYTES = 64 * 2**20
 _SAMPLED_ROWS = 4096

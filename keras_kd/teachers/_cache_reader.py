@@ -84,7 +84,9 @@ def read_settings(path, directory):
         with open(path, encoding="utf-8") as f:
             settings = json.load(f)
     except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"The TeacherCache file {path} is not valid JSON ({error}). {recover}") from None
+        raise ValueError(
+            f"The TeacherCache file {path} is not valid JSON ({error}). {recover}"
+        ) from None
     if not isinstance(settings, dict):
         raise ValueError(
             f"The TeacherCache file {path} must hold a JSON object of settings, "

@@ -234,7 +234,9 @@ class TeacherCache(Teacher):
 
     def _shard(self, shard, name):
         if (shard, name) not in self._shards:
-            self._shards[shard, name] = reader.read_shard(self.directory, self.manifest, shard, name)
+            self._shards[shard, name] = reader.read_shard(
+                self.directory, self.manifest, shard, name
+            )
         return self._shards[shard, name]
 
     # -- Checks --------------------------------------------------------------------
