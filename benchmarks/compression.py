@@ -163,7 +163,7 @@ def run_stage(args):
 def data_only(args):
     """The data of `data_and_pair` without its pair (which is cached per
     backend: a stage on JAX or PyTorch loads the TensorFlow-trained pair)."""
-    from keras_kd.data import load_fashion_mnist
+    from keras_kd.apps.data import load_fashion_mnist
 
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
     x, y = x_train[: args.train_samples], y_train[: args.train_samples]

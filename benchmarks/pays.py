@@ -33,7 +33,8 @@ seconds of every part are kept, and their sum printed.
 
 Usage:
 
-    KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py   # the full configuration (many hours)
+    # the full configuration (many hours):
+    KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py
     KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py \\
         --teacher cnn --teacher-epochs 12 --epochs 8 --views 4 --seeds 0   # what fits in ~1 h here
     python benchmarks/pays.py --quick                               # seconds: checks the script
@@ -53,9 +54,9 @@ import numpy as np
 
 import keras_kd
 from keras_kd.apps import recipes
-from keras_kd.data import load_fashion_mnist
-from keras_kd.reference_models import teacher_cnn
-from keras_kd.reference_models import tiny_student_cnn
+from keras_kd.apps.data import load_fashion_mnist
+from keras_kd.apps.reference_models import teacher_cnn
+from keras_kd.apps.reference_models import tiny_student_cnn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "RESULTS_pays.md")
@@ -78,7 +79,9 @@ def parse_args(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument("--train-samples", type=int, default=60000 - VALIDATION)
-    parser.add_argument("--teacher-only", action="store_true", help="Stop once the teacher is saved.")
+    parser.add_argument(
+        "--teacher-only", action="store_true", help="Stop once the teacher is saved."
+    )
     parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
     args = parser.parse_args(argv)
     if args.quick:
@@ -327,10 +330,11 @@ def main(argv=None):
     print(f"CPU time, all parts (summed over resumed runs): {cpu / 3600:.2f} h; "
           f"this invocation's wall time {time.time() - wall:.0f} s", flush=True)
     if not args.quick:
+        settings = {k: v for k, v in vars(args).items() if k != "work"}
         with open(RESULTS, "w") as file:
             file.write(
                 "# Distillation that pays: results of benchmarks/pays.py\n\n"
-                f"Command settings: `{json.dumps({k: v for k, v in vars(args).items() if k != 'work'})}`\n\n"
+                f"Command settings: `{json.dumps(settings)}`\n\n"
                 f"{text}\n\nCPU time, all parts: {cpu / 3600:.2f} h.\n"
             )
     return text

@@ -308,6 +308,24 @@ def active_tf_strategy():
     return tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
 
 
+def _check_built_in_scope(strategy, teacher, student):
+    """Raises unless every model's variables were created in `strategy`'s
+    scope: Keras fails at `fit` with a bare `AssertionError` otherwise."""
+    models = teacher if isinstance(teacher, (list, tuple)) else [teacher]
+    for role, model in [("teacher", m) for m in models] + [("student", student)]:
+        for variable in getattr(model, "weights", []):
+            value = getattr(variable, "value", variable)
+            if not strategy.extended.variable_created_in_scope(value):
+                raise ValueError(
+                    f"The Distiller is built inside {type(strategy).__name__}.scope(), "
+                    f"but the {role} '{model.name}' was built outside it (its "
+                    f"variable '{variable.path}' is not distributed). Build or "
+                    "load the teacher and the student inside the same "
+                    "`with strategy.scope():` block as the Distiller. See "
+                    "docs/scaling.md."
+                )
+
+
 def _is_multi_worker(strategy):
     """True for a `tf.distribute.MultiWorkerMirroredStrategy` (whose class,
     in TensorFlow 2.x, is `CollectiveAllReduceStrategy`)."""
@@ -352,6 +370,8 @@ def check_distribution(teacher, student):
             "DataParallel()). On one machine with several GPUs, use "
             "tf.distribute.MirroredStrategy. See docs/scaling.md."
         )
+    if strategy is not None:
+        _check_built_in_scope(strategy, teacher, student)
     if keras.backend.backend() != "torch":
         return
     if keras.distribution.distribution() is not None:

@@ -9,6 +9,7 @@ or `predict`.
 """
 
 import keras
+import numpy as np
 
 __all__ = ["LABEL_MIXING_LAYERS", "apply", "check", "mixes_labels"]
 
@@ -17,13 +18,21 @@ __all__ = ["LABEL_MIXING_LAYERS", "apply", "check", "mixes_labels"]
 LABEL_MIXING_LAYERS = (keras.layers.MixUp, keras.layers.CutMix)
 
 
-def check(augmentation, teacher, alpha):
+def check(augmentation, teacher, alpha, input_shape=None):
     """The augmentation layers as a list, or raises saying what is wrong.
+
+    An augmentation layer must keep the shape of the batch, hold no
+    trainable weights, and leave the inputs unchanged in inference (as
+    Keras' random layers do): a layer that transforms them in inference too
+    (`Rescaling`, `Dense`, `Normalization`) is preprocessing, which belongs
+    in the model, since `evaluate` and `predict` never augment.
 
     Args:
         augmentation: `None`, a `keras.layers.Layer`, or a list of them.
         teacher: The `Distiller`'s `keras_kd.teachers.Teacher`.
         alpha: The weight of the student's hard-label loss.
+        input_shape: The per-sample shape of `x`, or `None` if unknown (the
+            shape and inference checks are then skipped).
 
     Returns:
         A list of layers (empty for `None`).
@@ -57,7 +66,46 @@ def check(augmentation, teacher, alpha):
             "`augmentation` to train from the cache."
         )
     check_alpha(layers, alpha)
+    if layers and input_shape is not None and None not in input_shape:
+        _check_layers_on(layers, tuple(input_shape))
     return layers
+
+
+def _check_layers_on(layers, input_shape):
+    """Probes each layer on a small batch of the inputs' shape, in inference."""
+    batch = np.random.default_rng(0).uniform(size=(2,) + input_shape).astype("float32")
+    for layer in layers:
+        name = f"{type(layer).__name__} ('{layer.name}')"
+        try:
+            shape = tuple(layer.compute_output_shape((2,) + input_shape))
+        except Exception:  # noqa: BLE001 - a layer without shape inference
+            shape = None
+        if shape is not None and shape != (2,) + input_shape:
+            raise ValueError(
+                f"The augmentation layer {name} changes the shape of the inputs "
+                f"from {(None,) + input_shape} to {(None,) + shape[1:]}, but the "
+                "teacher and the student read the augmented batch in place of "
+                "x: the input shapes differ. Use augmentations that keep the "
+                "shape (RandomFlip, RandomTranslation, RandomZoom, ...), and "
+                "put resizing or flattening inside the models."
+            )
+        changed = keras.ops.convert_to_numpy(layer(batch, training=False))
+        if changed.shape != batch.shape or not np.array_equal(changed, batch):
+            raise ValueError(
+                f"The augmentation layer {name} changes the inputs in inference "
+                "too, but `evaluate` and `predict` never augment: the models "
+                "would be trained on other inputs than they are evaluated on. "
+                "Augmentation layers are random in training and the identity "
+                "in inference (RandomFlip, RandomZoom, MixUp, ...); put "
+                "preprocessing such as Rescaling or Normalization inside the "
+                "models."
+            )
+        if layer.trainable_weights:
+            raise ValueError(
+                f"The augmentation layer {name} has trainable weights "
+                f"({len(layer.trainable_weights)}), but augmentation is not "
+                "trained: put the layer inside the student model."
+            )
 
 
 def check_alpha(layers, alpha):
@@ -75,8 +123,14 @@ def check_alpha(layers, alpha):
 
 
 def mixes_labels(layers):
-    """The names of the layers in `layers` that blend images, e.g. `['MixUp']`."""
-    return [type(layer).__name__ for layer in layers if isinstance(layer, LABEL_MIXING_LAYERS)]
+    """The names of the layers in `layers` that blend images, e.g. `['MixUp']`,
+    including those nested in a `keras.Sequential` or another model."""
+    names = []
+    for layer in layers:
+        if isinstance(layer, LABEL_MIXING_LAYERS):
+            names.append(type(layer).__name__)
+        names.extend(mixes_labels(getattr(layer, "layers", [])))
+    return names
 
 
 def apply(layers, inputs):

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from keras_kd import _keras_compat
+from keras_kd import augment as augment_lib
 from keras_kd import checks
 from keras_kd import hyperparameters
 from keras_kd import losses as losses_lib
@@ -236,6 +237,7 @@ class AlphaSchedule(_FunctionSchedule):
                 "student's hard-label loss, but the training data has no "
                 "labels (y is None). Pass (x, y) to fit(), or keep alpha at 0."
             )
+        augment_lib.check_alpha(distiller.augmentation, value)
         distiller.alpha = value
 
     def current(self, distiller):

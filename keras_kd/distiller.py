@@ -161,8 +161,11 @@ class Distiller(keras.Model):
             # it, from the teacher's inputs: here they are the student's too.
             validation.build_from_teacher(student, self.teacher.models)
         validation.check_model(student, "student")
+        validation.check_not_shared(self.teacher.models, student)
         self.alpha = arguments.alpha
-        self.augmentation = augment_lib.check(augmentation, self.teacher, self.alpha)
+        self.augmentation = augment_lib.check(
+            augmentation, self.teacher, self.alpha, validation.input_shape(student)
+        )
         self.distillation_scale = 1.0
         self.student = student
         self.distillation_losses = arguments.losses
@@ -245,13 +248,41 @@ class Distiller(keras.Model):
             self._step_outputs = previous
 
     def fit(self, *args, **kwargs) -> keras.callbacks.History:
-        # alpha may have been assigned since construction.
+        # alpha may have been assigned since construction, or be scheduled.
         augment_lib.check_alpha(self.augmentation, self.alpha)
+        self._check_scheduled_alpha(kwargs)
+        self._check_labels("fit()", args, kwargs)
+        validation_data = kwargs.get("validation_data")
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
+            self._check_labels("fit() validation_data", validation_data[:2], {})
         # On any failure, the models stay usable (see _keras_compat).
         with _keras_compat.variables_kept_on_failure(self):
             return super().fit(*args, **kwargs)
 
+    def _check_scheduled_alpha(self, kwargs):
+        """An AlphaSchedule must not raise alpha above 0 with MixUp/CutMix."""
+        if not augment_lib.mixes_labels(self.augmentation):
+            return
+        from keras_kd.callbacks import AlphaSchedule
+
+        epochs = kwargs.get("epochs", 1)
+        for callback in kwargs.get("callbacks") or []:
+            if isinstance(callback, AlphaSchedule):
+                for epoch in range(kwargs.get("initial_epoch", 0), epochs):
+                    augment_lib.check_alpha(self.augmentation, callback.value(epoch))
+
+    def _check_labels(self, owner, args, kwargs):
+        """Class labels out of the student's range, refused before a step."""
+        y = kwargs.get("y", args[1] if len(args) > 1 else None)
+        if not isinstance(y, (np.ndarray, list)):
+            return  # None, or a dataset: read batch by batch by Keras.
+        shape = validation.output_shape(self.student)
+        if not shape:
+            return
+        validation.check_labels(y, shape[-1], owner, positions=shape[:-1])
+
     def evaluate(self, *args, **kwargs) -> float | list[float] | dict[str, float]:
+        self._check_labels("evaluate()", args, kwargs)
         with _keras_compat.variables_kept_on_failure(self):
             return super().evaluate(*args, **kwargs)
 

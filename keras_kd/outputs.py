@@ -186,6 +186,15 @@ def check_heads(distillation_losses, models, kinds):
             "soft-maxes the outputs into one distribution per sample",
         )
     raw = [loss for loss in distillation_losses if getattr(loss, "same_kind", False)]
+    stored = [kind for kind in kinds if kind not in ("logits", "probabilities")]
+    if raw and stored:
+        raise ValueError(
+            f"The distillation loss {type(raw[0]).__name__} ('{raw[0].name}') "
+            "compares the teacher's and the student's outputs value for value, "
+            f"but the teacher's targets are {stored[0]}, which keep no raw "
+            "outputs. Write a dense cache (TeacherCache.write(..., top_k=None)) "
+            "or use a loss on distributions (e.g. 'kd')."
+        )
     if raw and len(set(kinds)) > 1:
         raise ValueError(
             f"The distillation loss {type(raw[0]).__name__} ('{raw[0].name}') "

@@ -30,6 +30,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_kd import checks
+
 __all__ = ["MIXING_LAYERS", "SUPPORTED_LAYERS", "ViewBatches", "Views"]
 
 # Layers whose random draws do not read the pixels: their table for N rows
@@ -48,7 +50,7 @@ _SEED_MASK = 0x7FFFFFFF
 
 
 def _check_int(owner, argument, value, low):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or value < low:
+    if not checks.is_integer(value) or value < low:
         raise ValueError(
             f"{owner} `{argument}` must be an int >= {low}. Received: {argument}={value!r}"
         )

@@ -105,11 +105,36 @@ def test_compare_gathers_every_measure_with_the_first_model_as_reference():
          r"compare needs at least one model's probabilities. Received none"),
         (lambda: comparison.compare({"a": np.eye(2)}, np.arange(2), ["x"]),
          r"class_names has 1 names but the models output 2 classes"),
+        # Hostile inputs, issue 20 (defects 7, 14, 24).
+        (lambda: comparison.compare({"a": np.eye(3)[[0, 1, 2, 0]]}, np.array([0, 1, 7, 0])),
+         r"y: every class label must be in \[0, 2\].*1 of 4 labels are outside it.*largest 7"),
+        (lambda: comparison.compare({"a": np.eye(3)[[0, 1, 2]]}, np.array([0, -1, 2])),
+         r"y: every class label must be in \[0, 2\].*smallest -1"),
+        (lambda: comparison.per_class_accuracy(np.eye(3), np.array([0, 1, 3])),
+         r"every class label must be in \[0, 2\]"),
+        (lambda: comparison.expected_calibration_error(np.array([[1.2, 0.1], [0.3, 0.7]]), np.array([0, 1])),
+         r"needs probabilities \(each in \[0, 1\], each row summing to 1\).*from 0.1 to 1.2.*softmax"),
+        (lambda: comparison.expected_calibration_error(np.zeros((0, 3)), np.zeros(0, "int32")),
+         r"at least one sample and 2 classes. Received shape: \(0, 3\)"),
+        (lambda: comparison.compare({"a": np.zeros((0, 2))}, np.zeros(0, "int32")),
+         r"at least one sample"),
+        (lambda: comparison.accuracy(np.array([[np.nan, 0.5]]), np.zeros(1, "int32")),
+         r"holds 1 NaN or infinite values"),
+        (lambda: comparison.compare({"a": np.eye(2)}, np.arange(2), bins=True),
+         r"bins must be a whole number >= 1. Received: True"),
+        (lambda: comparison.write_comparison(_small_comparison(), __file__),
+         r"write_comparison writes three files into a folder, but .* is a file"),
     ],
 )  # fmt: skip
 def test_errors_say_what_was_received(call, error):
     with pytest.raises(ValueError, match=error):
         call()
+
+
+def test_the_counts_of_the_per_class_table_add_up_to_the_samples():
+    y = np.array([0, 1, 2, 2, 1])
+    c = comparison.compare({"a": np.eye(3)[y], "b": np.eye(3)[[0, 0, 2, 1, 1]]}, y, bins=np.int64(5))
+    assert int(c.class_counts.sum()) == c.samples == 5
 
 
 def test_predict_probabilities_applies_a_softmax_to_logits_only():
@@ -179,6 +204,7 @@ def saved_models(tmp_path_factory):
     y = rng.integers(0, 3, size=40).astype("int32")
     np.savez(folder / "test.npz", x=x, y=y)
     np.savez(folder / "unlabelled.npz", x=x)
+    np.savez(folder / "wide.npz", x=rng.normal(size=(40, 6)).astype("float32"), y=y)
     keras.utils.set_random_seed(0)
     paths = {}
     for name, activation in (("teacher", None), ("student", "softmax")):
@@ -223,6 +249,8 @@ def test_cli_compare_prints_and_writes_the_comparison(saved_models, tmp_path, ca
          r"error: --output-dir '.*test\.npz' is a file, not a folder"),
         (["{teacher}", "{folder}/absent.keras", "--data", "{folder}/test.npz"],
          r"error: each model to compare: .*absent\.keras"),
+        (["{teacher}", "{student}", "--data", "{folder}/wide.npz"],
+         r"error: .*wide\.npz: the inputs 'x' have shape \(40, 6\), but the model .*teacher\.keras expects \(n, 4\)"),
     ],
 )  # fmt: skip
 def test_cli_compare_errors_name_the_problem(saved_models, capsys, argv, error):

@@ -183,3 +183,97 @@ def test_standardized_kd_ignores_the_scale_and_shift_of_rows(problem, scales, sh
     )
     assert np.all(np.isfinite(before)) and np.all(before >= -1e-5)
     np.testing.assert_allclose(after, before, rtol=1e-3, atol=1e-4 * max(temperature**2, 1.0))
+
+
+# -- Counted rows: none, one, NaN weights on padding (issue 20, defects 1, 2) --
+
+
+def gradient(function, value):
+    """d function(v) / dv at `value`, on the current backend."""
+    variable = keras.Variable(value)
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(jax.grad(function)(variable.value))
+    if backend == "torch":
+        function(variable.value).backward()
+        return keras.ops.convert_to_numpy(variable.value.grad)
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        total = function(variable.value)
+    return keras.ops.convert_to_numpy(tape.gradient(total, variable.value))
+
+
+def reduced(name, teacher, student, y, mask, sample_weight):
+    """The Distiller's reduction of one registered loss over positions."""
+    from keras_kd.losses.reduction import PositionWeights
+
+    loss, uses_features = build(name)
+
+    def sequence_view(z, kind, weights):
+        z = keras.ops.cast(z, "float32")
+        features = None
+        if uses_features:
+            features = {"features": keras.ops.expand_dims(z, -1)}
+        return losses.ModelOutputs(z, kind, features, mask=weights.mask)
+
+    def value(student_logits):
+        weights = PositionWeights(student_logits, mask, sample_weight)
+        return weights.reduce(
+            loss(
+                sequence_view(teacher, "logits", weights),
+                sequence_view(student_logits, "logits", weights),
+                y,
+            )
+        )
+
+    return value
+
+
+@st.composite
+def padded_sequences(draw):
+    """(batch, time, classes) logits where zero or one position counts."""
+    batch, time, classes = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(2, 5))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    teacher = rng.normal(scale=3.0, size=(batch, time, classes)).astype("float32")
+    student = rng.normal(scale=3.0, size=(batch, time, classes)).astype("float32")
+    y = rng.integers(0, classes, size=(batch, time)).astype("int32")
+    mask = np.zeros((batch, time), bool)
+    counted = draw(st.sampled_from([None, *range(batch * time)]))
+    if counted is not None:
+        mask.flat[counted] = True
+    # Padding carries NaN weights: the mask already excludes it.
+    sample_weight = np.where(mask, 1.0, np.nan).astype("float32")
+    return teacher, student, y, mask, sample_weight, counted
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(SETTINGS, max_examples=4)
+@given(problem=padded_sequences())
+def test_finite_with_zero_or_one_counted_row_and_nan_weights_on_padding(name, problem):
+    teacher, student, y, mask, sample_weight, counted = problem
+    function = reduced(name, teacher, student, y, mask, sample_weight)
+    value = float(keras.ops.convert_to_numpy(function(student)))
+    grad = gradient(function, student)
+    assert np.isfinite(value), value
+    assert np.all(np.isfinite(grad)), grad
+    if counted is None:
+        # Nothing counts (docs/sequences.md): 0, and nothing to learn.
+        assert value == 0.0
+        np.testing.assert_array_equal(grad, 0.0)
+        return
+    if not build(name)[1]:
+        # Only the counted position moves the student (an intermediate
+        # layer's loss reads whole samples).
+        others = np.ones(mask.shape, bool)
+        others.flat[counted] = False
+        np.testing.assert_array_equal(grad[others], 0.0)
+        # And the value is the loss of that position alone.
+        b, t = np.unravel_index(counted, mask.shape)
+        alone = reduced(
+            name, teacher[b : b + 1, t : t + 1], student[b : b + 1, t : t + 1],
+            y[b : b + 1, t : t + 1], None, None,
+        )(student[b : b + 1, t : t + 1])
+        np.testing.assert_allclose(value, keras.ops.convert_to_numpy(alone), rtol=1e-4, atol=1e-5)

@@ -129,11 +129,11 @@ def test_a_killed_write_resumes_computing_only_the_missing_shards(
 
     computed = []
     monkeypatch.setattr(cache_files, "atomic_save", original_save)
-    original_logits = cache_files.teacher_logits
+    original_outputs = cache_files.teacher_outputs
     monkeypatch.setattr(
         cache_files,
-        "teacher_logits",
-        lambda *args: computed.append(len(args[2])) or original_logits(*args),
+        "teacher_outputs",
+        lambda *args: computed.append(len(args[1])) or original_outputs(*args),
     )
     resumed = keras_kd.TeacherCache.write(
         trained_teacher, x, tmp_path / "resumed", top_k=2, shard_size=100, batch_size=256

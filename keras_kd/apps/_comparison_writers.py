@@ -189,6 +189,12 @@ def write_comparison(comparison, directory, title="What distillation changed", c
     """
     from keras_kd.files import atomic_write_all
 
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise ValueError(
+            f"write_comparison writes three files into a folder, but "
+            f"{directory!r} is a file. Give a folder's path (it is created "
+            "if missing)."
+        )
     png = comparison_png(comparison, title)
     contents = {
         "markdown": comparison_markdown(comparison, caption),

@@ -28,6 +28,8 @@ from keras_kd.apps._comparison_writers import comparison_html  # noqa: F401
 from keras_kd.apps._comparison_writers import comparison_markdown  # noqa: F401
 from keras_kd.apps._comparison_writers import comparison_png  # noqa: F401
 from keras_kd.apps._comparison_writers import write_comparison  # noqa: F401
+from keras_kd.checks import is_integer
+from keras_kd.validation import check_labels
 
 # The standard number of equal-width confidence bins of the expected
 # calibration error (Guo et al., "On calibration of modern neural networks").
@@ -36,22 +38,42 @@ ECE_BINS = 15
 
 def _probabilities(values, name="probabilities"):
     values = np.asarray(values, dtype="float64")
-    if values.ndim != 2 or values.shape[1] < 2:
+    if values.ndim != 2 or values.shape[1] < 2 or values.shape[0] < 1:
         raise ValueError(
-            f"{name} must have shape (samples, classes) with at least 2 classes. "
-            f"Received shape: {values.shape}."
+            f"{name} must have shape (samples, classes) with at least one "
+            f"sample and 2 classes. Received shape: {values.shape}."
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"{name} holds {int(np.sum(~np.isfinite(values)))} NaN or infinite "
+            "values. Give the models' finite outputs."
         )
     return values
 
 
-def _labels(y, samples):
+def _calibrated(values, name="probabilities"):
+    """`values` after checking they are probabilities: in [0, 1], rows of 1."""
+    values = _probabilities(values, name)
+    sums = values.sum(axis=-1)
+    if values.min() < 0 or values.max() > 1 or np.any(np.abs(sums - 1) > 1e-3):
+        raise ValueError(
+            f"{name}: a calibration error needs probabilities (each in "
+            "[0, 1], each row summing to 1), but the values range from "
+            f"{values.min():g} to {values.max():g} and the rows sum to "
+            f"{sums.min():g} to {sums.max():g}. Apply a softmax to logits "
+            "first (keras.ops.softmax), or use predict_probabilities."
+        )
+    return values
+
+
+def _labels(y, samples, classes):
     y = np.asarray(y)
     if y.shape != (samples,) or y.dtype.kind not in "iu":
         raise ValueError(
             f"y must hold one integer label per sample, shape ({samples},). "
             f"Received shape: {y.shape}, dtype {y.dtype} (one-hot labels: pass y.argmax(-1))."
         )
-    return y
+    return check_labels(y, classes, "y")
 
 
 def accuracy(probabilities, y):
@@ -71,7 +93,7 @@ def accuracy(probabilities, y):
     0.5
     """
     probabilities = _probabilities(probabilities)
-    y = _labels(y, len(probabilities))
+    y = _labels(y, len(probabilities), probabilities.shape[1])
     return float(np.mean(np.argmax(probabilities, axis=-1) == y))
 
 
@@ -94,8 +116,8 @@ def per_class_accuracy(probabilities, y, classes=None):
     [1.0, 0.5]
     """
     probabilities = _probabilities(probabilities)
-    y = _labels(y, len(probabilities))
     classes = probabilities.shape[1] if classes is None else classes
+    y = _labels(y, len(probabilities), classes)
     correct = np.argmax(probabilities, axis=-1) == y
     totals = np.bincount(y, minlength=classes)[:classes].astype("float64")
     hits = np.bincount(y[correct], minlength=classes)[:classes]
@@ -175,9 +197,9 @@ def reliability_bins(probabilities, y, bins=ECE_BINS):
     >>> r.counts.tolist(), r.accuracy.tolist()
     ([0, 3], [nan, 0.6666666666666666])
     """
-    probabilities = _probabilities(probabilities)
-    y = _labels(y, len(probabilities))
-    if not (isinstance(bins, (int, np.integer)) and bins >= 1):
+    probabilities = _calibrated(probabilities)
+    y = _labels(y, len(probabilities), probabilities.shape[1])
+    if not (is_integer(bins) and bins >= 1):
         raise ValueError(f"bins must be a whole number >= 1. Received: {bins!r}")
     confidence = probabilities.max(axis=-1)
     correct = (np.argmax(probabilities, axis=-1) == y).astype("float64")
@@ -305,7 +327,7 @@ def compare(probabilities, y, class_names=None, bins=ECE_BINS):
     arrays = [_probabilities(probabilities[name], f"probabilities[{name!r}]") for name in names]
     reference = arrays[0]
     classes = reference.shape[1]
-    y = _labels(y, len(reference))
+    y = _labels(y, len(reference), classes)
     if class_names is None:
         class_names = [str(i) for i in range(classes)]
     if len(class_names) != classes:

@@ -2,6 +2,9 @@
 
 import keras
 
+from keras_kd.checks import check_number
+from keras_kd.checks import is_integer
+from keras_kd.checks import is_real_number
 from keras_kd.classification import compile_classifier
 from keras_kd.distiller import Distiller
 from keras_kd.losses.soft_target import SoftTargetKD
@@ -44,12 +47,12 @@ def born_again(make_student, teacher, x, y, generations=2, distillation_loss="kd
     >>> len(students)
     2
     """
-    if not isinstance(generations, int) or generations < 1:
+    if not is_integer(generations) or generations < 1:
         raise ValueError(
             f"`generations` must be an integer >= 1. Received: {generations!r}"
         )
     students = []
-    for _ in range(generations):
+    for _ in range(int(generations)):
         distiller = Distiller(
             teacher=teacher, student=make_student(),
             distillation_loss=distillation_loss, alpha=alpha,
@@ -163,6 +166,9 @@ def function_matching_augmentation(mixup_alpha=0.2, translation=0.1, flip="horiz
     >>> [(type(layer).__name__, layer.seed) for layer in layers]
     [('RandomFlip', 0), ('RandomTranslation', 1)]
     """
+    if seed is not None and not is_integer(seed):
+        raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+    seed = None if seed is None else int(seed)
     makers = []
     if flip:
         makers.append(lambda s: keras.layers.RandomFlip(flip, seed=s))
@@ -170,7 +176,7 @@ def function_matching_augmentation(mixup_alpha=0.2, translation=0.1, flip="horiz
         makers.append(lambda s: keras.layers.RandomTranslation(
             translation, translation, fill_mode="constant", seed=s))
     if mixup_alpha:
-        if not 0 < mixup_alpha <= 1:
+        if not (is_real_number(mixup_alpha) and 0 < mixup_alpha <= 1):
             raise ValueError(
                 "`mixup_alpha` is the strength of keras.layers.MixUp, in (0, 1], "
                 f"or None for no mixup. Received: mixup_alpha={mixup_alpha!r}"
@@ -202,10 +208,15 @@ def patient_schedule(learning_rate, epochs, steps_per_epoch, warmup_epochs=0):
     >>> [round(float(schedule(step)), 6) for step in (0, 500, 1000)]
     [0.001, 0.0005, 0.0]
     """
+    learning_rate = check_number(
+        "patient_schedule", "learning_rate", learning_rate, 0, low_inclusive=False,
+        role="is the peak learning rate and",
+    )  # fmt: skip
     for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
-        if not isinstance(value, int) or value < 1:
+        if not is_integer(value) or value < 1:
             raise ValueError(f"`{name}` must be an integer >= 1. Received: {name}={value!r}")
-    if not 0 <= warmup_epochs < epochs:
+    epochs, steps_per_epoch = int(epochs), int(steps_per_epoch)
+    if not (is_real_number(warmup_epochs) and 0 <= warmup_epochs < epochs):
         raise ValueError(
             f"`warmup_epochs` must be >= 0 and less than epochs={epochs}. "
             f"Received: warmup_epochs={warmup_epochs!r}"

@@ -11,6 +11,7 @@ imported only when `search` runs.
 """
 
 import contextlib
+import hashlib
 import io
 import itertools
 import json
@@ -23,8 +24,12 @@ import numpy as np
 
 from keras_kd import losses as losses_module
 from keras_kd.apps import _keras_tuner_compat
+from keras_kd.checks import check_number
 from keras_kd.classification import compile_classifier
 from keras_kd.distiller import Distiller
+from keras_kd.files import atomic_write
+from keras_kd.validation import check_labels
+from keras_kd.validation import output_shape
 
 INSTALL_HINT = 'Install it with: pip install "keras-kd[tuning]"'
 PROJECT_NAME = "keras_kd_search"
@@ -35,6 +40,9 @@ COLUMNS = ("trial", "temperature", "alpha", "loss", "score", "status")
 # the validation data: the objectives `search` accepts.
 METRICS = ("accuracy", "loss", "student_loss", "distillation_loss")
 OBJECTIVES = tuple(f"val_{name}" for name in METRICS) + METRICS
+# Accuracy is maximized, every loss minimized: KerasTuner cannot infer the
+# direction of the distillation metrics from their names.
+DIRECTIONS = {name: "max" if name.endswith("accuracy") else "min" for name in OBJECTIVES}
 
 
 def import_keras_tuner():
@@ -230,25 +238,45 @@ def search(
     keras_tuner = import_keras_tuner()
     choices = check_choices(temperature, alpha, losses)
     check_counts(epochs=epochs, batch_size=batch_size, max_trials=max_trials)
-    if objective not in OBJECTIVES:
-        raise ValueError(
-            f"objective must be a metric of the distilled student: one of {OBJECTIVES}. "
-            f"Received: {objective!r}."
-        )
+    if not (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
+        raise ValueError(f"seed must be an integer >= 0. Received: {seed!r}.")
+    objective = _objective_name(objective)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}. Received: {algorithm!r}.")
-    train_data = _check_data(train_data, "train_data")
-    validation_data = _check_data(validation_data, "validation_data")
+    learning_rate = check_number(
+        "search", "learning_rate", learning_rate, 0, low_inclusive=False,
+        hint="Typical values: 1e-4 to 1e-2.",
+    )  # fmt: skip
+    train_data = _check_data(train_data, "train_data", teacher)
+    validation_data = _check_data(validation_data, "validation_data", teacher)
     _check_student_builder(build_student)
-    _check_directory(directory, choices, objective, overwrite)
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise ValueError(
+            f"directory {os.fspath(directory)!r} is a file, but search keeps its "
+            "state in a folder. Give a folder's path (created if missing)."
+        )
+    # Everything that changes a trial's score: a resumed search must share it.
+    settings = {
+        "choices": choices,
+        "objective": objective,
+        "algorithm": algorithm,
+        "epochs": int(epochs),
+        "batch_size": int(batch_size),
+        "learning_rate": learning_rate,
+        "seed": int(seed),
+        "teacher": _teacher_fingerprint(teacher),
+        "train_data": _data_fingerprint(train_data),
+        "validation_data": _data_fingerprint(validation_data),
+    }
+    _check_directory(directory, settings, overwrite)
     # Written before any training, so that an interrupted search too is
-    # resumed only over the same choices.
-    _write_settings(directory, choices, objective)
+    # resumed only over the same settings.
+    _write_settings(directory, settings)
 
     max_trials = max_trials or math.prod(len(values) for values in choices.values())
     oracle = _oracle_class(keras_tuner)(
         order=trial_order(choices, algorithm, seed),
-        objective=objective,
+        objective=keras_tuner.Objective(objective, DIRECTIONS[objective]),
         max_trials=max_trials,
         hyperparameters=_space(keras_tuner, choices),
         tune_new_entries=False,
@@ -333,19 +361,88 @@ def check_counts(**counts):
             raise ValueError(f"{name} must be an integer >= 1. Received: {value!r}.")
 
 
-def _check_data(data, name):
+def _objective_name(objective):
+    """The objective's name, from a name or a `keras_tuner.Objective`."""
+    name = getattr(objective, "name", objective)
+    if not isinstance(name, str) or name not in OBJECTIVES:
+        raise ValueError(
+            f"objective must be a metric of the distilled student: one of {OBJECTIVES} "
+            "(accuracy is maximized, the losses minimized). "
+            f"Received: {objective!r}."
+        )
+    direction = getattr(objective, "direction", DIRECTIONS[name])
+    if direction != DIRECTIONS[name]:
+        raise ValueError(
+            f"objective {name!r} must be {DIRECTIONS[name]}imized. Received: "
+            f"direction={direction!r}. Pass the name alone, e.g. objective={name!r}."
+        )
+    return name
+
+
+def _check_data(data, name, teacher=None):
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise ValueError(
             f"{name} must be a tuple (x, y) of inputs and integer labels. "
             f"Received: {type(data).__name__}."
         )
     x, y = (np.asarray(part) for part in data)
-    if len(x) == 0 or len(x) != len(y):
+    if x.ndim == 0 or y.ndim == 0 or len(x) == 0 or len(x) != len(y):
         raise ValueError(
             f"{name} must hold as many labels as inputs, at least one. "
-            f"Received: {len(x)} inputs and {len(y)} labels."
+            f"Received: inputs of shape {x.shape} and labels of shape {y.shape}."
         )
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name} must hold integer class labels, shape ({len(x)},): each trial "
+            "trains with sparse categorical cross-entropy and scores accuracy. "
+            f"Received: labels of shape {y.shape}, dtype {y.dtype}. One-hot labels: "
+            "pass y.argmax(-1); float labels of whole numbers: y.astype('int32')."
+        )
+    check_labels(y, _classes(teacher), name)
     return x, y
+
+
+def _classes(teacher):
+    """The teacher's number of classes, or `None` where it cannot be read."""
+    if isinstance(teacher, (list, tuple)) and teacher:
+        teacher = teacher[0]
+    manifest = getattr(teacher, "manifest", None)
+    if isinstance(manifest, dict):
+        return manifest["teacher_output_shape"][-1]
+    if isinstance(teacher, keras.Model):
+        shape = output_shape(teacher)
+        return shape[-1] if shape else None
+    return None
+
+
+def _teacher_fingerprint(teacher):
+    """A hash of the teacher's weights (a cache's own fingerprint)."""
+    if isinstance(teacher, (list, tuple)):
+        return "+".join(_teacher_fingerprint(t) for t in teacher)
+    manifest = getattr(teacher, "manifest", None)
+    if isinstance(manifest, dict):
+        return f"cache:{manifest['teacher_fingerprint']}:{manifest['data_fingerprint']}"
+    return _weights_fingerprint(getattr(teacher, "weights", []))
+
+
+def _weights_fingerprint(weights):
+    digest = hashlib.sha256()
+    for weight in weights:
+        value = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
+        digest.update(f"{value.shape}{value.dtype}".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _data_fingerprint(data):
+    digest = hashlib.sha256()
+    for part in data:
+        part = np.ascontiguousarray(part)
+        digest.update(f"{part.shape}{part.dtype}".encode())
+        digest.update(part.tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _check_student_builder(build_student):
@@ -356,25 +453,47 @@ def _check_student_builder(build_student):
         )
 
 
-def _check_directory(directory, choices, objective, overwrite):
-    """A search stored in `directory` must be over the same choices."""
+# What each recorded setting is, for the message that names a change.
+_SETTING_NAMES = {
+    "teacher": "the teacher's weights",
+    "train_data": "the training data",
+    "validation_data": "the validation data",
+}
+
+
+def _check_directory(directory, settings, overwrite):
+    """A search stored in `directory` must have every setting of this one."""
     path = os.path.join(directory, SETTINGS_FILE)
     if overwrite or not os.path.exists(path):
         return
-    with open(path) as f:
-        stored = json.load(f)
-    asked = {"choices": choices, "objective": objective}
-    if stored != asked:
+    try:
+        with open(path, encoding="utf-8") as f:
+            stored = json.load(f)
+    except (ValueError, UnicodeDecodeError) as error:
         raise ValueError(
-            f"{directory!r} holds a search over {stored}, not {asked}. Pass the same "
-            "choices to resume it, another directory, or overwrite=True to start over."
+            f"The search settings file {path} is not valid JSON ({error}). Pass "
+            "overwrite=True to start the search over, or another directory."
+        ) from None
+    if not isinstance(stored, dict):
+        stored = {}
+    changed = [key for key in settings if stored.get(key) != settings[key]]
+    if changed:
+        described = [
+            f"{_SETTING_NAMES[key]} changed" if key in _SETTING_NAMES
+            else f"{key} {stored.get(key)!r} there, {settings[key]!r} now"
+            for key in changed
+        ]
+        raise ValueError(
+            f"{os.fspath(directory)!r} holds a search whose trials were scored with "
+            f"other settings: {'; '.join(described)}. Its scores would not compare. "
+            "Pass the same settings to resume it, another directory, or "
+            "overwrite=True to start over."
         )
 
 
-def _write_settings(directory, choices, objective):
+def _write_settings(directory, settings):
     os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, SETTINGS_FILE), "w") as f:
-        json.dump({"choices": choices, "objective": objective}, f)
+    atomic_write(os.path.join(directory, SETTINGS_FILE), json.dumps(settings, indent=1))
 
 
 def trial_order(choices, algorithm="grid", seed=0):

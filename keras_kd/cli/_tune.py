@@ -82,6 +82,14 @@ def _check_options(args):
     from keras_kd import files
 
     inputs = [args.teacher, args.student, args.data, args.validation_data]
+    search_folder = os.path.abspath(args.directory) + os.sep
+    if os.path.abspath(args.output).startswith(search_folder):
+        raise UsageError(
+            f"--output {args.output!r} lies inside --directory {args.directory!r}, "
+            "which holds the search's own files (its settings and trials) and "
+            "must not be overwritten. Write the best settings elsewhere, e.g. "
+            "-o best.json."
+        )
     files.check_destination(args.output, inputs, what="--output")
     for option, value in (("epochs", args.epochs), ("batch-size", args.batch_size),
                           ("max-trials", args.max_trials)):  # fmt: skip

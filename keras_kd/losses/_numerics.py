@@ -224,6 +224,31 @@ def softmax_generalized_jsd(teacher_logits, student_logits, beta):
     ) * _kl_to_mixture(log_p_student, log_p_teacher, beta)
 
 
+def safe_sqrt(values):
+    """`sqrt(values)` whose gradient at 0 is 0 instead of infinity.
+
+    A norm or a standard deviation of zero (one counted row, a feature map
+    of zeros, identical samples) is common in a batch; the plain square
+    root's infinite slope at 0, multiplied by the zero that follows it,
+    turns every weight into NaN.
+
+    Args:
+        values: Non-negative float tensor.
+
+    Returns:
+        Float32 tensor of the same shape.
+
+    Example:
+
+    >>> import numpy as np
+    >>> ops.convert_to_numpy(safe_sqrt(np.array([0.0, 4.0]))).tolist()
+    [0.0, 2.0]
+    """
+    values = ops.cast(values, "float32")
+    positive = values > 0
+    return ops.where(positive, ops.sqrt(ops.where(positive, values, 1.0)), 0.0)
+
+
 # -- Shapes -------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from keras import ops
 
 from keras_kd.checks import check_positive
 from keras_kd.losses._numerics import flatten_per_sample
+from keras_kd.losses._numerics import safe_sqrt
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.registry import register
 
@@ -34,7 +35,7 @@ def attention_map(features, p=2.0, size=None):
             ops.expand_dims(attention, -1), size, interpolation="bilinear"
         )
     flat = flatten_per_sample(attention)
-    norm = ops.sqrt(ops.sum(flat * flat, axis=-1, keepdims=True))
+    norm = safe_sqrt(ops.sum(flat * flat, axis=-1, keepdims=True))
     return flat / ops.maximum(norm, 1e-12)
 
 

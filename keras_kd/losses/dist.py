@@ -5,6 +5,7 @@ from keras import ops
 from keras_kd import hyperparameters
 from keras_kd.checks import check_non_negative
 from keras_kd.checks import validate_temperature
+from keras_kd.losses._numerics import safe_sqrt
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.registry import register
 
@@ -13,7 +14,7 @@ def _pearson(a, b, axis, eps=1e-8):
     """Pearson correlation along `axis`, with the official code's epsilon."""
     a = a - ops.mean(a, axis=axis, keepdims=True)
     b = b - ops.mean(b, axis=axis, keepdims=True)
-    norms = ops.sqrt(ops.sum(a * a, axis=axis)) * ops.sqrt(ops.sum(b * b, axis=axis))
+    norms = safe_sqrt(ops.sum(a * a, axis=axis)) * safe_sqrt(ops.sum(b * b, axis=axis))
     return ops.sum(a * b, axis=axis) / (norms + eps)
 
 
@@ -23,7 +24,7 @@ def _weighted_pearson(a, b, weights, eps=1e-8):
     total = ops.maximum(ops.sum(weights, axis=0), eps)
     a = a - ops.sum(weights * a, axis=0) / total
     b = b - ops.sum(weights * b, axis=0) / total
-    norms = ops.sqrt(ops.sum(weights * a * a, axis=0)) * ops.sqrt(
+    norms = safe_sqrt(ops.sum(weights * a * a, axis=0)) * safe_sqrt(
         ops.sum(weights * b * b, axis=0)
     )
     return ops.sum(weights * a * b, axis=0) / (norms + eps)
@@ -44,7 +45,10 @@ def dist_loss(
     per-pixel heads), are read as one row per position. With a `mask`,
     rows that do not count are left out of both relations: the
     inter-class term averages the counted rows, the intra-class
-    correlations weigh each row by the mask.
+    correlations weigh each row by the mask, and a batch where no row
+    counts gives 0. One counted row has no spread across the batch: its
+    intra-class correlation is 0 (as in the official code), with a zero
+    gradient, never NaN.
 
     Args:
         teacher_probs: `softmax(z_t / T)`, float32 `(batch, classes)` or
@@ -79,6 +83,9 @@ def dist_loss(
         inter_rows = _pearson(student_probs, teacher_probs, axis=1)
         inter = 1.0 - ops.divide_no_nan(ops.sum(rows * inter_rows), ops.sum(rows))
         intra = 1.0 - ops.mean(_weighted_pearson(student_probs, teacher_probs, rows))
+        # No row counts (an all-padded batch): nothing to relate.
+        counted = ops.cast(ops.sum(rows) > 0, "float32")
+        inter, intra = inter * counted, intra * counted
     return (temperature**2) * (beta * inter + gamma * intra)
 
 

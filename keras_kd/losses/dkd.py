@@ -34,7 +34,10 @@ def target_mask(y, num_classes, positions=()):
     [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
     """
     y = ops.convert_to_tensor(y)
-    if len(y.shape) >= 2 and y.shape[-1] == num_classes and num_classes > 1:
+    # One-hot labels have an axis more than the positions: sparse labels of
+    # a sequence as long as there are classes are not one-hot.
+    one_hot = len(y.shape) == 2 + len(positions) and y.shape[-1] == num_classes
+    if one_hot and num_classes > 1:
         y = ops.argmax(y, axis=-1)
     y = ops.reshape(ops.cast(y, "int32"), (-1,) + tuple(positions))
     return ops.one_hot(y, num_classes, dtype="float32")

@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_kd.checks import check_one_of
 from keras_kd.losses._numerics import reduce_per_sample
+from keras_kd.losses._numerics import safe_sqrt
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.registry import register
 
@@ -40,7 +41,7 @@ def hint_distance(teacher_features, student_features, distance="mse"):
     if distance == "l1":
         return reduce_per_sample(ops.abs(s - t))
     norms = ops.maximum(
-        ops.sqrt(ops.sum(s * s, axis=-1)) * ops.sqrt(ops.sum(t * t, axis=-1)),
+        safe_sqrt(ops.sum(s * s, axis=-1)) * safe_sqrt(ops.sum(t * t, axis=-1)),
         1e-12,
     )
     return reduce_per_sample(1.0 - ops.sum(s * t, axis=-1) / norms)

@@ -15,6 +15,10 @@ reduced the same way:
   per-position weight, also `w != 0`. That is Keras' own reduction of a
   masked loss, it does not depend on how far a sequence is padded, and a
   per-position weight of zeros and ones reduces exactly as the same mask.
+
+A position that does not count weighs exactly 0 whatever its weight or its
+loss holds (a NaN weight on padding, a NaN loss value there), and a batch
+where nothing counts reduces to 0, batch-level losses (DIST, RKD) included.
 """
 
 from keras import ops
@@ -65,7 +69,8 @@ class PositionWeights:
             if weight_kind == "position":
                 counted = counted * ops.cast(ops.not_equal(weights, 0), "float32")
             self.mask = counted
-            self.weights = weights * counted
+            # `where`, not a product: NaN * 0 is NaN (a NaN weight on padding).
+            self.weights = ops.where(counted > 0, weights, 0.0)
             self.divisor = ops.sum(counted)
         else:
             self.mask = None
@@ -86,11 +91,14 @@ class PositionWeights:
         """
         values = ops.cast(values, "float32")
         if len(values.shape) == 0:
-            return values
+            # A batch-level loss: nothing to relate when nothing counts.
+            return ops.where(self.divisor > 0, values, 0.0) if self.masked else values
         if len(values.shape) > 1 and tuple(values.shape[1:]) != self.positions:
             values = reduce_per_sample(values)
         if len(values.shape) == 1 and self.positions:
             values = ops.reshape(values, (-1,) + (1,) * len(self.positions))
+        # Positions that do not count are left out, whatever their value.
+        values = ops.where(self.weights != 0, values, 0.0)
         return ops.divide_no_nan(ops.sum(values * self.weights), self.divisor)
 
     def keras_sample_weight(self):

@@ -10,22 +10,24 @@ student outputs are of the same kind.
 from keras import ops
 
 from keras_kd.checks import check_positive
-from keras_kd.losses._numerics import reduce_per_sample
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.registry import register
 
 
 def mse_distillation(teacher_outputs, student_outputs):
-    """Mean squared error between the outputs, one value per sample.
+    """Mean squared error between the outputs, one value per position.
 
-    `mean_j (t_j - s_j)^2` over every axis but the batch.
+    `mean_j (t_j - s_j)^2` over the last axis (the outputs' units), so that
+    the positions of sequences and per-pixel heads stay apart and padding
+    can be left out when they are reduced.
 
     Args:
-        teacher_outputs: Tensor `(batch, ...)`.
+        teacher_outputs: Tensor `(batch, *positions, units)`.
         student_outputs: Tensor of the same shape.
 
     Returns:
-        Float32 tensor `(batch,)`.
+        Float32 tensor `(batch, *positions)`: `(batch,)` for outputs
+        without positions.
 
     Example:
 
@@ -37,7 +39,7 @@ def mse_distillation(teacher_outputs, student_outputs):
     """
     t = ops.cast(teacher_outputs, "float32")
     s = ops.cast(student_outputs, "float32")
-    return reduce_per_sample(ops.square(s - t))
+    return ops.mean(ops.square(s - t), axis=-1)
 
 
 def huber_distillation(teacher_outputs, student_outputs, delta=1.0):
@@ -45,15 +47,16 @@ def huber_distillation(teacher_outputs, student_outputs, delta=1.0):
 
     Per value, with `d = s - t`: `d^2 / 2` where `|d| <= delta`, else
     `delta * (|d| - delta / 2)` (quadratic near the teacher, linear far from
-    it, as `keras.losses.Huber`); averaged over every axis but the batch.
+    it, as `keras.losses.Huber`); averaged over the last axis (the units),
+    one value per position.
 
     Args:
-        teacher_outputs: Tensor `(batch, ...)`.
+        teacher_outputs: Tensor `(batch, *positions, units)`.
         student_outputs: Tensor of the same shape.
         delta: Positive float where the loss turns from quadratic to linear.
 
     Returns:
-        Float32 tensor `(batch,)`.
+        Float32 tensor `(batch, *positions)`.
 
     Example:
 
@@ -68,7 +71,7 @@ def huber_distillation(teacher_outputs, student_outputs, delta=1.0):
     error = ops.abs(s - t)
     quadratic = ops.minimum(error, delta)
     # = d^2 / 2 inside delta; delta * (|d| - delta / 2) beyond it.
-    return reduce_per_sample(0.5 * ops.square(quadratic) + delta * (error - quadratic))
+    return ops.mean(0.5 * ops.square(quadratic) + delta * (error - quadratic), axis=-1)
 
 
 def weighted_members(teacher):

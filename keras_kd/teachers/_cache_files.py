@@ -12,15 +12,19 @@ import os
 import numpy as np
 from keras import ops
 
+from keras_kd.checks import is_integer
 from keras_kd.files import atomic_write
 from keras_kd.outputs import as_logits
+from keras_kd.teachers import _cache_reader as reader
+from keras_kd.teachers._cache_lock import LOCK
+from keras_kd.teachers._cache_reader import DTYPES
+from keras_kd.teachers._cache_reader import FORMAT  # noqa: F401
+from keras_kd.teachers._cache_reader import MANIFEST
+from keras_kd.teachers._cache_reader import PLAN
+from keras_kd.teachers._cache_reader import shard_path
 
-FORMAT = 1
-MANIFEST = "manifest.json"
-# Written first: what an unfinished write is writing, so a resumed write can
-# check it continues the same teacher, data and settings.
-PLAN = "plan.json"
-DTYPES = ("float16", "float32")
+# PLAN is written first: what an unfinished write is writing, so a resumed
+# write can check it continues the same teacher, data and settings.
 # Inputs up to this size are hashed whole; larger ones by 4096 sampled rows.
 _HASH_WHOLE_BYTES = 64 * 2**20
 _SAMPLED_ROWS = 4096
@@ -29,9 +33,10 @@ _LOG_NO_REST = -69.0
 _FLOAT16_MAX = float(np.finfo("float16").max)
 # Settings a resumed write must share with the unfinished one.
 _PLAN_KEYS = (
-    "teacher_fingerprint", "data_fingerprint", "samples", "top_k", "dtype", "shard_size",
+    "format", "teacher_fingerprint", "data_fingerprint", "samples", "top_k",
+    "dtype", "shard_size", "targets",
     "views",  # the augmentation's layers, views, seed and backend, or None
-)
+)  # fmt: skip
 
 
 # -- Fingerprints --------------------------------------------------------------------
@@ -75,15 +80,39 @@ def data_fingerprint(x):
 
 
 def check_settings(top_k, dtype, batch_size, shard_size):
-    if dtype not in DTYPES:
+    """Returns `(top_k, batch_size, shard_size)` as ints after checking them.
+
+    NumPy integers are accepted, booleans refused.
+    """
+    if not isinstance(dtype, str) or dtype not in DTYPES:
         raise ValueError(f"`dtype` must be one of {DTYPES}. Received: dtype={dtype!r}")
-    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
+    if top_k is not None and not (is_integer(top_k) and top_k >= 1):
         raise ValueError(
             f"`top_k` must be None (store every class) or an int >= 1. Received: top_k={top_k!r}"
         )
     for name, value in (("batch_size", batch_size), ("shard_size", shard_size)):
-        if not isinstance(value, int) or value < 1:
+        if not (is_integer(value) and value >= 1):
             raise ValueError(f"`{name}` must be an int >= 1. Received: {name}={value!r}")
+    return (None if top_k is None else int(top_k)), int(batch_size), int(shard_size)
+
+
+def targets_of(kind, output_shape, top_k):
+    """What a cache of these settings stores (see `_cache_reader.TARGETS`).
+
+    Raises before anything is written for a `top_k` beyond the classes.
+    """
+    classes = output_shape[-1]
+    if top_k is not None:
+        if top_k > max(classes, 2):
+            raise ValueError(
+                f"`top_k` must be at most the number of classes, {max(classes, 2)}. "
+                f"Received: top_k={top_k}. Give a smaller top_k, or top_k=None "
+                "to store every class."
+            )
+        return "top_k"
+    if kind == "probabilities":
+        return "sigmoid_logits" if classes == 1 else "log_probabilities"
+    return "values"
 
 
 # -- Files -------------------------------------------------------------------------------
@@ -94,7 +123,7 @@ def start(directory, plan):
     for name, state in ((MANIFEST, "a finished"), (PLAN, "an unfinished")):
         path = os.path.join(directory, name)
         if os.path.exists(path):
-            existing = read_json(path, directory)
+            existing = reader.read_settings(path, directory)
             differing = [k for k in _PLAN_KEYS if existing.get(k) != plan[k]]
             if differing:
                 raise ValueError(
@@ -111,7 +140,7 @@ def start(directory, plan):
                         os.remove(os.path.join(directory, leftover))
             return name == PLAN
     os.makedirs(directory, exist_ok=True)
-    if os.listdir(directory):
+    if [name for name in os.listdir(directory) if name != LOCK]:
         raise ValueError(
             f"{directory} is not empty and holds no TeacherCache. Give an empty or new directory."
         )
@@ -119,29 +148,29 @@ def start(directory, plan):
     return True
 
 
+
+
 def count_shards(plan):
-    return -(-plan["samples"] // plan["shard_size"])
-
-
-def shard_path(directory, shard, name):
-    return os.path.join(directory, f"shard_{shard:05d}_{name}.npy")
+    return reader.shard_count(plan)
 
 
 def write_shard(directory, plan, shard, model, kind, x, batch_size):
     """Computes and writes shard `shard`, unless a complete one is there."""
-    names = ("values", "rest", "indices") if plan["top_k"] else ("values",)
+    names = reader.shard_names(plan)
     if all(os.path.exists(shard_path(directory, shard, n)) for n in names):
         return
     start = shard * plan["shard_size"]
     stop = min(start + plan["shard_size"], plan["samples"])
-    logits = np.concatenate(
+    outputs = np.concatenate(
         [
-            teacher_logits(model, kind, x[i : min(i + batch_size, stop)])
+            teacher_outputs(model, x[i : min(i + batch_size, stop)])
             for i in range(start, stop, batch_size)
         ]
     )
-    arrays = {"values": logits}
+    _check_finite(outputs, start)
+    arrays = {"values": stored_targets(outputs, kind, plan["targets"])}
     if plan["top_k"]:
+        logits = ops.convert_to_numpy(as_logits(outputs, kind))
         arrays = top_k_of(logits, plan["top_k"])
     if plan["dtype"] == "float16" and np.abs(arrays["values"]).max() > _FLOAT16_MAX:
         raise ValueError(
@@ -155,9 +184,31 @@ def write_shard(directory, plan, shard, model, kind, x, batch_size):
         atomic_save(shard_path(directory, shard, name), arrays[name])
 
 
-def teacher_logits(model, kind, batch):
-    """The teacher's outputs on `batch` as float32 logits, as a live teacher's are read."""
-    return ops.convert_to_numpy(as_logits(model.predict_on_batch(batch), kind))
+def teacher_outputs(model, batch):
+    """The teacher's raw outputs on `batch`, float32 NumPy."""
+    return np.asarray(ops.convert_to_numpy(model.predict_on_batch(batch)), "float32")
+
+
+def _check_finite(outputs, first_sample):
+    bad = ~np.isfinite(outputs).reshape(len(outputs), -1).all(axis=-1)
+    if bad.any():
+        samples = (np.flatnonzero(bad) + first_sample).tolist()
+        raise ValueError(
+            f"The teacher's outputs hold NaN or infinite values for {len(samples)} "
+            f"samples (first: {samples[:5]}); a cache of them would train NaN "
+            "weights. Check the teacher and those inputs (a NaN or an infinity "
+            "in x, an overflowing layer), then write the cache again."
+        )
+
+
+def stored_targets(outputs, kind, targets):
+    """A dense cache's stored array: the outputs as `targets` records them."""
+    if targets == "values":
+        return outputs
+    # A softmax head's log-probabilities, a sigmoid head's logit: as_logits
+    # reads them as a live teacher's probabilities are read.
+    logits = ops.convert_to_numpy(as_logits(outputs, kind))
+    return logits[..., 1:] if targets == "sigmoid_logits" else logits
 
 
 def top_k_of(logits, k):
@@ -194,12 +245,5 @@ def atomic_save(path, content):
 
 
 def read_json(path, directory):
-    if not os.path.isfile(path):
-        hint = (
-            "Its write did not finish: run TeacherCache.write again to complete it."
-            if os.path.isfile(os.path.join(directory, PLAN))
-            else "Write one with keras_kd.TeacherCache.write(teacher, x, directory)."
-        )
-        raise FileNotFoundError(f"No finished TeacherCache in {directory} (no {MANIFEST}). {hint}")
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    """The checked settings of a cache file (see `_cache_reader`)."""
+    return reader.read_settings(path, directory)

@@ -7,6 +7,7 @@ how to fix it. See docs/inputs.md.
 """
 
 import keras
+import numpy as np
 
 from keras_kd import validation
 
@@ -55,13 +56,61 @@ def split(inputs, teacher):
     """`(student inputs, teacher inputs)`; see `Teacher.split_inputs`."""
     if isinstance(inputs, dict) and _is_pair(inputs, teacher._student_spec):
         _check_pair(inputs, teacher.preprocessor)
+        _check_student_fits(inputs["student"], teacher, "x['student']")
         return inputs["student"], inputs["teacher"]
+    _check_student_fits(inputs, teacher, "x")
     if teacher.preprocessor is None and not all(
         _fits(validation.input_shape(model), _shape(inputs))
         for model in teacher.models
     ):
         return inputs, None  # Student inputs alone: see unreadable_message.
     return inputs, inputs
+
+
+def _check_student_fits(inputs, teacher, where):
+    """Raises unless the student can read `inputs`, in keras-kd's words."""
+    name, shape = teacher._student_spec or ("student", None)
+    received = _shape(inputs)
+    if _fits(shape, received):
+        return
+    models = ", ".join(
+        f"teacher '{m.name}' input shape {(None,) + validation.input_shape(m)}"
+        for m in teacher.models
+        if validation.input_shape(m) is not None
+    )
+    raise ValueError(
+        f"The student '{name}' reads inputs of shape {(None,) + tuple(shape)}, "
+        f"but {where} in this step has shape {received}: the input shapes "
+        f"differ ({models or 'a teacher of stored targets'}). If {where} holds "
+        "the teacher's inputs, pass x={'teacher': x_teacher, 'student': "
+        "x_student} (see docs/inputs.md); otherwise give inputs of the shape "
+        "the student was built for."
+    )
+
+
+def check_preprocessor_batch(preprocessor, student_shape, batch=3):
+    """Raises unless `preprocessor` keeps the number of samples of a batch.
+
+    Probed once, on zeros shaped like a batch of the student's inputs: a
+    preprocessor that drops or repeats samples (`x[:1]`) would have its
+    targets broadcast over the batch.
+    """
+    if preprocessor is None or student_shape is None or None in student_shape:
+        return
+    probe = np.zeros((batch,) + tuple(student_shape), "float32")
+    outputs = keras.tree.flatten(preprocess(preprocessor, probe))
+    sizes = {_batch_size(o) for o in outputs}
+    if sizes != {batch}:
+        name = getattr(preprocessor, "name", None) or getattr(
+            preprocessor, "__name__", type(preprocessor).__name__
+        )
+        raise ValueError(
+            f"teacher_preprocessor '{name}' must give one teacher input per "
+            f"student input, but on a batch of {batch} it gave a batch of "
+            f"{sorted(s for s in sizes if s is not None) or 'unknown size'}: "
+            "the teacher's targets would not match the samples. Transform each "
+            "sample (resize, rescale, ...), never select or repeat samples."
+        )
 
 
 def _is_pair(inputs, student_spec):

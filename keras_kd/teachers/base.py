@@ -117,6 +117,7 @@ class Teacher(keras.layers.Layer):
         Subclasses call it from `bind`.
         """
         self._student_spec = (student.name, validation.input_shape(student))
+        inputs_lib.check_preprocessor_batch(self.preprocessor, self._student_spec[1])
 
     # -- The step ------------------------------------------------------------
 

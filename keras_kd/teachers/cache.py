@@ -21,14 +21,25 @@ from keras import ops
 from keras_kd import outputs as outputs_lib
 from keras_kd import validation
 from keras_kd import views as views_lib
+from keras_kd.checks import is_integer
 from keras_kd.losses.base import ModelOutputs
 from keras_kd.teachers import _cache_files as files
+from keras_kd.teachers import _cache_lock
+from keras_kd.teachers import _cache_reader as reader
 from keras_kd.teachers._cache_files import data_fingerprint
 from keras_kd.teachers._cache_files import teacher_fingerprint
 from keras_kd.teachers.base import Teacher
 from keras_kd.teachers.base import resolve_output_kind
 
 TARGETS_KEY = "teacher_targets"
+# What the losses read from each kind of stored targets (`view`); values are
+# read as the teacher's own kind. A top-k cache holds no raw outputs: losses
+# that compare values (`"mse"`) refuse it (`outputs.check_heads`).
+_VIEW_KINDS = {
+    "log_probabilities": "probabilities",
+    "sigmoid_logits": "probabilities",
+    "top_k": "top-k log-probabilities",
+}
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
@@ -87,11 +98,12 @@ class TeacherCache(Teacher):
     ) -> None:
         super().__init__(**kwargs)
         self.directory = os.path.abspath(os.fspath(directory))
-        self.manifest = files.read_json(
+        self.manifest = reader.read_settings(
             os.path.join(self.directory, files.MANIFEST), self.directory
         )
         self._shards = {}
-        self.kinds = ["logits"]
+        # What the losses read, as they read a live teacher's outputs.
+        self.kinds = [_VIEW_KINDS.get(self.target_kind, self.manifest["teacher_kind"])]
         if teacher is not None:
             self.check_teacher(teacher)
 
@@ -143,26 +155,53 @@ class TeacherCache(Teacher):
         """
         model = _check_teacher_model(teacher)
         x = _check_inputs(x, "TeacherCache.write")
-        files.check_settings(top_k, dtype, batch_size, shard_size)
+        top_k, batch_size, shard_size = files.check_settings(top_k, dtype, batch_size, shard_size)
         replay = _check_views(augmentation, views, seed)
         kind = resolve_output_kind(model, teacher_outputs, "teacher")
         outputs_lib.check_not_multi_label(model, "TeacherCache.write stores soft-maxed targets")
+        directory = os.path.abspath(os.fspath(directory))
+        if os.path.exists(directory) and not os.path.isdir(directory):
+            raise ValueError(
+                f"TeacherCache.write writes a folder of files, but {directory} "
+                "is a file. Give the path of a new or empty folder."
+            )
+        output_shape = list(model.predict_on_batch(x[:1]).shape[1:])
         plan = {
             "format": files.FORMAT,
             "teacher_fingerprint": teacher_fingerprint(model),
             "data_fingerprint": data_fingerprint(x),
-            "samples": len(x) * (replay.views if replay else 1), "top_k": top_k, "dtype": dtype, "shard_size": shard_size,
+            "samples": len(x) * (replay.views if replay else 1),
+            "top_k": top_k, "dtype": dtype, "shard_size": shard_size,
             "teacher_kind": kind, "teacher_name": model.name,
-            "teacher_output_shape": list(model.predict_on_batch(x[:1]).shape[1:]),
+            "teacher_output_shape": output_shape,
+            # Checked here, before anything is written (top_k <= classes).
+            "targets": files.targets_of(kind, output_shape, top_k),
             "views": replay.config() if replay else None,
         }  # fmt: skip
         inputs = _ViewInputs(x, replay) if replay else x
-        directory = os.path.abspath(os.fspath(directory))
-        if files.start(directory, plan):
-            for shard in range(files.count_shards(plan)):
-                files.write_shard(directory, plan, shard, model, kind, inputs, batch_size)
-            files.atomic_save(os.path.join(directory, files.MANIFEST), json.dumps(plan, indent=1))
+        manifest = os.path.join(directory, files.MANIFEST)
+        if os.path.isfile(manifest):
+            files.start(directory, plan)  # Checks it is this cache.
+            return cls(directory)
+        with _cache_lock.writing(directory):
+            if os.path.isfile(manifest):  # Finished by another writer meanwhile.
+                files.start(directory, plan)
+                return cls(directory)
+            fresh = not os.path.isfile(os.path.join(directory, files.PLAN))
+            files.start(directory, plan)
+            try:
+                for shard in range(files.count_shards(plan)):
+                    files.write_shard(directory, plan, shard, model, kind, inputs, batch_size)
+            except ValueError:
+                # The teacher's outputs cannot be stored with these settings
+                # (NaN, float16 overflow): a fresh write leaves nothing, so
+                # the retry the error advises starts clean.
+                if fresh:
+                    _cache_lock.remove_written(directory)
+                raise
+            files.atomic_save(manifest, json.dumps(plan, indent=1))
             os.remove(os.path.join(directory, files.PLAN))
+            _cache_lock.finished(directory)
         return cls(directory)
 
     # -- What is stored ----------------------------------------------------------
@@ -201,6 +240,13 @@ class TeacherCache(Teacher):
         return self.manifest["top_k"]
 
     @property
+    def target_kind(self) -> str:
+        """What the stored targets are: `"values"` (the teacher's raw
+        outputs), `"log_probabilities"` (of a softmax head),
+        `"sigmoid_logits"` (of a one-unit sigmoid head) or `"top_k"`."""
+        return self.manifest["targets"]
+
+    @property
     def teacher_fingerprint(self) -> str:
         """Hash of the weights of the teacher that wrote the cache."""
         return self.manifest["teacher_fingerprint"]
@@ -221,25 +267,28 @@ class TeacherCache(Teacher):
             dict with `"values"` (log-probabilities), `"indices"` and
             `"rest"` (the log of the other classes' mass).
         """
-        indices = np.asarray(indices, dtype="int64")
+        indices = _check_indices(indices, len(self))
         shard_size = self.manifest["shard_size"]
-        names = ("values", "rest", "indices") if self.top_k else ("values",)
         result = {}
-        for name in names:
-            parts = None
+        for name in reader.shard_names(self.manifest):
+            shape = reader.expected_shard_shape(self.manifest, 0, name)[1:]
+            parts = np.empty((len(indices),) + shape, "int32" if name == "indices" else "float32")
             for shard in np.unique(indices // shard_size):
                 rows = indices // shard_size == shard
-                stored = self._shard(int(shard), name)
-                if parts is None:
-                    parts = np.empty((len(indices),) + stored.shape[1:], stored.dtype)
-                parts[rows] = stored[indices[rows] % shard_size]
-            result[name] = parts.astype("int32" if name == "indices" else "float32")
-        return result if self.top_k else result["values"]
+                parts[rows] = self._shard(int(shard), name)[indices[rows] % shard_size]
+            result[name] = parts
+        if self.top_k:
+            return result
+        values = result["values"]
+        if self.manifest["format"] == 1 and self.manifest["teacher_output_shape"][-1] == 1:
+            values = values[..., 1:]  # Format 1 stored a one-unit head as [0, z].
+        return values
 
     def _shard(self, shard, name):
         if (shard, name) not in self._shards:
-            path = files.shard_path(self.directory, shard, name)
-            self._shards[shard, name] = np.load(path, mmap_mode="r")
+            self._shards[shard, name] = reader.read_shard(
+                self.directory, self.manifest, shard, name
+            )
         return self._shards[shard, name]
 
     # -- Checks --------------------------------------------------------------------
@@ -275,7 +324,7 @@ class TeacherCache(Teacher):
 
     def dataset(
         self, x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 128,
-        shuffle: bool = True, seed: int = 0,
+        shuffle: bool = True, seed: int = 0, sample_weight: np.ndarray | None = None,
     ) -> keras.utils.PyDataset:  # fmt: skip
         """Batches of the inputs with their stored targets, for `Distiller.fit`.
 
@@ -293,6 +342,8 @@ class TeacherCache(Teacher):
             batch_size: Samples per batch.
             shuffle: Whether to reshuffle the order every epoch.
             seed: Seed of the shuffling.
+            sample_weight: Optional weights, one per sample (or per
+                position), moving with the inputs; requires `y`.
 
         Returns:
             A `keras.utils.PyDataset`.
@@ -305,23 +356,32 @@ class TeacherCache(Teacher):
         (['teacher_targets', 'x'], (8, 10))
         """
         x = self.check_data(x)
-        if y is not None and len(y) != len(x):
+        y = _per_sample(y, len(x), "labels `y`")
+        sample_weight = _per_sample(sample_weight, len(x), "`sample_weight`")
+        if sample_weight is not None and y is None:
             raise ValueError(
-                f"TeacherCache.dataset received {len(x)} inputs but {len(y)} "
-                "labels `y`. Give one label per input."
+                "TeacherCache.dataset received `sample_weight` without labels `y`: "
+                "Keras reads weights as the third element of (x, y, sample_weight). "
+                "Give y too."
             )
-        if not isinstance(batch_size, int) or batch_size < 1:
+        if not (is_integer(batch_size) and batch_size >= 1):
             raise ValueError(
                 f"`batch_size` must be an int >= 1. Received: batch_size={batch_size!r}"
             )
         replay = self.views
         if replay is not None:
+            if sample_weight is not None:
+                raise ValueError(
+                    f"The TeacherCache in {self.directory} stores augmented views, "
+                    "whose batches do not carry sample weights yet. Write the cache "
+                    "without `augmentation` to train with `sample_weight`, or drop it."
+                )
             samples = len(x)
             return views_lib.ViewBatches(
-                x, y, replay, batch_size=batch_size, shuffle=shuffle, shuffle_seed=seed,
+                x, y, replay, batch_size=int(batch_size), shuffle=shuffle, shuffle_seed=seed,
                 targets=lambda rows, view: self.read(view * samples + np.asarray(rows)),
             )  # fmt: skip
-        return CachedBatches(self, x, y, batch_size, shuffle, seed)
+        return CachedBatches(self, x, y, int(batch_size), shuffle, seed, sample_weight)
 
     def arrays(self, x, y=None):
         """The inputs with every stored target, in memory, for Keras' array path.
@@ -442,7 +502,13 @@ class TeacherCache(Teacher):
 
     def view(self, targets: Any) -> ModelOutputs:
         if not isinstance(targets, dict):
-            return ModelOutputs(ops.cast(targets, "float32"), "logits")
+            # The teacher's outputs as a live teacher gives them.
+            targets = ops.cast(targets, "float32")
+            if self.target_kind == "log_probabilities":
+                return ModelOutputs(ops.exp(targets), "probabilities")
+            if self.target_kind == "sigmoid_logits":
+                return ModelOutputs(ops.sigmoid(targets), "probabilities")
+            return ModelOutputs(targets, self.manifest["teacher_kind"])
         return ModelOutputs(
             dense_from_top_k(targets["values"], targets["indices"], targets["rest"], self.classes),
             "logits",
@@ -457,15 +523,52 @@ class TeacherCache(Teacher):
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config["directory"] = self.directory
+        # A saved Distiller reopens the cache it trained from, not another.
+        config["teacher_fingerprint"] = self.teacher_fingerprint
+        config["data_fingerprint"] = self.data_fingerprint
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        expected = {
+            key: config.pop(key)
+            for key in ("teacher_fingerprint", "data_fingerprint")
+            if key in config
+        }
+        saved_with = (
+            f"The model was saved with the TeacherCache in {config.get('directory')}"
+        )
+        advice = (
+            "Restore that cache (TeacherCache.write with the same teacher and "
+            "data), or construct a new Distiller and load the student's "
+            "weights into it."
+        )
+        try:
+            cache = cls(**config)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{saved_with}, which cannot be read now: {error} {advice}") from None
+        changed = [
+            f"{key} {value} when saved, {cache.manifest[key]} now"
+            for key, value in expected.items()
+            if cache.manifest[key] != value
+        ]
+        if changed:
+            raise ValueError(
+                f"{saved_with}, which has been rewritten since, by another "
+                f"teacher or for other data ({'; '.join(changed)}): its targets "
+                f"are not those the model trained with. {advice}"
+            )
+        return cache
 
 
 class CachedBatches(keras.utils.PyDataset):
     """The batches of `TeacherCache.dataset`: inputs, stored targets, labels."""
 
-    def __init__(self, cache, x, y, batch_size, shuffle, seed):
+    def __init__(self, cache, x, y, batch_size, shuffle, seed, sample_weight=None):
         super().__init__()
         self.cache, self.x, self.y = cache, x, y
+        self.sample_weight = sample_weight
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.epoch = 0
         self._order = self._epoch_order()
@@ -481,7 +584,11 @@ class CachedBatches(keras.utils.PyDataset):
     def __getitem__(self, index):
         rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         inputs = {"x": self.x[rows], TARGETS_KEY: self.cache.read(rows)}
-        return (inputs,) if self.y is None else (inputs, self.y[rows])
+        if self.y is None:
+            return (inputs,)
+        if self.sample_weight is not None:
+            return inputs, self.y[rows], self.sample_weight[rows]
+        return inputs, self.y[rows]
 
     def on_epoch_end(self):
         self.epoch += 1
@@ -569,6 +676,37 @@ class _ViewInputs:
             for view in np.unique(positions // samples)
         ]
         return np.concatenate(parts)
+
+
+def _per_sample(values, samples, what):
+    """`values` as a NumPy array of one entry per sample, or `None`."""
+    if values is None:
+        return None
+    values = np.asarray(values)
+    if values.ndim < 1 or len(values) != samples:
+        raise ValueError(
+            f"TeacherCache.dataset received {samples} inputs but {what} of "
+            f"shape {values.shape}. Give one entry per input."
+        )
+    return values
+
+
+def _check_indices(indices, samples):
+    values = np.asarray(indices)
+    if values.ndim != 1 or (values.size and not np.issubdtype(values.dtype, np.integer)):
+        raise ValueError(
+            "TeacherCache.read takes a 1-D array of integer sample positions. "
+            f"Received: shape {values.shape}, dtype {values.dtype}."
+        )
+    values = values.astype("int64")
+    outside = (values < 0) | (values >= samples)
+    if outside.any():
+        raise ValueError(
+            f"TeacherCache.read: the cache holds samples 0 to {samples - 1}, but "
+            f"{int(outside.sum())} positions are outside (first: "
+            f"{values[outside][:5].tolist()}). Give positions in [0, {samples - 1}]."
+        )
+    return values
 
 
 def _check_inputs(x, where):

@@ -88,7 +88,7 @@ def test_epoch_e_replays_view_e_mod_views_with_its_targets(tmp_path, images, tea
     assert len(cache) == 96 and cache.view_count == 3
     batches = cache.dataset(x, y, batch_size=32, shuffle=False)
     seen = []
-    for epoch in range(4):
+    for _ in range(4):
         inputs, labels = batches[0]
         np.testing.assert_array_equal(labels, y[:32])
         np.testing.assert_allclose(
