@@ -7,11 +7,11 @@ against NumPy; padding to 20 or to 40 trains weight for weight alike."""
 import keras
 import numpy as np
 import pytest
-from test_losses_methods import kl
-from test_losses_methods import numpy_dist
-from test_losses_methods import numpy_dkd
-from test_losses_methods import numpy_rkd
-from test_losses_methods import softmax
+from _numpy_losses import kl
+from _numpy_losses import numpy_dist
+from _numpy_losses import numpy_dkd
+from _numpy_losses import numpy_rkd
+from _numpy_losses import softmax
 
 import keras_kd
 from keras_kd import losses
@@ -213,7 +213,7 @@ def test_sample_weight_of_another_shape_names_both_shapes(models):
 
 @pytest.mark.parametrize("divergence, beta", [("reverse", 0.5), ("jsd", 0.5), ("jsd", 0.1)])
 def test_the_language_model_divergences_count_only_real_tokens(models, divergence, beta):
-    from test_divergences import np_divergence
+    from _numpy_losses import np_divergence
 
     teacher, student = models
     x, y = padded_tokens()

@@ -1,7 +1,8 @@
 """The `keras-kd` command: demo and distill end to end, a user's mistakes as
 `error: ...` with exit status 2 and no traceback, and TensorFlow's start-up
 logging silenced unless `--verbose`. The export commands' happy paths are in
-test_export_cli.py, test_report.py and test_pruning.py."""
+tests/keras_kd/cli/test_export.py, tests/tflite_export/tflite/test_report.py
+and tests/tflite_export/tfmot/test_pruning.py."""
 
 import functools
 import importlib.util

@@ -9,18 +9,18 @@ package and `sys.modules` are restored afterwards.
 """
 
 import hashlib
-import pathlib
 import re
 import sys
 
 import keras
 import numpy as np
 import pytest
+from _paths import REPO_ROOT
 
 import keras_kd
 from keras_kd import losses
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 PAGE = ROOT / "docs" / "adding_a_loss.md"
 MODULE = "keras_kd/losses/brier.py"
 IMPORT_LINE = "keras_kd/losses/__init__.py"

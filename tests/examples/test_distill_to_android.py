@@ -7,11 +7,12 @@ import sys
 
 import keras
 import pytest
+from _paths import REPO_ROOT
 
 from keras_kd.apps.data import FASHION_MNIST_CLASSES
 from tflite_export import tflite_file
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = str(REPO_ROOT)
 
 
 def test_distill_to_android_writes_a_checked_int8_file(tmp_path):

@@ -10,14 +10,14 @@ any variable and the logged metrics of both.
 
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
 import keras
 import pytest
+from _paths import SCRIPTS
 
-SCRIPT = pathlib.Path(__file__).parent / "_scripts" / "data_parallel.py"
+SCRIPT = SCRIPTS / "data_parallel.py"
 METRICS = ("loss", "student_loss", "distillation_loss", "accuracy")
 
 

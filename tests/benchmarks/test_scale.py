@@ -5,12 +5,10 @@ The benchmark itself starts a dozen subprocesses (minutes even with
 `python benchmarks/scale.py --quick --no-write` runs the whole script.
 """
 
-import pathlib
 import sys
 
 import pytest
-
-BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
+from _paths import BENCHMARKS
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,14 @@ features it taps.
 
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
 import keras
 import pytest
+from _paths import SCRIPTS
 
-SCRIPT = pathlib.Path(__file__).parent / "_scripts" / "model_parallel.py"
+SCRIPT = SCRIPTS / "model_parallel.py"
 
 
 @pytest.mark.skipif(

@@ -8,7 +8,9 @@ import importlib.util
 import os
 import re
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _paths import REPO_ROOT
+
+ROOT = str(REPO_ROOT)
 
 
 def test_the_teacher_cache_example_matches_the_live_teacher(tmp_path, capsys):

@@ -9,11 +9,12 @@ import sys
 
 import numpy as np
 import pytest
+from _paths import REPO_ROOT
 
 from keras_kd.apps.data import CHARACTERS
 from keras_kd.apps.data import load_fortunes
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = str(REPO_ROOT)
 sys.path.insert(0, os.path.join(ROOT, "examples"))
 
 import char_lm  # noqa: E402

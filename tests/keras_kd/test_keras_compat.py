@@ -2,14 +2,14 @@
 are read nowhere but in `keras_kd/_keras_compat.py`."""
 
 import ast
-import pathlib
 
 import keras
 import pytest
+from _paths import REPO_ROOT
 
 from keras_kd import _keras_compat
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 PACKAGES = ("keras_kd", "tflite_export")
 COMPAT_MODULE = ROOT / "keras_kd" / "_keras_compat.py"
 

@@ -1,5 +1,5 @@
 """`keras-kd export` and `keras-kd evaluate` from the command line; the
-mistakes every command reports are in test_cli.py."""
+mistakes every command reports are in test_main.py."""
 
 import json
 

@@ -182,7 +182,7 @@ def test_function_matching_recipe_is_the_papers_setup():
         ("RandomFlip", 4), ("RandomTranslation", 5), ("MixUp", 6),
     ]  # fmt: skip
     assert distiller.augmentation[2].alpha == 0.2
-    # (Its training runs in tests/test_examples_recipes.py: the example.)
+    # (Its training runs in tests/examples/test_function_matching.py: the example.)
     bare = recipes.function_matching_augmentation(None, None, None)
     assert bare == []
     with pytest.raises(ValueError, match=r"in \(0, 1\].*mixup_alpha=1.5"):

@@ -6,8 +6,9 @@ import re
 import runpy
 
 from _once import example_runs_on_tensorflow  # noqa: E402
+from _paths import REPO_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = str(REPO_ROOT)
 
 
 @example_runs_on_tensorflow

@@ -5,10 +5,10 @@ sample weight decides which pixels count. Checked against NumPy."""
 import keras
 import numpy as np
 import pytest
+from _numpy_losses import kl
+from _numpy_losses import numpy_dkd
+from _numpy_losses import softmax
 from keras import ops
-from test_losses_methods import kl
-from test_losses_methods import numpy_dkd
-from test_losses_methods import softmax
 
 import keras_kd
 from keras_kd import losses

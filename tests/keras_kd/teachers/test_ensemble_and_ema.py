@@ -5,8 +5,8 @@ import os
 import keras
 import numpy as np
 import pytest
-from test_losses_methods import numpy_dist
-from test_losses_methods import numpy_dkd
+from _numpy_losses import numpy_dist
+from _numpy_losses import numpy_dkd
 
 import keras_kd
 from keras_kd import losses

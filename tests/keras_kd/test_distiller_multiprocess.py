@@ -8,7 +8,6 @@ timeout, every process killed on failure); the workers live in
 
 import json
 import os
-import pathlib
 import socket
 import subprocess
 import sys
@@ -16,9 +15,10 @@ import sys
 import keras
 import numpy as np
 import pytest
+from _paths import REPO_ROOT
+from _paths import SCRIPTS
 
-SCRIPTS = pathlib.Path(__file__).parent / "_scripts"
-ROOT = pathlib.Path(__file__).parent.parent
+ROOT = REPO_ROOT
 TIMEOUT = 240
 
 
