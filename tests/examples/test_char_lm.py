@@ -46,6 +46,7 @@ def test_windows_predict_the_next_character():
         math.log2(96))  # fmt: skip
 
 
+@pytest.mark.slow
 @example_runs_on_tensorflow
 def test_char_lm_quick_distils_and_litert_reproduces_the_bits_per_character(tmp_path):
     completed = subprocess.run(

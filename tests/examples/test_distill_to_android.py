@@ -15,6 +15,7 @@ from tflite_export import tflite_file
 ROOT = str(REPO_ROOT)
 
 
+@pytest.mark.slow
 def test_distill_to_android_writes_a_checked_int8_file(tmp_path):
     script = os.path.join(ROOT, "examples", "distill_to_android.py")
     completed = subprocess.run(
@@ -49,6 +50,7 @@ def notebook_code(path):
     return "\n".join(lines)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
     reason="the notebook is the Colab path; the script above runs the same steps on every backend",

@@ -9,12 +9,14 @@ import re
 import runpy
 import sys
 
+import pytest
 from _once import example_runs_on_tensorflow  # noqa: E402
 from _paths import REPO_ROOT
 
 ROOT = str(REPO_ROOT)
 
 
+@pytest.mark.slow
 @example_runs_on_tensorflow
 def test_function_matching_example_prints_its_table(monkeypatch, capsys):
     script = os.path.join(ROOT, "examples", "function_matching.py")

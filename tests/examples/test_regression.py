@@ -5,12 +5,14 @@ import re
 import subprocess
 import sys
 
+import pytest
 from _once import example_runs_on_tensorflow  # noqa: E402
 from _paths import REPO_ROOT
 
 ROOT = str(REPO_ROOT)
 
 
+@pytest.mark.slow
 @example_runs_on_tensorflow
 def test_regression_example_prints_a_table_of_finite_errors():
     script = os.path.join(ROOT, "examples", "regression.py")

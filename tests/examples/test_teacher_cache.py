@@ -8,11 +8,13 @@ import importlib.util
 import os
 import re
 
+import pytest
 from _paths import REPO_ROOT
 
 ROOT = str(REPO_ROOT)
 
 
+@pytest.mark.slow
 def test_the_teacher_cache_example_matches_the_live_teacher(tmp_path, capsys):
     path = os.path.join(ROOT, "examples", "teacher_cache.py")
     spec = importlib.util.spec_from_file_location("teacher_cache_example", path)

@@ -5,12 +5,14 @@ import os
 import re
 import runpy
 
+import pytest
 from _once import example_runs_on_tensorflow  # noqa: E402
 from _paths import REPO_ROOT
 
 ROOT = str(REPO_ROOT)
 
 
+@pytest.mark.slow
 @example_runs_on_tensorflow
 def test_the_teacher_inputs_example_trains_saves_and_reloads(tmp_path, capsys):
     main = runpy.run_path(os.path.join(ROOT, "examples", "teacher_inputs.py"))["main"]

@@ -17,6 +17,8 @@ import keras
 import pytest
 from _paths import SCRIPTS
 
+pytestmark = pytest.mark.slow
+
 SCRIPT = SCRIPTS / "data_parallel.py"
 METRICS = ("loss", "student_loss", "distillation_loss", "accuracy")
 

@@ -18,6 +18,8 @@ import keras
 import pytest
 from _paths import SCRIPTS
 
+pytestmark = pytest.mark.slow
+
 SCRIPT = SCRIPTS / "model_parallel.py"
 
 

@@ -18,6 +18,8 @@ import pytest
 from _paths import REPO_ROOT
 from _paths import SCRIPTS
 
+pytestmark = pytest.mark.slow
+
 ROOT = REPO_ROOT
 TIMEOUT = 240
 

@@ -53,6 +53,7 @@ def test_unknown_dataset_names_the_choices():
         demo.run_demo("cifar")
 
 
+@pytest.mark.slow
 def test_the_command_is_quiet_with_one_bar_per_model_and_writes_its_files(tmp_path):
     # The command as a user runs it, in its own process: no TensorFlow
     # start-up chatter on stderr, one progress bar per model (redrawn in

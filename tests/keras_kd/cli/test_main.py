@@ -198,6 +198,7 @@ def _chatter(text):
     return [line for line in text.splitlines() if any(word in line.lower() for word in CHATTER)]
 
 
+@pytest.mark.slow
 def test_real_command_distills_quietly(files, tmp_path):
     status, out, err = _run(_distill(files, output=str(tmp_path / "s.keras")))
     assert status == 0, err
@@ -205,6 +206,7 @@ def test_real_command_distills_quietly(files, tmp_path):
     assert _chatter(out + err) == []
 
 
+@pytest.mark.slow
 def test_real_command_reports_a_mistake_quietly_without_a_traceback(files):
     status, out, err = _run(_distill(files, data="no_x.npz"))
     assert status == 2 and "Traceback" not in err
@@ -228,6 +230,7 @@ def test_importing_keras_kd_has_no_side_effect():
     assert process.returncode == 0, process.stderr
     assert process.stdout.strip() == "ok"
 
+@pytest.mark.slow
 def test_verbose_keeps_tensorflow_logs(files, tmp_path):
     if importlib.util.find_spec("tensorflow") is None:
         pytest.skip("TensorFlow is not installed: it has no logs to keep")

@@ -20,7 +20,8 @@ from keras_kd import losses
 from keras_kd.losses.registry import FINAL_OUTPUTS
 
 SETTINGS = settings(
-    max_examples=25,
+    # 25 examples; fewer in the fast tier, whose profile tests/conftest.py loads.
+    max_examples=min(25, settings().max_examples),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],

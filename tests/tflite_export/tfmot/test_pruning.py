@@ -34,6 +34,7 @@ def _kernels(model):
     ]
 
 
+@pytest.mark.slow
 def test_stripped_weights_reach_the_target_sparsity(pruned, setup):
     student = setup[-1]
     assert pruned.student is not None and pruned.student is not student
@@ -46,6 +47,7 @@ def test_stripped_weights_reach_the_target_sparsity(pruned, setup):
     assert not any(np.mean(k == 0) > 0.1 for k in _kernels(student))
 
 
+@pytest.mark.slow
 def test_pruned_file_is_written_and_measured(pruned):
     assert os.path.getsize(pruned.path) == pruned.bytes > 0
     assert pruned.gzip_bytes < pruned.bytes
@@ -55,6 +57,7 @@ def test_pruned_file_is_written_and_measured(pruned):
     assert pruned.evaluated_on == "validation_data"
 
 
+@pytest.mark.slow
 def test_pruned_student_is_a_keras_3_model_that_runs(pruned, setup):
     x = setup[0][:8]
     outputs = keras.ops.convert_to_numpy(pruned.student(x))
@@ -88,6 +91,7 @@ def _cli(argv):
     return main(argv)
 
 
+@pytest.mark.slow
 def test_cli_prune_writes_the_file_and_prints_the_table(setup, tmp_path, capsys):
     x, y, _, teacher, student = setup
     student.save(tmp_path / "student.keras")
@@ -116,6 +120,7 @@ def test_cli_reports_bad_input_without_a_traceback(setup, tmp_path, capsys):
     assert "holds arrays ['images']" in error and "['x']" in error
 
 
+@pytest.mark.slow
 def test_seed_makes_the_fine_tuning_reproducible(pruned, setup, tmp_path):
     x, y, validation, teacher, student = setup
 

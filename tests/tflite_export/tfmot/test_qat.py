@@ -48,6 +48,7 @@ def _kernel_dtypes(path):
     }
 
 
+@pytest.mark.slow
 def test_qat_file_has_int8_kernels(qat):
     assert os.path.getsize(qat.path) == qat.bytes > 0
     assert 0 < qat.gzip_bytes < qat.bytes
@@ -55,6 +56,7 @@ def test_qat_file_has_int8_kernels(qat):
     assert _kernel_dtypes(qat.path) == {"CONV_2D": "int8", "FULLY_CONNECTED": "int8"}
 
 
+@pytest.mark.slow
 def test_qat_accuracy_at_least_post_training_int8(qat):
     assert qat.evaluated_on == "validation_data"
     assert qat.ptq_accuracy is not None and qat.float_accuracy is not None
