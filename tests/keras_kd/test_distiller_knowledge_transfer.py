@@ -7,6 +7,8 @@ import pytest
 import keras_kd
 from keras_kd.apps.data import load_digits
 
+pytestmark = pytest.mark.slow
+
 
 def mlp(hidden, softmax=False, name=None):
     return keras.Sequential(

@@ -14,6 +14,7 @@ from keras_kd.apps import demo
 from keras_kd.apps.data import load_digits
 
 
+@pytest.mark.slow
 def test_demo_trains_three_models_and_reports_them():
     rows = demo.run_demo("digits", epochs=2, teacher_epochs=2, train_samples=300, verbose=0,
                          holdout="validation")
@@ -103,6 +104,7 @@ def test_scarce_labels_count_out_of_range_is_named():
         demo.run_demo("digits", epochs=1, teacher_epochs=1, labels=0, verbose=0)
 
 
+@pytest.mark.slow
 def test_cosine_schedule_decays_the_students_learning_rate_to_zero():
     from keras_kd.apps.data import load_digits
 
