@@ -77,6 +77,7 @@ def _plain_run(digits, temperature, alpha, seed):
     return student, history
 
 
+@pytest.mark.slow
 def test_resumes_from_its_folder_and_a_trial_is_the_plain_run(digits, tmp_path, monkeypatch):
     trained = []  # the distillers the trials trained, in order
     train_trial = tuning.train_trial

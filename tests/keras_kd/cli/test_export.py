@@ -25,6 +25,7 @@ def files(tmp_path_factory):
     return folder, expected
 
 
+@pytest.mark.slow
 def test_export_then_evaluate(files, capsys):
     folder, float_accuracy = files
     out = folder / "student_int8.tflite"
