@@ -371,6 +371,7 @@ print("done", flush=True)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_during_export_leaves_nothing_behind(tmp_path, signum):
     """The old file stays whole; no partial file, no temporary folder."""
@@ -430,6 +431,7 @@ def _distill_into(world, output):
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_distill_into_a_read_only_folder_refuses_before_training(world, tmp_path):
     folder = _mount(tmp_path / "ro", "64k")
     try:
@@ -445,6 +447,7 @@ def test_distill_into_a_read_only_folder_refuses_before_training(world, tmp_path
         _umount(folder)
 
 
+@pytest.mark.slow
 def test_distill_onto_a_full_disk_keeps_both_models(world, tmp_path):
     """The save fails for space: the old file stays, the trained one is kept."""
     folder = _mount(tmp_path / "full", "64k")
