@@ -15,7 +15,7 @@ except ImportError:  # hypothesis comes with keras-kd[dev]; its tests need it
 else:
     # The fast tier (`-m "not slow"`) draws this many examples per property
     # test, the full suite the count each test names (see tests/README.md).
-    settings.register_profile("fast", max_examples=5)
+    settings.register_profile("fast", max_examples=3)
 
 # Test files live in folders that mirror the package tree and are imported in
 # pytest's importlib mode; their shared helpers (`_once`, `_tfmot_models`) sit
