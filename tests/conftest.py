@@ -8,10 +8,27 @@ import keras
 import numpy as np
 import pytest
 
+try:
+    from hypothesis import settings
+except ImportError:  # hypothesis comes with keras-kd[dev]; its tests need it
+    settings = None
+else:
+    # The fast tier (`-m "not slow"`) draws this many examples per property
+    # test, the full suite the count each test names (see tests/README.md).
+    settings.register_profile("fast", max_examples=3)
+
 # Test files live in folders that mirror the package tree and are imported in
 # pytest's importlib mode; their shared helpers (`_once`, `_tfmot_models`) sit
 # here, at the top of tests/.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+
+def pytest_configure(config):
+    """`-m "not slow"` loads the "fast" hypothesis profile, unless the command
+    names a profile itself (`--hypothesis-profile`)."""
+    fast_tier = "not slow" in (config.option.markexpr or "")
+    if settings and fast_tier and not config.getoption("hypothesis_profile", None):
+        settings.load_profile("fast")
 
 
 @pytest.fixture(autouse=True)

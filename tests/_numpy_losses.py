@@ -1,0 +1,91 @@
+"""NumPy float64 references of the distillation losses, written from their
+papers and shared by the test files that check a loss in another setting
+(sequences, dense outputs, ensembles) than its own test file.
+
+Hinton et al. (2015) and its divergences (MiniLLM, GKD), DKD (Zhao et al.,
+2022, Eq. 1-5), DIST (Huang et al., 2022) and RKD (Park et al., 2019).
+"""
+
+import numpy as np
+
+
+def softmax(z):
+    z = np.asarray(z, "float64")
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def kl(p, q):
+    return (p * (np.log(p) - np.log(q))).sum(-1)
+
+
+def numpy_dkd(t_logits, s_logits, labels, alpha, beta, temperature):
+    """T^2 (alpha KL(b_T||b_S) + beta KL(p^_T||p^_S)), looped per sample."""
+    out = []
+    for zt, zs, c in zip(t_logits, s_logits, labels):
+        pt, ps = softmax(zt / temperature), softmax(zs / temperature)
+        bt = np.array([pt[c], 1 - pt[c]])
+        bs = np.array([ps[c], 1 - ps[c]])
+        others = np.arange(len(pt)) != c
+        ht, hs = pt[others] / (1 - pt[c]), ps[others] / (1 - ps[c])
+        out.append(temperature**2 * (alpha * kl(bt, bs) + beta * kl(ht, hs)))
+    return np.array(out)
+
+
+def numpy_dist(t_logits, s_logits, beta, gamma, temperature):
+    pt, ps = softmax(t_logits / temperature), softmax(s_logits / temperature)
+    inter = np.mean([np.corrcoef(ps[i], pt[i])[0, 1] for i in range(len(pt))])
+    intra = np.mean([np.corrcoef(ps[:, c], pt[:, c])[0, 1] for c in range(pt.shape[1])])
+    return temperature**2 * (beta * (1 - inter) + gamma * (1 - intra))
+
+
+def smooth_l1(a, b):
+    d = np.abs(a - b)
+    return np.where(d < 1, 0.5 * d * d, d - 0.5).mean()
+
+
+def numpy_rkd(t, s, wd=25.0, wa=50.0):
+    def distances(e):
+        n = len(e)
+        d = np.array([[np.linalg.norm(e[i] - e[j]) for j in range(n)] for i in range(n)])
+        return d / d[~np.eye(n, dtype=bool)].mean()
+
+    def angles(e):
+        n = len(e)
+        out = np.zeros((n, n, n))
+        for i in range(n):
+            for j in range(n):
+                for k in range(n):
+                    u, v = e[j] - e[i], e[k] - e[i]
+                    if j != i and k != i:
+                        out[i, j, k] = u @ v / (np.linalg.norm(u) * np.linalg.norm(v))
+        return out
+
+    t, s = t.reshape(len(t), -1), s.reshape(len(s), -1)
+    return wd * smooth_l1(distances(s), distances(t)) + wa * smooth_l1(angles(s), angles(t))
+
+
+def np_log_softmax(z):
+    z = np.asarray(z, "float64")
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def np_kl(log_p, log_q):
+    """KL(p || q) over the last axis, from log-probabilities."""
+    return (np.exp(log_p) * (log_p - log_q)).sum(-1)
+
+
+def np_divergence(teacher, student, temperature, divergence="forward", beta=0.5):
+    """T^2 * D(softmax(t / T), softmax(s / T)) in float64."""
+    log_pt = np_log_softmax(np.asarray(teacher, "float64") / temperature)
+    log_ps = np_log_softmax(np.asarray(student, "float64") / temperature)
+    if divergence == "forward" or (divergence == "jsd" and beta == 0):
+        value = np_kl(log_pt, log_ps)
+    elif divergence == "reverse" or (divergence == "jsd" and beta == 1):
+        value = np_kl(log_ps, log_pt)
+    else:
+        # Eq. (1) of GKD: m = beta p_t + (1 - beta) p_s.
+        log_m = np.logaddexp(np.log(beta) + log_pt, np.log1p(-beta) + log_ps)
+        value = beta * np_kl(log_pt, log_m) + (1 - beta) * np_kl(log_ps, log_m)
+    return temperature**2 * value

@@ -1,0 +1,101 @@
+"""keras_kd.checks: the public argument checks, as an extension author meets
+them: what passes (returned as a float), and a hostile table of what does not,
+each refused with the argument's name, the range and the value received."""
+
+import math
+
+import numpy as np
+import pytest
+
+from keras_kd import checks
+
+
+@pytest.mark.parametrize(
+    "value, real, integer",
+    [
+        (3, True, True),
+        (np.int64(3), True, True),
+        (2.5, True, False),
+        (np.float32(2.5), True, False),
+        (True, False, False),
+        (np.bool_(True), False, False),
+        ("3", False, False),
+        (np.array([3.0]), False, False),
+        (None, False, False),
+    ],
+)
+def test_what_counts_as_a_number(value, real, integer):
+    assert checks.is_real_number(value) is real
+    assert checks.is_integer(value) is integer
+
+
+@pytest.mark.parametrize(
+    "value, bounds, expected",
+    [
+        (4, {}, 4.0),
+        (np.float32(0.5), {"low": 0, "high": 1}, 0.5),
+        (0, {"low": 0}, 0.0),
+        (1, {"low": 0, "high": 1}, 1.0),
+    ],
+)
+def test_check_number_returns_a_python_float(value, bounds, expected):
+    result = checks.check_number("MyLoss", "weight", value, **bounds)
+    assert type(result) is float and result == expected
+
+
+@pytest.mark.parametrize(
+    "value, bounds, words",
+    [
+        (math.nan, {}, r"`weight` must be a number, not NaN or infinite\. Received: weight=nan"),
+        (math.inf, {"low": 0}, r"must be a number >= 0, not NaN or infinite\. Received: weight=inf"),
+        (-1, {"low": 0}, r"MyLoss `weight` must be a number >= 0, .*Received: weight=-1"),
+        (0, {"low": 0, "low_inclusive": False}, r"must be a number > 0.*Received: weight=0"),
+        (2, {"high": 1}, r"must be a number <= 1.*Received: weight=2"),
+        (1, {"low": 0, "high": 1, "high_inclusive": False}, r"must be a number in \[0, 1\)\. Received: weight=1"),
+        (0, {"low": 0, "high": 1, "low_inclusive": False}, r"must be a number in \(0, 1\]\. Received: weight=0"),
+        (True, {}, r"Received: weight=True"),
+        ("0.5", {}, r"Received: weight='0\.5'"),
+        (np.array([0.5]), {}, r"Received: weight=array"),
+        (-1, {"low": 0, "role": "scales the loss and", "hint": "Typical: 1."}, r"`weight` scales the loss and must be .* Typical: 1\. Received"),
+    ],
+)
+def test_check_number_refuses_with_the_range_and_the_value(value, bounds, words):
+    with pytest.raises(ValueError, match=words):
+        checks.check_number("MyLoss", "weight", value, **bounds)
+
+
+def test_check_non_negative_and_check_positive_name_the_argument_at_fault():
+    assert checks.check_non_negative("DKD", alpha=0, beta=8) == [0.0, 8.0]
+    assert checks.check_positive("AT", p=np.float64(2)) == [2.0]
+    with pytest.raises(ValueError, match=r"DKD `beta` must be a number >= 0.*Received: beta=-8"):
+        checks.check_non_negative("DKD", alpha=1, beta=-8)
+    with pytest.raises(ValueError, match=r"AT `p` must be a number > 0.*Received: p=0"):
+        checks.check_positive("AT", p=0)
+
+
+def test_check_one_of_lists_the_choices():
+    assert checks.check_one_of("FitNetHint", "loss", "l1", ("mse", "l1")) == "l1"
+    with pytest.raises(ValueError, match=r"FitNetHint `loss` must be one of \('mse', 'l1'\)\. Received: loss='l2'"):
+        checks.check_one_of("FitNetHint", "loss", "l2", ("mse", "l1"))
+
+
+@pytest.mark.parametrize("temperature", [checks.MIN_TEMPERATURE, 4, np.float32(20.0), checks.MAX_TEMPERATURE])
+def test_validate_temperature_accepts_the_documented_range(temperature):
+    assert checks.validate_temperature(temperature) == pytest.approx(float(temperature))
+
+
+@pytest.mark.parametrize("temperature", [0, 1e-3, -4, 1e4, math.nan, math.inf, "4", True, None])
+def test_validate_temperature_refuses_the_rest(temperature):
+    with pytest.raises(ValueError, match=r"temperature must be a number > 0, finite and in \[0\.01, 1000\].*Received: temperature="):
+        checks.validate_temperature(temperature)
+
+
+@pytest.mark.parametrize("kind", ["auto", "logits", "probabilities"])
+def test_validate_output_kind_accepts_the_three_settings(kind):
+    assert checks.validate_output_kind(kind, "teacher_outputs") == kind
+
+
+@pytest.mark.parametrize("kind", ["softmax", "Logits", None, 1])
+def test_validate_output_kind_refuses_the_rest(kind):
+    with pytest.raises(ValueError, match=r"`teacher_outputs` must be one of 'auto', 'logits' or 'probabilities'\. Received: teacher_outputs="):
+        checks.validate_output_kind(kind, "teacher_outputs")

@@ -1,0 +1,172 @@
+"""Quantization-aware distillation. The same file runs under each
+KERAS_BACKEND: the teacher's targets are computed in this process, on its
+backend, and the QAT file is produced by the TensorFlow worker."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+from _tfmot_models import L
+from _tfmot_models import problem
+
+import tflite_export
+from keras_kd.losses import soft_target_kd
+from tflite_export import _litert_compat
+from tflite_export._worker._job import Job
+from tflite_export._worker._job import Training
+from tflite_export._worker._runner import run_job
+from tflite_export.tfmot import _targets
+from tflite_export.tfmot import _train
+
+
+@pytest.fixture(scope="module")
+def setup():
+    return problem()
+
+
+@pytest.fixture(scope="module")
+def qat(setup, tmp_path_factory):
+    x, y, validation, teacher, student = setup
+    path = tmp_path_factory.mktemp("qat") / "student_qat.tflite"
+    return tflite_export.quantization_aware_distill(
+        student, teacher, x, y, path, epochs=2, learning_rate=1e-3,
+        validation_data=validation, verbose=0,
+    )  # fmt: skip
+
+
+def _kernel_dtypes(path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    return {
+        op["op_name"]: tensors[op["inputs"][1]]["dtype"].__name__
+        for op in _litert_compat.ops_details(interpreter)
+        if op["op_name"] in ("CONV_2D", "FULLY_CONNECTED")
+    }
+
+
+@pytest.mark.slow
+def test_qat_file_has_int8_kernels(qat):
+    assert os.path.getsize(qat.path) == qat.bytes > 0
+    assert 0 < qat.gzip_bytes < qat.bytes
+    assert qat.quantization == "int8"
+    assert _kernel_dtypes(qat.path) == {"CONV_2D": "int8", "FULLY_CONNECTED": "int8"}
+
+
+@pytest.mark.slow
+def test_qat_accuracy_at_least_post_training_int8(qat):
+    assert qat.evaluated_on == "validation_data"
+    assert qat.ptq_accuracy is not None and qat.float_accuracy is not None
+    assert qat.accuracy >= qat.ptq_accuracy
+    assert qat.accuracy > 0.6  # chance is 1/3
+    assert len(qat.history["loss"]) == 2
+
+
+def test_tensorflow_loss_agrees_with_keras_kd_and_numpy():
+    rng = np.random.default_rng(3)
+    teacher_logits = rng.normal(scale=3.0, size=(16, 5)).astype("float32")
+    student_logits = rng.normal(scale=3.0, size=(16, 5)).astype("float32")
+    labels = rng.integers(0, 5, size=16)
+    labels[:4] = -1  # unlabeled rows: soft targets only
+    packed = _targets.pack_targets(teacher_logits, labels)
+    temperature, alpha = 3.0, 0.25
+    loss = _train.distillation_loss(temperature, alpha)(packed, student_logits)
+
+    def log_softmax(z):
+        z = z - z.max(-1, keepdims=True)
+        return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+    p_t = np.exp(log_softmax(teacher_logits / temperature))
+    soft = temperature**2 * np.sum(
+        p_t * (np.log(p_t) - log_softmax(student_logits / temperature)), -1
+    )
+    hard = -log_softmax(student_logits)[np.arange(16), np.maximum(labels, 0)]
+    expected = np.where(labels >= 0, alpha * hard + (1 - alpha) * soft, soft)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loss), expected, rtol=1e-5, atol=1e-6)
+    keras_kd_soft = keras.ops.convert_to_numpy(
+        soft_target_kd(teacher_logits, student_logits, temperature)
+    )
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loss)[:4], keras_kd_soft[:4], rtol=1e-5, atol=1e-6)
+
+
+def test_probability_students_are_read_as_log_probabilities():
+    logits = np.random.default_rng(4).normal(size=(6, 3)).astype("float32")
+    probabilities = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    packed = _targets.pack_targets(logits)
+    from_logits = _train.distillation_loss(2.0, 0.1)(packed, logits)
+    from_probabilities = _train.distillation_loss(2.0, 0.1, "probabilities")(
+        packed, probabilities
+    )
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(from_probabilities), 0.0, atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(from_logits), 0.0, atol=1e-5)
+
+
+def test_teacher_targets_are_logits_from_model_or_array(setup):
+    x, _, _, teacher, student = setup
+    probabilities = keras.ops.convert_to_numpy(teacher.predict(x[:32], verbose=0))
+    from_model = _targets.teacher_logits(teacher, x[:32], student)
+    from_array = _targets.teacher_logits(probabilities, x[:32], student)
+    np.testing.assert_allclose(from_model, np.log(probabilities), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(from_array, from_model, rtol=1e-6)
+
+
+def test_teacher_with_other_classes_is_refused(setup):
+    x, y, _, _, student = setup
+    with pytest.raises(ValueError, match=r"expected shape \(384,\) \+ \(3,\).*received \(384, 4\)"):
+        tflite_export.quantization_aware_distill(student, np.zeros((384, 4)), x, y)
+    with pytest.raises(ValueError, match=r"received \(10, 3\)"):
+        tflite_export.quantization_aware_distill(student, np.zeros((10, 3)), x, y)
+
+
+def test_subclassed_student_is_refused_before_any_work(setup):
+    x, y, _, teacher, _ = setup
+
+    class Mine(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = L.Dense(3)
+
+        def call(self, inputs):
+            return self.dense(keras.ops.reshape(inputs, (-1, 64)))
+
+    mine = Mine()
+    mine(x[:1])
+    with pytest.raises(ValueError, match="subclassed model .* needs a Sequential or Functional"):
+        tflite_export.quantization_aware_distill(mine, teacher, x, y)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": 0}, "`epochs` must be an integer >= 1"),
+        ({"alpha": 1.5}, "`alpha` .* must be a number in \\[0, 1\\]"),
+        ({"temperature": 0}, "temperature must be a number > 0"),
+        ({"learning_rate": -1.0}, "`learning_rate` must be a number > 0"),
+        ({"seed": -1}, "`seed` must be an integer >= 0"),
+    ],
+)
+def test_bad_settings_are_refused(setup, kwargs, message):
+    x, y, _, teacher, student = setup
+    with pytest.raises(ValueError, match=message):
+        tflite_export.quantization_aware_distill(student, teacher, x, y, **kwargs)
+
+
+def test_worker_failure_shows_its_stderr(tmp_path):
+    """A TFMOT child that crashes (here: its arrays are missing) raises
+    ExportError with the child's stderr, like a failed conversion."""
+    training = Training(seed=0, epochs=1, batch_size=8, temperature=4.0, alpha=0.1,
+                        learning_rate=1e-3)
+    job = Job("qat", str(tmp_path), str(tmp_path / "student.keras"),
+              str(tmp_path / "out.tflite"), "int8", training=training)
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(job.model)
+    with pytest.raises(tflite_export.ExportError, match=r"(?s)runs TFMOT failed \(exit code 1\).*arrays.npz"):
+        run_job(job, "runs TFMOT")
+
+
+def test_without_teacher_labels_are_required(setup):
+    x, _, _, _, student = setup
+    with pytest.raises(ValueError, match=r"Without a teacher \(teacher=None\) .* but y is None"):
+        tflite_export.quantization_aware_distill(student, None, x)
