@@ -70,6 +70,21 @@ _PRIVATE_ATTRIBUTES = (
 )
 
 
+def missing_internals(probes, *args):
+    """The names of `probes` (`{name: probe(*args) -> bool}`) whose internal
+    is absent; a probe that raises counts as absent (a moved internal may
+    fail in any way). Shared with `keras_kd.apps._keras_tuner_compat`."""
+    missing = []
+    for name, probe in probes.items():
+        try:
+            present = probe(*args)
+        except Exception:
+            present = False
+        if not present:
+            missing.append(name)
+    return missing
+
+
 def check_internals():
     """Raises if an internal that keras-kd reads is missing from this Keras.
 
@@ -81,14 +96,7 @@ def check_internals():
     >>> check_internals()[0]
     'keras.src.models.functional.Functional'
     """
-    missing = []
-    for name, probe in _INTERNALS.items():
-        try:
-            present = probe()
-        except Exception:  # An internal that moved may fail in any way.
-            present = False
-        if not present:
-            missing.append(name)
+    missing = missing_internals(_INTERNALS)
     if missing:
         raise RuntimeError(
             f"keras-kd relies on Keras internals that Keras {keras.__version__} "

@@ -6,6 +6,7 @@ and overwrites none of the inputs), then `atomic_write` or
 `atomic_write_all` (several files written whole, then published together).
 """
 
+import json
 import os
 import tempfile
 import zipfile
@@ -188,3 +189,30 @@ def load_keras_model(path: "str | os.PathLike", what: str = "the model"):
     if not isinstance(model, keras.Model):
         raise ValueError(f"{what}: {path!r} holds a {type(model).__name__}, not a Keras model.")
     return model
+
+
+def read_json(path: "str | os.PathLike", what: str, fix: str):
+    """Reads a JSON file keras-kd wrote, or says which file is damaged and how to recover.
+
+    Args:
+        path: The file.
+        what: How the error names it, e.g. `"The TeacherCache file"`.
+        fix: What the user can do, appended to the error.
+
+    Returns:
+        The parsed JSON value.
+
+    Raises:
+        ValueError: The file is not valid JSON (or not UTF-8 text).
+
+    Example:
+
+    >>> atomic_write("settings.json", '{"epochs": 3}')
+    >>> read_json("settings.json", "The settings file", "Write it again.")
+    {'epochs': 3}
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{what} {path} is not valid JSON ({error}). {fix}") from None

@@ -8,6 +8,8 @@ and `check_internals()` (run by the test suite and before every search) names
 it and the installed version, instead of a search failing half-way.
 """
 
+from keras_kd._keras_compat import missing_internals
+
 # (description, probe) pairs: each probe returns True when the internal exists.
 _INTERNALS = {
     "keras_tuner.engine.base_tuner.BaseTuner": lambda kt: hasattr(
@@ -38,14 +40,7 @@ def check_internals(keras_tuner):
     >>> check_internals(keras_tuner)[0]
     'keras_tuner.engine.base_tuner.BaseTuner'
     """
-    missing = []
-    for name, probe in _INTERNALS.items():
-        try:
-            present = probe(keras_tuner)
-        except Exception:  # An internal that moved may fail in any way.
-            present = False
-        if not present:
-            missing.append(name)
+    missing = missing_internals(_INTERNALS, keras_tuner)
     if missing:
         raise RuntimeError(
             f"keras-kd's search relies on KerasTuner internals that KerasTuner "

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from keras_kd import files
 from keras_kd import losses as losses_module
 from keras_kd.apps import _keras_tuner_compat
 from keras_kd.checks import check_number
@@ -466,14 +467,10 @@ def _check_directory(directory, settings, overwrite):
     path = os.path.join(directory, SETTINGS_FILE)
     if overwrite or not os.path.exists(path):
         return
-    try:
-        with open(path, encoding="utf-8") as f:
-            stored = json.load(f)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(
-            f"The search settings file {path} is not valid JSON ({error}). Pass "
-            "overwrite=True to start the search over, or another directory."
-        ) from None
+    stored = files.read_json(
+        path, "The search settings file",
+        "Pass overwrite=True to start the search over, or another directory.",
+    )  # fmt: skip
     if not isinstance(stored, dict):
         stored = {}
     changed = [key for key in settings if stored.get(key) != settings[key]]

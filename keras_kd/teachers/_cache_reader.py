@@ -8,12 +8,12 @@ version does not read, and a shard that is missing, truncated, not a
 and says how to recover. Nothing else in the package opens these files.
 """
 
-import json
 import math
 import os
 
 import numpy as np
 
+from keras_kd import files
 from keras_kd.checks import is_integer
 
 MANIFEST = "manifest.json"
@@ -80,13 +80,7 @@ def read_settings(path, directory):
             hint = "It is a file, not a folder: give the folder a cache was written to."
         raise FileNotFoundError(f"No finished TeacherCache in {directory} (no {MANIFEST}). {hint}")
     recover = _RECOVER.format(directory=directory)
-    try:
-        with open(path, encoding="utf-8") as f:
-            settings = json.load(f)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(
-            f"The TeacherCache file {path} is not valid JSON ({error}). {recover}"
-        ) from None
+    settings = files.read_json(path, "The TeacherCache file", recover)
     if not isinstance(settings, dict):
         raise ValueError(
             f"The TeacherCache file {path} must hold a JSON object of settings, "
