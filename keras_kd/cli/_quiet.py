@@ -68,13 +68,16 @@ def stderr_discarded():
 class _QuietLoader(importlib.abc.Loader):
     """Runs a module's loader with stderr discarded."""
 
-    def __init__(self, loader):
+    def __init__(self, loader, finder):
         self.loader = loader
+        self.finder = finder
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
 
     def exec_module(self, module):
+        if self.finder in sys.meta_path:  # once: the module is being loaded now
+            sys.meta_path.remove(self.finder)
         module.__spec__.loader = module.__loader__ = self.loader
         with stderr_discarded():
             self.loader.exec_module(module)
@@ -86,18 +89,27 @@ class _QuietLoader(importlib.abc.Loader):
 
 
 class _QuietImport(importlib.abc.MetaPathFinder):
-    """Imports the module `name` (and what it imports) with stderr discarded."""
+    """Imports the module `name` (and what it imports) with stderr discarded.
+
+    It stays in place until the module is really loaded: a look-up alone
+    (`importlib.util.find_spec("tensorflow")`, as PyTorch's compiler does to
+    see whether TensorFlow is installed) loads nothing and must not use it up.
+    """
 
     def __init__(self, name):
         self.name = name
+        self._searching = False
 
     def find_spec(self, name, path=None, target=None):
-        if name != self.name:
+        if name != self.name or self._searching:
             return None
-        sys.meta_path.remove(self)  # once, and out of the way of the search below
-        spec = importlib.util.find_spec(name)
+        self._searching = True  # the search below passes through here again
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._searching = False
         if spec is not None and spec.loader is not None:
-            spec.loader = _QuietLoader(spec.loader)
+            spec.loader = _QuietLoader(spec.loader, self)
         return spec
 
 
