@@ -15,7 +15,9 @@ except ImportError:  # hypothesis comes with keras-kd[dev]; its tests need it
 else:
     # The fast tier (`-m "not slow"`) draws this many examples per property
     # test, the full suite the count each test names (see tests/README.md).
-    settings.register_profile("fast", max_examples=3)
+    # On JAX each new shape is a new XLA compilation: seconds per example.
+    FAST_EXAMPLES = 2 if keras.backend.backend() == "jax" else 5
+    settings.register_profile("fast", max_examples=FAST_EXAMPLES)
 
 # Test files live in folders that mirror the package tree and are imported in
 # pytest's importlib mode; their shared helpers (`_once`, `_tfmot_models`) sit

@@ -82,7 +82,8 @@ def logits(model, x):
 # -- DistillationWarmup ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("jit_compile", [False, True])  # XLA, jax.jit, torch.compile
+# XLA, jax.jit, torch.compile (the compiled case is slow: 36 s of CPU with torch.compile)
+@pytest.mark.parametrize("jit_compile", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_warmup_multiplies_the_distillation_term_by_epoch_over_epochs(data, models, jit_compile):
     x, y = data
     teacher, student = models

@@ -150,6 +150,7 @@ def distil(teacher, data, policy):
     return accuracy, distiller.optimizer
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", POLICIES)
 def test_digits_accuracy_under_mixed_precision_matches_float32(digits_teacher, policy):
     teacher, data, reference = digits_teacher

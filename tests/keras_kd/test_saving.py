@@ -7,6 +7,7 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 
 import keras_kd
 
@@ -53,6 +54,7 @@ def test_keras_file_round_trip_resumes_training(tmp_path, blobs, trained_teacher
         np.testing.assert_array_equal(before, after)
 
 
+@pytest.mark.slow
 def test_student_saved_alone_loads_without_keras_kd(tmp_path, blobs, trained_teacher, make_student):
     x, y = blobs
     distiller = compiled_distiller(trained_teacher, make_student())

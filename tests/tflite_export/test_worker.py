@@ -35,6 +35,7 @@ def test_unknown_task_is_refused():
         Job("train", "f", "m.keras", "m.tflite", "float32")
 
 
+@pytest.mark.slow
 def test_conversion_in_the_child_writes_the_file(tmp_path):
     job = Job("convert", str(tmp_path), _tiny(tmp_path), str(tmp_path / "m.tflite"), "float32",
               verbose=0)
@@ -42,6 +43,7 @@ def test_conversion_in_the_child_writes_the_file(tmp_path):
     assert outcome["bytes"] == (tmp_path / "m.tflite").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_a_failed_conversion_step_raises_export_error(tmp_path):
     """The child's own error (here: the model file is missing) comes back
     with its message, as ExportError."""
@@ -51,6 +53,7 @@ def test_a_failed_conversion_step_raises_export_error(tmp_path):
         run_job(job, "converts the model to TFLite")
 
 
+@pytest.mark.slow
 def test_a_crashed_tfmot_child_raises_export_error_with_its_stderr(tmp_path):
     training = Training(seed=0, epochs=1, batch_size=8, temperature=4.0, alpha=0.1,
                         learning_rate=1e-3, target_sparsity=0.5)

@@ -220,6 +220,7 @@ def test_rkd_matches_distance_and_angle_terms(wd, wa):
     np.testing.assert_allclose(value, numpy_rkd(t, s, wd, wa), rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_rkd_is_zero_for_a_scaled_copy_and_has_finite_gradients():
     rng = np.random.default_rng(9)
     t = rng.normal(size=(6, 4)).astype("float32")

@@ -154,6 +154,7 @@ def test_bad_settings_are_refused(setup, kwargs, message):
         tflite_export.quantization_aware_distill(student, teacher, x, y, **kwargs)
 
 
+@pytest.mark.slow
 def test_worker_failure_shows_its_stderr(tmp_path):
     """A TFMOT child that crashes (here: its arrays are missing) raises
     ExportError with the child's stderr, like a failed conversion."""
