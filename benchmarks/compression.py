@@ -192,7 +192,7 @@ def _run_stage_process(args, stage, backend, seed, sparsity=0.0):
                    "--stage-seed", str(seed), "--stage-sparsity", str(sparsity)]  # fmt: skip
         subprocess.run(command, env=dict(os.environ, KERAS_BACKEND=backend), check=True)
     with open(path) as f:
-        return json.load(f)
+        return dict(json.load(f), path=path[: -len(".json")] + ".tflite")
 
 
 def _tfmot_row(args, folder, student, teacher, x, y, x_test, y_test, seed):
@@ -212,7 +212,15 @@ def _tfmot_row(args, folder, student, teacher, x, y, x_test, y_test, seed):
         with open(path, "w") as f:
             json.dump(row, f, indent=1)
     with open(path) as f:
-        return json.load(f)
+        return dict(json.load(f), path=path[: -len(".json")] + ".tflite")
+
+
+def latency_ms(path, x):
+    """LiteRT's mean milliseconds per sample at batch 1, one thread, measured
+    here one file after another (the stages' own timings ran beside other
+    work on shared cores)."""
+    report = tflite_export.evaluate(path, x[:16], num_threads=1, latency_samples=500, warmup=50)
+    return float(report.latency_ms)
 
 
 def merge(rows):
@@ -230,7 +238,7 @@ def merge(rows):
 def format_table(rows, float_row):
     lines = [
         "| student | test accuracy (LiteRT) | agreement with Keras (lowest seed) | bytes | "
-        "vs float | gzip bytes | gzip vs float | kernel zeros | LiteRT latency |",
+        "vs float | gzip bytes | gzip vs float | kernel zeros | LiteRT latency (1 thread) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
@@ -280,6 +288,8 @@ def main():
                 row = _run_stage_process(args, stage, backend, seed, sparsity)
             results[(stage, backend, sparsity)].append(row)
     rows += [merge(results[run]) for run in runs]
+    for row, path in zip(rows, [float_path, ptq_path] + [r["path"] for r in rows[2:]]):
+        row["latency_ms"] = latency_ms(path, x_test)
     keras_accuracy = float(np.mean(reference.argmax(-1) == y_test))
     setup = (
         f"Fashion-MNIST, {len(x):,} training and {len(x_test):,} test images; teacher "
