@@ -41,20 +41,26 @@ import subprocess
 import sys
 import time
 
-import keras
-import numpy as np
-from _markdown import write_between_markers
-from _shared import HERE
-from _shared import RECIPE
-from _shared import ROOT
-from _shared import WORK
-from _shared import data_and_pair
-from _shared import pair_parser
+# This script's folder goes last on the path: first, it would make this file
+# the `compression` package that JAX imports (`from compression import zstd`,
+# the zstd backport), as it does under the PyTorch backend too.
+_FOLDER = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _FOLDER] + [_FOLDER]
 
-import keras_kd
-import tflite_export
-from keras_kd import compression
-from keras_kd.cli._compression import pruning_steps
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from _markdown import write_between_markers  # noqa: E402
+from _shared import HERE  # noqa: E402
+from _shared import RECIPE  # noqa: E402
+from _shared import ROOT  # noqa: E402
+from _shared import WORK  # noqa: E402
+from _shared import data_and_pair  # noqa: E402
+from _shared import pair_parser  # noqa: E402
+
+import keras_kd  # noqa: E402
+import tflite_export  # noqa: E402
+from keras_kd import compression  # noqa: E402
+from keras_kd.cli._compression import pruning_steps  # noqa: E402
 
 RESULTS = os.path.join(HERE, "RESULTS_compression.md")
 DOC = os.path.join(ROOT, "docs", "compression.md")
