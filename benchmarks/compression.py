@@ -41,14 +41,21 @@ import subprocess
 import sys
 import time
 
-# This script's folder goes last on the path: first, it would make this file
-# the `compression` package that JAX imports (`from compression import zstd`,
-# the zstd backport), as it does under the PyTorch backend too.
+# This script's folder is off the path while Keras loads: on it, this file
+# would be the `compression` package that JAX tries (`from compression import
+# zstd`, the zstd backport), which Keras imports under PyTorch too.
 _FOLDER = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _FOLDER] + [_FOLDER]
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _FOLDER]
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+
+import keras_kd  # noqa: E402
+import tflite_export  # noqa: E402
+from keras_kd import compression  # noqa: E402
+from keras_kd.cli._compression import pruning_steps  # noqa: E402
+
+sys.path.append(_FOLDER)
 from _markdown import write_between_markers  # noqa: E402
 from _shared import HERE  # noqa: E402
 from _shared import RECIPE  # noqa: E402
@@ -56,11 +63,6 @@ from _shared import ROOT  # noqa: E402
 from _shared import WORK  # noqa: E402
 from _shared import data_and_pair  # noqa: E402
 from _shared import pair_parser  # noqa: E402
-
-import keras_kd  # noqa: E402
-import tflite_export  # noqa: E402
-from keras_kd import compression  # noqa: E402
-from keras_kd.cli._compression import pruning_steps  # noqa: E402
 
 RESULTS = os.path.join(HERE, "RESULTS_compression.md")
 DOC = os.path.join(ROOT, "docs", "compression.md")
