@@ -20,13 +20,14 @@ QAT model itself for native rows, the float student for float and PTQ; the
 TFMOT model lives in tf-keras in a child process, so n/a); latency is
 LiteRT's mean at batch 1.
 
-Usage (small by default: 10,000 training images, short fine-tunings; every
-fine-tuning's result is kept in `_work/compression/`, so a killed run
-resumes where it stopped):
+Usage (the shared pair is trained on all 60,000 images, cached; the
+fine-tunings are small by default: the first 6,000 images, 1 epoch of QAT, 2
+of pruning; every fine-tuning's result is kept in `_work/compression/`, so a
+killed run resumes where it stopped, seed by seed):
 
     KERAS_BACKEND=tensorflow nice python benchmarks/compression.py
     KERAS_BACKEND=tensorflow nice python benchmarks/compression.py \\
-        --train-samples 60000 --qat-epochs 2 --prune-epochs 3     # full size
+        --fine-tune-samples 60000 --qat-epochs 2 --prune-epochs 3    # full size
     KERAS_BACKEND=tensorflow python benchmarks/compression.py --quick   # smoke test
 
 Writes the table to `benchmarks/RESULTS_compression.md`, into README.md and
@@ -40,20 +41,28 @@ import subprocess
 import sys
 import time
 
-import keras
-import numpy as np
-from _markdown import write_between_markers
-from _shared import HERE
-from _shared import RECIPE
-from _shared import ROOT
-from _shared import WORK
-from _shared import data_and_pair
-from _shared import pair_parser
+# This script's folder is off the path while Keras loads: on it, this file
+# would be the `compression` package that JAX tries (`from compression import
+# zstd`, the zstd backport), which Keras imports under PyTorch too.
+_FOLDER = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _FOLDER]
 
-import keras_kd
-import tflite_export
-from keras_kd import compression
-from keras_kd.cli._compression import pruning_steps
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_kd  # noqa: E402
+import tflite_export  # noqa: E402
+from keras_kd import compression  # noqa: E402
+from keras_kd.cli._compression import pruning_steps  # noqa: E402
+
+sys.path.append(_FOLDER)
+from _markdown import write_between_markers  # noqa: E402
+from _shared import HERE  # noqa: E402
+from _shared import RECIPE  # noqa: E402
+from _shared import ROOT  # noqa: E402
+from _shared import WORK  # noqa: E402
+from _shared import data_and_pair  # noqa: E402
+from _shared import pair_parser  # noqa: E402
 
 RESULTS = os.path.join(HERE, "RESULTS_compression.md")
 DOC = os.path.join(ROOT, "docs", "compression.md")
@@ -64,7 +73,8 @@ QAT_LEARNING_RATE, PRUNE_LEARNING_RATE, BATCH_SIZE = 1e-4, 1e-3, 64
 
 def parse_args():
     parser = pair_parser(__doc__.split("\n\n")[0])
-    parser.set_defaults(train_samples=10000, teacher_epochs=3, student_epochs=6)
+    parser.add_argument("--fine-tune-samples", type=int, default=6000,
+                        help="The first N training images every QAT and pruning run sees.")
     parser.add_argument("--qat-epochs", type=int, default=1)
     parser.add_argument("--prune-epochs", type=int, default=2)
     parser.add_argument("--sparsities", type=float, nargs="+", default=[0.5, 0.8])
@@ -78,6 +88,7 @@ def parse_args():
     if args.quick:  # what data_and_pair sets for --quick, set here so every
         # process (the stages too) names the same work folder
         args.train_samples, args.teacher_epochs, args.student_epochs = 2000, 1, 1
+        args.fine_tune_samples = 2000
         args.qat_epochs, args.prune_epochs, args.fine_tune_seeds = 1, 1, [0]
     return args
 
@@ -91,7 +102,8 @@ def argparse_hidden():
 def folder_of(args):
     key = (
         f"{'quick' if args.quick else args.train_samples}_{args.teacher_epochs}_"
-        f"{args.student_epochs}_q{args.qat_epochs}_p{args.prune_epochs}_{args.seed}"
+        f"{args.student_epochs}_f{args.fine_tune_samples}_q{args.qat_epochs}_"
+        f"p{args.prune_epochs}_{args.seed}"
     )
     folder = os.path.join(WORK, "compression", key)
     os.makedirs(folder, exist_ok=True)
@@ -132,6 +144,7 @@ def run_stage(args):
     """One fine-tuning, in this process's backend; writes its JSON row."""
     folder = folder_of(args)
     (x, y), (x_test, y_test) = data_only(args)
+    x, y = x[: args.fine_tune_samples], y[: args.fine_tune_samples]
     teacher = keras.saving.load_model(os.path.join(folder, "teacher.keras"))
     student = keras.saving.load_model(os.path.join(folder, "student.keras"))
     keras.utils.set_random_seed(args.stage_seed)
@@ -187,13 +200,14 @@ def _run_stage_process(args, stage, backend, seed, sparsity=0.0):
                    "--stage-seed", str(seed), "--stage-sparsity", str(sparsity)]  # fmt: skip
         subprocess.run(command, env=dict(os.environ, KERAS_BACKEND=backend), check=True)
     with open(path) as f:
-        return json.load(f)
+        return dict(json.load(f), path=path[: -len(".json")] + ".tflite")
 
 
 def _tfmot_row(args, folder, student, teacher, x, y, x_test, y_test, seed):
     path = os.path.join(folder, f"tfmot_{seed}.json")
     if not os.path.exists(path):
         tflite = os.path.join(folder, f"tfmot_{seed}.tflite")
+        x, y = x[: args.fine_tune_samples], y[: args.fine_tune_samples]
         teacher_logits = _outputs(teacher, x)
         start = time.time()
         tflite_export.quantization_aware_distill(
@@ -206,7 +220,15 @@ def _tfmot_row(args, folder, student, teacher, x, y, x_test, y_test, seed):
         with open(path, "w") as f:
             json.dump(row, f, indent=1)
     with open(path) as f:
-        return json.load(f)
+        return dict(json.load(f), path=path[: -len(".json")] + ".tflite")
+
+
+def latency_ms(path, x):
+    """LiteRT's mean milliseconds per sample at batch 1, one thread, measured
+    here one file after another (the stages' own timings ran beside other
+    work on shared cores)."""
+    report = tflite_export.evaluate(path, x[:16], num_threads=1, latency_samples=500, warmup=50)
+    return float(report.latency_ms)
 
 
 def merge(rows):
@@ -224,7 +246,7 @@ def merge(rows):
 def format_table(rows, float_row):
     lines = [
         "| student | test accuracy (LiteRT) | agreement with Keras (lowest seed) | bytes | "
-        "vs float | gzip bytes | gzip vs float | kernel zeros | LiteRT latency |",
+        "vs float | gzip bytes | gzip vs float | kernel zeros | LiteRT latency (1 thread) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
@@ -262,22 +284,27 @@ def main():
         measure("post-training int8", ptq_path, x_test, y_test, reference),
     ]
     seeds = args.fine_tune_seeds
-    for backend in args.backends:
-        rows.append(merge([_run_stage_process(args, "qat", backend, s) for s in seeds]))
-    if not args.skip_tfmot:
-        rows.append(merge([
-            _tfmot_row(args, folder, student, teacher, x, y, x_test, y_test, s) for s in seeds
-        ]))  # fmt: skip
-    for sparsity in args.sparsities:
-        rows.append(merge([
-            _run_stage_process(args, "prune", "tensorflow", s, sparsity) for s in seeds
-        ]))  # fmt: skip
+    runs = [("qat", backend, 0.0) for backend in args.backends]
+    runs += [] if args.skip_tfmot else [("tfmot", "tensorflow", 0.0)]
+    runs += [("prune", "tensorflow", sparsity) for sparsity in args.sparsities]
+    results = {run: [] for run in runs}
+    for seed in seeds:  # seed by seed: a run cut short has whole seeds for every row
+        for stage, backend, sparsity in runs:
+            if stage == "tfmot":
+                row = _tfmot_row(args, folder, student, teacher, x, y, x_test, y_test, seed)
+            else:
+                row = _run_stage_process(args, stage, backend, seed, sparsity)
+            results[(stage, backend, sparsity)].append(row)
+    rows += [merge(results[run]) for run in runs]
+    for row, path in zip(rows, [float_path, ptq_path] + [r["path"] for r in rows[2:]]):
+        row["latency_ms"] = latency_ms(path, x_test)
     keras_accuracy = float(np.mean(reference.argmax(-1) == y_test))
     setup = (
         f"Fashion-MNIST, {len(x):,} training and {len(x_test):,} test images; teacher "
         f"`teacher_cnn` {args.teacher_epochs} epochs; student `student_cnn` "
         f"({student.count_params():,} parameters) distilled {args.student_epochs} epochs "
-        f"(SoftTargetKD T={RECIPE['temperature']:g}, alpha={RECIPE['alpha']:g}); every QAT "
+        f"(SoftTargetKD T={RECIPE['temperature']:g}, alpha={RECIPE['alpha']:g}); every "
+        f"fine-tuning on the first {min(args.fine_tune_samples, len(x)):,} training images; QAT "
         f"{args.qat_epochs} epoch(s) (Adam {QAT_LEARNING_RATE:g}, batch {BATCH_SIZE}); pruning "
         f"{args.prune_epochs} epoch(s) (Adam {PRUNE_LEARNING_RATE:g}) then 1 epoch of QAT; each "
         f"fine-tuning with seeds {seeds} (mean ± std; bytes of the first seed's file); float "

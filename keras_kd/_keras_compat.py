@@ -37,6 +37,9 @@ _INTERNALS = {
     "Model._aggregate_additional_loss": lambda: hasattr(
         keras.Model, "_aggregate_additional_loss"
     ),
+    "Layer._flatten_layers": lambda: hasattr(keras.layers.Layer, "_flatten_layers"),
+    "Operation._inbound_nodes, _outbound_nodes, Node.parent_nodes": lambda: _graph_probe(),
+    "Functional._inputs_struct": lambda: _inputs_struct_probe(),
     "keras.src.backend.get_keras_mask": lambda: all(
         hasattr(keras.src.backend, name)
         for name in ("get_keras_mask", "set_keras_mask")
@@ -47,6 +50,19 @@ _INTERNALS = {
         for name in ("scale_loss_for_distribution", "unscale_loss_for_distribution")
     ),
 }
+
+
+def _inputs_struct_probe():
+    inputs = keras.Input((1,))
+    return hasattr(keras.Model(inputs, keras.layers.Identity()(inputs)), "_inputs_struct")
+
+
+def _graph_probe():
+    inputs = keras.Input((1,))
+    dense = keras.layers.Dense(1)
+    keras.layers.ReLU()(dense(inputs))
+    (node,) = dense._inbound_nodes
+    return len(dense._outbound_nodes) == 1 and isinstance(node.parent_nodes, list)
 
 
 def _instance_attributes():
@@ -151,6 +167,32 @@ def scale_for_replicas(value):
 def unscale_for_replicas(value):
     """Undoes `scale_for_replicas`, for reporting a loss as on one device."""
     return keras.src.losses.loss.unscale_loss_for_distribution(value)
+
+
+def sublayers(layer, recursive=False):
+    """The layers tracked by `layer` (not itself), in a fixed order."""
+    return list(layer._flatten_layers(include_self=False, recursive=recursive))
+
+
+def graph_neighbours(layer):
+    """`(producers, consumers)` of a layer called once in a model graph.
+
+    `producers` are the layers whose outputs it takes, `consumers` the
+    layers that take its output; `None` for a layer called zero or several
+    times symbolically (shared, or only ever called eagerly, as in a
+    subclassed model).
+    """
+    inbound = getattr(layer, "_inbound_nodes", [])
+    if len(inbound) != 1:
+        return None
+    producers = [node.operation for node in inbound[0].parent_nodes]
+    consumers = [node.operation for node in getattr(layer, "_outbound_nodes", [])]
+    return producers, consumers
+
+
+def functional_inputs(model):
+    """A Functional model's inputs in the structure it takes them, or `None`."""
+    return getattr(model, "_inputs_struct", None) if is_functional(model) else None
 
 
 def built_input_shape(model):

@@ -24,6 +24,8 @@ TFLite converter folds it: `w' = w * gamma / sqrt(var + eps)`,
 import keras
 from keras import ops
 
+from keras_kd import _keras_compat
+
 KERNEL_LAYERS = (
     keras.layers.Dense,
     keras.layers.Conv1D,
@@ -96,7 +98,7 @@ def leaf_layers(model):
     leaves = []
 
     def visit(layer):
-        for child in layer._flatten_layers(include_self=False, recursive=False):
+        for child in _keras_compat.sublayers(layer):
             own = type(child).__module__.startswith("keras.")
             if isinstance(child, keras.Model) or not (own or _is_leaf(child)):
                 visit(child)
@@ -108,7 +110,7 @@ def leaf_layers(model):
 
 
 def _is_leaf(layer):
-    return not list(layer._flatten_layers(include_self=False, recursive=False))
+    return not _keras_compat.sublayers(layer)
 
 
 def kind_of(layer):
@@ -141,15 +143,14 @@ def batch_norm_folds(model):
     for layer in leaf_layers(model):
         if not isinstance(layer, keras.layers.BatchNormalization):
             continue
-        nodes = getattr(layer, "_inbound_nodes", [])
-        if len(nodes) != 1 or len(nodes[0].parent_nodes) != 1:
+        neighbours = _keras_compat.graph_neighbours(layer)
+        if neighbours is None or len(neighbours[0]) != 1:
             continue
-        parent = nodes[0].parent_nodes[0].operation
+        parent = neighbours[0][0]
         if (
             is_kernel_layer(parent)
             and activation_name(parent) == "linear"
-            and len(parent._inbound_nodes) == 1
-            and len(parent._outbound_nodes) == 1
+            and _single_consumer(parent) is layer
             and layer.axis in (-1, len(layer.input.shape) - 1)
         ):
             folds[parent.name] = layer
@@ -158,10 +159,10 @@ def batch_norm_folds(model):
 
 def _single_consumer(layer):
     """The one layer consuming `layer`'s output in the graph, or `None`."""
-    if len(getattr(layer, "_inbound_nodes", [])) != 1:
+    neighbours = _keras_compat.graph_neighbours(layer)
+    if neighbours is None or len(neighbours[1]) != 1:
         return None
-    outbound = getattr(layer, "_outbound_nodes", [])
-    return outbound[0].operation if len(outbound) == 1 else None
+    return neighbours[1][0]
 
 
 def is_fusable_activation(layer):

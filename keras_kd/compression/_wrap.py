@@ -18,6 +18,7 @@ The public model is a Functional model around this layer
 import keras
 from keras import ops
 
+from keras_kd import _keras_compat
 from keras_kd.compression import _fake_quant
 from keras_kd.compression import _layers
 from keras_kd.compression import _registration
@@ -285,7 +286,7 @@ def model_inputs(model):
             f"The model {model.name!r} is not built: call it once on data, or "
             "build it with an input shape, before compressing it."
         )
-    struct = getattr(model, "_inputs_struct", None)  # Functional
+    struct = _keras_compat.functional_inputs(model)
     if struct is None and isinstance(model, keras.Sequential):
         struct = model.inputs[0]
     if struct is not None:

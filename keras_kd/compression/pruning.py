@@ -146,6 +146,6 @@ def sparsity(model):
         return {name: _sparsity.zero_share(k) for name, k in wrapper.pruned_kernels().items()}
     return {
         layer.name: _sparsity.zero_share(keras.ops.convert_to_numpy(layer.kernel))
-        for layer in model._flatten_layers(include_self=False, recursive=True)
-        if hasattr(layer, "kernel") and not list(layer._flatten_layers(include_self=False))
+        for layer in _layers.leaf_layers(model)
+        if _layers.is_kernel_layer(layer)
     }

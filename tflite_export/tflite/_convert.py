@@ -13,6 +13,7 @@ import tempfile
 
 import keras
 
+from keras_kd import _keras_compat
 from keras_kd import checks
 from keras_kd import outputs as outputs_lib
 from keras_kd.files import atomic_write_all
@@ -282,11 +283,12 @@ def custom_modules(model):
     are left out (the child then names the missing class).
     """
     found = {}
-    for layer in [model, *model._flatten_layers(include_self=False, recursive=True)]:
+    for layer in [model, *_keras_compat.sublayers(model, recursive=True)]:
         inner = getattr(layer, "model", None)  # a keras_kd.compression wrapper
         layers = [layer] + (
-            list(inner._flatten_layers(recursive=True)) if isinstance(inner, keras.Model) else []
-        )
+            [inner, *_keras_compat.sublayers(inner, recursive=True)]
+            if isinstance(inner, keras.Model) else []
+        )  # fmt: skip
         for each in layers:
             name = type(each).__module__
             module = sys.modules.get(name)
