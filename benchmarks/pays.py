@@ -78,6 +78,8 @@ def parse_args(argv=None):
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument("--train-samples", type=int, default=60000 - VALIDATION)
     parser.add_argument("--teacher-only", action="store_true", help="Stop once the teacher is saved.")
+    parser.add_argument("--report-only", action="store_true",
+                        help="Print the table of the (arm, seed) runs finished so far; train nothing.")
     parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
     args = parser.parse_args(argv)
     if args.quick:
@@ -296,8 +298,30 @@ def table(teacher_record, records, arms, seeds):
     return "\n".join(lines)
 
 
+def report(args):
+    """The table of what `--work` holds, without training or loading data."""
+    teacher_record = _load_json(os.path.join(args.work, "teacher.json"))
+    if teacher_record is None:
+        raise SystemExit(f"No trained teacher in {args.work} yet.")
+    records = [
+        record for seed in args.seeds for arm in args.arms
+        if (record := _load_json(os.path.join(args.work, f"{arm}_seed{seed}.json")))
+    ]  # fmt: skip
+    seeds = sorted({r["seed"] for r in records if r["arm"] == "alone"})
+    text = table(teacher_record, records, args.arms, seeds)
+    cpu = teacher_record["cpu_seconds"] + sum(r["cpu_seconds"] for r in records) + sum(
+        (_load_json(os.path.join(args.work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
+        for name in ("cache", "cache_mixup")
+    )
+    print(text)
+    print(f"Seeds finished: {seeds}; CPU time of the parts finished: {cpu / 3600:.2f} h")
+    return text
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.report_only:
+        return report(args)
     os.makedirs(args.work, exist_ok=True)
     _save_json(os.path.join(args.work, "settings.json"), vars(args))
     (x_all, y_all), (x_test, y_test) = load_fashion_mnist()
