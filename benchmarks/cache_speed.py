@@ -14,6 +14,7 @@ Usage (one backend per process):
     for b in tensorflow jax torch; do KERAS_BACKEND=$b python benchmarks/cache_speed.py; done
 """
 
+import argparse
 import os
 import statistics
 import tempfile
@@ -21,7 +22,6 @@ import time
 
 import keras
 import numpy as np
-import argparse
 
 import keras_kd
 from keras_kd.data import load_digits
@@ -46,7 +46,11 @@ def digits_mlp():
 
     def make(units, name):
         return keras.Sequential(
-            [keras.Input((64,)), keras.layers.Dense(units, activation="relu"), keras.layers.Dense(10)],
+            [
+                keras.Input((64,)),
+                keras.layers.Dense(units, activation="relu"),
+                keras.layers.Dense(10),
+            ],
             name=name,
         )
 
@@ -58,23 +62,31 @@ def demo_cnn():
     rng = np.random.default_rng(0)
     x = rng.random((2048, 28, 28, 1)).astype("float32")
     y = rng.integers(0, 10, 2048).astype("int32")
-    teacher = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    teacher = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
     return x, y, teacher, lambda name: student_cnn(name=name), 128
 
 
 def epoch_ratio(tmp_path, case, rounds=ROUNDS):
     x, y, teacher, make_student, batch_size = case()
     keras.utils.set_random_seed(0)
-    cache = keras_kd.TeacherCache.write(teacher, x, os.path.join(tmp_path, "cache"), dtype="float32")
+    cache = keras_kd.TeacherCache.write(
+        teacher, x, os.path.join(tmp_path, "cache"), dtype="float32"
+    )
     inputs, labels = cache.arrays(x, y)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     alone = make_student("alone")
     alone.compile("adam", loss, metrics=["accuracy"])
-    distiller = keras_kd.Distiller(cache, make_student("cached"), keras_kd.losses.SoftTargetKD(4.0), alpha=0.1)
+    distiller = keras_kd.Distiller(
+        cache, make_student("cached"), keras_kd.losses.SoftTargetKD(4.0), alpha=0.1
+    )
     distiller.compile("adam", loss, metrics=["accuracy"])
     timer = EpochTimer()
     arms = {
-        "alone": lambda: alone.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, callbacks=[timer]),
+        "alone": lambda: alone.fit(
+            x, y, batch_size=batch_size, epochs=1, verbose=0, callbacks=[timer]
+        ),
         "cached": lambda: distiller.fit(
             inputs, labels, batch_size=batch_size, epochs=1, verbose=0, callbacks=[timer]
         ),
@@ -98,7 +110,9 @@ def main():
         with tempfile.TemporaryDirectory() as folder:
             ratio = epoch_ratio(folder, case, args.rounds)
         verdict = "met" if ratio <= LIMIT else "NOT met"
-        print(f"| {keras.backend.backend()} | {case.__name__} | {ratio:.2f} | {verdict} |", flush=True)
+        print(
+            f"| {keras.backend.backend()} | {case.__name__} | {ratio:.2f} | {verdict} |", flush=True
+        )
 
 
 if __name__ == "__main__":

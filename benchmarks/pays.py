@@ -33,7 +33,8 @@ seconds of every part are kept, and their sum printed.
 
 Usage:
 
-    KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py   # the full configuration (many hours)
+    # The full configuration (many hours):
+    KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py
     KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py \\
         --teacher cnn --teacher-epochs 12 --epochs 8 --views 4 --seeds 0   # what fits in ~1 h here
     python benchmarks/pays.py --quick                               # seconds: checks the script
@@ -69,17 +70,26 @@ ARMS = ("alone", "kd", "kd_std", "dkd", "fm")
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", default=os.path.join(HERE, "_work", "pays"))
-    parser.add_argument("--teacher", choices=("wide", "cnn"), default="wide",
-                        help="wide: two convolutions per block with batch norm; cnn: teacher_cnn.")
+    parser.add_argument(
+        "--teacher",
+        choices=("wide", "cnn"),
+        default="wide",
+        help="wide: two convolutions per block with batch norm; cnn: teacher_cnn.",
+    )
     parser.add_argument("--teacher-epochs", type=int, default=60)
     parser.add_argument("--epochs", type=int, default=100, help="Epochs of every student arm.")
     parser.add_argument("--views", type=int, default=16, help="Cached views per image.")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument("--train-samples", type=int, default=60000 - VALIDATION)
-    parser.add_argument("--teacher-only", action="store_true", help="Stop once the teacher is saved.")
-    parser.add_argument("--report-only", action="store_true",
-                        help="Print the table of the (arm, seed) runs finished so far; train nothing.")
+    parser.add_argument(
+        "--teacher-only", action="store_true", help="Stop once the teacher is saved."
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="Print the table of the (arm, seed) runs finished so far; train nothing.",
+    )
     parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
     args = parser.parse_args(argv)
     if args.quick:
@@ -181,8 +191,10 @@ def trained_teacher(args, data):
     start = time.process_time()
     keras.utils.set_random_seed(0)
     teacher = make_teacher(args.teacher)
-    teacher.compile(optimizer(args.teacher_epochs, len(x)),
-                    keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    teacher.compile(
+        optimizer(args.teacher_epochs, len(x)),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     backup = keras.callbacks.BackupAndRestore(os.path.join(args.work, "teacher_backup"))
     teacher.fit(teacher_batches(x, y), epochs=args.teacher_epochs, verbose=2, callbacks=[backup])
     record = {
@@ -239,8 +251,10 @@ def run_arm(args, arm, seed, data, caches):
     backup = keras.callbacks.BackupAndRestore(backup_dir)
     # A resumed fit skips the epochs done: the views must start at the next one.
     resumed = (_load_json(os.path.join(backup_dir, "training_metadata.json")) or {}).get("epoch", 0)
-    compile_args = dict(optimizer=optimizer(args.epochs, len(x)),
-                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    compile_args = dict(
+        optimizer=optimizer(args.epochs, len(x)),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     if arm == "alone":
         student.compile(**compile_args)
         batches = keras_kd.views.ViewBatches(
@@ -260,8 +274,11 @@ def run_arm(args, arm, seed, data, caches):
         "cpu_seconds": time.process_time() - start,
     }  # fmt: skip
     _save_json(record_path, record)
-    print(f"{arm} seed {seed}: val {record['val']:.4f} test {record['test']:.4f} "
-          f"({record['cpu_seconds']:.0f} CPU s)", flush=True)
+    print(
+        f"{arm} seed {seed}: val {record['val']:.4f} test {record['test']:.4f} "
+        f"({record['cpu_seconds']:.0f} CPU s)",
+        flush=True,
+    )
     return record
 
 
@@ -309,9 +326,13 @@ def report(args):
     ]  # fmt: skip
     seeds = sorted({r["seed"] for r in records if r["arm"] == "alone"})
     text = table(teacher_record, records, args.arms, seeds)
-    cpu = teacher_record["cpu_seconds"] + sum(r["cpu_seconds"] for r in records) + sum(
-        (_load_json(os.path.join(args.work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
-        for name in ("cache", "cache_mixup")
+    cpu = (
+        teacher_record["cpu_seconds"]
+        + sum(r["cpu_seconds"] for r in records)
+        + sum(
+            (_load_json(os.path.join(args.work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
+            for name in ("cache", "cache_mixup")
+        )
     )
     print(text)
     print(f"Seeds finished: {seeds}; CPU time of the parts finished: {cpu / 3600:.2f} h")
@@ -341,19 +362,27 @@ def main(argv=None):
     if "fm" in args.arms:
         caches["mixup"] = cached_views(args, teacher, x, mixup=True)
     records = [run_arm(args, arm, seed, data, caches) for seed in args.seeds for arm in args.arms]
-    cpu = teacher_record["cpu_seconds"] + sum(r["cpu_seconds"] for r in records) + sum(
-        (_load_json(os.path.join(args.work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
-        for name in ("cache", "cache_mixup")
+    cpu = (
+        teacher_record["cpu_seconds"]
+        + sum(r["cpu_seconds"] for r in records)
+        + sum(
+            (_load_json(os.path.join(args.work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
+            for name in ("cache", "cache_mixup")
+        )
     )
     text = table(teacher_record, records, args.arms, args.seeds)
     print(text)
-    print(f"CPU time, all parts (summed over resumed runs): {cpu / 3600:.2f} h; "
-          f"this invocation's wall time {time.time() - wall:.0f} s", flush=True)
+    print(
+        f"CPU time, all parts (summed over resumed runs): {cpu / 3600:.2f} h; "
+        f"this invocation's wall time {time.time() - wall:.0f} s",
+        flush=True,
+    )
     if not args.quick:
+        settings = {k: v for k, v in vars(args).items() if k != "work"}
         with open(RESULTS, "w") as file:
             file.write(
                 "# Distillation that pays: results of benchmarks/pays.py\n\n"
-                f"Command settings: `{json.dumps({k: v for k, v in vars(args).items() if k != 'work'})}`\n\n"
+                f"Command settings: `{json.dumps(settings)}`\n\n"
                 f"{text}\n\nCPU time, all parts: {cpu / 3600:.2f} h.\n"
             )
     return text

@@ -25,4 +25,7 @@ from keras_kd.teachers.cache import TeacherCache  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["Distiller", "TeacherCache", "callbacks", "losses", "recipes", "teachers", "views", "__version__"]
+__all__ = [
+    "Distiller", "TeacherCache", "callbacks", "losses", "recipes", "teachers", "views",
+    "__version__",
+]  # fmt: skip

@@ -48,7 +48,11 @@ _SEED_MASK = 0x7FFFFFFF
 
 
 def _check_int(owner, argument, value, low):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or value < low:
+    if (
+        not isinstance(value, (int, np.integer))
+        or isinstance(value, (bool, np.bool_))
+        or value < low
+    ):
         raise ValueError(
             f"{owner} `{argument}` must be an int >= {low}. Received: {argument}={value!r}"
         )

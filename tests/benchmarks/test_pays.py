@@ -27,8 +27,16 @@ def write(folder, name, record):
 def test_gap_closed_per_seed_and_report_of_finished_runs(tmp_path, pays, capsys):
     write(tmp_path, "teacher", {"parameters": 1000, "test": 0.90, "val": 0.91, "cpu_seconds": 3600})
     for seed, alone, kd in ((0, 0.80, 0.85), (1, 0.82, 0.86)):
-        write(tmp_path, f"alone_seed{seed}", {"arm": "alone", "seed": seed, "test": alone, "val": alone, "cpu_seconds": 10})
-        write(tmp_path, f"kd_seed{seed}", {"arm": "kd", "seed": seed, "test": kd, "val": kd, "cpu_seconds": 10})
+        write(
+            tmp_path,
+            f"alone_seed{seed}",
+            {"arm": "alone", "seed": seed, "test": alone, "val": alone, "cpu_seconds": 10},
+        )
+        write(
+            tmp_path,
+            f"kd_seed{seed}",
+            {"arm": "kd", "seed": seed, "test": kd, "val": kd, "cpu_seconds": 10},
+        )
     text = pays.main(["--work", str(tmp_path), "--report-only", "--arms", "alone", "kd", "dkd"])
     # Per seed: (0.85 - 0.80) / 0.10 = 50%, (0.86 - 0.82) / 0.08 = 50%.
     assert "| kd | 85.50 ± 0.71 | 85.50 ± 0.71 | 50.00 ± 0.00 % |" in text
