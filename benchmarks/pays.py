@@ -287,7 +287,9 @@ def run_arm(args, arm, seed, data, caches):
 
 def mean_std(values, scale=100.0):
     values = [scale * v for v in values]
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    spread = statistics.stdev(values)
     return f"{statistics.mean(values):.2f} ± {spread:.2f}"
 
 
@@ -324,7 +326,12 @@ def report(args):
         record for seed in args.seeds for arm in args.arms
         if (record := _load_json(os.path.join(args.work, f"{arm}_seed{seed}.json")))
     ]  # fmt: skip
-    seeds = sorted({r["seed"] for r in records if r["arm"] == "alone"})
+    # Only seeds every arm finished: each row then averages the same seeds.
+    seeds = [
+        seed for seed in args.seeds
+        if all(any(r["arm"] == arm and r["seed"] == seed for r in records) for arm in args.arms)
+    ]  # fmt: skip
+    records = [r for r in records if r["seed"] in seeds]
     text = table(teacher_record, records, args.arms, seeds)
     cpu = (
         teacher_record["cpu_seconds"]
@@ -335,7 +342,9 @@ def report(args):
         )
     )
     print(text)
-    print(f"Seeds finished: {seeds}; CPU time of the parts finished: {cpu / 3600:.2f} h")
+    print(
+        f"Seeds finished by every arm: {seeds}; CPU time of the parts finished: {cpu / 3600:.2f} h"
+    )
     return text
 
 
