@@ -33,7 +33,7 @@ seconds of every part are kept, and their sum printed.
 
 Usage:
 
-    # the full configuration (many hours):
+    # The full configuration (many hours):
     KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py
     KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py \\
         --teacher cnn --teacher-epochs 12 --epochs 8 --views 4 --seeds 0   # what fits in ~1 h here
@@ -71,8 +71,12 @@ ARMS = ("alone", "kd", "kd_std", "dkd", "fm")
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", default=os.path.join(HERE, "_work", "pays"))
-    parser.add_argument("--teacher", choices=("wide", "cnn"), default="wide",
-                        help="wide: two convolutions per block with batch norm; cnn: teacher_cnn.")
+    parser.add_argument(
+        "--teacher",
+        choices=("wide", "cnn"),
+        default="wide",
+        help="wide: two convolutions per block with batch norm; cnn: teacher_cnn.",
+    )
     parser.add_argument("--teacher-epochs", type=int, default=60)
     parser.add_argument("--epochs", type=int, default=100, help="Epochs of every student arm.")
     parser.add_argument("--views", type=int, default=16, help="Cached views per image.")
@@ -81,6 +85,11 @@ def parse_args(argv=None):
     parser.add_argument("--train-samples", type=int, default=60000 - VALIDATION)
     parser.add_argument(
         "--teacher-only", action="store_true", help="Stop once the teacher is saved."
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="Print the table of the (arm, seed) runs finished so far; train nothing.",
     )
     parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
     args = parser.parse_args(argv)
@@ -183,8 +192,10 @@ def trained_teacher(args, data):
     start = time.process_time()
     keras.utils.set_random_seed(0)
     teacher = make_teacher(args.teacher)
-    teacher.compile(optimizer(args.teacher_epochs, len(x)),
-                    keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    teacher.compile(
+        optimizer(args.teacher_epochs, len(x)),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     backup = keras.callbacks.BackupAndRestore(os.path.join(args.work, "teacher_backup"))
     teacher.fit(teacher_batches(x, y), epochs=args.teacher_epochs, verbose=2, callbacks=[backup])
     record = {
@@ -241,8 +252,10 @@ def run_arm(args, arm, seed, data, caches):
     backup = keras.callbacks.BackupAndRestore(backup_dir)
     # A resumed fit skips the epochs done: the views must start at the next one.
     resumed = (_load_json(os.path.join(backup_dir, "training_metadata.json")) or {}).get("epoch", 0)
-    compile_args = dict(optimizer=optimizer(args.epochs, len(x)),
-                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    compile_args = dict(
+        optimizer=optimizer(args.epochs, len(x)),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     if arm == "alone":
         student.compile(**compile_args)
         batches = keras_kd.views.ViewBatches(
@@ -262,8 +275,11 @@ def run_arm(args, arm, seed, data, caches):
         "cpu_seconds": time.process_time() - start,
     }  # fmt: skip
     _save_json(record_path, record)
-    print(f"{arm} seed {seed}: val {record['val']:.4f} test {record['test']:.4f} "
-          f"({record['cpu_seconds']:.0f} CPU s)", flush=True)
+    print(
+        f"{arm} seed {seed}: val {record['val']:.4f} test {record['test']:.4f} "
+        f"({record['cpu_seconds']:.0f} CPU s)",
+        flush=True,
+    )
     return record
 
 
@@ -272,7 +288,9 @@ def run_arm(args, arm, seed, data, caches):
 
 def mean_std(values, scale=100.0):
     values = [scale * v for v in values]
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    spread = statistics.stdev(values)
     return f"{statistics.mean(values):.2f} ± {spread:.2f}"
 
 
@@ -300,8 +318,41 @@ def table(teacher_record, records, arms, seeds):
     return "\n".join(lines)
 
 
+def report(args):
+    """The table of what `--work` holds, without training or loading data."""
+    teacher_record = _load_json(os.path.join(args.work, "teacher.json"))
+    if teacher_record is None:
+        raise SystemExit(f"No trained teacher in {args.work} yet.")
+    records = [
+        record for seed in args.seeds for arm in args.arms
+        if (record := _load_json(os.path.join(args.work, f"{arm}_seed{seed}.json")))
+    ]  # fmt: skip
+    # Only seeds every arm finished: each row then averages the same seeds.
+    seeds = [
+        seed for seed in args.seeds
+        if all(any(r["arm"] == arm and r["seed"] == seed for r in records) for arm in args.arms)
+    ]  # fmt: skip
+    records = [r for r in records if r["seed"] in seeds]
+    text = table(teacher_record, records, args.arms, seeds)
+    cpu = (
+        teacher_record["cpu_seconds"]
+        + sum(r["cpu_seconds"] for r in records)
+        + sum(
+            (_load_json(os.path.join(args.work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
+            for name in ("cache", "cache_mixup")
+        )
+    )
+    print(text)
+    print(
+        f"Seeds finished by every arm: {seeds}; CPU time of the parts finished: {cpu / 3600:.2f} h"
+    )
+    return text
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.report_only:
+        return report(args)
     os.makedirs(args.work, exist_ok=True)
     _save_json(os.path.join(args.work, "settings.json"), vars(args))
     (x_all, y_all), (x_test, y_test) = load_fashion_mnist()
@@ -321,14 +372,21 @@ def main(argv=None):
     if "fm" in args.arms:
         caches["mixup"] = cached_views(args, teacher, x, mixup=True)
     records = [run_arm(args, arm, seed, data, caches) for seed in args.seeds for arm in args.arms]
-    cpu = teacher_record["cpu_seconds"] + sum(r["cpu_seconds"] for r in records) + sum(
-        (_load_json(os.path.join(args.work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
-        for name in ("cache", "cache_mixup")
+    cpu = (
+        teacher_record["cpu_seconds"]
+        + sum(r["cpu_seconds"] for r in records)
+        + sum(
+            (_load_json(os.path.join(args.work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
+            for name in ("cache", "cache_mixup")
+        )
     )
     text = table(teacher_record, records, args.arms, args.seeds)
     print(text)
-    print(f"CPU time, all parts (summed over resumed runs): {cpu / 3600:.2f} h; "
-          f"this invocation's wall time {time.time() - wall:.0f} s", flush=True)
+    print(
+        f"CPU time, all parts (summed over resumed runs): {cpu / 3600:.2f} h; "
+        f"this invocation's wall time {time.time() - wall:.0f} s",
+        flush=True,
+    )
     if not args.quick:
         settings = {k: v for k, v in vars(args).items() if k != "work"}
         with open(RESULTS, "w") as file:

@@ -64,7 +64,10 @@ def test_softmax_head_standardizes_as_its_logits():
     probabilities = np.exp(numpy_log_softmax(t.astype("float64"))).astype("float32")
     loss = losses.SoftTargetKD(temperature=4.0, standardize=True)
     np.testing.assert_allclose(
-        loss_value(loss, probabilities, s, "probabilities"), loss_value(loss, t, s), rtol=1e-4, atol=1e-5
+        loss_value(loss, probabilities, s, "probabilities"),
+        loss_value(loss, t, s),
+        rtol=1e-4,
+        atol=1e-5,
     )
 
 
@@ -74,8 +77,12 @@ def test_equal_logits_give_finite_values_and_gradients():
     loss = losses.SoftTargetKD(temperature=1.0, standardize=True)
     np.testing.assert_allclose(loss_value(loss, t, s), 0.0, atol=1e-6)
     huge = 1e4 * np.eye(2, 5, dtype="float32")
-    np.testing.assert_allclose(loss_value(loss, huge, s), numpy_standardized_kd(huge, s, 1.0), rtol=1e-5)
-    student = keras.Sequential([keras.Input((3,)), keras.layers.Dense(5, kernel_initializer="zeros")])
+    np.testing.assert_allclose(
+        loss_value(loss, huge, s), numpy_standardized_kd(huge, s, 1.0), rtol=1e-5
+    )
+    student = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(5, kernel_initializer="zeros")]
+    )
     teacher = keras.Sequential([keras.Input((3,)), keras.layers.Dense(5)])
     distiller = keras_kd.Distiller(teacher, student, distillation_loss=loss, alpha=0.0)
     distiller.compile(optimizer="sgd")

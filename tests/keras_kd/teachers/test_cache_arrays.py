@@ -23,7 +23,9 @@ def fitted_weights(teacher, fit_arguments):
     keras.utils.set_random_seed(1)
     student = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4)], name="student")
     distiller = keras_kd.Distiller(teacher, student, keras_kd.losses.SoftTargetKD(2.0), alpha=0.3)
-    distiller.compile(keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    distiller.compile(
+        keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     distiller.fit(**fit_arguments, batch_size=16, epochs=2, shuffle=False, verbose=0)
     return student.get_weights()
 
@@ -31,11 +33,15 @@ def fitted_weights(teacher, fit_arguments):
 @pytest.mark.parametrize("top_k", [None, 2])
 def test_arrays_train_as_the_live_teacher(tmp_path, data, teacher, top_k):
     x, y = data
-    cache = keras_kd.TeacherCache.write(teacher, x, tmp_path / "cache", top_k=top_k, dtype="float32")
+    cache = keras_kd.TeacherCache.write(
+        teacher, x, tmp_path / "cache", top_k=top_k, dtype="float32"
+    )
     inputs, labels = cache.arrays(x, y)
     assert labels is y and inputs["x"] is x
     if top_k is None:
-        np.testing.assert_allclose(inputs["teacher_targets"], teacher.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            inputs["teacher_targets"], teacher.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+        )
         expected = fitted_weights(teacher, {"x": x, "y": y})
     else:
         assert sorted(inputs["teacher_targets"]) == ["indices", "rest", "values"]

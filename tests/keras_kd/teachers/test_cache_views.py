@@ -60,14 +60,20 @@ def train(teacher_or_cache, batches, alpha):
     return [np.array(w) for w in model.get_weights()]
 
 
+@pytest.mark.slow  # 15-30 s on a loaded 2-core machine (JAX compiles the views)
 @pytest.mark.parametrize(
     "layers, alpha",
-    [(flips_and_translations, 0.3), (lambda: [*flips_and_translations(), keras.layers.MixUp(0.4)], 0.0)],
+    [
+        (flips_and_translations, 0.3),
+        (lambda: [*flips_and_translations(), keras.layers.MixUp(0.4)], 0.0),
+    ],
     ids=["flips_translations", "with_mixup"],
 )
 def test_live_teacher_and_cached_views_train_alike(tmp_path, images, teacher, layers, alpha):
     x, y = images
-    live = train(teacher, ViewBatches(x, y, layers(), views=2, seed=5, batch_size=16, shuffle_seed=3), alpha)
+    live = train(
+        teacher, ViewBatches(x, y, layers(), views=2, seed=5, batch_size=16, shuffle_seed=3), alpha
+    )
     cache = keras_kd.TeacherCache.write(
         teacher, x, tmp_path / "views", augmentation=layers(), views=2, seed=5,
         dtype="float32", batch_size=40, shard_size=50,
@@ -75,10 +81,13 @@ def test_live_teacher_and_cached_views_train_alike(tmp_path, images, teacher, la
     cached = train(cache, cache.dataset(x, y, batch_size=16, seed=3), alpha)
     for expected, received in zip(live, cached):
         np.testing.assert_allclose(received, expected, rtol=1e-5, atol=1e-5)
-    plain = train(teacher, ViewBatches(x, y, layers(), views=1, seed=5, batch_size=16, shuffle_seed=3), alpha)
+    plain = train(
+        teacher, ViewBatches(x, y, layers(), views=1, seed=5, batch_size=16, shuffle_seed=3), alpha
+    )
     assert not np.allclose(plain[0], live[0], atol=1e-4)  # the views matter
 
 
+@pytest.mark.slow  # 15-30 s on a loaded 2-core machine (JAX compiles the views)
 def test_epoch_e_replays_view_e_mod_views_with_its_targets(tmp_path, images, teacher):
     x, y = images
     cache = keras_kd.TeacherCache.write(
@@ -102,6 +111,7 @@ def test_epoch_e_replays_view_e_mod_views_with_its_targets(tmp_path, images, tea
     np.testing.assert_array_equal(batches[0][0]["x"], seen[2])
 
 
+@pytest.mark.slow  # 15-30 s on a loaded 2-core machine (JAX compiles the views)
 def test_a_killed_write_resumes_and_another_augmentation_is_refused(tmp_path, images, teacher):
     x, _ = images
     directory = tmp_path / "views"
@@ -134,7 +144,9 @@ def test_a_killed_write_resumes_and_another_augmentation_is_refused(tmp_path, im
             dtype="float32", shard_size=50,
         )  # fmt: skip
     manifest = json.loads((directory / "manifest.json").read_text())
-    assert manifest["views"]["views"] == 2 and manifest["views"]["backend"] == keras.backend.backend()
+    assert (
+        manifest["views"]["views"] == 2 and manifest["views"]["backend"] == keras.backend.backend()
+    )
 
 
 @pytest.mark.parametrize(
@@ -174,6 +186,7 @@ def test_hostile_view_batches(images, kwargs, words):
         ViewBatches(arguments.pop("x"), arguments.pop("y"), flips_and_translations(), **arguments)
 
 
+@pytest.mark.slow  # 15-30 s on a loaded 2-core machine (JAX compiles the views)
 def test_function_matching_from_a_cache_with_views(tmp_path, images, teacher):
     x, y = images
     layers = recipes.function_matching_augmentation(seed=0)

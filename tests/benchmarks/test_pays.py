@@ -1,0 +1,61 @@
+"""benchmarks/pays.py's table and its resumable records (the run itself
+trains for hours: `python benchmarks/pays.py --quick` checks it runs)."""
+
+import json
+import pathlib
+import sys
+
+import pytest
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def pays():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import pays
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return pays
+
+
+def write(folder, name, record):
+    (folder / f"{name}.json").write_text(json.dumps(record))
+
+
+def test_gap_closed_per_seed_and_report_of_finished_runs(tmp_path, pays, capsys):
+    write(tmp_path, "teacher", {"parameters": 1000, "test": 0.90, "val": 0.91, "cpu_seconds": 3600})
+    for seed, alone, kd in ((0, 0.80, 0.85), (1, 0.82, 0.86)):
+        write(
+            tmp_path,
+            f"alone_seed{seed}",
+            {"arm": "alone", "seed": seed, "test": alone, "val": alone, "cpu_seconds": 10},
+        )
+        write(
+            tmp_path,
+            f"kd_seed{seed}",
+            {"arm": "kd", "seed": seed, "test": kd, "val": kd, "cpu_seconds": 10},
+        )
+    write(
+        tmp_path,
+        "alone_seed2",
+        {"arm": "alone", "seed": 2, "test": 0.5, "val": 0.5, "cpu_seconds": 10},
+    )
+    text = pays.main(["--work", str(tmp_path), "--report-only", "--arms", "alone", "kd"])
+    # Per seed: (0.85 - 0.80) / 0.10 = 50%, (0.86 - 0.82) / 0.08 = 50%; seed 2 unfinished.
+    assert "| kd | 85.50 ± 0.71 | 85.50 ± 0.71 | 50.00 ± 0.00 % |" in text
+    assert "| alone | 81.00 ± 1.41 | 81.00 ± 1.41 |  |" in text
+    assert "| teacher (1,000 parameters) | 90.00 | 91.00 | |" in text
+    output = capsys.readouterr().out
+    assert "Seeds finished by every arm: [0, 1]" in output
+    assert "CPU time of the parts finished: 1.01 h" in output
+    one_seed = pays.main(
+        ["--work", str(tmp_path), "--report-only", "--arms", "alone", "kd", "--seeds", "0"]
+    )
+    assert "| kd | 85.00 | 85.00 | 50.00 % |" in one_seed
+
+
+def test_report_without_a_teacher_says_so(tmp_path, pays):
+    with pytest.raises(SystemExit, match="No trained teacher"):
+        pays.main(["--work", str(tmp_path), "--report-only"])
