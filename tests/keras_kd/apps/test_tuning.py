@@ -304,7 +304,7 @@ def test_a_resumed_search_with_another_setting_is_refused_naming_it(digits, fini
 @pytest.mark.parametrize("objective", ["val_student_loss", "distillation_loss"])
 def test_loss_objectives_are_minimized(digits, tmp_path, objective):
     result = _search(digits, tmp_path, temperature=[1.0, 4.0], objective=objective)
-    scores = [row["score"] for row in result.trials]
+    scores = [row.score for row in result.trials]
     assert result.best["score"] == min(scores)
     assert result.objective == objective
 
