@@ -24,8 +24,8 @@ import keras
 import numpy as np
 
 import keras_kd
-from keras_kd.data import load_digits
-from keras_kd.reference_models import student_cnn
+from keras_kd.apps.data import load_digits
+from keras_kd.apps.reference_models import student_cnn
 
 ROUNDS = 7
 LIMIT = 1.10
