@@ -211,13 +211,13 @@ class TeacherCache(Teacher):
         return self.manifest["samples"] // self.view_count
 
     @property
-    def view_count(self):
+    def view_count(self) -> int:
         """Views stored per sample: 1 without augmentation."""
         views = self.manifest.get("views")
         return views["views"] if views else 1
 
     @property
-    def views(self):
+    def views(self) -> "views_lib.Views | None":
         """The `keras_kd.views.Views` the cache replays, or `None`."""
         config = self.manifest.get("views")
         if config is None:
@@ -383,7 +383,7 @@ class TeacherCache(Teacher):
             )  # fmt: skip
         return CachedBatches(self, x, y, int(batch_size), shuffle, seed, sample_weight)
 
-    def arrays(self, x, y=None):
+    def arrays(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple:
         """The inputs with every stored target, in memory, for Keras' array path.
 
         `fit` slices and shuffles in-memory arrays without a Python call per
@@ -529,7 +529,7 @@ class TeacherCache(Teacher):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict) -> "TeacherCache":
         config = dict(config)
         expected = {
             key: config.pop(key)

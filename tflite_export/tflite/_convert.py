@@ -10,8 +10,13 @@ on the caller's backend, so every data form works the same everywhere.
 import os
 import sys
 import tempfile
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 import keras
+import numpy as np
 
 from keras_kd import _keras_compat
 from keras_kd import checks
@@ -29,26 +34,27 @@ from tflite_export.tflite import _compressed as compressed_lib
 from tflite_export.tflite import _contract as contract_lib
 from tflite_export.tflite import _metadata as metadata_lib
 from tflite_export.tflite import _sidecar as sidecar_lib
+from tflite_export.tflite._result import ConversionResult
 from tflite_export.tflite._result import describe
 from tflite_export.tflite._result import integer_activations
 
 
 def convert(
-    model,
-    path,
-    quantization=None,
-    representative_data=None,
-    num_calibration_samples=calibration_lib.DEFAULT_NUM_CALIBRATION_SAMPLES,
-    allow_select_tf_ops=False,
-    sidecar=True,
-    labels=None,
-    normalization=None,
-    output_kind="auto",
-    image_input=None,
-    probabilities=False,
-    metadata=None,
-    verbose=1,
-):
+    model: "keras.Model | str | os.PathLike",
+    path: "str | os.PathLike",
+    quantization: str | None = None,
+    representative_data: "np.ndarray | Iterable | Callable | None" = None,
+    num_calibration_samples: int = calibration_lib.DEFAULT_NUM_CALIBRATION_SAMPLES,
+    allow_select_tf_ops: bool = False,
+    sidecar: bool = True,
+    labels: "Sequence[str] | str | os.PathLike | None" = None,
+    normalization: "tuple[float, float] | Sequence[float] | None" = None,
+    output_kind: str = "auto",
+    image_input: str | None = None,
+    probabilities: bool = False,
+    metadata: "bool | Mapping[str, str] | None" = None,
+    verbose: int = 1,
+) -> ConversionResult:
     """Converts a Keras model to a TFLite (LiteRT) file, optionally quantized.
 
     Args:
