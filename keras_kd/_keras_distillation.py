@@ -115,7 +115,8 @@ def from_keras_loss(loss):
 
     >>> from_keras_loss(keras.distillation.LogitsDistillation(temperature=3.0))
     SoftTargetKD(weight=1.0, name='kd', temperature=3.0, \
-teacher_outputs=None, student_outputs=None, divergence='forward', beta=0.5)
+teacher_outputs=None, student_outputs=None, divergence='forward', beta=0.5, \
+standardize=False)
     """
     if _is_keras(loss, "LogitsDistillation"):
         name = _loss_name(_single_loss("LogitsDistillation", loss.loss))

@@ -263,11 +263,11 @@ class Distiller(keras.Model):
         """An AlphaSchedule must not raise alpha above 0 with MixUp/CutMix."""
         if not augment_lib.mixes_labels(self.augmentation):
             return
-        from keras_kd.callbacks import AlphaSchedule
-
         epochs = kwargs.get("epochs", 1)
         for callback in kwargs.get("callbacks") or []:
-            if isinstance(callback, AlphaSchedule):
+            # An AlphaSchedule (keras_kd.callbacks, which imports this module)
+            # names the hyper-parameter it schedules.
+            if getattr(callback, "log_name", None) == "alpha" and hasattr(callback, "value"):
                 for epoch in range(kwargs.get("initial_epoch", 0), epochs):
                     augment_lib.check_alpha(self.augmentation, callback.value(epoch))
 

@@ -59,7 +59,8 @@ def installed_versions(python_executable, names):
         "print(json.dumps({n: v(n) for n in sys.argv[1:]}))\n"
     )
     completed = subprocess.run(
-        [python_executable, "-c", script, *names], capture_output=True, text=True, check=True
+        # -I: not the current folder, where a checkout's keras_kd.egg-info would be seen.
+        [python_executable, "-I", "-c", script, *names], capture_output=True, text=True, check=True
     )
     return json.loads(completed.stdout)
 

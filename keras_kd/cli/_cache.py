@@ -12,7 +12,6 @@ Example:
 
 import os
 
-from keras_kd.cli import _distill
 from keras_kd.cli import _loaders
 from keras_kd.cli._errors import UsageError
 
@@ -50,7 +49,7 @@ def run(args):
         )
     x = _loaders.load_npz(args.data, "--data")["x"]
     teacher = _loaders.load_keras_model(args.teacher, "the teacher")
-    _distill._check_fits(teacher, x, "the teacher", args.data)
+    _loaders.check_fits(teacher, x, "the teacher", args.data)
     from keras_kd.teachers.cache import TeacherCache
 
     cache = TeacherCache.write(

@@ -15,7 +15,6 @@ Every input is checked before any model runs.
 
 import os
 
-from keras_kd.cli import _distill
 from keras_kd.cli import _loaders
 from keras_kd.cli._errors import UsageError
 
@@ -77,7 +76,7 @@ def run(args):
     probabilities = {}
     for name, path in zip(names, args.models):
         model = _loaders.load_keras_model(path, "each model to compare")
-        _distill._check_fits(model, arrays["x"], f"the model {path}", args.data)
+        _loaders.check_fits(model, arrays["x"], f"the model {path}", args.data)
         outputs = comparison.predict_probabilities(model, arrays["x"], args.batch_size)
         if outputs.ndim != 2 or len(outputs) != len(arrays["y"]):
             raise UsageError(

@@ -106,23 +106,6 @@ def _check_numbers(args):
         )
 
 
-def _check_fits(model, x, what, data):
-    """Raises if `x`'s sample shape differs from `model`'s input shape."""
-    try:
-        expected = tuple(model.input_shape[1:])
-    except (AttributeError, ValueError, TypeError):  # several or unknown inputs
-        return
-    received = tuple(x.shape[1:])
-    fits = len(expected) == len(received) and all(
-        e is None or e == r for e, r in zip(expected, received)
-    )
-    if not fits:
-        raise UsageError(
-            f"{data}: the inputs 'x' have shape {x.shape}, but {what} expects "
-            f"(n, {', '.join(str(e) for e in expected)}). Save inputs of that shape in 'x'."
-        )
-
-
 def _labels(y, x, data):
     """`y` as integer class labels, or None for unlabeled data."""
     if y is None:
@@ -150,7 +133,7 @@ def run(args):
     student = _loaders.load_keras_model(args.student, "--student")
     x = arrays["x"]
     for model, what in ((teacher, "the teacher"), (student, "the student")):
-        _check_fits(model, x, what, args.data)
+        _loaders.check_fits(model, x, what, args.data)
     y = _labels(arrays.get("y"), x, args.data)
     distiller = _fit(args, teacher, student, x, y)
     _writing.save_model(distiller.student, args.output)

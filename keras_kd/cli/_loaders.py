@@ -182,3 +182,20 @@ def tflite_file(path, what="the file"):
     if identifier != TFLITE_IDENTIFIER:
         raise UsageError(f"{path} is not a .tflite file (no TFL3 flatbuffer identifier). {hint}")
     return path
+
+
+def check_fits(model, x, what, data):
+    """Raises if `x`'s sample shape differs from `model`'s input shape."""
+    try:
+        expected = tuple(model.input_shape[1:])
+    except (AttributeError, ValueError, TypeError):  # several or unknown inputs
+        return
+    received = tuple(x.shape[1:])
+    fits = len(expected) == len(received) and all(
+        e is None or e == r for e, r in zip(expected, received)
+    )
+    if not fits:
+        raise UsageError(
+            f"{data}: the inputs 'x' have shape {x.shape}, but {what} expects "
+            f"(n, {', '.join(str(e) for e in expected)}). Save inputs of that shape in 'x'."
+        )

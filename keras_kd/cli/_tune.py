@@ -195,8 +195,8 @@ def run(args):
     train, validation = _load_data(args)
     where = args.data or f"the {args.dataset} dataset"
     for model, what in ((teacher, "the teacher"), (student, "the student")):
-        _distill._check_fits(model, train[0], what, where)
-        _distill._check_fits(model, validation[0], what, args.validation_data or where)
+        _loaders.check_fits(model, train[0], what, where)
+        _loaders.check_fits(model, validation[0], what, args.validation_data or where)
     if os.path.exists(args.directory) and not os.path.isdir(args.directory):
         raise UsageError(f"--directory {args.directory!r} is a file, not a folder.")
     result = tuning.search(

@@ -230,7 +230,8 @@ def get(identifier):
 
     >>> get("kd")
     SoftTargetKD(weight=1.0, name='kd', temperature=4.0, \
-teacher_outputs=None, student_outputs=None, divergence='forward', beta=0.5)
+teacher_outputs=None, student_outputs=None, divergence='forward', beta=0.5, \
+standardize=False)
     """
     if isinstance(identifier, DistillationLoss):
         return identifier
