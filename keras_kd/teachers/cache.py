@@ -260,14 +260,16 @@ class TeacherCache(Teacher):
         """The stored targets of samples `indices`, as NumPy float32 / int32.
 
         Args:
-            indices: 1-D integer array of sample positions.
+            indices: 1-D integer array of stored positions: sample `i`, or
+                for a cache of views, sample `i` of view `v` at
+                `v * len(cache) + i`.
 
         Returns:
             A dense array `(len(indices), ...)` of logits, or for top-k a
             dict with `"values"` (log-probabilities), `"indices"` and
             `"rest"` (the log of the other classes' mass).
         """
-        indices = _check_indices(indices, len(self))
+        indices = _check_indices(indices, self.manifest["samples"])  # every view's rows
         shard_size = self.manifest["shard_size"]
         result = {}
         for name in reader.shard_names(self.manifest):
