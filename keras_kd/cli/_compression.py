@@ -8,6 +8,7 @@ is in `_tfmot`; both read the same arguments and print the same table.
 
 import math
 
+from keras_kd.apps import render
 from keras_kd.cli._errors import UsageError
 
 # The sparsity reaches its target after this share of the steps, as in the
@@ -61,7 +62,7 @@ def _report(tflite_export, path, quantization, kwargs, float_accuracy, sparsity)
     accuracy = tflite_export.evaluate(path, x, y).accuracy if y is not None else None
     with open(path, "rb") as f:
         content = f.read()
-    percent = tflite_export.percent
+    percent = render.percent
     rows = [
         ("file", path),
         ("engine", "native (keras_kd.compression)"),
@@ -72,7 +73,7 @@ def _report(tflite_export, path, quantization, kwargs, float_accuracy, sparsity)
         ("bytes", f"{len(content):,}"),
         ("gzip bytes", f"{len(gzip.compress(content)):,}"),
     ]
-    print(tflite_export.two_columns(rows))
+    print(render.two_columns(rows))
     if kwargs["validation_data"] is None and y is not None:
         print("(accuracies on the --data set; pass --validation for held-out ones)")
 
