@@ -7,8 +7,8 @@ student with int8 rounding simulated (on any backend), then converted to an
 int8 `.tflite` from the ranges it learned, with no representative data, and
 checked in LiteRT against the Keras quantization-aware model.
 
-    KERAS_BACKEND=jax python examples/compression.py --out /tmp/compression
-    python examples/compression.py --quick --out /tmp/compression  # seconds
+    KERAS_BACKEND=jax python examples/quantization_aware_distillation.py --out /tmp/compression
+    python examples/quantization_aware_distillation.py --quick --out /tmp/compression  # seconds
 """
 
 import argparse

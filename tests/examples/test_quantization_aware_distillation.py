@@ -1,4 +1,4 @@
-"""examples/compression.py runs end to end in its quick mode: a quantization-aware
+"""examples/quantization_aware_distillation.py runs end to end in its quick mode: a quantization-aware
 student distilled in Keras 3 becomes an int8 file that LiteRT runs as Keras does."""
 
 import os
@@ -14,7 +14,7 @@ from _paths import REPO_ROOT
 @pytest.mark.slow
 @example_runs_on_tensorflow
 def test_compression_example_writes_an_int8_file_that_agrees_with_keras(tmp_path):
-    script = os.path.join(str(REPO_ROOT), "examples", "compression.py")
+    script = os.path.join(str(REPO_ROOT), "examples", "quantization_aware_distillation.py")
     completed = subprocess.run(
         [sys.executable, script, "--quick", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=600,
