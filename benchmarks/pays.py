@@ -334,20 +334,22 @@ def report(args):
     ]  # fmt: skip
     records = [r for r in records if r["seed"] in seeds]
     text = table(teacher_record, records, args.arms, seeds)
-    cpu = (
-        teacher_record["cpu_seconds"]
-        + sum(r["cpu_seconds"] for r in records)
-        + sum(
-            (_load_json(os.path.join(args.work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
-            for name in ("cache", "cache_mixup")
-        )
-    )
+    cpu = total_cpu_seconds(args, teacher_record, records)
     print(text)
     print(
         f"Seeds finished by every arm: {seeds}; CPU time of the parts finished: {cpu / 3600:.2f} h"
     )
     return text
 
+
+
+def total_cpu_seconds(args, teacher_record, records):
+    """CPU seconds of the teacher, the view caches and the arms' `records`."""
+    caches = sum(
+        (_load_json(os.path.join(args.work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
+        for name in ("cache", "cache_mixup")
+    )
+    return teacher_record["cpu_seconds"] + sum(r["cpu_seconds"] for r in records) + caches
 
 def main(argv=None):
     args = parse_args(argv)
@@ -372,14 +374,7 @@ def main(argv=None):
     if "fm" in args.arms:
         caches["mixup"] = cached_views(args, teacher, x, mixup=True)
     records = [run_arm(args, arm, seed, data, caches) for seed in args.seeds for arm in args.arms]
-    cpu = (
-        teacher_record["cpu_seconds"]
-        + sum(r["cpu_seconds"] for r in records)
-        + sum(
-            (_load_json(os.path.join(args.work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
-            for name in ("cache", "cache_mixup")
-        )
-    )
+    cpu = total_cpu_seconds(args, teacher_record, records)
     text = table(teacher_record, records, args.arms, args.seeds)
     print(text)
     print(
