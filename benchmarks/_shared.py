@@ -75,10 +75,11 @@ def train_pair(x, y, teacher_epochs, student_epochs):
     teacher.compile(keras.optimizers.Adam(2e-3), sparse_ce, metrics=["accuracy"])
     teacher.fit(x, y, epochs=teacher_epochs, batch_size=128, verbose=2)
     distiller = keras_kd.Distiller(
-        teacher, student_cnn(),
+        teacher,
+        student_cnn(),
         distillation_loss=keras_kd.losses.SoftTargetKD(RECIPE.temperature),
         alpha=RECIPE.alpha,
-    )  # fmt: skip
+    )
     distiller.compile(keras.optimizers.Adam(2e-3), sparse_ce, metrics=["accuracy"])
     distiller.fit(x, y, epochs=student_epochs, batch_size=128, verbose=2)
     return teacher, distiller.student

@@ -73,8 +73,12 @@ QAT_LEARNING_RATE, PRUNE_LEARNING_RATE, BATCH_SIZE = 1e-4, 1e-3, 64
 
 def parse_args():
     parser = pair_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--fine-tune-samples", type=int, default=6000,
-                        help="The first N training images every QAT and pruning run sees.")
+    parser.add_argument(
+        "--fine-tune-samples",
+        type=int,
+        default=6000,
+        help="The first N training images every QAT and pruning run sees.",
+    )
     parser.add_argument("--qat-epochs", type=int, default=1)
     parser.add_argument("--prune-epochs", type=int, default=2)
     parser.add_argument("--sparsities", type=float, nargs="+", default=[0.5, 0.8])
@@ -117,12 +121,15 @@ def measure(name, path, x_test, y_test, reference=None, **extra):
         content = f.read()
     shares = list(tflite_export.tflite.tflite_file.kernel_zero_shares(path).values())
     return {
-        "name": name, "accuracy": float(report.accuracy),
+        "name": name,
+        "accuracy": float(report.accuracy),
         "agreement": None if report.agreement is None else float(report.agreement),
-        "bytes": len(content), "gzip_bytes": len(gzip.compress(content)),
-        "latency_ms": float(report.latency_ms), "kernel_zeros": float(np.mean(shares)),
+        "bytes": len(content),
+        "gzip_bytes": len(gzip.compress(content)),
+        "latency_ms": float(report.latency_ms),
+        "kernel_zeros": float(np.mean(shares)),
         **extra,
-    }  # fmt: skip
+    }
 
 
 def _outputs(model, x):
@@ -132,9 +139,11 @@ def _outputs(model, x):
 def _distill(teacher, student, x, y, epochs, learning_rate):
     sparse_ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     distiller = keras_kd.Distiller(
-        teacher, student, distillation_loss=keras_kd.losses.SoftTargetKD(RECIPE["temperature"]),
+        teacher,
+        student,
+        distillation_loss=keras_kd.losses.SoftTargetKD(RECIPE["temperature"]),
         alpha=RECIPE["alpha"],
-    )  # fmt: skip
+    )
     distiller.compile(keras.optimizers.Adam(learning_rate), sparse_ce)
     distiller.fit(x, y, epochs=epochs, batch_size=BATCH_SIZE, verbose=2)
     return student
@@ -151,8 +160,14 @@ def run_stage(args):
     backend = keras.backend.backend()
     start = time.time()
     if args.stage == "qat":
-        qat = _distill(teacher, compression.quantization_aware(student), x, y,
-                       args.qat_epochs, QAT_LEARNING_RATE)  # fmt: skip
+        qat = _distill(
+            teacher,
+            compression.quantization_aware(student),
+            x,
+            y,
+            args.qat_epochs,
+            QAT_LEARNING_RATE,
+        )
         name, extra = f"native QAT-KD int8 ({backend})", {}
     else:
         sparsity = args.stage_sparsity
@@ -166,9 +181,16 @@ def run_stage(args):
     stem = _stage_path(folder, args.stage, args.stage_sparsity, backend, args.stage_seed)
     path = stem[: -len(".json")] + ".tflite"
     tflite_export.convert(qat, path, quantization="int8", sidecar=False, verbose=0)
-    row = measure(name, path, x_test, y_test, reference=_outputs(qat, x_test),
-                  keras_accuracy=float(np.mean(_outputs(qat, x_test).argmax(-1) == y_test)),
-                  seconds=round(seconds, 1), **extra)  # fmt: skip
+    row = measure(
+        name,
+        path,
+        x_test,
+        y_test,
+        reference=_outputs(qat, x_test),
+        keras_accuracy=float(np.mean(_outputs(qat, x_test).argmax(-1) == y_test)),
+        seconds=round(seconds, 1),
+        **extra,
+    )
     with open(stem, "w") as f:
         json.dump(row, f, indent=1)
 
@@ -196,8 +218,17 @@ def _run_stage_process(args, stage, backend, seed, sparsity=0.0):
     if not os.path.exists(path):
         print(f"\n== {stage} sparsity={sparsity} backend={backend} seed={seed}", flush=True)
         argv = [a for a in sys.argv[1:]]
-        command = [sys.executable, os.path.abspath(__file__), *argv, "--stage", stage,
-                   "--stage-seed", str(seed), "--stage-sparsity", str(sparsity)]  # fmt: skip
+        command = [
+            sys.executable,
+            os.path.abspath(__file__),
+            *argv,
+            "--stage",
+            stage,
+            "--stage-seed",
+            str(seed),
+            "--stage-sparsity",
+            str(sparsity),
+        ]
         subprocess.run(command, env=dict(os.environ, KERAS_BACKEND=backend), check=True)
     with open(path) as f:
         return dict(json.load(f), path=path[: -len(".json")] + ".tflite")
@@ -211,11 +242,20 @@ def _tfmot_row(args, folder, student, teacher, x, y, x_test, y_test, seed):
         teacher_logits = _outputs(teacher, x)
         start = time.time()
         tflite_export.quantization_aware_distill(
-            student, teacher_logits, x, y, tflite, epochs=args.qat_epochs,
-            temperature=RECIPE["temperature"], alpha=RECIPE["alpha"],
-            learning_rate=QAT_LEARNING_RATE, batch_size=BATCH_SIZE,
-            validation_data=(x_test, y_test), seed=seed, verbose=2,
-        )  # fmt: skip
+            student,
+            teacher_logits,
+            x,
+            y,
+            tflite,
+            epochs=args.qat_epochs,
+            temperature=RECIPE["temperature"],
+            alpha=RECIPE["alpha"],
+            learning_rate=QAT_LEARNING_RATE,
+            batch_size=BATCH_SIZE,
+            validation_data=(x_test, y_test),
+            seed=seed,
+            verbose=2,
+        )
         row = measure("TFMOT QAT-KD int8", tflite, x_test, y_test, seconds=time.time() - start)
         with open(path, "w") as f:
             json.dump(row, f, indent=1)
@@ -275,9 +315,14 @@ def main():
             model.save(os.path.join(folder, f"{role}.keras"))
     float_path, ptq_path = (os.path.join(folder, f) for f in ("float.tflite", "ptq.tflite"))
     tflite_export.convert(student, float_path, sidecar=False, verbose=0)
-    tflite_export.convert(student, ptq_path, quantization="int8", representative_data=x[:500],
-                          sidecar=False,
-                          verbose=0)  # fmt: skip
+    tflite_export.convert(
+        student,
+        ptq_path,
+        quantization="int8",
+        representative_data=x[:500],
+        sidecar=False,
+        verbose=0,
+    )
     reference = _outputs(student, x_test)
     rows = [
         measure("float student (distilled)", float_path, x_test, y_test, reference),
@@ -318,8 +363,10 @@ def main():
     if not args.quick:
         if not os.path.exists(RESULTS):
             with open(RESULTS, "w") as f:
-                f.write("# Compression benchmark (benchmarks/compression.py)\n\n"
-                        "<!-- compression:begin -->\n<!-- compression:end -->\n")  # fmt: skip
+                f.write(
+                    "# Compression benchmark (benchmarks/compression.py)\n\n"
+                    "<!-- compression:begin -->\n<!-- compression:end -->\n"
+                )
         for path in (RESULTS, DOC, README):
             write_between_markers(path, "compression", text)
 

@@ -59,20 +59,33 @@ def main():
         gains = []
         for seed in args.seeds:
             students = train_students(
-                teacher, x_train, y_train, epochs, seed, temperature, alpha,
-                lr_schedule=schedule, verbose=0,
-            )  # fmt: skip
+                teacher,
+                x_train,
+                y_train,
+                epochs,
+                seed,
+                temperature,
+                alpha,
+                lr_schedule=schedule,
+                verbose=0,
+            )
             alone, distilled = (accuracy(m, x_val, y_val) for m in students[::2])
             gains.append(100 * (distilled - alone))
             lines.append(f"| {name} | {seed} | {alone:.2%} | {distilled:.2%} | {gains[-1]:+.2f} |")
             print(lines[-1], flush=True)
         summary.append(f"- {name}: gain {np.mean(gains):+.2f} ± {np.std(gains):.2f} points")
-    text = "\n".join([
-        f"Validation split: teacher and students trained on the first {len(x_train):,} "
-        f"Fashion-MNIST training images, scored on the next {len(x_val):,}; teacher "
-        f"{args.teacher_epochs} epochs, {teacher_accuracy:.2%} on the split; Keras backend "
-        f"{keras.backend.backend()}; {time.time() - start:.0f} s.", "", *lines, "", *summary,
-    ])  # fmt: skip
+    text = "\n".join(
+        [
+            f"Validation split: teacher and students trained on the first {len(x_train):,} "
+            f"Fashion-MNIST training images, scored on the next {len(x_val):,}; teacher "
+            f"{args.teacher_epochs} epochs, {teacher_accuracy:.2%} on the split; Keras backend "
+            f"{keras.backend.backend()}; {time.time() - start:.0f} s.",
+            "",
+            *lines,
+            "",
+            *summary,
+        ]
+    )
     print("\n" + text)
     if not args.quick:
         with open(RESULTS, "w") as f:

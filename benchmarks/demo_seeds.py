@@ -44,8 +44,11 @@ def _run(dataset, seed, overrides):
 
 def format_table(args, settings, results, seconds, backend):
     """The per-seed table and its summary line."""
-    scored = "validation split (20% of the training set)" if args.holdout == "validation" else (
-        "test set")
+    scored = (
+        "validation split (20% of the training set)"
+        if args.holdout == "validation"
+        else ("test set")
+    )
     lines = [
         f"| seed | teacher | {results[0][1][1]} | {results[0][1][2]} | gain (points) |",
         "|---:|---:|---:|---:|---:|",
@@ -76,11 +79,11 @@ def format_table(args, settings, results, seconds, backend):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", default="fashion_mnist",
-                        choices=["fashion_mnist", "digits"])
+    parser.add_argument("--dataset", default="fashion_mnist", choices=["fashion_mnist", "digits"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--labels", type=int, default=None,
-                        help="Scarce labels, as `keras-kd demo --labels`.")
+    parser.add_argument(
+        "--labels", type=int, default=None, help="Scarce labels, as `keras-kd demo --labels`."
+    )
     parser.add_argument("--holdout", default="test", choices=["test", "validation"])
     for name in SETTINGS:
         kind = float if name in ("temperature", "alpha") else int

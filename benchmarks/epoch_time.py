@@ -95,9 +95,7 @@ def _build_setups(keras, x, y, batch_size, temperature, alpha):
         keras.utils.set_random_seed(1)
         students[key] = student_cnn(x.shape[1:], 10, name=f"student_{key}")
 
-    students["student"].compile(
-        keras.optimizers.Adam(1e-3), sparse_ce(), metrics=["accuracy"]
-    )
+    students["student"].compile(keras.optimizers.Adam(1e-3), sparse_ce(), metrics=["accuracy"])
     ours = keras_kd.Distiller(
         teacher,
         students["keras_kd"],
@@ -133,8 +131,13 @@ def _build_setups(keras, x, y, batch_size, temperature, alpha):
             model.predict(x, batch_size=batch_size, verbose=0, callbacks=[timer])
         else:
             model.fit(
-                x, y, batch_size=batch_size, epochs=1, verbose=0,
-                shuffle=True, callbacks=[timer],
+                x,
+                y,
+                batch_size=batch_size,
+                epochs=1,
+                verbose=0,
+                shuffle=True,
+                callbacks=[timer],
             )
         return timer.seconds[-1]
 
@@ -153,9 +156,7 @@ def worker(args):
 
     (x, y), _ = load_fashion_mnist()
     x, y = x[: args.train_size], y[: args.train_size]
-    run, info = _build_setups(
-        keras, x, y, args.batch_size, args.temperature, args.alpha
-    )
+    run, info = _build_setups(keras, x, y, args.batch_size, args.temperature, args.alpha)
     first = {}
     for name in SETUPS:  # Tracing and compilation: not counted.
         first[name] = run(name)
@@ -189,22 +190,27 @@ def worker(args):
 
 def _run_backend(backend, args):
     command = [
-        sys.executable, os.path.abspath(__file__), "--worker",
-        "--train-size", str(args.train_size),
-        "--batch-size", str(args.batch_size),
-        "--repeats", str(args.repeats),
-        "--temperature", str(args.temperature),
-        "--alpha", str(args.alpha),
-    ]  # fmt: skip
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        "--train-size",
+        str(args.train_size),
+        "--batch-size",
+        str(args.batch_size),
+        "--repeats",
+        str(args.repeats),
+        "--temperature",
+        str(args.temperature),
+        "--alpha",
+        str(args.alpha),
+    ]
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
     start = time.perf_counter()
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, text=True, bufsize=1
-    )
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, bufsize=1)
     result = None
     for line in process.stdout:
         if line.startswith(RESULT_PREFIX):
-            result = json.loads(line[len(RESULT_PREFIX):])
+            result = json.loads(line[len(RESULT_PREFIX) :])
         else:
             print(line, end="", flush=True)
     if process.wait() != 0 or result is None:
@@ -225,10 +231,7 @@ def _ratios(result):
     """
     e = result["epochs"]
     rounds = range(len(e["keras_kd"]))
-    to_parts = [
-        e["keras_kd"][i] / (e["student"][i] + e["teacher_inference"][i])
-        for i in rounds
-    ]
+    to_parts = [e["keras_kd"][i] / (e["student"][i] + e["teacher_inference"][i]) for i in rounds]
     to_keras = [e["keras_kd"][i] / e["keras_distillation"][i] for i in rounds]
     return statistics.median(to_parts), statistics.median(to_keras)
 
@@ -283,9 +286,13 @@ def write_results(results):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", action="append", choices=BACKENDS,
-                        help="Backend(s) to measure now (default: all three). "
-                        "Others in the table are read from benchmarks/_work/.")
+    parser.add_argument(
+        "--backend",
+        action="append",
+        choices=BACKENDS,
+        help="Backend(s) to measure now (default: all three). "
+        "Others in the table are read from benchmarks/_work/.",
+    )
     parser.add_argument("--train-size", type=int, default=30000)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
@@ -294,8 +301,11 @@ def main(argv=None):
     parser.add_argument(
         "--no-write", action="store_true", help="Do not update RESULTS_epoch_time.md."
     )
-    parser.add_argument("--table-only", action="store_true",
-                        help="Measure nothing; rebuild the table from benchmarks/_work/.")
+    parser.add_argument(
+        "--table-only",
+        action="store_true",
+        help="Measure nothing; rebuild the table from benchmarks/_work/.",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:

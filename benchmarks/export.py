@@ -55,24 +55,39 @@ def measure(student, x_cal, x_test, y_test, args, folder):
         path = os.path.join(folder, f"student_{mode or 'float32'}.tflite")
         start = time.time()
         result = tflite_export.convert(
-            student, path, quantization=mode, representative_data=x_cal,
-            num_calibration_samples=args.calibration_samples, verbose=0,
-        )  # fmt: skip
+            student,
+            path,
+            quantization=mode,
+            representative_data=x_cal,
+            num_calibration_samples=args.calibration_samples,
+            verbose=0,
+        )
         seconds = time.time() - start
-        report = tflite_export.evaluate(path, x_test, y_test, reference=reference,
-                                        latency_samples=0)
-        rows.append({
-            "mode": mode or "float32", "path": path, "bytes": result.bytes,
-            "io": f"{result.input_dtype} / {result.output_dtype}",
-            "accuracy": report.accuracy, "agreement": report.agreement,
-            "max_abs_diff": report.max_abs_diff, "convert_s": seconds, "latency": [],
-        })  # fmt: skip
+        report = tflite_export.evaluate(
+            path, x_test, y_test, reference=reference, latency_samples=0
+        )
+        rows.append(
+            {
+                "mode": mode or "float32",
+                "path": path,
+                "bytes": result.bytes,
+                "io": f"{result.input_dtype} / {result.output_dtype}",
+                "accuracy": report.accuracy,
+                "agreement": report.agreement,
+                "max_abs_diff": report.max_abs_diff,
+                "convert_s": seconds,
+                "latency": [],
+            }
+        )
     for _ in range(args.latency_rounds):
         for row in rows:
             report = tflite_export.evaluate(
-                row["path"], x_test[: args.latency_samples], num_threads=1,
-                latency_samples=args.latency_samples, warmup=20,
-            )  # fmt: skip
+                row["path"],
+                x_test[: args.latency_samples],
+                num_threads=1,
+                latency_samples=args.latency_samples,
+                warmup=20,
+            )
             row["latency"].append(report.latency_ms)
     return rows, float(np.mean(np.argmax(reference, -1) == y_test))
 
@@ -83,16 +98,32 @@ def table(rows, keras_accuracy):
     body = []
     for row in rows:
         latency = float(np.median(row["latency"]))
-        body.append([
-            row["mode"], row["io"], f"{row['bytes']:,}", f"{row['bytes'] / float_bytes:.3f}x",
-            f"{100 * row['accuracy']:.2f}%",
-            f"{100 * (row['accuracy'] - keras_accuracy):+.2f}",
-            f"{100 * row['agreement']:.2f}%", f"{row['max_abs_diff']:.3g}",
-            f"{1000 * latency:.1f} µs", f"{latency / float_latency:.2f}x",
-        ])  # fmt: skip
-    header = ["mode", "input / output", "bytes", "vs float32", "accuracy (LiteRT)",
-              "Δ vs Keras (pts)", "agreement", "max abs diff", "latency, batch 1",
-              "latency vs float32"]  # fmt: skip
+        body.append(
+            [
+                row["mode"],
+                row["io"],
+                f"{row['bytes']:,}",
+                f"{row['bytes'] / float_bytes:.3f}x",
+                f"{100 * row['accuracy']:.2f}%",
+                f"{100 * (row['accuracy'] - keras_accuracy):+.2f}",
+                f"{100 * row['agreement']:.2f}%",
+                f"{row['max_abs_diff']:.3g}",
+                f"{1000 * latency:.1f} µs",
+                f"{latency / float_latency:.2f}x",
+            ]
+        )
+    header = [
+        "mode",
+        "input / output",
+        "bytes",
+        "vs float32",
+        "accuracy (LiteRT)",
+        "Δ vs Keras (pts)",
+        "agreement",
+        "max abs diff",
+        "latency, batch 1",
+        "latency vs float32",
+    ]
     return markdown_table(header, body)
 
 
@@ -101,16 +132,23 @@ def targets(rows, keras_accuracy):
     float_row = next(r for r in rows if r["mode"] == "float32")
     int8 = next(r for r in rows if r["mode"] == "int8")
     checks = [
-        ("int8 bytes ≤ 0.27 × float32", int8["bytes"] / float_row["bytes"] <= 0.27,
-         f"{int8['bytes'] / float_row['bytes']:.3f}x"),
-        ("int8 accuracy within 0.5 pt of the float Keras student",
-         abs(int8["accuracy"] - keras_accuracy) <= 0.005,
-         f"{100 * (int8['accuracy'] - keras_accuracy):+.2f} pts"),
+        (
+            "int8 bytes ≤ 0.27 × float32",
+            int8["bytes"] / float_row["bytes"] <= 0.27,
+            f"{int8['bytes'] / float_row['bytes']:.3f}x",
+        ),
+        (
+            "int8 accuracy within 0.5 pt of the float Keras student",
+            abs(int8["accuracy"] - keras_accuracy) <= 0.005,
+            f"{100 * (int8['accuracy'] - keras_accuracy):+.2f} pts",
+        ),
         ("int8 agreement ≥ 99%", int8["agreement"] >= 0.99, f"{100 * int8['agreement']:.2f}%"),
-        ("int8 latency below float32's",
-         np.median(int8["latency"]) < np.median(float_row["latency"]),
-         f"{np.median(int8['latency']) / np.median(float_row['latency']):.2f}x"),
-    ]  # fmt: skip
+        (
+            "int8 latency below float32's",
+            np.median(int8["latency"]) < np.median(float_row["latency"]),
+            f"{np.median(int8['latency']) / np.median(float_row['latency']):.2f}x",
+        ),
+    ]
     return "\n".join(
         f"- {name}: {'met' if ok else 'NOT met'} ({value})" for name, ok, value in checks
     )
@@ -120,26 +158,46 @@ def size_table(rows, student, teacher, x_cal, args, folder):
     """Where the bytes of the float32 and int8 files go, for the student and,
     converted the same way, for the 15x larger teacher."""
     models = {"student": student, "teacher": teacher}
-    files = {("student", row["mode"]): row["path"] for row in rows
-             if row["mode"] in ("float32", "int8")}  # fmt: skip
+    files = {
+        ("student", row["mode"]): row["path"] for row in rows if row["mode"] in ("float32", "int8")
+    }
     for mode in (None, "int8"):
         path = os.path.join(folder, f"teacher_{mode or 'float32'}.tflite")
-        tflite_export.convert(teacher, path, quantization=mode, representative_data=x_cal,
-                              num_calibration_samples=args.calibration_samples, verbose=0)
+        tflite_export.convert(
+            teacher,
+            path,
+            quantization=mode,
+            representative_data=x_cal,
+            num_calibration_samples=args.calibration_samples,
+            verbose=0,
+        )
         files[("teacher", mode or "float32")] = path
     sizes = {key: size_breakdown(path) for key, path in files.items()}
     body = []
     for (name, mode), size in sizes.items():
         float_size = sizes[(name, "float32")]
-        body.append([
-            f"{name} ({models[name].count_params():,} parameters)", mode,
-            f"{size.total:,}", f"{size.total / float_size.total:.3f}x",
-            f"{size.tensor_data:,}", f"{size.tensor_data / float_size.tensor_data:.3f}x",
-            f"{size.quantization:,}", f"{size.other:,}",
-        ])  # fmt: skip
-    header = ["model", "mode", "file bytes", "file vs float32", "weights and biases",
-              "weights vs float32", "quantization parameters",
-              "graph, names, metadata"]  # fmt: skip
+        body.append(
+            [
+                f"{name} ({models[name].count_params():,} parameters)",
+                mode,
+                f"{size.total:,}",
+                f"{size.total / float_size.total:.3f}x",
+                f"{size.tensor_data:,}",
+                f"{size.tensor_data / float_size.tensor_data:.3f}x",
+                f"{size.quantization:,}",
+                f"{size.other:,}",
+            ]
+        )
+    header = [
+        "model",
+        "mode",
+        "file bytes",
+        "file vs float32",
+        "weights and biases",
+        "weights vs float32",
+        "quantization parameters",
+        "graph, names, metadata",
+    ]
     return markdown_table(header, body), sizes
 
 

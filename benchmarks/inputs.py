@@ -71,9 +71,12 @@ def train_student(arm, teacher, x_28, x_14, y, args, seed):
         return student
     preprocessor = keras.layers.Resizing(28, 28) if arm == "preprocessor" else None
     distiller = keras_kd.Distiller(
-        teacher, student, keras_kd.losses.SoftTargetKD(args.temperature),
-        alpha=args.alpha, teacher_preprocessor=preprocessor,
-    )  # fmt: skip
+        teacher,
+        student,
+        keras_kd.losses.SoftTargetKD(args.temperature),
+        alpha=args.alpha,
+        teacher_preprocessor=preprocessor,
+    )
     distiller.compile(keras.optimizers.Adam(2e-3), sparse_ce())
     x = x_14 if arm == "preprocessor" else {"teacher": x_28, "student": x_14}
     distiller.fit(x, y, **fit_args)

@@ -46,9 +46,17 @@ from _mediapipe_venv import ensure_venv  # noqa: E402
 CLIENT = os.path.join(ROOT, "tests", "_scripts", "mediapipe_classify.py")
 RESULTS = os.path.join(HERE, "RESULTS_mediapipe.md")
 CLASS_NAMES = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-]  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 
 def frames(x):
@@ -63,10 +71,16 @@ def convert_all(student, x_cal, folder):
         path = os.path.join(folder, f"student_{mode}.tflite")
         try:
             tflite_export.convert(
-                student, path, quantization=mode, representative_data=x_cal,
-                labels=CLASS_NAMES, normalization={"mean": 0.0, "std": 255.0},
-                image_input="uint8_rgb", probabilities=True, verbose=0,
-            )  # fmt: skip
+                student,
+                path,
+                quantization=mode,
+                representative_data=x_cal,
+                labels=CLASS_NAMES,
+                normalization={"mean": 0.0, "std": 255.0},
+                image_input="uint8_rgb",
+                probabilities=True,
+                verbose=0,
+            )
             written[mode] = path
         except ValueError as error:
             refused[mode] = str(error)
@@ -105,18 +119,29 @@ def main():
             scores = np.array(result["scores"], dtype="float64")
             litert = tflite_export.evaluate(path, frames(x_test), latency_samples=0).outputs
             top1 = np.argmax(scores, -1)
-            rows.append([
-                mode, f"yes ({os.path.getsize(path):,} bytes)",
-                f"{np.mean(top1 == np.argmax(litert, -1)):.2%}",
-                f"{np.mean(top1 == keras_top1):.2%}", f"{np.mean(top1 == y_test):.2%}",
-                f"{np.abs(scores - litert).max():.3g}",
-                f"{np.abs(scores.sum(-1) - 1).max():.3g}",
-            ])  # fmt: skip
-    header = ["mode", "loads in MediaPipe", "top-1 = LiteRT's", "top-1 = Keras'",
-              "accuracy (MediaPipe)", "max score diff vs LiteRT",
-              "largest gap of a score sum to 1"]  # fmt: skip
-    refusals = "\n".join(f"- `{mode}`: refused by `convert`: {message}"
-                         for mode, message in refused.items())  # fmt: skip
+            rows.append(
+                [
+                    mode,
+                    f"yes ({os.path.getsize(path):,} bytes)",
+                    f"{np.mean(top1 == np.argmax(litert, -1)):.2%}",
+                    f"{np.mean(top1 == keras_top1):.2%}",
+                    f"{np.mean(top1 == y_test):.2%}",
+                    f"{np.abs(scores - litert).max():.3g}",
+                    f"{np.abs(scores.sum(-1) - 1).max():.3g}",
+                ]
+            )
+    header = [
+        "mode",
+        "loads in MediaPipe",
+        "top-1 = LiteRT's",
+        "top-1 = Keras'",
+        "accuracy (MediaPipe)",
+        "max score diff vs LiteRT",
+        "largest gap of a score sum to 1",
+    ]
+    refusals = "\n".join(
+        f"- `{mode}`: refused by `convert`: {message}" for mode, message in refused.items()
+    )
     text = (
         f"Fashion-MNIST test set ({len(x_test):,} images as uint8 RGB frames, given to "
         f"MediaPipe as SRGB `mp.Image`); the distilled student `student_cnn` "
@@ -129,8 +154,10 @@ def main():
     print("\n" + text)
     if not args.quick:
         with open(RESULTS, "w") as f:
-            f.write("# MediaPipe benchmark (benchmarks/mediapipe.py)\n\n"
-                    f"<!-- mediapipe:begin -->\n{text}\n<!-- mediapipe:end -->\n")  # fmt: skip
+            f.write(
+                "# MediaPipe benchmark (benchmarks/mediapipe.py)\n\n"
+                f"<!-- mediapipe:begin -->\n{text}\n<!-- mediapipe:end -->\n"
+            )
         for doc in ("docs/android.md", "README.md"):
             write_between_markers(os.path.join(ROOT, doc), "mediapipe", text)
 

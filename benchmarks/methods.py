@@ -162,8 +162,10 @@ def table(results, teacher_accuracy, teacher_b_accuracy, settings):
     for name, r in results.items():
         acc, std = np.mean(r["accuracy"]), np.std(r["accuracy"])
         delta = acc - base_acc
-        helps = "—" if name == "student alone" else (
-            "yes" if delta > std + base["std"] else ("no" if delta <= 0 else "within noise")
+        helps = (
+            "—"
+            if name == "student alone"
+            else ("yes" if delta > std + base["std"] else ("no" if delta <= 0 else "within noise"))
         )
         lines.append(
             f"| {name} | {acc:.2%} ± {std:.2%} | {delta:+.2%} | "
@@ -228,10 +230,14 @@ def main():
             json.dump(results, f, indent=1)
 
     settings = {
-        "backend": keras.backend.backend(), "train_size": args.train_size,
-        "epochs": args.epochs, "learning_rate": args.learning_rate,
-        "batch_size": args.batch_size, "seeds": args.seeds,
-        "teacher_params": teacher.count_params(), "student_params": student_params,
+        "backend": keras.backend.backend(),
+        "train_size": args.train_size,
+        "epochs": args.epochs,
+        "learning_rate": args.learning_rate,
+        "batch_size": args.batch_size,
+        "seeds": args.seeds,
+        "teacher_params": teacher.count_params(),
+        "student_params": student_params,
     }
     text = table(results, teacher_acc, teacher_b_acc, settings)
     print(text)

@@ -199,11 +199,13 @@ def trained_teacher(args, data):
     backup = keras.callbacks.BackupAndRestore(os.path.join(args.work, "teacher_backup"))
     teacher.fit(teacher_batches(x, y), epochs=args.teacher_epochs, verbose=2, callbacks=[backup])
     record = {
-        "model": args.teacher, "parameters": teacher.count_params(),
-        "epochs": args.teacher_epochs, "val": accuracy(teacher, x_val, y_val),
+        "model": args.teacher,
+        "parameters": teacher.count_params(),
+        "epochs": args.teacher_epochs,
+        "val": accuracy(teacher, x_val, y_val),
         "test": accuracy(teacher, x_test, y_test),
         "cpu_seconds": time.process_time() - start,
-    }  # fmt: skip
+    }
     teacher.save(path)
     _save_json(record_path, record)
     return teacher, record
@@ -215,10 +217,15 @@ def cached_views(args, teacher, x, mixup):
     record_path = os.path.join(args.work, f"{name}.json")
     start = time.process_time()
     cache = keras_kd.TeacherCache.write(
-        teacher, x, os.path.join(args.work, name),
-        augmentation=view_augmentation(seed=0, mixup=mixup), views=args.views, seed=0,
-        dtype="float16", top_k=None,
-    )  # fmt: skip
+        teacher,
+        x,
+        os.path.join(args.work, name),
+        augmentation=view_augmentation(seed=0, mixup=mixup),
+        views=args.views,
+        seed=0,
+        dtype="float16",
+        top_k=None,
+    )
     if _load_json(record_path) is None:
         _save_json(record_path, {"cpu_seconds": time.process_time() - start})
     return cache
@@ -259,8 +266,16 @@ def run_arm(args, arm, seed, data, caches):
     if arm == "alone":
         student.compile(**compile_args)
         batches = keras_kd.views.ViewBatches(
-            x, y, view_augmentation(seed=0), views=args.views, seed=0,
-            batch_size=BATCH, shuffle=True, shuffle_seed=seed, initial_epoch=resumed)  # fmt: skip
+            x,
+            y,
+            view_augmentation(seed=0),
+            views=args.views,
+            seed=0,
+            batch_size=BATCH,
+            shuffle=True,
+            shuffle_seed=seed,
+            initial_epoch=resumed,
+        )
         student.fit(batches, epochs=args.epochs, verbose=2, callbacks=[backup])
     else:
         cache = caches["mixup" if arm == "fm" else "plain"]
@@ -270,10 +285,13 @@ def run_arm(args, arm, seed, data, caches):
         batches.set_epoch(resumed)
         distiller.fit(batches, epochs=args.epochs, verbose=2, callbacks=[backup])
     record = {
-        "arm": arm, "seed": seed, "epochs": args.epochs,
-        "val": accuracy(student, x_val, y_val), "test": accuracy(student, x_test, y_test),
+        "arm": arm,
+        "seed": seed,
+        "epochs": args.epochs,
+        "val": accuracy(student, x_val, y_val),
+        "test": accuracy(student, x_test, y_test),
         "cpu_seconds": time.process_time() - start,
-    }  # fmt: skip
+    }
     _save_json(record_path, record)
     print(
         f"{arm} seed {seed}: val {record['val']:.4f} test {record['test']:.4f} "
@@ -308,8 +326,9 @@ def table(teacher_record, records, arms, seeds):
             continue
         gaps = [
             (r["test"] - alone[r["seed"]]) / (teacher_record["test"] - alone[r["seed"]])
-            for r in mine if arm != "alone" and r["seed"] in alone
-        ]  # fmt: skip
+            for r in mine
+            if arm != "alone" and r["seed"] in alone
+        ]
         lines.append(
             f"| {arm} | {mean_std([r['test'] for r in mine])} | "
             f"{mean_std([r['val'] for r in mine])} | "
@@ -324,14 +343,17 @@ def report(args):
     if teacher_record is None:
         raise SystemExit(f"No trained teacher in {args.work} yet.")
     records = [
-        record for seed in args.seeds for arm in args.arms
+        record
+        for seed in args.seeds
+        for arm in args.arms
         if (record := _load_json(os.path.join(args.work, f"{arm}_seed{seed}.json")))
-    ]  # fmt: skip
+    ]
     # Only seeds every arm finished: each row then averages the same seeds.
     seeds = [
-        seed for seed in args.seeds
+        seed
+        for seed in args.seeds
         if all(any(r["arm"] == arm and r["seed"] == seed for r in records) for arm in args.arms)
-    ]  # fmt: skip
+    ]
     records = [r for r in records if r["seed"] in seeds]
     text = table(teacher_record, records, args.arms, seeds)
     cpu = total_cpu_seconds(args, teacher_record, records)
@@ -342,7 +364,6 @@ def report(args):
     return text
 
 
-
 def total_cpu_seconds(args, teacher_record, records):
     """CPU seconds of the teacher, the view caches and the arms' `records`."""
     caches = sum(
@@ -350,6 +371,7 @@ def total_cpu_seconds(args, teacher_record, records):
         for name in ("cache", "cache_mixup")
     )
     return teacher_record["cpu_seconds"] + sum(r["cpu_seconds"] for r in records) + caches
+
 
 def main(argv=None):
     args = parse_args(argv)

@@ -103,8 +103,9 @@ def accuracy(model, x, y):
 def train_alone(x, y, epochs, seed, mixup):
     keras.utils.set_random_seed(seed)
     student = tiny_student_cnn()
-    student.compile(optimizer(epochs, len(x)),
-                    keras.losses.CategoricalCrossentropy(from_logits=True))
+    student.compile(
+        optimizer(epochs, len(x)), keras.losses.CategoricalCrossentropy(from_logits=True)
+    )
     student.fit(augmented_dataset(x, y, seed, mixup), epochs=epochs, verbose=0)
     return student
 
@@ -113,17 +114,23 @@ def train_distilled(teacher, x, y, epochs, seed, recipe):
     keras.utils.set_random_seed(seed)
     if recipe == "kd":
         distiller = keras_kd.Distiller(
-            teacher, tiny_student_cnn(),
-            distillation_loss=keras_kd.losses.SoftTargetKD(temperature=2.0), alpha=0.5,
+            teacher,
+            tiny_student_cnn(),
+            distillation_loss=keras_kd.losses.SoftTargetKD(temperature=2.0),
+            alpha=0.5,
             augmentation=augmentation(seed, mixup=False),
-        )  # fmt: skip
+        )
     else:
         distiller = recipes.function_matching(
-            teacher, tiny_student_cnn(), mixup_alpha=MIXUP_ALPHA, translation=TRANSLATION,
+            teacher,
+            tiny_student_cnn(),
+            mixup_alpha=MIXUP_ALPHA,
+            translation=TRANSLATION,
             seed=seed,
-        )  # fmt: skip
-    distiller.compile(optimizer(epochs, len(x)),
-                      keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        )
+    distiller.compile(
+        optimizer(epochs, len(x)), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     distiller.fit(x, y, epochs=epochs, batch_size=BATCH, verbose=0)
     return distiller.student
 
@@ -135,8 +142,9 @@ def cached_teacher(x, y, epochs):
         return keras.saving.load_model(path, compile=False)
     keras.utils.set_random_seed(0)
     teacher = small_teacher_cnn()
-    teacher.compile(optimizer(epochs, len(x)),
-                    keras.losses.CategoricalCrossentropy(from_logits=True))
+    teacher.compile(
+        optimizer(epochs, len(x)), keras.losses.CategoricalCrossentropy(from_logits=True)
+    )
     teacher.fit(augmented_dataset(x, y, seed=0, mixup=False), epochs=epochs, verbose=2)
     os.makedirs(WORK, exist_ok=True)
     teacher.save(path)
@@ -158,17 +166,23 @@ def run(args):
         ("alone, flips+translations+mixup", lambda s: train_alone(x, y, args.epochs, s, True)),
         ("KD (T=2, alpha=0.5)", lambda s: train_distilled(teacher, x, y, args.epochs, s, "kd")),
         ("function matching", lambda s: train_distilled(teacher, x, y, args.epochs, s, "fm")),
-        ("function matching, long", lambda s: train_distilled(
-            teacher, x, y, args.long_epochs, s, "fm")),
+        (
+            "function matching, long",
+            lambda s: train_distilled(teacher, x, y, args.long_epochs, s, "fm"),
+        ),
     ]
     for seed in args.seeds:
         for name, train in arms:
             arm_start = time.time()
             student = train(seed)
             scores.setdefault(name, []).append(
-                (accuracy(student, x_val, y_val), accuracy(student, x_test, y_test)))
-            print(f"seed {seed} {name}: val/test {scores[name][-1]} "
-                  f"({time.time() - arm_start:.0f} s)", flush=True)
+                (accuracy(student, x_val, y_val), accuracy(student, x_test, y_test))
+            )
+            print(
+                f"seed {seed} {name}: val/test {scores[name][-1]} "
+                f"({time.time() - arm_start:.0f} s)",
+                flush=True,
+            )
     # The alone variant for the long schedule: the better one on validation.
     best_alone = max(arms[:2], key=lambda arm: statistics.mean(v for v, _ in scores[arm[0]]))
     use_mixup = "mixup" in best_alone[0]
@@ -177,9 +191,13 @@ def run(args):
         arm_start = time.time()
         student = train_alone(x, y, args.long_epochs, seed, use_mixup)
         scores.setdefault(long_alone, []).append(
-            (accuracy(student, x_val, y_val), accuracy(student, x_test, y_test)))
-        print(f"seed {seed} {long_alone}: val/test {scores[long_alone][-1]} "
-              f"({time.time() - arm_start:.0f} s)", flush=True)
+            (accuracy(student, x_val, y_val), accuracy(student, x_test, y_test))
+        )
+        print(
+            f"seed {seed} {long_alone}: val/test {scores[long_alone][-1]} "
+            f"({time.time() - arm_start:.0f} s)",
+            flush=True,
+        )
     return scores, best_alone[0], long_alone, time.time() - start
 
 
@@ -193,8 +211,7 @@ def gap_closed(scores, arm, alone, split):
     """Per seed (student - alone) / (teacher - alone), as mean ± std in %."""
     teacher = scores["teacher"][0][split]
     gaps = [
-        (s[split] - a[split]) / (teacher - a[split])
-        for s, a in zip(scores[arm], scores[alone])
+        (s[split] - a[split]) / (teacher - a[split]) for s, a in zip(scores[arm], scores[alone])
     ]
     return mean_std(gaps) + "%"
 
@@ -223,8 +240,9 @@ def format_results(args, scores, alone, long_alone, seconds):
         "|---|---:|---:|---:|---:|---:|",
     ]
     val_t, test_t = scores["teacher"][0]
-    lines.append(f"| teacher | {args.teacher_epochs} | {100 * val_t:.2f} | {100 * test_t:.2f} "
-                 "| | |")
+    lines.append(
+        f"| teacher | {args.teacher_epochs} | {100 * val_t:.2f} | {100 * test_t:.2f} | | |"
+    )
     for arm, values in scores.items():
         if arm == "teacher":
             continue
@@ -235,11 +253,13 @@ def format_results(args, scores, alone, long_alone, seconds):
         else:
             gaps = " | ".join(gap_closed(scores, arm, reference, split) for split in (0, 1))
             gaps = f"| {gaps} |"
-        lines.append(f"| {arm} | {epochs} | {mean_std(v for v, _ in values)} | "
-                     f"{mean_std(t for _, t in values)} {gaps}")
+        lines.append(
+            f"| {arm} | {epochs} | {mean_std(v for v, _ in values)} | "
+            f"{mean_std(t for _, t in values)} {gaps}"
+        )
     lines += [
         "",
-        f"Accuracies are mean ± std over {len(args.seeds)} seeds. \"Alone\" for the gap is "
+        f'Accuracies are mean ± std over {len(args.seeds)} seeds. "Alone" for the gap is '
         f"**{alone}**, the alone variant with the better mean validation accuracy; the long "
         f"arms compare with **{long_alone}**. Gap closed = (student − alone) / (teacher − alone), "
         "computed per seed, then mean ± std.",

@@ -100,8 +100,11 @@ def _distillers(keras, teacher, caches, seed, x_shape, temperature, alpha):
         if arm == "student":
             model = student
         else:
-            source = {"live": teacher, "cached_dense": caches["dense"],
-                      "cached_top_k": caches["top_k"]}[arm]  # fmt: skip
+            source = {
+                "live": teacher,
+                "cached_dense": caches["dense"],
+                "cached_top_k": caches["top_k"],
+            }[arm]
             model = keras_kd.Distiller(
                 source, student, keras_kd.losses.SoftTargetKD(temperature), alpha=alpha
             )
@@ -166,13 +169,16 @@ def cache_timing_worker(args):
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return {
-        "samples": len(x), "batch_size": args.batch_size, "repeats": args.repeats,
-        "epochs": times, "median": {a: statistics.median(t) for a, t in times.items()},
+        "samples": len(x),
+        "batch_size": args.batch_size,
+        "repeats": args.repeats,
+        "epochs": times,
+        "median": {a: statistics.median(t) for a, t in times.items()},
         "ratio": {a: _round_ratios(times, a, "student") for a in CACHE_ARMS[1:]},
         "teacher_params": teacher.count_params(),
         "student_params": models["student"].count_params(),
         **info,
-    }  # fmt: skip
+    }
 
 
 def _trained_teacher(keras, x, y, epochs, seed):
@@ -230,12 +236,16 @@ def cache_accuracy_worker(args):
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return {
-        "samples": len(x), "test_samples": len(x_test), "seeds": args.seeds,
-        "teacher_epochs": args.teacher_epochs, "student_epochs": args.student_epochs,
-        "temperature": RECIPE.temperature, "alpha": RECIPE.alpha,
+        "samples": len(x),
+        "test_samples": len(x_test),
+        "seeds": args.seeds,
+        "teacher_epochs": args.teacher_epochs,
+        "student_epochs": args.student_epochs,
+        "temperature": RECIPE.temperature,
+        "alpha": RECIPE.alpha,
         "teacher_accuracy": _test_accuracy(teacher, x_test, y_test),
         "accuracy": accuracies,
-    }  # fmt: skip
+    }
 
 
 def mixed_precision_worker(args):
@@ -250,9 +260,13 @@ def mixed_precision_worker(args):
 
     def mlp(units, name):
         return keras.Sequential(
-            [keras.Input((64,)), keras.layers.Dense(units, activation="relu"),
-             keras.layers.Dense(10)], name=name,
-        )  # fmt: skip
+            [
+                keras.Input((64,)),
+                keras.layers.Dense(units, activation="relu"),
+                keras.layers.Dense(10),
+            ],
+            name=name,
+        )
 
     keras.config.set_dtype_policy("float32")
     keras.utils.set_random_seed(0)
@@ -278,11 +292,14 @@ def mixed_precision_worker(args):
     times = _take_turns(run, list(models), args.mp_epochs - 1, f"{keras.backend.backend()} mp")
     accuracy = {p: _test_accuracy(m.student, x_test, y_test) for p, m in models.items()}
     return {
-        "train_samples": len(x), "test_samples": len(x_test), "epochs": args.mp_epochs,
+        "train_samples": len(x),
+        "test_samples": len(x_test),
+        "epochs": args.mp_epochs,
         "compute_dtype": models["mixed_bfloat16"].student.layers[-1].compute_dtype,
-        "accuracy": accuracy, "median": {p: statistics.median(t) for p, t in times.items()},
+        "accuracy": accuracy,
+        "median": {p: statistics.median(t) for p, t in times.items()},
         "ratio": _round_ratios(times, "mixed_bfloat16", "float32"),
-    }  # fmt: skip
+    }
 
 
 def data_parallel_timing_worker(args):
@@ -310,32 +327,39 @@ def data_parallel_timing_worker(args):
         devices = keras.distribution.list_devices("cpu")
         distribution = keras.distribution.DataParallel(devices=devices)
         build_scope = fit_scope = distribution.scope
-    scopes = {"one_device": (contextlib.nullcontext, contextlib.nullcontext),
-              "two_devices": (build_scope, fit_scope)}  # fmt: skip
+    scopes = {
+        "one_device": (contextlib.nullcontext, contextlib.nullcontext),
+        "two_devices": (build_scope, fit_scope),
+    }
     models = {}
     for arm, (build, _) in scopes.items():
         with build():
             keras.utils.set_random_seed(0)
             models[arm] = keras_kd.Distiller(
-                teacher_cnn(x.shape[1:], 10), student_cnn(x.shape[1:], 10),
-                keras_kd.losses.SoftTargetKD(4.0), alpha=0.1,
-            )  # fmt: skip
+                teacher_cnn(x.shape[1:], 10),
+                student_cnn(x.shape[1:], 10),
+                keras_kd.losses.SoftTargetKD(4.0),
+                alpha=0.1,
+            )
             models[arm].compile(keras.optimizers.Adam(1e-3), _sparse_ce(keras))
     timer = _timer_callback(keras)()
 
     def run(arm):
         with scopes[arm][1]():
-            models[arm].fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0,
-                            callbacks=[timer])  # fmt: skip
+            models[arm].fit(
+                x, y, batch_size=args.batch_size, epochs=1, verbose=0, callbacks=[timer]
+            )
         return timer.seconds[-1]
 
     times = _take_turns(run, list(models), args.repeats, f"{keras.backend.backend()} dp")
     steps = -(-len(x) // args.batch_size)
     return {
-        "samples": len(x), "batch_size": args.batch_size, "steps": steps,
+        "samples": len(x),
+        "batch_size": args.batch_size,
+        "steps": steps,
         "step_ms": {a: 1000 * statistics.median(t) / steps for a, t in times.items()},
         "ratio": _round_ratios(times, "two_devices", "one_device"),
-    }  # fmt: skip
+    }
 
 
 WORKERS = {
@@ -376,8 +400,11 @@ def _script_json(script, backend, *script_args):
     """The JSON line a `tests/_scripts/` script prints."""
     process = subprocess.run(
         [sys.executable, os.path.join(SCRIPTS, script), *script_args],
-        env=_env(backend), capture_output=True, text=True, timeout=TIMEOUT,
-    )  # fmt: skip
+        env=_env(backend),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     if process.returncode != 0:
         raise SystemExit(f"{script} on {backend} failed:\n{process.stderr[-3000:]}")
     return json.loads(process.stdout.strip().splitlines()[-1])
@@ -397,17 +424,26 @@ def two_jax_processes(folder):
     env = _env("jax")
     env.pop("XLA_FLAGS", None)
     processes = [
-        subprocess.Popen([sys.executable, script, str(port), str(i), out], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, script, str(port), str(i), out],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i, out in enumerate(outputs)
-    ]  # fmt: skip
+    ]
     single = os.path.join(folder, "single.npz")
     reference = (
         "import sys, keras; sys.path.insert(0, sys.argv[1]); import jax_multiprocess as w\n"
         "with keras.device('cpu:0'): w.train(sys.argv[2])\n"
     )
-    subprocess.run([sys.executable, "-c", reference, SCRIPTS, single], check=True,
-                   env=_env("jax", JAX_PLATFORMS="cpu"), timeout=TIMEOUT)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", reference, SCRIPTS, single],
+        check=True,
+        env=_env("jax", JAX_PLATFORMS="cpu"),
+        timeout=TIMEOUT,
+    )
     try:
         for p in processes:
             _, err = p.communicate(timeout=TIMEOUT)
@@ -483,10 +519,17 @@ def _verdict(met):
 
 def cache_table(results):
     columns = [
-        "backend", "student alone", "cached dense KD", "cached top-5 KD", "live-teacher KD",
-        "cached dense / alone (goal ≤ 1.10)", "cached top-5 / alone", "live / alone",
-        "cache write, dense", "cache write, top-5",
-    ]  # fmt: skip
+        "backend",
+        "student alone",
+        "cached dense KD",
+        "cached top-5 KD",
+        "live-teacher KD",
+        "cached dense / alone (goal ≤ 1.10)",
+        "cached top-5 / alone",
+        "live / alone",
+        "cache write, dense",
+        "cache write, top-5",
+    ]
     rows = []
     for backend, r in results.items():
         m, ratio = r["median"], r["ratio"]
@@ -515,9 +558,11 @@ def cache_table(results):
 def accuracy_table(r):
     live_mean, _ = _mean_std(r["accuracy"]["live"])
     names = {
-        "student": "student alone", "cached_dense": "cached dense KD (float16)",
-        "cached_top_k": f"cached top-{TOP_K} KD (float16)", "live": "live-teacher KD",
-    }  # fmt: skip
+        "student": "student alone",
+        "cached_dense": "cached dense KD (float16)",
+        "cached_top_k": f"cached top-{TOP_K} KD (float16)",
+        "live": "live-teacher KD",
+    }
     rows = []
     for arm, values in r["accuracy"].items():
         mean, spread = _mean_std(values)
@@ -541,8 +586,10 @@ def accuracy_table(r):
 
 
 def data_parallel_table(results, two_processes):
-    engines = {"tensorflow": "TF MirroredStrategy, 2 logical CPUs",
-               "jax": "JAX DataParallel, 2 host devices"}  # fmt: skip
+    engines = {
+        "tensorflow": "TF MirroredStrategy, 2 logical CPUs",
+        "jax": "JAX DataParallel, 2 host devices",
+    }
     rows = []
     for backend, r in results.items():
         rows.append(
@@ -556,8 +603,13 @@ def data_parallel_table(results, two_processes):
             f"(between the processes: {two_processes['between_processes']:.1e}) | — | — | — |"
         )
     r = next(iter(results.values()))
-    columns = ["engine", "max abs weight difference to 1 device", "1-device step",
-               "2-device step", "2 / 1 step time"]  # fmt: skip
+    columns = [
+        "engine",
+        "max abs weight difference to 1 device",
+        "1-device step",
+        "2-device step",
+        "2 / 1 step time",
+    ]
     return _table(
         columns,
         rows,
@@ -574,9 +626,14 @@ def data_parallel_table(results, two_processes):
 
 def mixed_precision_table(results):
     columns = [
-        "backend", "float32 accuracy", "mixed_bfloat16 accuracy", "difference",
-        "float32 epoch", "mixed_bfloat16 epoch", "bf16 / f32 epoch time",
-    ]  # fmt: skip
+        "backend",
+        "float32 accuracy",
+        "mixed_bfloat16 accuracy",
+        "difference",
+        "float32 epoch",
+        "mixed_bfloat16 epoch",
+        "bf16 / f32 epoch time",
+    ]
     rows = []
     for backend, r in results.items():
         a, m = r["accuracy"], r["median"]
@@ -631,11 +688,16 @@ def main(argv=None):
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     sizes = {
         # name: (default, --quick)
-        "timing-samples": (10000, 512), "accuracy-samples": (20000, 512),
-        "test-samples": (10000, 256), "teacher-epochs": (3, 1), "student-epochs": (5, 1),
-        "dp-samples": (4096, 256), "batch-size": (128, 64), "repeats": (5, 1),
+        "timing-samples": (10000, 512),
+        "accuracy-samples": (20000, 512),
+        "test-samples": (10000, 256),
+        "teacher-epochs": (3, 1),
+        "student-epochs": (5, 1),
+        "dp-samples": (4096, 256),
+        "batch-size": (128, 64),
+        "repeats": (5, 1),
         "mp-epochs": (12, 2),
-    }  # fmt: skip
+    }
     for name, (default, _) in sizes.items():
         parser.add_argument(f"--{name}", type=int, default=default)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -33,8 +33,12 @@ import char_lm  # noqa: E402
 
 from keras_kd.apps.data import load_fortunes  # noqa: E402
 
-VARIANTS = (("alone", None), ("forward KL", "forward"), ("reverse KL", "reverse"),
-            ("JSD (beta 0.5)", "jsd"))  # fmt: skip
+VARIANTS = (
+    ("alone", None),
+    ("forward KL", "forward"),
+    ("reverse KL", "reverse"),
+    ("JSD (beta 0.5)", "jsd"),
+)
 
 
 def mean_std(values):
@@ -99,8 +103,11 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--results", default=os.path.join(HERE, "RESULTS_sequence.md"),
-                        help="Where the table is written (not with --quick).")
+    parser.add_argument(
+        "--results",
+        default=os.path.join(HERE, "RESULTS_sequence.md"),
+        help="Where the table is written (not with --quick).",
+    )
     parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
     args = parser.parse_args()
     teacher_sizes = {"width": 64, "depth": 2, "heads": 4}
@@ -116,7 +123,8 @@ def main():
 
     keras.utils.set_random_seed(0)
     teacher = char_lm.train_teacher(
-        x, y, args.teacher_epochs, args.window, batch_size=args.batch_size, **teacher_sizes)
+        x, y, args.teacher_epochs, args.window, batch_size=args.batch_size, **teacher_sizes
+    )
     teacher_bpc = char_lm.keras_bpc(teacher, x_test, y_test)
     print(f"teacher: {teacher_bpc:.3f} bpc ({time.time() - start:.0f} s)", flush=True)
     rows = {name: [] for name, _ in VARIANTS}
@@ -124,11 +132,17 @@ def main():
         for name, divergence in VARIANTS:
             keras.utils.set_random_seed(seed)
             student = char_lm.train_student(
-                x, y, args.student_epochs, args.window,
-                teacher=None if divergence is None else teacher, divergence=divergence or "forward",
-                alpha=args.alpha, temperature=args.temperature, batch_size=args.batch_size,
+                x,
+                y,
+                args.student_epochs,
+                args.window,
+                teacher=None if divergence is None else teacher,
+                divergence=divergence or "forward",
+                alpha=args.alpha,
+                temperature=args.temperature,
+                batch_size=args.batch_size,
                 **student_sizes,
-            )  # fmt: skip
+            )
             rows[name].append(char_lm.keras_bpc(student, x_test, y_test))
             seconds = time.time() - start
             print(f"seed {seed} {name}: {rows[name][-1]:.3f} bpc ({seconds:.0f} s)", flush=True)

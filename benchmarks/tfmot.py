@@ -46,16 +46,19 @@ def parse_args():
     parser.add_argument("--qat-epochs", type=int, default=2)
     parser.add_argument("--prune-epochs", type=int, default=3)
     parser.add_argument("--sparsity", type=float, default=0.8)
-    parser.add_argument("--fine-tune-seeds", type=int, nargs="+", default=[0, 1, 2],
-                        help="Each QAT and pruning run is repeated with these seeds.")
+    parser.add_argument(
+        "--fine-tune-seeds",
+        type=int,
+        nargs="+",
+        default=[0, 1, 2],
+        help="Each QAT and pruning run is repeated with these seeds.",
+    )
     return parser.parse_args()
 
 
 def exported_row(name, model, path, x_test, y_test, quantization=None, calibration=None):
     """Converts a Keras student with tflite_export.convert and measures it."""
-    tflite_export.convert(
-        model, path, quantization=quantization, representative_data=calibration
-    )
+    tflite_export.convert(model, path, quantization=quantization, representative_data=calibration)
     report = tflite_export.evaluate(path, x_test, y_test)
     return _row(name, report.accuracy, path)
 
@@ -64,26 +67,46 @@ def _row(name, accuracy, path, sparsity=0.0):
     with open(path, "rb") as f:
         content = f.read()
     return {
-        "name": name, "accuracy": float(accuracy), "bytes": len(content),
-        "gzip_bytes": len(gzip.compress(content)), "sparsity": float(sparsity),
-    }  # fmt: skip
+        "name": name,
+        "accuracy": float(accuracy),
+        "bytes": len(content),
+        "gzip_bytes": len(gzip.compress(content)),
+        "sparsity": float(sparsity),
+    }
 
 
 def tfmot_rows(student, teacher_logits, x, y, test, args, folder):
     # The distilled runs fine-tune under the same loss that distilled the
     # student; with teacher=None, the labels alone.
-    common = dict(validation_data=test, verbose=2,
-                  temperature=RECIPE.temperature, alpha=RECIPE.alpha)
+    common = dict(
+        validation_data=test, verbose=2, temperature=RECIPE.temperature, alpha=RECIPE.alpha
+    )
     runs = [
-        ("QAT int8, distilled", tflite_export.quantization_aware_distill,
-         teacher_logits, dict(epochs=args.qat_epochs)),
-        ("QAT int8, labels only", tflite_export.quantization_aware_distill,
-         None, dict(epochs=args.qat_epochs)),
-        (f"pruned {args.sparsity:.0%}, distilled", tflite_export.prune_distill,
-         teacher_logits, dict(epochs=args.prune_epochs, target_sparsity=args.sparsity)),
-        (f"pruned {args.sparsity:.0%}, labels only", tflite_export.prune_distill,
-         None, dict(epochs=args.prune_epochs, target_sparsity=args.sparsity)),
-    ]  # fmt: skip
+        (
+            "QAT int8, distilled",
+            tflite_export.quantization_aware_distill,
+            teacher_logits,
+            dict(epochs=args.qat_epochs),
+        ),
+        (
+            "QAT int8, labels only",
+            tflite_export.quantization_aware_distill,
+            None,
+            dict(epochs=args.qat_epochs),
+        ),
+        (
+            f"pruned {args.sparsity:.0%}, distilled",
+            tflite_export.prune_distill,
+            teacher_logits,
+            dict(epochs=args.prune_epochs, target_sparsity=args.sparsity),
+        ),
+        (
+            f"pruned {args.sparsity:.0%}, labels only",
+            tflite_export.prune_distill,
+            None,
+            dict(epochs=args.prune_epochs, target_sparsity=args.sparsity),
+        ),
+    ]
     rows = []
     for i, (name, function, teacher, kwargs) in enumerate(runs):
         accuracies = []
@@ -95,8 +118,11 @@ def tfmot_rows(student, teacher_logits, x, y, test, args, folder):
             accuracies.append(result.accuracy)
             if len(accuracies) == 1:  # bytes and sparsity: the first seed's file
                 rows.append(_row(name, result.accuracy, path, result.sparsity))
-        rows[-1].update(accuracy=float(np.mean(accuracies)), accuracies=accuracies,
-                        seconds=round(time.time() - start, 1))  # fmt: skip
+        rows[-1].update(
+            accuracy=float(np.mean(accuracies)),
+            accuracies=accuracies,
+            seconds=round(time.time() - start, 1),
+        )
     return rows
 
 
@@ -128,15 +154,25 @@ def main():
     teacher_logits = keras.ops.convert_to_numpy(teacher.predict(x, batch_size=512, verbose=0))
     with tempfile.TemporaryDirectory() as folder:
         rows = [
-            exported_row("float32, distilled", student, os.path.join(folder, "f32.tflite"),
-                         x_test, y_test),
-            exported_row("PTQ int8, distilled", student, os.path.join(folder, "int8.tflite"),
-                         x_test, y_test, "int8", x[:500]),
-        ]  # fmt: skip
+            exported_row(
+                "float32, distilled", student, os.path.join(folder, "f32.tflite"), x_test, y_test
+            ),
+            exported_row(
+                "PTQ int8, distilled",
+                student,
+                os.path.join(folder, "int8.tflite"),
+                x_test,
+                y_test,
+                "int8",
+                x[:500],
+            ),
+        ]
         rows += tfmot_rows(student, teacher_logits, x, y, (x_test, y_test), args, folder)
-    keras_accuracy = float(np.mean(
-        np.argmax(keras.ops.convert_to_numpy(student.predict(x_test, verbose=0)), -1) == y_test
-    ))  # fmt: skip
+    keras_accuracy = float(
+        np.mean(
+            np.argmax(keras.ops.convert_to_numpy(student.predict(x_test, verbose=0)), -1) == y_test
+        )
+    )
     table = format_table(rows, rows[0]["gzip_bytes"])
     setup = (
         f"Fashion-MNIST, {len(x):,} training and {len(x_test):,} test images; teacher "

@@ -84,9 +84,16 @@ def alone_accuracy(train, test, epochs, seed):
 def distilled_accuracy(teacher, settings, train, test, epochs, seed):
     """A student distilled with `settings`, exactly as a search trial trains it."""
     distiller, _ = tuning.train_trial(
-        teacher, student_cnn, settings, train, None, epochs,
-        seed=seed, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE,
-    )  # fmt: skip
+        teacher,
+        student_cnn,
+        settings,
+        train,
+        None,
+        epochs,
+        seed=seed,
+        batch_size=BATCH_SIZE,
+        learning_rate=LEARNING_RATE,
+    )
     return demo.accuracy(distiller.student, *test)
 
 
@@ -153,22 +160,36 @@ def main():
         *teacher_data, args.teacher_epochs, seed=0, learning_rate=LEARNING_RATE, verbose=0
     )
     teacher_scores = (demo.accuracy(teacher, *val), demo.accuracy(teacher, *test))
-    print(f"teacher: val {teacher_scores[0]:.4f}, test {teacher_scores[1]:.4f} "
-          f"({time.time() - start:.0f} s)", flush=True)  # fmt: skip
+    print(
+        f"teacher: val {teacher_scores[0]:.4f}, test {teacher_scores[1]:.4f} "
+        f"({time.time() - start:.0f} s)",
+        flush=True,
+    )
 
     directory = os.path.join(WORK, "tuning_search_quick" if args.quick else "tuning_search")
     shutil.rmtree(directory, ignore_errors=True)
     result = tuning.search(
-        teacher, student_cnn, train, val, temperature=args.temperature, alpha=args.alpha,
-        losses=["kd"], epochs=args.epochs, directory=directory, seed=0,
-        batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE,
-    )  # fmt: skip
+        teacher,
+        student_cnn,
+        train,
+        val,
+        temperature=args.temperature,
+        alpha=args.alpha,
+        losses=["kd"],
+        epochs=args.epochs,
+        directory=directory,
+        seed=0,
+        batch_size=BATCH_SIZE,
+        learning_rate=LEARNING_RATE,
+    )
     print(result.to_markdown(), f"\n({time.time() - start:.0f} s)", flush=True)
 
     searched = {key: result.best[key] for key in ("temperature", "alpha", "loss")}
-    finals = {"alone": [], f"demo T={DEMO_SETTINGS['temperature']:g}, alpha="
-              f"{DEMO_SETTINGS['alpha']:g}": [], f"searched T={searched['temperature']:g}, "
-              f"alpha={searched['alpha']:g}": []}  # fmt: skip
+    finals = {
+        "alone": [],
+        f"demo T={DEMO_SETTINGS['temperature']:g}, alpha={DEMO_SETTINGS['alpha']:g}": [],
+        f"searched T={searched['temperature']:g}, alpha={searched['alpha']:g}": [],
+    }
     names = list(finals)
     for seed in args.seeds:
         finals[names[0]].append(alone_accuracy(train, test, args.epochs, seed))
@@ -178,8 +199,12 @@ def main():
         finals[names[2]].append(
             distilled_accuracy(teacher, searched, train, test, args.epochs, seed)
         )
-        print(f"seed {seed}: " + ", ".join(f"{n} {finals[n][-1]:.4f}" for n in names)
-              + f" ({time.time() - start:.0f} s)", flush=True)  # fmt: skip
+        print(
+            f"seed {seed}: "
+            + ", ".join(f"{n} {finals[n][-1]:.4f}" for n in names)
+            + f" ({time.time() - start:.0f} s)",
+            flush=True,
+        )
     text = report(args, teacher_scores, result, finals, time.time() - start)
     print(text)
     if not args.quick:

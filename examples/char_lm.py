@@ -103,8 +103,20 @@ def train_teacher(x, y, epochs, length, learning_rate=2e-3, batch_size=64, **siz
     return teacher
 
 
-def train_student(x, y, epochs, length, teacher=None, divergence="forward", beta=0.5,
-                  alpha=0.5, temperature=1.0, learning_rate=5e-3, batch_size=64, **sizes):
+def train_student(
+    x,
+    y,
+    epochs,
+    length,
+    teacher=None,
+    divergence="forward",
+    beta=0.5,
+    alpha=0.5,
+    temperature=1.0,
+    learning_rate=5e-3,
+    batch_size=64,
+    **sizes,
+):
     """The GRU student on the text alone (`teacher=None`) or distilled with
     `SoftTargetKD(temperature, divergence, beta)` and weight `alpha` on the
     true next characters."""
@@ -151,19 +163,30 @@ def main(argv=None):
     teacher = train_teacher(x, y, args.teacher_epochs, args.window, **teacher_sizes)
     alone = train_student(x, y, args.student_epochs, args.window, **student_sizes)
     distilled = train_student(
-        x, y, args.student_epochs, args.window, teacher=teacher, divergence=args.divergence,
-        beta=args.beta, alpha=args.alpha, **student_sizes,
-    )  # fmt: skip
+        x,
+        y,
+        args.student_epochs,
+        args.window,
+        teacher=teacher,
+        divergence=args.divergence,
+        beta=args.beta,
+        alpha=args.alpha,
+        **student_sizes,
+    )
     out = args.out or tempfile.mkdtemp(prefix="char_lm_")
     lite_bpc, size = litert_bpc(distilled, x_test, y_test, os.path.join(out, "student.tflite"))
 
     print(f"Held-out fortunes: {x_test.size:,} characters; window {args.window}.")
     print("| model | parameters | bits per character |")
     print("|---|---:|---:|")
-    for label, model in (("teacher (Transformer)", teacher), ("student alone (GRU)", alone),
-                         (f"student distilled ({args.divergence})", distilled)):  # fmt: skip
+    for label, model in (
+        ("teacher (Transformer)", teacher),
+        ("student alone (GRU)", alone),
+        (f"student distilled ({args.divergence})", distilled),
+    ):
         print(f"| {label} | {model.count_params():,} | {keras_bpc(model, x_test, y_test):.3f} |")
     print(f"| same, float32 .tflite in LiteRT ({size:,} bytes) | | {lite_bpc:.3f} |")
+
 
 if __name__ == "__main__":
     main()

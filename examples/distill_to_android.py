@@ -41,9 +41,17 @@ from keras_kd.apps.render import markdown_table
 from keras_kd.apps.render import percent
 
 CLASS_NAMES = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-]  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 RECIPE = PRESETS["fashion_mnist"]
 
 
@@ -100,9 +108,11 @@ def main(argv=None):
     parser.add_argument("--teacher", help="A trained teacher .keras file (else one is trained).")
     parser.add_argument("--teacher-epochs", type=int, default=RECIPE.teacher_epochs)
     parser.add_argument("--epochs", type=int, default=RECIPE.epochs)
-    parser.add_argument("--quick", action="store_true",
-                        help="2,000 training and 1,000 test images, 1 epoch each: "
-                        "checks the road, not the model.")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="2,000 training and 1,000 test images, 1 epoch each: checks the road, not the model.",
+    )
     args = parser.parse_args(argv)
 
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
@@ -132,16 +142,30 @@ def main(argv=None):
     probabilities /= probabilities.sum(-1, keepdims=True)
     for name, result in files.items():
         report = tflite_export.evaluate(result.path, frames, y_test, reference=probabilities)
-        rows.append([
-            name, f"{result.bytes:,}", f"{result.bytes / files['float32'].bytes:.2f}x",
-            percent(report.accuracy), percent(report.agreement),
-            f"{1000 * report.latency_ms:.1f} µs",
-        ])  # fmt: skip
+        rows.append(
+            [
+                name,
+                f"{result.bytes:,}",
+                f"{result.bytes / files['float32'].bytes:.2f}x",
+                percent(report.accuracy),
+                percent(report.agreement),
+                f"{1000 * report.latency_ms:.1f} µs",
+            ]
+        )
     print()
-    print(markdown_table(
-        ["file", "bytes", "vs float32", "test accuracy", "agrees with Keras",
-         "latency (batch 1)"], rows
-    ))  # fmt: skip
+    print(
+        markdown_table(
+            [
+                "file",
+                "bytes",
+                "vs float32",
+                "test accuracy",
+                "agrees with Keras",
+                "latency (batch 1)",
+            ],
+            rows,
+        )
+    )
     print(f"\nFor the app: {files['int8'].path} (MediaPipe-ready)")
     print(files["int8"].metadata)
 

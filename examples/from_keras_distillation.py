@@ -91,8 +91,10 @@ def main():
     y = digits.target.astype("int32")
     order = np.random.default_rng(args.seed).permutation(len(x))
     train, test = order[:1347], order[1347:]
-    print(f"Keras {keras.__version__}, backend {keras.backend.backend()}, "
-          f"{len(train)} training and {len(test)} test digits")  # fmt: skip
+    print(
+        f"Keras {keras.__version__}, backend {keras.backend.backend()}, "
+        f"{len(train)} training and {len(test)} test digits"
+    )
 
     keras.utils.set_random_seed(args.seed)
     teacher = mlp([256, 64], "teacher")
@@ -121,8 +123,9 @@ def main():
     ):
         student, history = distill(Distiller, teacher, fresh_student(), x[train], y[train], epochs)
         last = f"{history['distillation_loss'][-1]:.4f}"
-        rows.append((f"student, {label}", student.count_params(),
-                     accuracy(student, x[test], y[test]), last))  # fmt: skip
+        rows.append(
+            (f"student, {label}", student.count_params(), accuracy(student, x[test], y[test]), last)
+        )
 
     print("\n| model | parameters | test accuracy | last distillation_loss |")
     print("|---|---:|---:|---:|")
@@ -131,8 +134,15 @@ def main():
 
     # The one change keras-kd asks: a loss that matches the student's head.
     try:
-        distill(keras_kd.Distiller, teacher, fresh_student(), x[train], y[train], epochs,
-                loss="sparse_categorical_crossentropy")  # fmt: skip
+        distill(
+            keras_kd.Distiller,
+            teacher,
+            fresh_student(),
+            x[train],
+            y[train],
+            epochs,
+            loss="sparse_categorical_crossentropy",
+        )
     except ValueError as error:
         print(f"\nkeras_kd.Distiller with loss='sparse_categorical_crossentropy':\n  {error}")
 

@@ -34,7 +34,8 @@ def accuracy(model, x, y):
 def trained_alone(model, x, y, epochs, batch_size, seed, translation):
     """`model` trained on the labels with the recipe's flips and translations."""
     layers = recipes.function_matching_augmentation(
-        mixup_alpha=None, translation=translation, seed=seed)
+        mixup_alpha=None, translation=translation, seed=seed
+    )
     wrapper = keras.Sequential([keras.Input(x.shape[1:]), *layers, model])
     steps = -(-len(x) // batch_size)
     wrapper.compile(
@@ -69,17 +70,20 @@ def main():
     alone = trained_alone(tiny_student_cnn(), x, y, *settings)
 
     distiller = recipes.function_matching(
-        teacher, tiny_student_cnn(), translation=translation, seed=args.seed)
+        teacher, tiny_student_cnn(), translation=translation, seed=args.seed
+    )
     steps = -(-len(x) // args.batch_size)
-    distiller.compile(keras.optimizers.Adam(
-        recipes.patient_schedule(2e-3, args.epochs, steps)))
+    distiller.compile(keras.optimizers.Adam(recipes.patient_schedule(2e-3, args.epochs, steps)))
     # alpha=0: the labels are not used, only the teacher's outputs.
     distiller.fit(x, y, epochs=args.epochs, batch_size=args.batch_size, verbose=0)
 
     print("| model | parameters | test accuracy |")
     print("|---|---:|---:|")
-    for name, model in (("teacher", teacher), ("student alone", alone),
-                        ("student, function matching", distiller.student)):
+    for name, model in (
+        ("teacher", teacher),
+        ("student alone", alone),
+        ("student, function matching", distiller.student),
+    ):
         score = 100 * accuracy(model, x_test, y_test)
         print(f"| {name} | {model.count_params():,} | {score:.2f}% |")
 

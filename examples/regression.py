@@ -89,13 +89,18 @@ def _compile_and_fit(model, split, epochs, learning_rate):
     )
     # The weights of the epoch with the best validation RMSE (never the test set).
     stop = keras.callbacks.EarlyStopping(
-        monitor="val_rmse", mode="min", patience=max(epochs // 5, 5),
+        monitor="val_rmse",
+        mode="min",
+        patience=max(epochs // 5, 5),
         restore_best_weights=True,
-    )  # fmt: skip
+    )
     model.fit(
-        *split["train"], epochs=epochs, batch_size=32, verbose=0,
+        *split["train"],
+        epochs=epochs,
+        batch_size=32,
+        verbose=0,
         **({"validation_data": split["val"], "callbacks": [stop]} if EARLY_STOPPING else {}),
-    )  # fmt: skip
+    )
     return model
 
 
@@ -110,9 +115,7 @@ def distill(teacher, split, loss, alpha, epochs, learning_rate=3e-3):
     `alpha` weighs the hard loss (MSE to the labels); `1 - alpha` the output
     matching. Returns the student.
     """
-    distiller = keras_kd.Distiller(
-        teacher, student_model(), distillation_loss=loss, alpha=alpha
-    )
+    distiller = keras_kd.Distiller(teacher, student_model(), distillation_loss=loss, alpha=alpha)
     _compile_and_fit(distiller, split, epochs, learning_rate)
     return distiller.student
 
@@ -137,8 +140,12 @@ def main():
     teacher = train_alone(teacher_model(), split, epochs)
     rows = [("teacher", teacher), ("student alone", train_alone(student_model(), split, epochs))]
     for loss in ("mse", "huber"):
-        rows.append((f"student, {loss} (alpha={args.alpha:g})",
-                     distill(teacher, split, loss, args.alpha, epochs)))  # fmt: skip
+        rows.append(
+            (
+                f"student, {loss} (alpha={args.alpha:g})",
+                distill(teacher, split, loss, args.alpha, epochs),
+            )
+        )
     print(f"Keras backend {keras.backend.backend()}, seed {args.seed}, {epochs} epochs at most")
     print("| model | parameters | test RMSE | test MAE |")
     print("|---|---:|---:|---:|")

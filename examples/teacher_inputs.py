@@ -63,9 +63,12 @@ def accuracy(model, x, y):
 
 def distil(teacher, student, x, y, epochs, preprocessor=None):
     distiller = keras_kd.Distiller(
-        teacher, student, keras_kd.losses.SoftTargetKD(2.0), alpha=0.5,
+        teacher,
+        student,
+        keras_kd.losses.SoftTargetKD(2.0),
+        alpha=0.5,
         teacher_preprocessor=preprocessor,
-    )  # fmt: skip
+    )
     distiller.compile(keras.optimizers.Adam(2e-3), sparse_ce())
     distiller.fit(x, y, epochs=epochs, batch_size=128, verbose=0)
     return distiller
@@ -106,8 +109,11 @@ def main(argv=None):
     )
     print(f"teacher on 28x28 test images: {accuracy(teacher, x_test, y_test):.4f}")
     print("| student (14x14 inputs) | test accuracy |\n|---|---:|")
-    for name, model in (("alone", alone), ("distilled, dict form", by_dict.student),
-                        ("distilled, Resizing(28, 28)", by_resizing.student)):  # fmt: skip
+    for name, model in (
+        ("alone", alone),
+        ("distilled, dict form", by_dict.student),
+        ("distilled, Resizing(28, 28)", by_resizing.student),
+    ):
         print(f"| {name} | {accuracy(model, x_test_14, y_test):.4f} |")
 
     # The Distiller (predict, or a call) takes the student's inputs alone;
@@ -122,8 +128,10 @@ def main(argv=None):
         float(np.max(np.abs(outputs(reloaded, x_test_14) - expected))),
         float(np.max(np.abs(outputs(saved_student, x_test_14) - expected))),
     )
-    print(f"reloaded distiller ({type(reloaded.teacher.preprocessor).__name__} "
-          f"preprocessor) and saved student vs the trained one: {gap:.2e}")  # fmt: skip
+    print(
+        f"reloaded distiller ({type(reloaded.teacher.preprocessor).__name__} "
+        f"preprocessor) and saved student vs the trained one: {gap:.2e}"
+    )
 
 
 if __name__ == "__main__":

@@ -18,31 +18,22 @@ _INTERNALS = {
         getattr(getattr(keras.src, "models", None), "functional", None),
         "Functional",
     ),
-    "keras.Model._compile_loss": lambda: "_compile_loss"
-    in _instance_attributes(),
+    "keras.Model._compile_loss": lambda: "_compile_loss" in _instance_attributes(),
     "keras.Model._loss_tracker": lambda: "_loss_tracker" in _instance_attributes(),
-    "keras.Model._build_shapes_dict": lambda: "_build_shapes_dict"
-    in _instance_attributes(),
-    "keras.KerasTensor._keras_history": lambda: hasattr(
-        keras.Input((1,)), "_keras_history"
-    ),
+    "keras.Model._build_shapes_dict": lambda: "_build_shapes_dict" in _instance_attributes(),
+    "keras.KerasTensor._keras_history": lambda: hasattr(keras.Input((1,)), "_keras_history"),
     "Functional._run_through_graph": lambda: hasattr(
         keras.src.models.functional.Functional, "_run_through_graph"
     ),
     "Sequential._functional": lambda: "_functional" in _instance_attributes(),
-    "Layer._trainable_variables": lambda: "_trainable_variables"
-    in _instance_attributes(),
-    "Layer._non_trainable_variables": lambda: "_non_trainable_variables"
-    in _instance_attributes(),
-    "Model._aggregate_additional_loss": lambda: hasattr(
-        keras.Model, "_aggregate_additional_loss"
-    ),
+    "Layer._trainable_variables": lambda: "_trainable_variables" in _instance_attributes(),
+    "Layer._non_trainable_variables": lambda: "_non_trainable_variables" in _instance_attributes(),
+    "Model._aggregate_additional_loss": lambda: hasattr(keras.Model, "_aggregate_additional_loss"),
     "Layer._flatten_layers": lambda: hasattr(keras.layers.Layer, "_flatten_layers"),
     "Operation._inbound_nodes, _outbound_nodes, Node.parent_nodes": lambda: _graph_probe(),
     "Functional._inputs_struct": lambda: _inputs_struct_probe(),
     "keras.src.backend.get_keras_mask": lambda: all(
-        hasattr(keras.src.backend, name)
-        for name in ("get_keras_mask", "set_keras_mask")
+        hasattr(keras.src.backend, name) for name in ("get_keras_mask", "set_keras_mask")
     ),
     "keras.Variable._value": lambda: hasattr(keras.Variable(0.0), "_value"),
     "keras.src.losses.loss.scale_loss_for_distribution": lambda: all(
@@ -200,9 +191,7 @@ def built_input_shape(model):
     shapes = getattr(model, "_build_shapes_dict", None) or {}
     if len(shapes) == 1:
         shape = next(iter(shapes.values()))
-        if isinstance(shape, (tuple, list)) and all(
-            isinstance(d, int) or d is None for d in shape
-        ):
+        if isinstance(shape, (tuple, list)) and all(isinstance(d, int) or d is None for d in shape):
             return tuple(shape)
     return None
 

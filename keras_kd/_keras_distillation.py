@@ -39,11 +39,14 @@ KERAS_DEFAULT_STUDENT_LOSS_WEIGHT = 0.5
 # loss they mean soft-target distillation.
 _DIVERGENCES = frozenset(
     (
-        "kl_divergence", "kld", "kullback_leibler_divergence",
+        "kl_divergence",
+        "kld",
+        "kullback_leibler_divergence",
         "categorical_crossentropy",
-        "KLDivergence", "CategoricalCrossentropy",
+        "KLDivergence",
+        "CategoricalCrossentropy",
     )
-)  # fmt: skip
+)
 # Keras' feature losses, by name, and keras-kd's FitNet distance for each.
 _FEATURE_DISTANCES = {
     "mse": "mse",
@@ -69,13 +72,13 @@ Fields:
 """
 
 
-
 def _is_keras(value, class_name):
     """Whether `value` is a `keras.distillation.<class_name>`: never, on a
     Keras without `keras.distillation` (older releases), where no such object
     can exist."""
     module = getattr(keras, "distillation", None)
     return module is not None and isinstance(value, getattr(module, class_name))
+
 
 def _loss_name(loss):
     """A Keras loss's name: its string, class name or function name."""
@@ -194,9 +197,7 @@ def to_loss(identifier):
     if isinstance(identifier, (losses_lib.DistillationLoss, dict)):
         return losses_lib.get(identifier)
     if isinstance(identifier, str):
-        if identifier not in losses_lib.registered_names() and _is_keras_loss_name(
-            identifier
-        ):
+        if identifier not in losses_lib.registered_names() and _is_keras_loss_name(identifier):
             raise _keras_loss_error(identifier)
         return losses_lib.get(identifier)
     if isinstance(identifier, keras.losses.Loss) or callable(identifier):
@@ -276,13 +277,12 @@ def resolve(
         )
     # Keras' loss objects, given by either name, bring Keras' defaults.
     keras_style = distillation_losses is not None or any(
-        _is_keras(loss, "DistillationLoss")
-        for loss in _as_list(distillation_loss)
+        _is_keras(loss, "DistillationLoss") for loss in _as_list(distillation_loss)
     )
     for keras_name, keras_value, own_name, own_value in (
         ("distillation_losses", distillation_losses, "distillation_loss", distillation_loss),
         ("student_loss_weight", student_loss_weight, "alpha", alpha),
-    ):  # fmt: skip
+    ):
         if keras_value is not None and own_value is not None:
             raise ValueError(
                 f"The Distiller received both {own_name}= and {keras_name}= "
@@ -296,9 +296,7 @@ def resolve(
             "`distillation_loss` is an empty list. Give at least one loss, "
             "e.g. distillation_loss='kd'."
         )
-    losses = _weighted(
-        [to_loss(loss) for loss in distillation_loss], distillation_loss_weights
-    )
+    losses = _weighted([to_loss(loss) for loss in distillation_loss], distillation_loss_weights)
     if student_loss_weight is not None:
         alpha = student_loss_weight
     if alpha is None:

@@ -7,7 +7,6 @@ step on every backend: see `keras_kd.hyperparameters`. Values set this way
 persist after `fit()`, as a scheduled learning rate does.
 """
 
-
 import keras
 import numpy as np
 
@@ -58,10 +57,7 @@ class _DistillerSchedule(keras.callbacks.Callback):
         value = self.value(epoch)
         self.apply(distiller, value)
         if self.verbose > 0:
-            print(
-                f"\nEpoch {epoch + 1}: {type(self).__name__} setting "
-                f"{self.log_name} to {value}."
-            )
+            print(f"\nEpoch {epoch + 1}: {type(self).__name__} setting {self.log_name} to {value}.")
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
@@ -177,10 +173,7 @@ class TemperatureSchedule(_FunctionSchedule):
     """
 
     log_name = "temperature"
-    expected = (
-        f"a finite number > 0, in [{checks.MIN_TEMPERATURE:g}, "
-        f"{checks.MAX_TEMPERATURE:g}]"
-    )
+    expected = f"a finite number > 0, in [{checks.MIN_TEMPERATURE:g}, {checks.MAX_TEMPERATURE:g}]"
 
     @staticmethod
     def is_valid(value):

@@ -36,9 +36,7 @@ def is_real_number(value):
     >>> is_real_number(np.float32(4.0)), is_real_number(True)
     (True, False)
     """
-    return isinstance(value, numbers.Real) and not isinstance(
-        value, (bool, np.bool_)
-    )
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def is_integer(value):
@@ -50,13 +48,21 @@ def is_integer(value):
     >>> is_integer(np.int64(3)), is_integer(3.0), is_integer(False)
     (True, False, False)
     """
-    return isinstance(value, numbers.Integral) and not isinstance(
-        value, (bool, np.bool_)
-    )
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def check_number(owner, argument, value, low=None, high=None, *,
-                 low_inclusive=True, high_inclusive=True, role="", hint=""):
+def check_number(
+    owner,
+    argument,
+    value,
+    low=None,
+    high=None,
+    *,
+    low_inclusive=True,
+    high_inclusive=True,
+    role="",
+    hint="",
+):
     """Returns `value` as a float after checking it is a finite number in range.
 
     The one finite-number check of keras-kd: Python and NumPy scalars are
@@ -159,8 +165,7 @@ def check_one_of(owner, argument, value, choices):
     """
     if value not in choices:
         raise ValueError(
-            f"{owner} `{argument}` must be one of {tuple(choices)}. "
-            f"Received: {argument}={value!r}"
+            f"{owner} `{argument}` must be one of {tuple(choices)}. Received: {argument}={value!r}"
         )
     return value
 
@@ -179,10 +184,7 @@ def validate_temperature(temperature):
     >>> validate_temperature(4)
     4.0
     """
-    valid = (
-        is_real_number(temperature)
-        and MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE
-    )
+    valid = is_real_number(temperature) and MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE
     if not valid:
         raise ValueError(
             "The distillation temperature must be a number > 0, finite and "

@@ -41,8 +41,6 @@ def compile_classifier(
     if not labelled:
         distiller.compile(optimizer, loss=None)
         return distiller
-    hard = keras.losses.SparseCategoricalCrossentropy(
-        from_logits=distiller.student_kind == LOGITS
-    )
+    hard = keras.losses.SparseCategoricalCrossentropy(from_logits=distiller.student_kind == LOGITS)
     distiller.compile(optimizer, loss=hard, metrics=list(metrics))
     return distiller

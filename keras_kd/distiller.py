@@ -124,9 +124,7 @@ class Distiller(keras.Model):
     # Floats that the compiled step reads through variables: see
     # `keras_kd.hyperparameters`.
     alpha = hyperparameters.Hyperparameter(validation.check_alpha)
-    distillation_scale = hyperparameters.Hyperparameter(
-        validation.check_distillation_scale
-    )
+    distillation_scale = hyperparameters.Hyperparameter(validation.check_distillation_scale)
 
     def __init__(
         self,
@@ -198,14 +196,10 @@ class Distiller(keras.Model):
         self.loss_layers = [
             layer for loss in self.distillation_losses for layer in loss.trainable_layers
         ]
-        self._scheduled_variables = hyperparameters.variables(
-            [self, *self.distillation_losses]
-        )
+        self._scheduled_variables = hyperparameters.variables([self, *self.distillation_losses])
         self._trained_without_labels = False
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
-        self.distillation_loss_tracker = keras.metrics.Mean(
-            name="distillation_loss"
-        )
+        self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
         if self._keras_style:
             # keras.distillation.Distiller reports it, beside `loss`.
             self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
@@ -310,9 +304,7 @@ class Distiller(keras.Model):
         # read, evaluates the student alone.
         if not self._step_outputs or (teacher_inputs is None and not training):
             return self.student(student_inputs, training=training)
-        student_outputs, student_features = self._student_taps(
-            student_inputs, training=training
-        )
+        student_outputs, student_features = self._student_taps(student_inputs, training=training)
         return {
             "student": student_outputs,
             "student_features": student_features,
@@ -411,9 +403,7 @@ class Distiller(keras.Model):
             total = total + ops.cast(
                 _keras_compat.aggregate_additional_loss(self, extra), total.dtype
             )
-        self.distillation_loss_tracker.update_state(
-            soft_loss, sample_weight=batch_size
-        )
+        self.distillation_loss_tracker.update_state(soft_loss, sample_weight=batch_size)
         if self._keras_style:
             self.total_loss_tracker.update_state(total, sample_weight=batch_size)
         return total
@@ -435,9 +425,7 @@ class Distiller(keras.Model):
         compiled_loss = _keras_compat.compiled_loss(self)
         if not self._has_labels(y) or compiled_loss is None:
             return None
-        loss = compiled_loss(
-            y, _unmasked(student_outputs, weights), weights.keras_sample_weight()
-        )
+        loss = compiled_loss(y, _unmasked(student_outputs, weights), weights.keras_sample_weight())
         return None if loss is None else ops.cast(loss, "float32")
 
     def _distillation_loss(self, teacher, student, y, weights):
@@ -476,9 +464,7 @@ class Distiller(keras.Model):
         # `metrics`, unweighted in Keras, read the outputs' mask themselves
         # (applying a 0/1 mask twice changes nothing).
         weights = _position_weights(y_pred, sample_weight)
-        return super().compute_metrics(
-            x, y, y_pred, weights.metric_sample_weight()
-        )
+        return super().compute_metrics(x, y, y_pred, weights.metric_sample_weight())
 
     def get_metrics_result(self) -> dict[str, Any]:
         # Unlabeled data (alpha=0) never builds the label metrics given to
@@ -530,24 +516,21 @@ class Distiller(keras.Model):
                 "teacher": keras.saving.serialize_keras_object(self.teacher),
                 "student": _saving.serialize_without_compile(self.student),
                 "distillation_loss": [
-                    keras.saving.serialize_keras_object(loss)
-                    for loss in self.distillation_losses
+                    keras.saving.serialize_keras_object(loss) for loss in self.distillation_losses
                 ],
                 "alpha": self.alpha,
                 "teacher_outputs": self._teacher_outputs_setting,
                 "student_outputs": self._student_outputs_setting,
                 "augmentation": [
-                    keras.saving.serialize_keras_object(layer)
-                    for layer in self.augmentation
-                ] or None,
+                    keras.saving.serialize_keras_object(layer) for layer in self.augmentation
+                ]
+                or None,
             }
         )
         if self.teacher.preprocessor is not None:
             config["teacher_preprocessor"] = self.teacher.preprocessor_config()
         if self._keras_style:
-            config = _keras_distillation.keras_style_config(
-                config, self.distillation_losses
-            )
+            config = _keras_distillation.keras_style_config(config, self.distillation_losses)
         return config
 
     @classmethod
@@ -572,8 +555,7 @@ def _tapped_layers(distillation_losses, role):
 
 def _uses_final_outputs(distillation_losses):
     return any(
-        None in loss.teacher_layers and None in loss.student_layers
-        for loss in distillation_losses
+        None in loss.teacher_layers and None in loss.student_layers for loss in distillation_losses
     )
 
 

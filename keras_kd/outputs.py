@@ -211,12 +211,24 @@ def check_heads(distillation_losses, models, kinds):
 _REGRESSION_LOSSES = frozenset(
     name.lower()
     for name in (
-        "mse", "mae", "mape", "msle", "huber", "log_cosh", "logcosh",
-        "mean_squared_error", "mean_absolute_error",
-        "mean_absolute_percentage_error", "mean_squared_logarithmic_error",
-        "huber_loss", "MeanSquaredError", "MeanAbsoluteError",
-        "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError",
-        "Huber", "LogCosh",
+        "mse",
+        "mae",
+        "mape",
+        "msle",
+        "huber",
+        "log_cosh",
+        "logcosh",
+        "mean_squared_error",
+        "mean_absolute_error",
+        "mean_absolute_percentage_error",
+        "mean_squared_logarithmic_error",
+        "huber_loss",
+        "MeanSquaredError",
+        "MeanAbsoluteError",
+        "MeanAbsolutePercentageError",
+        "MeanSquaredLogarithmicError",
+        "Huber",
+        "LogCosh",
     )
 )
 
@@ -296,14 +308,18 @@ def _kind_from_values(values):
 # given by name (a string) they take its default, `from_logits=False`.
 _FROM_LOGITS_LOSSES = frozenset(
     (
-        "sparse_categorical_crossentropy", "categorical_crossentropy",
-        "binary_crossentropy", "binary_focal_crossentropy",
+        "sparse_categorical_crossentropy",
+        "categorical_crossentropy",
+        "binary_crossentropy",
+        "binary_focal_crossentropy",
         "categorical_focal_crossentropy",
-        "SparseCategoricalCrossentropy", "CategoricalCrossentropy",
-        "BinaryCrossentropy", "BinaryFocalCrossentropy",
+        "SparseCategoricalCrossentropy",
+        "CategoricalCrossentropy",
+        "BinaryCrossentropy",
+        "BinaryFocalCrossentropy",
         "CategoricalFocalCrossentropy",
     )
-)  # fmt: skip
+)
 
 
 def hard_loss_from_logits(loss):

@@ -69,13 +69,8 @@ class Tapped:
                     "or use losses on the final outputs only (such as "
                     "SoftTargetKD)."
                 )
-            features = {
-                name: _layer_output(model, name, role)
-                for name in self.layer_names
-            }
-            self._feature_shapes = {
-                name: tuple(tensor.shape) for name, tensor in features.items()
-            }
+            features = {name: _layer_output(model, name, role) for name in self.layer_names}
+            self._feature_shapes = {name: tuple(tensor.shape) for name, tensor in features.items()}
             inputs = model.inputs
             self._view = keras.Model(
                 # A lone input unwrapped, so calls with one tensor match it.

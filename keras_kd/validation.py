@@ -119,7 +119,11 @@ def check_single_output(model, role):
 def check_alpha(alpha):
     """Returns `alpha` as a float after checking it lies in [0, 1]."""
     return check_number(
-        "", "alpha", alpha, 0, 1,
+        "",
+        "alpha",
+        alpha,
+        0,
+        1,
         role="is the weight of the student's hard-label loss and",
     )
 
@@ -127,7 +131,10 @@ def check_alpha(alpha):
 def check_distillation_scale(scale):
     """Returns `scale` as a float after checking it is a number >= 0."""
     return check_number(
-        "", "distillation_scale", scale, low=0,
+        "",
+        "distillation_scale",
+        scale,
+        low=0,
         role="multiplies the distillation term and",
     )
 
@@ -159,9 +166,7 @@ def output_shape(model):
     """The per-sample output shape of `model`, or `None` if unknown."""
     if is_graph_model(model):
         shape = model.output_shape
-        if isinstance(shape, tuple) and all(
-            isinstance(d, int) or d is None for d in shape
-        ):
+        if isinstance(shape, tuple) and all(isinstance(d, int) or d is None for d in shape):
             return tuple(shape[1:])
         return None
     outputs = probe_outputs(model)

@@ -94,9 +94,17 @@ class Views:
         for layer in layers:  # The layer's own seed is not used: drop it.
             layer.get("config", {}).pop("seed", None)
             layer.get("config", {}).pop("name", None)
-        return json.loads(json.dumps(
-            {"layers": layers, "views": self.views, "seed": self.seed,
-             "backend": keras.backend.backend()}, default=str))  # fmt: skip
+        return json.loads(
+            json.dumps(
+                {
+                    "layers": layers,
+                    "views": self.views,
+                    "seed": self.seed,
+                    "backend": keras.backend.backend(),
+                },
+                default=str,
+            )
+        )
 
     def fingerprint(self):
         """Hex hash of `config()`: two `Views` with one fingerprint replay alike."""
@@ -167,10 +175,12 @@ class Views:
                 table = layer.get_random_transformation(
                     shape_only, training=True, seed=self._seed(view, position)
                 )
-                tables.append({
-                    name: ops.convert_to_numpy(value) if _is_tensor(value) else value
-                    for name, value in table.items()
-                })  # fmt: skip
+                tables.append(
+                    {
+                        name: ops.convert_to_numpy(value) if _is_tensor(value) else value
+                        for name, value in table.items()
+                    }
+                )
             self._tables[key] = tables
         return self._tables[key]
 
@@ -277,11 +287,24 @@ class ViewBatches(keras.utils.PyDataset):
     >>> images, labels = batches[0]
     """
 
-    def __init__(self, x, y, augmentation, views=1, seed=0, batch_size=128, shuffle=True,
-                 shuffle_seed=0, targets=None, initial_epoch=0, **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        x,
+        y,
+        augmentation,
+        views=1,
+        seed=0,
+        batch_size=128,
+        shuffle=True,
+        shuffle_seed=0,
+        targets=None,
+        initial_epoch=0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        self.views = augmentation if isinstance(augmentation, Views) else Views(
-            augmentation, views, seed)  # fmt: skip
+        self.views = (
+            augmentation if isinstance(augmentation, Views) else Views(augmentation, views, seed)
+        )
         if not isinstance(x, np.ndarray) or x.ndim < 2 or len(x) == 0:
             raise ValueError(
                 "ViewBatches takes the images as a non-empty NumPy array "

@@ -60,7 +60,10 @@ def installed_versions(python_executable, names):
     )
     completed = subprocess.run(
         # -I: not the current folder, where a checkout's keras_kd.egg-info would be seen.
-        [python_executable, "-I", "-c", script, *names], capture_output=True, text=True, check=True
+        [python_executable, "-I", "-c", script, *names],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(completed.stdout)
 
@@ -122,8 +125,10 @@ def overlay(runtime, folder):
 def _site_packages(python_executable):
     completed = subprocess.run(
         [python_executable, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return completed.stdout.strip()
 
 

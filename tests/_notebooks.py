@@ -16,7 +16,7 @@ INSTALL_CELL_ID = "install"
 _PIP_MAGIC = re.compile(r"^%pip\s+(?P<args>.*)$")
 
 # What `_pip(...)` means in the converted install cell: IPython's %pip.
-PIP_RUNNER = '''\
+PIP_RUNNER = """\
 def _pip(line):
     import shlex
     import subprocess
@@ -25,7 +25,7 @@ def _pip(line):
     subprocess.run([sys.executable, "-m", "pip", *shlex.split(line)], check=True)
 
 
-'''
+"""
 
 
 def code_cells(path):

@@ -18,10 +18,14 @@ def images(n=384, seed=0):
 def teacher(x, y):
     """A trained teacher with a softmax head (outputs probabilities)."""
     model = keras.Sequential(
-        [keras.Input((8, 8, 1)), L.Flatten(), L.Dense(32, activation="relu"),
-         L.Dense(3, activation="softmax")],
+        [
+            keras.Input((8, 8, 1)),
+            L.Flatten(),
+            L.Dense(32, activation="relu"),
+            L.Dense(3, activation="softmax"),
+        ],
         name="teacher",
-    )  # fmt: skip
+    )
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(x, y, epochs=4, batch_size=32, verbose=0)
     return model
@@ -31,13 +35,17 @@ def student(x, y, epochs=2):
     """A trained CNN student with logits, including a layer (Rescaling)
     that TFMOT's 8-bit scheme does not wrap."""
     model = keras.Sequential(
-        [keras.Input((8, 8, 1)), L.Rescaling(0.5), L.Conv2D(4, 3, activation="relu"),
-         L.Flatten(), L.Dense(16, activation="relu"), L.Dense(3)],
+        [
+            keras.Input((8, 8, 1)),
+            L.Rescaling(0.5),
+            L.Conv2D(4, 3, activation="relu"),
+            L.Flatten(),
+            L.Dense(16, activation="relu"),
+            L.Dense(3),
+        ],
         name="student",
-    )  # fmt: skip
-    model.compile(
-        "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
     return model
 
@@ -53,11 +61,16 @@ def problem():
 def cnn(x, y, head=None):
     """A small trained CNN on 8x8x1 images, 3 classes."""
     model = keras.Sequential(
-        [keras.Input((8, 8, 1), name="image"), L.Conv2D(8, 3, activation="relu"),
-         L.MaxPooling2D(), L.Flatten(), L.Dense(16, activation="relu"),
-         L.Dense(3, activation=head)],
+        [
+            keras.Input((8, 8, 1), name="image"),
+            L.Conv2D(8, 3, activation="relu"),
+            L.MaxPooling2D(),
+            L.Flatten(),
+            L.Dense(16, activation="relu"),
+            L.Dense(3, activation=head),
+        ],
         name="cnn",
-    )  # fmt: skip
+    )
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=head is None))
     model.fit(x, y, epochs=3, batch_size=32, verbose=0)
     return model

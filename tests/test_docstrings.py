@@ -233,9 +233,7 @@ def test_docstring_examples(
     module = importlib.import_module(module_name)
     tests = [
         test
-        for test in doctest.DocTestFinder(exclude_empty=True).find(
-            module, module_name, globs={}
-        )
+        for test in doctest.DocTestFinder(exclude_empty=True).find(module, module_name, globs={})
         if test.examples
     ]
     assert tests, f"{module_name}: a docstring has '>>>' but doctest found no example"

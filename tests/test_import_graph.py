@@ -332,7 +332,9 @@ def test_every_module_has_a_layer():
     ],
 )
 def test_upward_imports_are_found(tmp_path, importer, source):
-    _write(tmp_path, {importer: source, "keras_kd/__init__.py": "", "tflite_export/__init__.py": ""})
+    _write(
+        tmp_path, {importer: source, "keras_kd/__init__.py": "", "tflite_export/__init__.py": ""}
+    )
     assert len(layer_violations(tmp_path, PACKAGES)) == 1
 
 

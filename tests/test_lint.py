@@ -36,3 +36,36 @@ def test_ruff_check_passes():
         f"ruff check found problems (rules in pyproject.toml, [tool.ruff]):\n"
         f"{result.stdout}{result.stderr}"
     )
+
+
+def test_ruff_format_leaves_the_code_as_it_is():
+    """The code is laid out by `ruff format` (the version .ci/run pins), with
+    no hand-set exceptions: `ruff format --check` would change nothing."""
+    command = _ruff()
+    if command is None:
+        pytest.skip("ruff is not installed (pip install 'keras-kd[dev]')")
+    result = subprocess.run(
+        command + ["format", "--check", "--no-cache", *CHECKED],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, (
+        f"ruff format would change these files; run `ruff format .`:\n{result.stdout}{result.stderr}"
+    )
+
+
+def test_no_formatter_exceptions():
+    """No formatter-skip markers (`fmt` followed by a colon in a comment): a
+    layout that reads better by hand is a sign the line wants to be split
+    differently, not skipped."""
+    marker = "# fmt" + ":"
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in CHECKED
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if marker in line
+    ]
+    assert not found, f"formatter exceptions left: {found}"

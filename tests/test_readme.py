@@ -24,15 +24,25 @@ def test_quickstart_runs_as_written(tmp_path, monkeypatch):
 
     def small_model(units, name):
         return keras.Sequential(
-            [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(units, activation="relu"),
-             keras.layers.Dense(2)], name=name,
-        )  # fmt: skip
+            [
+                keras.Input((8, 8, 1)),
+                keras.layers.Flatten(),
+                keras.layers.Dense(units, activation="relu"),
+                keras.layers.Dense(2),
+            ],
+            name=name,
+        )
 
     names = {
-        "teacher": small_model(32, "teacher"), "student": small_model(4, "student"),
-        "x_train": x[:64], "y_train": y[:64], "x_val": x[64:80], "y_val": y[64:80],
-        "x_test": x[80:], "y_test": y[80:],
-    }  # fmt: skip
+        "teacher": small_model(32, "teacher"),
+        "student": small_model(4, "student"),
+        "x_train": x[:64],
+        "y_train": y[:64],
+        "x_val": x[64:80],
+        "y_val": y[64:80],
+        "x_test": x[80:],
+        "y_test": y[80:],
+    }
     exec(python_block(os.path.join(ROOT, "README.md"), "## Quickstart"), names)
     assert os.path.exists(tmp_path / "student_int8.tflite")
     assert names["result"].mode == "int8"
@@ -46,4 +56,4 @@ def test_quickstart_is_the_design_public_api():
     readme = python_block(os.path.join(ROOT, "README.md"), "## Quickstart")
     design = python_block(DESIGN, "## Public API")
     assert design.startswith(readme)
-    assert design[len(readme):].startswith("\n#")
+    assert design[len(readme) :].startswith("\n#")

@@ -54,23 +54,70 @@ class QuantizationMode:
 MODES = {
     mode.name: mode
     for mode in (
-        QuantizationMode("float32", "TFLITE_BUILTINS", False, None, False,
-                         "float32", "float32", "no quantization"),
-        QuantizationMode("dynamic", "TFLITE_BUILTINS", True, None, False,
-                         "float32", "float32", "int8 weights, float activations"),
-        QuantizationMode("float16", "TFLITE_BUILTINS", True, "float16", False,
-                         "float32", "float32", "float16 weights"),
-        QuantizationMode("int8", "TFLITE_BUILTINS_INT8", True, None, True,
-                         "float32", "float32",
-                         "int8 weights and activations, float input and output"),
-        QuantizationMode("int8_io", "TFLITE_BUILTINS_INT8", True, None, True,
-                         "int8", "int8", "int8 weights, activations, input and output",
-                         uint8_image_input=False),
-        QuantizationMode("int16x8", "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8",
-                         True, None, True, "float32", "float32",
-                         "int16 activations, int8 weights", uint8_image_input=False),
+        QuantizationMode(
+            "float32",
+            "TFLITE_BUILTINS",
+            False,
+            None,
+            False,
+            "float32",
+            "float32",
+            "no quantization",
+        ),
+        QuantizationMode(
+            "dynamic",
+            "TFLITE_BUILTINS",
+            True,
+            None,
+            False,
+            "float32",
+            "float32",
+            "int8 weights, float activations",
+        ),
+        QuantizationMode(
+            "float16",
+            "TFLITE_BUILTINS",
+            True,
+            "float16",
+            False,
+            "float32",
+            "float32",
+            "float16 weights",
+        ),
+        QuantizationMode(
+            "int8",
+            "TFLITE_BUILTINS_INT8",
+            True,
+            None,
+            True,
+            "float32",
+            "float32",
+            "int8 weights and activations, float input and output",
+        ),
+        QuantizationMode(
+            "int8_io",
+            "TFLITE_BUILTINS_INT8",
+            True,
+            None,
+            True,
+            "int8",
+            "int8",
+            "int8 weights, activations, input and output",
+            uint8_image_input=False,
+        ),
+        QuantizationMode(
+            "int16x8",
+            "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8",
+            True,
+            None,
+            True,
+            "float32",
+            "float32",
+            "int16 activations, int8 weights",
+            uint8_image_input=False,
+        ),
     )
-}  # fmt: skip
+}
 
 FLOAT32 = "float32"
 
@@ -102,8 +149,7 @@ def get(name):
     if not isinstance(name, str) or name not in MODES:
         listed = ", ".join(repr(n) for n in MODES)
         raise ValueError(
-            f"quantization must be one of None (float32), {listed}. "
-            f"Received: quantization={name!r}"
+            f"quantization must be one of None (float32), {listed}. Received: quantization={name!r}"
         )
     return MODES[name]
 

@@ -18,16 +18,22 @@ def _tables(comparison):
     reference = comparison.names[0]
     summary = (
         ["model", "accuracy", f"agreement with {reference}", "ECE (15 bins)"],
-        [[name, render.percent(acc), render.percent(agree), f"{ece:.4f}"]
-         for name, acc, agree, ece in zip(comparison.names, comparison.accuracy,
-                                          comparison.agreement, comparison.ece)],
-    )  # fmt: skip
+        [
+            [name, render.percent(acc), render.percent(agree), f"{ece:.4f}"]
+            for name, acc, agree, ece in zip(
+                comparison.names, comparison.accuracy, comparison.agreement, comparison.ece
+            )
+        ],
+    )
     per_class = (
         ["class", "samples"] + comparison.names,
-        [[name, f"{count:,}"] + [render.percent(v) if np.isfinite(v) else "-" for v in column]
-         for name, count, column in zip(comparison.class_names, comparison.class_counts,
-                                        comparison.per_class.T)],
-    )  # fmt: skip
+        [
+            [name, f"{count:,}"] + [render.percent(v) if np.isfinite(v) else "-" for v in column]
+            for name, count, column in zip(
+                comparison.class_names, comparison.class_counts, comparison.per_class.T
+            )
+        ],
+    )
     return summary, per_class
 
 
@@ -85,8 +91,12 @@ def comparison_html(comparison, title="What distillation changed", caption=None,
     True
     """
     summary, per_class = _tables(comparison)
-    sections = [("p", _caption(comparison, caption)), ("table", summary),
-                ("h2", "Per-class accuracy"), ("table", per_class)]  # fmt: skip
+    sections = [
+        ("p", _caption(comparison, caption)),
+        ("table", summary),
+        ("h2", "Per-class accuracy"),
+        ("table", per_class),
+    ]
     return render.html_page(title, sections, png=png)
 
 
@@ -116,9 +126,13 @@ def comparison_figure(comparison, title=None):
     width = 0.8 / models
     positions = np.arange(classes)
     for i, name in enumerate(comparison.names):
-        bars.bar(positions + (i - (models - 1) / 2) * width, 100 * comparison.per_class[i],
-                 width, label=f"{name} ({render.percent(comparison.accuracy[i])})",
-                 color=f"C{i}")  # fmt: skip
+        bars.bar(
+            positions + (i - (models - 1) / 2) * width,
+            100 * comparison.per_class[i],
+            width,
+            label=f"{name} ({render.percent(comparison.accuracy[i])})",
+            color=f"C{i}",
+        )
     long_names = max(map(len, comparison.class_names)) > 3
     bars.set_xticks(positions, comparison.class_names, rotation=30 if long_names else 0)
     low = np.nanmin(comparison.per_class) if np.isfinite(comparison.per_class).any() else 0
@@ -130,8 +144,14 @@ def comparison_figure(comparison, title=None):
     diagram.plot([0, 1], [0, 1], color="0.6", linestyle="--", label="perfect calibration")
     for i, (name, bins) in enumerate(zip(comparison.names, comparison.reliability)):
         used = bins.counts > 0
-        diagram.plot(bins.confidence[used], bins.accuracy[used], marker="o", markersize=4,
-                     color=f"C{i}", label=f"{name} (ECE {comparison.ece[i]:.3f})")
+        diagram.plot(
+            bins.confidence[used],
+            bins.accuracy[used],
+            marker="o",
+            markersize=4,
+            color=f"C{i}",
+            label=f"{name} (ECE {comparison.ece[i]:.3f})",
+        )
     diagram.set_xlim(0, 1)
     diagram.set_ylim(0, 1.02)
     diagram.set_xlabel("confidence (mean of the bin)")

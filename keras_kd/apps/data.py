@@ -20,9 +20,17 @@ DEBIAN_FORTUNES_DIR = "/usr/share/games/fortunes"
 CHARACTERS = "\n" + "".join(chr(c) for c in range(32, 127))
 
 FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 _FASHION_MNIST_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -61,9 +69,7 @@ def read_idx(path):
         type_code, ndim = header[2], header[3]
         if type_code not in _IDX_DTYPES:
             raise ValueError(f"{path}: unknown IDX type code {type_code:#x}.")
-        shape = tuple(
-            int.from_bytes(f.read(4), "big") for _ in range(ndim)
-        )
+        shape = tuple(int.from_bytes(f.read(4), "big") for _ in range(ndim))
         data = np.frombuffer(f.read(), dtype=_IDX_DTYPES[type_code])
     if data.size != int(np.prod(shape)):
         raise ValueError(
@@ -84,9 +90,7 @@ def _find_idx(folder, stem):
 def fashion_mnist_source(path=None):
     """The folder the IDX files will be read from, or `None` (download)."""
     for folder in (path, os.environ.get("KERAS_KD_DATA"), DEBIAN_FASHION_MNIST_DIR):
-        if folder and all(
-            _find_idx(folder, stem) for stem in _FASHION_MNIST_FILES.values()
-        ):
+        if folder and all(_find_idx(folder, stem) for stem in _FASHION_MNIST_FILES.values()):
             return folder
     if path:
         raise FileNotFoundError(
@@ -119,8 +123,7 @@ def load_fashion_mnist(path=None, flatten=False):
     folder = fashion_mnist_source(path)
     if folder is not None:
         arrays = {
-            key: read_idx(_find_idx(folder, stem))
-            for key, stem in _FASHION_MNIST_FILES.items()
+            key: read_idx(_find_idx(folder, stem)) for key, stem in _FASHION_MNIST_FILES.items()
         }
     else:
         import keras
@@ -205,9 +208,10 @@ def load_fortunes(path=None, test_fraction=0.1, max_chars=None, seed=0):
     """
     folder = path or DEBIAN_FORTUNES_DIR
     names = sorted(
-        name for name in (os.listdir(folder) if os.path.isdir(folder) else [])
+        name
+        for name in (os.listdir(folder) if os.path.isdir(folder) else [])
         if "." not in name and os.path.isfile(os.path.join(folder, name))
-    )  # fmt: skip
+    )
     if not names:
         raise FileNotFoundError(
             f"No fortune files in {folder!r}. Install them with "

@@ -62,10 +62,22 @@ class Preset:
 # the 27k-parameter student distilled no better than alone; with T=2,
 # alpha=0.5 and 12 epochs it gained +0.5 and +1.1 points over two seeds.
 PRESETS: dict[str, Preset] = {
-    "fashion_mnist": Preset(epochs=12, teacher_epochs=5, temperature=2.0, alpha=0.5,
-                            lr_schedule="constant", student_width=8),
-    "digits": Preset(epochs=40, teacher_epochs=40, temperature=4.0, alpha=0.1,
-                     lr_schedule="constant", student_width=8),
+    "fashion_mnist": Preset(
+        epochs=12,
+        teacher_epochs=5,
+        temperature=2.0,
+        alpha=0.5,
+        lr_schedule="constant",
+        student_width=8,
+    ),
+    "digits": Preset(
+        epochs=40,
+        teacher_epochs=40,
+        temperature=4.0,
+        alpha=0.1,
+        lr_schedule="constant",
+        student_width=8,
+    ),
 }
 
 # The share of the training set that `holdout="validation"` sets aside.
@@ -202,14 +214,18 @@ def run_demo(
     ...
     """
     if dataset not in DATASETS:
-        raise ValueError(
-            f"Unknown dataset {dataset!r}. Choose one of {sorted(DATASETS)}."
-        )
+        raise ValueError(f"Unknown dataset {dataset!r}. Choose one of {sorted(DATASETS)}.")
     if holdout not in ("test", "validation"):
         raise ValueError(f"holdout must be 'test' or 'validation'. Received: {holdout!r}")
-    settings = _settings(dataset, epochs=epochs, teacher_epochs=teacher_epochs,
-                         temperature=temperature, alpha=alpha, lr_schedule=lr_schedule,
-                         student_width=student_width)  # fmt: skip
+    settings = _settings(
+        dataset,
+        epochs=epochs,
+        teacher_epochs=teacher_epochs,
+        temperature=temperature,
+        alpha=alpha,
+        lr_schedule=lr_schedule,
+        student_width=student_width,
+    )
     _check_lr_schedule(settings.lr_schedule)
     (x_train, y_train), (x_test, y_test) = DATASETS[dataset]()
     if holdout == "validation":
@@ -224,20 +240,39 @@ def run_demo(
         x_train, y_train, settings.teacher_epochs, seed, learning_rate, batch_size, verbose
     )
     alone, alone_time, student, distill_time = train_students(
-        teacher, x_train, y_train, settings.epochs, seed, settings.temperature,
-        settings.alpha, learning_rate, batch_size, settings.lr_schedule, labels,
-        verbose, settings.student_width,
-    )  # fmt: skip
-    names = ["teacher", f"student alone ({labels:,} labels)" if scarce else "student alone",
-             "student distilled (no labels)" if scarce else "student distilled"]  # fmt: skip
+        teacher,
+        x_train,
+        y_train,
+        settings.epochs,
+        seed,
+        settings.temperature,
+        settings.alpha,
+        learning_rate,
+        batch_size,
+        settings.lr_schedule,
+        labels,
+        verbose,
+        settings.student_width,
+    )
+    names = [
+        "teacher",
+        f"student alone ({labels:,} labels)" if scarce else "student alone",
+        "student distilled (no labels)" if scarce else "student distilled",
+    ]
     models = (teacher, alone, student)
     seconds = (teacher_time, alone_time, distill_time)
     rows = []
     for name, model, time_taken in zip(names, models, seconds):
         probabilities = comparison.predict_probabilities(model, x_test)
-        rows.append(DemoRow(name, model.count_params(),
-                            comparison.accuracy(probabilities, y_test), time_taken,
-                            probabilities))  # fmt: skip
+        rows.append(
+            DemoRow(
+                name,
+                model.count_params(),
+                comparison.accuracy(probabilities, y_test),
+                time_taken,
+                probabilities,
+            )
+        )
     if save_dir:
         os.makedirs(save_dir, exist_ok=True)
         for model in models:
@@ -327,9 +362,21 @@ def train_teacher(x, y, epochs, seed=0, learning_rate=2e-3, batch_size=128, verb
     return teacher, seconds
 
 
-def train_students(teacher, x, y, epochs, seed=0, temperature=2.0, alpha=0.5,
-                   learning_rate=2e-3, batch_size=128, lr_schedule="constant",
-                   labels=None, verbose="auto", student_width=8):
+def train_students(
+    teacher,
+    x,
+    y,
+    epochs,
+    seed=0,
+    temperature=2.0,
+    alpha=0.5,
+    learning_rate=2e-3,
+    batch_size=128,
+    lr_schedule="constant",
+    labels=None,
+    verbose="auto",
+    student_width=8,
+):
     """Trains the same `student_cnn` alone and distilled from `teacher`.
 
     Both students start from the same weights and see the same number of
@@ -401,17 +448,14 @@ def accuracy(model, x, y):
 
 def _check_lr_schedule(lr_schedule):
     if lr_schedule not in ("constant", "cosine"):
-        raise ValueError(
-            f"lr_schedule must be 'constant' or 'cosine'. Received: {lr_schedule!r}"
-        )
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine'. Received: {lr_schedule!r}")
     return lr_schedule
 
 
 def _check_label_count(count, num_images):
     if not 0 < count <= num_images:
         raise ValueError(
-            f"labels={count} must be between 1 and the number of training "
-            f"images ({num_images:,})."
+            f"labels={count} must be between 1 and the number of training images ({num_images:,})."
         )
 
 

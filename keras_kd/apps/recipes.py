@@ -10,12 +10,20 @@ from keras_kd.distiller import Distiller
 from keras_kd.losses.soft_target import SoftTargetKD
 from keras_kd.teachers.cache import TeacherCache
 
-__all__ = ["born_again", "function_matching", "function_matching_augmentation",
-           "patient_schedule"]
+__all__ = ["born_again", "function_matching", "function_matching_augmentation", "patient_schedule"]
 
 
-def born_again(make_student, teacher, x, y, generations=2, distillation_loss="kd",
-               alpha=0.5, compile_kwargs=None, fit_kwargs=None):
+def born_again(
+    make_student,
+    teacher,
+    x,
+    y,
+    generations=2,
+    distillation_loss="kd",
+    alpha=0.5,
+    compile_kwargs=None,
+    fit_kwargs=None,
+):
     """Born-again networks (Furlanello et al., 2018): students teach students.
 
     Generation 1 distills `teacher` into a fresh `make_student()`; each later
@@ -48,14 +56,14 @@ def born_again(make_student, teacher, x, y, generations=2, distillation_loss="kd
     2
     """
     if not is_integer(generations) or generations < 1:
-        raise ValueError(
-            f"`generations` must be an integer >= 1. Received: {generations!r}"
-        )
+        raise ValueError(f"`generations` must be an integer >= 1. Received: {generations!r}")
     students = []
     for _ in range(int(generations)):
         distiller = Distiller(
-            teacher=teacher, student=make_student(),
-            distillation_loss=distillation_loss, alpha=alpha,
+            teacher=teacher,
+            student=make_student(),
+            distillation_loss=distillation_loss,
+            alpha=alpha,
         )
         if compile_kwargs is None:
             compile_classifier(distiller)
@@ -67,9 +75,16 @@ def born_again(make_student, teacher, x, y, generations=2, distillation_loss="kd
     return students
 
 
-def function_matching(teacher, student, mixup_alpha=0.2, translation=0.1,
-                      flip="horizontal", temperature=1.0, distillation_loss=None,
-                      seed=None):
+def function_matching(
+    teacher,
+    student,
+    mixup_alpha=0.2,
+    translation=0.1,
+    flip="horizontal",
+    temperature=1.0,
+    distillation_loss=None,
+    seed=None,
+):
     """Function matching (Beyer et al., 2022): a consistent, patient teacher.
 
     "Knowledge distillation: A good teacher is patient and consistent"
@@ -145,8 +160,7 @@ def function_matching(teacher, student, mixup_alpha=0.2, translation=0.1,
     )
 
 
-def function_matching_augmentation(mixup_alpha=0.2, translation=0.1, flip="horizontal",
-                                   seed=None):
+def function_matching_augmentation(mixup_alpha=0.2, translation=0.1, flip="horizontal", seed=None):
     """The layers `function_matching` augments with, in the order they run.
 
     Args:
@@ -173,8 +187,11 @@ def function_matching_augmentation(mixup_alpha=0.2, translation=0.1, flip="horiz
     if flip:
         makers.append(lambda s: keras.layers.RandomFlip(flip, seed=s))
     if translation:
-        makers.append(lambda s: keras.layers.RandomTranslation(
-            translation, translation, fill_mode="constant", seed=s))
+        makers.append(
+            lambda s: keras.layers.RandomTranslation(
+                translation, translation, fill_mode="constant", seed=s
+            )
+        )
     if mixup_alpha:
         if not (is_real_number(mixup_alpha) and 0 < mixup_alpha <= 1):
             raise ValueError(
@@ -209,9 +226,13 @@ def patient_schedule(learning_rate, epochs, steps_per_epoch, warmup_epochs=0):
     [0.001, 0.0005, 0.0]
     """
     learning_rate = check_number(
-        "patient_schedule", "learning_rate", learning_rate, 0, low_inclusive=False,
+        "patient_schedule",
+        "learning_rate",
+        learning_rate,
+        0,
+        low_inclusive=False,
         role="is the peak learning rate and",
-    )  # fmt: skip
+    )
     for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
         if not is_integer(value) or value < 1:
             raise ValueError(f"`{name}` must be an integer >= 1. Received: {name}={value!r}")

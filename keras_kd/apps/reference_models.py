@@ -39,9 +39,7 @@ def teacher_cnn(input_shape=(28, 28, 1), classes=10, softmax=False, name="teache
     x = layers.Flatten(name="flatten")(_conv_blocks(inputs, (32, 64, 128)))
     x = layers.Dropout(0.3, name="dropout")(x)
     x = layers.Dense(256, activation="relu", name="embedding")(x)
-    outputs = layers.Dense(
-        classes, activation="softmax" if softmax else None, name="logits"
-    )(x)
+    outputs = layers.Dense(classes, activation="softmax" if softmax else None, name="logits")(x)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -101,7 +101,6 @@ class Trial:
     status: str
 
 
-
 @dataclass
 class SearchResult:
     """What `search` found: the best settings and every trial.
@@ -245,9 +244,13 @@ def search(
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}. Received: {algorithm!r}.")
     learning_rate = check_number(
-        "search", "learning_rate", learning_rate, 0, low_inclusive=False,
+        "search",
+        "learning_rate",
+        learning_rate,
+        0,
+        low_inclusive=False,
         hint="Typical values: 1e-4 to 1e-2.",
-    )  # fmt: skip
+    )
     train_data = _check_data(train_data, "train_data", teacher)
     validation_data = _check_data(validation_data, "validation_data", teacher)
     _check_student_builder(build_student)
@@ -306,8 +309,10 @@ def check_choices(temperature, alpha, losses):
     ...
     ValueError: temperature must hold finite numbers > 0. Received: [0]. ...
     """
-    temperature, alpha, losses = (_as_list(v, n) for v, n in (
-        (temperature, "temperature"), (alpha, "alpha"), (losses, "losses")))  # fmt: skip
+    temperature, alpha, losses = (
+        _as_list(v, n)
+        for v, n in ((temperature, "temperature"), (alpha, "alpha"), (losses, "losses"))
+    )
     if not all(_is_number(t) and math.isfinite(t) and t > 0 for t in temperature):
         raise ValueError(
             f"temperature must hold finite numbers > 0. Received: {temperature}. "
@@ -468,15 +473,17 @@ def _check_directory(directory, settings, overwrite):
     if overwrite or not os.path.exists(path):
         return
     stored = files.read_json(
-        path, "The search settings file",
+        path,
+        "The search settings file",
         "Pass overwrite=True to start the search over, or another directory.",
-    )  # fmt: skip
+    )
     if not isinstance(stored, dict):
         stored = {}
     changed = [key for key in settings if stored.get(key) != settings[key]]
     if changed:
         described = [
-            f"{_SETTING_NAMES[key]} changed" if key in _SETTING_NAMES
+            f"{_SETTING_NAMES[key]} changed"
+            if key in _SETTING_NAMES
             else f"{key} {stored.get(key)!r} there, {settings[key]!r} now"
             for key in changed
         ]
@@ -544,8 +551,18 @@ def _space(keras_tuner, choices):
     return hp
 
 
-def train_trial(teacher, build_student, settings, train_data, validation_data, epochs,
-                seed=0, batch_size=128, learning_rate=1e-3, verbose=0):
+def train_trial(
+    teacher,
+    build_student,
+    settings,
+    train_data,
+    validation_data,
+    epochs,
+    seed=0,
+    batch_size=128,
+    learning_rate=1e-3,
+    verbose=0,
+):
     """Trains one trial's distilled student; what `search` runs per trial.
 
     Args:
@@ -580,9 +597,12 @@ def train_trial(teacher, build_student, settings, train_data, validation_data, e
     compile_classifier(distiller, keras.optimizers.Adam(learning_rate))
     keras.utils.set_random_seed(seed)
     history = distiller.fit(
-        *train_data, validation_data=validation_data, epochs=epochs,
-        batch_size=batch_size, verbose=verbose,
-    )  # fmt: skip
+        *train_data,
+        validation_data=validation_data,
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=verbose,
+    )
     return distiller, history
 
 
@@ -592,17 +612,23 @@ def _tuner_class(keras_tuner):
     class DistillationTuner(_keras_tuner_compat.base_tuner(keras_tuner)):
         def configure(self, teacher, build_student, seed, batch_size, learning_rate):
             self.trial_args = dict(
-                teacher=teacher, build_student=build_student, seed=seed,
-                batch_size=batch_size, learning_rate=learning_rate,
-            )  # fmt: skip
+                teacher=teacher,
+                build_student=build_student,
+                seed=seed,
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+            )
 
         def run_trial(self, trial, train_data, validation_data, epochs, verbose=0):
             try:
                 _, history = train_trial(
-                    settings=trial.hyperparameters.values, train_data=train_data,
-                    validation_data=validation_data, epochs=epochs, verbose=verbose,
+                    settings=trial.hyperparameters.values,
+                    train_data=train_data,
+                    validation_data=validation_data,
+                    epochs=epochs,
+                    verbose=verbose,
                     **self.trial_args,
-                )  # fmt: skip
+                )
             except Exception as error:  # a mistake: stop the search, not just the trial
                 raise _TrialError(error) from error
             return history  # KerasTuner scores its best epoch

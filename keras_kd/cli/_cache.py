@@ -19,20 +19,25 @@ from keras_kd.cli._errors import UsageError
 def register(add_command):
     """Adds the `cache` sub-command through `add_command(name, handler, help)`."""
     parser = add_command(
-        "cache", run,
+        "cache",
+        run,
         "Store a saved teacher's outputs on the inputs of an .npz file, for "
         "distillation without running the teacher (keras-kd distill --teacher DIR).",
-    )  # fmt: skip
+    )
     parser.add_argument("teacher", help="Teacher .keras file.")
     parser.add_argument("--data", required=True, help=".npz with the inputs 'x'.")
     parser.add_argument(
-        "-o", "--output", required=True,
+        "-o",
+        "--output",
+        required=True,
         help="Folder of the cache (created; a half-written one is completed).",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--top-k", type=int, default=None,
+        "--top-k",
+        type=int,
+        default=None,
         help="Store only the K largest log-probabilities per sample (default: all classes).",
-    )  # fmt: skip
+    )
     parser.add_argument("--dtype", choices=("float16", "float32"), default="float16")
     parser.add_argument("--batch-size", type=int, default=256)
 

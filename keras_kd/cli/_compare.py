@@ -22,10 +22,11 @@ from keras_kd.cli._errors import UsageError
 def register(add_command):
     """Adds the `compare` sub-command through `add_command(name, handler, help)`."""
     parser = add_command(
-        "compare", run,
+        "compare",
+        run,
         "Compare Keras models on the same labelled data: per-class accuracy, agreement "
         "with the first model, calibration (ECE) and a reliability diagram.",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "models", nargs="*", help="The .keras files; the reference (the teacher) first."
     )

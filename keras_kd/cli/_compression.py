@@ -37,10 +37,12 @@ def _distill(student, kwargs):
     y = kwargs["y"]
     loss = losses.with_temperature("kd", kwargs["temperature"])
     distiller = Distiller(
-        _teacher(kwargs), student, distillation_loss=loss,
+        _teacher(kwargs),
+        student,
+        distillation_loss=loss,
         alpha=kwargs["alpha"] if y is not None else 0.0,
         teacher_outputs=kwargs["teacher_outputs"],
-    )  # fmt: skip
+    )
     hard = keras.losses.SparseCategoricalCrossentropy(
         from_logits=distiller.student_kind == "logits"
     )
@@ -48,9 +50,12 @@ def _distill(student, kwargs):
         keras.optimizers.Adam(kwargs["learning_rate"]), loss=hard if y is not None else None
     )
     distiller.fit(
-        kwargs["x"], y, epochs=kwargs["epochs"], batch_size=kwargs["batch_size"],
+        kwargs["x"],
+        y,
+        epochs=kwargs["epochs"],
+        batch_size=kwargs["batch_size"],
         verbose=kwargs["verbose"],
-    )  # fmt: skip
+    )
     return student
 
 
@@ -125,20 +130,30 @@ def run_prune(tflite_export, kwargs, target_sparsity, quantization):
     float_accuracy = _float_accuracy(student, kwargs)
     end_step, frequency = pruning_steps(len(kwargs["x"]), kwargs["batch_size"], kwargs["epochs"])
     pruned = compression.pruning_aware(
-        student, target_sparsity=target_sparsity, begin_step=0, end_step=end_step,
+        student,
+        target_sparsity=target_sparsity,
+        begin_step=0,
+        end_step=end_step,
         frequency=frequency,
-    )  # fmt: skip
+    )
     pruned = _distill(pruned, kwargs)
     plain = compression.strip(pruned)
     mode = tflite_export.modes.get(quantization)
     calibration = kwargs["x"][:500] if mode.needs_calibration else None
     tflite_export.convert(
-        plain, kwargs["output_path"], quantization=quantization,
-        representative_data=calibration, verbose=0,
-    )  # fmt: skip
+        plain,
+        kwargs["output_path"],
+        quantization=quantization,
+        representative_data=calibration,
+        verbose=0,
+    )
     shares = list(compression.sparsity(pruned).values())
     _report(
-        tflite_export, kwargs["output_path"], quantization, kwargs, float_accuracy,
+        tflite_export,
+        kwargs["output_path"],
+        quantization,
+        kwargs,
+        float_accuracy,
         float(np.mean(shares)),
-    )  # fmt: skip
+    )
     return 0

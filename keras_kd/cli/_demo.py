@@ -31,10 +31,11 @@ DEMO_OPTIONS = (
 def register(add_command):
     """Adds the `demo` sub-command through `add_command(name, handler, help)`."""
     parser = add_command(
-        "demo", run,
+        "demo",
+        run,
         "Distill a small CNN from a teacher on real data and compare it "
         "with the same student trained alone.",
-    )  # fmt: skip
+    )
     parser.add_argument("--dataset", default="fashion_mnist", choices=["fashion_mnist", "digits"])
     parser.add_argument(
         "--epochs",
@@ -117,7 +118,6 @@ def _check(args):
             flag = "--" + option.replace("_", "-")
             raise UsageError(f"{flag} {folder!r} is a file, not a folder. Name a folder.")
     if args.report_dir is not None:
-
         from keras_kd.apps import render
 
         try:

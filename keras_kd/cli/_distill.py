@@ -24,9 +24,10 @@ def register(add_command):
         "distill", run, "Distill a saved student from a saved teacher on data in an .npz file."
     )
     parser.add_argument(
-        "--teacher", required=True,
+        "--teacher",
+        required=True,
         help="Teacher .keras file, or a folder written by keras-kd cache.",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--student", required=True, help="Student .keras file (its starting weights)."
     )

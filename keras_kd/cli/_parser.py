@@ -19,13 +19,16 @@ from keras_kd.cli import _tune
 # Each adds its sub-commands with `register(add_command)`.
 COMMAND_MODULES = (_demo, _distill, _cache, _tune, _compare, _export, _report, _tfmot)
 
+
 def _common_options():
     """Options every sub-command accepts, as an argparse parent parser."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        _quiet.VERBOSE_FLAG, action="store_true", default=argparse.SUPPRESS,
+        _quiet.VERBOSE_FLAG,
+        action="store_true",
+        default=argparse.SUPPRESS,
         help="Keep TensorFlow's and absl's start-up logging.",
-    )  # fmt: skip
+    )
     return common
 
 

@@ -28,10 +28,11 @@ OUTPUTS = ("markdown", "html", "figure")
 def register(add_command):
     """Adds the `report` sub-command through `add_command(name, handler, help)`."""
     parser = add_command(
-        "report", run,
+        "report",
+        run,
         "Compare .tflite files in LiteRT on the same data: a Markdown table, "
         "an HTML page and a PNG figure.",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "tflite", nargs="*", help="The .tflite files, the size baseline ('vs first') first."
     )
@@ -142,10 +143,17 @@ def _evaluate_all(args, tflite_export, x, y):
     reports = []
     for path in args.tflite:
         try:
-            reports.append(tflite_export.evaluate(
-                path, x, y, reference=reference, batch_size=args.batch_size,
-                num_threads=args.threads, latency_samples=args.latency_samples,
-            ))  # fmt: skip
+            reports.append(
+                tflite_export.evaluate(
+                    path,
+                    x,
+                    y,
+                    reference=reference,
+                    batch_size=args.batch_size,
+                    num_threads=args.threads,
+                    latency_samples=args.latency_samples,
+                )
+            )
         except ValueError as error:
             raise UsageError(f"{path}: {error}") from None
     return reports

@@ -52,8 +52,9 @@ def register(add_command):
 
 def _add_common(parser, default_output, learning_rate):
     parser.add_argument(
-        "student", help="The trained student, a .keras file (any model with the native "
-        "engine; Sequential or Functional with --engine tfmot)."
+        "student",
+        help="The trained student, a .keras file (any model with the native "
+        "engine; Sequential or Functional with --engine tfmot).",
     )
     parser.add_argument(
         "--teacher",
@@ -78,10 +79,12 @@ def _add_common(parser, default_output, learning_rate):
     parser.add_argument("--seed", type=int, default=0, help="Random seed of the fine-tuning.")
     parser.add_argument("--quiet", action="store_true", help="No progress bar.")
     parser.add_argument(
-        "--engine", default="native", choices=["native", "tfmot"],
+        "--engine",
+        default="native",
+        choices=["native", "tfmot"],
         help="native: keras_kd.compression on this Keras backend (default); "
         "tfmot: tensorflow-model-optimization in a TensorFlow child process.",
-    )  # fmt: skip
+    )
 
 
 def _inputs(args, tflite_export):

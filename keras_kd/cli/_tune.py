@@ -28,26 +28,28 @@ DATASETS = ("digits", "fashion_mnist")
 def register(add_command):
     """Adds the `tune` sub-command through `add_command(name, handler, help)`."""
     parser = add_command(
-        "tune", run,
+        "tune",
+        run,
         "Search the distillation temperature, alpha and loss on a validation split "
         "(KerasTuner; resumable from --directory).",
-    )  # fmt: skip
+    )
     parser.add_argument("--teacher", required=True, help="Trained teacher .keras file.")
     parser.add_argument(
-        "--student", required=True,
+        "--student",
+        required=True,
         help="Student .keras file; its architecture is re-initialized for every trial.",
-    )  # fmt: skip
+    )
     data = parser.add_mutually_exclusive_group(required=True)
     data.add_argument("--data", help="Training .npz with 'x' and 'y' (integer labels).")
     data.add_argument("--dataset", choices=DATASETS, help="A built-in dataset's training set.")
+    parser.add_argument("--validation-data", default=None, help="Validation .npz with 'x' and 'y'.")
     parser.add_argument(
-        "--validation-data", default=None, help="Validation .npz with 'x' and 'y'."
-    )
-    parser.add_argument(
-        "--validation-fraction", type=float, default=0.2,
+        "--validation-fraction",
+        type=float,
+        default=0.2,
         help="Without --validation-data: the last share of the training data held out "
         "to score the trials (default: 0.2).",
-    )  # fmt: skip
+    )
     parser.add_argument("--temperature", type=float, nargs="+", default=[1.0, 2.0, 4.0])
     parser.add_argument("--alpha", type=float, nargs="+", default=[0.1, 0.5])
     parser.add_argument("--loss", nargs="+", default=["kd"], help="Registered loss names.")
@@ -61,9 +63,10 @@ def register(add_command):
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--directory", default="keras_kd_search",
+        "--directory",
+        default="keras_kd_search",
         help="KerasTuner's folder; run again with the same folder to resume.",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--overwrite", action="store_true", help="Discard a search stored in --directory."
     )
@@ -91,8 +94,11 @@ def _check_options(args):
             "-o best.json."
         )
     files.check_destination(args.output, inputs, what="--output")
-    for option, value in (("epochs", args.epochs), ("batch-size", args.batch_size),
-                          ("max-trials", args.max_trials)):  # fmt: skip
+    for option, value in (
+        ("epochs", args.epochs),
+        ("batch-size", args.batch_size),
+        ("max-trials", args.max_trials),
+    ):
         if value is not None and value < 1:
             raise UsageError(f"--{option} must be at least 1. Received: {value}.")
     if args.seed < 0:
@@ -200,13 +206,23 @@ def run(args):
     if os.path.exists(args.directory) and not os.path.isdir(args.directory):
         raise UsageError(f"--directory {args.directory!r} is a file, not a folder.")
     result = tuning.search(
-        teacher, _student_builder(student, args.seed), train, validation,
-        temperature=args.temperature, alpha=args.alpha, losses=args.loss,
-        epochs=args.epochs, max_trials=args.max_trials, directory=args.directory,
-        seed=args.seed, objective=args.objective, algorithm=args.algorithm,
-        batch_size=args.batch_size, learning_rate=args.learning_rate,
+        teacher,
+        _student_builder(student, args.seed),
+        train,
+        validation,
+        temperature=args.temperature,
+        alpha=args.alpha,
+        losses=args.loss,
+        epochs=args.epochs,
+        max_trials=args.max_trials,
+        directory=args.directory,
+        seed=args.seed,
+        objective=args.objective,
+        algorithm=args.algorithm,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
         overwrite=args.overwrite,
-    )  # fmt: skip
+    )
     print(result.to_markdown())
 
     from keras_kd import files

@@ -168,11 +168,7 @@ def _single_consumer(layer):
 def is_fusable_activation(layer):
     """A ReLU or ReLU6 layer, which TFLite fuses into the op before it."""
     if isinstance(layer, keras.layers.ReLU):
-        return (
-            layer.negative_slope == 0
-            and layer.threshold == 0
-            and layer.max_value in (None, 6.0)
-        )
+        return layer.negative_slope == 0 and layer.threshold == 0 and layer.max_value in (None, 6.0)
     return isinstance(layer, keras.layers.Activation) and activation_name(layer) in (
         "relu",
         "relu6",
@@ -230,9 +226,13 @@ def linear_call(layer, inputs, kernel, bias):
     else:
         if isinstance(layer, (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)):
             outputs = ops.depthwise_conv(
-                inputs, kernel, strides=layer.strides, padding=layer.padding,
-                dilation_rate=layer.dilation_rate, data_format=layer.data_format,
-            )  # fmt: skip
+                inputs,
+                kernel,
+                strides=layer.strides,
+                padding=layer.padding,
+                dilation_rate=layer.dilation_rate,
+                data_format=layer.data_format,
+            )
         else:
             outputs = layer.convolution_op(inputs, kernel)
         channels_first = layer.data_format == "channels_first"

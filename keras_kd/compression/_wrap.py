@@ -128,9 +128,11 @@ class CompressedModel(keras.layers.Layer):
         block = None if self.pruning is None else self.pruning["block_size"]
         if block is not None and _sparsity.tiles(block, layer.kernel.shape):
             mask = self.add_weight(
-                shape=tuple(layer.kernel.shape), initializer="ones", trainable=False,
+                shape=tuple(layer.kernel.shape),
+                initializer="ones",
+                trainable=False,
                 name=f"{layer.name}_mask",
-            )  # fmt: skip
+            )
             self.masks.append(mask)
             self._pruned_layers.append(layer)
         quantizers = []
@@ -196,10 +198,7 @@ class CompressedModel(keras.layers.Layer):
         if self.quantize:
             flat = keras.tree.flatten(inputs)
             quantized = iter(self.input_quantizers)
-            flat = [
-                next(quantized)(x, training=training) if _is_float(x) else x
-                for x in flat
-            ]
+            flat = [next(quantized)(x, training=training) if _is_float(x) else x for x in flat]
             inputs = keras.tree.pack_sequence_as(inputs, flat)
         self._training = training
         try:
@@ -214,9 +213,12 @@ class CompressedModel(keras.layers.Layer):
             step, settings["begin_step"], settings["end_step"], settings["frequency"]
         )
         sparsity = _sparsity.sparsity_at(
-            step, settings["target_sparsity"], settings["begin_step"], settings["end_step"],
+            step,
+            settings["target_sparsity"],
+            settings["begin_step"],
+            settings["end_step"],
             settings["initial_sparsity"],
-        )  # fmt: skip
+        )
         for layer, mask in zip(self._pruned_layers, self.masks):
             kernel = ops.stop_gradient(_masked(layer, mask))
             fresh = _sparsity.magnitude_mask(kernel, sparsity, self.pruning["block_size"])
@@ -336,7 +338,10 @@ def compressed_model(inner, quantize, pruning, fold_batch_norm, name):
     """The public Functional model around a new `CompressedModel`."""
     inputs = model_inputs(inner)
     layer = CompressedModel(
-        inner, quantize=quantize, pruning=pruning, fold_batch_norm=fold_batch_norm,
+        inner,
+        quantize=quantize,
+        pruning=pruning,
+        fold_batch_norm=fold_batch_norm,
         name="compressed",
-    )  # fmt: skip
+    )
     return keras.Model(inputs, layer(inputs), name=name)

@@ -51,9 +51,7 @@ def quantization_aware(model, fold_batch_norm=True):
     wrapper = _wrap.find_wrapper(model)
     if wrapper is not None:
         if wrapper.quantize:
-            raise ValueError(
-                f"The model {model.name!r} is already quantization-aware."
-            )
+            raise ValueError(f"The model {model.name!r} is already quantization-aware.")
         # A pruning-aware model: keep its masks and step, add quantization.
         inner = _wrap.copy_model(wrapper.model)
         result = _wrap.compressed_model(

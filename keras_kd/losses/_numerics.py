@@ -120,9 +120,7 @@ def standardize(logits, axis=-1):
     logits = ops.cast(logits, "float32")
     classes = logits.shape[axis]
     centred = logits - ops.mean(logits, axis=axis, keepdims=True)
-    variance = ops.sum(ops.square(centred), axis=axis, keepdims=True) / float(
-        max(classes - 1, 1)
-    )
+    variance = ops.sum(ops.square(centred), axis=axis, keepdims=True) / float(max(classes - 1, 1))
     std = ops.sqrt(ops.maximum(variance, MIN_PROBABILITY))
     return centred / (std + STANDARDIZE_EPSILON)
 

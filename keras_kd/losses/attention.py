@@ -31,9 +31,7 @@ def attention_map(features, p=2.0, size=None):
     features = ops.cast(features, "float32")
     attention = ops.mean(ops.power(ops.abs(features), p), axis=-1)
     if size is not None and tuple(attention.shape[1:]) != tuple(size):
-        attention = ops.image.resize(
-            ops.expand_dims(attention, -1), size, interpolation="bilinear"
-        )
+        attention = ops.image.resize(ops.expand_dims(attention, -1), size, interpolation="bilinear")
     flat = flatten_per_sample(attention)
     norm = safe_sqrt(ops.sum(flat * flat, axis=-1, keepdims=True))
     return flat / ops.maximum(norm, 1e-12)
@@ -65,9 +63,7 @@ def attention_transfer(teacher_features, student_features, p=2.0):
     """
     teacher_map = attention_map(teacher_features, p)
     size = tuple(teacher_features.shape[1:-1])
-    student_map = attention_map(
-        student_features, p, size=size if len(size) == 2 else None
-    )
+    student_map = attention_map(student_features, p, size=size if len(size) == 2 else None)
     return ops.mean(ops.square(teacher_map - student_map), axis=-1)
 
 
@@ -142,9 +138,7 @@ class AttentionTransfer(DistillationLoss):
     def call(self, teacher, student, y=None):
         total = None
         for t_name, s_name in self.pairs:
-            value = attention_transfer(
-                teacher.feature(t_name), student.feature(s_name), self.p
-            )
+            value = attention_transfer(teacher.feature(t_name), student.feature(s_name), self.p)
             total = value if total is None else total + value
         return total
 

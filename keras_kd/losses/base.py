@@ -70,9 +70,7 @@ class ModelOutputs:
 
     def log_probabilities(self, temperature=1.0, kind=None):
         """`log softmax(logits / temperature)` of the final outputs."""
-        return _numerics.log_softmax(
-            self.logits(temperature, kind) / temperature
-        )
+        return _numerics.log_softmax(self.logits(temperature, kind) / temperature)
 
 
 class EnsembleOutputs(ModelOutputs):
@@ -98,9 +96,7 @@ class EnsembleOutputs(ModelOutputs):
     def _mixture(self, temperature, kind):
         stacked = ops.stack(
             [
-                _numerics.log_softmax(
-                    _numerics.as_logits(z, kind or k) / temperature
-                )
+                _numerics.log_softmax(_numerics.as_logits(z, kind or k) / temperature)
                 + ops.log(ops.cast(w, "float32"))
                 for z, k, w in zip(self.members, self.kinds, self.weights)
                 if w > 0
@@ -152,7 +148,10 @@ class DistillationLoss:
 
     def __init__(self, weight=1.0, name=None):
         self.weight = checks.check_number(
-            f"{type(self).__name__}", "weight", weight, low=0,
+            f"{type(self).__name__}",
+            "weight",
+            weight,
+            low=0,
             role="multiplies the loss in a weighted list and",
         )
         self.name = name or self.registered_name or type(self).__name__

@@ -66,9 +66,7 @@ def binary_kd(
     """
     teacher_logits = _two_class_logits(teacher_outputs, teacher_kind)
     student_logits = _two_class_logits(student_outputs, student_kind)
-    kl = softmax_kl_divergence(
-        teacher_logits / temperature, student_logits / temperature
-    )
+    kl = softmax_kl_divergence(teacher_logits / temperature, student_logits / temperature)
     return temperature**2 * ops.sum(kl, axis=-1)
 
 
@@ -92,8 +90,8 @@ def ensemble_binary_logits(members, temperature):
             continue
         z = _two_class_logits(outputs, kind)[..., 1] / temperature
         log_weight = ops.log(ops.cast(weight, "float32"))
-        log_on.append(log_weight - ops.softplus(-z))   # log w + log sigmoid(z)
-        log_off.append(log_weight - ops.softplus(z))   # log w + log sigmoid(-z)
+        log_on.append(log_weight - ops.softplus(-z))  # log w + log sigmoid(z)
+        log_off.append(log_weight - ops.softplus(z))  # log w + log sigmoid(-z)
     on = ops.logsumexp(ops.stack(log_on, axis=0), axis=0)
     off = ops.logsumexp(ops.stack(log_off, axis=0), axis=0)
     return (on - off) * temperature
@@ -137,12 +135,13 @@ class BinaryKD(DistillationLoss):
         t = hyperparameters.value(self, "temperature")
         members = weighted_members(teacher)
         if len(members) == 1:
-            return binary_kd(
-                teacher.outputs, student.outputs, t, teacher.kind, student.kind
-            )
+            return binary_kd(teacher.outputs, student.outputs, t, teacher.kind, student.kind)
         return binary_kd(
-            ensemble_binary_logits(members, t), student.outputs, t,
-            "logits", student.kind,
+            ensemble_binary_logits(members, t),
+            student.outputs,
+            t,
+            "logits",
+            student.kind,
         )
 
     def get_config(self):

@@ -30,9 +30,7 @@ def _weighted_pearson(a, b, weights, eps=1e-8):
     return ops.sum(weights * a * b, axis=0) / (norms + eps)
 
 
-def dist_loss(
-    teacher_probs, student_probs, beta=1.0, gamma=1.0, temperature=1.0, mask=None
-):
+def dist_loss(teacher_probs, student_probs, beta=1.0, gamma=1.0, temperature=1.0, mask=None):
     """DIST on softened probabilities, one value for the batch.
 
     `T^2 * (beta * (1 - mean_i rho(p_t[i], p_s[i]))

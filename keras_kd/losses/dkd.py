@@ -141,12 +141,8 @@ class DKD(DistillationLoss):
         t = hyperparameters.value(self, "temperature")
         teacher_log_p = teacher.log_probabilities(t)
         student_log_p = student.log_probabilities(t)
-        mask = target_mask(
-            y, student_log_p.shape[-1], tuple(ops.shape(student_log_p)[1:-1])
-        )
-        return decoupled_kd(
-            teacher_log_p, student_log_p, mask, self.alpha, self.beta, t
-        )
+        mask = target_mask(y, student_log_p.shape[-1], tuple(ops.shape(student_log_p)[1:-1]))
+        return decoupled_kd(teacher_log_p, student_log_p, mask, self.alpha, self.beta, t)
 
     def get_config(self):
         return {

@@ -95,9 +95,7 @@ def make_projector(student_shape, teacher_shape):
     layers = []
     if len(student_shape) == 3 and len(teacher_shape) == 3:
         if student_shape[:2] != teacher_shape[:2]:
-            layers.append(
-                keras.layers.Resizing(*teacher_shape[:2], interpolation="bilinear")
-            )
+            layers.append(keras.layers.Resizing(*teacher_shape[:2], interpolation="bilinear"))
         layers.append(keras.layers.Conv2D(teacher_shape[-1], 1))
     elif student_shape[:-1] == teacher_shape[:-1]:
         layers.append(keras.layers.Dense(teacher_shape[-1]))

@@ -57,9 +57,7 @@ class PositionWeights:
         weights = ones
         if weight_kind == "sample":
             per_sample = ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
-            weights = ones * ops.reshape(
-                per_sample, (-1,) + (1,) * len(self.positions)
-            )
+            weights = ones * ops.reshape(per_sample, (-1,) + (1,) * len(self.positions))
         elif weight_kind == "position":
             weights = ops.reshape(ops.cast(sample_weight, "float32"), shape[:-1])
         if self.masked:
@@ -115,7 +113,6 @@ class PositionWeights:
             return self.weights
         total = ops.cast(ops.size(self.weights), "float32")
         return self.weights * ops.divide_no_nan(total, self.divisor)
-
 
     def metric_sample_weight(self):
         """The `sample_weight` for Keras' metrics, which are weighted means.

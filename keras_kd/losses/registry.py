@@ -85,9 +85,7 @@ def register(name):
             )
         cls.registered_name = name
         _REGISTRY[name] = cls
-        return keras.saving.register_keras_serializable(
-            package=_SERIALIZATION_PACKAGE
-        )(cls)
+        return keras.saving.register_keras_serializable(package=_SERIALIZATION_PACKAGE)(cls)
 
     return decorator
 

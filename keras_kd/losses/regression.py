@@ -157,9 +157,7 @@ class HuberDistillation(_OutputMatching):
         (self.delta,) = check_positive("HuberDistillation", delta=delta)
 
     def call(self, teacher, student, y=None):
-        return huber_distillation(
-            self.teacher_values(teacher), student.outputs, self.delta
-        )
+        return huber_distillation(self.teacher_values(teacher), student.outputs, self.delta)
 
     def get_config(self):
         return {**super().get_config(), "delta": self.delta}

@@ -122,9 +122,7 @@ def rkd_loss(
             teacher_embeddings, student_embeddings, present
         )
     if angle_weight:
-        total = total + angle_weight * rkd_angle(
-            teacher_embeddings, student_embeddings, present
-        )
+        total = total + angle_weight * rkd_angle(teacher_embeddings, student_embeddings, present)
     return total
 
 

@@ -38,11 +38,14 @@ def validate_divergence(divergence, beta, owner="SoftTargetKD"):
     """
     checks.check_one_of(owner, "divergence", divergence, DIVERGENCES)
     beta = checks.check_number(
-        owner, "beta", beta, 0, 1,
-        role="is the mixture weight of the generalized Jensen-Shannon "
-        "divergence and",
+        owner,
+        "beta",
+        beta,
+        0,
+        1,
+        role="is the mixture weight of the generalized Jensen-Shannon divergence and",
         hint="0 gives forward KL, 1 reverse KL, 0.5 the symmetric JSD.",
-    )  # fmt: skip
+    )
     return divergence, beta
 
 

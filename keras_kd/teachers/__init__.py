@@ -36,13 +36,12 @@ def get(teacher, teacher_weights=None, custom_objects=None):
     [0.5, 0.5]
     """
     if isinstance(teacher, dict):
-        teacher = keras.saving.deserialize_keras_object(
-            teacher, custom_objects=custom_objects
-        )
+        teacher = keras.saving.deserialize_keras_object(teacher, custom_objects=custom_objects)
     if isinstance(teacher, (list, tuple)):
         models = [
             keras.saving.deserialize_keras_object(m, custom_objects=custom_objects)
-            if isinstance(m, dict) else m
+            if isinstance(m, dict)
+            else m
             for m in teacher
         ]
         return EnsembleTeacher(models, teacher_weights)

@@ -33,10 +33,16 @@ _LOG_NO_REST = -69.0
 _FLOAT16_MAX = float(np.finfo("float16").max)
 # Settings a resumed write must share with the unfinished one.
 _PLAN_KEYS = (
-    "format", "teacher_fingerprint", "data_fingerprint", "samples", "top_k",
-    "dtype", "shard_size", "targets",
+    "format",
+    "teacher_fingerprint",
+    "data_fingerprint",
+    "samples",
+    "top_k",
+    "dtype",
+    "shard_size",
+    "targets",
     "views",  # the augmentation's layers, views, seed and backend, or None
-)  # fmt: skip
+)
 
 
 # -- Fingerprints --------------------------------------------------------------------
@@ -146,8 +152,6 @@ def start(directory, plan):
         )
     atomic_save(os.path.join(directory, PLAN), json.dumps(plan, indent=1))
     return True
-
-
 
 
 def count_shards(plan):

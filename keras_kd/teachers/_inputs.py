@@ -60,8 +60,7 @@ def split(inputs, teacher):
         return inputs["student"], inputs["teacher"]
     _check_student_fits(inputs, teacher, "x")
     if teacher.preprocessor is None and not all(
-        _fits(validation.input_shape(model), _shape(inputs))
-        for model in teacher.models
+        _fits(validation.input_shape(model), _shape(inputs)) for model in teacher.models
     ):
         return inputs, None  # Student inputs alone: see unreadable_message.
     return inputs, inputs
@@ -203,10 +202,7 @@ def _source(teacher):
             f": the output of teacher_preprocessor '{name}'. Make the "
             "preprocessor output the teacher's input shape."
         )
-    return (
-        ": x['teacher']. Pass teacher inputs of the shape the teacher was "
-        "built for."
-    )
+    return ": x['teacher']. Pass teacher inputs of the shape the teacher was built for."
 
 
 def unreadable_message(teacher):

@@ -148,9 +148,7 @@ class Teacher(keras.layers.Layer):
 
     def forward(self, inputs):
         """The teacher's raw targets for `inputs`: a nested structure of tensors."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement `forward(inputs)`."
-        )
+        raise NotImplementedError(f"{type(self).__name__} must implement `forward(inputs)`.")
 
     def targets(self, inputs):
         """`forward(teacher_inputs(inputs))`, the gradient stopped on every tensor."""
@@ -160,9 +158,7 @@ class Teacher(keras.layers.Layer):
 
     def view(self, targets):
         """The `ModelOutputs` the losses read, from `targets(inputs)`."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement `view(targets)`."
-        )
+        raise NotImplementedError(f"{type(self).__name__} must implement `view(targets)`.")
 
     def after_train_step(self, distiller, step_result):
         """Runs after the optimizer step inside the train step.
@@ -209,6 +205,4 @@ def resolve_output_kind(model, setting, role):
     checks.validate_output_kind(setting, f"{role}_outputs")
     if setting != "auto":
         return setting
-    return outputs_lib.detect_output_kind(
-        model, sample_outputs=validation.probe_outputs(model)
-    )
+    return outputs_lib.detect_output_kind(model, sample_outputs=validation.probe_outputs(model))

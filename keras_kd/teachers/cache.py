@@ -111,12 +111,19 @@ class TeacherCache(Teacher):
 
     @classmethod
     def write(
-        cls, teacher: keras.Model, x: np.ndarray, directory: str | os.PathLike,
-        top_k: int | None = None, dtype: str = "float16", batch_size: int = 256,
-        shard_size: int = 8192, teacher_outputs: str = "auto",
+        cls,
+        teacher: keras.Model,
+        x: np.ndarray,
+        directory: str | os.PathLike,
+        top_k: int | None = None,
+        dtype: str = "float16",
+        batch_size: int = 256,
+        shard_size: int = 8192,
+        teacher_outputs: str = "auto",
         augmentation: "keras.layers.Layer | Sequence[keras.layers.Layer] | None" = None,
-        views: int = 1, seed: int = 0,
-    ) -> "TeacherCache":  # fmt: skip
+        views: int = 1,
+        seed: int = 0,
+    ) -> "TeacherCache":
         """Runs `teacher` over `x` and stores its outputs in `directory`.
 
         Resumable: if `directory` holds an unfinished write of the same
@@ -171,13 +178,16 @@ class TeacherCache(Teacher):
             "teacher_fingerprint": teacher_fingerprint(model),
             "data_fingerprint": data_fingerprint(x),
             "samples": len(x) * (replay.views if replay else 1),
-            "top_k": top_k, "dtype": dtype, "shard_size": shard_size,
-            "teacher_kind": kind, "teacher_name": model.name,
+            "top_k": top_k,
+            "dtype": dtype,
+            "shard_size": shard_size,
+            "teacher_kind": kind,
+            "teacher_name": model.name,
             "teacher_output_shape": output_shape,
             # Checked here, before anything is written (top_k <= classes).
             "targets": files.targets_of(kind, output_shape, top_k),
             "views": replay.config() if replay else None,
-        }  # fmt: skip
+        }
         inputs = _ViewInputs(x, replay) if replay else x
         manifest = os.path.join(directory, files.MANIFEST)
         if os.path.isfile(manifest):
@@ -325,9 +335,14 @@ class TeacherCache(Teacher):
     # -- Training data ---------------------------------------------------------------
 
     def dataset(
-        self, x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 128,
-        shuffle: bool = True, seed: int = 0, sample_weight: np.ndarray | None = None,
-    ) -> keras.utils.PyDataset:  # fmt: skip
+        self,
+        x: np.ndarray,
+        y: np.ndarray | None = None,
+        batch_size: int = 128,
+        shuffle: bool = True,
+        seed: int = 0,
+        sample_weight: np.ndarray | None = None,
+    ) -> keras.utils.PyDataset:
         """Batches of the inputs with their stored targets, for `Distiller.fit`.
 
         A `keras.utils.PyDataset` (every backend) yielding
@@ -380,9 +395,14 @@ class TeacherCache(Teacher):
                 )
             samples = len(x)
             return views_lib.ViewBatches(
-                x, y, replay, batch_size=int(batch_size), shuffle=shuffle, shuffle_seed=seed,
+                x,
+                y,
+                replay,
+                batch_size=int(batch_size),
+                shuffle=shuffle,
+                shuffle_seed=seed,
                 targets=lambda rows, view: self.read(view * samples + np.asarray(rows)),
-            )  # fmt: skip
+            )
         return CachedBatches(self, x, y, int(batch_size), shuffle, seed, sample_weight)
 
     def arrays(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple:
@@ -538,9 +558,7 @@ class TeacherCache(Teacher):
             for key in ("teacher_fingerprint", "data_fingerprint")
             if key in config
         }
-        saved_with = (
-            f"The model was saved with the TeacherCache in {config.get('directory')}"
-        )
+        saved_with = f"The model was saved with the TeacherCache in {config.get('directory')}"
         advice = (
             "Restore that cache (TeacherCache.write with the same teacher and "
             "data), or construct a new Distiller and load the student's "

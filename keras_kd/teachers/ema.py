@@ -38,7 +38,12 @@ class EMATeacher(ModelTeacher):
 
     def __init__(self, student=None, decay=0.999, model=None, **kwargs):
         decay = check_number(
-            "EMATeacher", "decay", decay, 0, 1, high_inclusive=False,
+            "EMATeacher",
+            "decay",
+            decay,
+            0,
+            1,
+            high_inclusive=False,
             hint="Typical values are 0.99 to 0.9999.",
         )
         if model is None:
@@ -106,9 +111,7 @@ class EMATeacher(ModelTeacher):
         return _keras_compat.assign_after_train_step(
             distiller,
             step_result,
-            lambda value_of: [
-                (t, self.averaged(value_of(t), value_of(s))) for t, s in pairs
-            ],
+            lambda value_of: [(t, self.averaged(value_of(t), value_of(s))) for t, s in pairs],
         )
 
     def get_config(self):

@@ -46,8 +46,7 @@ class EnsembleTeacher(Teacher):
         check_ensemble_taps(teacher_layers)
         self.remember_student(student)
         self.kinds = [
-            resolve_output_kind(model, teacher_outputs, "teacher")
-            for model in self.models
+            resolve_output_kind(model, teacher_outputs, "teacher") for model in self.models
         ]
 
     def forward(self, inputs):
@@ -86,16 +85,14 @@ def check_ensemble(teachers, teacher_weights=None):
     """
     if not teachers:
         raise ValueError(
-            "`teacher` is an empty list. Give one keras.Model, or a list of "
-            "at least one."
+            "`teacher` is an empty list. Give one keras.Model, or a list of at least one."
         )
     for i, teacher in enumerate(teachers):
         validation.check_model(teacher, f"teacher {i}")
     shapes = [validation.output_shape(t) for t in teachers]
     if len({s for s in shapes if s is not None}) > 1:
         listed = ", ".join(
-            f"'{t.name}': {(None,) + s if s else 'unknown'}"
-            for t, s in zip(teachers, shapes)
+            f"'{t.name}': {(None,) + s if s else 'unknown'}" for t, s in zip(teachers, shapes)
         )
         raise ValueError(
             "The teachers of an ensemble must output the same shape, since "
@@ -106,9 +103,11 @@ def check_ensemble(teachers, teacher_weights=None):
     if teacher_weights is None:
         return [1.0 / len(teachers)] * len(teachers)
     teacher_weights = list(teacher_weights)
-    if len(teacher_weights) != len(teachers) or any(
-        not is_real_number(w) or not 0 <= w < math.inf for w in teacher_weights
-    ) or sum(teacher_weights) <= 0:
+    if (
+        len(teacher_weights) != len(teachers)
+        or any(not is_real_number(w) or not 0 <= w < math.inf for w in teacher_weights)
+        or sum(teacher_weights) <= 0
+    ):
         raise ValueError(
             "`teacher_weights` must hold one number >= 0 per teacher, finite "
             f"and not all zero. Received: teacher_weights={teacher_weights!r} for "

@@ -24,9 +24,7 @@ if BACKEND == "tensorflow":
     import tensorflow as tf
 
     cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2
-    )
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 
 def data():
@@ -81,8 +79,12 @@ def build(method, weights):
 def train(distiller, x, y):
     history = distiller.fit(x, y, epochs=2, batch_size=32, shuffle=False, verbose=0)
     logs = {k: v[-1] for k, v in history.history.items()}
-    logs.update({f"eval_{k}": v for k, v in distiller.evaluate(
-        x, y, batch_size=32, verbose=0, return_dict=True).items()})
+    logs.update(
+        {
+            f"eval_{k}": v
+            for k, v in distiller.evaluate(x, y, batch_size=32, verbose=0, return_dict=True).items()
+        }
+    )
     variables = [np.array(v) for v in distiller.variables]
     return variables, logs
 
@@ -118,16 +120,20 @@ def main(method):
     many_variables, many_logs = train(parallel, x, y)
     if BACKEND == "jax":  # the next method's single-device run starts undistributed
         keras.distribution.set_distribution(None)
-    print(json.dumps({
-        "method": method,
-        "replicas": replicas,
-        "variables": len(one_variables),
-        "max_weight_difference": max(
-            float(np.max(np.abs(a - b))) for a, b in zip(one_variables, many_variables)
-        ),
-        "single": one_logs,
-        "parallel": many_logs,
-    }))
+    print(
+        json.dumps(
+            {
+                "method": method,
+                "replicas": replicas,
+                "variables": len(one_variables),
+                "max_weight_difference": max(
+                    float(np.max(np.abs(a - b))) for a, b in zip(one_variables, many_variables)
+                ),
+                "single": one_logs,
+                "parallel": many_logs,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

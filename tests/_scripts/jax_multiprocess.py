@@ -33,9 +33,7 @@ def train(out):
 
     keras.utils.set_random_seed(0)
     teacher, student = mlp("teacher", 24, "softmax"), mlp("student", 8)
-    distiller = keras_kd.Distiller(
-        teacher, student, keras_kd.losses.SoftTargetKD(2.0), alpha=0.3
-    )
+    distiller = keras_kd.Distiller(teacher, student, keras_kd.losses.SoftTargetKD(2.0), alpha=0.3)
     distiller.compile(
         optimizer=keras.optimizers.SGD(0.05),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -36,21 +36,29 @@ def _metadata(path):
         if model.Metadata(i).Name().decode() == "TFLITE_METADATA":
             data = model.Buffers(model.Metadata(i).Buffer()).DataAsNumpy().tobytes()
             meta = metadata_fb.ModelMetadataT.InitFromObj(
-                metadata_fb.ModelMetadata.GetRootAsModelMetadata(data, 0))
+                metadata_fb.ModelMetadata.GetRootAsModelMetadata(data, 0)
+            )
             subgraph = meta.subgraphMetadata[0]
-            tensor_in, tensor_out = subgraph.inputTensorMetadata[0], subgraph.outputTensorMetadata[0]
+            tensor_in, tensor_out = (
+                subgraph.inputTensorMetadata[0],
+                subgraph.outputTensorMetadata[0],
+            )
             units = [u.options for u in tensor_in.processUnits or []]
             props = tensor_in.content.contentProperties
             return {
-                "name": meta.name.decode(), "version": meta.version.decode(),
+                "name": meta.name.decode(),
+                "version": meta.version.decode(),
                 "min_parser_version": meta.minParserVersion.decode(),
                 "color_space": getattr(props, "colorSpace", None),
                 "size": [props.defaultSize.width, props.defaultSize.height]
-                if getattr(props, "defaultSize", None) else None,
+                if getattr(props, "defaultSize", None)
+                else None,
                 "mean": [float(v) for v in units[0].mean] if units else None,
                 "std": [float(v) for v in units[0].std] if units else None,
                 "output": tensor_out.name.decode(),
-                "label_files": [(f.name.decode(), f.type) for f in tensor_out.associatedFiles or []],
+                "label_files": [
+                    (f.name.decode(), f.type) for f in tensor_out.associatedFiles or []
+                ],
             }
     return None
 
@@ -58,7 +66,8 @@ def _metadata(path):
 def classify(path, images):
     options = vision.ImageClassifierOptions(
         base_options=mp_tasks.BaseOptions(model_asset_path=path),
-        running_mode=vision.RunningMode.IMAGE, max_results=-1,
+        running_mode=vision.RunningMode.IMAGE,
+        max_results=-1,
     )
     with vision.ImageClassifier.create_from_options(options) as classifier:
         scores, names, head = [], {}, None

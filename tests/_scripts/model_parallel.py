@@ -45,14 +45,18 @@ def main(method):
         for variable in teacher.weights
     }
     many_variables, many_logs = common.train(sharded, x, y)
-    print(json.dumps({
-        "shards": shards,
-        "max_weight_difference": max(
-            float(np.max(np.abs(a - b))) for a, b in zip(one_variables, many_variables)
-        ),
-        "single": one_logs,
-        "sharded": many_logs,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "shards": shards,
+                "max_weight_difference": max(
+                    float(np.max(np.abs(a - b))) for a, b in zip(one_variables, many_variables)
+                ),
+                "single": one_logs,
+                "sharded": many_logs,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

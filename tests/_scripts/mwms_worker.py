@@ -13,10 +13,12 @@ import sys
 
 port0, port1, index = sys.argv[1:]
 os.environ["KERAS_BACKEND"] = "tensorflow"
-os.environ["TF_CONFIG"] = json.dumps({
-    "cluster": {"worker": [f"127.0.0.1:{port0}", f"127.0.0.1:{port1}"]},
-    "task": {"type": "worker", "index": int(index)},
-})  # fmt: skip
+os.environ["TF_CONFIG"] = json.dumps(
+    {
+        "cluster": {"worker": [f"127.0.0.1:{port0}", f"127.0.0.1:{port1}"]},
+        "task": {"type": "worker", "index": int(index)},
+    }
+)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

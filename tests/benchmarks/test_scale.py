@@ -23,15 +23,26 @@ def scale():
 
 def cache_result(student_epochs, cached_epochs):
     live = [2 * s for s in student_epochs]
-    epochs = {"student": student_epochs, "cached_dense": cached_epochs,
-              "cached_top_k": cached_epochs, "live": live}  # fmt: skip
+    epochs = {
+        "student": student_epochs,
+        "cached_dense": cached_epochs,
+        "cached_top_k": cached_epochs,
+        "live": live,
+    }
     return {
-        "samples": 4096, "batch_size": 128, "repeats": len(student_epochs),
-        "epochs": epochs, "median": {a: sorted(t)[len(t) // 2] for a, t in epochs.items()},
+        "samples": 4096,
+        "batch_size": 128,
+        "repeats": len(student_epochs),
+        "epochs": epochs,
+        "median": {a: sorted(t)[len(t) // 2] for a, t in epochs.items()},
         "ratio": {a: 1.0 for a in ("cached_dense", "cached_top_k", "live")},
-        "teacher_params": 390410, "student_params": 26698, "write_seconds_dense": 1.5,
-        "write_seconds_top_k": 1.7, "bytes_per_sample_dense": 20.1, "bytes_per_sample_top_k": 22.1,
-    }  # fmt: skip
+        "teacher_params": 390410,
+        "student_params": 26698,
+        "write_seconds_dense": 1.5,
+        "write_seconds_top_k": 1.7,
+        "bytes_per_sample_dense": 20.1,
+        "bytes_per_sample_top_k": 22.1,
+    }
 
 
 def test_epoch_ratio_is_the_median_of_each_rounds_ratio(scale):
@@ -53,12 +64,22 @@ def test_cache_table_says_whether_the_110_goal_is_met(scale, ratio, verdict):
 @pytest.mark.parametrize("dense, verdict", [([88.0, 88.2], "met"), ([87.7, 87.9], "**NOT met**")])
 def test_accuracy_table_compares_dense_cache_with_live_within_02_points(scale, dense, verdict):
     result = {
-        "backend": "tensorflow", "samples": 10000, "test_samples": 10000, "seeds": [0, 1],
-        "teacher_epochs": 2, "student_epochs": 3, "temperature": 2.0, "alpha": 0.5,
+        "backend": "tensorflow",
+        "samples": 10000,
+        "test_samples": 10000,
+        "seeds": [0, 1],
+        "teacher_epochs": 2,
+        "student_epochs": 3,
+        "temperature": 2.0,
+        "alpha": 0.5,
         "teacher_accuracy": 89.0,
-        "accuracy": {"student": [87.0, 87.2], "cached_dense": dense,
-                     "cached_top_k": [87.5, 87.7], "live": [88.0, 88.2]},
-    }  # fmt: skip
+        "accuracy": {
+            "student": [87.0, 87.2],
+            "cached_dense": dense,
+            "cached_top_k": [87.5, 87.7],
+            "live": [88.0, 88.2],
+        },
+    }
     table = scale.accuracy_table(result)
     row = next(line for line in table.splitlines() if line.startswith("| cached dense"))
     assert row.endswith(f"goal ±0.2: {verdict} |"), row
@@ -66,11 +87,20 @@ def test_accuracy_table_compares_dense_cache_with_live_within_02_points(scale, d
 
 
 def test_data_parallel_table_says_virtual_devices_say_nothing_about_speed(scale):
-    result = {"max_weight_difference": 5.9e-8, "replicas": 2, "samples": 2048,
-              "batch_size": 128, "steps": 16, "ratio": 1.9,
-              "step_ms": {"one_device": 100.0, "two_devices": 190.0}}  # fmt: skip
+    result = {
+        "max_weight_difference": 5.9e-8,
+        "replicas": 2,
+        "samples": 2048,
+        "batch_size": 128,
+        "steps": 16,
+        "ratio": 1.9,
+        "step_ms": {"one_device": 100.0, "two_devices": 190.0},
+    }
     two = {"to_one_device": 3e-8, "between_processes": 0.0}
     table = scale.data_parallel_table({"jax": result}, two)
-    assert "| JAX DataParallel, 2 host devices, one process | 5.9e-08 | 100.0 ms | 190.0 ms | 1.90 |" in table
+    assert (
+        "| JAX DataParallel, 2 host devices, one process | 5.9e-08 | 100.0 ms | 190.0 ms | 1.90 |"
+        in table
+    )
     assert "2 processes on localhost | 3.0e-08 (between the processes: 0.0e+00)" in table
     assert "say nothing about the speed" in table

@@ -42,22 +42,36 @@ def test_windows_predict_the_next_character():
     x, y = char_lm.windows(ids, 4)
     assert x.shape == y.shape == (4, 4) and x.dtype == np.float32
     np.testing.assert_array_equal(y, x + 1)
-    assert char_lm.bits_per_character(np.zeros((1, 2, 96)), np.zeros((1, 2), "int32")) == pytest.approx(
-        math.log2(96))  # fmt: skip
+    assert char_lm.bits_per_character(
+        np.zeros((1, 2, 96)), np.zeros((1, 2), "int32")
+    ) == pytest.approx(math.log2(96))
 
 
 @pytest.mark.slow
 @example_runs_on_tensorflow
 def test_char_lm_quick_distils_and_litert_reproduces_the_bits_per_character(tmp_path):
     completed = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "char_lm.py"), "--quick",
-         "--divergence", "jsd", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=1200,
-    )  # fmt: skip
+        [
+            sys.executable,
+            os.path.join(ROOT, "examples", "char_lm.py"),
+            "--quick",
+            "--divergence",
+            "jsd",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    values = dict(re.findall(r"^\| ([^|]+?) \|\s*[\d,]*\s*\| (\d+\.\d+) \|$", completed.stdout, re.M))
+    values = dict(
+        re.findall(r"^\| ([^|]+?) \|\s*[\d,]*\s*\| (\d+\.\d+) \|$", completed.stdout, re.M)
+    )
     assert set(values) == {
-        "teacher (Transformer)", "student alone (GRU)", "student distilled (jsd)",
+        "teacher (Transformer)",
+        "student alone (GRU)",
+        "student distilled (jsd)",
     } | {next(k for k in values if k.startswith("same, float32 .tflite in LiteRT"))}
     litert = next(v for k, v in values.items() if k.startswith("same, float32"))
     assert abs(float(litert) - float(values["student distilled (jsd)"])) < 0.02

@@ -62,8 +62,10 @@ def keras_kd_wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(source)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     (wheel,) = out.glob("keras_kd-*.whl")
     return wheel
 
@@ -89,11 +91,16 @@ def test_install_cell_keeps_the_runtime_and_the_notebook_runs(
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-3000:]
     out = completed.stdout
 
-    pins = ", ".join(f"{n}=={RUNTIME[n]}" for n in ("tensorflow", "protobuf", "absl-py", "keras", "numpy"))
+    pins = ", ".join(
+        f"{n}=={RUNTIME[n]}" for n in ("tensorflow", "protobuf", "absl-py", "keras", "numpy")
+    )
     assert f"Installing {os.path.realpath(content / keras_kd_wheel.name)}, keeping {pins}" in out
     assert "pip changed" not in out
     assert f"Keras {RUNTIME['keras']}, backend tensorflow, QUICK=True" in out
-    assert "| file | bytes | vs float32 | test accuracy | agrees with Keras | latency (batch 1) |" in out
+    assert (
+        "| file | bytes | vs float32 | test accuracy | agrees with Keras | latency (batch 1) |"
+        in out
+    )
     assert "| float32 | " in out and "| int8 | " in out
     kernels = tflite_file.weight_dtypes(tflite_file.interpreter(content / "student_int8.tflite"))
     assert "int8" in kernels["CONV_2D"] and "int8" in kernels["FULLY_CONNECTED"]
@@ -113,11 +120,21 @@ def test_install_cell_keeps_the_runtime_and_the_notebook_runs(
     assert check.returncode == 0, check.stdout + check.stderr
     # keras-kd came from the wheel, into the session; the runtime itself is untouched.
     where = subprocess.run(
-        [session, "-c", "import keras_kd, tflite_export; print(keras_kd.__file__, tflite_export.__file__)"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            session,
+            "-c",
+            "import keras_kd, tflite_export; print(keras_kd.__file__, tflite_export.__file__)",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert where.count(str(tmp_path / "session")) == 2, where
-    assert installed_versions(os.path.join(colab_runtime, "bin", "python"), ["keras-kd"]) == {"keras-kd": None}
+    assert installed_versions(os.path.join(colab_runtime, "bin", "python"), ["keras-kd"]) == {
+        "keras-kd": None
+    }
 
 
 # -- The cell's own logic, with pip recorded ----------------------------------
@@ -178,7 +195,13 @@ def test_the_install_cell_has_one_pip_line_with_the_colab_extra_and_constraints(
         (['tensorflow>=99; extra == "tensorflow"'], {"keras", "tensorflow"}, set()),
         (['numpy<1; extra == "colab"', "keras"], {"keras", "tensorflow"}, {"numpy"}),
     ],
-    ids=["accepted", "keras-too-old", "tf-too-old-for-colab", "other-extra-ignored", "numpy-excluded"],
+    ids=[
+        "accepted",
+        "keras-too-old",
+        "tf-too-old-for-colab",
+        "other-extra-ignored",
+        "numpy-excluded",
+    ],
 )
 def test_the_cell_pins_each_installed_version_that_keras_kd_accepts(
     tmp_path, monkeypatch, requires, pinned, unpinned
@@ -188,7 +211,9 @@ def test_the_cell_pins_each_installed_version_that_keras_kd_accepts(
     without_keras_kd(monkeypatch)
     wheel = fake_wheel(tmp_path, requires)
     namespace = run_cell()
-    assert namespace["pip_lines"] == [f'install "{wheel}[colab]" --constraint "{namespace["constraints"]}" ']
+    assert namespace["pip_lines"] == [
+        f'install "{wheel}[colab]" --constraint "{namespace["constraints"]}" '
+    ]
     with open(namespace["constraints"]) as f:
         pins = dict(line.split("==") for line in f.read().split())
     here = namespace["before"]
@@ -232,7 +257,9 @@ def test_the_cell_asks_for_a_restart_when_pip_changed_a_kept_package(tmp_path, m
 def test_a_wheel_uploaded_again_replaces_the_installed_keras_kd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KERAS_KD_WHEEL", raising=False)
-    monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.1.0" if name == "keras-kd" else "1.0")
+    monkeypatch.setattr(
+        importlib.metadata, "version", lambda name: "0.1.0" if name == "keras-kd" else "1.0"
+    )
     monkeypatch.setitem(sys.modules, "keras_kd", sys.modules.get("keras_kd") or object())
     printed = []
     monkeypatch.setattr("builtins.print", lambda *a, **k: printed.append(" ".join(map(str, a))))
@@ -241,21 +268,30 @@ def test_a_wheel_uploaded_again_replaces_the_installed_keras_kd(tmp_path, monkey
     assert namespace["pip_lines"] == [
         f'install "{wheel}[colab]" --constraint "{namespace["constraints"]}" --force-reinstall --no-deps'
     ]
-    assert printed[-1] == "keras-kd was imported before: restart the session (Runtime > Restart session)."
+    assert (
+        printed[-1]
+        == "keras-kd was imported before: restart the session (Runtime > Restart session)."
+    )
 
 
 def test_a_wheel_renamed_by_a_second_upload_is_refused_with_the_fix(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KERAS_KD_WHEEL", raising=False)
     fake_wheel(tmp_path, ["keras"], name="keras_kd-0.1.0-py3-none-any (1).whl")
-    with pytest.raises(ValueError, match=r"is not a wheel's file name \(Colab renames a file uploaded twice.*rename this one to keras_kd-<version>-py3-none-any\.whl"):
+    with pytest.raises(
+        ValueError,
+        match=r"is not a wheel's file name \(Colab renames a file uploaded twice.*rename this one to keras_kd-<version>-py3-none-any\.whl",
+    ):
         run_cell()
 
 
 @pytest.mark.parametrize(
     "wheel_variable, match",
     [
-        (None, r"No keras_kd-\*\.whl in this folder or in /content\. Build it .*pip wheel \. --no-deps -w dist.*upload"),
+        (
+            None,
+            r"No keras_kd-\*\.whl in this folder or in /content\. Build it .*pip wheel \. --no-deps -w dist.*upload",
+        ),
         ("missing.whl", r"KERAS_KD_WHEEL='missing\.whl' is not a file"),
         ("", r"No keras_kd-\*\.whl"),
     ],

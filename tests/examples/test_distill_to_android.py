@@ -19,11 +19,16 @@ def test_distill_to_android_writes_a_checked_int8_file(tmp_path):
     script = os.path.join(ROOT, "examples", "distill_to_android.py")
     completed = subprocess.run(
         [sys.executable, script, "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     out = completed.stdout
-    assert "| file | bytes | vs float32 | test accuracy | agrees with Keras | latency (batch 1) |" in out
+    assert (
+        "| file | bytes | vs float32 | test accuracy | agrees with Keras | latency (batch 1) |"
+        in out
+    )
     assert "| int8 | " in out and "| float32 | " in out
     with open(tmp_path / "student_int8.json") as f:
         sidecar = json.load(f)

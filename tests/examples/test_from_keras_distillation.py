@@ -18,12 +18,19 @@ def test_code_for_keras_distillation_runs_on_both_distillers():
     env = {**os.environ, "PYTHONPATH": ROOT}
     completed = subprocess.run(
         [sys.executable, script, "--quick"],
-        capture_output=True, text=True, timeout=600, env=env,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     out = completed.stdout
-    for label in ("teacher", "student alone", "student, keras.distillation.Distiller",
-                  "student, keras_kd.Distiller"):  # fmt: skip
+    for label in (
+        "teacher",
+        "student alone",
+        "student, keras.distillation.Distiller",
+        "student, keras_kd.Distiller",
+    ):
         row = re.search(rf"^\| {re.escape(label)} \| [\d,]+ \| (\d+\.\d+)% \|", out, re.M)
         assert row, (label, out)
         assert 0.0 <= float(row.group(1)) <= 100.0

@@ -17,16 +17,19 @@ def test_compression_example_writes_an_int8_file_that_agrees_with_keras(tmp_path
     script = os.path.join(str(REPO_ROOT), "examples", "quantization_aware_distillation.py")
     completed = subprocess.run(
         [sys.executable, script, "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     rows = dict(
         (name, (int(size.replace(",", "")), float(agreement)))
         for name, size, agreement in re.findall(
             r"^\| (float32|int8 \(QAT\)) \| ([\d,]+) \| [\d.]+% \| ([\d.]+)% \|$",
-            completed.stdout, flags=re.MULTILINE,
+            completed.stdout,
+            flags=re.MULTILINE,
         )
-    )  # fmt: skip
+    )
     assert set(rows) == {"float32", "int8 (QAT)"}, completed.stdout
     assert rows["int8 (QAT)"][1] >= 99.0
     assert rows["int8 (QAT)"][0] < rows["float32"][0]

@@ -20,10 +20,18 @@ def test_regression_example_prints_a_table_of_finite_errors():
         [sys.executable, script, "--quick"], capture_output=True, text=True, timeout=600
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    rows = re.findall(r"^\| (teacher|student[^|]*) \| ([\d,]+) \| ([\d.]+) \| ([\d.]+) \|$",
-                      completed.stdout, flags=re.MULTILINE)  # fmt: skip
+    rows = re.findall(
+        r"^\| (teacher|student[^|]*) \| ([\d,]+) \| ([\d.]+) \| ([\d.]+) \|$",
+        completed.stdout,
+        flags=re.MULTILINE,
+    )
     names = [row[0] for row in rows]
-    assert names == ["teacher", "student alone", "student, mse (alpha=0.5)", "student, huber (alpha=0.5)"]
+    assert names == [
+        "teacher",
+        "student alone",
+        "student, mse (alpha=0.5)",
+        "student, huber (alpha=0.5)",
+    ]
     parameters = {name: int(count.replace(",", "")) for name, count, _, _ in rows}
     assert parameters["teacher"] == 4929 and parameters["student alone"] == 49
     # Errors in the data set's units (its targets span 25 to 346): finite and plausible.

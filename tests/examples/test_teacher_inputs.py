@@ -22,6 +22,10 @@ def test_the_teacher_inputs_example_trains_saves_and_reloads(tmp_path, capsys):
     for name in ("alone", "distilled, dict form", "distilled, Resizing(28, 28)"):
         accuracy = float(re.search(rf"\| {re.escape(name)} \| (\S+) \|", out).group(1))
         assert 0.1 < accuracy <= 1.0, out  # Better than chance after one epoch.
-    gap = float(re.search(r"Resizing preprocessor\) and saved student vs the trained one: (\S+)", out).group(1))
+    gap = float(
+        re.search(
+            r"Resizing preprocessor\) and saved student vs the trained one: (\S+)", out
+        ).group(1)
+    )
     assert gap < 1e-5, out
     assert sorted(os.listdir(tmp_path)) == ["distiller.keras", "student.keras"]

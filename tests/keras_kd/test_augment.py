@@ -44,8 +44,9 @@ def _distiller(teacher_seed=0, student_seed=1, **kwargs):
     distiller = keras_kd.Distiller(
         _model(teacher_seed, "teacher"), _model(student_seed, "student"), **kwargs
     )
-    distiller.compile(keras.optimizers.SGD(0.5),
-                      keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    distiller.compile(
+        keras.optimizers.SGD(0.5), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     return distiller
 
 
@@ -87,8 +88,7 @@ def test_teacher_and_student_see_the_same_random_views():
     # divergence between their outputs is 0 and the student never moves;
     # with views drawn apart it would not be (the second run).
     x, y = _data()
-    distiller = _distiller(teacher_seed=0, student_seed=0,
-                           augmentation=_random_layers(seed=3))
+    distiller = _distiller(teacher_seed=0, student_seed=0, augmentation=_random_layers(seed=3))
     before = distiller.student.get_weights()
     history = _fit(distiller, x, y, epochs=2)
     assert history.history["distillation_loss"] == pytest.approx([0.0, 0.0], abs=1e-7)
@@ -136,11 +136,14 @@ def test_save_and_load_keep_the_augmentation(tmp_path):
         layer.get_config() for layer in distiller.augmentation
     ]
     assert [type(layer) for layer in loaded.augmentation] == [
-        keras.layers.RandomFlip, keras.layers.RandomTranslation,
-        keras.layers.MixUp, keras.layers.CutMix,
-    ]  # fmt: skip
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), distiller.predict(x, verbose=0),
-                               rtol=1e-6)
+        keras.layers.RandomFlip,
+        keras.layers.RandomTranslation,
+        keras.layers.MixUp,
+        keras.layers.CutMix,
+    ]
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), distiller.predict(x, verbose=0), rtol=1e-6
+    )
     assert keras_kd.Distiller.from_config(_distiller().get_config()).augmentation == []
 
 
@@ -172,15 +175,15 @@ def test_what_is_not_an_augmentation_is_refused():
 
 
 def test_function_matching_recipe_is_the_papers_setup():
-    distiller = recipes.function_matching(
-        _model(0, "teacher"), _model(1, "student"), seed=4
-    )
+    distiller = recipes.function_matching(_model(0, "teacher"), _model(1, "student"), seed=4)
     assert distiller.alpha == 0.0
     (loss,) = distiller.distillation_losses
     assert isinstance(loss, keras_kd.losses.SoftTargetKD) and loss.temperature == 1.0
     assert [(type(layer).__name__, layer.seed) for layer in distiller.augmentation] == [
-        ("RandomFlip", 4), ("RandomTranslation", 5), ("MixUp", 6),
-    ]  # fmt: skip
+        ("RandomFlip", 4),
+        ("RandomTranslation", 5),
+        ("MixUp", 6),
+    ]
     assert distiller.augmentation[2].alpha == 0.2
     # (Its training runs in tests/examples/test_function_matching.py: the example.)
     bare = recipes.function_matching_augmentation(None, None, None)
@@ -190,8 +193,7 @@ def test_function_matching_recipe_is_the_papers_setup():
 
 
 def test_patient_schedule_is_a_warmup_then_a_cosine_decay():
-    schedule = recipes.patient_schedule(0.1, epochs=5, steps_per_epoch=10,
-                                                 warmup_epochs=1)
+    schedule = recipes.patient_schedule(0.1, epochs=5, steps_per_epoch=10, warmup_epochs=1)
     for step in (0, 3, 10, 20, 35, 50):
         if step < 10:
             expected = 0.1 * step / 10

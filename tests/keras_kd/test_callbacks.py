@@ -88,7 +88,8 @@ def test_warmup_multiplies_the_distillation_term_by_epoch_over_epochs(data, mode
     x, y = data
     teacher, student = models
     distiller = frozen(
-        keras_kd.Distiller(teacher, student, losses.SoftTargetKD(2.0), alpha=0.25), jit_compile=jit_compile
+        keras_kd.Distiller(teacher, student, losses.SoftTargetKD(2.0), alpha=0.25),
+        jit_compile=jit_compile,
     )
     history = fit(distiller, data, 4, DistillationWarmup(3))
 
@@ -120,7 +121,13 @@ def test_warmup_resumes_at_initial_epoch(data, models):
     distiller = frozen(keras_kd.Distiller(teacher, student, alpha=0.5))
     x, y = data
     history = distiller.fit(
-        x, y, epochs=6, initial_epoch=4, batch_size=16, callbacks=[DistillationWarmup(10)], verbose=0
+        x,
+        y,
+        epochs=6,
+        initial_epoch=4,
+        batch_size=16,
+        callbacks=[DistillationWarmup(10)],
+        verbose=0,
     ).history
     np.testing.assert_allclose(history["distillation_scale"], [0.5, 0.6])
 
@@ -180,7 +187,11 @@ def test_scheduled_values_save_as_floats_and_load(tmp_path, data, models):
     teacher, student = models
     distiller = frozen(keras_kd.Distiller(teacher, student, losses.SoftTargetKD(4.0), alpha=0.1))
     distiller.fit(
-        x, y, epochs=2, batch_size=16, verbose=0,
+        x,
+        y,
+        epochs=2,
+        batch_size=16,
+        verbose=0,
         callbacks=[AlphaSchedule(lambda e: 0.6), TemperatureSchedule(lambda e: 1.5)],
     )
     config = distiller.get_config()
@@ -210,31 +221,52 @@ def test_callback_on_a_model_that_is_not_a_distiller(data, callback):
     model = dense(4, "plain")
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     name = type(callback).__name__
-    with pytest.raises(ValueError, match=rf"{name} changes the hyper-parameters of a keras_kd.Distiller.*Received: .*'plain'.*Sequential"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{name} changes the hyper-parameters of a keras_kd.Distiller.*Received: .*'plain'.*Sequential",
+    ):
         model.fit(x, y, epochs=1, callbacks=[callback], verbose=0)
 
 
 @pytest.mark.parametrize(
     "value, shown",
-    [(0.0, "0.0"), (-1, "-1"), (float("nan"), "nan"), (float("inf"), "inf"), (None, "None"), ("4", "'4'"), ([2.0, 3.0], r"\[2.0, 3.0\]")],
+    [
+        (0.0, "0.0"),
+        (-1, "-1"),
+        (float("nan"), "nan"),
+        (float("inf"), "inf"),
+        (None, "None"),
+        ("4", "'4'"),
+        ([2.0, 3.0], r"\[2.0, 3.0\]"),
+    ],
 )
 def test_temperature_schedule_returning_an_invalid_value(data, models, value, shown):
     distiller = frozen(keras_kd.Distiller(*models, losses.SoftTargetKD(2.0)))
     schedule = TemperatureSchedule(lambda epoch: 2.0 if epoch == 0 else value)
-    with pytest.raises(ValueError, match=rf"TemperatureSchedule: schedule\(1\) returned temperature={shown}, but the temperature must be a finite number > 0"):
+    with pytest.raises(
+        ValueError,
+        match=rf"TemperatureSchedule: schedule\(1\) returned temperature={shown}, but the temperature must be a finite number > 0",
+    ):
         fit(distiller, data, 2, schedule)
 
 
-@pytest.mark.parametrize("value, shown", [(1.5, "1.5"), (-0.1, "-0.1"), (True, "True"), (float("nan"), "nan")])
+@pytest.mark.parametrize(
+    "value, shown", [(1.5, "1.5"), (-0.1, "-0.1"), (True, "True"), (float("nan"), "nan")]
+)
 def test_alpha_schedule_returning_an_invalid_value(data, models, value, shown):
     distiller = frozen(keras_kd.Distiller(*models))
-    with pytest.raises(ValueError, match=rf"AlphaSchedule: schedule\(0\) returned alpha={shown}, but the alpha must be a number in \[0, 1\]"):
+    with pytest.raises(
+        ValueError,
+        match=rf"AlphaSchedule: schedule\(0\) returned alpha={shown}, but the alpha must be a number in \[0, 1\]",
+    ):
         fit(distiller, data, 1, AlphaSchedule(lambda epoch: value))
 
 
 def test_schedules_accept_numpy_and_backend_scalars(data, models):
     distiller = frozen(keras_kd.Distiller(*models, losses.SoftTargetKD(2.0)))
-    history = fit(distiller, data, 1, TemperatureSchedule(lambda e: keras.ops.convert_to_tensor(3.0)))
+    history = fit(
+        distiller, data, 1, TemperatureSchedule(lambda e: keras.ops.convert_to_tensor(3.0))
+    )
     assert history["temperature"] == [3.0]
     history = fit(distiller, data, 1, AlphaSchedule(lambda e: np.float32(0.25)))
     assert history["alpha"] == [0.25]
@@ -242,21 +274,33 @@ def test_schedules_accept_numpy_and_backend_scalars(data, models):
 
 @pytest.mark.parametrize("epochs", [0, -3, 2.5, True, "20"])
 def test_warmup_epochs_must_be_a_positive_integer(epochs):
-    with pytest.raises(ValueError, match=r"`epochs` is the number of warm-up epochs and must be an integer >= 1. Received: epochs="):
+    with pytest.raises(
+        ValueError,
+        match=r"`epochs` is the number of warm-up epochs and must be an integer >= 1. Received: epochs=",
+    ):
         DistillationWarmup(epochs)
 
 
 def test_schedule_must_be_callable():
-    with pytest.raises(ValueError, match=r"TemperatureSchedule `schedule` must be a function epoch -> temperature. Received: schedule=4.0"):
+    with pytest.raises(
+        ValueError,
+        match=r"TemperatureSchedule `schedule` must be a function epoch -> temperature. Received: schedule=4.0",
+    ):
         TemperatureSchedule(4.0)
-    with pytest.raises(ValueError, match=r"AlphaSchedule `schedule` must be a function epoch -> alpha. Received: schedule=\[0.1\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"AlphaSchedule `schedule` must be a function epoch -> alpha. Received: schedule=\[0.1\]",
+    ):
         AlphaSchedule([0.1])
 
 
 def test_temperature_schedule_without_a_loss_that_has_one(data, models):
     distiller = frozen(keras_kd.Distiller(*models, losses.RKD()))
     # The losses that have one are read from the registry, not written out.
-    with pytest.raises(ValueError, match=r"none of this Distiller's losses has one. Received: distillation losses \['RKD'\]. Losses with a temperature: .*DKD \('dkd'\).*SoftTargetKD \('kd'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"none of this Distiller's losses has one. Received: distillation losses \['RKD'\]. Losses with a temperature: .*DKD \('dkd'\).*SoftTargetKD \('kd'\)",
+    ):
         fit(distiller, data, 1, TemperatureSchedule(lambda e: 2.0))
 
 
@@ -272,13 +316,18 @@ class PlainTemperatureKD(losses.DistillationLoss):
 
 def test_temperature_schedule_refuses_a_temperature_the_step_would_not_see(data, models):
     distiller = frozen(keras_kd.Distiller(*models, PlainTemperatureKD()))
-    with pytest.raises(ValueError, match=r"cannot change the temperature of PlainTemperatureKD: its `temperature` is a plain attribute"):
+    with pytest.raises(
+        ValueError,
+        match=r"cannot change the temperature of PlainTemperatureKD: its `temperature` is a plain attribute",
+    ):
         fit(distiller, data, 1, TemperatureSchedule(lambda e: 2.0))
 
 
 def test_alpha_schedule_needs_a_compiled_loss(data, models):
     distiller = frozen(keras_kd.Distiller(*models, alpha=0.0), loss=False)
-    with pytest.raises(ValueError, match=r"AlphaSchedule set alpha=0.5.*compile\(\) received no `loss`"):
+    with pytest.raises(
+        ValueError, match=r"AlphaSchedule set alpha=0.5.*compile\(\) received no `loss`"
+    ):
         fit(distiller, data, 1, AlphaSchedule(lambda e: 0.5))
 
 
@@ -286,5 +335,8 @@ def test_alpha_schedule_needs_labels(data, models):
     x, _ = data
     distiller = frozen(keras_kd.Distiller(*models, alpha=0.0))
     schedule = AlphaSchedule(lambda epoch: 0.0 if epoch == 0 else 0.5)
-    with pytest.raises(ValueError, match=r"AlphaSchedule set alpha=0.5.*the training data has no labels \(y is None\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"AlphaSchedule set alpha=0.5.*the training data has no labels \(y is None\)",
+    ):
         distiller.fit(x, epochs=2, batch_size=16, callbacks=[schedule], verbose=0)

@@ -47,16 +47,32 @@ def test_check_number_returns_a_python_float(value, bounds, expected):
     "value, bounds, words",
     [
         (math.nan, {}, r"`weight` must be a number, not NaN or infinite\. Received: weight=nan"),
-        (math.inf, {"low": 0}, r"must be a number >= 0, not NaN or infinite\. Received: weight=inf"),
+        (
+            math.inf,
+            {"low": 0},
+            r"must be a number >= 0, not NaN or infinite\. Received: weight=inf",
+        ),
         (-1, {"low": 0}, r"MyLoss `weight` must be a number >= 0, .*Received: weight=-1"),
         (0, {"low": 0, "low_inclusive": False}, r"must be a number > 0.*Received: weight=0"),
         (2, {"high": 1}, r"must be a number <= 1.*Received: weight=2"),
-        (1, {"low": 0, "high": 1, "high_inclusive": False}, r"must be a number in \[0, 1\)\. Received: weight=1"),
-        (0, {"low": 0, "high": 1, "low_inclusive": False}, r"must be a number in \(0, 1\]\. Received: weight=0"),
+        (
+            1,
+            {"low": 0, "high": 1, "high_inclusive": False},
+            r"must be a number in \[0, 1\)\. Received: weight=1",
+        ),
+        (
+            0,
+            {"low": 0, "high": 1, "low_inclusive": False},
+            r"must be a number in \(0, 1\]\. Received: weight=0",
+        ),
         (True, {}, r"Received: weight=True"),
         ("0.5", {}, r"Received: weight='0\.5'"),
         (np.array([0.5]), {}, r"Received: weight=array"),
-        (-1, {"low": 0, "role": "scales the loss and", "hint": "Typical: 1."}, r"`weight` scales the loss and must be .* Typical: 1\. Received"),
+        (
+            -1,
+            {"low": 0, "role": "scales the loss and", "hint": "Typical: 1."},
+            r"`weight` scales the loss and must be .* Typical: 1\. Received",
+        ),
     ],
 )
 def test_check_number_refuses_with_the_range_and_the_value(value, bounds, words):
@@ -75,18 +91,25 @@ def test_check_non_negative_and_check_positive_name_the_argument_at_fault():
 
 def test_check_one_of_lists_the_choices():
     assert checks.check_one_of("FitNetHint", "loss", "l1", ("mse", "l1")) == "l1"
-    with pytest.raises(ValueError, match=r"FitNetHint `loss` must be one of \('mse', 'l1'\)\. Received: loss='l2'"):
+    with pytest.raises(
+        ValueError, match=r"FitNetHint `loss` must be one of \('mse', 'l1'\)\. Received: loss='l2'"
+    ):
         checks.check_one_of("FitNetHint", "loss", "l2", ("mse", "l1"))
 
 
-@pytest.mark.parametrize("temperature", [checks.MIN_TEMPERATURE, 4, np.float32(20.0), checks.MAX_TEMPERATURE])
+@pytest.mark.parametrize(
+    "temperature", [checks.MIN_TEMPERATURE, 4, np.float32(20.0), checks.MAX_TEMPERATURE]
+)
 def test_validate_temperature_accepts_the_documented_range(temperature):
     assert checks.validate_temperature(temperature) == pytest.approx(float(temperature))
 
 
 @pytest.mark.parametrize("temperature", [0, 1e-3, -4, 1e4, math.nan, math.inf, "4", True, None])
 def test_validate_temperature_refuses_the_rest(temperature):
-    with pytest.raises(ValueError, match=r"temperature must be a number > 0, finite and in \[0\.01, 1000\].*Received: temperature="):
+    with pytest.raises(
+        ValueError,
+        match=r"temperature must be a number > 0, finite and in \[0\.01, 1000\].*Received: temperature=",
+    ):
         checks.validate_temperature(temperature)
 
 
@@ -97,5 +120,8 @@ def test_validate_output_kind_accepts_the_three_settings(kind):
 
 @pytest.mark.parametrize("kind", ["softmax", "Logits", None, 1])
 def test_validate_output_kind_refuses_the_rest(kind):
-    with pytest.raises(ValueError, match=r"`teacher_outputs` must be one of 'auto', 'logits' or 'probabilities'\. Received: teacher_outputs="):
+    with pytest.raises(
+        ValueError,
+        match=r"`teacher_outputs` must be one of 'auto', 'logits' or 'probabilities'\. Received: teacher_outputs=",
+    ):
         checks.validate_output_kind(kind, "teacher_outputs")

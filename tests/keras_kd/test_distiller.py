@@ -65,7 +65,9 @@ def test_jit_compile_on_and_off(blobs, trained_teacher, make_student, jit_compil
     if jit_compile and backend == "torch":
         pytest.skip("torch.compile of a whole train step takes minutes on CPU")
     x, y = blobs
-    distiller = compiled(keras_kd.Distiller(trained_teacher, make_student()), jit_compile=jit_compile)
+    distiller = compiled(
+        keras_kd.Distiller(trained_teacher, make_student()), jit_compile=jit_compile
+    )
     history = distiller.fit(x, y, epochs=2, batch_size=64, verbose=0).history
     assert np.isfinite(history["loss"][-1])
 
@@ -73,9 +75,19 @@ def test_jit_compile_on_and_off(blobs, trained_teacher, make_student, jit_compil
 def test_logs_student_and_distillation_losses_and_metrics(blobs, trained_teacher, make_student):
     x, y = blobs
     distiller = compiled(keras_kd.Distiller(trained_teacher, make_student(), alpha=0.3))
-    history = distiller.fit(x, y, epochs=1, batch_size=64, validation_data=(x, y), verbose=0).history
-    for key in ("loss", "student_loss", "distillation_loss", "accuracy",
-                "val_loss", "val_student_loss", "val_distillation_loss", "val_accuracy"):
+    history = distiller.fit(
+        x, y, epochs=1, batch_size=64, validation_data=(x, y), verbose=0
+    ).history
+    for key in (
+        "loss",
+        "student_loss",
+        "distillation_loss",
+        "accuracy",
+        "val_loss",
+        "val_student_loss",
+        "val_distillation_loss",
+        "val_accuracy",
+    ):
         assert key in history, key
     logs = distiller.evaluate(x, y, verbose=0, return_dict=True)
     expected = 0.3 * logs["student_loss"] + 0.7 * logs["distillation_loss"]
@@ -97,7 +109,9 @@ def test_sample_weight_scales_both_losses(blobs, trained_teacher, make_student):
     x, y = blobs
     distiller = compiled(keras_kd.Distiller(trained_teacher, make_student(), alpha=0.5))
     plain = distiller.evaluate(x, y, verbose=0, return_dict=True)
-    doubled = distiller.evaluate(x, y, sample_weight=np.full(len(x), 2.0), verbose=0, return_dict=True)
+    doubled = distiller.evaluate(
+        x, y, sample_weight=np.full(len(x), 2.0), verbose=0, return_dict=True
+    )
     zero = distiller.evaluate(x, y, sample_weight=np.zeros(len(x)), verbose=0, return_dict=True)
     for key in ("loss", "student_loss", "distillation_loss"):
         np.testing.assert_allclose(doubled[key], 2 * plain[key], rtol=1e-5)
@@ -117,7 +131,10 @@ def test_unlabeled_data_trains_on_distillation_alone(blobs, trained_teacher, mak
 def test_unlabeled_data_with_alpha_above_zero_is_an_error(blobs, trained_teacher, make_student):
     x, _ = blobs
     distiller = compiled(keras_kd.Distiller(trained_teacher, make_student(), alpha=0.2))
-    with pytest.raises(ValueError, match=r"alpha=0.2 weights the student's hard-label loss, but the data has no labels.*alpha=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"alpha=0.2 weights the student's hard-label loss, but the data has no labels.*alpha=0",
+    ):
         distiller.fit(x, epochs=1, verbose=0)
 
 
@@ -137,7 +154,9 @@ class BlobSequence(keras.utils.PyDataset):
 def test_trains_on_a_pydataset(blobs, trained_teacher, make_student):
     x, y = blobs
     distiller = compiled(keras_kd.Distiller(trained_teacher, make_student()))
-    history = distiller.fit(BlobSequence(x, y, 64), validation_data=BlobSequence(x, y, 128), epochs=2, verbose=0)
+    history = distiller.fit(
+        BlobSequence(x, y, 64), validation_data=BlobSequence(x, y, 128), epochs=2, verbose=0
+    )
     assert np.isfinite(history.history["val_loss"][-1])
 
 
@@ -173,8 +192,13 @@ def functional(units, softmax=False):
 
 
 def sequential(units, softmax=False):
-    return keras.Sequential([keras.Input((16,)), keras.layers.Dense(units, activation="relu"),
-                             keras.layers.Dense(3, activation="softmax" if softmax else None)])
+    return keras.Sequential(
+        [
+            keras.Input((16,)),
+            keras.layers.Dense(units, activation="relu"),
+            keras.layers.Dense(3, activation="softmax" if softmax else None),
+        ]
+    )
 
 
 def subclassed(units, softmax=False):
@@ -195,7 +219,9 @@ def test_sequential_functional_and_subclassed_models(blobs, make_teacher, make):
     assert np.isfinite(history.history["loss"][0])
 
 
-def test_callbacks_early_stopping_checkpoint_and_backup(tmp_path, blobs, trained_teacher, make_student):
+def test_callbacks_early_stopping_checkpoint_and_backup(
+    tmp_path, blobs, trained_teacher, make_student
+):
     x, y = blobs
     distiller = compiled(keras_kd.Distiller(trained_teacher, make_student()))
     checkpoint = str(tmp_path / "best.keras")
@@ -204,7 +230,9 @@ def test_callbacks_early_stopping_checkpoint_and_backup(tmp_path, blobs, trained
         keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_accuracy", save_best_only=True),
         keras.callbacks.BackupAndRestore(str(tmp_path / "backup")),
     ]
-    distiller.fit(x, y, epochs=30, batch_size=64, validation_data=(x, y), callbacks=callbacks, verbose=0)
+    distiller.fit(
+        x, y, epochs=30, batch_size=64, validation_data=(x, y), callbacks=callbacks, verbose=0
+    )
     restored = keras.saving.load_model(checkpoint)
     assert isinstance(restored, keras_kd.Distiller)
 
@@ -219,7 +247,9 @@ class StopAfter(keras.callbacks.Callback):
             raise RuntimeError("interrupted")
 
 
-def test_backup_and_restore_resumes_an_interrupted_run(tmp_path, blobs, trained_teacher, make_student):
+def test_backup_and_restore_resumes_an_interrupted_run(
+    tmp_path, blobs, trained_teacher, make_student
+):
     x, y = blobs
     distiller = compiled(keras_kd.Distiller(trained_teacher, make_student()))
     backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))

@@ -30,11 +30,16 @@ def run_cases(methods):
     """Every method in ONE fresh process (the devices are set up once)."""
     env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
     process = subprocess.run(
-        [sys.executable, str(SCRIPT), *methods], capture_output=True, text=True,
-        timeout=600, env=env,
-    )  # fmt: skip
+        [sys.executable, str(SCRIPT), *methods],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert process.returncode == 0, process.stderr[-3000:]
-    results = [json.loads(line) for line in process.stdout.strip().splitlines() if line.startswith("{")]
+    results = [
+        json.loads(line) for line in process.stdout.strip().splitlines() if line.startswith("{")
+    ]
     return {result["method"]: result for result in results}
 
 
@@ -62,9 +67,7 @@ def small_model(name):
     return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name=name)
 
 
-@pytest.mark.skipif(
-    keras.backend.backend() != "torch", reason="the PyTorch backend's refusal"
-)
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="the PyTorch backend's refusal")
 def test_a_keras_distribution_on_pytorch_is_refused_naming_the_backends_with_one():
     import keras_kd
 
@@ -83,9 +86,7 @@ def test_a_keras_distribution_on_pytorch_is_refused_naming_the_backends_with_one
     assert "set_distribution(None)" in message
 
 
-@pytest.mark.skipif(
-    keras.backend.backend() != "torch", reason="the PyTorch backend's refusal"
-)
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="the PyTorch backend's refusal")
 @pytest.mark.parametrize("role", ["teacher", "student"])
 def test_a_torch_data_parallel_wrapped_model_is_refused(role):
     import torch

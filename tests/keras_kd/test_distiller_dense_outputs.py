@@ -31,8 +31,9 @@ def segmenter(filters, masked, name, seed):
     keras.utils.set_random_seed(seed)
     spread = keras.initializers.RandomNormal(stddev=1.0)
     image = keras.Input((SIZE, SIZE, 2))
-    hidden = keras.layers.Conv2D(filters, 3, padding="same", activation="tanh",
-                                 kernel_initializer=spread)(image)
+    hidden = keras.layers.Conv2D(
+        filters, 3, padding="same", activation="tanh", kernel_initializer=spread
+    )(image)
     logits = keras.layers.Conv2D(CLASSES, 1, kernel_initializer=spread)(hidden)
     if masked:
         logits = MaskFromImage()([logits, image])
@@ -51,17 +52,24 @@ def images(seed=0):
 def numpy_per_pixel(t, s, y):
     """(soft-target KD + 0.5 DKD per pixel, cross-entropy per pixel)."""
     kd = TEMPERATURE**2 * kl(softmax(t / TEMPERATURE), softmax(s / TEMPERATURE))
-    dkd = numpy_dkd(t.reshape(-1, CLASSES), s.reshape(-1, CLASSES), y.reshape(-1),
-                    1.0, 4.0, TEMPERATURE).reshape(y.shape)
+    dkd = numpy_dkd(
+        t.reshape(-1, CLASSES), s.reshape(-1, CLASSES), y.reshape(-1), 1.0, 4.0, TEMPERATURE
+    ).reshape(y.shape)
     p = softmax(s)
     ce = -np.log(np.take_along_axis(p, y[..., None], -1)[..., 0])
     return kd + 0.5 * dkd, ce
 
 
 def distiller_for(teacher, student):
-    distiller = keras_kd.Distiller(teacher, student, alpha=0.25, distillation_loss=[
-        losses.SoftTargetKD(TEMPERATURE),
-        losses.DKD(alpha=1.0, beta=4.0, temperature=TEMPERATURE, weight=0.5)])
+    distiller = keras_kd.Distiller(
+        teacher,
+        student,
+        alpha=0.25,
+        distillation_loss=[
+            losses.SoftTargetKD(TEMPERATURE),
+            losses.DKD(alpha=1.0, beta=4.0, temperature=TEMPERATURE, weight=0.5),
+        ],
+    )
     distiller.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return distiller
 
@@ -97,7 +105,8 @@ def test_per_pixel_soft_targets_with_a_mask_and_pixel_weights_match_numpy():
     s = np.asarray(student.predict(x, verbose=0), "float64")
     soft, hard = numpy_per_pixel(t, s, y)
     logs = distiller_for(teacher, plain_student).evaluate(
-        x, y, sample_weight=mask.astype("float32"), batch_size=BATCH, verbose=0, return_dict=True)
+        x, y, sample_weight=mask.astype("float32"), batch_size=BATCH, verbose=0, return_dict=True
+    )
     check(logs, (soft * mask).sum() / mask.sum(), (hard * mask).sum() / mask.sum())
 
 
@@ -105,8 +114,13 @@ def test_per_pixel_weights_of_another_shape_name_both_shapes():
     teacher = segmenter(8, masked=False, name="teacher", seed=1)
     student = segmenter(3, masked=False, name="student", seed=2)
     x, y = images()
-    with pytest.raises(ValueError, match=(
+    with pytest.raises(
+        ValueError,
+        match=(
             r"shape \(batch, \*positions\) = \(\w+, 6, 6\)\. Received: sample_weight of "
-            r"shape \(\w+, 6\) for student outputs of shape \(\w+, 6, 6, 4\)")):
+            r"shape \(\w+, 6\) for student outputs of shape \(\w+, 6, 6, 4\)"
+        ),
+    ):
         distiller_for(teacher, student).evaluate(
-            x, y, sample_weight=np.ones((BATCH, SIZE), "float32"), batch_size=BATCH, verbose=0)
+            x, y, sample_weight=np.ones((BATCH, SIZE), "float32"), batch_size=BATCH, verbose=0
+        )

@@ -15,7 +15,10 @@ def dense(classes=3, units=4, built=True):
 
 
 def test_output_shapes_that_differ():
-    with pytest.raises(ValueError, match=r"shapes must match.*teacher '.*' outputs shape \(None, 10\), student '.*' outputs shape \(None, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"shapes must match.*teacher '.*' outputs shape \(None, 10\), student '.*' outputs shape \(None, 3\)",
+    ):
         keras_kd.Distiller(dense(classes=10), dense(classes=3))
 
 
@@ -27,8 +30,12 @@ def test_alpha_outside_zero_one(alpha):
 
 @pytest.mark.parametrize("temperature", [0.0, -2.0])
 def test_temperature_zero_or_below(temperature):
-    with pytest.raises(ValueError, match=f"temperature must be a number > 0.*Received: temperature={temperature}"):
-        keras_kd.Distiller(dense(), dense(), distillation_loss=keras_kd.losses.SoftTargetKD(temperature))
+    with pytest.raises(
+        ValueError, match=f"temperature must be a number > 0.*Received: temperature={temperature}"
+    ):
+        keras_kd.Distiller(
+            dense(), dense(), distillation_loss=keras_kd.losses.SoftTargetKD(temperature)
+        )
 
 
 def test_teacher_that_is_not_built():
@@ -45,19 +52,26 @@ def test_compile_without_loss_while_alpha_above_zero():
 
 @pytest.mark.parametrize("teacher", [lambda x: x, "resnet50", np.zeros(3)])
 def test_teacher_that_is_not_a_keras_model(teacher):
-    with pytest.raises(ValueError, match=r"The teacher must be a keras.Model.*Received: an object of type"):
+    with pytest.raises(
+        ValueError, match=r"The teacher must be a keras.Model.*Received: an object of type"
+    ):
         keras_kd.Distiller(teacher, dense())
 
 
 def test_unknown_loss_name_and_empty_loss_list():
-    with pytest.raises(ValueError, match=r"Unknown distillation loss 'hinton'. Registered names: \[.*'kd'"):
+    with pytest.raises(
+        ValueError, match=r"Unknown distillation loss 'hinton'. Registered names: \[.*'kd'"
+    ):
         keras_kd.Distiller(dense(), dense(), distillation_loss="hinton")
     with pytest.raises(ValueError, match=r"`distillation_loss` is an empty list"):
         keras_kd.Distiller(dense(), dense(), distillation_loss=[])
 
 
 def test_unknown_output_kind():
-    with pytest.raises(ValueError, match=r"`teacher_outputs` must be one of 'auto', 'logits' or 'probabilities'. Received: teacher_outputs='softmax'"):
+    with pytest.raises(
+        ValueError,
+        match=r"`teacher_outputs` must be one of 'auto', 'logits' or 'probabilities'. Received: teacher_outputs='softmax'",
+    ):
         keras_kd.Distiller(dense(), dense(), teacher_outputs="softmax")
 
 

@@ -83,9 +83,7 @@ def data(n=16, features=16):
 def fit(distiller, x, y=None, alpha_loss=True, **kwargs):
     distiller.compile(
         optimizer="adam",
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        if alpha_loss
-        else None,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True) if alpha_loss else None,
         metrics=kwargs.pop("metrics", None),
     )
     kwargs.setdefault("batch_size", 8)
@@ -129,7 +127,8 @@ def numpy_scalar_hyperparameters(m):
 
 def numpy_ensemble_weights(m):
     d = distiller(
-        m, teacher=[m.dense(name="t1"), m.dense(name="t2")],
+        m,
+        teacher=[m.dense(name="t1"), m.dense(name="t2")],
         teacher_weights=np.array([3, 1], "float32"),
     )
     assert d.teacher.member_weights == [0.75, 0.25]
@@ -145,7 +144,10 @@ def numpy_schedule_values(m):
     x, y = data()
     d = distiller(m, alpha=0.1)
     history = fit(
-        d, x, y, epochs=2,
+        d,
+        x,
+        y,
+        epochs=2,
         callbacks=[
             callbacks.TemperatureSchedule(schedule_of(np.float32(2.0))),
             callbacks.AlphaSchedule(schedule_of(np.float64(0.5))),
@@ -243,8 +245,12 @@ def kd(**kwargs):
 def failing_fit(loss, y_given=True, **kwargs):
     def run(m):
         x, y = data()
-        fit(distiller(m, loss=loss, **kwargs), x, y if y_given else None,
-            alpha_loss=kwargs.get("alpha", 0.0) > 0)
+        fit(
+            distiller(m, loss=loss, **kwargs),
+            x,
+            y if y_given else None,
+            alpha_loss=kwargs.get("alpha", 0.0) > 0,
+        )
 
     return run
 
@@ -269,61 +275,289 @@ TEMPERATURE = r"temperature must be a number > 0, finite and in \[0.01, 1000\]"
 
 CASES = [
     # Defect 7 and 19: temperatures.
-    Case("kd_temperature_nan", kd(temperature=NAN), ValueError, [TEMPERATURE, "Received: temperature=nan"]),
+    Case(
+        "kd_temperature_nan",
+        kd(temperature=NAN),
+        ValueError,
+        [TEMPERATURE, "Received: temperature=nan"],
+    ),
     Case("kd_temperature_inf", kd(temperature=INF), ValueError, [TEMPERATURE, "temperature=inf"]),
-    Case("kd_temperature_1e30", kd(temperature=1e30), ValueError, [TEMPERATURE, r"temperature=1e\+30"]),
-    Case("kd_temperature_1e-30", kd(temperature=1e-30), ValueError, [TEMPERATURE, "temperature=1e-30"]),
+    Case(
+        "kd_temperature_1e30",
+        kd(temperature=1e30),
+        ValueError,
+        [TEMPERATURE, r"temperature=1e\+30"],
+    ),
+    Case(
+        "kd_temperature_1e-30",
+        kd(temperature=1e-30),
+        ValueError,
+        [TEMPERATURE, "temperature=1e-30"],
+    ),
     Case("kd_temperature_zero", kd(temperature=0), ValueError, [TEMPERATURE, "temperature=0"]),
-    Case("kd_temperature_bool", kd(temperature=True), ValueError, [TEMPERATURE, "temperature=True"]),
-    Case("kd_temperature_string", kd(temperature="4"), ValueError, [TEMPERATURE, "temperature='4'"]),
+    Case(
+        "kd_temperature_bool", kd(temperature=True), ValueError, [TEMPERATURE, "temperature=True"]
+    ),
+    Case(
+        "kd_temperature_string", kd(temperature="4"), ValueError, [TEMPERATURE, "temperature='4'"]
+    ),
     Case("kd_temperature_array", kd(temperature=np.array([4.0, 2.0])), ValueError, [TEMPERATURE]),
     Case("dkd_temperature_nan", lambda m: losses.DKD(temperature=NAN), ValueError, [TEMPERATURE]),
     Case("dist_temperature_inf", lambda m: losses.DIST(temperature=INF), ValueError, [TEMPERATURE]),
-    Case("temperature_assigned_nan", assign("temperature", NAN, of_loss=True), ValueError, [TEMPERATURE]),
+    Case(
+        "temperature_assigned_nan",
+        assign("temperature", NAN, of_loss=True),
+        ValueError,
+        [TEMPERATURE],
+    ),
     # Loss weights and each loss's own parameters.
-    Case("loss_weight_nan", kd(weight=NAN), ValueError, ["SoftTargetKD `weight` multiplies the loss .* must be a number >= 0, not NaN or infinite", "weight=nan"]),
-    Case("loss_weight_inf", kd(weight=INF), ValueError, ["must be a number >= 0, not NaN or infinite", "weight=inf"]),
-    Case("loss_weight_negative", lambda m: losses.DKD(weight=-1), ValueError, ["DKD `weight`", "weight=-1"]),
-    Case("loss_weight_bool", kd(weight=False), ValueError, ["`weight` .*must be a number >= 0", "weight=False"]),
-    Case("dkd_alpha_nan", lambda m: losses.DKD(alpha=NAN), ValueError, ["DKD `alpha` must be a number >= 0, not NaN or infinite", "alpha=nan"]),
-    Case("dkd_beta_inf", lambda m: losses.DKD(beta=INF), ValueError, ["DKD `beta` must be a number >= 0, not NaN or infinite", "beta=inf"]),
-    Case("dist_beta_nan", lambda m: losses.DIST(beta=NAN), ValueError, ["DIST `beta` must be a number >= 0, not NaN or infinite"]),
-    Case("dist_gamma_inf", lambda m: losses.DIST(gamma=INF), ValueError, ["DIST `gamma` must be a number >= 0, not NaN", "gamma=inf"]),
-    Case("rkd_angle_weight_nan", lambda m: losses.RKD(angle_weight=NAN), ValueError, ["RKD `angle_weight` must be a number >= 0, not NaN"]),
-    Case("attention_p_inf", lambda m: losses.AttentionTransfer([("a", "b")], p=INF), ValueError, ["AttentionTransfer `p` must be a number > 0, not NaN or infinite", "p=inf"]),
+    Case(
+        "loss_weight_nan",
+        kd(weight=NAN),
+        ValueError,
+        [
+            "SoftTargetKD `weight` multiplies the loss .* must be a number >= 0, not NaN or infinite",
+            "weight=nan",
+        ],
+    ),
+    Case(
+        "loss_weight_inf",
+        kd(weight=INF),
+        ValueError,
+        ["must be a number >= 0, not NaN or infinite", "weight=inf"],
+    ),
+    Case(
+        "loss_weight_negative",
+        lambda m: losses.DKD(weight=-1),
+        ValueError,
+        ["DKD `weight`", "weight=-1"],
+    ),
+    Case(
+        "loss_weight_bool",
+        kd(weight=False),
+        ValueError,
+        ["`weight` .*must be a number >= 0", "weight=False"],
+    ),
+    Case(
+        "dkd_alpha_nan",
+        lambda m: losses.DKD(alpha=NAN),
+        ValueError,
+        ["DKD `alpha` must be a number >= 0, not NaN or infinite", "alpha=nan"],
+    ),
+    Case(
+        "dkd_beta_inf",
+        lambda m: losses.DKD(beta=INF),
+        ValueError,
+        ["DKD `beta` must be a number >= 0, not NaN or infinite", "beta=inf"],
+    ),
+    Case(
+        "dist_beta_nan",
+        lambda m: losses.DIST(beta=NAN),
+        ValueError,
+        ["DIST `beta` must be a number >= 0, not NaN or infinite"],
+    ),
+    Case(
+        "dist_gamma_inf",
+        lambda m: losses.DIST(gamma=INF),
+        ValueError,
+        ["DIST `gamma` must be a number >= 0, not NaN", "gamma=inf"],
+    ),
+    Case(
+        "rkd_angle_weight_nan",
+        lambda m: losses.RKD(angle_weight=NAN),
+        ValueError,
+        ["RKD `angle_weight` must be a number >= 0, not NaN"],
+    ),
+    Case(
+        "attention_p_inf",
+        lambda m: losses.AttentionTransfer([("a", "b")], p=INF),
+        ValueError,
+        ["AttentionTransfer `p` must be a number > 0, not NaN or infinite", "p=inf"],
+    ),
     # The Distiller's own hyper-parameters.
-    Case("alpha_nan", lambda m: distiller(m, alpha=NAN), ValueError, [r"`alpha` is the weight of the student's hard-label loss and must be a number in \[0, 1\]", "alpha=nan"]),
-    Case("alpha_bool", lambda m: distiller(m, alpha=True), ValueError, [r"must be a number in \[0, 1\]", "alpha=True"]),
-    Case("alpha_above_one", lambda m: distiller(m, alpha=np.float32(1.5)), ValueError, [r"in \[0, 1\]", r"alpha=np.float32\(1.5\)"]),
-    Case("distillation_scale_inf", assign("distillation_scale", INF), ValueError, ["`distillation_scale` multiplies the distillation term and must be a number >= 0, not NaN or infinite", "distillation_scale=inf"]),
+    Case(
+        "alpha_nan",
+        lambda m: distiller(m, alpha=NAN),
+        ValueError,
+        [
+            r"`alpha` is the weight of the student's hard-label loss and must be a number in \[0, 1\]",
+            "alpha=nan",
+        ],
+    ),
+    Case(
+        "alpha_bool",
+        lambda m: distiller(m, alpha=True),
+        ValueError,
+        [r"must be a number in \[0, 1\]", "alpha=True"],
+    ),
+    Case(
+        "alpha_above_one",
+        lambda m: distiller(m, alpha=np.float32(1.5)),
+        ValueError,
+        [r"in \[0, 1\]", r"alpha=np.float32\(1.5\)"],
+    ),
+    Case(
+        "distillation_scale_inf",
+        assign("distillation_scale", INF),
+        ValueError,
+        [
+            "`distillation_scale` multiplies the distillation term and must be a number >= 0, not NaN or infinite",
+            "distillation_scale=inf",
+        ],
+    ),
     # Defect 18: ensemble weights.
-    Case("ensemble_weights_nan", lambda m: distiller(m, teacher=[m.dense(), m.dense()], teacher_weights=[NAN, 1]), ValueError, ["`teacher_weights` must hold one number >= 0 per teacher, finite", r"teacher_weights=\[nan, 1\]"]),
-    Case("ensemble_weights_inf", lambda m: distiller(m, teacher=[m.dense(), m.dense()], teacher_weights=[INF, 1]), ValueError, ["finite and not all zero", "inf"]),
-    Case("ensemble_weights_bool", lambda m: distiller(m, teacher=[m.dense(), m.dense()], teacher_weights=[True, 1]), ValueError, ["`teacher_weights` must hold one number"]),
+    Case(
+        "ensemble_weights_nan",
+        lambda m: distiller(m, teacher=[m.dense(), m.dense()], teacher_weights=[NAN, 1]),
+        ValueError,
+        [
+            "`teacher_weights` must hold one number >= 0 per teacher, finite",
+            r"teacher_weights=\[nan, 1\]",
+        ],
+    ),
+    Case(
+        "ensemble_weights_inf",
+        lambda m: distiller(m, teacher=[m.dense(), m.dense()], teacher_weights=[INF, 1]),
+        ValueError,
+        ["finite and not all zero", "inf"],
+    ),
+    Case(
+        "ensemble_weights_bool",
+        lambda m: distiller(m, teacher=[m.dense(), m.dense()], teacher_weights=[True, 1]),
+        ValueError,
+        ["`teacher_weights` must hold one number"],
+    ),
     # EMA decay and the callbacks.
-    Case("ema_decay_nan", lambda m: keras_kd.teachers.EMATeacher(m.dense(), decay=NAN), ValueError, [r"EMATeacher `decay` must be a number in \[0, 1\)", "decay=nan"]),
-    Case("ema_decay_one", lambda m: keras_kd.teachers.EMATeacher(m.dense(), decay=np.float32(1.0)), ValueError, [r"in \[0, 1\)", r"decay=np.float32\(1.0\)"]),
-    Case("warmup_epochs_bool", lambda m: callbacks.DistillationWarmup(True), ValueError, ["must be an integer >= 1", "epochs=True"]),
-    Case("warmup_epochs_nan", lambda m: callbacks.DistillationWarmup(NAN), ValueError, ["must be an integer >= 1", "epochs=nan"]),
-    Case("temperature_schedule_nan", with_schedule(callbacks.TemperatureSchedule(schedule_of(NAN))), ValueError, [r"schedule\(0\) returned temperature=nan", r"must be a finite number > 0, in \[0.01, 1000\]"]),
-    Case("temperature_schedule_1e30", with_schedule(callbacks.TemperatureSchedule(schedule_of(1e30))), ValueError, [r"returned temperature=1e\+30"]),
-    Case("alpha_schedule_nan", with_schedule(callbacks.AlphaSchedule(schedule_of(np.float32("nan")))), ValueError, [r"returned alpha=np.float32\(nan\)", r"must be a number in \[0, 1\]"]),
-    Case("alpha_schedule_bool", with_schedule(callbacks.AlphaSchedule(schedule_of(True))), ValueError, ["returned alpha=True"]),
+    Case(
+        "ema_decay_nan",
+        lambda m: keras_kd.teachers.EMATeacher(m.dense(), decay=NAN),
+        ValueError,
+        [r"EMATeacher `decay` must be a number in \[0, 1\)", "decay=nan"],
+    ),
+    Case(
+        "ema_decay_one",
+        lambda m: keras_kd.teachers.EMATeacher(m.dense(), decay=np.float32(1.0)),
+        ValueError,
+        [r"in \[0, 1\)", r"decay=np.float32\(1.0\)"],
+    ),
+    Case(
+        "warmup_epochs_bool",
+        lambda m: callbacks.DistillationWarmup(True),
+        ValueError,
+        ["must be an integer >= 1", "epochs=True"],
+    ),
+    Case(
+        "warmup_epochs_nan",
+        lambda m: callbacks.DistillationWarmup(NAN),
+        ValueError,
+        ["must be an integer >= 1", "epochs=nan"],
+    ),
+    Case(
+        "temperature_schedule_nan",
+        with_schedule(callbacks.TemperatureSchedule(schedule_of(NAN))),
+        ValueError,
+        [
+            r"schedule\(0\) returned temperature=nan",
+            r"must be a finite number > 0, in \[0.01, 1000\]",
+        ],
+    ),
+    Case(
+        "temperature_schedule_1e30",
+        with_schedule(callbacks.TemperatureSchedule(schedule_of(1e30))),
+        ValueError,
+        [r"returned temperature=1e\+30"],
+    ),
+    Case(
+        "alpha_schedule_nan",
+        with_schedule(callbacks.AlphaSchedule(schedule_of(np.float32("nan")))),
+        ValueError,
+        [r"returned alpha=np.float32\(nan\)", r"must be a number in \[0, 1\]"],
+    ),
+    Case(
+        "alpha_schedule_bool",
+        with_schedule(callbacks.AlphaSchedule(schedule_of(True))),
+        ValueError,
+        ["returned alpha=True"],
+    ),
     # Defects 6 and 21: several outputs, dict outputs.
-    Case("teacher_two_outputs", lambda m: distiller(m, teacher=m.two_heads()), ValueError, ["The teacher 'two_heads' has 2 outputs", r"\['class_head', 'aux_head'\]", r"teacher.outputs\[0\]"]),
-    Case("student_two_outputs", lambda m: distiller(m, student=m.two_heads()), ValueError, ["The student 'two_heads' has 2 outputs", "Select the head to distil"]),
-    Case("teacher_dict_outputs", lambda m: distiller(m, teacher=m.two_heads(as_dict=True)), ValueError, ["has a dict of 2 outputs", "aux_head", "class_head"]),
-    Case("subclassed_teacher_dict_outputs", lambda m: distiller(m, teacher=m.dict_subclassed()), ValueError, ["The teacher 'dict_outputs' has a dict of 1 outputs", r"keys \['logits'\]"]),
-    Case("ensemble_member_two_outputs", lambda m: distiller(m, teacher=[m.dense(), m.two_heads()]), ValueError, ["The teacher 1 'two_heads' has 2 outputs"]),
+    Case(
+        "teacher_two_outputs",
+        lambda m: distiller(m, teacher=m.two_heads()),
+        ValueError,
+        [
+            "The teacher 'two_heads' has 2 outputs",
+            r"\['class_head', 'aux_head'\]",
+            r"teacher.outputs\[0\]",
+        ],
+    ),
+    Case(
+        "student_two_outputs",
+        lambda m: distiller(m, student=m.two_heads()),
+        ValueError,
+        ["The student 'two_heads' has 2 outputs", "Select the head to distil"],
+    ),
+    Case(
+        "teacher_dict_outputs",
+        lambda m: distiller(m, teacher=m.two_heads(as_dict=True)),
+        ValueError,
+        ["has a dict of 2 outputs", "aux_head", "class_head"],
+    ),
+    Case(
+        "subclassed_teacher_dict_outputs",
+        lambda m: distiller(m, teacher=m.dict_subclassed()),
+        ValueError,
+        ["The teacher 'dict_outputs' has a dict of 1 outputs", r"keys \['logits'\]"],
+    ),
+    Case(
+        "ensemble_member_two_outputs",
+        lambda m: distiller(m, teacher=[m.dense(), m.two_heads()]),
+        ValueError,
+        ["The teacher 1 'two_heads' has 2 outputs"],
+    ),
     # Defect 25: input shapes (checked in the step, since x may be a dict {"teacher": ..., "student": ...}).
-    Case("teacher_input_shape_differs", lambda m: fit(distiller(m, teacher=m.dense(features=8, name="teacher")), *data()), ValueError, ["input shapes differ", r"teacher 'teacher' input shape \(None, 8\)", r"student 'student' input shape \(None, 16\)", "Resizing"]),
-    Case("ensemble_member_input_shape_differs", lambda m: fit(distiller(m, teacher=[m.dense(), m.dense(features=12)]), *data()), ValueError, ["input shapes differ", r"\(None, 12\)"]),
+    Case(
+        "teacher_input_shape_differs",
+        lambda m: fit(distiller(m, teacher=m.dense(features=8, name="teacher")), *data()),
+        ValueError,
+        [
+            "input shapes differ",
+            r"teacher 'teacher' input shape \(None, 8\)",
+            r"student 'student' input shape \(None, 16\)",
+            "Resizing",
+        ],
+    ),
+    Case(
+        "ensemble_member_input_shape_differs",
+        lambda m: fit(distiller(m, teacher=[m.dense(), m.dense(features=12)]), *data()),
+        ValueError,
+        ["input shapes differ", r"\(None, 12\)"],
+    ),
     # Defect 1: failures inside the train step leave the models intact.
-    Case("dkd_without_labels_in_fit", failing_fit("dkd", y_given=False), ValueError, ["The distillation loss DKD needs the labels", "y is None"]),
-    Case("custom_loss_raises_in_fit", failing_fit(RaisingLoss()), RuntimeError, ["custom loss failed on purpose"]),
-    Case("labels_missing_with_alpha", failing_fit("kd", y_given=False, alpha=0.5), ValueError, ["alpha=0.5 weights the student's hard-label loss", "no labels"]),
+    Case(
+        "dkd_without_labels_in_fit",
+        failing_fit("dkd", y_given=False),
+        ValueError,
+        ["The distillation loss DKD needs the labels", "y is None"],
+    ),
+    Case(
+        "custom_loss_raises_in_fit",
+        failing_fit(RaisingLoss()),
+        RuntimeError,
+        ["custom loss failed on purpose"],
+    ),
+    Case(
+        "labels_missing_with_alpha",
+        failing_fit("kd", y_given=False, alpha=0.5),
+        ValueError,
+        ["alpha=0.5 weights the student's hard-label loss", "no labels"],
+    ),
     # Recipes.
-    Case("born_again_generations_nan", lambda m: recipes.born_again(lambda: m.dense(), m.dense(), *data(), generations=NAN), ValueError, ["`generations` must be an integer >= 1"]),
+    Case(
+        "born_again_generations_nan",
+        lambda m: recipes.born_again(lambda: m.dense(), m.dense(), *data(), generations=NAN),
+        ValueError,
+        ["`generations` must be an integer >= 1"],
+    ),
     # Correct results.
     Case("numpy_scalar_temperature", numpy_scalar_temperature, None, []),
     Case("numpy_scalar_hyperparameters", numpy_scalar_hyperparameters, None, []),

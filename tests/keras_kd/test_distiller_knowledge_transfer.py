@@ -63,7 +63,9 @@ def test_soft_targets_on_unlabeled_images_beat_labels_alone(digits_and_teacher):
 
     teacher_acc = accuracy(teacher, x_test, y_test)
     alone_acc, distilled_acc = accuracy(alone, x_test, y_test), accuracy(student, x_test, y_test)
-    print(f"teacher {teacher_acc:.3f}  alone on 10% labels {alone_acc:.3f}  distilled {distilled_acc:.3f}")
+    print(
+        f"teacher {teacher_acc:.3f}  alone on 10% labels {alone_acc:.3f}  distilled {distilled_acc:.3f}"
+    )
     assert teacher_acc > 0.93
     assert distilled_acc >= alone_acc + 0.03
 

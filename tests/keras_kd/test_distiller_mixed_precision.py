@@ -43,9 +43,7 @@ def views(dtype, seed=0):
     maps = rng.normal(scale=100.0, size=(2, 8, 4, 4, 3))
     y = rng.integers(0, CLASSES, size=(8,)).astype("int32")
     teacher, student = (
-        ModelOutputs(
-            ops.cast(logits[i], dtype), "logits", {"maps": ops.cast(maps[i], dtype)}
-        )
+        ModelOutputs(ops.cast(logits[i], dtype), "logits", {"maps": ops.cast(maps[i], dtype)})
         for i in range(2)
     )
     return teacher, student, y
@@ -75,15 +73,15 @@ def test_losses_are_float32_and_finite_for_large_logits(policy, name):
         loss = make_loss(name, temperature)
         value = loss(teacher, student, y)
         assert keras.backend.standardize_dtype(value.dtype) == "float32", (
-            name, temperature, value.dtype,
-        )  # fmt: skip
+            name,
+            temperature,
+            value.dtype,
+        )
         value = ops.convert_to_numpy(value)
         assert np.all(np.isfinite(value)), (name, temperature, value)
         # Computed in float32: the value of the same (16-bit) inputs read
         # as float32, not a 16-bit computation cast up at the end.
-        expected = ops.convert_to_numpy(
-            loss(as_float32(teacher), as_float32(student), y)
-        )
+        expected = ops.convert_to_numpy(loss(as_float32(teacher), as_float32(student), y))
         np.testing.assert_allclose(
             value, expected, rtol=1e-4, atol=1e-6, err_msg=f"{name} T={temperature}"
         )
@@ -138,9 +136,7 @@ def distil(teacher, data, policy):
     student = mlp(32, "student")
     # The student really computes in 16 bits (identical accuracies are not a no-op).
     assert student.layers[-1].compute_dtype == policy.replace("mixed_", ""), student.dtype_policy
-    distiller = keras_kd.Distiller(
-        teacher, student, keras_kd.losses.SoftTargetKD(4.0), alpha=0.3
-    )
+    distiller = keras_kd.Distiller(teacher, student, keras_kd.losses.SoftTargetKD(4.0), alpha=0.3)
     distiller.compile(keras.optimizers.Adam(1e-2), hard_loss())
     history = distiller.fit(x_train, y_train, epochs=8, batch_size=128, verbose=0)
     for name in ("loss", "distillation_loss", "student_loss"):

@@ -30,9 +30,12 @@ SCRIPT = SCRIPTS / "model_parallel.py"
 def test_sharded_teacher_teaches_as_the_unsharded_one():
     env = dict(os.environ, KERAS_BACKEND="jax")
     process = subprocess.run(
-        [sys.executable, str(SCRIPT), "fitnet"], capture_output=True, text=True,
-        timeout=300, env=env,
-    )  # fmt: skip
+        [sys.executable, str(SCRIPT), "fitnet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert process.returncode == 0, process.stderr[-3000:]
     result = json.loads(process.stdout.strip().splitlines()[-1])
     # The layout map took effect: the teacher's kernels live in two shards.

@@ -32,9 +32,7 @@ def free_port():
 
 def worker_env(**extra):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **extra)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), env.get("PYTHONPATH")) if p
-    )
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     env.pop("XLA_FLAGS", None)
     return env
 
@@ -44,9 +42,12 @@ def run_together(commands, env):
     when all end, killing every one still running at the timeout."""
     processes = [
         subprocess.Popen(
-            command, env=env(i), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            command,
+            env=env(i),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for i, command in enumerate(commands)
     ]
     try:
@@ -68,8 +69,7 @@ def test_two_jax_processes_train_as_one_device(tmp_path):
     port = free_port()
     outputs = [tmp_path / f"process{i}.npz" for i in range(2)]
     commands = [
-        [sys.executable, script, str(port), str(i), str(out)]
-        for i, out in enumerate(outputs)
+        [sys.executable, script, str(port), str(i), str(out)] for i, out in enumerate(outputs)
     ]
     processes = run_together(commands, lambda i: worker_env())
     # The reference: one device (this process's first) on the same batches.
@@ -85,9 +85,7 @@ def test_two_jax_processes_train_as_one_device(tmp_path):
         worker.train(tmp_path / "single.npz")
     for code, _, err in processes:
         assert code == 0, err[-3000:]
-    first, second, single = (
-        np.load(path) for path in (*outputs, tmp_path / "single.npz")
-    )
+    first, second, single = (np.load(path) for path in (*outputs, tmp_path / "single.npz"))
     weights = [k for k in single.files if k.startswith("w")]
     assert len(weights) == 4
     for key in single.files:
@@ -112,16 +110,17 @@ def mwms_distiller_error():
         "        print(error)\n"
     )
     process = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True,
-        timeout=TIMEOUT, env=worker_env(KERAS_BACKEND="tensorflow"),
-    )  # fmt: skip
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=worker_env(KERAS_BACKEND="tensorflow"),
+    )
     assert process.returncode == 0, process.stderr[-3000:]
     return process.stdout
 
 
-@pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="tf.distribute is TensorFlow's"
-)
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute is TensorFlow's")
 def test_multi_worker_mirrored_strategy_is_refused_naming_the_upstream_issue():
     message = mwms_distiller_error()
     assert "MultiWorkerMirroredStrategy" in message
@@ -130,9 +129,7 @@ def test_multi_worker_mirrored_strategy_is_refused_naming_the_upstream_issue():
     assert "MirroredStrategy" in message
 
 
-@pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="tf.distribute is TensorFlow's"
-)
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute is TensorFlow's")
 def test_plain_keras_still_fails_under_two_multi_worker_workers():
     """Tells when keras-team/keras#20585 is fixed: then keras-kd's refusal
     (keras_kd._keras_compat.check_distribution) should be lifted."""

@@ -25,8 +25,9 @@ def token_model(units, mask_zero=True, name=None, seed=0):
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((None,), dtype="int32")
     spread = keras.initializers.RandomNormal(stddev=1.0)
-    hidden = keras.layers.Embedding(VOCABULARY, 6, mask_zero=mask_zero,
-                                    embeddings_initializer=spread)(inputs)
+    hidden = keras.layers.Embedding(
+        VOCABULARY, 6, mask_zero=mask_zero, embeddings_initializer=spread
+    )(inputs)
     hidden = keras.layers.Dense(units, activation="tanh")(hidden)
     # Spread-out logits: distributions far from uniform, as after training.
     head = keras.layers.Dense(CLASSES, kernel_initializer=spread)
@@ -74,7 +75,9 @@ def numpy_kd(t, s, y):
 
 
 def numpy_dkd_per_position(t, s, y):
-    flat = numpy_dkd(t.reshape(-1, CLASSES), s.reshape(-1, CLASSES), y.reshape(-1), 1.0, 2.0, TEMPERATURE)
+    flat = numpy_dkd(
+        t.reshape(-1, CLASSES), s.reshape(-1, CLASSES), y.reshape(-1), 1.0, 2.0, TEMPERATURE
+    )
     return flat.reshape(y.shape)
 
 
@@ -87,8 +90,10 @@ PER_POSITION_NUMPY = [(1.0, numpy_kd), (0.5, numpy_dkd_per_position), (0.1, nump
 
 
 def outputs(teacher, student, x):
-    return (np.asarray(teacher.predict(x, verbose=0), "float64"),
-            np.asarray(student.predict(x, verbose=0), "float64"))
+    return (
+        np.asarray(teacher.predict(x, verbose=0), "float64"),
+        np.asarray(student.predict(x, verbose=0), "float64"),
+    )
 
 
 def check(logs, soft, hard):
@@ -123,11 +128,17 @@ def test_every_output_level_loss_with_masks_and_sample_weights_matches_numpy(mod
     def expected(weights):
         # The defined reduction: sum(w * loss) over counted positions / their
         # count; batch-level losses (DIST, RKD) read which positions count.
-        return ((per_position * weights).sum() / mask.sum() + batch_level,
-                (hard * weights).sum() / mask.sum())
+        return (
+            (per_position * weights).sum() / mask.sum() + batch_level,
+            (hard * weights).sum() / mask.sum(),
+        )
 
-    distiller = compiled(teacher, student, [make() for make in EVERY_OUTPUT_LEVEL_LOSS],
-                         weighted_metrics=["accuracy"])
+    distiller = compiled(
+        teacher,
+        student,
+        [make() for make in EVERY_OUTPUT_LEVEL_LOSS],
+        weighted_metrics=["accuracy"],
+    )
     correct = (outputs(teacher, student, x)[1].argmax(-1) == y).astype("float64")
     # A Keras mask (Embedding(mask_zero=True)): the mean over real tokens.
     logs = distiller.evaluate(x, y, batch_size=BATCH, verbose=0, return_dict=True)
@@ -135,16 +146,20 @@ def test_every_output_level_loss_with_masks_and_sample_weights_matches_numpy(mod
     np.testing.assert_allclose(logs["accuracy"], (correct * mask).sum() / mask.sum(), rtol=1e-5)
     # Keras' own masked reduction of the student's loss gives the same hard loss.
     student.compile(loss=sparse_ce())
-    np.testing.assert_allclose(student.evaluate(x, y, batch_size=BATCH, verbose=0),
-                               expected(mask)[1], rtol=2e-5)
+    np.testing.assert_allclose(
+        student.evaluate(x, y, batch_size=BATCH, verbose=0), expected(mask)[1], rtol=2e-5
+    )
     # Per-sample weights: each sample's weight on each of its real tokens.
-    logs = distiller.evaluate(x, y, sample_weight=sample_weight, batch_size=BATCH,
-                              verbose=0, return_dict=True)
+    logs = distiller.evaluate(
+        x, y, sample_weight=sample_weight, batch_size=BATCH, verbose=0, return_dict=True
+    )
     check(logs, *expected(sample_weight[:, None] * mask))
     # Weighted label metrics: a weighted mean over the real tokens (Keras
     # alone cannot broadcast (batch,) weights over (batch, time) outputs).
     weights = sample_weight[:, None] * mask
-    np.testing.assert_allclose(logs["accuracy"], (correct * weights).sum() / weights.sum(), rtol=1e-5)
+    np.testing.assert_allclose(
+        logs["accuracy"], (correct * weights).sum() / weights.sum(), rtol=1e-5
+    )
     # In training, with per-position weights: the logs of a step hold the
     # values before its update.
     logs = distiller.train_on_batch(x, y, sample_weight=position_weight, return_dict=True)
@@ -166,11 +181,14 @@ def train(time, mask_zero=True, use_sample_weight=False, steps=2):
     """Weights after `steps` steps on the same tokens padded to `time`."""
     teacher = token_model(16, mask_zero=mask_zero, name="teacher", seed=1)
     student = token_model(5, mask_zero=mask_zero, name="student", seed=2)
-    distiller = compiled(teacher, student, [make() for make in EVERY_OUTPUT_LEVEL_LOSS],
-                         metrics=["accuracy"])
+    distiller = compiled(
+        teacher, student, [make() for make in EVERY_OUTPUT_LEVEL_LOSS], metrics=["accuracy"]
+    )
     x, y = padded_tokens(time)
     weight = (x != 0).astype("float32") if use_sample_weight else None
-    logs = [distiller.train_on_batch(x, y, sample_weight=weight, return_dict=True) for _ in range(steps)]
+    logs = [
+        distiller.train_on_batch(x, y, sample_weight=weight, return_dict=True) for _ in range(steps)
+    ]
     return student.get_weights(), logs
 
 
@@ -194,7 +212,8 @@ def test_fully_padded_batch_gives_zero_not_nan(models):
     teacher, student = models
     x = np.zeros((BATCH, TIME), "int32")
     logs = compiled(teacher, student, "kd").evaluate(
-        x, x, batch_size=BATCH, verbose=0, return_dict=True)
+        x, x, batch_size=BATCH, verbose=0, return_dict=True
+    )
     assert logs["distillation_loss"] == 0.0 and logs["student_loss"] == 0.0
 
 
@@ -202,13 +221,18 @@ def test_sample_weight_of_another_shape_names_both_shapes(models):
     teacher, student = models
     x, y = padded_tokens()
     distiller = compiled(teacher, student, "kd")
-    with pytest.raises(ValueError, match=(
+    with pytest.raises(
+        ValueError,
+        match=(
             r"`sample_weight` must weigh each sample, shape \(batch,\), or each position "
             r"of the outputs, shape \(batch, \*positions\) = \(\w+, 20\)\. Received: "
             r"sample_weight of shape \(\w+, 7\) for student outputs of shape "
-            r"\(\w+, 20, 7\)\. Give one weight per sample, or one per position")):
-        distiller.evaluate(x, y, sample_weight=np.ones((BATCH, 7), "float32"),
-                           batch_size=BATCH, verbose=0)
+            r"\(\w+, 20, 7\)\. Give one weight per sample, or one per position"
+        ),
+    ):
+        distiller.evaluate(
+            x, y, sample_weight=np.ones((BATCH, 7), "float32"), batch_size=BATCH, verbose=0
+        )
 
 
 @pytest.mark.parametrize("divergence, beta", [("reverse", 0.5), ("jsd", 0.5), ("jsd", 0.1)])
@@ -221,5 +245,9 @@ def test_the_language_model_divergences_count_only_real_tokens(models, divergenc
     t, s = outputs(teacher, student, x)
     per_position = np_divergence(t, s, TEMPERATURE, divergence, beta)  # (batch, time)
     loss = losses.SoftTargetKD(TEMPERATURE, divergence=divergence, beta=beta)
-    logs = compiled(teacher, student, loss).evaluate(x, y, batch_size=BATCH, verbose=0, return_dict=True)
-    np.testing.assert_allclose(logs["distillation_loss"], (per_position * mask).sum() / mask.sum(), rtol=2e-5)
+    logs = compiled(teacher, student, loss).evaluate(
+        x, y, batch_size=BATCH, verbose=0, return_dict=True
+    )
+    np.testing.assert_allclose(
+        logs["distillation_loss"], (per_position * mask).sum() / mask.sum(), rtol=2e-5
+    )

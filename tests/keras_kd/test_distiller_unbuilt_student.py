@@ -22,8 +22,12 @@ class Net(keras.Model):
         return keras.ops.softmax(logits) if self.softmax else logits
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units,
-                "classes": self.classes, "softmax": self.softmax}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "classes": self.classes,
+            "softmax": self.softmax,
+        }
 
 
 @keras.saving.register_keras_serializable(package="test_unbuilt")
@@ -50,8 +54,14 @@ def sparse_ce():
 @pytest.fixture
 def teacher():
     """A softmax teacher; untrained: these tests are about the student."""
-    return keras.Sequential([keras.Input((16,)), keras.layers.Dense(16, activation="relu"),
-                             keras.layers.Dense(3, activation="softmax")], name="teacher")
+    return keras.Sequential(
+        [
+            keras.Input((16,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ],
+        name="teacher",
+    )
 
 
 @pytest.fixture
@@ -86,8 +96,11 @@ def test_unbuilt_subclassed_student_trains_saves_loads_and_predicts(tmp_path, bl
     student_path = str(tmp_path / "student.keras")
     student.save(student_path)
     np.testing.assert_allclose(
-        keras.saving.load_model(student_path).predict(x[:8], verbose=0), expected,
-        rtol=1e-5, atol=1e-6)
+        keras.saving.load_model(student_path).predict(x[:8], verbose=0),
+        expected,
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_built_on_the_teachers_signature_trains_like_a_prebuilt_student(blobs, teacher):
@@ -136,8 +149,12 @@ def test_unbuilt_subclassed_sequence_student_reads_integer_tokens():
 def test_unbuilt_student_and_a_teacher_without_input_shape(tmp_path, blobs, teacher):
     x, _ = blobs
     cache = keras_kd.TeacherCache.write(teacher, x[:16], str(tmp_path / "cache"))
-    with pytest.raises(ValueError, match=(
+    with pytest.raises(
+        ValueError,
+        match=(
             r"The student 'lonely' is not built \(it has no weights yet\), and the teacher "
             r"gives no input shape to build it from \(teacher models: \[\]\)\. Build the "
-            r"student first, e\.g\. by calling it on a batch \(`student\(x\[:1\]\)`\)")):
+            r"student first, e\.g\. by calling it on a batch \(`student\(x\[:1\]\)`\)"
+        ),
+    ):
         keras_kd.Distiller(cache, Net(name="lonely"), alpha=0.0)

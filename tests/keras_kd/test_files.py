@@ -17,13 +17,23 @@ def test_check_destination_returns_the_absolute_path(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "destination, inputs, words",
     [
-        ("missing/student.keras", (), r"The folder of the output path does not exist: .*missing .*Create it first"),
+        (
+            "missing/student.keras",
+            (),
+            r"The folder of the output path does not exist: .*missing .*Create it first",
+        ),
         (".", (), r"The output path is a folder: .*Give a file name"),
-        ("model.keras", ("model.keras",), r"The output path .*model\.keras is also an input of this work; .*Choose another output path"),
+        (
+            "model.keras",
+            ("model.keras",),
+            r"The output path .*model\.keras is also an input of this work; .*Choose another output path",
+        ),
         ("model.keras", (None, "other.keras", "model.keras"), r"is also an input"),
     ],
 )
-def test_check_destination_refuses_before_any_work(tmp_path, monkeypatch, destination, inputs, words):
+def test_check_destination_refuses_before_any_work(
+    tmp_path, monkeypatch, destination, inputs, words
+):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match=words):
         files.check_destination(destination, inputs=inputs)

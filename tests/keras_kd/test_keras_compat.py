@@ -109,8 +109,7 @@ def test_private_keras_apis_only_in_the_compat_module():
     assert not offenders, (
         "Private Keras APIs belong in keras_kd/_keras_compat.py, behind a "
         "function and a probe in its _INTERNALS (so that check_internals() "
-        "names them when Keras moves them). Found elsewhere:\n"
-        + "\n".join(offenders)
+        "names them when Keras moves them). Found elsewhere:\n" + "\n".join(offenders)
     )
 
 

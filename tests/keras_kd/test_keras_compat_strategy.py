@@ -25,7 +25,9 @@ def test_models_built_outside_the_strategy_scope_are_named(outside):
     with strategy.scope():
         inside = "student" if outside == "teacher" else "teacher"
         models[inside] = dense()
-        with pytest.raises(ValueError, match=rf"the {outside} '.*' was built outside it.*strategy.scope"):
+        with pytest.raises(
+            ValueError, match=rf"the {outside} '.*' was built outside it.*strategy.scope"
+        ):
             keras_kd.Distiller(models["teacher"], models["student"])
 
 

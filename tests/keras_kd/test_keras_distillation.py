@@ -74,10 +74,11 @@ def test_logits_distillation_is_hinton_kd_whatever_its_loss_string(models, data,
     teacher, student = models
     x, y = data
     distiller = keras_kd.Distiller(
-        teacher, student,
+        teacher,
+        student,
         distillation_losses=LogitsDistillation(temperature=3.0, loss=loss),
         student_loss_weight=0.0,
-    )  # fmt: skip
+    )
     t, s = teacher.predict(x, verbose=0), student.predict(x, verbose=0)
     expected = hinton(t, s, 3.0)
     assert distillation_loss(distiller, x, y) == pytest.approx(expected, rel=1e-4)
@@ -90,10 +91,11 @@ def test_keras_default_kl_divergence_reads_scaled_logits_without_softmax(models,
     teacher, student = models
     x, y = data
     keras_distiller = keras.distillation.Distiller(
-        teacher, student,
+        teacher,
+        student,
         distillation_losses=LogitsDistillation(temperature=3.0),  # "kl_divergence"
         student_loss_weight=0.0,
-    )  # fmt: skip
+    )
     t = teacher.predict(x, verbose=0) / 3.0
     s = student.predict(x, verbose=0) / 3.0
     eps = keras.config.epsilon()
@@ -109,14 +111,15 @@ def test_kl_divergence_object_agrees_with_keras_own_distiller(models, data):
     teacher, student = models
     x, y = data
     make = lambda cls: cls(  # noqa: E731
-        teacher, student,
+        teacher,
+        student,
         distillation_losses=[
             LogitsDistillation(temperature=2.0, loss=keras.losses.KLDivergence()),
             LogitsDistillation(temperature=5.0, loss=keras.losses.KLDivergence()),
         ],
         distillation_loss_weights=[0.7, 0.3],
         student_loss_weight=0.0,
-    )  # fmt: skip
+    )
     ours = distillation_loss(make(keras_kd.Distiller), x, y)
     theirs = distillation_loss(make(keras.distillation.Distiller), x, y)
     t, s = teacher.predict(x, verbose=0), student.predict(x, verbose=0)
@@ -134,16 +137,19 @@ def test_feature_distillation_is_fitnet_on_the_same_layers(
     teacher, student = models
     x, y = data
     make = lambda cls: cls(  # noqa: E731
-        teacher, student,
+        teacher,
+        student,
         distillation_losses=FeatureDistillation(keras_loss, "hidden", "hidden"),
         student_loss_weight=0.0,
-    )  # fmt: skip
+    )
     distiller = make(keras_kd.Distiller)
     [mapped] = distiller.distillation_losses
     assert isinstance(mapped, FitNetHint)
     assert (mapped.teacher_layer, mapped.student_layer, mapped.loss) == (
-        "hidden", "hidden", distance,
-    )  # fmt: skip
+        "hidden",
+        "hidden",
+        distance,
+    )
     ft, fs = features(teacher, x, "hidden"), features(student, x, "hidden")
     if distance == "mse":
         expected = np.mean((ft - fs) ** 2)
@@ -166,13 +172,14 @@ def test_keras_arguments_train_report_total_loss_and_round_trip(models, data, tm
     teacher, student = models
     x, y = data
     distiller = keras_kd.Distiller(
-        teacher, student,
+        teacher,
+        student,
         distillation_losses=[
             LogitsDistillation(temperature=3.0),
             FeatureDistillation("mse", "hidden", "hidden"),
         ],
         distillation_loss_weights=[1.0, 0.5],
-    )  # fmt: skip
+    )
     assert distiller.student_loss_weight == distiller.alpha == 0.5  # Keras' default.
     assert distiller.distillation_loss_weights == [1.0, 0.5]
     distiller.compile(optimizer="adam", loss=LOGITS_LOSS, metrics=["accuracy"])
@@ -223,11 +230,12 @@ def test_distillation_loss_weights_weigh_keras_kd_losses(models, data):
     teacher, student = models
     x, y = data
     distiller = keras_kd.Distiller(
-        teacher, student,
+        teacher,
+        student,
         distillation_loss=[SoftTargetKD(temperature=2.0), "fitnet"],
         distillation_loss_weights=[0.25, 3.0],
         alpha=0.0,
-    )  # fmt: skip
+    )
     assert [loss.weight for loss in distiller.distillation_losses] == [0.25, 3.0]
     t, s = teacher.predict(x, verbose=0), student.predict(x, verbose=0)
     expected = 0.25 * hinton(t, s, 2.0) + 3.0 * np.mean((t - s) ** 2)
@@ -257,9 +265,11 @@ class CustomKerasLoss(keras.distillation.DistillationLoss):
 def distiller(head=None, student_outputs="auto", **kwargs):
     keras.utils.set_random_seed(3)
     return keras_kd.Distiller(
-        mlp(8, activation=head), mlp(4, activation=head),
-        student_outputs=student_outputs, **kwargs,
-    )  # fmt: skip
+        mlp(8, activation=head),
+        mlp(4, activation=head),
+        student_outputs=student_outputs,
+        **kwargs,
+    )
 
 
 def compiled(loss, head=None, classes=4, **kwargs):
@@ -277,93 +287,170 @@ def compile_with(**kwargs):
 
 HOSTILE = [
     # Arguments in keras.io's tutorial's places, or Keras' names given twice.
-    ("temperature_on_distiller", lambda: distiller(temperature=10),
-     r"Distiller\(\) does not take temperature=10.*SoftTargetKD\(temperature=10\)"),
-    ("temperature_in_compile", lambda: compile_with(temperature=10),
-     r"compile\(\) does not take temperature=10.*SoftTargetKD\(temperature=10\)"),
-    ("alpha_in_compile", lambda: compile_with(alpha=0.1),
-     r"compile\(\) does not take alpha=0.1.*Distiller\(\.\.\., alpha=0.1\)"),
-    ("student_loss_fn_in_compile", lambda: compile_with(student_loss_fn=LOGITS_LOSS),
-     r"student_loss_fn.*compile\(loss=\.\.\.\)"),
-    ("distillation_loss_fn_in_compile",
-     lambda: compile_with(distillation_loss_fn=keras.losses.KLDivergence()),
-     r"distillation_loss_fn.*distillation_loss='kd'.*KLDivergence\(\) becomes 'kd'"),
-    ("both_loss_arguments",
-     lambda: distiller(distillation_loss="kd", distillation_losses=LogitsDistillation()),
-     r"both distillation_loss= and distillation_losses=.*Pass one"),
-    ("both_alpha_arguments", lambda: distiller(alpha=0.1, student_loss_weight=0.5),
-     r"both alpha= and student_loss_weight=.*Pass one"),
-    ("keras_weights_in_alphas_position",
-     lambda: keras_kd.Distiller(mlp(8), mlp(4), [LogitsDistillation(), LogitsDistillation()], [0.7, 0.3]),
-     r"alpha received a list.*fourth positional argument is distillation_loss_weights"),
-    ("student_loss_weight_out_of_range", lambda: distiller(student_loss_weight=1.5),
-     r"alpha.*1\.5"),
-    ("weights_of_wrong_length",
-     lambda: distiller(distillation_losses=[LogitsDistillation(), LogitsDistillation()],
-                       distillation_loss_weights=[1.0]),
-     r"1 weights for 2 distillation losses"),
-    ("weight_set_twice",
-     lambda: distiller(distillation_loss=SoftTargetKD(weight=0.5),
-                       distillation_loss_weights=[0.7]),
-     r"weight=0.5.*gives it 0.7.*one place"),
+    (
+        "temperature_on_distiller",
+        lambda: distiller(temperature=10),
+        r"Distiller\(\) does not take temperature=10.*SoftTargetKD\(temperature=10\)",
+    ),
+    (
+        "temperature_in_compile",
+        lambda: compile_with(temperature=10),
+        r"compile\(\) does not take temperature=10.*SoftTargetKD\(temperature=10\)",
+    ),
+    (
+        "alpha_in_compile",
+        lambda: compile_with(alpha=0.1),
+        r"compile\(\) does not take alpha=0.1.*Distiller\(\.\.\., alpha=0.1\)",
+    ),
+    (
+        "student_loss_fn_in_compile",
+        lambda: compile_with(student_loss_fn=LOGITS_LOSS),
+        r"student_loss_fn.*compile\(loss=\.\.\.\)",
+    ),
+    (
+        "distillation_loss_fn_in_compile",
+        lambda: compile_with(distillation_loss_fn=keras.losses.KLDivergence()),
+        r"distillation_loss_fn.*distillation_loss='kd'.*KLDivergence\(\) becomes 'kd'",
+    ),
+    (
+        "both_loss_arguments",
+        lambda: distiller(distillation_loss="kd", distillation_losses=LogitsDistillation()),
+        r"both distillation_loss= and distillation_losses=.*Pass one",
+    ),
+    (
+        "both_alpha_arguments",
+        lambda: distiller(alpha=0.1, student_loss_weight=0.5),
+        r"both alpha= and student_loss_weight=.*Pass one",
+    ),
+    (
+        "keras_weights_in_alphas_position",
+        lambda: keras_kd.Distiller(
+            mlp(8), mlp(4), [LogitsDistillation(), LogitsDistillation()], [0.7, 0.3]
+        ),
+        r"alpha received a list.*fourth positional argument is distillation_loss_weights",
+    ),
+    (
+        "student_loss_weight_out_of_range",
+        lambda: distiller(student_loss_weight=1.5),
+        r"alpha.*1\.5",
+    ),
+    (
+        "weights_of_wrong_length",
+        lambda: distiller(
+            distillation_losses=[LogitsDistillation(), LogitsDistillation()],
+            distillation_loss_weights=[1.0],
+        ),
+        r"1 weights for 2 distillation losses",
+    ),
+    (
+        "weight_set_twice",
+        lambda: distiller(
+            distillation_loss=SoftTargetKD(weight=0.5), distillation_loss_weights=[0.7]
+        ),
+        r"weight=0.5.*gives it 0.7.*one place",
+    ),
     # Keras losses where a distillation loss goes.
-    ("kl_divergence_object", lambda: distiller(distillation_loss=keras.losses.KLDivergence()),
-     r"'KLDivergence'.*no temperature and no softmax.*distillation_loss=\"kd\".*SoftTargetKD"),
-    ("kl_divergence_string", lambda: distiller(distillation_loss="kl_divergence"),
-     r"'kl_divergence'.*distillation_loss=\"kd\".*SoftTargetKD"),
-    ("kld_string", lambda: distiller(distillation_loss="kld"),
-     r"'kld'.*distillation_loss=\"kd\""),
-    ("kl_divergence_function", lambda: distiller(distillation_loss=keras.losses.kl_divergence),
-     r"'kl_divergence'.*distillation_loss=\"kd\""),
-    ("kl_divergence_in_keras_list",
-     lambda: distiller(distillation_losses=[LogitsDistillation(), "kld"]),
-     r"'kld'.*distillation_loss=\"kd\""),
-    ("categorical_crossentropy_string",
-     lambda: distiller(distillation_loss="categorical_crossentropy"),
-     r"'categorical_crossentropy'.*distillation_loss=\"kd\""),
-    ("other_keras_loss", lambda: distiller(distillation_loss=keras.losses.Hinge()),
-     r"'Hinge' is a Keras loss, not a distillation loss.*compile\(loss=\.\.\.\).*'kd'"),
+    (
+        "kl_divergence_object",
+        lambda: distiller(distillation_loss=keras.losses.KLDivergence()),
+        r"'KLDivergence'.*no temperature and no softmax.*distillation_loss=\"kd\".*SoftTargetKD",
+    ),
+    (
+        "kl_divergence_string",
+        lambda: distiller(distillation_loss="kl_divergence"),
+        r"'kl_divergence'.*distillation_loss=\"kd\".*SoftTargetKD",
+    ),
+    ("kld_string", lambda: distiller(distillation_loss="kld"), r"'kld'.*distillation_loss=\"kd\""),
+    (
+        "kl_divergence_function",
+        lambda: distiller(distillation_loss=keras.losses.kl_divergence),
+        r"'kl_divergence'.*distillation_loss=\"kd\"",
+    ),
+    (
+        "kl_divergence_in_keras_list",
+        lambda: distiller(distillation_losses=[LogitsDistillation(), "kld"]),
+        r"'kld'.*distillation_loss=\"kd\"",
+    ),
+    (
+        "categorical_crossentropy_string",
+        lambda: distiller(distillation_loss="categorical_crossentropy"),
+        r"'categorical_crossentropy'.*distillation_loss=\"kd\"",
+    ),
+    (
+        "other_keras_loss",
+        lambda: distiller(distillation_loss=keras.losses.Hinge()),
+        r"'Hinge' is a Keras loss, not a distillation loss.*compile\(loss=\.\.\.\).*'kd'",
+    ),
     # Keras distillation objects keras-kd cannot map.
-    ("logits_distillation_with_mse",
-     lambda: distiller(distillation_losses=LogitsDistillation(loss="mse")),
-     r"LogitsDistillation\(loss='mean_squared_error'\).*FeatureDistillation\(loss='mse'\)"),
-    ("logits_distillation_nested",
-     lambda: distiller(distillation_losses=LogitsDistillation(loss=["kl_divergence", None])),
-     r"nested loss structure.*several outputs"),
-    ("feature_distillation_with_huber",
-     lambda: distiller(distillation_losses=FeatureDistillation("huber", "hidden", "hidden")),
-     r"FeatureDistillation\(loss='huber'\) has no keras-kd counterpart.*'mse'"),
-    ("feature_distillation_missing_layer",
-     lambda: distiller(distillation_losses=FeatureDistillation("mse", "nope", "hidden")),
-     r"has no layer named 'nope'"),
-    ("custom_keras_distillation_loss",
-     lambda: distiller(distillation_losses=CustomKerasLoss()),
-     r"custom keras.distillation loss CustomKerasLoss.*docs/adding_a_loss.md"),
+    (
+        "logits_distillation_with_mse",
+        lambda: distiller(distillation_losses=LogitsDistillation(loss="mse")),
+        r"LogitsDistillation\(loss='mean_squared_error'\).*FeatureDistillation\(loss='mse'\)",
+    ),
+    (
+        "logits_distillation_nested",
+        lambda: distiller(distillation_losses=LogitsDistillation(loss=["kl_divergence", None])),
+        r"nested loss structure.*several outputs",
+    ),
+    (
+        "feature_distillation_with_huber",
+        lambda: distiller(distillation_losses=FeatureDistillation("huber", "hidden", "hidden")),
+        r"FeatureDistillation\(loss='huber'\) has no keras-kd counterpart.*'mse'",
+    ),
+    (
+        "feature_distillation_missing_layer",
+        lambda: distiller(distillation_losses=FeatureDistillation("mse", "nope", "hidden")),
+        r"has no layer named 'nope'",
+    ),
+    (
+        "custom_keras_distillation_loss",
+        lambda: distiller(distillation_losses=CustomKerasLoss()),
+        r"custom keras.distillation loss CustomKerasLoss.*docs/adding_a_loss.md",
+    ),
     # Hard losses whose from_logits disagrees with the student's head.
-    ("string_loss_on_logits", lambda: compiled("sparse_categorical_crossentropy"),
-     r"loss='sparse_categorical_crossentropy'.*from_logits=False.*outputs logits"
-     r".*SparseCategoricalCrossentropy\(from_logits=True\)"),
-    ("default_loss_object_on_logits",
-     lambda: compiled(keras.losses.SparseCategoricalCrossentropy()),
-     r"SparseCategoricalCrossentropy.*outputs logits.*from_logits=True"),
-    ("loss_function_on_logits",
-     lambda: compiled(keras.losses.categorical_crossentropy),
-     r"keras.losses.categorical_crossentropy.*CategoricalCrossentropy\(from_logits=True\)"),
-    ("binary_string_on_logits", lambda: compiled("binary_crossentropy", classes=1),
-     r"'binary_crossentropy'.*BinaryCrossentropy\(from_logits=True\)"),
-    ("from_logits_on_softmax",
-     lambda: compiled(LOGITS_LOSS, head="softmax"),
-     r"from_logits=True, but the student .* outputs probabilities.*from_logits=False"
-     r".*'sparse_categorical_crossentropy'"),
-    ("from_logits_on_sigmoid",
-     lambda: compiled(keras.losses.BinaryCrossentropy(from_logits=True), head="sigmoid",
-                      classes=1, distillation_loss="binary_kd"),
-     r"BinaryCrossentropy with from_logits=True.*probabilities"),
-]  # fmt: skip
+    (
+        "string_loss_on_logits",
+        lambda: compiled("sparse_categorical_crossentropy"),
+        r"loss='sparse_categorical_crossentropy'.*from_logits=False.*outputs logits"
+        r".*SparseCategoricalCrossentropy\(from_logits=True\)",
+    ),
+    (
+        "default_loss_object_on_logits",
+        lambda: compiled(keras.losses.SparseCategoricalCrossentropy()),
+        r"SparseCategoricalCrossentropy.*outputs logits.*from_logits=True",
+    ),
+    (
+        "loss_function_on_logits",
+        lambda: compiled(keras.losses.categorical_crossentropy),
+        r"keras.losses.categorical_crossentropy.*CategoricalCrossentropy\(from_logits=True\)",
+    ),
+    (
+        "binary_string_on_logits",
+        lambda: compiled("binary_crossentropy", classes=1),
+        r"'binary_crossentropy'.*BinaryCrossentropy\(from_logits=True\)",
+    ),
+    (
+        "from_logits_on_softmax",
+        lambda: compiled(LOGITS_LOSS, head="softmax"),
+        r"from_logits=True, but the student .* outputs probabilities.*from_logits=False"
+        r".*'sparse_categorical_crossentropy'",
+    ),
+    (
+        "from_logits_on_sigmoid",
+        lambda: compiled(
+            keras.losses.BinaryCrossentropy(from_logits=True),
+            head="sigmoid",
+            classes=1,
+            distillation_loss="binary_kd",
+        ),
+        r"BinaryCrossentropy with from_logits=True.*probabilities",
+    ),
+]
 
 
-@pytest.mark.parametrize("run, pattern", [case[1:] for case in HOSTILE],
-                         ids=[case[0] for case in HOSTILE])  # fmt: skip
+@pytest.mark.parametrize(
+    "run, pattern", [case[1:] for case in HOSTILE], ids=[case[0] for case in HOSTILE]
+)
 def test_hostile(run, pattern):
     with pytest.raises(ValueError, match=pattern):
         run()
@@ -372,16 +459,26 @@ def test_hostile(run, pattern):
 ACCEPTED = [
     ("logits_loss_on_logits", lambda: compiled(LOGITS_LOSS)),
     ("string_loss_on_softmax", lambda: compiled("sparse_categorical_crossentropy", head="softmax")),
-    ("string_loss_on_head_declared_probabilities",
-     lambda: compiled("sparse_categorical_crossentropy", student_outputs="probabilities")),
+    (
+        "string_loss_on_head_declared_probabilities",
+        lambda: compiled("sparse_categorical_crossentropy", student_outputs="probabilities"),
+    ),
     ("regression_loss_has_no_from_logits", lambda: compiled("mse", distillation_loss="mse")),
-    ("registered_name_shadowing_a_keras_loss", lambda: compiled(LOGITS_LOSS, distillation_loss="mse")),
-    ("keras_kd_loss_config", lambda: compiled(LOGITS_LOSS, distillation_loss=keras.saving.serialize_keras_object(SoftTargetKD(temperature=2.0)))),
-]  # fmt: skip
+    (
+        "registered_name_shadowing_a_keras_loss",
+        lambda: compiled(LOGITS_LOSS, distillation_loss="mse"),
+    ),
+    (
+        "keras_kd_loss_config",
+        lambda: compiled(
+            LOGITS_LOSS,
+            distillation_loss=keras.saving.serialize_keras_object(SoftTargetKD(temperature=2.0)),
+        ),
+    ),
+]
 
 
-@pytest.mark.parametrize("run", [case[1] for case in ACCEPTED],
-                         ids=[case[0] for case in ACCEPTED])  # fmt: skip
+@pytest.mark.parametrize("run", [case[1] for case in ACCEPTED], ids=[case[0] for case in ACCEPTED])
 def test_accepted(run):
     assert isinstance(run(), keras_kd.Distiller)
 

@@ -14,7 +14,10 @@ import keras_kd
 
 def compiled_distiller(teacher, student):
     distiller = keras_kd.Distiller(
-        teacher, student, distillation_loss=keras_kd.losses.SoftTargetKD(temperature=3.0), alpha=0.25
+        teacher,
+        student,
+        distillation_loss=keras_kd.losses.SoftTargetKD(temperature=3.0),
+        alpha=0.25,
     )
     distiller.compile(
         optimizer="adam",
@@ -28,7 +31,9 @@ def test_config_round_trip(trained_teacher, make_student):
     distiller = compiled_distiller(trained_teacher, make_student())
     clone = keras_kd.Distiller.from_config(distiller.get_config())
     assert clone.alpha == 0.25
-    assert clone.distillation_losses[0].get_config() == distiller.distillation_losses[0].get_config()
+    assert (
+        clone.distillation_losses[0].get_config() == distiller.distillation_losses[0].get_config()
+    )
     assert clone.teacher.kind == "probabilities" and not clone.teacher.trainable
     assert clone.student.count_params() == distiller.student.count_params()
 
@@ -43,10 +48,14 @@ def test_keras_file_round_trip_resumes_training(tmp_path, blobs, trained_teacher
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, keras_kd.Distiller)
     assert not loaded.teacher.trainable
-    np.testing.assert_allclose(loaded.predict(x[:8], verbose=0), distiller.predict(x[:8], verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(x[:8], verbose=0), distiller.predict(x[:8], verbose=0), rtol=1e-5, atol=1e-6
+    )
     assert int(loaded.optimizer.iterations) == int(distiller.optimizer.iterations)
 
-    original = distiller.fit(x, y, epochs=1, batch_size=64, shuffle=False, verbose=0).history["loss"][0]
+    original = distiller.fit(x, y, epochs=1, batch_size=64, shuffle=False, verbose=0).history[
+        "loss"
+    ][0]
     resumed = loaded.fit(x, y, epochs=1, batch_size=64, shuffle=False, verbose=0).history["loss"][0]
     np.testing.assert_allclose(resumed, original, rtol=1e-4)
     teacher_weights = trained_teacher.get_weights()
@@ -71,6 +80,8 @@ def test_student_saved_alone_loads_without_keras_kd(tmp_path, blobs, trained_tea
         f"np.testing.assert_allclose(out, np.load({str(tmp_path / 'expected.npy')!r}), rtol=1e-5, atol=1e-6)\n"
         "print('loaded', model.count_params())\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=os.environ.copy())
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=os.environ.copy()
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"loaded {distiller.student.count_params()}" in result.stdout

@@ -128,13 +128,21 @@ def test_every_method_composes_in_a_weighted_list(images):
     assert history["distillation_loss"][-1] < history["distillation_loss"][0]
     config = distiller.get_config()
     assert [c["class_name"] for c in config["distillation_loss"]] == [
-        "SoftTargetKD", "DKD", "DIST", "FitNetHint", "AttentionTransfer", "RKD"
+        "SoftTargetKD",
+        "DKD",
+        "DIST",
+        "FitNetHint",
+        "AttentionTransfer",
+        "RKD",
     ]
 
 
 def test_unknown_layer_lists_the_real_ones():
     teacher, student = cnn(8, "teacher"), cnn(2, "student")
-    with pytest.raises(ValueError, match=r"student 'student' has no layer named 'conv3'.*\['input_layer.*'conv1', 'pool', 'conv2', 'gap', 'head'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"student 'student' has no layer named 'conv3'.*\['input_layer.*'conv1', 'pool', 'conv2', 'gap', 'head'\]",
+    ):
         keras_kd.Distiller(teacher, student, losses.FitNetHint("conv2", "conv3"))
     with pytest.raises(ValueError, match=r"teacher 'teacher' has no layer named 'block2'.*'conv1'"):
         keras_kd.Distiller(teacher, student, losses.AttentionTransfer([("block2", "conv2")]))
@@ -155,7 +163,10 @@ def test_subclassed_models_cannot_be_tapped_and_the_error_says_why():
     teacher = cnn(8, "teacher")
     student = Subclassed(name="sub")
     student(np.zeros((1, 8, 8, 1), "float32"))
-    with pytest.raises(ValueError, match=r"student 'sub' is a subclassed Subclassed.*cannot be tapped.*\['conv2'\].*Functional or Sequential"):
+    with pytest.raises(
+        ValueError,
+        match=r"student 'sub' is a subclassed Subclassed.*cannot be tapped.*\['conv2'\].*Functional or Sequential",
+    ):
         keras_kd.Distiller(teacher, student, losses.FitNetHint("conv2", "conv2"))
     # Losses on the final outputs work with subclassed models.
     keras_kd.Distiller(teacher, student, [losses.DKD(), losses.DIST(), losses.RKD()])
@@ -173,7 +184,11 @@ def test_sequential_models_can_be_tapped(images):
         ]
     )
     distiller = compile_(
-        keras_kd.Distiller(teacher, student, [losses.AttentionTransfer([("conv1", "c1")]), losses.FitNetHint("gap", "g")])
+        keras_kd.Distiller(
+            teacher,
+            student,
+            [losses.AttentionTransfer([("conv1", "c1")]), losses.FitNetHint("gap", "g")],
+        )
     )
     history = distiller.fit(x, y, batch_size=16, epochs=1, verbose=0).history
     assert np.isfinite(history["loss"][-1])

@@ -16,6 +16,7 @@ def check_labels(*args, **kwargs):
 
     return check_labels(*args, **kwargs)
 
+
 CLASSES = 3
 
 
@@ -43,33 +44,69 @@ def bad(value, at=3, base=GOOD):
 
 # (id, call, expected words or None for a correct result)
 CASES = [
-    ("fit-label-7", lambda: distiller().fit(X, bad(7), epochs=1, verbose=0),
-     r"fit\(\): every class label must be in \[0, 2\].*1 of 8 labels are outside it.*largest 7"),
-    ("fit-label-minus-1", lambda: distiller().fit(X, bad(-1), epochs=1, verbose=0),
-     r"smallest -1"),
-    ("fit-label-3-column", lambda: distiller().fit(X, bad(3)[:, None], epochs=1, verbose=0),
-     r"every class label must be in \[0, 2\]"),
-    ("fit-float-label-5", lambda: distiller().fit(X, bad(5).astype("float32"), epochs=1, verbose=0),
-     r"largest 5"),
-    ("fit-y-keyword", lambda: distiller().fit(x=X, y=list(bad(9)), epochs=1, verbose=0),
-     r"largest 9"),
-    ("dkd-label-3", lambda: distiller("dkd").fit(X, bad(3), epochs=1, verbose=0),
-     r"every class label must be in \[0, 2\]"),
-    ("dkd-alpha-0-label-3", lambda: distiller("dkd", alpha=0.0).fit(X, bad(3), epochs=1, verbose=0),
-     r"every class label must be in \[0, 2\]"),
-    ("validation-data-label-4",
-     lambda: distiller().fit(X, GOOD, validation_data=(X, bad(4)), epochs=1, verbose=0),
-     r"fit\(\) validation_data: every class label"),
-    ("evaluate-label-3", lambda: distiller().evaluate(X, bad(3), verbose=0),
-     r"evaluate\(\): every class label"),
-    ("sequence-label-3",
-     lambda: distiller(time=2).fit(np.zeros((8, 2, 4), "float32"), bad(3, 5, np.zeros((8, 2), "int64")),
-                                   epochs=1, verbose=0),
-     r"1 of 16 labels are outside it"),
+    (
+        "fit-label-7",
+        lambda: distiller().fit(X, bad(7), epochs=1, verbose=0),
+        r"fit\(\): every class label must be in \[0, 2\].*1 of 8 labels are outside it.*largest 7",
+    ),
+    ("fit-label-minus-1", lambda: distiller().fit(X, bad(-1), epochs=1, verbose=0), r"smallest -1"),
+    (
+        "fit-label-3-column",
+        lambda: distiller().fit(X, bad(3)[:, None], epochs=1, verbose=0),
+        r"every class label must be in \[0, 2\]",
+    ),
+    (
+        "fit-float-label-5",
+        lambda: distiller().fit(X, bad(5).astype("float32"), epochs=1, verbose=0),
+        r"largest 5",
+    ),
+    (
+        "fit-y-keyword",
+        lambda: distiller().fit(x=X, y=list(bad(9)), epochs=1, verbose=0),
+        r"largest 9",
+    ),
+    (
+        "dkd-label-3",
+        lambda: distiller("dkd").fit(X, bad(3), epochs=1, verbose=0),
+        r"every class label must be in \[0, 2\]",
+    ),
+    (
+        "dkd-alpha-0-label-3",
+        lambda: distiller("dkd", alpha=0.0).fit(X, bad(3), epochs=1, verbose=0),
+        r"every class label must be in \[0, 2\]",
+    ),
+    (
+        "validation-data-label-4",
+        lambda: distiller().fit(X, GOOD, validation_data=(X, bad(4)), epochs=1, verbose=0),
+        r"fit\(\) validation_data: every class label",
+    ),
+    (
+        "evaluate-label-3",
+        lambda: distiller().evaluate(X, bad(3), verbose=0),
+        r"evaluate\(\): every class label",
+    ),
+    (
+        "sequence-label-3",
+        lambda: distiller(time=2).fit(
+            np.zeros((8, 2, 4), "float32"),
+            bad(3, 5, np.zeros((8, 2), "int64")),
+            epochs=1,
+            verbose=0,
+        ),
+        r"1 of 16 labels are outside it",
+    ),
     # Correct results: labels in range, one-hot labels.
     ("fit-in-range", lambda: distiller().fit(X, GOOD, epochs=1, verbose=0), None),
-    ("check-one-hot-untouched", lambda: check_labels(np.eye(3)[GOOD] * 5, CLASSES, positions=()), None),
-    ("check-regression-untouched", lambda: check_labels(np.array([0.5, 7.25]), CLASSES, positions=()), None),
+    (
+        "check-one-hot-untouched",
+        lambda: check_labels(np.eye(3)[GOOD] * 5, CLASSES, positions=()),
+        None,
+    ),
+    (
+        "check-regression-untouched",
+        lambda: check_labels(np.array([0.5, 7.25]), CLASSES, positions=()),
+        None,
+    ),
 ]
 
 
@@ -87,11 +124,25 @@ def test_cli_distill_names_the_label_out_of_range(tmp_path, capsys):
 
     keras.utils.set_random_seed(0)
     for name in ("teacher", "student"):
-        keras.Sequential([keras.Input((4,)), keras.layers.Dense(CLASSES)]).save(tmp_path / f"{name}.keras")
+        keras.Sequential([keras.Input((4,)), keras.layers.Dense(CLASSES)]).save(
+            tmp_path / f"{name}.keras"
+        )
     np.savez(tmp_path / "train.npz", x=X, y=bad(7))
-    code = cli.main(["distill", "--teacher", str(tmp_path / "teacher.keras"), "--student", str(tmp_path / "student.keras"),
-                     "--data", str(tmp_path / "train.npz"), "-o", str(tmp_path / "out.keras"),
-                     "--epochs", "1"])  # fmt: skip
+    code = cli.main(
+        [
+            "distill",
+            "--teacher",
+            str(tmp_path / "teacher.keras"),
+            "--student",
+            str(tmp_path / "student.keras"),
+            "--data",
+            str(tmp_path / "train.npz"),
+            "-o",
+            str(tmp_path / "out.keras"),
+            "--epochs",
+            "1",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "every class label must be in [0, 2]" in err and "Traceback" not in err

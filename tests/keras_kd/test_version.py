@@ -16,7 +16,9 @@ def test_the_package_and_pyproject_read_the_one_version():
     assert keras_kd.__version__ == _version.__version__
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
-    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "keras_kd._version.__version__"}
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "keras_kd._version.__version__"
+    }
 
 
 def test_the_version_is_a_release_number():

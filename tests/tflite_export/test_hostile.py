@@ -33,9 +33,7 @@ TIMEOUT = 120
 
 
 def _model(name="student"):
-    return keras.Sequential(
-        [keras.Input((FEATURES,)), keras.layers.Dense(CLASSES)], name=name
-    )
+    return keras.Sequential([keras.Input((FEATURES,)), keras.layers.Dense(CLASSES)], name=name)
 
 
 def _cli(*arguments):
@@ -77,12 +75,18 @@ def world(tmp_path_factory):
     # reader is gone before the command prints (test_broken_pipe_...).
     export = subprocess.Popen(
         _cli("export", folder / "m.keras", "-o", folder / "a.tflite"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     export.stdout.close()
     _, err = export.communicate(timeout=TIMEOUT)
-    return {"folder": folder, "model": model, "x": x, "y": y,
-            "export": (export.returncode, err.decode())}
+    return {
+        "folder": folder,
+        "model": model,
+        "x": x,
+        "y": y,
+        "export": (export.returncode, err.decode()),
+    }
 
 
 @pytest.fixture
@@ -115,6 +119,7 @@ def _remount_read_only(folder):
 
 # -- The Python API: one table ---------------------------------------------------
 
+
 def _distiller(w):
     from keras_kd import Distiller
 
@@ -123,85 +128,166 @@ def _distiller(w):
 
 API_CASES = [
     # (id, call(world, folder), exception type, words of the message)
-    ("convert-to-own-sidecar-name",
-     lambda w, f: tflite_export.convert(w["model"], str(f / "sub" / "model.json"), verbose=0),
-     ValueError, "name of its own sidecar"),
-    ("convert-over-its-source-model",
-     lambda w, f: tflite_export.convert(str(f / "m.keras"), str(f / "m.keras"), verbose=0),
-     ValueError, "is also an input"),
-    ("calibration-empty-dict",
-     lambda w, f: _calibration.draw_samples({}, [(FEATURES,)], 10),
-     ValueError, "empty dict"),
-    ("convert-all-nan-calibration",
-     lambda w, f: tflite_export.convert(w["model"], str(f / "sub" / "q.tflite"), "int8",
-                                        np.full((8, FEATURES), np.nan), verbose=0),
-     ValueError, "representative_data holds 64 NaN and 0 infinite"),
-    ("convert-inf-calibration",
-     lambda w, f: tflite_export.convert(w["model"], str(f / "sub" / "q.tflite"), "int8",
-                                        w["x"] * np.inf, verbose=0),
-     ValueError, "infinite values"),
-    ("convert-normalization-std-nan",
-     lambda w, f: tflite_export.convert(w["model"], str(f / "sub" / "n.tflite"),
-                                        normalization={"mean": 0.0, "std": float("nan")}),
-     ValueError, "must hold finite numbers"),
-    ("convert-normalization-mean-inf-list",
-     lambda w, f: tflite_export.convert(w["model"], str(f / "sub" / "n.tflite"),
-                                        normalization={"mean": [np.inf], "std": 1.0}),
-     ValueError, "must hold finite numbers"),
-    ("convert-normalization-bool",
-     lambda w, f: tflite_export.convert(w["model"], str(f / "sub" / "n.tflite"),
-                                        normalization={"mean": True, "std": 1.0}),
-     ValueError, "must be a number or a list of numbers"),
-    ("convert-a-distiller",
-     lambda w, f: tflite_export.convert(_distiller(w), str(f / "sub" / "d.tflite")),
-     ValueError, "distiller.student"),
-    ("convert-missing-folder",
-     lambda w, f: tflite_export.convert(w["model"], str(f / "absent" / "a.tflite")),
-     ValueError, "folder of the output path does not exist"),
-    ("convert-zero-calibration-samples",
-     lambda w, f: tflite_export.convert(w["model"], str(f / "sub" / "q.tflite"), "int8",
-                                        w["x"], num_calibration_samples=0),
-     ValueError, "num_calibration_samples must be an integer of at least 1"),
-    ("evaluate-reference-n-by-1",
-     lambda w, f: tflite_export.evaluate(str(f / "a.tflite"), w["x"],
-                                         reference=np.zeros((24, 1)), latency_samples=0),
-     ValueError, "reference outputs have shape (24, 1)"),
-    ("evaluate-reference-wrong-rows",
-     lambda w, f: tflite_export.evaluate(str(f / "a.tflite"), w["x"],
-                                         reference=np.zeros((5, CLASSES)), latency_samples=0),
-     ValueError, "reference outputs have 5 rows"),
-    ("evaluate-labels-out-of-range",
-     lambda w, f: tflite_export.evaluate(str(f / "a.tflite"), w["x"], w["y"] + 10,
-                                         latency_samples=0),
-     ValueError, "the model has 3 classes"),
-    ("evaluate-fractional-labels",
-     lambda w, f: tflite_export.evaluate(str(f / "a.tflite"), w["x"], w["y"] + 0.5,
-                                         latency_samples=0),
-     ValueError, "must hold integer class labels"),
-    ("evaluate-negative-latency-samples",
-     lambda w, f: tflite_export.evaluate(str(f / "a.tflite"), w["x"], latency_samples=-1),
-     ValueError, "latency_samples must be an integer of at least 0"),
-    ("evaluate-negative-warmup",
-     lambda w, f: tflite_export.evaluate(str(f / "a.tflite"), w["x"], warmup=-2),
-     ValueError, "warmup must be an integer of at least 0"),
-    ("evaluate-empty-x",
-     lambda w, f: tflite_export.evaluate(str(f / "a.tflite"), w["x"][:0]),
-     ValueError, "x holds no samples"),
-    ("evaluate-nan-x",
-     lambda w, f: tflite_export.evaluate(str(f / "a.tflite"), w["x"] * np.nan),
-     ValueError, "x holds 192 NaN"),
-    ("evaluate-wrong-sample-shape",
-     lambda w, f: tflite_export.evaluate(str(f / "a.tflite"), np.zeros((4, 5)),
-                                         latency_samples=0),
-     ValueError, "x has samples of shape (5,), but the file expects (8,)"),
-    ("reference-outputs-empty-x",
-     lambda w, f: tflite_export.reference_outputs(np.zeros((0, 3)), w["x"]),
-     ValueError, "reference outputs have 0 rows"),
+    (
+        "convert-to-own-sidecar-name",
+        lambda w, f: tflite_export.convert(w["model"], str(f / "sub" / "model.json"), verbose=0),
+        ValueError,
+        "name of its own sidecar",
+    ),
+    (
+        "convert-over-its-source-model",
+        lambda w, f: tflite_export.convert(str(f / "m.keras"), str(f / "m.keras"), verbose=0),
+        ValueError,
+        "is also an input",
+    ),
+    (
+        "calibration-empty-dict",
+        lambda w, f: _calibration.draw_samples({}, [(FEATURES,)], 10),
+        ValueError,
+        "empty dict",
+    ),
+    (
+        "convert-all-nan-calibration",
+        lambda w, f: tflite_export.convert(
+            w["model"],
+            str(f / "sub" / "q.tflite"),
+            "int8",
+            np.full((8, FEATURES), np.nan),
+            verbose=0,
+        ),
+        ValueError,
+        "representative_data holds 64 NaN and 0 infinite",
+    ),
+    (
+        "convert-inf-calibration",
+        lambda w, f: tflite_export.convert(
+            w["model"], str(f / "sub" / "q.tflite"), "int8", w["x"] * np.inf, verbose=0
+        ),
+        ValueError,
+        "infinite values",
+    ),
+    (
+        "convert-normalization-std-nan",
+        lambda w, f: tflite_export.convert(
+            w["model"],
+            str(f / "sub" / "n.tflite"),
+            normalization={"mean": 0.0, "std": float("nan")},
+        ),
+        ValueError,
+        "must hold finite numbers",
+    ),
+    (
+        "convert-normalization-mean-inf-list",
+        lambda w, f: tflite_export.convert(
+            w["model"], str(f / "sub" / "n.tflite"), normalization={"mean": [np.inf], "std": 1.0}
+        ),
+        ValueError,
+        "must hold finite numbers",
+    ),
+    (
+        "convert-normalization-bool",
+        lambda w, f: tflite_export.convert(
+            w["model"], str(f / "sub" / "n.tflite"), normalization={"mean": True, "std": 1.0}
+        ),
+        ValueError,
+        "must be a number or a list of numbers",
+    ),
+    (
+        "convert-a-distiller",
+        lambda w, f: tflite_export.convert(_distiller(w), str(f / "sub" / "d.tflite")),
+        ValueError,
+        "distiller.student",
+    ),
+    (
+        "convert-missing-folder",
+        lambda w, f: tflite_export.convert(w["model"], str(f / "absent" / "a.tflite")),
+        ValueError,
+        "folder of the output path does not exist",
+    ),
+    (
+        "convert-zero-calibration-samples",
+        lambda w, f: tflite_export.convert(
+            w["model"], str(f / "sub" / "q.tflite"), "int8", w["x"], num_calibration_samples=0
+        ),
+        ValueError,
+        "num_calibration_samples must be an integer of at least 1",
+    ),
+    (
+        "evaluate-reference-n-by-1",
+        lambda w, f: tflite_export.evaluate(
+            str(f / "a.tflite"), w["x"], reference=np.zeros((24, 1)), latency_samples=0
+        ),
+        ValueError,
+        "reference outputs have shape (24, 1)",
+    ),
+    (
+        "evaluate-reference-wrong-rows",
+        lambda w, f: tflite_export.evaluate(
+            str(f / "a.tflite"), w["x"], reference=np.zeros((5, CLASSES)), latency_samples=0
+        ),
+        ValueError,
+        "reference outputs have 5 rows",
+    ),
+    (
+        "evaluate-labels-out-of-range",
+        lambda w, f: tflite_export.evaluate(
+            str(f / "a.tflite"), w["x"], w["y"] + 10, latency_samples=0
+        ),
+        ValueError,
+        "the model has 3 classes",
+    ),
+    (
+        "evaluate-fractional-labels",
+        lambda w, f: tflite_export.evaluate(
+            str(f / "a.tflite"), w["x"], w["y"] + 0.5, latency_samples=0
+        ),
+        ValueError,
+        "must hold integer class labels",
+    ),
+    (
+        "evaluate-negative-latency-samples",
+        lambda w, f: tflite_export.evaluate(str(f / "a.tflite"), w["x"], latency_samples=-1),
+        ValueError,
+        "latency_samples must be an integer of at least 0",
+    ),
+    (
+        "evaluate-negative-warmup",
+        lambda w, f: tflite_export.evaluate(str(f / "a.tflite"), w["x"], warmup=-2),
+        ValueError,
+        "warmup must be an integer of at least 0",
+    ),
+    (
+        "evaluate-empty-x",
+        lambda w, f: tflite_export.evaluate(str(f / "a.tflite"), w["x"][:0]),
+        ValueError,
+        "x holds no samples",
+    ),
+    (
+        "evaluate-nan-x",
+        lambda w, f: tflite_export.evaluate(str(f / "a.tflite"), w["x"] * np.nan),
+        ValueError,
+        "x holds 192 NaN",
+    ),
+    (
+        "evaluate-wrong-sample-shape",
+        lambda w, f: tflite_export.evaluate(
+            str(f / "a.tflite"), np.zeros((4, 5)), latency_samples=0
+        ),
+        ValueError,
+        "x has samples of shape (5,), but the file expects (8,)",
+    ),
+    (
+        "reference-outputs-empty-x",
+        lambda w, f: tflite_export.reference_outputs(np.zeros((0, 3)), w["x"]),
+        ValueError,
+        "reference outputs have 0 rows",
+    ),
 ]
 
 
-@pytest.mark.parametrize("call,error,words", [c[1:] for c in API_CASES],
-                         ids=[c[0] for c in API_CASES])
+@pytest.mark.parametrize(
+    "call,error,words", [c[1:] for c in API_CASES], ids=[c[0] for c in API_CASES]
+)
 def test_api_refuses_before_any_work(world, unchanged, call, error, words):
     with pytest.raises(error) as raised:
         call(world, world["folder"])
@@ -211,8 +297,9 @@ def test_api_refuses_before_any_work(world, unchanged, call, error, words):
 @pytest.mark.parametrize("form", ["list-of-lists", "dict", "tuple-of-lists"])
 def test_calibration_as_plain_python_or_dict_is_read(world, form):
     rows = world["x"][:5].tolist()
-    data = {"list-of-lists": rows, "dict": {"x": world["x"][:5]},
-            "tuple-of-lists": tuple(rows)}[form]
+    data = {"list-of-lists": rows, "dict": {"x": world["x"][:5]}, "tuple-of-lists": tuple(rows)}[
+        form
+    ]
     (drawn,) = _calibration.draw_samples(data, [(FEATURES,)], 10)
     np.testing.assert_allclose(drawn, world["x"][:5])
 
@@ -256,7 +343,8 @@ def test_sidecar_and_file_are_published_together(tmp_path, monkeypatch):
             {str(tmp_path / "s.tflite"): b"new", str(tmp_path / "s.json"): "{1}"}
         )
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {
-        "s.tflite": b"old", "s.json": b"{}"
+        "s.tflite": b"old",
+        "s.json": b"{}",
     }
 
 
@@ -280,76 +368,148 @@ CLI_CASES = [
     ("demo-temperature-nan", "demo --temperature nan", "--temperature must be a finite"),
     ("demo-alpha-two", "demo --alpha 2", "--alpha must be in [0, 1]"),
     ("demo-save-dir-is-a-file", "demo --save-dir {f}/m.keras", "is a file, not a folder"),
-    ("distill-epochs-negative",
-     "distill --teacher {f}/teacher.keras --student {f}/m.keras --data {f}/data.npz "
-     "-o {f}/sub/d.keras --epochs -3", "--epochs and --batch-size must be at least 1"),
-    ("distill-empty-data",
-     "distill --teacher {f}/teacher.keras --student {f}/m.keras --data {f}/empty.npz "
-     "-o {f}/sub/d.keras", "holds no samples"),
-    ("distill-nan-data",
-     "distill --teacher {f}/teacher.keras --student {f}/m.keras --data {f}/nan.npz "
-     "-o {f}/sub/d.keras", "NaN"),
-    ("distill-output-is-the-teacher",
-     "distill --teacher {f}/teacher.keras --student {f}/m.keras --data {f}/data.npz "
-     "-o {f}/teacher.keras", "is also --teacher"),
-    ("distill-temperature-nan",
-     "distill --teacher {f}/teacher.keras --student {f}/m.keras --data {f}/data.npz "
-     "-o {f}/sub/d.keras --temperature nan", "--temperature must be a finite number"),
-    ("distill-text-file-as-npz",
-     "distill --teacher {f}/teacher.keras --student {f}/m.keras --data {f}/text.npz "
-     "-o {f}/sub/d.keras", "text.npz' is not a readable .npz file"),
-    ("export-output-is-the-model", "export {f}/m.keras -o {f}/m.keras",
-     "--output must end in .tflite"),
-    ("export-sidecar-over-labels-file",
-     "export {f}/m.keras -o {f}/labels.tflite --labels {f}/labels.json",
-     "Its JSON sidecar"),
-    ("export-missing-npy", "export {f}/m.keras --quantization int8 --calibration {f}/no.npy",
-     "no such file"),
-    ("export-inf-npy", "export {f}/m.keras --quantization int8 --calibration {f}/inf.npy "
-     "-o {f}/sub/q.tflite", "infinite values"),
-    ("export-nan-npz", "export {f}/m.keras --quantization int8 --calibration {f}/nan.npz "
-     "-o {f}/sub/q.tflite", "32 NaN"),
-    ("export-text-file-as-npy",
-     "export {f}/m.keras --quantization int8 --calibration {f}/text.npy -o {f}/sub/q.tflite",
-     "text.npy' is not a readable .npy file"),
-    ("export-normalization-nan", "export {f}/m.keras --normalization 0 nan -o {f}/sub/n.tflite",
-     "must hold finite numbers"),
-    ("export-zero-calibration-samples",
-     "export {f}/m.keras --num-calibration-samples 0 -o {f}/sub/n.tflite",
-     "--num-calibration-samples must be at least 1"),
+    (
+        "distill-epochs-negative",
+        "distill --teacher {f}/teacher.keras --student {f}/m.keras --data {f}/data.npz "
+        "-o {f}/sub/d.keras --epochs -3",
+        "--epochs and --batch-size must be at least 1",
+    ),
+    (
+        "distill-empty-data",
+        "distill --teacher {f}/teacher.keras --student {f}/m.keras --data {f}/empty.npz "
+        "-o {f}/sub/d.keras",
+        "holds no samples",
+    ),
+    (
+        "distill-nan-data",
+        "distill --teacher {f}/teacher.keras --student {f}/m.keras --data {f}/nan.npz "
+        "-o {f}/sub/d.keras",
+        "NaN",
+    ),
+    (
+        "distill-output-is-the-teacher",
+        "distill --teacher {f}/teacher.keras --student {f}/m.keras --data {f}/data.npz "
+        "-o {f}/teacher.keras",
+        "is also --teacher",
+    ),
+    (
+        "distill-temperature-nan",
+        "distill --teacher {f}/teacher.keras --student {f}/m.keras --data {f}/data.npz "
+        "-o {f}/sub/d.keras --temperature nan",
+        "--temperature must be a finite number",
+    ),
+    (
+        "distill-text-file-as-npz",
+        "distill --teacher {f}/teacher.keras --student {f}/m.keras --data {f}/text.npz "
+        "-o {f}/sub/d.keras",
+        "text.npz' is not a readable .npz file",
+    ),
+    (
+        "export-output-is-the-model",
+        "export {f}/m.keras -o {f}/m.keras",
+        "--output must end in .tflite",
+    ),
+    (
+        "export-sidecar-over-labels-file",
+        "export {f}/m.keras -o {f}/labels.tflite --labels {f}/labels.json",
+        "Its JSON sidecar",
+    ),
+    (
+        "export-missing-npy",
+        "export {f}/m.keras --quantization int8 --calibration {f}/no.npy",
+        "no such file",
+    ),
+    (
+        "export-inf-npy",
+        "export {f}/m.keras --quantization int8 --calibration {f}/inf.npy -o {f}/sub/q.tflite",
+        "infinite values",
+    ),
+    (
+        "export-nan-npz",
+        "export {f}/m.keras --quantization int8 --calibration {f}/nan.npz -o {f}/sub/q.tflite",
+        "32 NaN",
+    ),
+    (
+        "export-text-file-as-npy",
+        "export {f}/m.keras --quantization int8 --calibration {f}/text.npy -o {f}/sub/q.tflite",
+        "text.npy' is not a readable .npy file",
+    ),
+    (
+        "export-normalization-nan",
+        "export {f}/m.keras --normalization 0 nan -o {f}/sub/n.tflite",
+        "must hold finite numbers",
+    ),
+    (
+        "export-zero-calibration-samples",
+        "export {f}/m.keras --num-calibration-samples 0 -o {f}/sub/n.tflite",
+        "--num-calibration-samples must be at least 1",
+    ),
     ("export-missing-folder", "export {f}/m.keras -o {f}/absent/n.tflite", "does not exist"),
-    ("evaluate-data-npy", "evaluate {f}/a.tflite --data {f}/inf.npy",
-     "--data must be a .npz file"),
-    ("evaluate-latency-negative", "evaluate {f}/a.tflite --data {f}/data.npz "
-     "--latency-samples -1", "--latency-samples must be 0 or more"),
-    ("evaluate-labels-out-of-range", "evaluate {f}/a.tflite --data {f}/bad_labels.npz",
-     "the model has 3 classes"),
+    ("evaluate-data-npy", "evaluate {f}/a.tflite --data {f}/inf.npy", "--data must be a .npz file"),
+    (
+        "evaluate-latency-negative",
+        "evaluate {f}/a.tflite --data {f}/data.npz --latency-samples -1",
+        "--latency-samples must be 0 or more",
+    ),
+    (
+        "evaluate-labels-out-of-range",
+        "evaluate {f}/a.tflite --data {f}/bad_labels.npz",
+        "the model has 3 classes",
+    ),
     ("evaluate-empty-data", "evaluate {f}/a.tflite --data {f}/empty.npz", "holds no samples"),
-    ("evaluate-threads-zero", "evaluate {f}/a.tflite --data {f}/data.npz --threads 0",
-     "--threads must be at least 1"),
-    ("report-markdown-over-input-sidecar",
-     "report {f}/a.tflite --data {f}/data.npz --markdown {f}/a.json",
-     "would overwrite an input"),
-    ("report-html-over-data", "report {f}/a.tflite --data {f}/data.npz --html {f}/data.npz",
-     "would overwrite an input"),
-    ("report-latency-negative", "report {f}/a.tflite --data {f}/data.npz --latency-samples -5",
-     "--latency-samples must be 0 or more"),
+    (
+        "evaluate-threads-zero",
+        "evaluate {f}/a.tflite --data {f}/data.npz --threads 0",
+        "--threads must be at least 1",
+    ),
+    (
+        "report-markdown-over-input-sidecar",
+        "report {f}/a.tflite --data {f}/data.npz --markdown {f}/a.json",
+        "would overwrite an input",
+    ),
+    (
+        "report-html-over-data",
+        "report {f}/a.tflite --data {f}/data.npz --html {f}/data.npz",
+        "would overwrite an input",
+    ),
+    (
+        "report-latency-negative",
+        "report {f}/a.tflite --data {f}/data.npz --latency-samples -5",
+        "--latency-samples must be 0 or more",
+    ),
     ("report-empty-data", "report {f}/a.tflite --data {f}/empty.npz", "holds no samples"),
-    ("qat-output-keras", "qat {f}/m.keras --teacher {f}/teacher.keras --data {f}/data.npz "
-     "-o {f}/q.keras", "--output must end in .tflite"),
-    ("qat-missing-folder", "qat {f}/m.keras --teacher {f}/teacher.keras --data {f}/data.npz "
-     "-o {f}/absent/q.tflite", "does not exist"),
-    ("qat-empty-data", "qat {f}/m.keras --teacher {f}/teacher.keras --data {f}/empty.npz "
-     "-o {f}/sub/q.tflite", "holds no samples"),
-    ("prune-epochs-zero", "prune {f}/m.keras --teacher {f}/teacher.keras --data "
-     "{f}/data.npz -o {f}/sub/p.tflite --epochs 0", "must be at least 1"),
-    ("prune-teacher-text-npy", "prune {f}/m.keras --teacher {f}/text.npy --data "
-     "{f}/data.npz -o {f}/sub/p.tflite", "text.npy' is not a readable .npy file"),
+    (
+        "qat-output-keras",
+        "qat {f}/m.keras --teacher {f}/teacher.keras --data {f}/data.npz -o {f}/q.keras",
+        "--output must end in .tflite",
+    ),
+    (
+        "qat-missing-folder",
+        "qat {f}/m.keras --teacher {f}/teacher.keras --data {f}/data.npz -o {f}/absent/q.tflite",
+        "does not exist",
+    ),
+    (
+        "qat-empty-data",
+        "qat {f}/m.keras --teacher {f}/teacher.keras --data {f}/empty.npz -o {f}/sub/q.tflite",
+        "holds no samples",
+    ),
+    (
+        "prune-epochs-zero",
+        "prune {f}/m.keras --teacher {f}/teacher.keras --data "
+        "{f}/data.npz -o {f}/sub/p.tflite --epochs 0",
+        "must be at least 1",
+    ),
+    (
+        "prune-teacher-text-npy",
+        "prune {f}/m.keras --teacher {f}/text.npy --data {f}/data.npz -o {f}/sub/p.tflite",
+        "text.npy' is not a readable .npy file",
+    ),
 ]
 
 
-@pytest.mark.parametrize("arguments,words", [c[1:] for c in CLI_CASES],
-                         ids=[c[0] for c in CLI_CASES])
+@pytest.mark.parametrize(
+    "arguments,words", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES]
+)
 def test_every_command_reports_the_mistake(world, unchanged, capsys, arguments, words):
     argv = arguments.format(f=world["folder"]).split()
     assert main(argv) == 2
@@ -382,8 +542,10 @@ def test_a_signal_during_export_leaves_nothing_behind(tmp_path, signum):
     env = dict(os.environ, TMPDIR=str(scratch), PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
         [sys.executable, "-c", EXPORT_SCRIPT, str(out / "a.tflite")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     assert process.stdout.readline().strip() == b"ready"
     deadline = time.monotonic() + TIMEOUT
     if keras.backend.backend() != "tensorflow":  # wait for the child's job folder
@@ -425,10 +587,23 @@ def _fill(path):
 def _distill_into(world, output):
     f = world["folder"]
     return subprocess.run(
-        _cli("distill", "--teacher", f / "teacher.keras", "--student", f / "m.keras",
-             "--data", f / "data.npz", "-o", output, "--epochs", 1),
-        capture_output=True, text=True, timeout=TIMEOUT,
-    )  # fmt: skip
+        _cli(
+            "distill",
+            "--teacher",
+            f / "teacher.keras",
+            "--student",
+            f / "m.keras",
+            "--data",
+            f / "data.npz",
+            "-o",
+            output,
+            "--epochs",
+            1,
+        ),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
 
 
 @pytest.mark.slow

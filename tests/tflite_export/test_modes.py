@@ -31,7 +31,9 @@ def test_none_means_float32():
 @pytest.mark.parametrize("name", ["int4", 8, "INT8"])
 def test_unknown_mode_lists_the_table(name):
     listed = ", ".join(repr(n) for n in modes.names())
-    message = f"quantization must be one of None (float32), {listed}. Received: quantization={name!r}"
+    message = (
+        f"quantization must be one of None (float32), {listed}. Received: quantization={name!r}"
+    )
     with pytest.raises(ValueError) as error:
         modes.get(name)
     assert str(error.value) == message
@@ -45,19 +47,25 @@ def test_rows_are_frozen():
 def test_a_new_row_is_a_new_mode_everywhere(monkeypatch, tmp_path):
     """One row added to the table: convert and prune_distill accept it, and
     it asks for calibration data because the row says so."""
-    row = dataclasses.replace(modes.get("dynamic"), name="dynamic_calibrated",
-                              needs_calibration=True)
+    row = dataclasses.replace(
+        modes.get("dynamic"), name="dynamic_calibrated", needs_calibration=True
+    )
     monkeypatch.setitem(modes.MODES, row.name, row)
     assert "dynamic_calibrated" in modes.names()
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
-    with pytest.raises(ValueError, match="quantization='dynamic_calibrated' needs representative_data"):
+    with pytest.raises(
+        ValueError, match="quantization='dynamic_calibrated' needs representative_data"
+    ):
         tflite_export.convert(model, tmp_path / "m.tflite", quantization=row.name)
     with pytest.raises(ValueError, match="Received: quantization='int4'"):
         tflite_export.prune_distill(model, None, [[0.0] * 4], [0], quantization="int4")
     if ON_TENSORFLOW:  # a child process would not see the monkeypatched row
         result = tflite_export.convert(
-            model, tmp_path / "m.tflite", quantization=row.name,
-            representative_data=keras.random.normal((8, 4), seed=0), verbose=0,
-        )  # fmt: skip
+            model,
+            tmp_path / "m.tflite",
+            quantization=row.name,
+            representative_data=keras.random.normal((8, 4), seed=0),
+            verbose=0,
+        )
         assert result.mode == "dynamic_calibrated" and result.calibration_samples == 8
         assert os.path.isfile(result.path)

@@ -23,22 +23,33 @@ def _tiny(tmp_path):
 
 
 def test_job_round_trips_through_json(tmp_path):
-    training = Training(seed=1, epochs=2, batch_size=8, temperature=4.0, alpha=0.1,
-                        learning_rate=1e-3, target_sparsity=0.5)
+    training = Training(
+        seed=1,
+        epochs=2,
+        batch_size=8,
+        temperature=4.0,
+        alpha=0.1,
+        learning_rate=1e-3,
+        target_sparsity=0.5,
+    )
     job = Job("prune", str(tmp_path), "m.keras", "m.tflite", "int8", training=training)
     assert Job.from_json(job.to_json()) == job
     assert job.legacy_keras and not Job("convert", "f", "m", "o", "float32").legacy_keras
 
 
 def test_unknown_task_is_refused():
-    with pytest.raises(ValueError, match=r"Job.task must be one of \('convert', 'qat', 'prune'\). Received: 'train'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Job.task must be one of \('convert', 'qat', 'prune'\). Received: 'train'",
+    ):
         Job("train", "f", "m.keras", "m.tflite", "float32")
 
 
 @pytest.mark.slow
 def test_conversion_in_the_child_writes_the_file(tmp_path):
-    job = Job("convert", str(tmp_path), _tiny(tmp_path), str(tmp_path / "m.tflite"), "float32",
-              verbose=0)
+    job = Job(
+        "convert", str(tmp_path), _tiny(tmp_path), str(tmp_path / "m.tflite"), "float32", verbose=0
+    )
     outcome = run_job(job, "converts the model to TFLite")
     assert outcome["bytes"] == (tmp_path / "m.tflite").stat().st_size > 0
 
@@ -47,18 +58,36 @@ def test_conversion_in_the_child_writes_the_file(tmp_path):
 def test_a_failed_conversion_step_raises_export_error(tmp_path):
     """The child's own error (here: the model file is missing) comes back
     with its message, as ExportError."""
-    job = Job("convert", str(tmp_path), str(tmp_path / "absent.keras"),
-              str(tmp_path / "m.tflite"), "float32")
+    job = Job(
+        "convert",
+        str(tmp_path),
+        str(tmp_path / "absent.keras"),
+        str(tmp_path / "m.tflite"),
+        "float32",
+    )
     with pytest.raises(tflite_export.ExportError, match="no such file .*absent.keras"):
         run_job(job, "converts the model to TFLite")
 
 
 @pytest.mark.slow
 def test_a_crashed_tfmot_child_raises_export_error_with_its_stderr(tmp_path):
-    training = Training(seed=0, epochs=1, batch_size=8, temperature=4.0, alpha=0.1,
-                        learning_rate=1e-3, target_sparsity=0.5)
-    job = Job("prune", str(tmp_path), _tiny(tmp_path), str(tmp_path / "m.tflite"), "float32",
-              training=training)
+    training = Training(
+        seed=0,
+        epochs=1,
+        batch_size=8,
+        temperature=4.0,
+        alpha=0.1,
+        learning_rate=1e-3,
+        target_sparsity=0.5,
+    )
+    job = Job(
+        "prune",
+        str(tmp_path),
+        _tiny(tmp_path),
+        str(tmp_path / "m.tflite"),
+        "float32",
+        training=training,
+    )
     # No arrays were written: the child fails reading them.
     with pytest.raises(
         tflite_export.ExportError,

@@ -77,8 +77,16 @@ def image_shape(model):
     return tuple(shapes[0][1:])
 
 
-def plan(model, mode, output_kind, labels, normalization, image_input=None,
-         probabilities=False, metadata=None):
+def plan(
+    model,
+    mode,
+    output_kind,
+    labels,
+    normalization,
+    image_input=None,
+    probabilities=False,
+    metadata=None,
+):
     """Checks the file's options together and returns a `FileContract`.
 
     Args:
@@ -110,10 +118,14 @@ def plan(model, mode, output_kind, labels, normalization, image_input=None,
     if wanted and image is not None:
         _check_mediapipe_image(mode, normalization, image_input, image)
     return FileContract(
-        image_input=image_input, softmax=softmax, output_kind=kind,
-        metadata=overrides if wanted else None, image=image,
-        normalization=normalization, labels=labels,
-    )  # fmt: skip
+        image_input=image_input,
+        softmax=softmax,
+        output_kind=kind,
+        metadata=overrides if wanted else None,
+        image=image,
+        normalization=normalization,
+        labels=labels,
+    )
 
 
 def _metadata_overrides(metadata):

@@ -146,12 +146,20 @@ def convert(
     normalization = sidecar_lib.check_normalization(normalization)
     labels = sidecar_lib.check_labels(labels, _num_classes(model))
     contract = contract_lib.plan(
-        model, mode, _output_kind(model, output_kind), labels, normalization,
-        image_input=image_input, probabilities=probabilities, metadata=metadata,
-    )  # fmt: skip
+        model,
+        mode,
+        _output_kind(model, output_kind),
+        labels,
+        normalization,
+        image_input=image_input,
+        probabilities=probabilities,
+        metadata=metadata,
+    )
     kind = contract.output_kind
-    samples = None if learned_ranges else _calibration(
-        mode, representative_data, shapes, num_calibration_samples
+    samples = (
+        None
+        if learned_ranges
+        else _calibration(mode, representative_data, shapes, num_calibration_samples)
     )
     if samples is not None:
         samples = contract_lib.pixels_from_inputs(samples, contract)
@@ -293,8 +301,9 @@ def custom_modules(model):
         inner = getattr(layer, "model", None)  # a keras_kd.compression wrapper
         layers = [layer] + (
             [inner, *_keras_compat.sublayers(inner, recursive=True)]
-            if isinstance(inner, keras.Model) else []
-        )  # fmt: skip
+            if isinstance(inner, keras.Model)
+            else []
+        )
         for each in layers:
             name = type(each).__module__
             module = sys.modules.get(name)
@@ -315,10 +324,14 @@ def _convert_in_child(model, model_file, mode, samples, settings):
             model_file = os.path.join(folder, "model.keras")
             model.save(model_file)
         job = Job(
-            "convert", folder, os.path.abspath(model_file),
-            os.path.join(folder, "model.tflite"), mode, **settings,
+            "convert",
+            folder,
+            os.path.abspath(model_file),
+            os.path.join(folder, "model.tflite"),
+            mode,
+            **settings,
             custom_modules=custom_modules(model),
-        )  # fmt: skip
+        )
         arrays = None if samples is None else {f"input_{i}": s for i, s in enumerate(samples)}
         run_job(job, "converts the model to TFLite", arrays)
         with open(job.output, "rb") as f:

@@ -60,7 +60,8 @@ def serving_function(model, output_name, image_input=None, normalization=None, s
     # (VAR_HANDLE / READ_VARIABLE ops that the interpreter cannot run).
     frozen = convert_variables_to_constants_v2(traced)
     names = (
-        [output_name] if len(traced.outputs) == 1
+        [output_name]
+        if len(traced.outputs) == 1
         else [f"{output_name}_{i}" for i in range(len(traced.outputs))]
     )
 
@@ -95,8 +96,17 @@ def _dtype(tensor):
     return tf.as_dtype(dtype if isinstance(dtype, str) else getattr(dtype, "name", dtype))
 
 
-def make_converter(model, mode, calibration, allow_select_tf_ops, output_name, verbose,
-                   image_input=None, normalization=None, softmax=False):
+def make_converter(
+    model,
+    mode,
+    calibration,
+    allow_select_tf_ops,
+    output_name,
+    verbose,
+    image_input=None,
+    normalization=None,
+    softmax=False,
+):
     """A `tf.lite.TFLiteConverter` for `model` set up for `mode`.
 
     Args:
@@ -169,19 +179,32 @@ def convert_job(job):
         calibration = [arrays[f"input_{i}"] for i in range(len(arrays))]
     job.import_custom_modules()
     content = to_tflite_bytes(
-        load_keras_model(job.model), job.quantization, calibration=calibration,
-        allow_select_tf_ops=job.allow_select_tf_ops, output_name=job.output_name,
-        verbose=job.verbose, image_input=job.image_input, normalization=job.normalization,
+        load_keras_model(job.model),
+        job.quantization,
+        calibration=calibration,
+        allow_select_tf_ops=job.allow_select_tf_ops,
+        output_name=job.output_name,
+        verbose=job.verbose,
+        image_input=job.image_input,
+        normalization=job.normalization,
         softmax=job.softmax,
-    )  # fmt: skip
+    )
     with open(job.output, "wb") as f:
         f.write(content)
     return {"bytes": len(content)}
 
 
-def to_tflite_bytes(model, mode, calibration=None, allow_select_tf_ops=False,
-                    output_name="output", verbose=True, image_input=None,
-                    normalization=None, softmax=False):
+def to_tflite_bytes(
+    model,
+    mode,
+    calibration=None,
+    allow_select_tf_ops=False,
+    output_name="output",
+    verbose=True,
+    image_input=None,
+    normalization=None,
+    softmax=False,
+):
     """Converts `model` and returns the flatbuffer's bytes.
 
     Args:
@@ -196,9 +219,16 @@ def to_tflite_bytes(model, mode, calibration=None, allow_select_tf_ops=False,
             or the converter rejected the model for another reason.
     """
     converter = make_converter(
-        model, mode, calibration, allow_select_tf_ops, output_name, verbose,
-        image_input, normalization, softmax,
-    )  # fmt: skip
+        model,
+        mode,
+        calibration,
+        allow_select_tf_ops,
+        output_name,
+        verbose,
+        image_input,
+        normalization,
+        softmax,
+    )
     try:
         return converter.convert()
     except Exception as error:  # ConverterError and friends: re-worded below

@@ -55,10 +55,16 @@ class EvaluationReport:
     outputs: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
 
-def evaluate(path: str | os.PathLike, x: np.ndarray, y: np.ndarray | None = None,
-             reference: keras.Model | str | os.PathLike | np.ndarray | None = None,
-             batch_size: int = 256, num_threads: int | None = None,
-             latency_samples: int = 100, warmup: int = 10) -> EvaluationReport:
+def evaluate(
+    path: str | os.PathLike,
+    x: np.ndarray,
+    y: np.ndarray | None = None,
+    reference: keras.Model | str | os.PathLike | np.ndarray | None = None,
+    batch_size: int = 256,
+    num_threads: int | None = None,
+    latency_samples: int = 100,
+    warmup: int = 10,
+) -> EvaluationReport:
     """Runs a `.tflite` file on `x` in the LiteRT interpreter and measures it.
 
     Args:
@@ -102,8 +108,10 @@ def evaluate(path: str | os.PathLike, x: np.ndarray, y: np.ndarray | None = None
         )
     check_finite(x, "x")
     runner = _Runner(path, num_threads)
-    if reference is not None and runner.takes_raw_integers() and not isinstance(
-        reference, np.ndarray
+    if (
+        reference is not None
+        and runner.takes_raw_integers()
+        and not isinstance(reference, np.ndarray)
     ):
         raise ValueError(
             "The file takes raw uint8 pixels and converts them itself "
@@ -155,8 +163,7 @@ def top1_accuracy(outputs: np.ndarray, y: np.ndarray) -> float:
         y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all()
     ):
         raise ValueError(
-            f"y must hold integer class labels. Received: dtype {y.dtype}, "
-            f"e.g. {y[:3].tolist()}."
+            f"y must hold integer class labels. Received: dtype {y.dtype}, e.g. {y[:3].tolist()}."
         )
     if len(y) and (y.min() < 0 or y.max() >= classes):
         raise ValueError(
@@ -203,9 +210,7 @@ def reference_outputs(
         expected = reference.predict(x, batch_size=256, verbose=0)
     expected = np.asarray(expected, dtype="float32")
     if len(expected) != len(x):
-        raise ValueError(
-            f"The reference outputs have {len(expected)} rows but x has {len(x)}."
-        )
+        raise ValueError(f"The reference outputs have {len(expected)} rows but x has {len(x)}.")
     return expected
 
 
@@ -216,9 +221,7 @@ class _Runner:
         self.litert = tflite_file.interpreter(path, num_threads)
         inputs = self.litert.get_input_details()
         if len(inputs) != 1:
-            raise ValueError(
-                f"evaluate runs files with one input; {path} has {len(inputs)}."
-            )
+            raise ValueError(f"evaluate runs files with one input; {path} has {len(inputs)}.")
         self.input = inputs[0]
         self.output_index = self.litert.get_output_details()[0]["index"]
         self.batch = None
@@ -241,8 +244,7 @@ class _Runner:
         expected = tuple(int(d) for d in self.input["shape"][1:])
         if tuple(x.shape[1:]) != expected:
             raise ValueError(
-                f"x has samples of shape {tuple(x.shape[1:])}, but the file "
-                f"expects {expected}."
+                f"x has samples of shape {tuple(x.shape[1:])}, but the file expects {expected}."
             )
         if np.issubdtype(dtype, np.floating):
             return x.astype(dtype)

@@ -84,24 +84,35 @@ class FileMetadata:
     def rows(self) -> list[tuple[str, str]]:
         """`(label, value)` pairs for a two-column table."""
         tensor = self.input
-        image = "" if tensor.color_space is None else (
-            f" {tensor.color_space} image {tensor.width}x{tensor.height}")
+        image = (
+            ""
+            if tensor.color_space is None
+            else (f" {tensor.color_space} image {tensor.width}x{tensor.height}")
+        )
         if tensor.normalization is not None:
-            feeding = (f"(value - {_numbers(tensor.normalization['mean'])}) / "
-                       f"{_numbers(tensor.normalization['std'])}")
+            feeding = (
+                f"(value - {_numbers(tensor.normalization['mean'])}) / "
+                f"{_numbers(tensor.normalization['std'])}"
+            )
         elif tensor.dtype == "uint8":
             feeding = "raw pixels 0-255 (any conversion happens in the model)"
         else:
             feeding = "values as they are (no normalization recorded)"
-        labels = "none" if not self.labels else (
-            f"{len(self.labels)} ({', '.join(self.labels[:5])}"
-            + (", ..." if len(self.labels) > 5 else "") + ")")
+        labels = (
+            "none"
+            if not self.labels
+            else (
+                f"{len(self.labels)} ({', '.join(self.labels[:5])}"
+                + (", ..." if len(self.labels) > 5 else "")
+                + ")"
+            )
+        )
         return [
             ("metadata", f"{self.name} version {self.version} (parser {self.min_parser_version})"),
             ("metadata input", f"{tensor.dtype} {list(tensor.shape)}{image}, {feeding}"),
             ("metadata scores", f"{self.score_kind} ({self.output_name})"),
             ("metadata labels", labels),
-        ]  # fmt: skip
+        ]
 
     def summary(self) -> str:
         """One line: input, scores, labels, e.g. `uint8 RGB 16x16, probabilities, 10 labels`."""
@@ -143,20 +154,29 @@ def metadata_buffer(content, contract, result, model_name):
         f"{keras_kd.__version__} (tflite_export.convert); outputs {contract.output_kind}."
     )
     return schema.model_metadata(
-        name=overrides.get("name") or model_name, description=description, version=version,
-        author=overrides.get("author"), license=overrides.get("license"),
-        inputs=inputs, outputs=outputs,
-    )  # fmt: skip
+        name=overrides.get("name") or model_name,
+        description=description,
+        version=version,
+        author=overrides.get("author"),
+        license=overrides.get("license"),
+        inputs=inputs,
+        outputs=outputs,
+    )
 
 
 def _input_tensor(tensor, contract):
     if contract.image is None:
         units = []
         if contract.normalization is not None:
-            units = [schema.normalization_unit(_as_list(contract.normalization["mean"]),
-                                               _as_list(contract.normalization["std"]))]
-        return schema.tensor(tensor.name, "The model's input features.",
-                             schema.feature_content(), units)  # fmt: skip
+            units = [
+                schema.normalization_unit(
+                    _as_list(contract.normalization["mean"]),
+                    _as_list(contract.normalization["std"]),
+                )
+            ]
+        return schema.tensor(
+            tensor.name, "The model's input features.", schema.feature_content(), units
+        )
     height, width, channels = contract.image
     if contract.image_input is not None:
         folded = "BT.601 luminance and " if channels == 1 else ""
@@ -164,24 +184,30 @@ def _input_tensor(tensor, contract):
             tensor.name,
             f"A uint8 RGB image {width}x{height}, pixels 0-255 as a camera frame "
             f"gives them; {folded}the normalization are part of the model.",
-            schema.image_content(1, width, height), stats=([0.0], [255.0]),
-        )  # fmt: skip
+            schema.image_content(1, width, height),
+            stats=([0.0], [255.0]),
+        )
     mean = _as_list(contract.normalization["mean"])
     std = _as_list(contract.normalization["std"])
     return schema.tensor(
         tensor.name,
         f"A float32 RGB image {width}x{height}, fed (pixel - mean) / std.",
-        schema.image_content(1, width, height), [schema.normalization_unit(mean, std)],
-    )  # fmt: skip
+        schema.image_content(1, width, height),
+        [schema.normalization_unit(mean, std)],
+    )
 
 
 def _output_tensor(tensor, index, contract, result):
     kind = contract.output_kind if contract.output_kind in SCORE_KINDS else "scores"
     files = None
     if index == 0 and contract.labels is not None:
-        files = [schema.associated_file(
-            LABEL_FILE, "Class names, one per line, in the order of the scores.",
-            schema.ASSOCIATED_FILE_TENSOR_AXIS_LABELS)]  # fmt: skip
+        files = [
+            schema.associated_file(
+                LABEL_FILE,
+                "Class names, one per line, in the order of the scores.",
+                schema.ASSOCIATED_FILE_TENSOR_AXIS_LABELS,
+            )
+        ]
     if kind == "probabilities":
         words, stats = "Probabilities in [0, 1], one per class.", ([0.0], [1.0])
     elif kind == "logits":
@@ -264,21 +290,24 @@ def read_metadata(path: "str | os.PathLike") -> "FileMetadata | None":
         min_parser_version=root.string(schema.MODEL["min_parser_version"]),
         input=_read_input(tensors_in[0], inputs[0]) if tensors_in else None,
         output_name=output_name,
-        score_kind=output_name.split("_")[0] if output_name and output_name.split("_")[0]
-        in SCORE_KINDS else "unknown",
+        score_kind=output_name.split("_")[0]
+        if output_name and output_name.split("_")[0] in SCORE_KINDS
+        else "unknown",
         labels=_packed_lines(content, label_file) if label_file else None,
         label_file=label_file,
-    )  # fmt: skip
+    )
 
 
 def _read_input(tensor, info):
     content = tensor.table(schema.TENSOR["content"])
     color_space = width = height = None
     if content and content.scalar(schema.CONTENT["content_properties_type"], "ubyte") == (
-            schema.CONTENT_IMAGE):
+        schema.CONTENT_IMAGE
+    ):
         image = content.table(schema.CONTENT["content_properties"])
         color_space = schema.COLOR_SPACES.get(
-            image.scalar(schema.IMAGE_PROPERTIES["color_space"], "byte"), "UNKNOWN")
+            image.scalar(schema.IMAGE_PROPERTIES["color_space"], "byte"), "UNKNOWN"
+        )
         size = image.table(schema.IMAGE_PROPERTIES["default_size"])
         if size is not None:
             width = size.scalar(schema.IMAGE_SIZE["width"], "uint")
@@ -286,15 +315,23 @@ def _read_input(tensor, info):
     normalization = None
     for unit in tensor.tables(schema.TENSOR["process_units"]):
         if unit.scalar(schema.PROCESS_UNIT["options_type"], "ubyte") == (
-                schema.PROCESS_UNIT_NORMALIZATION):
+            schema.PROCESS_UNIT_NORMALIZATION
+        ):
             options = unit.table(schema.PROCESS_UNIT["options"])
-            normalization = {"mean": options.floats(schema.NORMALIZATION["mean"]),
-                             "std": options.floats(schema.NORMALIZATION["std"])}
+            normalization = {
+                "mean": options.floats(schema.NORMALIZATION["mean"]),
+                "std": options.floats(schema.NORMALIZATION["std"]),
+            }
     return InputContract(
-        name=tensor.string(schema.TENSOR["name"]), dtype=info.dtype, shape=info.shape,
-        color_space=color_space, width=width, height=height, normalization=normalization,
+        name=tensor.string(schema.TENSOR["name"]),
+        dtype=info.dtype,
+        shape=info.shape,
+        color_space=color_space,
+        width=width,
+        height=height,
+        normalization=normalization,
         description=tensor.string(schema.TENSOR["description"]),
-    )  # fmt: skip
+    )
 
 
 def _label_file(tensor):

@@ -31,8 +31,9 @@ CONTENT_FEATURE, CONTENT_IMAGE = 1, 2  # ContentProperties union members
 PROCESS_UNIT_NORMALIZATION = 1  # ProcessUnitOptions union member
 
 # Field slots, in the schema's order.
-MODEL = dict(name=0, description=1, version=2, subgraph_metadata=3, author=4,
-             license=5, min_parser_version=7)
+MODEL = dict(
+    name=0, description=1, version=2, subgraph_metadata=3, author=4, license=5, min_parser_version=7
+)
 SUBGRAPH = dict(name=0, description=1, input_tensor_metadata=2, output_tensor_metadata=3)
 TENSOR = dict(name=0, description=1, content=3, process_units=4, stats=5, associated_files=6)
 CONTENT = dict(content_properties_type=0, content_properties=1)
@@ -41,7 +42,7 @@ IMAGE_SIZE = dict(width=0, height=1)
 PROCESS_UNIT = dict(options_type=0, options=1)
 NORMALIZATION = dict(mean=0, std=1)
 STATS = dict(max=0, min=1)
-ASSOCIATED_FILE = dict(name=0, description=1, type=2)  # fmt: skip
+ASSOCIATED_FILE = dict(name=0, description=1, type=2)
 
 _SCALARS = {
     "byte": (number_types.Int8Flags, "PrependInt8Slot"),
@@ -82,31 +83,41 @@ def _write(builder, rows):
 
 
 def associated_file(name, description, file_type):
-    return [(ASSOCIATED_FILE["name"], "string", name),
-            (ASSOCIATED_FILE["description"], "string", description),
-            (ASSOCIATED_FILE["type"], "byte", file_type)]  # fmt: skip
+    return [
+        (ASSOCIATED_FILE["name"], "string", name),
+        (ASSOCIATED_FILE["description"], "string", description),
+        (ASSOCIATED_FILE["type"], "byte", file_type),
+    ]
 
 
 def image_content(color_space, width, height):
     """A `Content` table holding `ImageProperties`; `color_space` 1 is RGB."""
     size = [(IMAGE_SIZE["width"], "uint", width), (IMAGE_SIZE["height"], "uint", height)]
-    properties = [(IMAGE_PROPERTIES["color_space"], "byte", color_space),
-                  (IMAGE_PROPERTIES["default_size"], "table", size)]  # fmt: skip
-    return [(CONTENT["content_properties_type"], "ubyte", CONTENT_IMAGE),
-            (CONTENT["content_properties"], "table", properties)]  # fmt: skip
+    properties = [
+        (IMAGE_PROPERTIES["color_space"], "byte", color_space),
+        (IMAGE_PROPERTIES["default_size"], "table", size),
+    ]
+    return [
+        (CONTENT["content_properties_type"], "ubyte", CONTENT_IMAGE),
+        (CONTENT["content_properties"], "table", properties),
+    ]
 
 
 def feature_content():
     """A `Content` table holding (empty) `FeatureProperties`."""
-    return [(CONTENT["content_properties_type"], "ubyte", CONTENT_FEATURE),
-            (CONTENT["content_properties"], "table", [])]  # fmt: skip
+    return [
+        (CONTENT["content_properties_type"], "ubyte", CONTENT_FEATURE),
+        (CONTENT["content_properties"], "table", []),
+    ]
 
 
 def normalization_unit(mean, std):
     """A `ProcessUnit` holding `NormalizationOptions`."""
     options = [(NORMALIZATION["mean"], "floats", mean), (NORMALIZATION["std"], "floats", std)]
-    return [(PROCESS_UNIT["options_type"], "ubyte", PROCESS_UNIT_NORMALIZATION),
-            (PROCESS_UNIT["options"], "table", options)]  # fmt: skip
+    return [
+        (PROCESS_UNIT["options_type"], "ubyte", PROCESS_UNIT_NORMALIZATION),
+        (PROCESS_UNIT["options"], "table", options),
+    ]
 
 
 def tensor(name, description, content, process_units=None, stats=None, files=None):
@@ -114,23 +125,32 @@ def tensor(name, description, content, process_units=None, stats=None, files=Non
     stats_rows = None
     if stats is not None:
         stats_rows = [(STATS["max"], "floats", stats[1]), (STATS["min"], "floats", stats[0])]
-    return [(TENSOR["name"], "string", name), (TENSOR["description"], "string", description),
-            (TENSOR["content"], "table", content),
-            (TENSOR["process_units"], "tables", process_units or None),
-            (TENSOR["stats"], "table", stats_rows),
-            (TENSOR["associated_files"], "tables", files or None)]  # fmt: skip
+    return [
+        (TENSOR["name"], "string", name),
+        (TENSOR["description"], "string", description),
+        (TENSOR["content"], "table", content),
+        (TENSOR["process_units"], "tables", process_units or None),
+        (TENSOR["stats"], "table", stats_rows),
+        (TENSOR["associated_files"], "tables", files or None),
+    ]
 
 
 def model_metadata(name, description, version, author, license, inputs, outputs):
     """The metadata flatbuffer's bytes: one subgraph with these tensors."""
-    subgraph = [(SUBGRAPH["name"], "string", name),
-                (SUBGRAPH["input_tensor_metadata"], "tables", inputs),
-                (SUBGRAPH["output_tensor_metadata"], "tables", outputs)]  # fmt: skip
-    root = [(MODEL["name"], "string", name), (MODEL["description"], "string", description),
-            (MODEL["version"], "string", version),
-            (MODEL["subgraph_metadata"], "tables", [subgraph]),
-            (MODEL["author"], "string", author), (MODEL["license"], "string", license),
-            (MODEL["min_parser_version"], "string", MIN_PARSER_VERSION)]  # fmt: skip
+    subgraph = [
+        (SUBGRAPH["name"], "string", name),
+        (SUBGRAPH["input_tensor_metadata"], "tables", inputs),
+        (SUBGRAPH["output_tensor_metadata"], "tables", outputs),
+    ]
+    root = [
+        (MODEL["name"], "string", name),
+        (MODEL["description"], "string", description),
+        (MODEL["version"], "string", version),
+        (MODEL["subgraph_metadata"], "tables", [subgraph]),
+        (MODEL["author"], "string", author),
+        (MODEL["license"], "string", license),
+        (MODEL["min_parser_version"], "string", MIN_PARSER_VERSION),
+    ]
     builder = flatbuffers.Builder(1024)
     builder.Finish(_write(builder, root), file_identifier=FILE_IDENTIFIER)
     return bytes(builder.Output())

@@ -101,9 +101,10 @@ def comparison_table(reports: Iterable[EvaluationReport]) -> tuple[list[str], li
     if not reports:
         raise ValueError("comparison_table needs at least one EvaluationReport. Received none.")
     columns = [
-        column for column in _MEASURED
+        column
+        for column in _MEASURED
         if any(getattr(report, column[1]) is not None for report in reports)
-    ]  # fmt: skip
+    ]
     header = ["file", "bytes", "vs first"] + [name for name, _, _ in columns]
     first = reports[0].bytes
     rows = [
@@ -137,7 +138,7 @@ def comparison_markdown(reports: Iterable[EvaluationReport], caption: str | None
     | int8.tflite | 33,272 | 0.300x | 89.75% |
     """
     table = markdown_table(*comparison_table(reports))
-    return (f"{caption}\n\n{table}\n" if caption else f"{table}\n")
+    return f"{caption}\n\n{table}\n" if caption else f"{table}\n"
 
 
 def comparison_html(
@@ -197,10 +198,24 @@ def _labelled_points(axes, x, y, labels, ylabel, from_zero=False):
     for i, (a, b, label) in enumerate(zip(x, y, labels)):
         if b is None:
             continue
-        axes.scatter([a], [b], color=f"C{i % 10}", marker=_MARKERS[i % len(_MARKERS)],
-                     s=45, zorder=3, label=label)
-        axes.annotate(label, (a, b), xytext=(6, 6), textcoords="offset points",
-                      fontsize=8, rotation=30, color=f"C{i % 10}")
+        axes.scatter(
+            [a],
+            [b],
+            color=f"C{i % 10}",
+            marker=_MARKERS[i % len(_MARKERS)],
+            s=45,
+            zorder=3,
+            label=label,
+        )
+        axes.annotate(
+            label,
+            (a, b),
+            xytext=(6, 6),
+            textcoords="offset points",
+            fontsize=8,
+            rotation=30,
+            color=f"C{i % 10}",
+        )
     axes.set_xlabel("file size (KB)")
     axes.set_ylabel(ylabel)
     axes.set_xlim(left=0, right=1.3 * max(x))
@@ -252,12 +267,18 @@ def comparison_figure(
     _labelled_points(axes[0], kilobytes, quality, labels, ylabel)
     axes[0].set_title(f"{ylabel.split(' ')[0].capitalize()} against size", fontsize=10)
     if panels == 2:
-        _labelled_points(axes[1], kilobytes, latency, labels, "latency per sample, batch 1 (ms)",
-                         from_zero=True)
+        _labelled_points(
+            axes[1], kilobytes, latency, labels, "latency per sample, batch 1 (ms)", from_zero=True
+        )
         axes[1].set_title("LiteRT latency against size", fontsize=10)
     if len(reports) > 1:  # labels of points of equal size and value overlap: a legend too
-        figure.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
-                      ncols=min(len(reports), 3), fontsize=8, frameon=False)
+        figure.legend(
+            *axes[0].get_legend_handles_labels(),
+            loc="outside lower center",
+            ncols=min(len(reports), 3),
+            fontsize=8,
+            frameon=False,
+        )
     if title:
         figure.suptitle(title)
     return figure

@@ -53,14 +53,19 @@ class ConversionResult:
             quant = "" if t.scale is None else f" (scale {t.scale:.6g}, zero point {t.zero_point})"
             return f"{t.name} {list(t.shape)} {t.dtype}{quant}"
 
-        return "\n".join([
-            f"{self.path}: {self.bytes:,} bytes, {self.mode or 'float32'}",
-            "  inputs:  " + "; ".join(tensor(t) for t in self.inputs),
-            "  outputs: " + "; ".join(tensor(t) for t in self.outputs),
-            "  ops:     " + ", ".join(sorted(self.ops)),
-        ] + ([] if self.metadata is None else [
-            f"  {label}: {value}" for label, value in self.metadata.rows()
-        ]))
+        return "\n".join(
+            [
+                f"{self.path}: {self.bytes:,} bytes, {self.mode or 'float32'}",
+                "  inputs:  " + "; ".join(tensor(t) for t in self.inputs),
+                "  outputs: " + "; ".join(tensor(t) for t in self.outputs),
+                "  ops:     " + ", ".join(sorted(self.ops)),
+            ]
+            + (
+                []
+                if self.metadata is None
+                else [f"  {label}: {value}" for label, value in self.metadata.rows()]
+            )
+        )
 
 
 def describe(path, mode, output_kind="unknown", calibration_samples=0, path_name=None):
@@ -94,6 +99,7 @@ def integer_activations(content):
     """
     litert = tflite_file.interpreter(content)
     return sum(
-        1 for d in litert.get_tensor_details()
+        1
+        for d in litert.get_tensor_details()
         if str(np.dtype(d["dtype"])) in ("int8", "int16") and d["quantization"][0] != 0.0
-    )  # fmt: skip
+    )

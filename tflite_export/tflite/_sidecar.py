@@ -53,8 +53,10 @@ def check_normalization(normalization):
             )
         if key == "std" and any(v == 0 for v in values):
             raise ValueError("normalization['std'] must not be 0.")
-    return {k: ([float(x) for x in v] if isinstance(v, (list, tuple)) else float(v))
-            for k, v in normalization.items()}
+    return {
+        k: ([float(x) for x in v] if isinstance(v, (list, tuple)) else float(v))
+        for k, v in normalization.items()
+    }
 
 
 def _is_number(value):
@@ -79,9 +81,7 @@ def check_labels(labels, num_classes):
         raise ValueError("labels is empty. Give one class name per output class.")
     bad = [label for label in labels if not label or "\n" in label or "\r" in label]
     if bad:
-        raise ValueError(
-            f"labels must be non-empty names on one line each. Received: {bad[0]!r}"
-        )
+        raise ValueError(f"labels must be non-empty names on one line each. Received: {bad[0]!r}")
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
         raise ValueError(

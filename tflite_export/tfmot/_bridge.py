@@ -20,24 +20,63 @@ from keras_kd._keras_compat import is_graph_model
 # Keras 3 class name -> same-named tf-keras class. Their configs agree except
 # for the keys normalized in `tf_keras_config`.
 SUPPORTED_LAYERS = (
-    "InputLayer", "Dense", "Conv1D", "Conv2D", "DepthwiseConv2D",
-    "SeparableConv2D", "BatchNormalization",
-    "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
-    "GlobalMaxPooling1D", "GlobalMaxPooling2D",
-    "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-    "Flatten", "Reshape", "Dropout", "Activation", "ReLU", "Softmax",
-    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
-    "Concatenate", "ZeroPadding1D", "ZeroPadding2D", "Rescaling",
-)  # fmt: skip
+    "InputLayer",
+    "Dense",
+    "Conv1D",
+    "Conv2D",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
+    "BatchNormalization",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "Flatten",
+    "Reshape",
+    "Dropout",
+    "Activation",
+    "ReLU",
+    "Softmax",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
+    "Concatenate",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
+    "Rescaling",
+)
 
 # Keras 3-only settings that tf-keras does not know; dropped when unset.
 _KERAS3_ONLY_KEYS = ("quantization_config", "lora_rank", "lora_alpha")
 
 _BUILTIN_ACTIVATIONS = (
-    "linear", "relu", "relu6", "sigmoid", "softmax", "tanh", "elu", "selu",
-    "gelu", "swish", "silu", "softplus", "softsign", "exponential",
-    "hard_sigmoid", "hard_swish", "leaky_relu", "mish", "log_softmax",
-)  # fmt: skip
+    "linear",
+    "relu",
+    "relu6",
+    "sigmoid",
+    "softmax",
+    "tanh",
+    "elu",
+    "selu",
+    "gelu",
+    "swish",
+    "silu",
+    "softplus",
+    "softsign",
+    "exponential",
+    "hard_sigmoid",
+    "hard_swish",
+    "leaky_relu",
+    "mish",
+    "log_softmax",
+)
 
 
 def check_bridgeable(model):
@@ -109,9 +148,7 @@ def tf_keras_config(layer):
         `(class_name, config)`.
     """
     class_name = type(layer).__name__
-    if class_name not in SUPPORTED_LAYERS or not type(layer).__module__.startswith(
-        "keras."
-    ):
+    if class_name not in SUPPORTED_LAYERS or not type(layer).__module__.startswith("keras."):
         raise _unsupported(layer, "it is not one of the layers it knows.")
     config = dict(layer.get_config())
     config["dtype"] = "float32"
@@ -126,9 +163,7 @@ def tf_keras_config(layer):
                 raise _unsupported(layer, f"its {key} is a custom object.")
             config[key] = _plain(value)
         elif key == "activation" and value not in _BUILTIN_ACTIVATIONS:
-            raise _unsupported(
-                layer, f"its activation {value!r} is not a built-in one."
-            )
+            raise _unsupported(layer, f"its activation {value!r} is not a built-in one.")
     if class_name == "InputLayer":
         config = {
             "batch_input_shape": tuple(config["batch_shape"]),
@@ -140,9 +175,7 @@ def tf_keras_config(layer):
 
 def layer_weights(model):
     """`{layer name: [arrays]}` of every layer with weights (either Keras)."""
-    return {
-        layer.name: layer.get_weights() for layer in model.layers if layer.weights
-    }
+    return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
 
 
 def set_layer_weights(model, weights):
@@ -242,4 +275,3 @@ def _clone_graph(model, tf_keras):
         model, inputs[0] if len(inputs) == 1 else inputs, translate
     )
     return tf_keras.Model(inputs, outputs, name=model.name)
-

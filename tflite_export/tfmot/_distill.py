@@ -71,13 +71,9 @@ def common_settings(epochs, batch_size, temperature, alpha, learning_rate, seed=
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"`epochs` must be an integer >= 1. Received: {epochs!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(
-            f"`batch_size` must be an integer >= 1. Received: {batch_size!r}"
-        )
+        raise ValueError(f"`batch_size` must be an integer >= 1. Received: {batch_size!r}")
     if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
-        raise ValueError(
-            f"`learning_rate` must be a number > 0. Received: {learning_rate!r}"
-        )
+        raise ValueError(f"`learning_rate` must be a number > 0. Received: {learning_rate!r}")
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"`seed` must be an integer >= 0. Received: {seed!r}")
     return {
@@ -90,8 +86,19 @@ def common_settings(epochs, batch_size, temperature, alpha, learning_rate, seed=
     }
 
 
-def run(task, student, teacher, x, y, validation_data, output_path, settings,
-        quantization, teacher_outputs="auto", verbose=1):
+def run(
+    task,
+    student,
+    teacher,
+    x,
+    y,
+    validation_data,
+    output_path,
+    settings,
+    quantization,
+    teacher_outputs="auto",
+    verbose=1,
+):
     """Computes the teacher targets here and runs `task` in TensorFlow.
 
     Args:
@@ -130,10 +137,14 @@ def run(task, student, teacher, x, y, validation_data, output_path, settings,
         arrays["y_eval"] = np.asarray(y_eval).reshape(-1)
     with terminate_as_exit(), tempfile.TemporaryDirectory(prefix="keras_kd_tfmot_") as folder:
         job = Job(
-            task, folder, os.path.join(folder, "student.keras"),
-            output_path, mode, verbose=verbose,
+            task,
+            folder,
+            os.path.join(folder, "student.keras"),
+            output_path,
+            mode,
+            verbose=verbose,
             training=training,
-        )  # fmt: skip
+        )
         student.save(job.model)
         outcome = run_job(job, "runs TFMOT", arrays)
         pruned = _student_from_weights(student, job.weights_path)
@@ -159,7 +170,5 @@ def _student_from_weights(student, path):
             name, index = key.rsplit("/", 1)
             weights.setdefault(name, {})[int(index)] = stored[key]
     fresh = keras.models.clone_model(student)
-    _bridge.set_layer_weights(
-        fresh, {k: [v[i] for i in sorted(v)] for k, v in weights.items()}
-    )
+    _bridge.set_layer_weights(fresh, {k: [v[i] for i in sorted(v)] for k, v in weights.items()})
     return fresh

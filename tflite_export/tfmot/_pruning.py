@@ -89,24 +89,28 @@ def prune_distill(
     >>> round(result.sparsity, 2)  # doctest: +SKIP
     0.8
     """
-    if (
-        not isinstance(target_sparsity, (int, float))
-        or not 0.0 < target_sparsity < 1.0
-    ):
+    if not isinstance(target_sparsity, (int, float)) or not 0.0 < target_sparsity < 1.0:
         raise ValueError(
             "`target_sparsity` is the share of weights set to zero and must "
             "lie strictly between 0 and 1 (e.g. 0.8 keeps one weight in "
             f"five). Received: target_sparsity={target_sparsity!r}"
         )
     modes_lib.get(quantization)
-    settings = _distill.common_settings(
-        epochs, batch_size, temperature, alpha, learning_rate, seed
-    )
+    settings = _distill.common_settings(epochs, batch_size, temperature, alpha, learning_rate, seed)
     settings["target_sparsity"] = float(target_sparsity)
     return _distill.run(
-        "prune", student, teacher, x, y, validation_data, output_path, settings,
-        quantization, teacher_outputs=teacher_outputs, verbose=verbose,
-    )  # fmt: skip
+        "prune",
+        student,
+        teacher,
+        x,
+        y,
+        validation_data,
+        output_path,
+        settings,
+        quantization,
+        teacher_outputs=teacher_outputs,
+        verbose=verbose,
+    )
 
 
 def pruning_schedule(target_sparsity, num_samples, batch_size, epochs):
@@ -144,9 +148,7 @@ def wrap_for_pruning(model, schedule):
         if isinstance(layer, tf_keras.Model):
             return tf_keras.models.clone_model(layer, clone_function=wrap)
         if prune_registry.PruneRegistry.supports(layer) and layer.weights:
-            return tfmot.sparsity.keras.prune_low_magnitude(
-                layer, pruning_schedule=schedule
-            )
+            return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
         return layer
 
     return tf_keras.models.clone_model(model, clone_function=wrap)
@@ -182,9 +184,13 @@ def run_in_tensorflow(clone, run):
     )
     wrapped = wrap_for_pruning(clone, schedule)
     outcome["history"] = _train.fine_tune(
-        wrapped, run.x, run.packed, training,
-        callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], verbose=run.verbose,
-    )  # fmt: skip
+        wrapped,
+        run.x,
+        run.packed,
+        training,
+        callbacks=[tfmot.sparsity.keras.UpdatePruningStep()],
+        verbose=run.verbose,
+    )
     outcome["sparsity"] = measured_sparsity(wrapped)
     stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
     run.save_weights(_bridge.layer_weights(stripped))

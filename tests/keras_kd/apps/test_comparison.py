@@ -91,41 +91,75 @@ def test_compare_gathers_every_measure_with_the_first_model_as_reference():
 @pytest.mark.parametrize(
     "call, error",
     [
-        (lambda: comparison.accuracy(np.ones(3), np.zeros(3)),
-         r"probabilities must have shape \(samples, classes\).*Received shape: \(3,\)"),
-        (lambda: comparison.accuracy(np.ones((3, 2)), np.zeros(4)),
-         r"y must hold one integer label per sample, shape \(3,\). Received shape: \(4,\)"),
-        (lambda: comparison.accuracy(np.ones((2, 2)), np.eye(2)),
-         r"shape \(2,\). Received shape: \(2, 2\), dtype float64 \(one-hot labels: pass y.argmax"),
-        (lambda: comparison.agreement(np.ones((3, 2)), np.ones((2, 2))),
-         r"same samples and classes. Received shapes \(3, 2\) and \(2, 2\)"),
-        (lambda: comparison.reliability_bins(np.ones((1, 2)) / 2, np.zeros(1, "int32"), bins=0),
-         r"bins must be a whole number >= 1. Received: 0"),
-        (lambda: comparison.compare({}, np.zeros(1)),
-         r"compare needs at least one model's probabilities. Received none"),
-        (lambda: comparison.compare({"a": np.eye(2)}, np.arange(2), ["x"]),
-         r"class_names has 1 names but the models output 2 classes"),
+        (
+            lambda: comparison.accuracy(np.ones(3), np.zeros(3)),
+            r"probabilities must have shape \(samples, classes\).*Received shape: \(3,\)",
+        ),
+        (
+            lambda: comparison.accuracy(np.ones((3, 2)), np.zeros(4)),
+            r"y must hold one integer label per sample, shape \(3,\). Received shape: \(4,\)",
+        ),
+        (
+            lambda: comparison.accuracy(np.ones((2, 2)), np.eye(2)),
+            r"shape \(2,\). Received shape: \(2, 2\), dtype float64 \(one-hot labels: pass y.argmax",
+        ),
+        (
+            lambda: comparison.agreement(np.ones((3, 2)), np.ones((2, 2))),
+            r"same samples and classes. Received shapes \(3, 2\) and \(2, 2\)",
+        ),
+        (
+            lambda: comparison.reliability_bins(np.ones((1, 2)) / 2, np.zeros(1, "int32"), bins=0),
+            r"bins must be a whole number >= 1. Received: 0",
+        ),
+        (
+            lambda: comparison.compare({}, np.zeros(1)),
+            r"compare needs at least one model's probabilities. Received none",
+        ),
+        (
+            lambda: comparison.compare({"a": np.eye(2)}, np.arange(2), ["x"]),
+            r"class_names has 1 names but the models output 2 classes",
+        ),
         # Hostile inputs, issue 20 (defects 7, 14, 24).
-        (lambda: comparison.compare({"a": np.eye(3)[[0, 1, 2, 0]]}, np.array([0, 1, 7, 0])),
-         r"y: every class label must be in \[0, 2\].*1 of 4 labels are outside it.*largest 7"),
-        (lambda: comparison.compare({"a": np.eye(3)[[0, 1, 2]]}, np.array([0, -1, 2])),
-         r"y: every class label must be in \[0, 2\].*smallest -1"),
-        (lambda: comparison.per_class_accuracy(np.eye(3), np.array([0, 1, 3])),
-         r"every class label must be in \[0, 2\]"),
-        (lambda: comparison.expected_calibration_error(np.array([[1.2, 0.1], [0.3, 0.7]]), np.array([0, 1])),
-         r"needs probabilities \(each in \[0, 1\], each row summing to 1\).*from 0.1 to 1.2.*softmax"),
-        (lambda: comparison.expected_calibration_error(np.zeros((0, 3)), np.zeros(0, "int32")),
-         r"at least one sample and 2 classes. Received shape: \(0, 3\)"),
-        (lambda: comparison.compare({"a": np.zeros((0, 2))}, np.zeros(0, "int32")),
-         r"at least one sample"),
-        (lambda: comparison.accuracy(np.array([[np.nan, 0.5]]), np.zeros(1, "int32")),
-         r"holds 1 NaN or infinite values"),
-        (lambda: comparison.compare({"a": np.eye(2)}, np.arange(2), bins=True),
-         r"bins must be a whole number >= 1. Received: True"),
-        (lambda: comparison.write_comparison(_small_comparison(), __file__),
-         r"write_comparison writes three files into a folder, but .* is a file"),
+        (
+            lambda: comparison.compare({"a": np.eye(3)[[0, 1, 2, 0]]}, np.array([0, 1, 7, 0])),
+            r"y: every class label must be in \[0, 2\].*1 of 4 labels are outside it.*largest 7",
+        ),
+        (
+            lambda: comparison.compare({"a": np.eye(3)[[0, 1, 2]]}, np.array([0, -1, 2])),
+            r"y: every class label must be in \[0, 2\].*smallest -1",
+        ),
+        (
+            lambda: comparison.per_class_accuracy(np.eye(3), np.array([0, 1, 3])),
+            r"every class label must be in \[0, 2\]",
+        ),
+        (
+            lambda: comparison.expected_calibration_error(
+                np.array([[1.2, 0.1], [0.3, 0.7]]), np.array([0, 1])
+            ),
+            r"needs probabilities \(each in \[0, 1\], each row summing to 1\).*from 0.1 to 1.2.*softmax",
+        ),
+        (
+            lambda: comparison.expected_calibration_error(np.zeros((0, 3)), np.zeros(0, "int32")),
+            r"at least one sample and 2 classes. Received shape: \(0, 3\)",
+        ),
+        (
+            lambda: comparison.compare({"a": np.zeros((0, 2))}, np.zeros(0, "int32")),
+            r"at least one sample",
+        ),
+        (
+            lambda: comparison.accuracy(np.array([[np.nan, 0.5]]), np.zeros(1, "int32")),
+            r"holds 1 NaN or infinite values",
+        ),
+        (
+            lambda: comparison.compare({"a": np.eye(2)}, np.arange(2), bins=True),
+            r"bins must be a whole number >= 1. Received: True",
+        ),
+        (
+            lambda: comparison.write_comparison(_small_comparison(), __file__),
+            r"write_comparison writes three files into a folder, but .* is a file",
+        ),
     ],
-)  # fmt: skip
+)
 def test_errors_say_what_was_received(call, error):
     with pytest.raises(ValueError, match=error):
         call()
@@ -133,7 +167,9 @@ def test_errors_say_what_was_received(call, error):
 
 def test_the_counts_of_the_per_class_table_add_up_to_the_samples():
     y = np.array([0, 1, 2, 2, 1])
-    c = comparison.compare({"a": np.eye(3)[y], "b": np.eye(3)[[0, 0, 2, 1, 1]]}, y, bins=np.int64(5))
+    c = comparison.compare(
+        {"a": np.eye(3)[y], "b": np.eye(3)[[0, 0, 2, 1, 1]]}, y, bins=np.int64(5)
+    )
     assert int(c.class_counts.sum()) == c.samples == 5
 
 
@@ -166,8 +202,10 @@ def test_writers_produce_markdown_a_self_contained_page_and_a_png(tmp_path):
     c = _small_comparison()
     paths = comparison.write_comparison(c, tmp_path / "out", caption="Digits.")
     assert {p.rsplit("/", 1)[1] for p in paths.values()} == {
-        "comparison.md", "comparison.html", "comparison.png"
-    }  # fmt: skip
+        "comparison.md",
+        "comparison.html",
+        "comparison.png",
+    }
     markdown = open(paths["markdown"]).read()
     assert markdown.startswith("Digits. 60 test samples")
     teacher_row = f"| teacher | {100 * c.accuracy[0]:.2f}% | 100.00% | {c.ece[0]:.4f} |"
@@ -220,39 +258,69 @@ def test_cli_compare_prints_and_writes_the_comparison(saved_models, tmp_path, ca
 
     folder, paths, x, y = saved_models
     out_dir = tmp_path / "comparison"
-    code = cli.main(["compare", paths["teacher"], paths["student"], "--data",
-                     folder / "test.npz", "--output-dir", out_dir])  # fmt: skip
+    code = cli.main(
+        [
+            "compare",
+            paths["teacher"],
+            paths["student"],
+            "--data",
+            folder / "test.npz",
+            "--output-dir",
+            out_dir,
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     teacher = keras.saving.load_model(paths["teacher"])
     student = keras.saving.load_model(paths["student"])
     expected = comparison.compare(
-        {"teacher": comparison.predict_probabilities(teacher, x),
-         "student": comparison.predict_probabilities(student, x)}, y
-    )  # fmt: skip
+        {
+            "teacher": comparison.predict_probabilities(teacher, x),
+            "student": comparison.predict_probabilities(student, x),
+        },
+        y,
+    )
     assert comparison.comparison_markdown(expected, "test.npz.") in out
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        "comparison.html", "comparison.md", "comparison.png"
-    ]  # fmt: skip
+        "comparison.html",
+        "comparison.md",
+        "comparison.png",
+    ]
     assert f"wrote {out_dir / 'comparison.png'}" in out
 
 
 @pytest.mark.parametrize(
     "argv, error",
     [
-        (["{teacher}", "--data", "{folder}/test.npz"],
-         r"error: compare needs at least two \.keras files; received 1\. Name the teacher first"),
-        (["{teacher}", "{student}", "--data", "{folder}/unlabelled.npz"],
-         r"error: --data: '.*unlabelled\.npz' holds arrays \['x'\], but needs \['x', 'y'\]"),
-        (["{teacher}", "{student}", "--data", "{folder}/test.npz", "--output-dir",
-          "{folder}/test.npz"],
-         r"error: --output-dir '.*test\.npz' is a file, not a folder"),
-        (["{teacher}", "{folder}/absent.keras", "--data", "{folder}/test.npz"],
-         r"error: each model to compare: .*absent\.keras"),
-        (["{teacher}", "{student}", "--data", "{folder}/wide.npz"],
-         r"error: .*wide\.npz: the inputs 'x' have shape \(40, 6\), but the model .*teacher\.keras expects \(n, 4\)"),
+        (
+            ["{teacher}", "--data", "{folder}/test.npz"],
+            r"error: compare needs at least two \.keras files; received 1\. Name the teacher first",
+        ),
+        (
+            ["{teacher}", "{student}", "--data", "{folder}/unlabelled.npz"],
+            r"error: --data: '.*unlabelled\.npz' holds arrays \['x'\], but needs \['x', 'y'\]",
+        ),
+        (
+            [
+                "{teacher}",
+                "{student}",
+                "--data",
+                "{folder}/test.npz",
+                "--output-dir",
+                "{folder}/test.npz",
+            ],
+            r"error: --output-dir '.*test\.npz' is a file, not a folder",
+        ),
+        (
+            ["{teacher}", "{folder}/absent.keras", "--data", "{folder}/test.npz"],
+            r"error: each model to compare: .*absent\.keras",
+        ),
+        (
+            ["{teacher}", "{student}", "--data", "{folder}/wide.npz"],
+            r"error: .*wide\.npz: the inputs 'x' have shape \(40, 6\), but the model .*teacher\.keras expects \(n, 4\)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_cli_compare_errors_name_the_problem(saved_models, capsys, argv, error):
     from keras_kd import cli
 

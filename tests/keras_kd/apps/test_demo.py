@@ -17,8 +17,9 @@ from keras_kd.apps.data import load_digits
 
 @pytest.mark.slow
 def test_demo_trains_three_models_and_reports_them():
-    rows = demo.run_demo("digits", epochs=2, teacher_epochs=2, train_samples=300, verbose=0,
-                         holdout="validation")
+    rows = demo.run_demo(
+        "digits", epochs=2, teacher_epochs=2, train_samples=300, verbose=0, holdout="validation"
+    )
     assert [row.model for row in rows] == ["teacher", "student alone", "student distilled"]
     teacher, alone, distilled = rows
     # The same architecture for both students, much smaller than the teacher.
@@ -46,7 +47,9 @@ def test_validation_split_is_disjoint_fixed_and_a_fifth():
 
 
 def test_unknown_holdout_is_named():
-    with pytest.raises(ValueError, match=r"holdout must be 'test' or 'validation'. Received: 'train'"):
+    with pytest.raises(
+        ValueError, match=r"holdout must be 'test' or 'validation'. Received: 'train'"
+    ):
         demo.run_demo("digits", holdout="train")
 
 
@@ -73,9 +76,26 @@ def test_the_command_is_quiet_with_one_bar_per_model_and_writes_its_files(tmp_pa
     # place with carriage returns: one finished line each), not one line per
     # epoch; the scarce-labels rows; the saved models and the report.
     models, report = tmp_path / "models", tmp_path / "report"
-    command = [sys.executable, "-m", "keras_kd.cli", "demo", "--dataset", "digits",
-               "--epochs", "2", "--teacher-epochs", "2", "--train-samples", "200",
-               "--labels", "50", "--save-dir", str(models), "--report-dir", str(report)]
+    command = [
+        sys.executable,
+        "-m",
+        "keras_kd.cli",
+        "demo",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "2",
+        "--teacher-epochs",
+        "2",
+        "--train-samples",
+        "200",
+        "--labels",
+        "50",
+        "--save-dir",
+        str(models),
+        "--report-dir",
+        str(report),
+    ]
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     done = subprocess.run(command, capture_output=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -92,8 +112,10 @@ def test_the_command_is_quiet_with_one_bar_per_model_and_writes_its_files(tmp_pa
     assert "Scarce labels: the student alone learns from 50 labeled images" in out
     assert "| student alone (50 labels) | " in out and "| student distilled (no labels) | " in out
     assert sorted(p.name for p in models.iterdir()) == [
-        "student_alone.keras", "student_distilled.keras", "teacher.keras"
-    ]  # fmt: skip
+        "student_alone.keras",
+        "student_distilled.keras",
+        "teacher.keras",
+    ]
     written = sorted(p.name for p in report.iterdir())
     assert written == ["comparison.html", "comparison.md", "comparison.png"]
     for name in written:
@@ -107,12 +129,16 @@ def test_report_dir_that_is_a_file_is_refused_before_training(tmp_path, capsys):
     existing = tmp_path / "taken"
     existing.write_text("")
     assert cli.main(["demo", "--dataset", "digits", "--report-dir", str(existing)]) == 2
-    assert re.fullmatch(r"error: --report-dir '.*taken' is a file, not a folder\. Name a folder\.\n",
-                        capsys.readouterr().err)
+    assert re.fullmatch(
+        r"error: --report-dir '.*taken' is a file, not a folder\. Name a folder\.\n",
+        capsys.readouterr().err,
+    )
 
 
 def test_scarce_labels_count_out_of_range_is_named():
-    with pytest.raises(ValueError, match=r"labels=0 must be between 1 and the number of training images"):
+    with pytest.raises(
+        ValueError, match=r"labels=0 must be between 1 and the number of training images"
+    ):
         demo.run_demo("digits", epochs=1, teacher_epochs=1, labels=0, verbose=0)
 
 
@@ -133,5 +159,7 @@ def test_cosine_schedule_decays_the_students_learning_rate_to_zero():
 
 
 def test_unknown_learning_rate_schedule_is_named():
-    with pytest.raises(ValueError, match=r"lr_schedule must be 'constant' or 'cosine'. Received: 'step'"):
+    with pytest.raises(
+        ValueError, match=r"lr_schedule must be 'constant' or 'cosine'. Received: 'step'"
+    ):
         demo.run_demo("digits", epochs=1, teacher_epochs=1, lr_schedule="step", verbose=0)

@@ -16,7 +16,13 @@ def images(count=4, shape=(16, 16, 1)):
 
 
 @pytest.mark.parametrize(
-    "build", [reference_models.teacher_cnn, reference_models.student_cnn, reference_models.small_teacher_cnn, reference_models.tiny_student_cnn]
+    "build",
+    [
+        reference_models.teacher_cnn,
+        reference_models.student_cnn,
+        reference_models.small_teacher_cnn,
+        reference_models.tiny_student_cnn,
+    ],
 )
 def test_every_model_takes_other_sizes_and_outputs_logits(build):
     model = build(input_shape=(16, 16, 1), classes=3)

@@ -35,7 +35,9 @@ def test_two_columns_aligns_the_values():
 
 
 def test_markdown_table_right_aligns_every_column_after_the_first():
-    table = render.markdown_table(["model", "accuracy", "size"], [["teacher", "98.00%", 1], ["student", "88.91%", 2]])
+    table = render.markdown_table(
+        ["model", "accuracy", "size"], [["teacher", "98.00%", 1], ["student", "88.91%", 2]]
+    )
     assert table.split("\n") == [
         "| model | accuracy | size |",
         "|---|---:|---:|",

@@ -56,8 +56,14 @@ class CountingBuilder:
 
 def _search(digits, directory, build_student=None, **kwargs):
     train, validation, teacher = digits
-    options = dict(temperature=[1.0, 4.0], alpha=[0.5], epochs=1, batch_size=64,
-                   learning_rate=1e-2, directory=str(directory))  # fmt: skip
+    options = dict(
+        temperature=[1.0, 4.0],
+        alpha=[0.5],
+        epochs=1,
+        batch_size=64,
+        learning_rate=1e-2,
+        directory=str(directory),
+    )
     options.update(kwargs)
     return tuning.search(teacher, build_student or CountingBuilder(), train, validation, **options)
 
@@ -117,12 +123,23 @@ def test_resumes_from_its_folder_and_a_trial_is_the_plain_run(digits, tmp_path, 
     assert f"Best: temperature={best.temperature:g}, alpha=0.5, loss='kd'" in table
 
     # Other choices in the same folder: refused, nothing trained.
-    with pytest.raises(ValueError, match=r"holds a search whose trials were scored with other settings: choices .* Pass the same settings to resume it, another directory, or overwrite=True"):
+    with pytest.raises(
+        ValueError,
+        match=r"holds a search whose trials were scored with other settings: choices .* Pass the same settings to resume it, another directory, or overwrite=True",
+    ):
         _search(digits, tmp_path, builder, alpha=[0.1, 0.9])
     assert builder.calls == 2
     # overwrite=True starts over; a random search runs its seeded order's first trial.
-    fresh = _search(digits, tmp_path, builder, alpha=[0.1, 0.9], overwrite=True,
-                    algorithm="random", max_trials=1, seed=5)  # fmt: skip
+    fresh = _search(
+        digits,
+        tmp_path,
+        builder,
+        alpha=[0.1, 0.9],
+        overwrite=True,
+        algorithm="random",
+        max_trials=1,
+        seed=5,
+    )
     assert builder.calls == 3
     choices = tuning.check_choices([1.0, 4.0], [0.1, 0.9], ["kd"])
     first_drawn = tuning.trial_order(choices, "random", seed=5)[0]
@@ -131,8 +148,14 @@ def test_resumes_from_its_folder_and_a_trial_is_the_plain_run(digits, tmp_path, 
 
 def test_a_trial_is_a_frozen_record_of_the_columns():
     trial = tuning.Trial(0, temperature=2.0, alpha=0.5, loss="kd", score=None, status="FAILED")
-    assert dataclasses.asdict(trial) == {"trial": 0, "temperature": 2.0, "alpha": 0.5,
-                                         "loss": "kd", "score": None, "status": "FAILED"}
+    assert dataclasses.asdict(trial) == {
+        "trial": 0,
+        "temperature": 2.0,
+        "alpha": 0.5,
+        "loss": "kd",
+        "score": None,
+        "status": "FAILED",
+    }
     assert tuple(dataclasses.asdict(trial)) == tuning.COLUMNS  # the JSON's key order
     with pytest.raises(dataclasses.FrozenInstanceError, match="score"):
         trial.score = 0.9
@@ -166,15 +189,27 @@ def test_with_temperature_sets_the_temperature_only_where_the_loss_has_one():
 @pytest.mark.parametrize(
     "kwargs, words",
     [
-        (dict(temperature=[0.0, 2.0]), "temperature must hold finite numbers > 0. Received: [0.0, 2.0]"),
+        (
+            dict(temperature=[0.0, 2.0]),
+            "temperature must hold finite numbers > 0. Received: [0.0, 2.0]",
+        ),
         (dict(temperature=[float("nan")]), "temperature must hold finite numbers > 0"),
         (dict(temperature=[]), "temperature must hold at least one choice"),
-        (dict(alpha=[1.5]), "alpha must hold numbers in [0, 1] (the weight of the hard-label loss). Received: [1.5]"),
+        (
+            dict(alpha=[1.5]),
+            "alpha must hold numbers in [0, 1] (the weight of the hard-label loss). Received: [1.5]",
+        ),
         (dict(losses=["kd", "nope"]), "Unknown: ['nope']. Choose among ["),
         (dict(epochs=0), "epochs must be an integer >= 1. Received: 0."),
         (dict(max_trials=0), "max_trials must be an integer >= 1. Received: 0."),
-        (dict(objective="val_f1"), "objective must be a metric of the distilled student: one of ('val_accuracy', "),
-        (dict(algorithm="bayes"), "algorithm must be one of ('grid', 'random'). Received: 'bayes'."),
+        (
+            dict(objective="val_f1"),
+            "objective must be a metric of the distilled student: one of ('val_accuracy', ",
+        ),
+        (
+            dict(algorithm="bayes"),
+            "algorithm must be one of ('grid', 'random'). Received: 'bayes'.",
+        ),
     ],
 )
 def test_wrong_choices_raise_value_error(digits, tmp_path, kwargs, words):
@@ -185,17 +220,31 @@ def test_wrong_choices_raise_value_error(digits, tmp_path, kwargs, words):
 
 def test_malformed_data_raise_value_error(digits, tmp_path):
     train, validation, teacher = digits
-    with pytest.raises(ValueError, match=r"train_data must hold as many labels as inputs.*inputs of shape \(600, 64\) and labels of shape \(10,\)"):
-        tuning.search(teacher, CountingBuilder(), (train[0], train[1][:10]), validation,
-                      directory=str(tmp_path))  # fmt: skip
-    with pytest.raises(ValueError, match=r"validation_data must be a tuple \(x, y\).*Received: ndarray"):
+    with pytest.raises(
+        ValueError,
+        match=r"train_data must hold as many labels as inputs.*inputs of shape \(600, 64\) and labels of shape \(10,\)",
+    ):
+        tuning.search(
+            teacher,
+            CountingBuilder(),
+            (train[0], train[1][:10]),
+            validation,
+            directory=str(tmp_path),
+        )
+    with pytest.raises(
+        ValueError, match=r"validation_data must be a tuple \(x, y\).*Received: ndarray"
+    ):
         tuning.search(teacher, CountingBuilder(), train, validation[0], directory=str(tmp_path))
 
 
 def test_wrong_student_builders_raise_type_error(digits, tmp_path):
-    with pytest.raises(TypeError, match=r"build_student must be a function of no arguments.*Received: 3"):
+    with pytest.raises(
+        TypeError, match=r"build_student must be a function of no arguments.*Received: 3"
+    ):
         _search(digits, tmp_path, build_student=3)
-    with pytest.raises(TypeError, match=r"build_student\(\) must return a keras.Model. Received: str"):
+    with pytest.raises(
+        TypeError, match=r"build_student\(\) must return a keras.Model. Received: str"
+    ):
         _search(digits, tmp_path / "b", build_student=lambda: "student")
     # The interrupted search's folder keeps its choices: others are refused.
     with pytest.raises(ValueError, match=r"other settings: choices \{'temperature': \[1.0, 4.0\]"):
@@ -231,20 +280,42 @@ def _bad_settings_file(path):
 
 # (id, kwargs or a function of (digits, tmp_path) giving kwargs, error words)
 REFUSED = [
-    ("directory-is-a-file", lambda d, p: (p / "f").write_text("x") and dict(directory=str(p / "f")),
-     r"directory '.*f' is a file, but search keeps its state in a folder"),
-    ("settings-file-not-json", lambda d, p: dict(directory=str(_bad_settings_file(p / "s"))),
-     r"settings file .*keras_kd_search.json is not valid JSON.*overwrite=True"),
-    ("float-validation-labels", lambda d, p: dict(validation=(d[1][0], d[1][1].astype("float32") / 3)),
-     r"validation_data must hold integer class labels.*dtype float32"),
-    ("one-hot-labels", lambda d, p: dict(train=(d[0][0], np.eye(10)[d[0][1]])),
-     r"train_data must hold integer class labels.*shape \(600, 10\).*y.argmax\(-1\)"),
-    ("labels-out-of-range", lambda d, p: dict(train=(d[0][0], d[0][1] + 5)),
-     r"every class label must be in \[0, 9\]"),
-    ("learning-rate-nan", dict(learning_rate=float("nan")), r"`learning_rate` must be a number > 0"),
+    (
+        "directory-is-a-file",
+        lambda d, p: (p / "f").write_text("x") and dict(directory=str(p / "f")),
+        r"directory '.*f' is a file, but search keeps its state in a folder",
+    ),
+    (
+        "settings-file-not-json",
+        lambda d, p: dict(directory=str(_bad_settings_file(p / "s"))),
+        r"settings file .*keras_kd_search.json is not valid JSON.*overwrite=True",
+    ),
+    (
+        "float-validation-labels",
+        lambda d, p: dict(validation=(d[1][0], d[1][1].astype("float32") / 3)),
+        r"validation_data must hold integer class labels.*dtype float32",
+    ),
+    (
+        "one-hot-labels",
+        lambda d, p: dict(train=(d[0][0], np.eye(10)[d[0][1]])),
+        r"train_data must hold integer class labels.*shape \(600, 10\).*y.argmax\(-1\)",
+    ),
+    (
+        "labels-out-of-range",
+        lambda d, p: dict(train=(d[0][0], d[0][1] + 5)),
+        r"every class label must be in \[0, 9\]",
+    ),
+    (
+        "learning-rate-nan",
+        dict(learning_rate=float("nan")),
+        r"`learning_rate` must be a number > 0",
+    ),
     ("learning-rate-negative", dict(learning_rate=-1.0), r"`learning_rate` must be a number > 0"),
-    ("objective-wrong-direction", lambda d, p: dict(objective=__import__("keras_tuner").Objective("val_loss", "max")),
-     r"objective 'val_loss' must be minimized"),
+    (
+        "objective-wrong-direction",
+        lambda d, p: dict(objective=__import__("keras_tuner").Objective("val_loss", "max")),
+        r"objective 'val_loss' must be minimized",
+    ),
     ("seed-a-string", dict(seed="a"), r"seed must be an integer >= 0. Received: 'a'"),
 ]
 
@@ -256,8 +327,18 @@ def test_a_mistake_is_refused_before_the_settings_file_is_written(digits, tmp_pa
     train, validation = kwargs.pop("train", train), kwargs.pop("validation", validation)
     directory = kwargs.pop("directory", str(tmp_path / "search"))
     with pytest.raises(ValueError, match=words):
-        tuning.search(teacher, CountingBuilder(), train, validation, temperature=[2.0], alpha=[0.5],
-                      epochs=1, batch_size=64, directory=directory, **kwargs)  # fmt: skip
+        tuning.search(
+            teacher,
+            CountingBuilder(),
+            train,
+            validation,
+            temperature=[2.0],
+            alpha=[0.5],
+            epochs=1,
+            batch_size=64,
+            directory=directory,
+            **kwargs,
+        )
     if not (tmp_path / "s").exists():
         assert not (tmp_path / "search").exists()
 
@@ -272,11 +353,27 @@ def _other_teacher(digits):
 # (id, change to a finished search's call, the words naming what changed)
 CHANGED = [
     ("other-teacher", lambda d: dict(teacher=_other_teacher(d)), r"the teacher's weights changed"),
-    ("other-training-data", lambda d: dict(train=(d[0][0][::-1], d[0][1][::-1])), r"the training data changed"),
-    ("other-validation-data", lambda d: dict(validation=(d[1][0][:100], d[1][1][:100])), r"the validation data changed"),
+    (
+        "other-training-data",
+        lambda d: dict(train=(d[0][0][::-1], d[0][1][::-1])),
+        r"the training data changed",
+    ),
+    (
+        "other-validation-data",
+        lambda d: dict(validation=(d[1][0][:100], d[1][1][:100])),
+        r"the validation data changed",
+    ),
     ("more-epochs", lambda d: dict(epochs=5), r"epochs 1 there, 5 now"),
-    ("other-learning-rate", lambda d: dict(learning_rate=1e-3), r"learning_rate 0.01 there, 0.001 now"),
-    ("other-objective", lambda d: dict(objective="val_loss"), r"objective 'val_accuracy' there, 'val_loss' now"),
+    (
+        "other-learning-rate",
+        lambda d: dict(learning_rate=1e-3),
+        r"learning_rate 0.01 there, 0.001 now",
+    ),
+    (
+        "other-objective",
+        lambda d: dict(objective="val_loss"),
+        r"objective 'val_accuracy' there, 'val_loss' now",
+    ),
 ]
 
 
@@ -288,16 +385,29 @@ def finished_search(digits, tmp_path_factory):
 
 
 @pytest.mark.parametrize("change, words", [c[1:] for c in CHANGED], ids=[c[0] for c in CHANGED])
-def test_a_resumed_search_with_another_setting_is_refused_naming_it(digits, finished_search, change, words):
+def test_a_resumed_search_with_another_setting_is_refused_naming_it(
+    digits, finished_search, change, words
+):
     kwargs = change(digits)
     train, validation, teacher = digits
     builder = CountingBuilder()
-    options = dict(temperature=[2.0], alpha=[0.5], epochs=1, batch_size=64, learning_rate=1e-2,
-                   directory=str(finished_search))  # fmt: skip
+    options = dict(
+        temperature=[2.0],
+        alpha=[0.5],
+        epochs=1,
+        batch_size=64,
+        learning_rate=1e-2,
+        directory=str(finished_search),
+    )
     options.update(kwargs)
     with pytest.raises(ValueError, match=words):
-        tuning.search(options.pop("teacher", teacher), builder, options.pop("train", train),
-                      options.pop("validation", validation), **options)  # fmt: skip
+        tuning.search(
+            options.pop("teacher", teacher),
+            builder,
+            options.pop("train", train),
+            options.pop("validation", validation),
+            **options,
+        )
     assert builder.calls == 0
 
 
@@ -312,8 +422,20 @@ def test_loss_objectives_are_minimized(digits, tmp_path, objective):
 def test_the_command_line_refuses_an_output_inside_the_search_folder(tmp_path, capsys):
     from keras_kd.cli import main
 
-    code = main(["tune", "--teacher", "t.keras", "--student", "s.keras", "--dataset", "digits",
-                 "--directory", str(tmp_path / "search"),
-                 "-o", str(tmp_path / "search" / tuning.SETTINGS_FILE)])  # fmt: skip
+    code = main(
+        [
+            "tune",
+            "--teacher",
+            "t.keras",
+            "--student",
+            "s.keras",
+            "--dataset",
+            "digits",
+            "--directory",
+            str(tmp_path / "search"),
+            "-o",
+            str(tmp_path / "search" / tuning.SETTINGS_FILE),
+        ]
+    )
     assert code == 2
     assert "lies inside --directory" in capsys.readouterr().err

@@ -28,10 +28,21 @@ def files(tmp_path_factory):
 
 def _args(files, command, output, *extra):
     return [
-        command, str(files / "student.keras"), "--teacher", str(files / "teacher.keras"),
-        "--data", str(files / "train.npz"), "-o", str(output), "--epochs", "1",
-        "--batch-size", "16", "--quiet", *extra,
-    ]  # fmt: skip
+        command,
+        str(files / "student.keras"),
+        "--teacher",
+        str(files / "teacher.keras"),
+        "--data",
+        str(files / "train.npz"),
+        "-o",
+        str(output),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--quiet",
+        *extra,
+    ]
 
 
 @pytest.mark.slow
@@ -62,7 +73,9 @@ def test_prune_writes_the_zeros_natively(files, tmp_path, capsys):
         ("qat", ["--engine", "onnx"], "invalid choice"),
     ],
 )
-def test_bad_native_input_is_refused_without_a_traceback(files, tmp_path, capsys, command, extra, words):
+def test_bad_native_input_is_refused_without_a_traceback(
+    files, tmp_path, capsys, command, extra, words
+):
     extra = [str(files / "teacher.npy") if e == "TEACHER_NPY" else e for e in extra]
     try:
         code = main(_args(files, command, tmp_path / "out.tflite", *extra))

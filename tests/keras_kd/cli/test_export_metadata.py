@@ -38,9 +38,11 @@ def folder(tmp_path_factory):
 
 def test_the_mediapipe_ready_command(folder, capsys):
     out = folder / "student_int8.tflite"
-    argv = (f"export {folder}/student.keras --quantization int8 --calibration "
-            f"{folder}/calib.npz -o {out} --labels {folder}/labels.txt --normalization 0 255 "
-            "--image-input uint8_rgb --probabilities --quiet").split()  # fmt: skip
+    argv = (
+        f"export {folder}/student.keras --quantization int8 --calibration "
+        f"{folder}/calib.npz -o {out} --labels {folder}/labels.txt --normalization 0 255 "
+        "--image-input uint8_rgb --probabilities --quiet"
+    ).split()
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "metadata labels: 3 (circle, square, triangle)" in printed
@@ -50,28 +52,40 @@ def test_the_mediapipe_ready_command(folder, capsys):
     sidecar = json.loads((folder / "student_int8.json").read_text())
     assert sidecar["image_input"] == "uint8_rgb" and sidecar["output_kind"] == "probabilities"
 
-    assert main(["evaluate", str(out), "--data", f"{folder}/frames.npz",
-                 "--latency-samples", "0"]) == 0  # fmt: skip
+    assert (
+        main(["evaluate", str(out), "--data", f"{folder}/frames.npz", "--latency-samples", "0"])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "metadata input" in printed and "raw pixels 0-255" in printed
 
 
 CASES = [
     # (id, extra export arguments, words of the error)
-    ("one-channel-without-image-input", "--labels {f}/labels.txt --normalization 0 255",
-     "Pass image_input='uint8_rgb'"),
-    ("image-input-without-normalization", "--image-input uint8_rgb",
-     "needs normalization="),
-    ("empty-labels-file", "--labels {f}/empty.txt --image-input uint8_rgb --normalization 0 255",
-     "labels is empty"),
-    ("duplicate-labels", "--labels {f}/twice.txt --image-input uint8_rgb --normalization 0 255",
-     "labels must be distinct"),
-    ("normalization-zero-std", "--image-input uint8_rgb --normalization 0 0",
-     "must not be 0"),
-    ("int8-io-image-input",
-     "--quantization int8_io --calibration {f}/calib.npz --image-input uint8_rgb "
-     "--normalization 0 255", "Use quantization='int8'"),
-]  # fmt: skip
+    (
+        "one-channel-without-image-input",
+        "--labels {f}/labels.txt --normalization 0 255",
+        "Pass image_input='uint8_rgb'",
+    ),
+    ("image-input-without-normalization", "--image-input uint8_rgb", "needs normalization="),
+    (
+        "empty-labels-file",
+        "--labels {f}/empty.txt --image-input uint8_rgb --normalization 0 255",
+        "labels is empty",
+    ),
+    (
+        "duplicate-labels",
+        "--labels {f}/twice.txt --image-input uint8_rgb --normalization 0 255",
+        "labels must be distinct",
+    ),
+    ("normalization-zero-std", "--image-input uint8_rgb --normalization 0 0", "must not be 0"),
+    (
+        "int8-io-image-input",
+        "--quantization int8_io --calibration {f}/calib.npz --image-input uint8_rgb "
+        "--normalization 0 255",
+        "Use quantization='int8'",
+    ),
+]
 
 
 @pytest.mark.parametrize("extra,words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])

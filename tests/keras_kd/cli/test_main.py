@@ -23,8 +23,17 @@ from keras_kd.cli import build_parser
 from keras_kd.cli import main
 
 # Lines TensorFlow, absl and XLA print when they start, in lower case.
-CHATTER = ("onednn", "cuda", "cpu instructions", "tf-trt", "absl::initializelog",
-           "cpu_feature_guard", "i0000 ", "w0000 ", "e0000 ")  # fmt: skip
+CHATTER = (
+    "onednn",
+    "cuda",
+    "cpu instructions",
+    "tf-trt",
+    "absl::initializelog",
+    "cpu_feature_guard",
+    "i0000 ",
+    "w0000 ",
+    "e0000 ",
+)
 
 
 def _model(hidden, activation=None, name=None):
@@ -57,12 +66,31 @@ def files(tmp_path_factory):
     return folder
 
 
-def _distill(folder, *options, data="train.npz", teacher="teacher.keras",
-             student="student.keras", output=None):  # fmt: skip
+def _distill(
+    folder,
+    *options,
+    data="train.npz",
+    teacher="teacher.keras",
+    student="student.keras",
+    output=None,
+):
     output = output or str(folder / "never_written.keras")
-    return ["distill", "--teacher", str(folder / teacher), "--student", str(folder / student),
-            "--data", str(folder / data), "-o", output, "--epochs", "1",
-            "--batch-size", "32", *options]  # fmt: skip
+    return [
+        "distill",
+        "--teacher",
+        str(folder / teacher),
+        "--student",
+        str(folder / student),
+        "--data",
+        str(folder / data),
+        "-o",
+        output,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        *options,
+    ]
 
 
 def test_distill_saves_a_student_that_loads(files, tmp_path, capsys):
@@ -96,8 +124,10 @@ def _mistakes(folder):
         (d(data="absent.npz"), r"--data: no such file .*absent.npz'"),
         (d(data="train.csv"), r"--data must be a .npz file. Received: .*train.csv'"),
         (d(data="no_x.npz"), r"--data: .*no_x.npz' holds arrays \['images'\], but needs \['x'\]"),
-        (d(data="wide.npz"),
-         r".*wide.npz: the inputs 'x' have shape \(64, 10\), but the teacher expects \(n, 16\)"),
+        (
+            d(data="wide.npz"),
+            r".*wide.npz: the inputs 'x' have shape \(64, 10\), but the teacher expects \(n, 16\)",
+        ),
         (d(data="one_hot.npz"), r".*one_hot.npz: 'y' must hold integer class labels of shape"),
         (d(data="short_y.npz"), r"--data: .*short_y.npz' holds 64 inputs 'x' but 10 labels 'y'"),
         (d(output=f("out.h5")), r"--output must end in .keras. Received: .*out.h5'"),
@@ -107,16 +137,24 @@ def _mistakes(folder):
         (["export", f("absent.keras")], r"the model to export: no such file .*absent.keras'"),
         (["export", f("train.npz")], r"the model to export must be a .keras file. Received: .*z'"),
         (["export", f("student.keras"), "-o", f("s.tfl")], r"--output must end in .tflite"),
-        (["export", f("student.keras"), "--calibration", f("absent.npy")],
-         r"--calibration: no such file .*absent.npy'"),
+        (
+            ["export", f("student.keras"), "--calibration", f("absent.npy")],
+            r"--calibration: no such file .*absent.npy'",
+        ),
         (["evaluate", f("absent.tflite"), *data], r"the file to evaluate: no such file .*tflite'"),
-        (["evaluate", f("fake.tflite"), *data],
-         r".*fake.tflite is not a .tflite file \(no TFL3 flatbuffer identifier\)"),
-        (["qat", f("student.keras"), "--teacher", f("teacher.csv"), *data],
-         r"--teacher must be a .keras model or an .npy of its outputs"),
-        (["prune", f("student.keras"), "--teacher", f("teacher.keras"), "--data", f("no_x.npz")],
-         r"--data: .*no_x.npz' holds arrays \['images'\]"),
-    ]  # fmt: skip
+        (
+            ["evaluate", f("fake.tflite"), *data],
+            r".*fake.tflite is not a .tflite file \(no TFL3 flatbuffer identifier\)",
+        ),
+        (
+            ["qat", f("student.keras"), "--teacher", f("teacher.csv"), *data],
+            r"--teacher must be a .keras model or an .npy of its outputs",
+        ),
+        (
+            ["prune", f("student.keras"), "--teacher", f("teacher.keras"), "--data", f("no_x.npz")],
+            r"--data: .*no_x.npz' holds arrays \['images'\]",
+        ),
+    ]
 
 
 def test_mistakes_are_one_error_line_with_exit_status_2(files, capsys):
@@ -226,9 +264,12 @@ def test_importing_keras_kd_has_no_side_effect():
         "keras_kd.Distiller; assert 'keras' in sys.modules; print('ok')"
     )
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    process = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
     assert process.returncode == 0, process.stderr
     assert process.stdout.strip() == "ok"
+
 
 @pytest.mark.slow
 def test_verbose_keeps_tensorflow_logs(files, tmp_path):

@@ -40,9 +40,17 @@ def files(tmp_path_factory):
 
 def _tune(folder, *options, data=("--data", "train.npz"), output="best.json"):
     """Runs `keras-kd tune` on the files of `folder`; returns the exit status."""
-    args = ["tune", "--teacher", folder / "teacher.keras", "--student", folder / "student.keras",
-            *(data[:1] + tuple(folder / d if d.endswith(".npz") else d for d in data[1:])),
-            "-o", folder / output, *options]  # fmt: skip
+    args = [
+        "tune",
+        "--teacher",
+        folder / "teacher.keras",
+        "--student",
+        folder / "student.keras",
+        *(data[:1] + tuple(folder / d if d.endswith(".npz") else d for d in data[1:])),
+        "-o",
+        folder / output,
+        *options,
+    ]
     return main(args)
 
 
@@ -61,18 +69,47 @@ def trainings(monkeypatch):
 
 
 def test_prints_the_table_writes_the_best_settings_and_resumes(files, tmp_path, capsys, trainings):
-    options = ("--validation-data", files / "val.npz", "--temperature", "2", "--alpha", "0.3",
-               "0.7", "--epochs", "1", "--learning-rate", "0.01", "--batch-size", "64",
-               "--max-trials", "1", "--directory", tmp_path / "search")  # fmt: skip
+    options = (
+        "--validation-data",
+        files / "val.npz",
+        "--temperature",
+        "2",
+        "--alpha",
+        "0.3",
+        "0.7",
+        "--epochs",
+        "1",
+        "--learning-rate",
+        "0.01",
+        "--batch-size",
+        "64",
+        "--max-trials",
+        "1",
+        "--directory",
+        tmp_path / "search",
+    )
     output = tmp_path / "best.json"
-    args = ["tune", "--teacher", files / "teacher.keras", "--student", files / "student.keras",
-            "--data", files / "train.npz", "-o", output, *options]  # fmt: skip
+    args = [
+        "tune",
+        "--teacher",
+        files / "teacher.keras",
+        "--student",
+        files / "student.keras",
+        "--data",
+        files / "train.npz",
+        "-o",
+        output,
+        *options,
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert len(trainings) == 1
     best = json.loads(output.read_text())
     assert {k: best[k] for k in ("temperature", "alpha", "loss")} == {
-        "temperature": 2.0, "alpha": 0.3, "loss": "kd"}  # fmt: skip
+        "temperature": 2.0,
+        "alpha": 0.3,
+        "loss": "kd",
+    }
     assert best["objective"] == "val_accuracy" and 0.0 <= best["score"] <= 1.0
     assert [t["status"] for t in best["trials"]] == ["COMPLETED"]
     assert tuple(best["trials"][0]) == tuning.COLUMNS  # each trial, key for key
@@ -94,14 +131,26 @@ def _error(capsys):
 @pytest.mark.parametrize(
     "options, words",
     [
-        (("--temperature", "0"), "error: --temperature values must be finite numbers > 0. Received: [0.0]."),
+        (
+            ("--temperature", "0"),
+            "error: --temperature values must be finite numbers > 0. Received: [0.0].",
+        ),
         (("--alpha", "0.5", "1.5"), "error: --alpha values must be in [0, 1]. Received: [1.5]."),
         (("--loss", "kd", "nope"), "error: --loss: unknown loss nope. Choose among "),
         (("--epochs", "0"), "error: --epochs must be at least 1. Received: 0."),
         (("--max-trials", "0"), "error: --max-trials must be at least 1. Received: 0."),
-        (("--learning-rate", "-1"), "error: --learning-rate must be a finite number > 0. Received: -1.0."),
-        (("--validation-fraction", "1"), "error: --validation-fraction must be between 0 and 1. Received: 1.0."),
-        (("--objective", "val_f1"), "error: objective must be a metric of the distilled student: one of ("),
+        (
+            ("--learning-rate", "-1"),
+            "error: --learning-rate must be a finite number > 0. Received: -1.0.",
+        ),
+        (
+            ("--validation-fraction", "1"),
+            "error: --validation-fraction must be between 0 and 1. Received: 1.0.",
+        ),
+        (
+            ("--objective", "val_f1"),
+            "error: objective must be a metric of the distilled student: one of (",
+        ),
     ],
 )
 def test_wrong_options(files, capsys, trainings, options, words):
@@ -120,8 +169,10 @@ def test_wrong_files(files, tmp_path, capsys, trainings):
     assert _tune(files, data=("--data", "wide.npz")) == 2
     assert "the inputs 'x' have shape (16, 10), but the teacher expects (n, 64)" in _error(capsys)
     assert _tune(files, data=("--dataset", "digits")) == 2
-    assert ("the digits dataset: the inputs 'x' have shape (1078, 8, 8, 1), but the teacher "
-            "expects (n, 64)") in _error(capsys)  # fmt: skip
+    assert (
+        "the digits dataset: the inputs 'x' have shape (1078, 8, 8, 1), but the teacher "
+        "expects (n, 64)"
+    ) in _error(capsys)
     assert _tune(files, "--validation-data", files / "val.npz", data=("--dataset", "digits")) == 2
     assert "error: --validation-data goes with --data" in _error(capsys)
     (tmp_path / "afile").write_text("")
@@ -136,14 +187,16 @@ def test_a_student_that_cannot_be_reinitialized(files, capsys, monkeypatch, trai
 
     monkeypatch.setattr(keras.models, "clone_model", refuse)
     assert _tune(files) == 2
-    assert ("error: --student: the model 'student' cannot be re-initialized with "
-            "keras.models.clone_model (ValueError: no config for this layer). Save a Functional "
-            "or Sequential model.") in _error(capsys)  # fmt: skip
+    assert (
+        "error: --student: the model 'student' cannot be re-initialized with "
+        "keras.models.clone_model (ValueError: no config for this layer). Save a Functional "
+        "or Sequential model."
+    ) in _error(capsys)
     assert not trainings
 
 
 def test_without_keras_tuner_the_error_says_how_to_install_it(files, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "keras_tuner", None)
     assert _tune(files) == 2
-    assert 'error: keras-kd tune needs KerasTuner. ' in (err := _error(capsys))
+    assert "error: keras-kd tune needs KerasTuner. " in (err := _error(capsys))
     assert 'pip install "keras-kd[tuning]"' in err

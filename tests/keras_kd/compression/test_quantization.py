@@ -93,10 +93,16 @@ def test_gradient_is_straight_through():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(grad), np.ones((2, 5)))
 
 
-@pytest.mark.parametrize("make", [cnn, mlp, subclassed], ids=["functional", "sequential", "subclassed"])
+@pytest.mark.parametrize(
+    "make", [cnn, mlp, subclassed], ids=["functional", "sequential", "subclassed"]
+)
 def test_same_function_before_training_up_to_weight_rounding(make):
     model = make()
-    x = images(8)[0] if make is not mlp else np.random.default_rng(0).normal(size=(8, 16)).astype("float32")
+    x = (
+        images(8)[0]
+        if make is not mlp
+        else np.random.default_rng(0).normal(size=(8, 16)).astype("float32")
+    )
     qat = compression.quantization_aware(model)
     assert compression.is_quantization_aware(qat) and not compression.is_quantization_aware(model)
     np.testing.assert_allclose(predict(qat, x), predict(model, x), atol=0.05)
@@ -174,7 +180,9 @@ def test_saves_and_loads_a_subclassed_student(tmp_path):
     compile_for_labels(qat).fit(x, images(16)[1], epochs=1, verbose=0)
     path = os.path.join(tmp_path, "qat.keras")
     qat.save(path)
-    np.testing.assert_allclose(predict(keras.models.load_model(path), x), predict(qat, x), atol=1e-6)
+    np.testing.assert_allclose(
+        predict(keras.models.load_model(path), x), predict(qat, x), atol=1e-6
+    )
 
 
 class _Unbuilt(keras.Model):
@@ -187,7 +195,9 @@ def _no_kernel_model():
 
 
 def _lstm_model():
-    return keras.Sequential([keras.Input((5, 4)), keras.layers.LSTM(3, name="recurrent"), keras.layers.Dense(2)])
+    return keras.Sequential(
+        [keras.Input((5, 4)), keras.layers.LSTM(3, name="recurrent"), keras.layers.Dense(2)]
+    )
 
 
 @pytest.mark.parametrize(

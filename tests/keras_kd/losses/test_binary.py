@@ -37,10 +37,13 @@ def numpy_bce(p, q):
 
 def tagger(hidden, labels=4, activation=None, name=None):
     return keras.Sequential(
-        [keras.Input((8,)), keras.layers.Dense(hidden, activation="relu"),
-         keras.layers.Dense(labels, activation=activation)],
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(hidden, activation="relu"),
+            keras.layers.Dense(labels, activation=activation),
+        ],
         name=name,
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize("temperature", [1.0, 2.0, 4.0])
@@ -50,7 +53,9 @@ def test_binary_kd_matches_numpy(temperature, shape):
     t = rng.normal(scale=3.0, size=shape).astype("float32")
     s = rng.normal(scale=3.0, size=shape).astype("float32")
     expected = numpy_binary_kd(t, s, temperature)
-    np.testing.assert_allclose(to_numpy(losses.binary_kd(t, s, temperature)), expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        to_numpy(losses.binary_kd(t, s, temperature)), expected, rtol=1e-4, atol=1e-6
+    )
     # The KL is the binary cross-entropy minus the teacher's entropy.
     p, q = numpy_sigmoid(t / temperature), numpy_sigmoid(s / temperature)
     bce_minus_entropy = temperature**2 * (numpy_bce(p, q) - numpy_bce(p, p)).sum(-1)
@@ -79,7 +84,9 @@ def test_binary_kd_is_finite_and_exact_at_huge_logits():
     # +-16 and -87, whose KL to logits of +-1e4 is about 1e-3 (float32 steps
     # of 1e-3 at 1e4).
     p = np.array([[1.0, 0.0, 0.5]], "float32")
-    value = to_numpy(losses.binary_kd(p, np.array([[1e4, -1e4, 0.0]], "float32"), 1.0, "probabilities"))
+    value = to_numpy(
+        losses.binary_kd(p, np.array([[1e4, -1e4, 0.0]], "float32"), 1.0, "probabilities")
+    )
     assert np.isfinite(value).all()
     np.testing.assert_allclose(value, [1.2e-3], atol=1e-3)
 
@@ -94,17 +101,25 @@ def test_an_ensemble_teacher_targets_the_mean_of_its_probabilities():
     # The mixture of softened probabilities, as a logit at T = 2.
     mixture = 0.5 * numpy_sigmoid(a / 2.0) + 0.5 * numpy_sigmoid(np.log(b / (1 - b)) / 2.0)
     q = numpy_sigmoid(s / 2.0)
-    expected = 4.0 * (mixture * np.log(mixture / q) + (1 - mixture) * np.log((1 - mixture) / (1 - q))).sum(-1)
+    expected = 4.0 * (
+        mixture * np.log(mixture / q) + (1 - mixture) * np.log((1 - mixture) / (1 - q))
+    ).sum(-1)
     np.testing.assert_allclose(to_numpy(value), expected, rtol=1e-3, atol=1e-6)
 
 
 def test_registry_config_and_schedulable_temperature():
     info = losses.describe("binary_kd")
-    assert (info.class_name, info.reads, info.hyperparameters) == ("BinaryKD", "final outputs", ("temperature",))
+    assert (info.class_name, info.reads, info.hyperparameters) == (
+        "BinaryKD",
+        "final outputs",
+        ("temperature",),
+    )
     loss = losses.BinaryKD(temperature=3.0, weight=0.5)
     again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss))
     assert type(again) is losses.BinaryKD and again.get_config() == loss.get_config()
-    with pytest.raises(ValueError, match=r"temperature must be a number > 0.*Received: temperature=0"):
+    with pytest.raises(
+        ValueError, match=r"temperature must be a number > 0.*Received: temperature=0"
+    ):
         losses.BinaryKD(temperature=0)
 
 
@@ -115,21 +130,31 @@ def test_a_multi_label_head_is_refused_by_softmax_losses_and_accepted_by_binary_
     one_unit = tagger(16, labels=1, activation="sigmoid")
     assert multi_label_units(one_unit) is None
     for name in ("kd", "dkd"):
-        with pytest.raises(ValueError, match=(
-            r"Model 'tagger' ends in a sigmoid over 4 units \(a multi-label head\), but the distillation loss "
-            r".* soft-maxes the outputs.*Use distillation_loss='binary_kd'"
-        )):  # fmt: skip
+        with pytest.raises(
+            ValueError,
+            match=(
+                r"Model 'tagger' ends in a sigmoid over 4 units \(a multi-label head\), but the distillation loss "
+                r".* soft-maxes the outputs.*Use distillation_loss='binary_kd'"
+            ),
+        ):
             keras_kd.Distiller(teacher, tagger(4), distillation_loss=name)
     with pytest.raises(ValueError, match=r"Model 'student_tagger' ends in a sigmoid over 4 units"):
-        check_heads([losses.get("kd")], [tagger(4, activation="sigmoid", name="student_tagger")], ["logits"])
-    with pytest.raises(ValueError, match=(
-        r"Model 'tagger' ends in a sigmoid over 4 units \(a multi-label head\), but TeacherCache.write "
-        r"stores soft-maxed targets. Use distillation_loss='binary_kd'.*with a live teacher"
-    )):  # fmt: skip
+        check_heads(
+            [losses.get("kd")], [tagger(4, activation="sigmoid", name="student_tagger")], ["logits"]
+        )
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"Model 'tagger' ends in a sigmoid over 4 units \(a multi-label head\), but TeacherCache.write "
+            r"stores soft-maxed targets. Use distillation_loss='binary_kd'.*with a live teacher"
+        ),
+    ):
         keras_kd.TeacherCache.write(teacher, np.zeros((4, 8), "float32"), str(tmp_path / "cache"))
     assert not (tmp_path / "cache").exists()
     for name in ("binary_kd", "mse", ["binary_kd", "huber"]):
-        distiller = keras_kd.Distiller(teacher, tagger(4, activation="sigmoid"), distillation_loss=name)
+        distiller = keras_kd.Distiller(
+            teacher, tagger(4, activation="sigmoid"), distillation_loss=name
+        )
         assert distiller.student_kind == "probabilities"
 
 
@@ -144,10 +169,14 @@ def test_distilling_is_fitting_the_teachers_probabilities_weight_for_weight():
     student = tagger(4, name="student")  # Logits.
     plain = keras.models.clone_model(student)
     plain.set_weights(student.get_weights())
-    distiller = keras_kd.Distiller(teacher, student, distillation_loss=losses.BinaryKD(1.0), alpha=0.0)
+    distiller = keras_kd.Distiller(
+        teacher, student, distillation_loss=losses.BinaryKD(1.0), alpha=0.0
+    )
     distiller.compile(keras.optimizers.SGD(0.05))
     distiller.fit(x, epochs=2, batch_size=16, shuffle=False, verbose=0)
-    plain.compile(keras.optimizers.SGD(0.05 * 4), loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    plain.compile(
+        keras.optimizers.SGD(0.05 * 4), loss=keras.losses.BinaryCrossentropy(from_logits=True)
+    )
     plain.fit(x, teacher.predict(x, verbose=0), epochs=2, batch_size=16, shuffle=False, verbose=0)
     for got, expected in zip(student.get_weights(), plain.get_weights()):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
@@ -166,12 +195,17 @@ def test_a_fit_on_generated_multi_label_data_closes_the_gap():
 
     def gap():
         t, s = teacher.predict(x, verbose=0), student.predict(x, verbose=0)
-        return float(np.mean(to_numpy(losses.binary_kd(t, s, 1.0, "probabilities", "probabilities"))))
+        return float(
+            np.mean(to_numpy(losses.binary_kd(t, s, 1.0, "probabilities", "probabilities")))
+        )
 
     before = gap()
     distiller = keras_kd.Distiller(teacher, student, distillation_loss="binary_kd", alpha=0.2)
-    distiller.compile(keras.optimizers.Adam(0.02), loss="binary_crossentropy",
-                      metrics=[keras.metrics.BinaryAccuracy(name="acc")])  # fmt: skip
+    distiller.compile(
+        keras.optimizers.Adam(0.02),
+        loss="binary_crossentropy",
+        metrics=[keras.metrics.BinaryAccuracy(name="acc")],
+    )
     history = distiller.fit(x, y, epochs=12, batch_size=64, verbose=0)
     after = gap()
     assert np.isfinite(history.history["distillation_loss"]).all()

@@ -24,7 +24,9 @@ def views(t, s, t_features=None, s_features=None, kind="logits"):
 # -- DKD (Zhao et al., 2022, Eq. 1-5) -----------------------------------------
 
 
-@pytest.mark.parametrize("alpha,beta,temperature", [(1.0, 8.0, 4.0), (0.5, 2.0, 1.0), (2.0, 0.0, 7.0)])
+@pytest.mark.parametrize(
+    "alpha,beta,temperature", [(1.0, 8.0, 4.0), (0.5, 2.0, 1.0), (2.0, 0.0, 7.0)]
+)
 def test_dkd_matches_the_paper(alpha, beta, temperature):
     rng = np.random.default_rng(0)
     t = rng.normal(scale=3, size=(8, 10)).astype("float32")
@@ -34,7 +36,9 @@ def test_dkd_matches_the_paper(alpha, beta, temperature):
     loss = losses.DKD(alpha=alpha, beta=beta, temperature=temperature)
     np.testing.assert_allclose(to_numpy(loss(*views(t, s), y)), expected, rtol=1e-4, atol=1e-6)
     one_hot = np.eye(10, dtype="float32")[y]
-    np.testing.assert_allclose(to_numpy(loss(*views(t, s), one_hot)), expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        to_numpy(loss(*views(t, s), one_hot)), expected, rtol=1e-4, atol=1e-6
+    )
     column = y.reshape(-1, 1).astype("int32")
     np.testing.assert_allclose(to_numpy(loss(*views(t, s), column)), expected, rtol=1e-4, atol=1e-6)
 
@@ -60,7 +64,9 @@ def test_dkd_without_labels_names_the_fix():
 # -- DIST (Huang et al., 2022) ------------------------------------------------
 
 
-@pytest.mark.parametrize("beta,gamma,temperature", [(1.0, 1.0, 1.0), (2.0, 2.0, 4.0), (1.0, 0.0, 2.0)])
+@pytest.mark.parametrize(
+    "beta,gamma,temperature", [(1.0, 1.0, 1.0), (2.0, 2.0, 4.0), (1.0, 0.0, 2.0)]
+)
 def test_dist_matches_pearson_relations(beta, gamma, temperature):
     rng = np.random.default_rng(2)
     t = rng.normal(scale=2, size=(16, 7)).astype("float32")
@@ -137,17 +143,23 @@ def test_fitnet_projector_always_and_never():
     always.build({"t": (None, 5)}, {"s": (None, 5)})
     assert always.projector is not None
     never = losses.FitNetHint("t", "s", projector="never")
-    with pytest.raises(ValueError, match=r"projector='never'.*\(None, 6\).*\(None, 5\).*projector='auto'"):
+    with pytest.raises(
+        ValueError, match=r"projector='never'.*\(None, 6\).*\(None, 5\).*projector='auto'"
+    ):
         never.build({"t": (None, 6)}, {"s": (None, 5)})
 
 
 def test_fitnet_bad_arguments_name_the_fix():
-    with pytest.raises(ValueError, match=r"loss` must be one of \('mse', 'l1', 'cosine'\). Received: loss='l2'"):
+    with pytest.raises(
+        ValueError, match=r"loss` must be one of \('mse', 'l1', 'cosine'\). Received: loss='l2'"
+    ):
         losses.FitNetHint("a", "b", loss="l2")
     with pytest.raises(ValueError, match="Name both layers, or neither"):
         losses.FitNetHint("a", None)
     hint = losses.FitNetHint("t", "s")
-    with pytest.raises(ValueError, match=r"cannot project .*\(None, 4, 4, 3\).*\(None, 10\).*matching rank"):
+    with pytest.raises(
+        ValueError, match=r"cannot project .*\(None, 4, 4, 3\).*\(None, 10\).*matching rank"
+    ):
         hint.build({"t": (None, 10)}, {"s": (None, 4, 4, 3)})
 
 
@@ -171,7 +183,8 @@ def test_attention_transfer_matches_the_official_formula(p):
     )
     at = losses.AttentionTransfer([("t1", "s1"), ("t2", "s2")], p=p)
     teacher, student = views(
-        None, None,
+        None,
+        None,
         {"t1": t1.astype("float32"), "t2": t2.astype("float32")},
         {"s1": s1.astype("float32"), "s2": s2.astype("float32")},
     )
@@ -197,12 +210,18 @@ def test_attention_transfer_resizes_a_map_of_another_size():
 
 
 def test_attention_transfer_bad_input_names_the_fix():
-    with pytest.raises(ValueError, match=r"needs `pairs`.*AttentionTransfer\(\[\('conv2', 'conv2'\)\]\)"):
+    with pytest.raises(
+        ValueError, match=r"needs `pairs`.*AttentionTransfer\(\[\('conv2', 'conv2'\)\]\)"
+    ):
         losses.get("at")
-    with pytest.raises(ValueError, match=r"pair must be \(teacher layer name, student layer name\)"):
+    with pytest.raises(
+        ValueError, match=r"pair must be \(teacher layer name, student layer name\)"
+    ):
         losses.AttentionTransfer([("a", "b", "c")])
     at = losses.AttentionTransfer([("dense", "dense")])
-    with pytest.raises(ValueError, match=r"teacher layer 'dense' outputs shape \(None, 10\).*convolutional"):
+    with pytest.raises(
+        ValueError, match=r"teacher layer 'dense' outputs shape \(None, 10\).*convolutional"
+    ):
         at.build({"dense": (None, 10)}, {"dense": (None, 10)})
 
 
@@ -267,8 +286,14 @@ def test_every_method_round_trips_its_config(loss):
     assert losses.describe(type(loss).registered_name).loss_class is type(loss)
 
 
-BUILT_IN = {"at": "AttentionTransfer", "dist": "DIST", "dkd": "DKD",
-            "fitnet": "FitNetHint", "kd": "SoftTargetKD", "rkd": "RKD"}
+BUILT_IN = {
+    "at": "AttentionTransfer",
+    "dist": "DIST",
+    "dkd": "DKD",
+    "fitnet": "FitNetHint",
+    "kd": "SoftTargetKD",
+    "rkd": "RKD",
+}
 
 
 def test_the_built_in_losses_are_registered_and_resolve():
@@ -286,10 +311,14 @@ def test_the_registry_describes_what_each_loss_reads():
     assert info["at"].reads == "intermediate layers"
     assert "dkd" in losses.names_where(lambda entry: entry.requires_labels)
     assert "kd" not in losses.names_where(lambda entry: entry.requires_labels)
-    assert [info[n].hyperparameters for n in ("kd", "dkd", "dist", "rkd")] == [("temperature",)] * 3 + [()]
+    assert [info[n].hyperparameters for n in ("kd", "dkd", "dist", "rkd")] == [
+        ("temperature",)
+    ] * 3 + [()]
     assert info["kd"].summary.startswith("Soft-target knowledge distillation")
     assert losses.listing(["kd", "at"]) == "SoftTargetKD ('kd'), AttentionTransfer ('at')"
-    with pytest.raises(ValueError, match=r"Unknown distillation loss 'nope'.*'kd'.*SoftTargetKD \('kd'\)"):
+    with pytest.raises(
+        ValueError, match=r"Unknown distillation loss 'nope'.*'kd'.*SoftTargetKD \('kd'\)"
+    ):
         losses.describe("nope")
 
 
@@ -304,5 +333,7 @@ def test_the_registry_describes_what_each_loss_reads():
     ],
 )
 def test_negative_weights_are_rejected(make):
-    with pytest.raises(ValueError, match=r"must be a number >= 0, not NaN or infinite. Received: \w+=-"):
+    with pytest.raises(
+        ValueError, match=r"must be a number >= 0, not NaN or infinite. Received: \w+=-"
+    ):
         make()

@@ -274,7 +274,11 @@ def test_finite_with_zero_or_one_counted_row_and_nan_weights_on_padding(name, pr
         # And the value is the loss of that position alone.
         b, t = np.unravel_index(counted, mask.shape)
         alone = reduced(
-            name, teacher[b : b + 1, t : t + 1], student[b : b + 1, t : t + 1],
-            y[b : b + 1, t : t + 1], None, None,
+            name,
+            teacher[b : b + 1, t : t + 1],
+            student[b : b + 1, t : t + 1],
+            y[b : b + 1, t : t + 1],
+            None,
+            None,
         )(student[b : b + 1, t : t + 1])
         np.testing.assert_allclose(value, keras.ops.convert_to_numpy(alone), rtol=1e-4, atol=1e-5)

@@ -55,8 +55,13 @@ def fit(models, loss, x, y, batch_size, sample_weight=None, alpha=0.0):
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     history = distiller.fit(
-        x, y, sample_weight=sample_weight, batch_size=batch_size, epochs=1,
-        shuffle=False, verbose=0,
+        x,
+        y,
+        sample_weight=sample_weight,
+        batch_size=batch_size,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
     )
     weights = [keras.ops.convert_to_numpy(w) for w in student.weights]
     return history.history, weights
@@ -86,7 +91,9 @@ CASES = [
     [case[1:] for case in CASES],
     ids=[case[0] for case in CASES],
 )
-def test_reduction_over_rows_stays_finite(make_models, loss, data, batch_size, weight, alpha, expected):
+def test_reduction_over_rows_stays_finite(
+    make_models, loss, data, batch_size, weight, alpha, expected
+):
     x, y = data
     sample_weight = nan_on_padding(x) if weight == "nan" else None
     history, weights = fit(make_models(), loss, x, y, batch_size, sample_weight, alpha)

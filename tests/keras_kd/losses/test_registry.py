@@ -92,14 +92,20 @@ def test_the_registry_and_its_listings_name_the_new_loss(added_loss):
     assert "brier" in losses.output_level_names()
     assert "brier" in losses.names_where(lambda entry: "temperature" in entry.hyperparameters)
     assert "BrierKD ('brier')" in losses.listing()
-    with pytest.raises(ValueError, match=r"Unknown distillation loss 'brierr'.*'brier'.*BrierKD \('brier'\)"):
+    with pytest.raises(
+        ValueError, match=r"Unknown distillation loss 'brierr'.*'brier'.*BrierKD \('brier'\)"
+    ):
         losses.get("brierr")
 
 
 def small_models():
     def dense(units, name):
         return keras.Sequential(
-            [keras.Input((16,)), keras.layers.Dense(units, activation="relu"), keras.layers.Dense(3)],
+            [
+                keras.Input((16,)),
+                keras.layers.Dense(units, activation="relu"),
+                keras.layers.Dense(3),
+            ],
             name=name,
         )
 
@@ -114,7 +120,9 @@ def test_the_distiller_takes_it_by_name_trains_a_step_and_saves_it(added_loss, b
 
     distiller = keras_kd.Distiller(teacher, student, distillation_loss="brier", alpha=0.5)
     assert type(distiller.distillation_losses[0]) is losses.BrierKD
-    distiller.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    distiller.compile(
+        optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     before = [np.array(w) for w in student.get_weights()]
     history = distiller.fit(x[:32], y[:32], epochs=1, batch_size=32, verbose=0).history
     assert np.isfinite(history["loss"][0])

@@ -25,10 +25,13 @@ def numpy_huber(d, delta):
 
 def regressor(hidden, outputs=2, name=None):
     return keras.Sequential(
-        [keras.Input((6,)), keras.layers.Dense(hidden, activation="tanh"),
-         keras.layers.Dense(outputs)],
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(hidden, activation="tanh"),
+            keras.layers.Dense(outputs),
+        ],
         name=name,
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize("shape", [(8, 3), (4, 5, 2)])
@@ -63,40 +66,61 @@ def test_an_ensemble_teacher_is_matched_by_its_weighted_mean_output():
 def test_registry_configs_and_round_trip():
     assert {"mse", "huber"} <= set(losses.output_level_names())
     assert losses.describe("huber").class_name == "HuberDistillation"
-    for loss in (losses.MSEDistillation(weight=0.5), losses.HuberDistillation(delta=0.25, name="h")):
+    for loss in (
+        losses.MSEDistillation(weight=0.5),
+        losses.HuberDistillation(delta=0.25, name="h"),
+    ):
         config = keras.saving.serialize_keras_object(loss)
         again = keras.saving.deserialize_keras_object(config)
         assert type(again) is type(loss) and again.get_config() == loss.get_config()
-    assert losses.HuberDistillation(delta=2).get_config() == {"weight": 1.0, "name": "huber", "delta": 2.0}
+    assert losses.HuberDistillation(delta=2).get_config() == {
+        "weight": 1.0,
+        "name": "huber",
+        "delta": 2.0,
+    }
 
 
 @pytest.mark.parametrize("delta", [0, -1.0, float("nan"), "1"])
 def test_huber_refuses_a_bad_delta(delta):
-    with pytest.raises(ValueError, match=r"HuberDistillation `delta` must be a number > 0.*Received: delta="):
+    with pytest.raises(
+        ValueError, match=r"HuberDistillation `delta` must be a number > 0.*Received: delta="
+    ):
         losses.HuberDistillation(delta=delta)
 
 
 def test_outputs_of_different_kinds_are_refused():
     teacher = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3, activation="softmax")])
     for loss in ("mse", losses.HuberDistillation(name="h")):
-        with pytest.raises(ValueError, match=(
-            r"The distillation loss (MSEDistillation \('mse'\)|HuberDistillation \('h'\)) compares .* value for "
-            r"value, but the teacher outputs probabilities and the student logits. Give them the same head"
-        )):  # fmt: skip
+        with pytest.raises(
+            ValueError,
+            match=(
+                r"The distillation loss (MSEDistillation \('mse'\)|HuberDistillation \('h'\)) compares .* value for "
+                r"value, but the teacher outputs probabilities and the student logits. Give them the same head"
+            ),
+        ):
             keras_kd.Distiller(teacher, regressor(4, outputs=3), distillation_loss=loss)
-    keras_kd.Distiller(teacher, regressor(4, outputs=3), distillation_loss="mse", student_outputs="probabilities")
+    keras_kd.Distiller(
+        teacher, regressor(4, outputs=3), distillation_loss="mse", student_outputs="probabilities"
+    )
 
 
 def test_soft_target_kd_with_a_regression_hard_loss_warns():
     distiller = keras_kd.Distiller(regressor(8), regressor(4), distillation_loss="kd", alpha=0.5)
-    with pytest.warns(UserWarning, match=r"regression loss 'mse'.*SoftTargetKD \('kd'\) soft-maxes.*'mse' or 'huber'"):
+    with pytest.warns(
+        UserWarning,
+        match=r"regression loss 'mse'.*SoftTargetKD \('kd'\) soft-maxes.*'mse' or 'huber'",
+    ):
         distiller.compile("sgd", loss="mse")
-    with pytest.warns(UserWarning, match=r"regression loss Huber, but the distillation loss SoftTargetKD"):
+    with pytest.warns(
+        UserWarning, match=r"regression loss Huber, but the distillation loss SoftTargetKD"
+    ):
         distiller.compile("sgd", loss=keras.losses.Huber())
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         distiller.compile("sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        distiller = keras_kd.Distiller(regressor(8), regressor(4), distillation_loss=["mse", "huber"], alpha=0.5)
+        distiller = keras_kd.Distiller(
+            regressor(8), regressor(4), distillation_loss=["mse", "huber"], alpha=0.5
+        )
         distiller.compile("sgd", loss=keras.losses.MeanSquaredError())
 
 

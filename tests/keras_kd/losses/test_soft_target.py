@@ -64,10 +64,10 @@ def test_probability_heads_are_read_as_log_probabilities(temperature):
     expected = hinton_kd(t_logits, s_logits, temperature)
     t_probs = numpy_softmax(t_logits).astype("float32")
     s_probs = numpy_softmax(s_logits).astype("float32")
-    both = kd(t_probs, s_probs, temperature,
-              teacher_kind="probabilities", student_kind="probabilities")
-    mixed = kd(t_probs, s_logits.astype("float32"), temperature,
-               teacher_kind="probabilities")
+    both = kd(
+        t_probs, s_probs, temperature, teacher_kind="probabilities", student_kind="probabilities"
+    )
+    mixed = kd(t_probs, s_logits.astype("float32"), temperature, teacher_kind="probabilities")
     np.testing.assert_allclose(both, expected, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(mixed, expected, rtol=1e-4, atol=1e-5)
     # Treating probabilities as logits would give a different, wrong value.
@@ -91,9 +91,7 @@ def test_computes_in_float32_from_half_precision_inputs():
     s = rng.normal(size=(4, 10)).astype("float16")
     value = losses.soft_target_kd(t, s, 2.0)
     assert keras.backend.standardize_dtype(value.dtype) == "float32"
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(value), hinton_kd(t, s, 2.0), rtol=1e-3
-    )
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(value), hinton_kd(t, s, 2.0), rtol=1e-3)
 
 
 def test_class_reads_kinds_from_the_views_unless_told():
@@ -121,14 +119,21 @@ def test_config_round_trip_and_registered_name():
 
 @pytest.mark.parametrize("temperature", [0, -1.0, "4"])
 def test_rejects_non_positive_temperature(temperature):
-    with pytest.raises(ValueError, match=r"temperature must be a number > 0.*Received: temperature="):
+    with pytest.raises(
+        ValueError, match=r"temperature must be a number > 0.*Received: temperature="
+    ):
         losses.SoftTargetKD(temperature=temperature)
 
 
 def test_rejects_unknown_output_kind_and_loss_name():
     with pytest.raises(ValueError, match="teacher_outputs.*'logits' or 'probabilities'.*'softmax'"):
         losses.SoftTargetKD(teacher_outputs="softmax")
-    with pytest.raises(ValueError, match="Unknown distillation loss 'kld'. Registered names: .*'kd'"):
+    with pytest.raises(
+        ValueError, match="Unknown distillation loss 'kld'. Registered names: .*'kd'"
+    ):
         losses.get("kld")
-    with pytest.raises(ValueError, match="`weight` multiplies the loss in a weighted list and must be a number >= 0, not NaN or infinite. Received: weight=-1"):
+    with pytest.raises(
+        ValueError,
+        match="`weight` multiplies the loss in a weighted list and must be a number >= 0, not NaN or infinite. Received: weight=-1",
+    ):
         losses.SoftTargetKD(weight=-1)

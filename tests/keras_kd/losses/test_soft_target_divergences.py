@@ -21,8 +21,9 @@ def to_numpy(value):
 
 
 def kd(teacher, student, temperature, divergence, beta=0.5):
-    return to_numpy(losses.soft_target_kd(
-        teacher, student, temperature, divergence=divergence, beta=beta))  # fmt: skip
+    return to_numpy(
+        losses.soft_target_kd(teacher, student, temperature, divergence=divergence, beta=beta)
+    )
 
 
 def gradient(function, value):
@@ -58,19 +59,25 @@ def test_matches_numpy_per_position(divergence, beta):
         value = kd(t, s, temperature, divergence, beta)
         assert value.shape == (3, 5) and value.dtype == np.float32
         expected = np_divergence(t, s, temperature, divergence, beta)
-        np.testing.assert_allclose(value, expected, rtol=2e-4, atol=1e-6, err_msg=f"T={temperature}")
+        np.testing.assert_allclose(
+            value, expected, rtol=2e-4, atol=1e-6, err_msg=f"T={temperature}"
+        )
 
 
 def test_each_position_is_its_own_distribution():
     t, s = sequences(2)
     whole = kd(t, s, 2.0, "jsd")
     for step in range(t.shape[1]):
-        np.testing.assert_allclose(whole[:, step], kd(t[:, step], s[:, step], 2.0, "jsd"), rtol=1e-6)
+        np.testing.assert_allclose(
+            whole[:, step], kd(t[:, step], s[:, step], 2.0, "jsd"), rtol=1e-6
+        )
 
 
 def test_forward_is_the_default_and_reverse_swaps_the_arguments():
     t, s = sequences(3)
-    np.testing.assert_array_equal(to_numpy(losses.soft_target_kd(t, s, 2.0)), kd(t, s, 2.0, "forward"))
+    np.testing.assert_array_equal(
+        to_numpy(losses.soft_target_kd(t, s, 2.0)), kd(t, s, 2.0, "forward")
+    )
     np.testing.assert_allclose(kd(t, s, 2.0, "reverse"), kd(s, t, 2.0, "forward"), rtol=1e-6)
     assert not np.allclose(kd(t, s, 2.0, "reverse"), kd(t, s, 2.0, "forward"), rtol=1e-2)
 
@@ -90,14 +97,21 @@ def test_jsd_end_points_are_the_kl_divergences_and_half_is_symmetric():
 @pytest.mark.parametrize("divergence,beta", CASES)
 @pytest.mark.parametrize("temperature", [0.5, 50.0])
 def test_finite_and_exact_for_logits_of_1e4_with_finite_gradients(divergence, beta, temperature):
-    t = np.array([[[1e4, -1e4, 0.0], [-1e4, 1e4, 5e3]], [[0.0, 0.0, 0.0], [1e4, 1e4, -1e4]]], "float32")
-    s = np.array([[[-1e4, 1e4, 0.0], [1e4, -1e4, 0.0]], [[1e4, -1e4, 3.0], [1e4, 1e4, -1e4]]], "float32")
+    t = np.array(
+        [[[1e4, -1e4, 0.0], [-1e4, 1e4, 5e3]], [[0.0, 0.0, 0.0], [1e4, 1e4, -1e4]]], "float32"
+    )
+    s = np.array(
+        [[[-1e4, 1e4, 0.0], [1e4, -1e4, 0.0]], [[1e4, -1e4, 3.0], [1e4, 1e4, -1e4]]], "float32"
+    )
     value = kd(t, s, temperature, divergence, beta)
     assert np.all(np.isfinite(value))
-    np.testing.assert_allclose(value, np_divergence(t, s, temperature, divergence, beta), rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(
+        value, np_divergence(t, s, temperature, divergence, beta), rtol=1e-5, atol=1e-3
+    )
     np.testing.assert_allclose(kd(t, t, temperature, divergence, beta), 0.0, atol=1e-3)
-    grad = gradient(lambda v: losses.soft_target_kd(
-        t, v, temperature, divergence=divergence, beta=beta), s)  # fmt: skip
+    grad = gradient(
+        lambda v: losses.soft_target_kd(t, v, temperature, divergence=divergence, beta=beta), s
+    )
     assert np.all(np.isfinite(grad))
 
 
@@ -105,8 +119,9 @@ def test_finite_and_exact_for_logits_of_1e4_with_finite_gradients(divergence, be
 def test_gradient_matches_numpy_finite_differences(divergence, beta):
     t, s = sequences(5, shape=(2, 3, 4), scale=2.0)
     temperature = 2.0
-    grad = gradient(lambda v: losses.soft_target_kd(
-        t, v, temperature, divergence=divergence, beta=beta), s)  # fmt: skip
+    grad = gradient(
+        lambda v: losses.soft_target_kd(t, v, temperature, divergence=divergence, beta=beta), s
+    )
     expected = np.zeros(s.shape)
     eps = 1e-5
     for index in np.ndindex(s.shape):
@@ -125,7 +140,9 @@ def test_class_passes_divergence_and_beta_and_reads_probability_heads():
     teacher = ModelOutputs(np.exp(np_log_softmax(t_logits)).astype("float32"), "probabilities")
     loss = losses.SoftTargetKD(temperature=2.0, divergence="jsd", beta=0.3)
     value = to_numpy(loss(teacher, ModelOutputs(s, "logits")))
-    np.testing.assert_allclose(value, np_divergence(t_logits, s, 2.0, "jsd", 0.3), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        value, np_divergence(t_logits, s, 2.0, "jsd", 0.3), rtol=1e-4, atol=1e-6
+    )
 
 
 def test_config_round_trip():
@@ -153,11 +170,14 @@ def test_rejects_an_unknown_divergence(divergence):
 
 @pytest.mark.parametrize("beta", [-0.1, 1.5, float("nan"), True, "0.5"])
 def test_rejects_beta_outside_zero_one(beta):
-    with pytest.raises(ValueError, match=(
-        r"SoftTargetKD `beta` is the mixture weight of the generalized Jensen-Shannon "
-        r"divergence and must be a number in \[0, 1\]\. 0 gives forward KL, 1 reverse KL, "
-        rf"0.5 the symmetric JSD\. Received: beta={beta!r}"
-    )):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"SoftTargetKD `beta` is the mixture weight of the generalized Jensen-Shannon "
+            r"divergence and must be a number in \[0, 1\]\. 0 gives forward KL, 1 reverse KL, "
+            rf"0.5 the symmetric JSD\. Received: beta={beta!r}"
+        ),
+    ):
         losses.SoftTargetKD(divergence="jsd", beta=beta)
 
 
@@ -174,9 +194,15 @@ def test_a_distiller_step_on_sequences_equals_plain_gradient_descent(divergence,
     teacher.set_weights([w_t.astype("float32")])
     student.set_weights([w_s.astype("float32")])
     alpha, temperature, lr = 0.3, 2.0, 0.5
-    distiller = keras_kd.Distiller(teacher, student, alpha=alpha, distillation_loss=losses.SoftTargetKD(
-        temperature, divergence=divergence, beta=beta))  # fmt: skip
-    distiller.compile(keras.optimizers.SGD(lr), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    distiller = keras_kd.Distiller(
+        teacher,
+        student,
+        alpha=alpha,
+        distillation_loss=losses.SoftTargetKD(temperature, divergence=divergence, beta=beta),
+    )
+    distiller.compile(
+        keras.optimizers.SGD(lr), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     distiller.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
 
     def total(w):

@@ -52,7 +52,9 @@ def fit_and_weights(teacher, student, x, y):
     return [np.array(w) for w in student.get_weights()], history
 
 
-def test_a_new_teacher_kind_plugs_in_without_touching_the_distiller(blobs, trained_teacher, make_student):
+def test_a_new_teacher_kind_plugs_in_without_touching_the_distiller(
+    blobs, trained_teacher, make_student
+):
     x, y = blobs
     student = make_student(name="live")
     initial = student.get_weights()
@@ -70,9 +72,13 @@ def test_a_new_teacher_kind_plugs_in_without_touching_the_distiller(blobs, train
         np.testing.assert_allclose(replay_history[key], live_history[key], rtol=1e-4, atol=1e-6)
     distiller = keras_kd.Distiller(StoredTargets("probabilities", 3), replay, alpha=0.3)
     np.testing.assert_allclose(
-        distiller.predict({"x": x, "targets": stored}, verbose=0), replay.predict(x, verbose=0), rtol=1e-6
+        distiller.predict({"x": x, "targets": stored}, verbose=0),
+        replay.predict(x, verbose=0),
+        rtol=1e-6,
     )
-    np.testing.assert_allclose(distiller.predict(x, verbose=0), replay.predict(x, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(
+        distiller.predict(x, verbose=0), replay.predict(x, verbose=0), rtol=1e-6
+    )
 
 
 def test_teacher_arguments_resolve_to_one_teacher_object(trained_teacher, make_student):
@@ -88,7 +94,10 @@ def test_teacher_arguments_resolve_to_one_teacher_object(trained_teacher, make_s
 
 
 def test_a_teacher_that_is_not_a_model_is_refused_by_name(make_student):
-    with pytest.raises(ValueError, match=r"The teacher must be a keras.Model.*Received: an object of type builtins.str"):
+    with pytest.raises(
+        ValueError,
+        match=r"The teacher must be a keras.Model.*Received: an object of type builtins.str",
+    ):
         keras_kd.Distiller("teacher.keras", make_student())
 
 

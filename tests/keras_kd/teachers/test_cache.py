@@ -333,9 +333,14 @@ def test_the_manifest_is_written_last_and_says_what_is_stored(tmp_path, blobs, t
         and manifest["teacher_kind"] == "probabilities"
     )
     assert sorted(os.listdir(tmp_path / "cache")) == [
-        "manifest.json", "shard_00000_indices.npy", "shard_00000_rest.npy", "shard_00000_values.npy",
-        "shard_00001_indices.npy", "shard_00001_rest.npy", "shard_00001_values.npy",
-    ]  # fmt: skip
+        "manifest.json",
+        "shard_00000_indices.npy",
+        "shard_00000_rest.npy",
+        "shard_00000_values.npy",
+        "shard_00001_indices.npy",
+        "shard_00001_rest.npy",
+        "shard_00001_values.npy",
+    ]
     assert np.load(tmp_path / "cache" / "shard_00001_values.npy").shape == (184, 2)
 
 
@@ -363,8 +368,19 @@ def test_the_command_line_caches_a_teacher_and_distils_from_the_cache(
         in capsys.readouterr().out
     )
     assert keras_kd.TeacherCache(cache_dir, teacher=trained_teacher).top_k == 2
-    distill = ["distill", "--teacher", cache_dir, "--student", str(tmp_path / "student.keras"),
-               "--data", str(tmp_path / "train.npz"), "--epochs", "1", "-o", str(tmp_path / "out.keras")]  # fmt: skip
+    distill = [
+        "distill",
+        "--teacher",
+        cache_dir,
+        "--student",
+        str(tmp_path / "student.keras"),
+        "--data",
+        str(tmp_path / "train.npz"),
+        "--epochs",
+        "1",
+        "-o",
+        str(tmp_path / "out.keras"),
+    ]
     assert main(distill) == 0
     assert keras.saving.load_model(tmp_path / "out.keras").output_shape == (None, 3)
 
@@ -378,6 +394,20 @@ def test_the_command_line_caches_a_teacher_and_distils_from_the_cache(
     )
     assert main(cache + ["--top-k", "0"]) == 2
     assert "error: --top-k must be at least 1. Received: --top-k 0." in capsys.readouterr().err
-    assert main(["distill", "--teacher", str(tmp_path), "--student", str(tmp_path / "student.keras"),
-                 "--data", str(tmp_path / "train.npz"), "-o", str(tmp_path / "o.keras")]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "distill",
+                "--teacher",
+                str(tmp_path),
+                "--student",
+                str(tmp_path / "student.keras"),
+                "--data",
+                str(tmp_path / "train.npz"),
+                "-o",
+                str(tmp_path / "o.keras"),
+            ]
+        )
+        == 2
+    )
     assert "error: No finished TeacherCache in" in capsys.readouterr().err

@@ -30,13 +30,19 @@ def saved(tmp_path):
 
 def test_the_same_cache_loads(saved):
     loaded = keras.saving.load_model(saved / "d.keras")
-    assert loaded.teacher.teacher_fingerprint == keras_kd.TeacherCache(saved / "cache").teacher_fingerprint
+    assert (
+        loaded.teacher.teacher_fingerprint
+        == keras_kd.TeacherCache(saved / "cache").teacher_fingerprint
+    )
 
 
 @pytest.mark.parametrize(
     "change, words",
     [
-        ("rewritten", r"has been rewritten since, by another teacher or for other data \(teacher_fingerprint"),
+        (
+            "rewritten",
+            r"has been rewritten since, by another teacher or for other data \(teacher_fingerprint",
+        ),
         ("removed", r"cannot be read now: No finished TeacherCache"),
     ],
 )

@@ -28,8 +28,14 @@ def images():
 def teacher(images):
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
-        [keras.Input(SHAPE), keras.layers.Flatten(), keras.layers.Dense(16, activation="relu"),
-         keras.layers.Dense(3)], name="teacher")  # fmt: skip
+        [
+            keras.Input(SHAPE),
+            keras.layers.Flatten(),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(3),
+        ],
+        name="teacher",
+    )
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(*images, epochs=3, batch_size=32, verbose=0)
     return model
@@ -75,9 +81,16 @@ def test_live_teacher_and_cached_views_train_alike(tmp_path, images, teacher, la
         teacher, ViewBatches(x, y, layers(), views=2, seed=5, batch_size=16, shuffle_seed=3), alpha
     )
     cache = keras_kd.TeacherCache.write(
-        teacher, x, tmp_path / "views", augmentation=layers(), views=2, seed=5,
-        dtype="float32", batch_size=40, shard_size=50,
-    )  # fmt: skip
+        teacher,
+        x,
+        tmp_path / "views",
+        augmentation=layers(),
+        views=2,
+        seed=5,
+        dtype="float32",
+        batch_size=40,
+        shard_size=50,
+    )
     cached = train(cache, cache.dataset(x, y, batch_size=16, seed=3), alpha)
     for expected, received in zip(live, cached):
         np.testing.assert_allclose(received, expected, rtol=1e-5, atol=1e-5)
@@ -91,9 +104,14 @@ def test_live_teacher_and_cached_views_train_alike(tmp_path, images, teacher, la
 def test_epoch_e_replays_view_e_mod_views_with_its_targets(tmp_path, images, teacher):
     x, y = images
     cache = keras_kd.TeacherCache.write(
-        teacher, x, tmp_path / "views", augmentation=flips_and_translations(), views=3,
-        seed=0, dtype="float32",
-    )  # fmt: skip
+        teacher,
+        x,
+        tmp_path / "views",
+        augmentation=flips_and_translations(),
+        views=3,
+        seed=0,
+        dtype="float32",
+    )
     assert len(cache) == 96 and cache.view_count == 3
     batches = cache.dataset(x, y, batch_size=32, shuffle=False)
     seen = []
@@ -116,33 +134,59 @@ def test_a_killed_write_resumes_and_another_augmentation_is_refused(tmp_path, im
     x, _ = images
     directory = tmp_path / "views"
     complete = keras_kd.TeacherCache.write(
-        teacher, x, tmp_path / "complete", augmentation=flips_and_translations(), views=2,
-        dtype="float32", shard_size=50,
-    )  # fmt: skip
+        teacher,
+        x,
+        tmp_path / "complete",
+        augmentation=flips_and_translations(),
+        views=2,
+        dtype="float32",
+        shard_size=50,
+    )
     keras_kd.TeacherCache.write(
-        teacher, x, directory, augmentation=flips_and_translations(), views=2,
-        dtype="float32", shard_size=50,
-    )  # fmt: skip
+        teacher,
+        x,
+        directory,
+        augmentation=flips_and_translations(),
+        views=2,
+        dtype="float32",
+        shard_size=50,
+    )
     # As if killed after two shards: the manifest and the last shards are gone.
     os.replace(directory / "manifest.json", directory / "plan.json")
     for shard in (2, 3):
         os.remove(directory / f"shard_{shard:05d}_values.npy")
     resumed = keras_kd.TeacherCache.write(
-        teacher, x, directory, augmentation=flips_and_translations(), views=2,
-        dtype="float32", shard_size=50,
-    )  # fmt: skip
+        teacher,
+        x,
+        directory,
+        augmentation=flips_and_translations(),
+        views=2,
+        dtype="float32",
+        shard_size=50,
+    )
     rows = np.arange(192)
     np.testing.assert_array_equal(resumed.read(rows), complete.read(rows))
     with pytest.raises(ValueError, match="views"):
         keras_kd.TeacherCache.write(
-            teacher, x, directory, augmentation=[keras.layers.RandomFlip("vertical")],
-            views=2, dtype="float32", shard_size=50,
-        )  # fmt: skip
+            teacher,
+            x,
+            directory,
+            augmentation=[keras.layers.RandomFlip("vertical")],
+            views=2,
+            dtype="float32",
+            shard_size=50,
+        )
     with pytest.raises(ValueError, match="views"):
         keras_kd.TeacherCache.write(
-            teacher, x, directory, augmentation=flips_and_translations(), views=2, seed=1,
-            dtype="float32", shard_size=50,
-        )  # fmt: skip
+            teacher,
+            x,
+            directory,
+            augmentation=flips_and_translations(),
+            views=2,
+            seed=1,
+            dtype="float32",
+            shard_size=50,
+        )
     manifest = json.loads((directory / "manifest.json").read_text())
     assert (
         manifest["views"]["views"] == 2 and manifest["views"]["backend"] == keras.backend.backend()

@@ -63,7 +63,10 @@ def test_ensemble_soft_targets_are_the_mean_of_softened_distributions(temperatur
     student = losses.ModelOutputs(s.astype("float32"), "logits")
     mixture = sum(w * softmax(z / temperature) for z, w in zip((z1, z2), weights))
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(teacher.log_probabilities(temperature)), np.log(mixture), rtol=1e-5, atol=1e-6
+        keras.ops.convert_to_numpy(teacher.log_probabilities(temperature)),
+        np.log(mixture),
+        rtol=1e-5,
+        atol=1e-6,
     )
     expected = numpy_ensemble_kd((z1, z2), weights, s, temperature)
     value = losses.SoftTargetKD(temperature)(teacher, student)
@@ -73,11 +76,16 @@ def test_ensemble_soft_targets_are_the_mean_of_softened_distributions(temperatur
     y = np.arange(6) % 5
     dkd = losses.DKD(temperature=temperature)(teacher, student, y)
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(dkd), numpy_dkd(mixture_logits, s, y, 1.0, 8.0, temperature), rtol=1e-4, atol=1e-6
+        keras.ops.convert_to_numpy(dkd),
+        numpy_dkd(mixture_logits, s, y, 1.0, 8.0, temperature),
+        rtol=1e-4,
+        atol=1e-6,
     )
     dist = losses.DIST(temperature=temperature)(teacher, student)
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(dist), numpy_dist(mixture_logits, s, 1.0, 1.0, temperature), rtol=1e-4
+        keras.ops.convert_to_numpy(dist),
+        numpy_dist(mixture_logits, s, 1.0, 1.0, temperature),
+        rtol=1e-4,
     )
     # Not the softmax of the mean logits, which would be a different target.
     averaged = losses.soft_target_kd(0.7 * z1 + 0.3 * z2, s, temperature)
@@ -88,13 +96,19 @@ def test_ensemble_distiller_runs_each_teacher_once_and_matches_numpy(blobs):
     x, y = blobs
     wide = mlp(32, "wide")
     deep = keras.Sequential(  # a different architecture, softmax head
-        [keras.Input((16,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(8, activation="relu"),
-         keras.layers.Dense(3, activation="softmax")],
+        [
+            keras.Input((16,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ],
         name="deep",
     )
     student = mlp(4, "student")
     distiller = compile_(
-        keras_kd.Distiller([wide, deep], student, losses.SoftTargetKD(2.0), alpha=0.0, teacher_weights=[3, 1])
+        keras_kd.Distiller(
+            [wide, deep], student, losses.SoftTargetKD(2.0), alpha=0.0, teacher_weights=[3, 1]
+        )
     )
     assert distiller.teacher.member_weights == [0.75, 0.25]
     assert distiller.teacher.kinds == ["logits", "probabilities"]
@@ -120,20 +134,32 @@ def test_ensemble_saves_and_loads(blobs, tmp_path):
     restored = keras.saving.load_model(path)
     assert [t.name for t in restored.teachers] == ["t1", "t2"]
     assert restored.teacher.member_weights == [0.5, 0.5]
-    np.testing.assert_allclose(restored.predict(x[:8], verbose=0), distiller.predict(x[:8], verbose=0), rtol=1e-5)
+    np.testing.assert_allclose(
+        restored.predict(x[:8], verbose=0), distiller.predict(x[:8], verbose=0), rtol=1e-5
+    )
 
 
 def test_ensemble_errors_name_the_fix():
     s = mlp(4, "s")
-    with pytest.raises(ValueError, match=r"must output the same shape.*'t3': \(None, 3\), 't4': \(None, 4\).*same classes"):
+    with pytest.raises(
+        ValueError,
+        match=r"must output the same shape.*'t3': \(None, 3\), 't4': \(None, 4\).*same classes",
+    ):
         keras_kd.Distiller([mlp(8, "t3"), mlp(8, "t4", classes=4)], s)
-    with pytest.raises(ValueError, match=r"one number >= 0 per teacher.*teacher_weights=\[1.0, -0.5\].*None for equal"):
+    with pytest.raises(
+        ValueError,
+        match=r"one number >= 0 per teacher.*teacher_weights=\[1.0, -0.5\].*None for equal",
+    ):
         keras_kd.Distiller([mlp(8, "a"), mlp(8, "b")], s, teacher_weights=[1.0, -0.5])
     with pytest.raises(ValueError, match=r"teacher_weights=\[1.0\] for 2 teachers"):
         keras_kd.Distiller([mlp(8, "a"), mlp(8, "b")], s, teacher_weights=[1.0])
-    with pytest.raises(ValueError, match=r"teacher is a single teacher.*teacher=\[teacher_1, teacher_2"):
+    with pytest.raises(
+        ValueError, match=r"teacher is a single teacher.*teacher=\[teacher_1, teacher_2"
+    ):
         keras_kd.Distiller(mlp(8, "a"), s, teacher_weights=[1.0])
-    with pytest.raises(ValueError, match=r"intermediate teacher layers.*\['hidden'\].*ensemble.*one teacher"):
+    with pytest.raises(
+        ValueError, match=r"intermediate teacher layers.*\['hidden'\].*ensemble.*one teacher"
+    ):
         keras_kd.Distiller([mlp(8, "a"), mlp(8, "b")], s, losses.FitNetHint("hidden", "hidden"))
     with pytest.raises(ValueError, match="empty list"):
         keras_kd.Distiller([], s)
@@ -161,10 +187,10 @@ def test_ema_teacher_is_the_numpy_ema_of_the_student_after_every_step(blobs, jit
     student = bn_student()
     decay = 0.8
     ema = EMATeacher(student, decay=decay)
-    distiller = compile_(
-        keras_kd.Distiller(ema, student, "kd", alpha=0.5), jit_compile=jit_compile
+    distiller = compile_(keras_kd.Distiller(ema, student, "kd", alpha=0.5), jit_compile=jit_compile)
+    assert (
+        distiller.teacher is ema and ema.model is not student and distiller.teachers == [ema.model]
     )
-    assert distiller.teacher is ema and ema.model is not student and distiller.teachers == [ema.model]
     expected = [np.array(w, "float64") for w in student.get_weights()]
     for step in range(4):
         batch = slice(32 * step, 32 * (step + 1))
@@ -204,9 +230,13 @@ def test_ema_teacher_updates_each_step_within_fit_and_saves(blobs, tmp_path):
 
 def test_ema_errors_name_the_fix():
     student = mlp(4, "student")
-    with pytest.raises(ValueError, match=r"decay` must be a number in \[0, 1\). .*Received: decay=1.5"):
+    with pytest.raises(
+        ValueError, match=r"decay` must be a number in \[0, 1\). .*Received: decay=1.5"
+    ):
         EMATeacher(student, decay=1.5)
-    with pytest.raises(ValueError, match=r"tracks the model 'student'.*student is 'other'.*same student object"):
+    with pytest.raises(
+        ValueError, match=r"tracks the model 'student'.*student is 'other'.*same student object"
+    ):
         keras_kd.Distiller(EMATeacher(student), mlp(4, "other"))
     with pytest.raises(ValueError, match="teacher_weights.*an EMATeacher"):
         keras_kd.Distiller(EMATeacher(student), student, teacher_weights=[1.0])
@@ -224,7 +254,11 @@ def test_born_again_chains_generations(blobs, trained_teacher):
         return made[-1]
 
     students = recipes.born_again(
-        make_student, trained_teacher, x, y, generations=2,
+        make_student,
+        trained_teacher,
+        x,
+        y,
+        generations=2,
         compile_kwargs={
             "optimizer": keras.optimizers.Adam(2e-2),
             "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -91,7 +91,10 @@ def test_preprocessor_dict_and_hand_written_step_agree_weight_for_weight(pair):
     x_teacher = keras.ops.convert_to_numpy(upsample(x))
     by_hand = numpy_step(weights, x, y, teacher.predict(x_teacher, verbose=0))
     # One step on the whole batch: both forms against the formula.
-    for kwargs, inputs in (({"teacher_preprocessor": upsample}, x), ({}, {"teacher": x_teacher, "student": x})):
+    for kwargs, inputs in (
+        ({"teacher_preprocessor": upsample}, x),
+        ({}, {"teacher": x_teacher, "student": x}),
+    ):
         trained, _ = distil(teacher, weights, inputs, y, batch_size=N, **kwargs)
         assert_same_weights(trained, by_hand)
     # Several steps, with a layer as the preprocessor: the same weights as the dict form.
@@ -137,7 +140,9 @@ def test_predict_evaluate_and_the_saved_student_take_the_student_inputs(pair, tm
 def test_a_distiller_with_a_preprocessor_saves_and_loads(pair, tmp_path, preprocessor):
     teacher, weights, x, y = pair
     preprocessor = keras.layers.Resizing(8, 8) if preprocessor == "layer" else upsample
-    distiller = keras_kd.Distiller(teacher, student_from(weights), teacher_preprocessor=preprocessor)
+    distiller = keras_kd.Distiller(
+        teacher, student_from(weights), teacher_preprocessor=preprocessor
+    )
     distiller.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     path = str(tmp_path / "distiller.keras")
     distiller.save(path)
@@ -158,8 +163,12 @@ def test_a_plain_function_is_refused_at_save_time(pair, tmp_path):
     )
     with pytest.raises(ValueError) as raised:
         distiller.save(str(tmp_path / "distiller.keras"))
-    for words in ("teacher_preprocessor is the plain Python function", "<lambda>",
-                  "register_keras_serializable", "keras.layers.Resizing"):
+    for words in (
+        "teacher_preprocessor is the plain Python function",
+        "<lambda>",
+        "register_keras_serializable",
+        "keras.layers.Resizing",
+    ):
         assert words in str(raised.value)
 
 
@@ -188,30 +197,44 @@ def test_errors_name_what_was_received_and_the_fix(pair):
     teacher, weights, x, y = pair
     x_teacher = keras.ops.convert_to_numpy(upsample(x))
     raises_with(  # The student's inputs, which the 8x8 teacher cannot read.
-        ["input shapes differ", "teacher 'teacher' input shape (None, 8, 8, 1)",
-         "student 'student' input shape (None, 4, 4, 1)", "{'teacher': x_teacher",
-         "teacher_preprocessor=keras.layers.Resizing"],
+        [
+            "input shapes differ",
+            "teacher 'teacher' input shape (None, 8, 8, 1)",
+            "student 'student' input shape (None, 4, 4, 1)",
+            "{'teacher': x_teacher",
+            "teacher_preprocessor=keras.layers.Resizing",
+        ],
         lambda: distil(teacher, weights, x, y),
-    )  # fmt: skip
+    )
     raises_with(  # A teacher entry of the wrong shape: both shapes named.
-        ["The teacher 'teacher' reads inputs of shape (None, 8, 8, 1)",
-         "shape (16, 4, 4, 1): x['teacher']"],
+        [
+            "The teacher 'teacher' reads inputs of shape (None, 8, 8, 1)",
+            "shape (16, 4, 4, 1): x['teacher']",
+        ],
         lambda: distil(teacher, weights, {"teacher": x, "student": x}, y),
-    )  # fmt: skip
+    )
     raises_with(  # A preprocessor that makes the wrong shape.
-        ["reads inputs of shape (None, 8, 8, 1)", "(16, 16, 16, 1)",
-         "the output of teacher_preprocessor 'resizing"],
+        [
+            "reads inputs of shape (None, 8, 8, 1)",
+            "(16, 16, 16, 1)",
+            "the output of teacher_preprocessor 'resizing",
+        ],
         lambda: distil(teacher, weights, x, y, teacher_preprocessor=keras.layers.Resizing(16, 16)),
-    )  # fmt: skip
+    )
     raises_with(
         ["under exactly the keys 'teacher' and 'student'", "keys ['student', 'teachers']"],
         lambda: distil(teacher, weights, {"teachers": x_teacher, "student": x}, y),
     )
     raises_with(
-        ["has a teacher_preprocessor", "also gives the teacher inputs of its own", "Use one of the two"],
-        lambda: distil(teacher, weights, {"teacher": x_teacher, "student": x}, y,
-                       teacher_preprocessor=upsample),
-    )  # fmt: skip
+        [
+            "has a teacher_preprocessor",
+            "also gives the teacher inputs of its own",
+            "Use one of the two",
+        ],
+        lambda: distil(
+            teacher, weights, {"teacher": x_teacher, "student": x}, y, teacher_preprocessor=upsample
+        ),
+    )
     raises_with(  # Arrays of different lengths: Keras' own check, before any step.
         ["Data cardinality is ambiguous", "sizes: 48, 24"],
         lambda: distil(teacher, weights, {"teacher": x_teacher[:24], "student": x}, y),
@@ -236,31 +259,41 @@ def test_ema_teacher_takes_a_dict_view_and_refuses_a_preprocessor(pair):
         student = student_from(weights)
         teacher = keras_kd.teachers.EMATeacher(student, decay=0.5)
         distiller = keras_kd.Distiller(teacher, student, "kd", alpha=ALPHA, **kwargs)
-        distiller.compile(keras.optimizers.SGD(LR), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        distiller.compile(
+            keras.optimizers.SGD(LR), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        )
         distiller.fit(inputs, y, batch_size=16, shuffle=False, verbose=0)
         return student.get_weights(), teacher.model.get_weights()
 
     raises_with(
-        ["An EMATeacher is an average of the student's own weights",
-         "teacher_preprocessor='resizing", "pass x as a dict {'teacher': x_teacher_view"],
+        [
+            "An EMATeacher is an average of the student's own weights",
+            "teacher_preprocessor='resizing",
+            "pass x as a dict {'teacher': x_teacher_view",
+        ],
         lambda: ema_distil(x, teacher_preprocessor=keras.layers.Resizing(4, 4)),
-    )  # fmt: skip
+    )
     plain = ema_distil(x)
     same_view = ema_distil({"teacher": x, "student": x})
     for a, b in zip(plain, same_view, strict=True):
         assert_same_weights(a, b)
 
 
-def test_teacher_cache_refuses_other_inputs_and_caches_a_model_with_the_preprocessor(pair, tmp_path):
+def test_teacher_cache_refuses_other_inputs_and_caches_a_model_with_the_preprocessor(
+    pair, tmp_path
+):
     teacher, weights, x, y = pair
     resizing = keras.layers.Resizing(8, 8)
     wrapped = keras.Sequential([keras.Input((4, 4, 1)), resizing, teacher])
     cache = keras_kd.TeacherCache.write(wrapped, x, str(tmp_path / "cache"), dtype="float32")
     raises_with(
-        ["A TeacherCache runs no teacher in the step", "teacher_preprocessor='resizing",
-         "keras.Sequential([keras.Input(x.shape[1:]), preprocessor, teacher])"],
+        [
+            "A TeacherCache runs no teacher in the step",
+            "teacher_preprocessor='resizing",
+            "keras.Sequential([keras.Input(x.shape[1:]), preprocessor, teacher])",
+        ],
         lambda: keras_kd.Distiller(cache, student_from(weights), teacher_preprocessor=resizing),
-    )  # fmt: skip
+    )
     raises_with(
         ["reads the teacher's stored targets, not teacher inputs", "keys ['student', 'teacher']"],
         lambda: distil(cache, weights, {"teacher": x, "student": x}, y),
@@ -291,7 +324,10 @@ def test_a_multi_input_student_still_reads_its_dict_of_named_inputs():
         return keras.Model({"a": a, "b": b}, keras.layers.Dense(3)(hidden), name=name)
 
     rng = np.random.default_rng(0)
-    x = {"a": rng.normal(size=(16, 3)).astype("float32"), "b": rng.normal(size=(16, 2)).astype("float32")}
+    x = {
+        "a": rng.normal(size=(16, 3)).astype("float32"),
+        "b": rng.normal(size=(16, 2)).astype("float32"),
+    }
     distiller = keras_kd.Distiller(two_inputs("teacher", 8), two_inputs("student", 4), alpha=ALPHA)
     distiller.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     history = distiller.fit(x, rng.integers(0, 3, 16), batch_size=16, verbose=0).history

@@ -39,16 +39,32 @@ def same_model():
 
 # (id, call, error words or None for a correct result)
 CASES = [
-    ("teacher-shaped-x", lambda: fit(TEACHER_X),
-     r"The student 'sequential.*' reads inputs of shape \(None, 4\), but x in this step has shape \(\d+, 6\): the input shapes differ"),
-    ("swapped-dict", lambda: fit({"teacher": STUDENT_X, "student": TEACHER_X}),
-     r"but x\['student'\] in this step has shape \(\d+, 6\): the input shapes differ"),
+    (
+        "teacher-shaped-x",
+        lambda: fit(TEACHER_X),
+        r"The student 'sequential.*' reads inputs of shape \(None, 4\), but x in this step has shape \(\d+, 6\): the input shapes differ",
+    ),
+    (
+        "swapped-dict",
+        lambda: fit({"teacher": STUDENT_X, "student": TEACHER_X}),
+        r"but x\['student'\] in this step has shape \(\d+, 6\): the input shapes differ",
+    ),
     ("student-x-alone", lambda: fit(STUDENT_X), r"input shapes differ"),
-    ("preprocessor-drops-samples",
-     lambda: fit(STUDENT_X, student_width=4, teacher_width=4, teacher_preprocessor=keras.layers.Lambda(lambda t: t[:1])),
-     r"teacher_preprocessor '.*' must give one teacher input per student input, but on a batch of 3 it gave a batch of \[1\]"),
-    ("same-model-twice", same_model,
-     r"The teacher and the student are the same model '.*'.*clone_model"),
+    (
+        "preprocessor-drops-samples",
+        lambda: fit(
+            STUDENT_X,
+            student_width=4,
+            teacher_width=4,
+            teacher_preprocessor=keras.layers.Lambda(lambda t: t[:1]),
+        ),
+        r"teacher_preprocessor '.*' must give one teacher input per student input, but on a batch of 3 it gave a batch of \[1\]",
+    ),
+    (
+        "same-model-twice",
+        same_model,
+        r"The teacher and the student are the same model '.*'.*clone_model",
+    ),
     ("shared-layer", shared_layer, r"shares 2 weights with the teacher"),
     # Correct result: the dict in the right order.
     ("dict-in-order", lambda: fit({"teacher": TEACHER_X, "student": STUDENT_X}), None),

@@ -42,9 +42,16 @@ def test_quantization_aware_model_becomes_a_full_int8_file(make, tmp_path):
     assert result.mode == "int8"
     litert = tflite_file.interpreter(path)
     assert tflite_file.op_names(litert) <= {
-        "QUANTIZE", "DEQUANTIZE", "CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "RESHAPE",
-        "SHAPE", "STRIDED_SLICE", "PACK",
-    }  # fmt: skip
+        "QUANTIZE",
+        "DEQUANTIZE",
+        "CONV_2D",
+        "FULLY_CONNECTED",
+        "MAX_POOL_2D",
+        "RESHAPE",
+        "SHAPE",
+        "STRIDED_SLICE",
+        "PACK",
+    }
     kernels = tflite_file.weight_dtypes(litert)
     assert "int8" in kernels["FULLY_CONNECTED"] and "int8" in kernels["CONV_2D"]
     assert "float32" not in kernels["FULLY_CONNECTED"] | kernels["CONV_2D"]
@@ -92,13 +99,18 @@ def trained_qat():
     [
         (True, {"quantization": None}, "converts to int8"),
         (True, {"quantization": "dynamic"}, "converts to int8"),
-        (True, {"quantization": "int8", "representative_data": np.zeros((4, 8, 8, 1))},
-         "representative_data would be ignored"),
+        (
+            True,
+            {"quantization": "int8", "representative_data": np.zeros((4, 8, 8, 1))},
+            "representative_data would be ignored",
+        ),
         (False, {"quantization": "int8"}, "has not been trained yet.*input_0_quantizer"),
     ],
     ids=["float32", "dynamic", "with-data", "untrained"],
-)  # fmt: skip
-def test_hostile_conversions_are_refused_before_writing(trained, kwargs, words, trained_qat, tmp_path):
+)
+def test_hostile_conversions_are_refused_before_writing(
+    trained, kwargs, words, trained_qat, tmp_path
+):
     model = trained_qat if trained else compression.quantization_aware(cnn())
     path = os.path.join(tmp_path, "out.tflite")
     with pytest.raises(ValueError, match=words):

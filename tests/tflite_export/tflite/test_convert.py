@@ -22,8 +22,14 @@ ON_TENSORFLOW = keras.backend.backend() == "tensorflow"
 ALL_MODES = [None, "dynamic", "float16", "int8", "int8_io", "int16x8"]
 MODES = ALL_MODES if ON_TENSORFLOW else [None, "int8_io"]
 # Largest |TFLite - Keras| output difference, as a share of the outputs' range.
-TOLERANCE = {None: 1e-5, "float16": 5e-3, "dynamic": 5e-2, "int8": 0.1,
-             "int8_io": 0.1, "int16x8": 3e-2}  # fmt: skip
+TOLERANCE = {
+    None: 1e-5,
+    "float16": 5e-3,
+    "dynamic": 5e-2,
+    "int8": 0.1,
+    "int8_io": 0.1,
+    "int16x8": 3e-2,
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +45,14 @@ def converted(setup, tmp_path_factory):
     folder = tmp_path_factory.mktemp("modes")
     return {
         mode: tflite_export.convert(
-            model, folder / f"cnn_{mode}.tflite", quantization=mode,
-            representative_data=x[:200], verbose=0,
+            model,
+            folder / f"cnn_{mode}.tflite",
+            quantization=mode,
+            representative_data=x[:200],
+            verbose=0,
         )
         for mode in MODES
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -100,10 +109,15 @@ def test_probability_head_names_its_output(setup, tmp_path):
 def test_sidecar_describes_the_file_for_android(setup, tmp_path):
     x, _, model = setup
     result = tflite_export.convert(
-        model, tmp_path / "cnn_int8_io.tflite", quantization="int8_io",
-        representative_data=x[:50], labels=["a", "b", "c"],
-        normalization={"mean": 0.0, "std": 255.0}, metadata=False, verbose=0,
-    )  # fmt: skip
+        model,
+        tmp_path / "cnn_int8_io.tflite",
+        quantization="int8_io",
+        representative_data=x[:50],
+        labels=["a", "b", "c"],
+        normalization={"mean": 0.0, "std": 255.0},
+        metadata=False,
+        verbose=0,
+    )
     assert result.sidecar_path == str(tmp_path / "cnn_int8_io.json")
     with open(result.sidecar_path) as f:
         sidecar = json.load(f)
@@ -118,7 +132,9 @@ def test_sidecar_describes_the_file_for_android(setup, tmp_path):
 def test_keras_file_converts(setup, tmp_path):
     x, _, model = setup
     model.save(tmp_path / "cnn.keras")
-    result = tflite_export.convert(str(tmp_path / "cnn.keras"), tmp_path / "cnn.tflite", sidecar=False)
+    result = tflite_export.convert(
+        str(tmp_path / "cnn.keras"), tmp_path / "cnn.tflite", sidecar=False
+    )
     report = tflite_export.evaluate(result.path, x, reference=model, latency_samples=0)
     assert report.max_abs_diff < 1e-4 and result.sidecar_path is None
     assert not (tmp_path / "cnn.json").exists()
@@ -150,9 +166,13 @@ def test_calibration_from_tf_data(setup, tmp_path):
     x, y, model = setup
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
     result = tflite_export.convert(
-        model, tmp_path / "c.tflite", quantization="int8",
-        representative_data=dataset, num_calibration_samples=48, verbose=0,
-    )  # fmt: skip
+        model,
+        tmp_path / "c.tflite",
+        quantization="int8",
+        representative_data=dataset,
+        num_calibration_samples=48,
+        verbose=0,
+    )
     assert result.calibration_samples == 48
 
 
@@ -171,7 +191,9 @@ def test_representative_data_of_the_wrong_shape_names_the_expected_one(setup, tm
     good = tmp_path / "m.tflite"
     good.write_bytes(b"an earlier good file")
     wrong = np.zeros((10, 28, 28, 1), "float32")
-    with pytest.raises(ValueError, match=r"shape \(28, 28, 1\).*expects inputs of shape \(8, 8, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"shape \(28, 28, 1\).*expects inputs of shape \(8, 8, 1\)"
+    ):
         tflite_export.convert(model, good, quantization="int8", representative_data=wrong)
     assert good.read_bytes() == b"an earlier good file"
     assert os.listdir(tmp_path) == ["m.tflite"]
@@ -187,7 +209,10 @@ def test_op_without_builtin_kernel_names_it_and_the_flag(tmp_path):
     model = keras.Model(inputs, L.Dense(3)(Determinant()(inputs)))
     good = tmp_path / "m.tflite"
     good.write_bytes(b"an earlier good file")
-    with pytest.raises(tflite_export.ExportError, match="no built-in TFLite kernel: MatrixDeterminant.*allow_select_tf_ops=True"):
+    with pytest.raises(
+        tflite_export.ExportError,
+        match="no built-in TFLite kernel: MatrixDeterminant.*allow_select_tf_ops=True",
+    ):
         tflite_export.convert(model, good)
     assert good.read_bytes() == b"an earlier good file"
     assert sorted(os.listdir(tmp_path)) == ["m.tflite"]
@@ -228,7 +253,9 @@ def test_bad_settings(setup, tmp_path, kwargs, message):
 
 
 def test_non_keras_object(tmp_path):
-    with pytest.raises(ValueError, match="model must be a Keras model or the path of a .keras file. Received: dict"):
+    with pytest.raises(
+        ValueError, match="model must be a Keras model or the path of a .keras file. Received: dict"
+    ):
         tflite_export.convert({}, tmp_path / "m.tflite")
 
 

@@ -53,8 +53,9 @@ def test_latency_is_measured_at_batch_one(files):
 
 def test_reference_as_keras_file(files):
     x, _, _, folder, float_file, _ = files
-    report = tflite_export.evaluate(float_file, x, reference=str(folder / "cnn.keras"),
-                                    latency_samples=0)
+    report = tflite_export.evaluate(
+        float_file, x, reference=str(folder / "cnn.keras"), latency_samples=0
+    )
     assert report.agreement == 1.0
 
 
@@ -62,7 +63,9 @@ def test_bad_input(files, tmp_path):
     x, y, *_, float_file, _ = files
     with pytest.raises(ValueError, match="y has 10 labels but x has 300 samples"):
         tflite_export.evaluate(float_file, x, y[:10], latency_samples=0)
-    with pytest.raises(ValueError, match=r"x has samples of shape \(4, 4, 1\), but the file expects \(8, 8, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"x has samples of shape \(4, 4, 1\), but the file expects \(8, 8, 1\)"
+    ):
         tflite_export.evaluate(float_file, x[:, :4, :4], latency_samples=0)
     with pytest.raises(ValueError, match="No such .tflite file"):
         tflite_export.evaluate(str(tmp_path / "absent.tflite"), x)

@@ -77,10 +77,14 @@ def model_inputs(pixels, channels):
 def train_student(pixels, y, channels):
     layers = keras.layers
     model = keras.Sequential(
-        [keras.Input((16, 16, channels), name="image"),
-         layers.Conv2D(8, 3, strides=2, activation="relu"), layers.Flatten(), layers.Dense(10)],
+        [
+            keras.Input((16, 16, channels), name="image"),
+            layers.Conv2D(8, 3, strides=2, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(10),
+        ],
         name=f"digits_{channels}ch",
-    )  # fmt: skip
+    )
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(model_inputs(pixels, channels), y, epochs=8, batch_size=64, verbose=0)
     return model
@@ -98,22 +102,45 @@ def exported(digits, tmp_path_factory):
         channels, mode, image_input, probabilities = case
         files[case] = str(folder / f"{case_id(case)}.tflite")
         tflite_export.convert(
-            students[channels], files[case], quantization=mode,
-            representative_data=model_inputs(pixels[:200], channels), labels=LABELS,
-            normalization=NORMALIZATION, image_input=image_input,
-            probabilities=probabilities, verbose=0,
-        )  # fmt: skip
+            students[channels],
+            files[case],
+            quantization=mode,
+            representative_data=model_inputs(pixels[:200], channels),
+            labels=LABELS,
+            normalization=NORMALIZATION,
+            image_input=image_input,
+            probabilities=probabilities,
+            verbose=0,
+        )
     # The README's command, on the 1-channel student saved to a .keras file.
     students[1].save(folder / "student.keras")
     np.savez(folder / "calib.npz", x=model_inputs(pixels[:200], 1))
     (folder / "labels.txt").write_text("".join(f"{name}\n" for name in LABELS))
     files[README_COMMAND] = str(folder / "student_int8.tflite")
-    assert main([
-        "export", str(folder / "student.keras"), "--quantization", "int8",
-        "--calibration", str(folder / "calib.npz"), "-o", files[README_COMMAND],
-        "--labels", str(folder / "labels.txt"), "--normalization", "0", "255",
-        "--image-input", "uint8_rgb", "--probabilities", "--quiet",
-    ]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                str(folder / "student.keras"),
+                "--quantization",
+                "int8",
+                "--calibration",
+                str(folder / "calib.npz"),
+                "-o",
+                files[README_COMMAND],
+                "--labels",
+                str(folder / "labels.txt"),
+                "--normalization",
+                "0",
+                "255",
+                "--image-input",
+                "uint8_rgb",
+                "--probabilities",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return files, students
 
 
@@ -134,8 +161,10 @@ def classified(digits, exported, mediapipe_python, tmp_path_factory):
     (folder / "job.json").write_text(json.dumps(job))
     done = subprocess.run(
         [str(mediapipe_python), str(SCRIPT), str(folder / "job.json"), str(folder / "result.json")],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads((folder / "result.json").read_text())
 
@@ -166,11 +195,14 @@ def test_mediapipe_classifies_like_litert(case, digits, exported, classified):
         tolerance = 1e-5 if mode in ("float32", "dynamic", "float16") else 0.02
         np.testing.assert_allclose(scores.sum(-1), 1.0, atol=tolerance)
     if mode == "float32":  # the folded softmax against NumPy's
-        expected = logits if not probabilities else np.exp(logits) / np.exp(logits).sum(
-            -1, keepdims=True)
+        expected = (
+            logits if not probabilities else np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+        )
         np.testing.assert_allclose(scores, expected, atol=1e-4)
-    print(f"{case_id(case)}: MediaPipe vs LiteRT top-1 {agreement:.2%}, vs Keras {with_keras:.2%}, "
-          f"max |score diff| vs LiteRT {np.abs(scores - litert).max():.3g}")  # fmt: skip
+    print(
+        f"{case_id(case)}: MediaPipe vs LiteRT top-1 {agreement:.2%}, vs Keras {with_keras:.2%}, "
+        f"max |score diff| vs LiteRT {np.abs(scores - litert).max():.3g}"
+    )
 
 
 def test_the_readme_command_makes_a_file_mediapipe_loads(digits, exported, classified):

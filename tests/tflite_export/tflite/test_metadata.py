@@ -29,10 +29,14 @@ NORM = {"mean": 0.0, "std": 255.0}
 def rgb_model(head=None, channels=3, name="rgb"):
     """An untrained 8x8 image model: the metadata does not need training."""
     return keras.Sequential(
-        [keras.Input((8, 8, channels), name="image"), L.Conv2D(4, 3, activation="relu"),
-         L.Flatten(), L.Dense(3, activation=head)],
+        [
+            keras.Input((8, 8, channels), name="image"),
+            L.Conv2D(4, 3, activation="relu"),
+            L.Flatten(),
+            L.Dense(3, activation=head),
+        ],
         name=name,
-    )  # fmt: skip
+    )
 
 
 def pixels(n=64, seed=0):
@@ -49,15 +53,21 @@ def test_metadata_and_folding_on_every_backend(tmp_path):
     norm = {"mean": 10.0, "std": 200.0}
     path = tmp_path / "gray.tflite"
     result = tflite_export.convert(
-        model, path, labels=["cat", "dog", "fox"], normalization=norm,
-        image_input="uint8_rgb", probabilities=True,
-        metadata={"version": "7", "author": "tests"}, verbose=0,
-    )  # fmt: skip
+        model,
+        path,
+        labels=["cat", "dog", "fox"],
+        normalization=norm,
+        image_input="uint8_rgb",
+        probabilities=True,
+        metadata={"version": "7", "author": "tests"},
+        verbose=0,
+    )
     assert result.input_dtype == "uint8" and result.inputs[0].shape == (-1, 8, 8, 3)
     x = pixels()
     luminance = x.astype("float64") @ np.array([0.299, 0.587, 0.114])
     logits = keras.ops.convert_to_numpy(
-        model.predict(((luminance[..., None] - 10.0) / 200.0).astype("float32"), verbose=0))
+        model.predict(((luminance[..., None] - 10.0) / 200.0).astype("float32"), verbose=0)
+    )
     expected = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     outputs = tflite_export.evaluate(path, x, latency_samples=0).outputs
     np.testing.assert_allclose(outputs, expected, atol=1e-5)
@@ -80,8 +90,9 @@ def test_metadata_and_folding_on_every_backend(tmp_path):
 
 @tensorflow_only
 def test_float_rgb_input_records_its_normalization(tmp_path):
-    result = tflite_export.convert(rgb_model(), tmp_path / "rgb.tflite", normalization=NORM,
-                                   verbose=0)  # fmt: skip
+    result = tflite_export.convert(
+        rgb_model(), tmp_path / "rgb.tflite", normalization=NORM, verbose=0
+    )
     info = tflite_export.read_metadata(result.path)
     assert info.input.normalization == {"mean": [0.0], "std": [255.0]}
     assert info.input.dtype == "float32" and info.input.shape == (-1, 8, 8, 3)
@@ -95,8 +106,15 @@ def test_per_channel_normalization_and_int8(tmp_path):
     norm = {"mean": [120.0, 110.0, 100.0], "std": [60.0, 61.0, 62.0]}
     x = ((pixels(100).astype("float32") - norm["mean"]) / norm["std"]).astype("float32")
     path = tmp_path / "int8.tflite"
-    tflite_export.convert(model, path, quantization="int8", representative_data=x,
-                          labels=["a", "b", "c"], normalization=norm, verbose=0)  # fmt: skip
+    tflite_export.convert(
+        model,
+        path,
+        quantization="int8",
+        representative_data=x,
+        labels=["a", "b", "c"],
+        normalization=norm,
+        verbose=0,
+    )
     info = tflite_export.read_metadata(path)
     assert info.input.normalization == norm and info.score_kind == "logits"
 
@@ -106,8 +124,9 @@ def test_packed_labels_and_aligned_buffers(tmp_path):
     """The label file is a stored zip entry after the flatbuffer, and every
     weight buffer stays on a 16-byte boundary after the rewrite."""
     path = tmp_path / "m.tflite"
-    tflite_export.convert(rgb_model(), path, labels=["a", "b", "c"], normalization=NORM,
-                          sidecar=False, verbose=0)  # fmt: skip
+    tflite_export.convert(
+        rgb_model(), path, labels=["a", "b", "c"], normalization=NORM, sidecar=False, verbose=0
+    )
     content = path.read_bytes()
     with zipfile.ZipFile(io.BytesIO(content)) as packed:
         assert packed.namelist() == ["labels.txt"]
@@ -135,13 +154,21 @@ def test_metadata_only_when_asked(tmp_path):
     # A non-image model gets feature metadata: labels, normalization, int8_io allowed.
     dense = keras.Sequential([keras.Input((4,)), L.Dense(3)], name="dense")
     result = tflite_export.convert(
-        dense, tmp_path / "d.tflite", quantization="int8_io",
+        dense,
+        tmp_path / "d.tflite",
+        quantization="int8_io",
         representative_data=np.random.default_rng(0).normal(size=(50, 4)).astype("float32"),
-        labels=["a", "b", "c"], normalization={"mean": 1.0, "std": 2.0}, verbose=0,
-    )  # fmt: skip
+        labels=["a", "b", "c"],
+        normalization={"mean": 1.0, "std": 2.0},
+        verbose=0,
+    )
     info = result.metadata
     assert info.input.color_space is None and info.input.dtype == "int8"
-    assert info.input.normalization == {"mean": [1.0], "std": [2.0]} and info.labels == ["a", "b", "c"]
+    assert info.input.normalization == {"mean": [1.0], "std": [2.0]} and info.labels == [
+        "a",
+        "b",
+        "c",
+    ]
 
 
 @tensorflow_only
@@ -168,56 +195,134 @@ def _ragged_model():
 # (id, model maker, convert keyword arguments, error words)
 HOSTILE = [
     ("labels-empty", rgb_model, dict(labels=[], normalization=NORM), "labels is empty"),
-    ("labels-count", rgb_model, dict(labels=["a", "b"], normalization=NORM),
-     "labels has 2 names but the model outputs 3"),
-    ("labels-duplicate", rgb_model, dict(labels=["a", "b", "a"], normalization=NORM),
-     r"labels must be distinct; repeated: \['a'\]"),
-    ("labels-blank-name", rgb_model, dict(labels=["a", " ", "c"], normalization=NORM),
-     "non-empty names on one line each"),
-    ("labels-newline", rgb_model, dict(labels=["a", "b\nx", "c"], normalization=NORM),
-     "non-empty names on one line each"),
+    (
+        "labels-count",
+        rgb_model,
+        dict(labels=["a", "b"], normalization=NORM),
+        "labels has 2 names but the model outputs 3",
+    ),
+    (
+        "labels-duplicate",
+        rgb_model,
+        dict(labels=["a", "b", "a"], normalization=NORM),
+        r"labels must be distinct; repeated: \['a'\]",
+    ),
+    (
+        "labels-blank-name",
+        rgb_model,
+        dict(labels=["a", " ", "c"], normalization=NORM),
+        "non-empty names on one line each",
+    ),
+    (
+        "labels-newline",
+        rgb_model,
+        dict(labels=["a", "b\nx", "c"], normalization=NORM),
+        "non-empty names on one line each",
+    ),
     ("labels-string", rgb_model, dict(labels="a,b,c"), "labels must be a list of class names"),
-    ("normalization-length", rgb_model, dict(normalization={"mean": [0, 0], "std": 1}),
-     r"normalization\['mean'\] has 2 values but the model's input has 3 channels"),
-    ("normalization-zero-std", rgb_model, dict(normalization={"mean": 0, "std": 0}),
-     r"normalization\['std'\] must not be 0"),
-    ("normalization-nan", rgb_model, dict(normalization={"mean": float("nan"), "std": 1}),
-     "must hold finite numbers"),
-    ("image-input-unknown", rgb_model, dict(image_input="rgb", normalization=NORM),
-     r"image_input must be None or one of \('uint8_rgb',\)"),
-    ("image-input-not-image", lambda: keras.Sequential([keras.Input((4,)), L.Dense(3)]),
-     dict(image_input="uint8_rgb", normalization=NORM), "needs an image model"),
-    ("image-input-4-channels", lambda: rgb_model(channels=4),
-     dict(image_input="uint8_rgb", normalization=NORM), r"1 \(luminance\) or 3 \(RGB\) channels"),
-    ("image-input-no-normalization", rgb_model, dict(image_input="uint8_rgb"),
-     "needs normalization="),
-    ("image-input-int8-io", rgb_model,
-     dict(image_input="uint8_rgb", normalization=NORM, quantization="int8_io"),
-     "quantization='int8_io' makes the input int8.*Use quantization='int8'"),
-    ("image-input-int16x8", rgb_model,
-     dict(image_input="uint8_rgb", normalization=NORM, quantization="int16x8"),
-     "quantization='int16x8' cannot take image_input='uint8_rgb'"),
-    ("mediapipe-int8-io", rgb_model,
-     dict(labels=["a", "b", "c"], normalization=NORM, quantization="int8_io"),
-     "int8 input, which MediaPipe's ImageClassifier refuses.*image_input='uint8_rgb'"),
-    ("mediapipe-one-channel", lambda: rgb_model(channels=1),
-     dict(labels=["a", "b", "c"], normalization=NORM),
-     "1-channel images.*Pass image_input='uint8_rgb'.*metadata=False"),
-    ("mediapipe-float-no-normalization", rgb_model, dict(labels=["a", "b", "c"]),
-     "A float image input needs normalization="),
-    ("probabilities-multi-output", _ragged_model, dict(probabilities=True),
-     "probabilities=True folds a softmax after the model's one head, but the model has 2"),
-    ("probabilities-one-unit", lambda: keras.Sequential([keras.Input((4,)), L.Dense(1)]),
-     dict(probabilities=True), "2 classes or more"),
-    ("probabilities-not-bool", rgb_model, dict(probabilities="yes"),
-     "probabilities must be True or False"),
+    (
+        "normalization-length",
+        rgb_model,
+        dict(normalization={"mean": [0, 0], "std": 1}),
+        r"normalization\['mean'\] has 2 values but the model's input has 3 channels",
+    ),
+    (
+        "normalization-zero-std",
+        rgb_model,
+        dict(normalization={"mean": 0, "std": 0}),
+        r"normalization\['std'\] must not be 0",
+    ),
+    (
+        "normalization-nan",
+        rgb_model,
+        dict(normalization={"mean": float("nan"), "std": 1}),
+        "must hold finite numbers",
+    ),
+    (
+        "image-input-unknown",
+        rgb_model,
+        dict(image_input="rgb", normalization=NORM),
+        r"image_input must be None or one of \('uint8_rgb',\)",
+    ),
+    (
+        "image-input-not-image",
+        lambda: keras.Sequential([keras.Input((4,)), L.Dense(3)]),
+        dict(image_input="uint8_rgb", normalization=NORM),
+        "needs an image model",
+    ),
+    (
+        "image-input-4-channels",
+        lambda: rgb_model(channels=4),
+        dict(image_input="uint8_rgb", normalization=NORM),
+        r"1 \(luminance\) or 3 \(RGB\) channels",
+    ),
+    (
+        "image-input-no-normalization",
+        rgb_model,
+        dict(image_input="uint8_rgb"),
+        "needs normalization=",
+    ),
+    (
+        "image-input-int8-io",
+        rgb_model,
+        dict(image_input="uint8_rgb", normalization=NORM, quantization="int8_io"),
+        "quantization='int8_io' makes the input int8.*Use quantization='int8'",
+    ),
+    (
+        "image-input-int16x8",
+        rgb_model,
+        dict(image_input="uint8_rgb", normalization=NORM, quantization="int16x8"),
+        "quantization='int16x8' cannot take image_input='uint8_rgb'",
+    ),
+    (
+        "mediapipe-int8-io",
+        rgb_model,
+        dict(labels=["a", "b", "c"], normalization=NORM, quantization="int8_io"),
+        "int8 input, which MediaPipe's ImageClassifier refuses.*image_input='uint8_rgb'",
+    ),
+    (
+        "mediapipe-one-channel",
+        lambda: rgb_model(channels=1),
+        dict(labels=["a", "b", "c"], normalization=NORM),
+        "1-channel images.*Pass image_input='uint8_rgb'.*metadata=False",
+    ),
+    (
+        "mediapipe-float-no-normalization",
+        rgb_model,
+        dict(labels=["a", "b", "c"]),
+        "A float image input needs normalization=",
+    ),
+    (
+        "probabilities-multi-output",
+        _ragged_model,
+        dict(probabilities=True),
+        "probabilities=True folds a softmax after the model's one head, but the model has 2",
+    ),
+    (
+        "probabilities-one-unit",
+        lambda: keras.Sequential([keras.Input((4,)), L.Dense(1)]),
+        dict(probabilities=True),
+        "2 classes or more",
+    ),
+    (
+        "probabilities-not-bool",
+        rgb_model,
+        dict(probabilities="yes"),
+        "probabilities must be True or False",
+    ),
     ("metadata-bad-type", rgb_model, dict(metadata="yes"), "metadata must be None"),
-    ("metadata-bad-field", rgb_model, dict(metadata={"colour": "red"}),
-     "metadata as a dict takes non-empty strings"),
-]  # fmt: skip
+    (
+        "metadata-bad-field",
+        rgb_model,
+        dict(metadata={"colour": "red"}),
+        "metadata as a dict takes non-empty strings",
+    ),
+]
 
 
-@pytest.mark.parametrize("make, kwargs, words", [r[1:] for r in HOSTILE], ids=[r[0] for r in HOSTILE])
+@pytest.mark.parametrize(
+    "make, kwargs, words", [r[1:] for r in HOSTILE], ids=[r[0] for r in HOSTILE]
+)
 def test_hostile_options(make, kwargs, words, tmp_path):
     kwargs = dict(kwargs)
     if kwargs.get("quantization") in ("int8_io", "int16x8"):
@@ -238,8 +343,9 @@ def test_read_metadata_errors(tmp_path):
 @tensorflow_only
 def test_uint8_input_in_evaluate_takes_raw_pixels(tmp_path):
     path = tmp_path / "u.tflite"
-    tflite_export.convert(rgb_model(), path, normalization=NORM, image_input="uint8_rgb",
-                          sidecar=False, verbose=0)  # fmt: skip
+    tflite_export.convert(
+        rgb_model(), path, normalization=NORM, image_input="uint8_rgb", sidecar=False, verbose=0
+    )
     with pytest.raises(ValueError, match="Pass the raw images, not normalized ones"):
         tflite_export.evaluate(path, pixels(4) / 255.0, latency_samples=0)
     with pytest.raises(ValueError, match=r"pass reference=model.predict\(x_model\)"):

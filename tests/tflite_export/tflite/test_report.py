@@ -36,9 +36,10 @@ def files(tmp_path_factory):
     np.savez(folder / "no_x.npz", images=x)
     paths = [
         tflite_export.convert(model, folder / "cnn_float32.tflite", verbose=0).path,
-        tflite_export.convert(model, folder / "cnn_dynamic.tflite", quantization="dynamic",
-                              verbose=0).path,
-    ]  # fmt: skip
+        tflite_export.convert(
+            model, folder / "cnn_dynamic.tflite", quantization="dynamic", verbose=0
+        ).path,
+    ]
     reference = model.predict(x, verbose=0)
     reports = [
         tflite_export.evaluate(path, x, y, reference=reference, latency_samples=5, warmup=1)
@@ -89,8 +90,16 @@ def _by_header(header, row):
 def test_markdown_has_one_row_per_file_with_measured_values(files):
     _, paths, reports = files
     header, *rows = _markdown_rows(rep.comparison_markdown(reports, caption="256 samples"))
-    assert header == ["file", "bytes", "vs first", "accuracy", "agreement", "max abs diff",
-                      "batch-1 latency (mean)", "batch-1 latency (p90)"]  # fmt: skip
+    assert header == [
+        "file",
+        "bytes",
+        "vs first",
+        "accuracy",
+        "agreement",
+        "max abs diff",
+        "batch-1 latency (mean)",
+        "batch-1 latency (p90)",
+    ]
     assert len(rows) == 2
     sizes = [os.path.getsize(path) for path in paths]
     for row, path, size, report in zip(rows, paths, sizes, reports):
@@ -106,8 +115,12 @@ def test_markdown_has_one_row_per_file_with_measured_values(files):
 
 def test_columns_nothing_measured_are_left_out(files):
     _, _, reports = files
-    bare = [dataclasses.replace(r, agreement=None, max_abs_diff=None, latency_ms=None,
-                                latency_p90_ms=None) for r in reports]  # fmt: skip
+    bare = [
+        dataclasses.replace(
+            r, agreement=None, max_abs_diff=None, latency_ms=None, latency_p90_ms=None
+        )
+        for r in reports
+    ]
     header, rows = rep.comparison_table(bare)
     assert header == ["file", "bytes", "vs first", "accuracy"] and len(rows) == 2
     with pytest.raises(ValueError, match="at least one EvaluationReport"):
@@ -116,9 +129,14 @@ def test_columns_nothing_measured_are_left_out(files):
 
 def test_equal_base_names_are_told_apart(files):
     _, _, reports = files
-    twins = [dataclasses.replace(reports[0], path=os.path.join("/a", "run1", "m.tflite")),
-             dataclasses.replace(reports[1], path=os.path.join("/a", "run2", "m.tflite"))]
-    assert rep.file_labels(twins) == [os.path.join("run1", "m.tflite"), os.path.join("run2", "m.tflite")]
+    twins = [
+        dataclasses.replace(reports[0], path=os.path.join("/a", "run1", "m.tflite")),
+        dataclasses.replace(reports[1], path=os.path.join("/a", "run2", "m.tflite")),
+    ]
+    assert rep.file_labels(twins) == [
+        os.path.join("run1", "m.tflite"),
+        os.path.join("run2", "m.tflite"),
+    ]
 
 
 def test_html_table_matches_the_markdown_and_escapes_names(files):
@@ -128,7 +146,7 @@ def test_html_table_matches_the_markdown_and_escapes_names(files):
     parsed = _parse(page)
     header, rows = rep.comparison_table([reports[0], odd])
     assert parsed.rows == [header] + rows  # same columns and cells, one row per file
-    assert 'a&lt;b&amp;&quot;c&quot;.tflite' in page and "a<b" not in page
+    assert "a&lt;b&amp;&quot;c&quot;.tflite" in page and "a<b" not in page
     assert "Q&amp;A &lt;run&gt;" in page and "x &lt; y" in page
     assert page.startswith("<!DOCTYPE html>") and "<img" not in page
     assert not {"script", "link"} & set(parsed.tags) and "http" not in page  # self-contained
@@ -169,11 +187,23 @@ def test_figure_errors(files, monkeypatch):
 
 def test_cli_writes_all_three_outputs(files, tmp_path, capsys):
     folder, paths, reports = files
-    out = {kind: tmp_path / name for kind, name in
-           [("markdown", "r.md"), ("html", "r.html"), ("figure", "r.png")]}  # fmt: skip
-    main(["report", *paths, "--data", str(folder / "test.npz"),
-          "--reference", str(folder / "cnn.keras"), "--latency-samples", "5",
-          *[arg for kind, path in out.items() for arg in (f"--{kind}", str(path))]])  # fmt: skip
+    out = {
+        kind: tmp_path / name
+        for kind, name in [("markdown", "r.md"), ("html", "r.html"), ("figure", "r.png")]
+    }
+    main(
+        [
+            "report",
+            *paths,
+            "--data",
+            str(folder / "test.npz"),
+            "--reference",
+            str(folder / "cnn.keras"),
+            "--latency-samples",
+            "5",
+            *[arg for kind, path in out.items() for arg in (f"--{kind}", str(path))],
+        ]
+    )
     printed = capsys.readouterr().out
     markdown = out["markdown"].read_text()
     assert markdown in printed and "256 samples from test.npz" in markdown
@@ -197,23 +227,43 @@ def _cases(folder, paths, out):
     html = ["--html", str(out / "r.html")]
     return [
         (["report", *data, *html], "no .tflite files given. Name one or more"),
-        (["report", paths[0], str(folder / "absent.tflite"), *data, *html],
-         "each file to compare: no such file .*absent.tflite'. Check the path"),
-        (["report", paths[0], str(folder / "test.npz"), *data, *html],
-         "each file to compare must be a .tflite file. Received: .*test.npz'"),
-        (["report", *paths, "--data", str(folder / "no_x.npz"), *html],
-         r"--data: .*no_x.npz' holds arrays \['images'\], but needs \['x'\]"),
-        (["report", *paths, *data, "--markdown", str(out / "missing" / "r.md")],
-         "--markdown: The folder of the output path does not exist"),
-        (["report", *paths, *data, "--figure", paths[0]],
-         "--figure .*cnn_float32.tflite would overwrite an input"),
-        (["report", *paths, "--data", str(folder / "unlabeled.npz"),
-          "--figure", str(out / "r.png")],
-         "--figure plots accuracy against size, but .*unlabeled.npz holds no 'y' labels "
-         "and no --reference was given"),
-        (["report", *paths, *data, "--reference", str(folder / "absent.keras"), *html],
-         "--reference: no such file .*absent.keras'"),
-    ]  # fmt: skip
+        (
+            ["report", paths[0], str(folder / "absent.tflite"), *data, *html],
+            "each file to compare: no such file .*absent.tflite'. Check the path",
+        ),
+        (
+            ["report", paths[0], str(folder / "test.npz"), *data, *html],
+            "each file to compare must be a .tflite file. Received: .*test.npz'",
+        ),
+        (
+            ["report", *paths, "--data", str(folder / "no_x.npz"), *html],
+            r"--data: .*no_x.npz' holds arrays \['images'\], but needs \['x'\]",
+        ),
+        (
+            ["report", *paths, *data, "--markdown", str(out / "missing" / "r.md")],
+            "--markdown: The folder of the output path does not exist",
+        ),
+        (
+            ["report", *paths, *data, "--figure", paths[0]],
+            "--figure .*cnn_float32.tflite would overwrite an input",
+        ),
+        (
+            [
+                "report",
+                *paths,
+                "--data",
+                str(folder / "unlabeled.npz"),
+                "--figure",
+                str(out / "r.png"),
+            ],
+            "--figure plots accuracy against size, but .*unlabeled.npz holds no 'y' labels "
+            "and no --reference was given",
+        ),
+        (
+            ["report", *paths, *data, "--reference", str(folder / "absent.keras"), *html],
+            "--reference: no such file .*absent.keras'",
+        ),
+    ]
 
 
 def test_cli_errors_name_the_problem_and_write_nothing(files, tmp_path, monkeypatch, capsys):

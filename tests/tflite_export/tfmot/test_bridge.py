@@ -53,8 +53,13 @@ def test_clone_of_every_listed_layer_matches_to_1e_5():
     cloned = {type(layer).__name__ for layer in clone.layers}
     cloned |= {type(layer).__name__ for layer in clone.get_layer("head").layers}
     listed = set(tfmot.SUPPORTED_LAYERS) - {
-        "Subtract", "Multiply", "Average", "Maximum", "Minimum", "ZeroPadding1D",
-    }  # fmt: skip
+        "Subtract",
+        "Multiply",
+        "Average",
+        "Maximum",
+        "Minimum",
+        "ZeroPadding1D",
+    }
     assert listed <= cloned
     assert len(clone.losses) == 1  # the L2 kernel regularizer came along
 
@@ -65,16 +70,12 @@ def test_sequential_clone_and_weights_back():
     )
     clone = tfmot.to_tf_keras(model)
     x = np.random.default_rng(2).normal(size=(8, 5)).astype("float32")
-    np.testing.assert_allclose(
-        clone(x).numpy(), keras.ops.convert_to_numpy(model(x)), atol=1e-5
-    )
+    np.testing.assert_allclose(clone(x).numpy(), keras.ops.convert_to_numpy(model(x)), atol=1e-5)
     for weight in clone.weights:
         weight.assign(weight.numpy() * 2.0)
     fresh = keras.models.clone_model(model)
     tfmot.set_layer_weights(fresh, tfmot.layer_weights(clone))
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(fresh(x)), clone(x).numpy(), atol=1e-5
-    )
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fresh(x)), clone(x).numpy(), atol=1e-5)
 
 
 def test_weights_of_another_architecture_are_refused():
@@ -85,9 +86,7 @@ def test_weights_of_another_architecture_are_refused():
 
 
 def test_unsupported_layer_is_named_with_its_class():
-    model = keras.Sequential(
-        [keras.Input((5,)), L.LayerNormalization(name="norm"), L.Dense(2)]
-    )
+    model = keras.Sequential([keras.Input((5,)), L.LayerNormalization(name="norm"), L.Dense(2)])
     with pytest.raises(
         ValueError,
         match=r"cannot clone layer 'norm' of class "
@@ -101,9 +100,7 @@ def doubled(t):
 
 
 def test_custom_activation_is_refused():
-    model = keras.Sequential(
-        [keras.Input((5,)), L.Dense(2, activation=doubled, name="odd")]
-    )
+    model = keras.Sequential([keras.Input((5,)), L.Dense(2, activation=doubled, name="odd")])
     with pytest.raises(ValueError, match=r"layer 'odd' .*activation .* is not a built-in"):
         tfmot.check_bridgeable(model)
 

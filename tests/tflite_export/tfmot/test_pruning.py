@@ -21,9 +21,17 @@ def pruned(setup, tmp_path_factory):
     x, y, validation, teacher, student = setup
     path = tmp_path_factory.mktemp("prune") / "student_pruned.tflite"
     return tflite_export.prune_distill(
-        student, teacher, x, y, path, target_sparsity=0.7, quantization="dynamic",
-        epochs=2, validation_data=validation, verbose=0,
-    )  # fmt: skip
+        student,
+        teacher,
+        x,
+        y,
+        path,
+        target_sparsity=0.7,
+        quantization="dynamic",
+        epochs=2,
+        validation_data=validation,
+        verbose=0,
+    )
 
 
 def _kernels(model):
@@ -81,7 +89,10 @@ def test_target_sparsity_outside_zero_one_is_refused(setup, target):
 
 def test_unknown_quantization_mode_is_refused(setup):
     x, y, _, teacher, student = setup
-    with pytest.raises(ValueError, match=r"quantization must be one of None \(float32\), 'float32', .*'int8'.*Received: quantization='int4'"):
+    with pytest.raises(
+        ValueError,
+        match=r"quantization must be one of None \(float32\), 'float32', .*'int8'.*Received: quantization='int4'",
+    ):
         tflite_export.prune_distill(student, teacher, x, y, quantization="int4")
 
 
@@ -99,11 +110,25 @@ def test_cli_prune_writes_the_file_and_prints_the_table(setup, tmp_path, capsys)
     np.save(tmp_path / "teacher.npy", outputs)
     np.savez(tmp_path / "train.npz", x=x, y=y)
     output = tmp_path / "pruned.tflite"
-    code = _cli([
-        "prune", str(tmp_path / "student.keras"), "--teacher", str(tmp_path / "teacher.npy"),
-        "--data", str(tmp_path / "train.npz"), "-o", str(output), "--target-sparsity", "0.5",
-        "--epochs", "1", "--quiet", "--engine", "tfmot",
-    ])  # fmt: skip
+    code = _cli(
+        [
+            "prune",
+            str(tmp_path / "student.keras"),
+            "--teacher",
+            str(tmp_path / "teacher.npy"),
+            "--data",
+            str(tmp_path / "train.npz"),
+            "-o",
+            str(output),
+            "--target-sparsity",
+            "0.5",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--engine",
+            "tfmot",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and output.exists()
     assert "sparsity" in printed and "gzip bytes" in printed
@@ -111,11 +136,16 @@ def test_cli_prune_writes_the_file_and_prints_the_table(setup, tmp_path, capsys)
 
 
 def test_cli_reports_bad_input_without_a_traceback(setup, tmp_path, capsys):
-    assert _cli(["qat", "s.keras", "--teacher", "t.keras", "--data", str(tmp_path / "missing.npz")]) == 2
+    assert (
+        _cli(["qat", "s.keras", "--teacher", "t.keras", "--data", str(tmp_path / "missing.npz")])
+        == 2
+    )
     error = capsys.readouterr().err
     assert error.startswith("error: ") and "missing.npz" in error and "Traceback" not in error
     np.savez(tmp_path / "bad.npz", images=np.zeros((2, 8, 8, 1)))
-    assert _cli(["qat", "s.keras", "--teacher", "t.keras", "--data", str(tmp_path / "bad.npz")]) == 2
+    assert (
+        _cli(["qat", "s.keras", "--teacher", "t.keras", "--data", str(tmp_path / "bad.npz")]) == 2
+    )
     error = capsys.readouterr().err
     assert "holds arrays ['images']" in error and "['x']" in error
 
@@ -126,10 +156,18 @@ def test_seed_makes_the_fine_tuning_reproducible(pruned, setup, tmp_path):
 
     def prune(seed, name):
         return tflite_export.prune_distill(
-            student, teacher, x, y, tmp_path / name, target_sparsity=0.7,
-            quantization="dynamic", epochs=2, validation_data=validation,
-            seed=seed, verbose=0,
-        )  # fmt: skip
+            student,
+            teacher,
+            x,
+            y,
+            tmp_path / name,
+            target_sparsity=0.7,
+            quantization="dynamic",
+            epochs=2,
+            validation_data=validation,
+            seed=seed,
+            verbose=0,
+        )
 
     def content(result):
         with open(result.path, "rb") as f:

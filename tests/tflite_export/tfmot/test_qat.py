@@ -30,9 +30,16 @@ def qat(setup, tmp_path_factory):
     x, y, validation, teacher, student = setup
     path = tmp_path_factory.mktemp("qat") / "student_qat.tflite"
     return tflite_export.quantization_aware_distill(
-        student, teacher, x, y, path, epochs=2, learning_rate=1e-3,
-        validation_data=validation, verbose=0,
-    )  # fmt: skip
+        student,
+        teacher,
+        x,
+        y,
+        path,
+        epochs=2,
+        learning_rate=1e-3,
+        validation_data=validation,
+        verbose=0,
+    )
 
 
 def _kernel_dtypes(path):
@@ -89,7 +96,9 @@ def test_tensorflow_loss_agrees_with_keras_kd_and_numpy():
     keras_kd_soft = keras.ops.convert_to_numpy(
         soft_target_kd(teacher_logits, student_logits, temperature)
     )
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(loss)[:4], keras_kd_soft[:4], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loss)[:4], keras_kd_soft[:4], rtol=1e-5, atol=1e-6
+    )
 
 
 def test_probability_students_are_read_as_log_probabilities():
@@ -97,9 +106,7 @@ def test_probability_students_are_read_as_log_probabilities():
     probabilities = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     packed = _targets.pack_targets(logits)
     from_logits = _train.distillation_loss(2.0, 0.1)(packed, logits)
-    from_probabilities = _train.distillation_loss(2.0, 0.1, "probabilities")(
-        packed, probabilities
-    )
+    from_probabilities = _train.distillation_loss(2.0, 0.1, "probabilities")(packed, probabilities)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(from_probabilities), 0.0, atol=1e-5)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(from_logits), 0.0, atol=1e-5)
 
@@ -158,12 +165,21 @@ def test_bad_settings_are_refused(setup, kwargs, message):
 def test_worker_failure_shows_its_stderr(tmp_path):
     """A TFMOT child that crashes (here: its arrays are missing) raises
     ExportError with the child's stderr, like a failed conversion."""
-    training = Training(seed=0, epochs=1, batch_size=8, temperature=4.0, alpha=0.1,
-                        learning_rate=1e-3)
-    job = Job("qat", str(tmp_path), str(tmp_path / "student.keras"),
-              str(tmp_path / "out.tflite"), "int8", training=training)
+    training = Training(
+        seed=0, epochs=1, batch_size=8, temperature=4.0, alpha=0.1, learning_rate=1e-3
+    )
+    job = Job(
+        "qat",
+        str(tmp_path),
+        str(tmp_path / "student.keras"),
+        str(tmp_path / "out.tflite"),
+        "int8",
+        training=training,
+    )
     keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(job.model)
-    with pytest.raises(tflite_export.ExportError, match=r"(?s)runs TFMOT failed \(exit code 1\).*arrays.npz"):
+    with pytest.raises(
+        tflite_export.ExportError, match=r"(?s)runs TFMOT failed \(exit code 1\).*arrays.npz"
+    ):
         run_job(job, "runs TFMOT")
 
 
