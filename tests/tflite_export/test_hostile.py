@@ -521,8 +521,11 @@ def test_every_command_reports_the_mistake(world, unchanged, capsys, arguments, 
 
 # -- Faults, as subprocesses -----------------------------------------------------
 
+# The child restores Python's own Ctrl-C handler: a shell starts background jobs
+# with SIGINT ignored, and children inherit that (as CI's jobs may be).
 EXPORT_SCRIPT = """
-import sys, keras, numpy as np, tflite_export
+import signal, sys, keras, numpy as np, tflite_export
+signal.signal(signal.SIGINT, signal.default_int_handler)
 model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3)])
 x = np.random.default_rng(0).normal(size=(30000, 8)).astype("float32")
 print("ready", flush=True)
