@@ -12,3 +12,11 @@ example_runs_on_tensorflow = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
     reason="the example runs once (TensorFlow); its features are tested on every backend",
 )
+
+# TFMOT's fine-tuning runs in the TensorFlow worker whatever the backend of the
+# calling process, so what happens inside it is tested once; each backend's
+# hand-off to the worker stays tested by the module's own fixture run.
+worker_behaviour_runs_on_tensorflow = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="inside the TensorFlow worker, the same on every backend; the hand-off is tested on each",
+)

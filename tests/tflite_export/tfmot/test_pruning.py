@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 import pytest
+from _once import worker_behaviour_runs_on_tensorflow
 from _tfmot_models import problem
 
 import tflite_export
@@ -102,6 +103,7 @@ def _cli(argv):
     return main(argv)
 
 
+@worker_behaviour_runs_on_tensorflow
 @pytest.mark.slow
 def test_cli_prune_writes_the_file_and_prints_the_table(setup, tmp_path, capsys):
     x, y, _, teacher, student = setup
@@ -150,6 +152,7 @@ def test_cli_reports_bad_input_without_a_traceback(setup, tmp_path, capsys):
     assert "holds arrays ['images']" in error and "['x']" in error
 
 
+@worker_behaviour_runs_on_tensorflow
 @pytest.mark.slow
 def test_seed_makes_the_fine_tuning_reproducible(pruned, setup, tmp_path):
     x, y, validation, teacher, student = setup
