@@ -215,7 +215,15 @@ def trained_teacher(args, data):
     path = os.path.join(args.work, "teacher.keras")
     record_path = os.path.join(args.work, "teacher.json")
     if os.path.exists(path) and os.path.exists(record_path):
-        return keras.saving.load_model(path, compile=False), _load_json(record_path)
+        record = _load_json(record_path)
+        asked = {"model": args.teacher, "epochs": args.teacher_epochs}
+        saved = {key: record[key] for key in asked}
+        if saved != asked:
+            raise SystemExit(
+                f"{args.work} holds a teacher trained as {saved}, not {asked}: pass "
+                "those settings to reuse it, or another --work to train a new one."
+            )
+        return keras.saving.load_model(path, compile=False), record
     start = time.process_time()
     keras.utils.set_random_seed(0)
     teacher = make_teacher(args.teacher)
