@@ -19,8 +19,8 @@ adds mixup, from its own cache):
 - dkd: `DKD` (Zhao et al., 2022; its defaults), weighted 1 against 1 for the
   labels (alpha 0.5), as in mdistiller;
 - mld: `MLD(standardize=True)` (multi-level logit distillation, Jin et
-  al., 2023, at mdistiller's temperatures 2-6, on standardized logits as
-  in Sun et al.'s MLKD runs), weighted 9 against 1 for the labels (alpha
+  al., 2023, at mdistiller's temperatures 2-6, its KL term on standardized
+  logits as in Sun et al.'s MLKD runs), weighted 9 against 1 for the labels (alpha
   0.1), as kd_std;
 - fm: function matching (`keras_kd.apps.recipes.function_matching`: alpha 0,
   KL at T=1, flips, translations and mixup, from the mixup cache).
@@ -39,8 +39,13 @@ Usage:
 
     # The full configuration (many hours):
     KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py
+    # The teacher alone first (the batch-norm `bn` teacher: about 94 CPU
+    # seconds an epoch here, 12-15 wall minutes on the shared 2 cores):
+    KERAS_BACKEND=tensorflow nice -n 19 python benchmarks/pays.py \\
+        --teacher bn --teacher-epochs 12 --teacher-only
+    # The previous session's reduced run (teacher_cnn, ~1 h):
     KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py \\
-        --teacher cnn --teacher-epochs 12 --epochs 8 --views 4 --seeds 0   # what fits in ~1 h here
+        --teacher cnn --teacher-epochs 12 --epochs 8 --views 4 --seeds 0
     python benchmarks/pays.py --quick                               # seconds: checks the script
 
 Writes benchmarks/RESULTS_pays.md (not with --quick).

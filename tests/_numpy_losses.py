@@ -96,19 +96,23 @@ def numpy_mld(t_logits, s_logits, temperatures, weights=(1.0, 1.0, 1.0), standar
     """Multi-level logit distillation (Jin et al., 2023; mdistiller's MLKD),
     summed over the temperatures: T^2 mean_i KL(p_t[i] || p_s[i]), plus
     sum_ij (G_t - G_s)^2 / B with G = P P^T (samples), plus
-    sum_ab (M_t - M_s)^2 / C with M = P^T P (classes); looped, float64."""
+    sum_ab (M_t - M_s)^2 / C with M = P^T P (classes); looped, float64.
+    `standardize` z-scores the logits of the instance term (Sun et al.)."""
     t_logits = np.asarray(t_logits, "float64")
     s_logits = np.asarray(s_logits, "float64")
-    if standardize:
-        t_logits, s_logits = (
-            (z - z.mean(-1, keepdims=True)) / (z.std(-1, ddof=1, keepdims=True) + 1e-7)
-            for z in (t_logits, s_logits)
-        )
+    # Sun et al.'s MLKD standardizes the instance term's logits only.
+    t_std, s_std = (
+        (z - z.mean(-1, keepdims=True)) / (z.std(-1, ddof=1, keepdims=True) + 1e-7)
+        if standardize
+        else z
+        for z in (t_logits, s_logits)
+    )
     batch, classes = s_logits.shape
     total = 0.0
     for temperature in temperatures:
+        qt, qs = softmax(t_std / temperature), softmax(s_std / temperature)
+        instance = temperature**2 * np.mean([kl(qt[i], qs[i]) for i in range(batch)])
         pt, ps = softmax(t_logits / temperature), softmax(s_logits / temperature)
-        instance = temperature**2 * np.mean([kl(pt[i], ps[i]) for i in range(batch)])
         samples = sum(
             (pt[i] @ pt[j] - ps[i] @ ps[j]) ** 2 for i in range(batch) for j in range(batch)
         )

@@ -81,9 +81,11 @@ def multi_level_kd(
       difference of the `(C, C)` class-correlation matrices.
 
     The loss is `instance_weight * instance + batch_weight * batch +
-    class_weight * class`. With `standardize=True` each row of logits is
-    z-scored first (logit standardization, Sun et al., CVPR 2024, whose
-    code applies it to MLKD the same way), `P = softmax(z-score(z) / T)`.
+    class_weight * class`. With `standardize=True` the instance term reads
+    z-scored logits, `KL(softmax(z-score(z_t) / T) || softmax(z-score(z_s) /
+    T))` (logit standardization, Sun et al., CVPR 2024); the batch and class
+    terms read the raw logits, as in that paper's MLKD code (its `kd_loss`
+    takes `logit_stand`, its `bc_loss` and `cc_loss` do not).
 
     Outputs with positions, `(batch, *positions, classes)`, are read as one
     row per position. With a `mask`, rows that do not count are left out:
@@ -100,7 +102,8 @@ def multi_level_kd(
         instance_weight: Weight of the instance-level term.
         batch_weight: Weight of the batch-level term.
         class_weight: Weight of the class-level term.
-        standardize: Whether to z-score each row of logits first.
+        standardize: Whether the instance term z-scores each row of
+            logits first.
         mask: `None`, or `(batch, *positions)`, 1 for rows that count.
 
     Returns:
@@ -129,9 +132,6 @@ def multi_level_kd(
     else:
         teachers = [_rows(teacher_logits, classes)] * len(temperatures)
     student = _rows(student_logits, classes)
-    if standardize:
-        teachers = [_numerics.standardize(z) for z in teachers]
-        student = _numerics.standardize(student)
     if mask is None:
         rows = ops.ones((ops.shape(student)[0],), "float32")
     else:
@@ -139,9 +139,16 @@ def multi_level_kd(
     counted = ops.sum(rows)
     # Every temperature at once: (K, rows, classes), K the temperatures.
     scale = ops.reshape(ops.convert_to_tensor(temperatures, "float32"), (-1, 1, 1))
+    if standardize:
+        kl_teachers = [_numerics.standardize(z) for z in teachers]
+        kl_student = _numerics.standardize(student)
+    else:
+        kl_teachers, kl_student = teachers, student
+    kl_teacher = ops.stack(kl_teachers, axis=0) / scale
+    kl_student = ops.broadcast_to(ops.expand_dims(kl_student, 0), ops.shape(kl_teacher)) / scale
+    kl = softmax_kl_divergence(kl_teacher, kl_student)
     teacher = ops.stack(teachers, axis=0) / scale
     student = ops.expand_dims(student, 0) / scale
-    kl = softmax_kl_divergence(teacher, ops.broadcast_to(student, ops.shape(teacher)))
     instance = ops.divide_no_nan(ops.sum(kl * rows, axis=-1), counted)
     instance = ops.sum(ops.square(ops.reshape(scale, (-1,))) * instance)
     # Rows that do not count are zero: they add nothing to either Gram matrix.
@@ -188,7 +195,9 @@ class MLD(DistillationLoss):
         batch_weight: Weight of the batch-level (sample Gram) term.
         class_weight: Weight of the class-level (class correlation) term.
         standardize: `True` for logit standardization (Sun et al., CVPR
-            2024) before every softmax, as `SoftTargetKD(standardize=True)`.
+            2024) in the instance term, as `SoftTargetKD(standardize=True)`;
+            the batch and class terms read raw logits, as in Sun et al.'s
+            MLKD code.
         weight: Multiplier in a weighted list of losses.
         name: Optional display name.
 

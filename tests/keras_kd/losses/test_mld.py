@@ -49,12 +49,21 @@ def test_instance_term_is_soft_target_kd_summed_over_temperatures():
     np.testing.assert_allclose(float(value), kd, rtol=1e-5)
 
 
-def test_standardized_ignores_scale_and_shift_of_rows():
+def test_standardize_changes_the_instance_term_only():
+    """Sun et al.'s MLKD: kd_loss takes logit_stand, bc_loss and cc_loss not."""
     t, s = logits(4), logits(5)
-    loss = losses.MLD(standardize=True)
-    base = loss_value(loss, ModelOutputs(t, "logits"), ModelOutputs(s, "logits"))
-    moved = loss_value(loss, ModelOutputs(5.0 * t + 2.0, "logits"), ModelOutputs(s - 9.0, "logits"))
-    np.testing.assert_allclose(moved, base, rtol=1e-4)
+    teacher, student = ModelOutputs(t, "logits"), ModelOutputs(s, "logits")
+    instance = losses.MLD(standardize=True, batch_weight=0.0, class_weight=0.0)
+    base = loss_value(instance, teacher, student)
+    moved = ModelOutputs(5.0 * t + 2.0, "logits"), ModelOutputs(0.5 * s - 9.0, "logits")
+    np.testing.assert_allclose(loss_value(instance, *moved), base, rtol=1e-4)
+    plain = losses.MLD(batch_weight=0.0, class_weight=0.0)
+    assert not np.isclose(loss_value(plain, teacher, student), base, rtol=1e-2)
+    relations = {
+        flag: loss_value(losses.MLD(standardize=flag, instance_weight=0.0), teacher, student)
+        for flag in (True, False)
+    }
+    np.testing.assert_allclose(relations[True], relations[False], rtol=1e-6)
 
 
 def test_masked_rows_are_left_out():
