@@ -39,8 +39,8 @@ Usage:
 
     # The full configuration (many hours):
     KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py
-    # The teacher alone first (the batch-norm `bn` teacher: about 94 CPU
-    # seconds an epoch here, 12-15 wall minutes on the shared 2 cores):
+    # The teacher alone first (the batch-norm `bn` teacher: about 100 CPU
+    # seconds an epoch here, 8-15 wall minutes on the shared 2 cores):
     KERAS_BACKEND=tensorflow nice -n 19 python benchmarks/pays.py \\
         --teacher bn --teacher-epochs 12 --teacher-only
     # The previous session's reduced run (teacher_cnn, ~1 h):
