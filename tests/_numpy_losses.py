@@ -3,7 +3,8 @@ papers and shared by the test files that check a loss in another setting
 (sequences, dense outputs, ensembles) than its own test file.
 
 Hinton et al. (2015) and its divergences (MiniLLM, GKD), DKD (Zhao et al.,
-2022, Eq. 1-5), DIST (Huang et al., 2022) and RKD (Park et al., 2019).
+2022, Eq. 1-5), DIST (Huang et al., 2022), RKD (Park et al., 2019) and MLD
+(Jin et al., 2023).
 """
 
 import numpy as np
@@ -89,3 +90,37 @@ def np_divergence(teacher, student, temperature, divergence="forward", beta=0.5)
         log_m = np.logaddexp(np.log(beta) + log_pt, np.log1p(-beta) + log_ps)
         value = beta * np_kl(log_pt, log_m) + (1 - beta) * np_kl(log_ps, log_m)
     return temperature**2 * value
+
+
+def numpy_mld(t_logits, s_logits, temperatures, weights=(1.0, 1.0, 1.0), standardize=False):
+    """Multi-level logit distillation (Jin et al., 2023; mdistiller's MLKD),
+    summed over the temperatures: T^2 mean_i KL(p_t[i] || p_s[i]), plus
+    sum_ij (G_t - G_s)^2 / B with G = P P^T (samples), plus
+    sum_ab (M_t - M_s)^2 / C with M = P^T P (classes); looped, float64.
+    `standardize` z-scores the logits of the instance term (Sun et al.)."""
+    t_logits = np.asarray(t_logits, "float64")
+    s_logits = np.asarray(s_logits, "float64")
+    # Sun et al.'s MLKD standardizes the instance term's logits only.
+    t_std, s_std = (
+        (z - z.mean(-1, keepdims=True)) / (z.std(-1, ddof=1, keepdims=True) + 1e-7)
+        if standardize
+        else z
+        for z in (t_logits, s_logits)
+    )
+    batch, classes = s_logits.shape
+    total = 0.0
+    for temperature in temperatures:
+        qt, qs = softmax(t_std / temperature), softmax(s_std / temperature)
+        instance = temperature**2 * np.mean([kl(qt[i], qs[i]) for i in range(batch)])
+        pt, ps = softmax(t_logits / temperature), softmax(s_logits / temperature)
+        samples = sum(
+            (pt[i] @ pt[j] - ps[i] @ ps[j]) ** 2 for i in range(batch) for j in range(batch)
+        )
+        per_class = sum(
+            (pt[:, a] @ pt[:, b] - ps[:, a] @ ps[:, b]) ** 2
+            for a in range(classes)
+            for b in range(classes)
+        )
+        total += weights[0] * instance + weights[1] * samples / batch
+        total += weights[2] * per_class / classes
+    return total

@@ -22,6 +22,8 @@ from keras_kd.losses.dkd import DKD
 from keras_kd.losses.dkd import decoupled_kd
 from keras_kd.losses.fitnet import FitNetHint
 from keras_kd.losses.fitnet import hint_distance
+from keras_kd.losses.mld import MLD
+from keras_kd.losses.mld import multi_level_kd
 from keras_kd.losses.registry import LossInfo
 from keras_kd.losses.registry import describe
 from keras_kd.losses.registry import listing
@@ -62,6 +64,7 @@ __all__ = [
     "DKD",
     "FitNetHint",
     "HuberDistillation",
+    "MLD",
     "MSEDistillation",
     "RKD",
     "SoftTargetKD",
@@ -73,6 +76,7 @@ __all__ = [
     "hint_distance",
     "huber_distillation",
     "mse_distillation",
+    "multi_level_kd",
     "rkd_loss",
     "soft_target_kd",
 ]

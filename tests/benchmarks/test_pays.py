@@ -59,3 +59,19 @@ def test_gap_closed_per_seed_and_report_of_finished_runs(tmp_path, pays, capsys)
 def test_report_without_a_teacher_says_so(tmp_path, pays):
     with pytest.raises(SystemExit, match="No trained teacher"):
         pays.main(["--work", str(tmp_path), "--report-only"])
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--teacher", "wide"], "trained as {'model': 'bn', 'epochs': 12}, not {'model': 'wide'"),
+        (["--teacher-epochs", "30"], "not {'model': 'bn', 'epochs': 30}"),
+    ],
+)
+def test_a_saved_teacher_of_other_settings_is_refused(tmp_path, pays, argv, words):
+    """Reuse is by --work: another teacher's settings name the folder's."""
+    (tmp_path / "teacher.keras").write_text("not loaded")
+    write(tmp_path, "teacher", {"model": "bn", "epochs": 12, "test": 0.9, "val": 0.9})
+    args = pays.parse_args(["--work", str(tmp_path), "--teacher-epochs", "12", *argv])
+    with pytest.raises(SystemExit, match=words.replace("{", r"\{").replace("}", r"\}")):
+        pays.trained_teacher(args, data=((None, None),) * 3)
