@@ -220,6 +220,11 @@ def _weighted(losses, weights):
     """Each loss with its weight from `distillation_loss_weights`."""
     if weights is None:
         return losses
+    if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
+        raise ValueError(
+            "distillation_loss_weights must be a list with one weight per "
+            f"distillation loss, e.g. [0.5] for one loss. Received: {weights!r}"
+        )
     weights = list(weights)
     if len(weights) != len(losses):
         raise ValueError(

@@ -107,11 +107,15 @@ def register(add_command):
 
 
 def _labels(value):
-    if value is None:
-        return None
-    if os.path.isfile(value):
-        with open(value, encoding="utf-8") as f:
-            return [line.strip() for line in f if line.strip()]
+    """A label file's path as it is (convert reads it), or comma-separated names."""
+    if value is None or os.path.isfile(value):
+        return value
+    if os.path.isdir(value) or value.endswith((".txt", ".csv")):
+        raise UsageError(
+            f"--labels {value!r} looks like a file's path but is no file. Give a "
+            "text file with one class name per line, or the names comma-separated "
+            "(--labels cat,dog,fox)."
+        )
     return [name.strip() for name in value.split(",")]
 
 

@@ -343,6 +343,11 @@ HOSTILE = [
         r"1 weights for 2 distillation losses",
     ),
     (
+        "weights_not_a_list",
+        lambda: distiller(distillation_losses=LogitsDistillation(), distillation_loss_weights=0.5),
+        r"distillation_loss_weights must be a list with one weight per distillation loss.*\[0.5\]",
+    ),
+    (
         "weight_set_twice",
         lambda: distiller(
             distillation_loss=SoftTargetKD(weight=0.5), distillation_loss_weights=[0.7]

@@ -48,7 +48,7 @@ def convert(
     allow_select_tf_ops: bool = False,
     sidecar: bool = True,
     labels: "Sequence[str] | str | os.PathLike | None" = None,
-    normalization: "tuple[float, float] | Sequence[float] | None" = None,
+    normalization: "Mapping[str, float | Sequence[float]] | tuple[float, float] | None" = None,
     output_kind: str = "auto",
     image_input: str | None = None,
     probabilities: bool = False,
@@ -83,12 +83,15 @@ def convert(
             kernel (the app then needs the Flex delegate). Off by default.
         sidecar: Whether to write the JSON sidecar (`student.json` beside
             `student.tflite`) for the Android app.
-        labels: Class names, one per output class, distinct: packed into the
-            file's metadata (the label file MediaPipe reads) and the sidecar.
-        normalization: `{"mean": m, "std": s}` (numbers, or one per
-            channel): the model is fed `(raw - mean) / std`; recorded in the
-            metadata and the sidecar, or folded into the graph with
-            `image_input`.
+        labels: Class names, one per output unit (one name for a
+            single-unit sigmoid head: the class its score measures),
+            distinct; or the path of a UTF-8 text file with one per line
+            (blank lines skipped). Packed into the file's metadata (the label
+            file MediaPipe reads) and the sidecar.
+        normalization: `{"mean": m, "std": s}` or a `(mean, std)` pair
+            (numbers, or one per channel, NumPy arrays included; `std` > 0):
+            the model is fed `(raw - mean) / std`; recorded in the metadata
+            and the sidecar, or folded into the graph with `image_input`.
         output_kind: `"auto"` (detect a softmax or sigmoid head), `"logits"`
             or `"probabilities"`; names the output tensor and goes in the
             sidecar.
@@ -108,8 +111,10 @@ def convert(
             (default: a hash of the converted model), `description`,
             `author` or `license`. An image model's metadata must make a file
             MediaPipe's `ImageClassifier` loads: combinations it would reject
-            (a 1-channel input without `image_input="uint8_rgb"`, an int8
-            input, a float input without `normalization`) raise instead.
+            (a 1-channel input without `image_input="uint8_rgb"`, other than 1
+            or 3 channels, an open height or width, an int8 input, a float
+            input without `normalization`, labels on a model of several
+            outputs) raise instead.
         verbose: 0 silent, 1 shows a calibration progress bar.
 
     Returns:

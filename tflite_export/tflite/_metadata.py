@@ -258,6 +258,8 @@ def read_metadata(path: "str | os.PathLike") -> "FileMetadata | None":
     if isinstance(path, (bytes, bytearray)):
         content = bytes(path)
     else:
+        if os.path.isdir(path):
+            raise ValueError(f"{path} is a folder; give the path of a .tflite file.")
         if not os.path.isfile(path):
             raise ValueError(f"No such .tflite file: {path}")
         with open(path, "rb") as f:
@@ -268,7 +270,9 @@ def read_metadata(path: "str | os.PathLike") -> "FileMetadata | None":
         buffer = _litert_compat.model_metadata(content, METADATA_NAME)
     except Exception as error:  # the flatbuffer reader fails in many ways
         raise ValueError(
-            f"{path} is not a .tflite file ({type(error).__name__}: {error})."
+            f"{path} is truncated or corrupt: it starts as a .tflite file but its "
+            f"flatbuffer cannot be read ({type(error).__name__}: {error}). Copy or "
+            "convert it again."
         ) from None
     if buffer is None:
         return None

@@ -30,7 +30,8 @@ def folder(tmp_path_factory):
     np.savez(folder / "calib.npz", x=x[:64])
     pixels = np.repeat(np.round(x * 255).astype("uint8"), 3, axis=-1)
     np.savez(folder / "frames.npz", x=pixels, y=y)
-    (folder / "labels.txt").write_text("circle\nsquare\n\ntriangle\n")
+    # As a Windows editor saves it: byte-order mark, CRLF line ends, a blank line.
+    (folder / "labels.txt").write_bytes("\ufeffcircle\r\nsquare\r\n\r\ntriangle\r\n".encode())
     (folder / "empty.txt").write_text("\n")
     (folder / "twice.txt").write_text("a\nb\na\n")
     return folder
@@ -77,6 +78,16 @@ CASES = [
         "duplicate-labels",
         "--labels {f}/twice.txt --image-input uint8_rgb --normalization 0 255",
         "labels must be distinct",
+    ),
+    (
+        "labels-file-missing",
+        "--labels {f}/lables.txt --image-input uint8_rgb --normalization 0 255",
+        "looks like a file's path but is no file",
+    ),
+    (
+        "normalization-negative-std",
+        "--image-input uint8_rgb --normalization 0 -255",
+        "must be positive",
     ),
     ("normalization-zero-std", "--image-input uint8_rgb --normalization 0 0", "must not be 0"),
     (

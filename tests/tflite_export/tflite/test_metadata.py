@@ -8,6 +8,7 @@ the metadata of files converted from every backend is read back.
 
 import io
 import json
+import pathlib
 import zipfile
 
 import keras
@@ -192,8 +193,67 @@ def _ragged_model():
     return keras.Model(inputs, [L.Dense(3)(inputs), L.Dense(2)(inputs)])
 
 
+def _open_size_model():
+    return keras.Sequential(
+        [keras.Input((None, None, 3)), L.GlobalAveragePooling2D(), L.Dense(3)], name="open"
+    )
+
+
+def _two_headed_image_model():
+    inputs = keras.Input((8, 8, 3))
+    features = L.Flatten()(inputs)
+    return keras.Model(inputs, [L.Dense(3)(features), L.Dense(2)(features)])
+
+
+def _one_unit_model():
+    return keras.Sequential([keras.Input((4,)), L.Dense(1, activation="sigmoid")])
+
+
 # (id, model maker, convert keyword arguments, error words)
 HOSTILE = [
+    # Files MediaPipe refused or misread before these were checked (issue 19's breaker round).
+    (
+        "labels-two-for-one-unit",
+        _one_unit_model,
+        dict(labels=["neg", "pos"]),
+        r"labels has 2 names but the model outputs 1 score.*Give one name",
+    ),
+    (
+        "labels-string-no-file",
+        rgb_model,
+        dict(labels="nope.txt"),
+        r"'nope.txt' is a string but no such file.*labels='labels.txt'",
+    ),
+    (
+        "labels-path-no-file",
+        rgb_model,
+        dict(labels=pathlib.Path("/no/such/labels.txt")),
+        "labels names no file",
+    ),
+    (
+        "normalization-negative-std",
+        rgb_model,
+        dict(normalization={"mean": 0, "std": -255}, labels=["a", "b", "c"]),
+        r"normalization\['std'\] must be positive.*MediaPipe refuses",
+    ),
+    (
+        "mediapipe-open-size",
+        _open_size_model,
+        dict(labels=["a", "b", "c"], normalization=NORM),
+        r"open height or width.*1x1.*fixed size.*metadata=False",
+    ),
+    (
+        "mediapipe-four-channels",
+        lambda: rgb_model(channels=4),
+        dict(labels=["a", "b", "c"], normalization=NORM),
+        r"4-channel images.*3 \(RGB\) or 1 \(luminance\) channels only.*metadata=False",
+    ),
+    (
+        "mediapipe-labels-two-outputs",
+        _two_headed_image_model,
+        dict(labels=["a", "b", "c"], normalization=NORM),
+        r"labels name the classes of one output, but the model has 2 outputs.*metadata=False",
+    ),
     ("labels-empty", rgb_model, dict(labels=[], normalization=NORM), "labels is empty"),
     (
         "labels-count",
@@ -335,9 +395,84 @@ def test_hostile_options(make, kwargs, words, tmp_path):
 def test_read_metadata_errors(tmp_path):
     with pytest.raises(ValueError, match="No such .tflite file"):
         tflite_export.read_metadata(tmp_path / "missing.tflite")
+    with pytest.raises(ValueError, match="is a folder; give the path of a .tflite file"):
+        tflite_export.read_metadata(tmp_path)
     (tmp_path / "junk.tflite").write_bytes(b"not a flatbuffer at all")
     with pytest.raises(ValueError, match="is not a .tflite file"):
         tflite_export.read_metadata(tmp_path / "junk.tflite")
+
+
+@tensorflow_only
+def test_read_metadata_of_a_truncated_file(tmp_path):
+    path = tmp_path / "m.tflite"
+    tflite_export.convert(rgb_model(), path, labels=["a", "b", "c"], normalization=NORM, verbose=0)
+    content = path.read_bytes()
+    (tmp_path / "half.tflite").write_bytes(content[: len(content) // 2])
+    with pytest.raises(ValueError, match="half.tflite is truncated or corrupt.*convert it again"):
+        tflite_export.read_metadata(tmp_path / "half.tflite")
+
+
+def _label_file(tmp_path):
+    """Class names as a Windows editor saves them: byte-order mark, CRLF, a blank line."""
+    path = tmp_path / "labels.txt"
+    path.write_bytes("\ufeffcat\r\nd\u00f6g\r\n\r\nfox\r\n".encode("utf-8"))
+    return path
+
+
+# (id, model maker, convert keyword arguments given tmp_path, check of the result)
+ACCEPTED = [
+    (
+        "labels-file-path",
+        rgb_model,
+        lambda tmp: dict(labels=str(_label_file(tmp)), normalization=NORM),
+        lambda result: result.metadata.labels == ["cat", "d\u00f6g", "fox"],
+    ),
+    (
+        "labels-pathlib",
+        rgb_model,
+        lambda tmp: dict(labels=_label_file(tmp), normalization=NORM),
+        lambda result: result.metadata.labels == ["cat", "d\u00f6g", "fox"],
+    ),
+    (
+        "labels-bytes-decoded",
+        rgb_model,
+        lambda tmp: dict(labels=[b"a", b"b", "c"], normalization=NORM),
+        lambda result: result.metadata.labels == ["a", "b", "c"],
+    ),
+    (
+        "normalization-pair",
+        rgb_model,
+        lambda tmp: dict(normalization=(0, 255)),
+        lambda result: result.metadata.input.normalization == {"mean": [0.0], "std": [255.0]},
+    ),
+    (
+        "normalization-numpy-per-channel",
+        rgb_model,
+        lambda tmp: dict(
+            normalization={"mean": np.float32(0.5), "std": np.array([60.0, 61.0, 62.0])}
+        ),
+        lambda result: (
+            result.metadata.input.normalization == {"mean": [0.5], "std": [60.0, 61.0, 62.0]}
+        ),
+    ),
+    (
+        "one-unit-one-label",
+        _one_unit_model,
+        lambda tmp: dict(labels=["dog"]),
+        lambda result: (
+            result.metadata.labels == ["dog"] and result.metadata.score_kind == "probabilities"
+        ),
+    ),
+]
+
+
+@tensorflow_only
+@pytest.mark.parametrize(
+    "make, kwargs, check", [r[1:] for r in ACCEPTED], ids=[r[0] for r in ACCEPTED]
+)
+def test_accepted_options(make, kwargs, check, tmp_path):
+    result = tflite_export.convert(make(), tmp_path / "m.tflite", verbose=0, **kwargs(tmp_path))
+    assert check(result), result.metadata
 
 
 @tensorflow_only
