@@ -276,6 +276,22 @@ def _check_mediapipe_image(mode, normalization, image_input, image):
             "takes a uint8 RGB frame and converts it to the model's channels, "
             f"{fix_metadata}."
         )
+    per_channel = [
+        key
+        for key in ("mean", "std")
+        if normalization is not None
+        and isinstance(normalization[key], list)
+        and len(set(normalization[key])) > 1
+    ]
+    if image_input is None and per_channel:
+        raise ValueError(
+            f"normalization[{per_channel[0]!r}] differs per channel "
+            f"({normalization[per_channel[0]]}), which MediaPipe's ImageClassifier "
+            "cannot apply to a float input ('Per-channel image normalization is not "
+            "available'). Pass image_input='uint8_rgb' (CLI: --image-input "
+            "uint8_rgb): the file then takes uint8 RGB pixels and applies the "
+            f"per-channel normalization itself, {fix_metadata}."
+        )
     if image_input is None and normalization is None:
         raise ValueError(
             "A float image input needs normalization={'mean': m, 'std': s} in its "

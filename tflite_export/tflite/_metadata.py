@@ -187,8 +187,10 @@ def _input_tensor(tensor, contract):
             schema.image_content(1, width, height),
             stats=([0.0], [255.0]),
         )
-    mean = _as_list(contract.normalization["mean"])
-    std = _as_list(contract.normalization["std"])
+    # One value where every channel has the same (MediaPipe reads a list of
+    # several as per-channel normalization, which it refuses for images).
+    mean = _as_list(contract.normalization["mean"])[:1]
+    std = _as_list(contract.normalization["std"])[:1]
     return schema.tensor(
         tensor.name,
         f"A float32 RGB image {width}x{height}, fed (pixel - mean) / std.",

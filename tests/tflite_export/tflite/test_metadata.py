@@ -103,21 +103,36 @@ def test_float_rgb_input_records_its_normalization(tmp_path):
 
 @tensorflow_only
 def test_per_channel_normalization_and_int8(tmp_path):
+    """Per-channel normalization is folded into a uint8 RGB file (MediaPipe
+    cannot apply it to a float image input); the int8 file's scores follow the
+    Keras model's on (pixel - mean) / std computed with NumPy. The same value
+    on every channel is one value in the metadata."""
     model = rgb_model()
     norm = {"mean": [120.0, 110.0, 100.0], "std": [60.0, 61.0, 62.0]}
-    x = ((pixels(100).astype("float32") - norm["mean"]) / norm["std"]).astype("float32")
+    frames = pixels(100)
+    x = ((frames.astype("float64") - norm["mean"]) / norm["std"]).astype("float32")
     path = tmp_path / "int8.tflite"
-    tflite_export.convert(
+    result = tflite_export.convert(
         model,
         path,
         quantization="int8",
         representative_data=x,
         labels=["a", "b", "c"],
         normalization=norm,
+        image_input="uint8_rgb",
         verbose=0,
     )
     info = tflite_export.read_metadata(path)
-    assert info.input.normalization == norm and info.score_kind == "logits"
+    assert info.input.normalization is None and info.input.dtype == "uint8"
+    sidecar = json.loads(pathlib.Path(result.sidecar_path).read_text())
+    assert sidecar["normalization_in_model"] == norm
+    outputs = tflite_export.evaluate(path, frames, latency_samples=0).outputs
+    logits = keras.ops.convert_to_numpy(model.predict(x, verbose=0))
+    assert np.mean(outputs.argmax(-1) == logits.argmax(-1)) >= 0.95
+
+    same = {"mean": [127.5] * 3, "std": [127.5] * 3}
+    result = tflite_export.convert(model, tmp_path / "f.tflite", normalization=same, verbose=0)
+    assert result.metadata.input.normalization == {"mean": [127.5], "std": [127.5]}
 
 
 @tensorflow_only
@@ -235,6 +250,13 @@ HOSTILE = [
         rgb_model,
         dict(normalization={"mean": 0, "std": -255}, labels=["a", "b", "c"]),
         r"normalization\['std'\] must be positive.*MediaPipe refuses",
+    ),
+    (
+        "mediapipe-per-channel-float",
+        rgb_model,
+        dict(normalization={"mean": [120.0, 110.0, 100.0], "std": 60.0}),
+        r"normalization\['mean'\] differs per channel.*Per-channel image normalization.*"
+        r"image_input='uint8_rgb'",
     ),
     (
         "mediapipe-open-size",
@@ -446,8 +468,8 @@ ACCEPTED = [
         lambda result: result.metadata.input.normalization == {"mean": [0.0], "std": [255.0]},
     ),
     (
-        "normalization-numpy-per-channel",
-        rgb_model,
+        "normalization-numpy-per-feature",
+        lambda: keras.Sequential([keras.Input((3,)), L.Dense(3)]),
         lambda tmp: dict(
             normalization={"mean": np.float32(0.5), "std": np.array([60.0, 61.0, 62.0])}
         ),
