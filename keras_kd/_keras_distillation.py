@@ -335,7 +335,9 @@ _MISPLACED = {
     "temperature": (
         "the temperature belongs to the distillation loss: "
         "distillation_loss=keras_kd.losses.SoftTargetKD(temperature={value}) "
-        "(or keras_kd.losses.with_temperature('kd', {value}))"
+        "(or keras_kd.losses.with_temperature('kd', {value})); with "
+        "keras.distillation's losses, on each of them: "
+        "distillation_losses=keras.distillation.LogitsDistillation(temperature={value})"
     ),
     "alpha": "alpha is an argument of the Distiller: keras_kd.Distiller(..., alpha={value})",
     "student_loss_fn": (

@@ -293,6 +293,12 @@ HOSTILE = [
         r"Distiller\(\) does not take temperature=10.*SoftTargetKD\(temperature=10\)",
     ),
     (
+        "temperature_on_distiller_beside_keras_losses",
+        lambda: distiller(distillation_losses=LogitsDistillation(temperature=3.0), temperature=10),
+        r"Distiller\(\) does not take temperature=10.*"
+        r"distillation_losses=keras.distillation.LogitsDistillation\(temperature=10\)",
+    ),
+    (
         "temperature_in_compile",
         lambda: compile_with(temperature=10),
         r"compile\(\) does not take temperature=10.*SoftTargetKD\(temperature=10\)",
