@@ -142,7 +142,8 @@ def convert(
     """
     mode = modes_lib.get(quantization)
     model_file = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
-    path = _check_paths(path, model_file, sidecar)
+    label_file = labels if isinstance(labels, (str, os.PathLike)) else None
+    path = _check_paths(path, [model_file, label_file], sidecar)
     loaded, model_file = _load(model)
     model, learned_ranges = compressed_lib.prepare(loaded, mode, representative_data)
     if model is not loaded:
@@ -203,10 +204,10 @@ def convert(
     return result
 
 
-def _check_paths(path, model_file, sidecar):
+def _check_paths(path, inputs, sidecar):
     """Checks the output and its sidecar before any work: neither may be
-    the source model, nor may the sidecar be the output itself."""
-    inputs = [model_file]
+    one of `inputs` (the source model, the label file), nor may the sidecar
+    be the output itself."""
     path = check_destination(path, inputs=inputs, what="The output path")
     if sidecar:
         side = sidecar_lib.sidecar_path(path)

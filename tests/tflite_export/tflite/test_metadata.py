@@ -414,6 +414,23 @@ def test_hostile_options(make, kwargs, words, tmp_path):
     assert not (tmp_path / "m.tflite").exists() and not (tmp_path / "m.json").exists()
 
 
+@pytest.mark.parametrize(
+    "output, sidecar, words",
+    [
+        ("labels.json", True, r"Its sidecar .*labels\.json is also an input"),
+        ("labels.json", False, r"The output path .*labels\.json is also an input"),
+    ],
+    ids=["sidecar-over-the-label-file", "output-over-the-label-file"],
+)
+def test_the_label_file_is_never_overwritten(tmp_path, output, sidecar, words):
+    labels = tmp_path / "labels.json"
+    labels.write_text("a\nb\nc\n")
+    path = tmp_path / (output if not sidecar else "labels.tflite")
+    with pytest.raises(ValueError, match=words):
+        tflite_export.convert(rgb_model(), path, labels=labels, sidecar=sidecar, verbose=0)
+    assert labels.read_text() == "a\nb\nc\n"
+
+
 def test_read_metadata_errors(tmp_path):
     with pytest.raises(ValueError, match="No such .tflite file"):
         tflite_export.read_metadata(tmp_path / "missing.tflite")
