@@ -89,6 +89,11 @@ CASES = [
         "--image-input uint8_rgb --normalization 0 -255",
         "must be positive",
     ),
+    (
+        "normalization-per-channel-too-many",
+        "--image-input uint8_rgb --normalization 0,0,0 255,255,255",
+        "has 3 values but the model's input has 1 channels",
+    ),
     ("normalization-zero-std", "--image-input uint8_rgb --normalization 0 0", "must not be 0"),
     (
         "int8-io-image-input",
@@ -107,6 +112,12 @@ def test_export_mistakes(folder, capsys, extra, words):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and words in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_normalization_that_is_not_numbers_is_refused_by_the_parser(folder, capsys):
+    with pytest.raises(SystemExit):
+        main(f"export {folder}/student.keras --normalization 0 2x5".split())
+    assert "'2x5' is not a number or comma-separated numbers" in capsys.readouterr().err
 
 
 def test_unknown_image_input_is_refused_by_the_parser(folder, capsys):
