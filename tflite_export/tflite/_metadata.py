@@ -259,6 +259,7 @@ def read_metadata(path: "str | os.PathLike") -> "FileMetadata | None":
     """
     if isinstance(path, (bytes, bytearray)):
         content = bytes(path)
+        path = f"The content given ({len(content)} bytes)"  # named so in errors, not printed
     else:
         if os.path.isdir(path):
             raise ValueError(f"{path} is a folder; give the path of a .tflite file.")

@@ -439,6 +439,11 @@ def test_read_metadata_errors(tmp_path):
     (tmp_path / "junk.tflite").write_bytes(b"not a flatbuffer at all")
     with pytest.raises(ValueError, match="is not a .tflite file"):
         tflite_export.read_metadata(tmp_path / "junk.tflite")
+    with pytest.raises(
+        ValueError, match=r"^The content given \(4000 bytes\) is not a .tflite"
+    ) as error:
+        tflite_export.read_metadata(b"junk" * 1000)
+    assert len(str(error.value)) < 200  # the bytes themselves are not printed
 
 
 @tensorflow_only
