@@ -293,14 +293,17 @@ def resolve(
                 f"The Distiller received both {own_name}= and {keras_name}= "
                 f"(Keras' name for the same argument). Pass one of them."
             )
+    given = "distillation_loss"
     if distillation_losses is not None:
-        distillation_loss = distillation_losses
+        distillation_loss, given = distillation_losses, "distillation_losses"
     distillation_loss = _as_list("kd" if distillation_loss is None else distillation_loss)
     if not distillation_loss:
-        raise ValueError(
-            "`distillation_loss` is an empty list. Give at least one loss, "
-            "e.g. distillation_loss='kd'."
+        example = (
+            "distillation_losses=keras.distillation.LogitsDistillation(temperature=3.0)"
+            if given == "distillation_losses"
+            else "distillation_loss='kd'"
         )
+        raise ValueError(f"`{given}` is an empty list. Give at least one loss, e.g. {example}.")
     losses = _weighted([to_loss(loss) for loss in distillation_loss], distillation_loss_weights)
     if student_loss_weight is not None:
         alpha = student_loss_weight

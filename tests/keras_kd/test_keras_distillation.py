@@ -349,6 +349,11 @@ HOSTILE = [
         r"1 weights for 2 distillation losses",
     ),
     (
+        "empty_keras_losses",
+        lambda: distiller(distillation_losses=[]),
+        r"`distillation_losses` is an empty list.*LogitsDistillation\(temperature=3.0\)",
+    ),
+    (
         "weights_not_a_list",
         lambda: distiller(distillation_losses=LogitsDistillation(), distillation_loss_weights=0.5),
         r"distillation_loss_weights must be a list with one weight per distillation loss.*\[0.5\]",
