@@ -127,7 +127,9 @@ def check_labels(labels, num_classes):
     ]
     if not labels:
         raise ValueError("labels is empty. Give one class name per output class.")
-    bad = [label for label in labels if not label or "\n" in label or "\r" in label]
+    # Any line boundary str.splitlines knows (\u2028, \x85, \x0b, ...), not only
+    # \n and \r: a reader that splits on it would see one class more.
+    bad = [label for label in labels if len(label.splitlines()) != 1]
     if bad:
         raise ValueError(f"labels must be non-empty names on one line each. Received: {bad[0]!r}")
     repeated = sorted({label for label in labels if labels.count(label) > 1})

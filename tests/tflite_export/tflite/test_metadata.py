@@ -301,6 +301,12 @@ HOSTILE = [
         dict(labels=["a", "b\nx", "c"], normalization=NORM),
         "non-empty names on one line each",
     ),
+    (
+        "labels-unicode-line-separator",
+        rgb_model,
+        dict(labels=["a", "b\u2028x", "c"], normalization=NORM),
+        "non-empty names on one line each",
+    ),
     ("labels-string", rgb_model, dict(labels="a,b,c"), "labels must be a list of class names"),
     (
         "normalization-length",
