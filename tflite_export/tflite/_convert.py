@@ -47,7 +47,7 @@ def convert(
     num_calibration_samples: int = calibration_lib.DEFAULT_NUM_CALIBRATION_SAMPLES,
     allow_select_tf_ops: bool = False,
     sidecar: bool = True,
-    labels: "Sequence[str] | str | os.PathLike | None" = None,
+    labels: "Sequence[str] | Mapping[int, str] | str | os.PathLike | None" = None,
     normalization: "Mapping[str, float | Sequence[float]] | tuple[float, float] | None" = None,
     output_kind: str = "auto",
     image_input: str | None = None,
@@ -85,8 +85,9 @@ def convert(
             `student.tflite`) for the Android app.
         labels: Class names, one per output unit (one name for a
             single-unit sigmoid head: the class its score measures),
-            distinct; or the path of a UTF-8 text file with one per line
-            (blank lines skipped). Packed into the file's metadata (the label
+            distinct; an `{index: name}` dict (e.g. a model's `id2label`);
+            or the path of a UTF-8 text file with one per line (blank lines
+            skipped). Packed into the file's metadata (the label
             file MediaPipe reads) and the sidecar.
         normalization: `{"mean": m, "std": s}` or a `(mean, std)` pair
             (numbers, or one per channel, NumPy arrays included; `std` > 0):

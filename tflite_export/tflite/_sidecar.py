@@ -101,6 +101,20 @@ def read_label_file(path):
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def _labels_by_index(mapping):
+    """`{0: "cat", 1: "dog"}` (an id-to-label map) -> `["cat", "dog"]`."""
+    keys = list(mapping)
+    if all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in keys) and sorted(
+        int(k) for k in keys
+    ) == list(range(len(keys))):
+        return [mapping[k] for k in sorted(keys, key=int)]
+    raise ValueError(
+        "labels as a dict must map each class index 0, 1, ... to its name, "
+        f"e.g. {{0: 'cat', 1: 'dog'}}. Received keys {keys[:5]}. Pass a list of "
+        "names in class order instead."
+    )
+
+
 def check_labels(labels, num_classes):
     """Checks class labels against the output width; returns a list or None.
 
@@ -121,6 +135,8 @@ def check_labels(labels, num_classes):
             f"with one per line; {labels!r} is a string but no such file. "
             "Pass e.g. labels=['cat', 'dog'] or labels='labels.txt'."
         )
+    if isinstance(labels, dict):
+        labels = _labels_by_index(labels)
     labels = [
         (label.decode("utf-8") if isinstance(label, bytes) else str(label)).strip()
         for label in labels

@@ -307,6 +307,12 @@ HOSTILE = [
         dict(labels=["a", "b\u2028x", "c"], normalization=NORM),
         "non-empty names on one line each",
     ),
+    (
+        "labels-dict-by-name",
+        rgb_model,
+        dict(labels={"cat": 0, "dog": 1, "fox": 2}, normalization=NORM),
+        r"labels as a dict must map each class index 0, 1, ... to its name",
+    ),
     ("labels-string", rgb_model, dict(labels="a,b,c"), "labels must be a list of class names"),
     (
         "normalization-length",
@@ -482,6 +488,12 @@ ACCEPTED = [
         rgb_model,
         lambda tmp: dict(labels=_label_file(tmp), normalization=NORM),
         lambda result: result.metadata.labels == ["cat", "d\u00f6g", "fox"],
+    ),
+    (
+        "labels-dict-by-index",
+        rgb_model,
+        lambda tmp: dict(labels={2: "fox", 0: "cat", 1: "dog"}, normalization=NORM),
+        lambda result: result.metadata.labels == ["cat", "dog", "fox"],
     ),
     (
         "labels-bytes-decoded",
