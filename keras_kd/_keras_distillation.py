@@ -364,7 +364,8 @@ def check_misplaced_arguments(kwargs, where):
         where: `"Distiller()"` or `"compile()"`, for the message.
 
     Raises:
-        ValueError: naming the argument and its place in keras-kd.
+        ValueError: naming every such argument and its place in keras-kd
+            (keras.io's tutorial passes four of them to `compile()` at once).
 
     Example:
 
@@ -373,8 +374,15 @@ def check_misplaced_arguments(kwargs, where):
     ...
     ValueError: Distiller() does not take temperature=10: the temperature belongs ...
     """
-    for name, place in _MISPLACED.items():
-        if name in kwargs:
-            value = kwargs[name]
-            place = place.format(value=value)
-            raise ValueError(f"{where} does not take {name}={value!r}: {place}.")
+    found = [
+        (f"{name}={kwargs[name]!r}", place.format(value=kwargs[name]))
+        for name, place in _MISPLACED.items()
+        if name in kwargs
+    ]
+    if len(found) == 1:
+        raise ValueError(f"{where} does not take {found[0][0]}: {found[0][1]}.")
+    if found:
+        raise ValueError(
+            f"{where} does not take {', '.join(given for given, _ in found)}. "
+            + " ".join(f"{given.split('=')[0]}: {place}." for given, place in found)
+        )

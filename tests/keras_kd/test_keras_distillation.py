@@ -304,6 +304,19 @@ HOSTILE = [
         r"compile\(\) does not take temperature=10.*SoftTargetKD\(temperature=10\)",
     ),
     (
+        "keras_io_tutorial_compile",
+        lambda: compile_with(
+            student_loss_fn=LOGITS_LOSS,
+            distillation_loss_fn=keras.losses.KLDivergence(),
+            alpha=0.1,
+            temperature=10,
+        ),
+        r"compile\(\) does not take temperature=10, alpha=0.1, student_loss_fn=.*, "
+        r"distillation_loss_fn=.*\. temperature: .*SoftTargetKD\(temperature=10\).* "
+        r"alpha: .*Distiller\(\.\.\., alpha=0.1\).* student_loss_fn: .*compile\(loss=\.\.\.\)"
+        r".* distillation_loss_fn: .*KLDivergence\(\) becomes 'kd'",
+    ),
+    (
         "alpha_in_compile",
         lambda: compile_with(alpha=0.1),
         r"compile\(\) does not take alpha=0.1.*Distiller\(\.\.\., alpha=0.1\)",
