@@ -220,6 +220,11 @@ def _weighted(losses, weights):
     """Each loss with its weight from `distillation_loss_weights`."""
     if weights is None:
         return losses
+    if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
+        raise ValueError(
+            "distillation_loss_weights must be a list with one weight per "
+            f"distillation loss, e.g. [0.5] for one loss. Received: {weights!r}"
+        )
     weights = list(weights)
     if len(weights) != len(losses):
         raise ValueError(
@@ -288,14 +293,17 @@ def resolve(
                 f"The Distiller received both {own_name}= and {keras_name}= "
                 f"(Keras' name for the same argument). Pass one of them."
             )
+    given = "distillation_loss"
     if distillation_losses is not None:
-        distillation_loss = distillation_losses
+        distillation_loss, given = distillation_losses, "distillation_losses"
     distillation_loss = _as_list("kd" if distillation_loss is None else distillation_loss)
     if not distillation_loss:
-        raise ValueError(
-            "`distillation_loss` is an empty list. Give at least one loss, "
-            "e.g. distillation_loss='kd'."
+        example = (
+            "distillation_losses=keras.distillation.LogitsDistillation(temperature=3.0)"
+            if given == "distillation_losses"
+            else "distillation_loss='kd'"
         )
+        raise ValueError(f"`{given}` is an empty list. Give at least one loss, e.g. {example}.")
     losses = _weighted([to_loss(loss) for loss in distillation_loss], distillation_loss_weights)
     if student_loss_weight is not None:
         alpha = student_loss_weight
@@ -330,7 +338,9 @@ _MISPLACED = {
     "temperature": (
         "the temperature belongs to the distillation loss: "
         "distillation_loss=keras_kd.losses.SoftTargetKD(temperature={value}) "
-        "(or keras_kd.losses.with_temperature('kd', {value}))"
+        "(or keras_kd.losses.with_temperature('kd', {value})); with "
+        "keras.distillation's losses, on each of them: "
+        "distillation_losses=keras.distillation.LogitsDistillation(temperature={value})"
     ),
     "alpha": "alpha is an argument of the Distiller: keras_kd.Distiller(..., alpha={value})",
     "student_loss_fn": (
@@ -354,7 +364,8 @@ def check_misplaced_arguments(kwargs, where):
         where: `"Distiller()"` or `"compile()"`, for the message.
 
     Raises:
-        ValueError: naming the argument and its place in keras-kd.
+        ValueError: naming every such argument and its place in keras-kd
+            (keras.io's tutorial passes four of them to `compile()` at once).
 
     Example:
 
@@ -363,8 +374,15 @@ def check_misplaced_arguments(kwargs, where):
     ...
     ValueError: Distiller() does not take temperature=10: the temperature belongs ...
     """
-    for name, place in _MISPLACED.items():
-        if name in kwargs:
-            value = kwargs[name]
-            place = place.format(value=value)
-            raise ValueError(f"{where} does not take {name}={value!r}: {place}.")
+    found = [
+        (f"{name}={kwargs[name]!r}", place.format(value=kwargs[name]))
+        for name, place in _MISPLACED.items()
+        if name in kwargs
+    ]
+    if len(found) == 1:
+        raise ValueError(f"{where} does not take {found[0][0]}: {found[0][1]}.")
+    if found:
+        raise ValueError(
+            f"{where} does not take {', '.join(given for given, _ in found)}. "
+            + " ".join(f"{given.split('=')[0]}: {place}." for given, place in found)
+        )

@@ -44,6 +44,11 @@ def check_destination(path, inputs=(), what="The output path"):
     """
     path = os.path.abspath(os.fspath(path))
     folder = os.path.dirname(path)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ValueError(
+            f"The folder of the output path is a file: {folder} (for {path}). "
+            "Choose a path in a folder."
+        )
     if not os.path.isdir(folder):
         raise ValueError(
             f"The folder of the output path does not exist: {folder} (for "

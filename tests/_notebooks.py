@@ -12,8 +12,9 @@ import re
 
 INSTALL_CELL_ID = "install"
 
-# `%pip ...` at the start of a line (IPython runs a line magic only there).
-_PIP_MAGIC = re.compile(r"^%pip\s+(?P<args>.*)$")
+# `%pip ...` starting a line, or a statement in an indented block (IPython
+# runs a line magic in both places).
+_PIP_MAGIC = re.compile(r"^(?P<indent>\s*)%pip\s+(?P<args>.*)$")
 
 # What `_pip(...)` means in the converted install cell: IPython's %pip.
 PIP_RUNNER = """\
@@ -62,7 +63,7 @@ def install_cell(path):
 
 
 def ipython_to_python(source):
-    """`source` with each `%pip ARGS` line turned into `_pip(f'''ARGS''')`.
+    """`source` with each `%pip ARGS` line turned into `_pip(f'''ARGS''')`, indented as it was.
 
     Any other magic or shell escape is refused: the tests could not run it.
     """
@@ -70,7 +71,7 @@ def ipython_to_python(source):
     for line in source.splitlines():
         match = _PIP_MAGIC.match(line)
         if match:
-            lines.append(f"_pip(f'''{match['args']}''')")
+            lines.append(f"{match['indent']}_pip(f'''{match['args']}''')")
         elif line.lstrip().startswith(("%", "!")):
             raise ValueError(f"cannot convert the IPython line {line!r}: only %pip is supported")
         else:

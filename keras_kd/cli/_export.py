@@ -11,6 +11,7 @@ Example:
     keras-kd evaluate student_int8.tflite --data test.npz --reference student.keras
 """
 
+import argparse
 import os
 
 from keras_kd import files
@@ -63,11 +64,13 @@ def register(add_command):
     export.add_argument(
         "--normalization",
         nargs=2,
-        type=float,
+        type=_numbers,
         metavar=("MEAN", "STD"),
         default=None,
         help="The model is fed (raw - MEAN) / STD; recorded in the metadata and "
-        "the sidecar, or folded into the file with --image-input.",
+        "the sidecar, or folded into the file with --image-input. Each is a number "
+        "or one per channel, comma-separated (--normalization 123.7,116.3,103.5 "
+        "58.4,57.1,57.4; per channel needs --image-input uint8_rgb for MediaPipe).",
     )
     export.add_argument(
         "--image-input",
@@ -106,12 +109,27 @@ def register(add_command):
     evaluate.add_argument("--latency-samples", type=int, default=100)
 
 
+def _numbers(text):
+    """`"0.5"` -> 0.5; `"1,2,3"` -> [1.0, 2.0, 3.0] (one per channel)."""
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number or comma-separated numbers (one per channel)"
+        ) from None
+    return values[0] if len(values) == 1 else values
+
+
 def _labels(value):
-    if value is None:
-        return None
-    if os.path.isfile(value):
-        with open(value, encoding="utf-8") as f:
-            return [line.strip() for line in f if line.strip()]
+    """A label file's path as it is (convert reads it), or comma-separated names."""
+    if value is None or os.path.isfile(value):
+        return value
+    if os.path.isdir(value) or value.endswith((".txt", ".csv")):
+        raise UsageError(
+            f"--labels {value!r} looks like a file's path but is no file. Give a "
+            "text file with one class name per line, or the names comma-separated "
+            "(--labels cat,dog,fox)."
+        )
     return [name.strip() for name in value.split(",")]
 
 

@@ -181,9 +181,12 @@ def without_keras_kd(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "version", fresh)
 
 
-def test_the_install_cell_has_one_pip_line_with_the_colab_extra_and_constraints():
-    pip_lines = [line for line in install_cell(NOTEBOOK).splitlines() if line.startswith("%")]
-    assert pip_lines == ['%pip install "{wheel}[colab]" --constraint "{constraints}" {again}']
+def test_the_install_cell_has_one_pip_install_with_the_colab_extra_and_constraints():
+    pip_lines = [line.strip() for line in install_cell(NOTEBOOK).splitlines() if "%pip" in line]
+    assert pip_lines == [
+        "%pip uninstall -y -q keras-kd",
+        '%pip install "{wheel}[colab]" --constraint "{constraints}"',
+    ]
 
 
 @pytest.mark.parametrize(
@@ -212,7 +215,7 @@ def test_the_cell_pins_each_installed_version_that_keras_kd_accepts(
     wheel = fake_wheel(tmp_path, requires)
     namespace = run_cell()
     assert namespace["pip_lines"] == [
-        f'install "{wheel}[colab]" --constraint "{namespace["constraints"]}" '
+        f'install "{wheel}[colab]" --constraint "{namespace["constraints"]}"'
     ]
     with open(namespace["constraints"]) as f:
         pins = dict(line.split("==") for line in f.read().split())
@@ -255,6 +258,10 @@ def test_the_cell_asks_for_a_restart_when_pip_changed_a_kept_package(tmp_path, m
 
 
 def test_a_wheel_uploaded_again_replaces_the_installed_keras_kd(tmp_path, monkeypatch):
+    """The keras-kd installed before (the cell run twice, a new upload, or one
+    installed without the colab extra) is removed, then the wheel installed
+    with its requirements: a --force-reinstall --no-deps left out those the
+    installed one lacked (ai-edge-litert, after a plain install)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KERAS_KD_WHEEL", raising=False)
     monkeypatch.setattr(
@@ -266,7 +273,8 @@ def test_a_wheel_uploaded_again_replaces_the_installed_keras_kd(tmp_path, monkey
     wheel = fake_wheel(tmp_path, ["keras"])
     namespace = run_cell()
     assert namespace["pip_lines"] == [
-        f'install "{wheel}[colab]" --constraint "{namespace["constraints"]}" --force-reinstall --no-deps'
+        "uninstall -y -q keras-kd",
+        f'install "{wheel}[colab]" --constraint "{namespace["constraints"]}"',
     ]
     assert (
         printed[-1]

@@ -23,6 +23,7 @@ def test_check_destination_returns_the_absolute_path(tmp_path, monkeypatch):
             r"The folder of the output path does not exist: .*missing .*Create it first",
         ),
         (".", (), r"The output path is a folder: .*Give a file name"),
+        ("notes.txt/student.keras", (), r"The folder of the output path is a file: .*notes\.txt"),
         (
             "model.keras",
             ("model.keras",),
@@ -35,6 +36,7 @@ def test_check_destination_refuses_before_any_work(
     tmp_path, monkeypatch, destination, inputs, words
 ):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("kept")
     with pytest.raises(ValueError, match=words):
         files.check_destination(destination, inputs=inputs)
 

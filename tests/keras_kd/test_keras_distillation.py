@@ -293,9 +293,28 @@ HOSTILE = [
         r"Distiller\(\) does not take temperature=10.*SoftTargetKD\(temperature=10\)",
     ),
     (
+        "temperature_on_distiller_beside_keras_losses",
+        lambda: distiller(distillation_losses=LogitsDistillation(temperature=3.0), temperature=10),
+        r"Distiller\(\) does not take temperature=10.*"
+        r"distillation_losses=keras.distillation.LogitsDistillation\(temperature=10\)",
+    ),
+    (
         "temperature_in_compile",
         lambda: compile_with(temperature=10),
         r"compile\(\) does not take temperature=10.*SoftTargetKD\(temperature=10\)",
+    ),
+    (
+        "keras_io_tutorial_compile",
+        lambda: compile_with(
+            student_loss_fn=LOGITS_LOSS,
+            distillation_loss_fn=keras.losses.KLDivergence(),
+            alpha=0.1,
+            temperature=10,
+        ),
+        r"compile\(\) does not take temperature=10, alpha=0.1, student_loss_fn=.*, "
+        r"distillation_loss_fn=.*\. temperature: .*SoftTargetKD\(temperature=10\).* "
+        r"alpha: .*Distiller\(\.\.\., alpha=0.1\).* student_loss_fn: .*compile\(loss=\.\.\.\)"
+        r".* distillation_loss_fn: .*KLDivergence\(\) becomes 'kd'",
     ),
     (
         "alpha_in_compile",
@@ -341,6 +360,16 @@ HOSTILE = [
             distillation_loss_weights=[1.0],
         ),
         r"1 weights for 2 distillation losses",
+    ),
+    (
+        "empty_keras_losses",
+        lambda: distiller(distillation_losses=[]),
+        r"`distillation_losses` is an empty list.*LogitsDistillation\(temperature=3.0\)",
+    ),
+    (
+        "weights_not_a_list",
+        lambda: distiller(distillation_losses=LogitsDistillation(), distillation_loss_weights=0.5),
+        r"distillation_loss_weights must be a list with one weight per distillation loss.*\[0.5\]",
     ),
     (
         "weight_set_twice",

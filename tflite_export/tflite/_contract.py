@@ -115,6 +115,16 @@ def plan(
     )
     if wanted and overrides is None:
         overrides = {}
+    if wanted and labels is not None and len(_output_shapes(model)) > 1:
+        raise ValueError(
+            f"labels name the classes of one output, but the model has "
+            f"{len(_output_shapes(model))} outputs, each of which MediaPipe's "
+            "ImageClassifier reads as a classification head with these labels "
+            "(it then fails on the first head of another width). Convert a model "
+            "with one output (e.g. keras.Model(model.inputs, model.outputs[0])), or "
+            "pass metadata=False (CLI: --no-metadata): the labels then go to the "
+            "sidecar only."
+        )
     if wanted and image is not None:
         _check_mediapipe_image(mode, normalization, image_input, image)
     return FileContract(
@@ -241,13 +251,46 @@ def _check_mediapipe_image(mode, normalization, image_input, image):
             "Use quantization='int8' with image_input='uint8_rgb' (a uint8 camera "
             f"frame in, int8 inside, float scores out), {fix_metadata}."
         )
-    if image_input is None and image[-1] != 3:
+    height, width, channels = image
+    if height is None or width is None:
+        raise ValueError(
+            f"The model's input is {image}, with an open height or width: MediaPipe's "
+            "ImageClassifier resizes each frame to the file's input size, which for "
+            "an open size is 1x1, so it would classify a single pixel. Build the "
+            "student with a fixed size (keras.Input((224, 224, 3)) or the size it "
+            f"was trained at), {fix_metadata}."
+        )
+    if channels not in (1, 3):
+        raise ValueError(
+            f"The model takes {channels}-channel images, but MediaPipe's "
+            "ImageClassifier feeds RGB (1, height, width, 3), and "
+            "image_input='uint8_rgb' converts RGB to 3 (RGB) or 1 (luminance) "
+            "channels only. Convert a student with 3 or 1 input channels, "
+            f"{fix_metadata}."
+        )
+    if image_input is None and channels != 3:
         raise ValueError(
             f"The model takes {image[-1]}-channel images, but MediaPipe's "
             "ImageClassifier feeds RGB (1, height, width, 3). Pass "
             "image_input='uint8_rgb' (CLI: --image-input uint8_rgb): the file then "
             "takes a uint8 RGB frame and converts it to the model's channels, "
             f"{fix_metadata}."
+        )
+    per_channel = [
+        key
+        for key in ("mean", "std")
+        if normalization is not None
+        and isinstance(normalization[key], list)
+        and len(set(normalization[key])) > 1
+    ]
+    if image_input is None and per_channel:
+        raise ValueError(
+            f"normalization[{per_channel[0]!r}] differs per channel "
+            f"({normalization[per_channel[0]]}), which MediaPipe's ImageClassifier "
+            "cannot apply to a float input ('Per-channel image normalization is not "
+            "available'). Pass image_input='uint8_rgb' (CLI: --image-input "
+            "uint8_rgb): the file then takes uint8 RGB pixels and applies the "
+            f"per-channel normalization itself, {fix_metadata}."
         )
     if image_input is None and normalization is None:
         raise ValueError(

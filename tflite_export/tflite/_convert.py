@@ -47,8 +47,8 @@ def convert(
     num_calibration_samples: int = calibration_lib.DEFAULT_NUM_CALIBRATION_SAMPLES,
     allow_select_tf_ops: bool = False,
     sidecar: bool = True,
-    labels: "Sequence[str] | str | os.PathLike | None" = None,
-    normalization: "tuple[float, float] | Sequence[float] | None" = None,
+    labels: "Sequence[str] | Mapping[int, str] | str | os.PathLike | None" = None,
+    normalization: "Mapping[str, float | Sequence[float]] | tuple[float, float] | None" = None,
     output_kind: str = "auto",
     image_input: str | None = None,
     probabilities: bool = False,
@@ -83,12 +83,16 @@ def convert(
             kernel (the app then needs the Flex delegate). Off by default.
         sidecar: Whether to write the JSON sidecar (`student.json` beside
             `student.tflite`) for the Android app.
-        labels: Class names, one per output class, distinct: packed into the
-            file's metadata (the label file MediaPipe reads) and the sidecar.
-        normalization: `{"mean": m, "std": s}` (numbers, or one per
-            channel): the model is fed `(raw - mean) / std`; recorded in the
-            metadata and the sidecar, or folded into the graph with
-            `image_input`.
+        labels: Class names, one per output unit (one name for a
+            single-unit sigmoid head: the class its score measures),
+            distinct; an `{index: name}` dict (e.g. a model's `id2label`);
+            or the path of a UTF-8 text file with one per line (blank lines
+            skipped). Packed into the file's metadata (the label
+            file MediaPipe reads) and the sidecar.
+        normalization: `{"mean": m, "std": s}` or a `(mean, std)` pair
+            (numbers, or one per channel, NumPy arrays included; `std` > 0):
+            the model is fed `(raw - mean) / std`; recorded in the metadata
+            and the sidecar, or folded into the graph with `image_input`.
         output_kind: `"auto"` (detect a softmax or sigmoid head), `"logits"`
             or `"probabilities"`; names the output tensor and goes in the
             sidecar.
@@ -108,8 +112,10 @@ def convert(
             (default: a hash of the converted model), `description`,
             `author` or `license`. An image model's metadata must make a file
             MediaPipe's `ImageClassifier` loads: combinations it would reject
-            (a 1-channel input without `image_input="uint8_rgb"`, an int8
-            input, a float input without `normalization`) raise instead.
+            (a 1-channel input without `image_input="uint8_rgb"`, other than 1
+            or 3 channels, an open height or width, an int8 input, a float
+            input without `normalization`, labels on a model of several
+            outputs) raise instead.
         verbose: 0 silent, 1 shows a calibration progress bar.
 
     Returns:
@@ -137,7 +143,8 @@ def convert(
     """
     mode = modes_lib.get(quantization)
     model_file = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
-    path = _check_paths(path, model_file, sidecar)
+    label_file = labels if isinstance(labels, (str, os.PathLike)) else None
+    path = _check_paths(path, [model_file, label_file], sidecar)
     loaded, model_file = _load(model)
     model, learned_ranges = compressed_lib.prepare(loaded, mode, representative_data)
     if model is not loaded:
@@ -198,10 +205,10 @@ def convert(
     return result
 
 
-def _check_paths(path, model_file, sidecar):
+def _check_paths(path, inputs, sidecar):
     """Checks the output and its sidecar before any work: neither may be
-    the source model, nor may the sidecar be the output itself."""
-    inputs = [model_file]
+    one of `inputs` (the source model, the label file), nor may the sidecar
+    be the output itself."""
     path = check_destination(path, inputs=inputs, what="The output path")
     if sidecar:
         side = sidecar_lib.sidecar_path(path)

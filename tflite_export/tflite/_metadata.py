@@ -187,8 +187,10 @@ def _input_tensor(tensor, contract):
             schema.image_content(1, width, height),
             stats=([0.0], [255.0]),
         )
-    mean = _as_list(contract.normalization["mean"])
-    std = _as_list(contract.normalization["std"])
+    # One value where every channel has the same (MediaPipe reads a list of
+    # several as per-channel normalization, which it refuses for images).
+    mean = _as_list(contract.normalization["mean"])[:1]
+    std = _as_list(contract.normalization["std"])[:1]
     return schema.tensor(
         tensor.name,
         f"A float32 RGB image {width}x{height}, fed (pixel - mean) / std.",
@@ -257,7 +259,10 @@ def read_metadata(path: "str | os.PathLike") -> "FileMetadata | None":
     """
     if isinstance(path, (bytes, bytearray)):
         content = bytes(path)
+        path = f"The content given ({len(content)} bytes)"  # named so in errors, not printed
     else:
+        if os.path.isdir(path):
+            raise ValueError(f"{path} is a folder; give the path of a .tflite file.")
         if not os.path.isfile(path):
             raise ValueError(f"No such .tflite file: {path}")
         with open(path, "rb") as f:
@@ -268,7 +273,9 @@ def read_metadata(path: "str | os.PathLike") -> "FileMetadata | None":
         buffer = _litert_compat.model_metadata(content, METADATA_NAME)
     except Exception as error:  # the flatbuffer reader fails in many ways
         raise ValueError(
-            f"{path} is not a .tflite file ({type(error).__name__}: {error})."
+            f"{path} is truncated or corrupt: it starts as a .tflite file but its "
+            f"flatbuffer cannot be read ({type(error).__name__}: {error}). Copy or "
+            "convert it again."
         ) from None
     if buffer is None:
         return None

@@ -26,20 +26,33 @@ def sidecar_path(tflite_path: str | os.PathLike) -> str:
 
 
 def check_normalization(normalization):
-    """Checks `{"mean": m, "std": s}` (numbers or per-channel lists), or None.
+    """Checks `{"mean": m, "std": s}` (numbers, or one per channel), or None.
 
     The model is fed `(raw - mean) / std`, where `raw` is what the app has
-    (e.g. pixel values 0-255).
+    (e.g. pixel values 0-255). A `(mean, std)` pair of numbers and NumPy
+    values (e.g. per-channel statistics `x.mean(axis=(0, 1, 2))`) are
+    accepted; `std` must be positive (MediaPipe refuses a file whose
+    normalization maps pixels onto a reversed range).
     """
     if normalization is None:
         return None
+    if (
+        isinstance(normalization, (list, tuple))
+        and len(normalization) == 2
+        and all(_is_number(v) for v in normalization)
+    ):
+        normalization = {"mean": normalization[0], "std": normalization[1]}
     if not isinstance(normalization, dict) or set(normalization) != {"mean", "std"}:
         raise ValueError(
-            "normalization must be a dict {'mean': m, 'std': s} meaning the "
-            "model is fed (raw - mean) / std, e.g. {'mean': 0.0, 'std': 255.0} "
-            f"for pixels scaled to [0, 1]. Received: {normalization!r}"
+            "normalization must be a dict {'mean': m, 'std': s} (or a (mean, std) "
+            "pair) meaning the model is fed (raw - mean) / std, e.g. "
+            "{'mean': 0.0, 'std': 255.0} for pixels scaled to [0, 1]. "
+            f"Received: {normalization!r}"
         )
+    checked = {}
     for key, value in normalization.items():
+        if isinstance(value, np.ndarray) and value.ndim <= 1:
+            value = value.tolist()
         values = value if isinstance(value, (list, tuple)) else [value]
         if not values or not all(_is_number(v) for v in values):
             raise ValueError(
@@ -53,10 +66,17 @@ def check_normalization(normalization):
             )
         if key == "std" and any(v == 0 for v in values):
             raise ValueError("normalization['std'] must not be 0.")
-    return {
-        k: ([float(x) for x in v] if isinstance(v, (list, tuple)) else float(v))
-        for k, v in normalization.items()
-    }
+        if key == "std" and any(v < 0 for v in values):
+            raise ValueError(
+                f"normalization['std'] must be positive. Received: {value!r}. "
+                "A negative std flips the input's range, which MediaPipe refuses "
+                "('Valid output float tensor range is required'); give the "
+                "scale as a positive number, e.g. {'mean': 0, 'std': 255}."
+            )
+        checked[key] = (
+            [float(v) for v in value] if isinstance(value, (list, tuple)) else (float(value))
+        )
+    return checked
 
 
 def _is_number(value):
@@ -64,22 +84,68 @@ def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
+def read_label_file(path):
+    """The class names in a text file, one per line, as a list.
+
+    UTF-8 (a byte-order mark, as Windows editors write, is dropped), any
+    line ending; blank lines are skipped and each name is stripped.
+    """
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            text = f.read()
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"The label file {os.fspath(path)} is not UTF-8 text ({error}). "
+            "Save it as UTF-8, one class name per line."
+        ) from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _labels_by_index(mapping):
+    """`{0: "cat", 1: "dog"}` (an id-to-label map) -> `["cat", "dog"]`."""
+    keys = list(mapping)
+    if all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in keys) and sorted(
+        int(k) for k in keys
+    ) == list(range(len(keys))):
+        return [mapping[k] for k in sorted(keys, key=int)]
+    raise ValueError(
+        "labels as a dict must map each class index 0, 1, ... to its name, "
+        f"e.g. {{0: 'cat', 1: 'dog'}}. Received keys {keys[:5]}. Pass a list of "
+        "names in class order instead."
+    )
+
+
 def check_labels(labels, num_classes):
     """Checks class labels against the output width; returns a list or None.
 
-    Names must be distinct, non-empty and on one line each (the metadata's
-    label file holds one per line).
+    `labels` is a list of names or the path of a text file with one per
+    line (`read_label_file`). Names must be distinct, non-empty and on one
+    line each (the metadata's label file holds one per line), one per
+    output unit: MediaPipe names each score by the line of its index.
     """
     if labels is None:
         return None
-    if isinstance(labels, (str, bytes)):
+    if isinstance(labels, os.PathLike) or isinstance(labels, str) and os.path.isfile(labels):
+        if not os.path.isfile(labels):
+            raise ValueError(f"labels names no file: {os.fspath(labels)!r}.")
+        labels = read_label_file(labels)
+    elif isinstance(labels, (str, bytes)):
         raise ValueError(
-            f"labels must be a list of class names, not a string. Received: {labels!r}"
+            "labels must be a list of class names or the path of a text file "
+            f"with one per line; {labels!r} is a string but no such file. "
+            "Pass e.g. labels=['cat', 'dog'] or labels='labels.txt'."
         )
-    labels = [str(label).strip() for label in labels]
+    if isinstance(labels, dict):
+        labels = _labels_by_index(labels)
+    labels = [
+        (label.decode("utf-8") if isinstance(label, bytes) else str(label)).strip()
+        for label in labels
+    ]
     if not labels:
         raise ValueError("labels is empty. Give one class name per output class.")
-    bad = [label for label in labels if not label or "\n" in label or "\r" in label]
+    # Any line boundary str.splitlines knows (\u2028, \x85, \x0b, ...), not only
+    # \n and \r: a reader that splits on it would see one class more.
+    bad = [label for label in labels if len(label.splitlines()) != 1]
     if bad:
         raise ValueError(f"labels must be non-empty names on one line each. Received: {bad[0]!r}")
     repeated = sorted({label for label in labels if labels.count(label) > 1})
@@ -87,7 +153,14 @@ def check_labels(labels, num_classes):
         raise ValueError(
             f"labels must be distinct; repeated: {repeated}. Give each class its own name."
         )
-    if num_classes is not None and num_classes > 1 and len(labels) != num_classes:
+    if num_classes == 1 and len(labels) != 1:
+        raise ValueError(
+            f"labels has {len(labels)} names but the model outputs 1 score (a "
+            "single-unit head, e.g. a sigmoid). Give one name, the class that score "
+            "measures (e.g. labels=['dog'] for P(dog)): MediaPipe names each score "
+            "by the label of its index, and refuses a file whose label count differs."
+        )
+    if num_classes is not None and len(labels) != num_classes:
         raise ValueError(
             f"labels has {len(labels)} names but the model outputs "
             f"{num_classes} classes. Give one name per output class."

@@ -30,7 +30,8 @@ def folder(tmp_path_factory):
     np.savez(folder / "calib.npz", x=x[:64])
     pixels = np.repeat(np.round(x * 255).astype("uint8"), 3, axis=-1)
     np.savez(folder / "frames.npz", x=pixels, y=y)
-    (folder / "labels.txt").write_text("circle\nsquare\n\ntriangle\n")
+    # As a Windows editor saves it: byte-order mark, CRLF line ends, a blank line.
+    (folder / "labels.txt").write_bytes("\ufeffcircle\r\nsquare\r\n\r\ntriangle\r\n".encode())
     (folder / "empty.txt").write_text("\n")
     (folder / "twice.txt").write_text("a\nb\na\n")
     return folder
@@ -78,6 +79,21 @@ CASES = [
         "--labels {f}/twice.txt --image-input uint8_rgb --normalization 0 255",
         "labels must be distinct",
     ),
+    (
+        "labels-file-missing",
+        "--labels {f}/lables.txt --image-input uint8_rgb --normalization 0 255",
+        "looks like a file's path but is no file",
+    ),
+    (
+        "normalization-negative-std",
+        "--image-input uint8_rgb --normalization 0 -255",
+        "must be positive",
+    ),
+    (
+        "normalization-per-channel-too-many",
+        "--image-input uint8_rgb --normalization 0,0,0 255,255,255",
+        "has 3 values but the model's input has 1 channels",
+    ),
     ("normalization-zero-std", "--image-input uint8_rgb --normalization 0 0", "must not be 0"),
     (
         "int8-io-image-input",
@@ -96,6 +112,12 @@ def test_export_mistakes(folder, capsys, extra, words):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and words in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_normalization_that_is_not_numbers_is_refused_by_the_parser(folder, capsys):
+    with pytest.raises(SystemExit):
+        main(f"export {folder}/student.keras --normalization 0 2x5".split())
+    assert "'2x5' is not a number or comma-separated numbers" in capsys.readouterr().err
 
 
 def test_unknown_image_input_is_refused_by_the_parser(folder, capsys):

@@ -8,6 +8,7 @@ the metadata of files converted from every backend is read back.
 
 import io
 import json
+import pathlib
 import zipfile
 
 import keras
@@ -102,21 +103,36 @@ def test_float_rgb_input_records_its_normalization(tmp_path):
 
 @tensorflow_only
 def test_per_channel_normalization_and_int8(tmp_path):
+    """Per-channel normalization is folded into a uint8 RGB file (MediaPipe
+    cannot apply it to a float image input); the int8 file's scores follow the
+    Keras model's on (pixel - mean) / std computed with NumPy. The same value
+    on every channel is one value in the metadata."""
     model = rgb_model()
     norm = {"mean": [120.0, 110.0, 100.0], "std": [60.0, 61.0, 62.0]}
-    x = ((pixels(100).astype("float32") - norm["mean"]) / norm["std"]).astype("float32")
+    frames = pixels(100)
+    x = ((frames.astype("float64") - norm["mean"]) / norm["std"]).astype("float32")
     path = tmp_path / "int8.tflite"
-    tflite_export.convert(
+    result = tflite_export.convert(
         model,
         path,
         quantization="int8",
         representative_data=x,
         labels=["a", "b", "c"],
         normalization=norm,
+        image_input="uint8_rgb",
         verbose=0,
     )
     info = tflite_export.read_metadata(path)
-    assert info.input.normalization == norm and info.score_kind == "logits"
+    assert info.input.normalization is None and info.input.dtype == "uint8"
+    sidecar = json.loads(pathlib.Path(result.sidecar_path).read_text())
+    assert sidecar["normalization_in_model"] == norm
+    outputs = tflite_export.evaluate(path, frames, latency_samples=0).outputs
+    logits = keras.ops.convert_to_numpy(model.predict(x, verbose=0))
+    assert np.mean(outputs.argmax(-1) == logits.argmax(-1)) >= 0.95
+
+    same = {"mean": [127.5] * 3, "std": [127.5] * 3}
+    result = tflite_export.convert(model, tmp_path / "f.tflite", normalization=same, verbose=0)
+    assert result.metadata.input.normalization == {"mean": [127.5], "std": [127.5]}
 
 
 @tensorflow_only
@@ -192,8 +208,74 @@ def _ragged_model():
     return keras.Model(inputs, [L.Dense(3)(inputs), L.Dense(2)(inputs)])
 
 
+def _open_size_model():
+    return keras.Sequential(
+        [keras.Input((None, None, 3)), L.GlobalAveragePooling2D(), L.Dense(3)], name="open"
+    )
+
+
+def _two_headed_image_model():
+    inputs = keras.Input((8, 8, 3))
+    features = L.Flatten()(inputs)
+    return keras.Model(inputs, [L.Dense(3)(features), L.Dense(2)(features)])
+
+
+def _one_unit_model():
+    return keras.Sequential([keras.Input((4,)), L.Dense(1, activation="sigmoid")])
+
+
 # (id, model maker, convert keyword arguments, error words)
 HOSTILE = [
+    # Files MediaPipe refused or misread before these were checked (issue 19's breaker round).
+    (
+        "labels-two-for-one-unit",
+        _one_unit_model,
+        dict(labels=["neg", "pos"]),
+        r"labels has 2 names but the model outputs 1 score.*Give one name",
+    ),
+    (
+        "labels-string-no-file",
+        rgb_model,
+        dict(labels="nope.txt"),
+        r"'nope.txt' is a string but no such file.*labels='labels.txt'",
+    ),
+    (
+        "labels-path-no-file",
+        rgb_model,
+        dict(labels=pathlib.Path("/no/such/labels.txt")),
+        "labels names no file",
+    ),
+    (
+        "normalization-negative-std",
+        rgb_model,
+        dict(normalization={"mean": 0, "std": -255}, labels=["a", "b", "c"]),
+        r"normalization\['std'\] must be positive.*MediaPipe refuses",
+    ),
+    (
+        "mediapipe-per-channel-float",
+        rgb_model,
+        dict(normalization={"mean": [120.0, 110.0, 100.0], "std": 60.0}),
+        r"normalization\['mean'\] differs per channel.*Per-channel image normalization.*"
+        r"image_input='uint8_rgb'",
+    ),
+    (
+        "mediapipe-open-size",
+        _open_size_model,
+        dict(labels=["a", "b", "c"], normalization=NORM),
+        r"open height or width.*1x1.*fixed size.*metadata=False",
+    ),
+    (
+        "mediapipe-four-channels",
+        lambda: rgb_model(channels=4),
+        dict(labels=["a", "b", "c"], normalization=NORM),
+        r"4-channel images.*3 \(RGB\) or 1 \(luminance\) channels only.*metadata=False",
+    ),
+    (
+        "mediapipe-labels-two-outputs",
+        _two_headed_image_model,
+        dict(labels=["a", "b", "c"], normalization=NORM),
+        r"labels name the classes of one output, but the model has 2 outputs.*metadata=False",
+    ),
     ("labels-empty", rgb_model, dict(labels=[], normalization=NORM), "labels is empty"),
     (
         "labels-count",
@@ -218,6 +300,18 @@ HOSTILE = [
         rgb_model,
         dict(labels=["a", "b\nx", "c"], normalization=NORM),
         "non-empty names on one line each",
+    ),
+    (
+        "labels-unicode-line-separator",
+        rgb_model,
+        dict(labels=["a", "b\u2028x", "c"], normalization=NORM),
+        "non-empty names on one line each",
+    ),
+    (
+        "labels-dict-by-name",
+        rgb_model,
+        dict(labels={"cat": 0, "dog": 1, "fox": 2}, normalization=NORM),
+        r"labels as a dict must map each class index 0, 1, ... to its name",
     ),
     ("labels-string", rgb_model, dict(labels="a,b,c"), "labels must be a list of class names"),
     (
@@ -332,12 +426,115 @@ def test_hostile_options(make, kwargs, words, tmp_path):
     assert not (tmp_path / "m.tflite").exists() and not (tmp_path / "m.json").exists()
 
 
+@pytest.mark.parametrize(
+    "output, sidecar, words",
+    [
+        ("labels.json", True, r"Its sidecar .*labels\.json is also an input"),
+        ("labels.json", False, r"The output path .*labels\.json is also an input"),
+    ],
+    ids=["sidecar-over-the-label-file", "output-over-the-label-file"],
+)
+def test_the_label_file_is_never_overwritten(tmp_path, output, sidecar, words):
+    labels = tmp_path / "labels.json"
+    labels.write_text("a\nb\nc\n")
+    path = tmp_path / (output if not sidecar else "labels.tflite")
+    with pytest.raises(ValueError, match=words):
+        tflite_export.convert(rgb_model(), path, labels=labels, sidecar=sidecar, verbose=0)
+    assert labels.read_text() == "a\nb\nc\n"
+
+
 def test_read_metadata_errors(tmp_path):
     with pytest.raises(ValueError, match="No such .tflite file"):
         tflite_export.read_metadata(tmp_path / "missing.tflite")
+    with pytest.raises(ValueError, match="is a folder; give the path of a .tflite file"):
+        tflite_export.read_metadata(tmp_path)
     (tmp_path / "junk.tflite").write_bytes(b"not a flatbuffer at all")
     with pytest.raises(ValueError, match="is not a .tflite file"):
         tflite_export.read_metadata(tmp_path / "junk.tflite")
+    with pytest.raises(
+        ValueError, match=r"^The content given \(4000 bytes\) is not a .tflite"
+    ) as error:
+        tflite_export.read_metadata(b"junk" * 1000)
+    assert len(str(error.value)) < 200  # the bytes themselves are not printed
+
+
+@tensorflow_only
+def test_read_metadata_of_a_truncated_file(tmp_path):
+    path = tmp_path / "m.tflite"
+    tflite_export.convert(rgb_model(), path, labels=["a", "b", "c"], normalization=NORM, verbose=0)
+    content = path.read_bytes()
+    (tmp_path / "half.tflite").write_bytes(content[: len(content) // 2])
+    with pytest.raises(ValueError, match="half.tflite is truncated or corrupt.*convert it again"):
+        tflite_export.read_metadata(tmp_path / "half.tflite")
+
+
+def _label_file(tmp_path):
+    """Class names as a Windows editor saves them: byte-order mark, CRLF, a blank line."""
+    path = tmp_path / "labels.txt"
+    path.write_bytes("\ufeffcat\r\nd\u00f6g\r\n\r\nfox\r\n".encode("utf-8"))
+    return path
+
+
+# (id, model maker, convert keyword arguments given tmp_path, check of the result)
+ACCEPTED = [
+    (
+        "labels-file-path",
+        rgb_model,
+        lambda tmp: dict(labels=str(_label_file(tmp)), normalization=NORM),
+        lambda result: result.metadata.labels == ["cat", "d\u00f6g", "fox"],
+    ),
+    (
+        "labels-pathlib",
+        rgb_model,
+        lambda tmp: dict(labels=_label_file(tmp), normalization=NORM),
+        lambda result: result.metadata.labels == ["cat", "d\u00f6g", "fox"],
+    ),
+    (
+        "labels-dict-by-index",
+        rgb_model,
+        lambda tmp: dict(labels={2: "fox", 0: "cat", 1: "dog"}, normalization=NORM),
+        lambda result: result.metadata.labels == ["cat", "dog", "fox"],
+    ),
+    (
+        "labels-bytes-decoded",
+        rgb_model,
+        lambda tmp: dict(labels=[b"a", b"b", "c"], normalization=NORM),
+        lambda result: result.metadata.labels == ["a", "b", "c"],
+    ),
+    (
+        "normalization-pair",
+        rgb_model,
+        lambda tmp: dict(normalization=(0, 255)),
+        lambda result: result.metadata.input.normalization == {"mean": [0.0], "std": [255.0]},
+    ),
+    (
+        "normalization-numpy-per-feature",
+        lambda: keras.Sequential([keras.Input((3,)), L.Dense(3)]),
+        lambda tmp: dict(
+            normalization={"mean": np.float32(0.5), "std": np.array([60.0, 61.0, 62.0])}
+        ),
+        lambda result: (
+            result.metadata.input.normalization == {"mean": [0.5], "std": [60.0, 61.0, 62.0]}
+        ),
+    ),
+    (
+        "one-unit-one-label",
+        _one_unit_model,
+        lambda tmp: dict(labels=["dog"]),
+        lambda result: (
+            result.metadata.labels == ["dog"] and result.metadata.score_kind == "probabilities"
+        ),
+    ),
+]
+
+
+@tensorflow_only
+@pytest.mark.parametrize(
+    "make, kwargs, check", [r[1:] for r in ACCEPTED], ids=[r[0] for r in ACCEPTED]
+)
+def test_accepted_options(make, kwargs, check, tmp_path):
+    result = tflite_export.convert(make(), tmp_path / "m.tflite", verbose=0, **kwargs(tmp_path))
+    assert check(result), result.metadata
 
 
 @tensorflow_only
