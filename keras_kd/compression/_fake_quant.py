@@ -2,10 +2,9 @@
 
 - Weights: int8, symmetric, narrow range ([-127, 127], zero point 0), the
   range taken from the kernel itself at every call: per output channel for
-  convolutions, per tensor for Dense (the TFLite converter cannot carry a
-  per-channel range through the transpose it puts before FULLY_CONNECTED:
-  "'tfl.transpose' op has mismatched quantized axes"; TFMOT's default
-  scheme makes the same choice).
+  Conv2D and DepthwiseConv2D, per tensor for the other kernel layers (see
+  `_layers.PER_CHANNEL_LAYERS` for why; TFMOT's default scheme makes the
+  same choice for Dense).
 - Activations: int8, asymmetric, per tensor; the range is an exponential
   moving average of the batch minimum and maximum, tracked in training calls
   and frozen (read only) in inference calls, so an exported model uses the

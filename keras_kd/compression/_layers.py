@@ -195,6 +195,18 @@ def fused_activations(model, folds):
     return names
 
 
+def feeds_concatenation(layer):
+    """Whether `layer`'s output feeds only a `Concatenate` layer.
+
+    TFLite's int8 CONCATENATION gives its inputs the range of its output
+    (the converter quantizes the producing op straight to it), so such a
+    layer gets no range of its own: a rounding of its own in Keras, then
+    the concatenation's, would differ from TFLite's one rounding by several
+    output steps. Subclassed models have no graph: always `False`.
+    """
+    return isinstance(_single_consumer(layer), keras.layers.Concatenate)
+
+
 def fold_batch_norm(kernel, bias, norm):
     """`(kernel, bias)` with the inference-mode `norm` folded in."""
     scale = ops.rsqrt(value(norm.moving_variance) + norm.epsilon)
@@ -209,6 +221,22 @@ def fold_batch_norm(kernel, bias, norm):
     else:  # depthwise: (..., in, multiplier), channel = in * multiplier + m
         kernel = kernel * ops.reshape(scale, kernel.shape[-2:])
     return kernel, bias
+
+
+# The kernel layers whose int8 weights TFLite keeps one range per output
+# channel for: CONV_2D and DEPTHWISE_CONV_2D. The converter cannot carry a
+# per-channel range through the reshape it puts around the others (Conv1D
+# and DepthwiseConv1D become 2-D convolutions: "'tfl.reshape' op requires
+# 'output' type ... to be cast compatible"; Dense's kernel is transposed:
+# "'tfl.transpose' op has mismatched quantized axes"), and TensorFlow's
+# per-channel fake quantization takes tensors of rank 4 at most (Conv3D).
+PER_CHANNEL_LAYERS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
+
+
+def quantizes_per_channel(layer):
+    """Whether `layer`'s kernel gets one int8 range per output channel
+    (else one for the whole kernel)."""
+    return isinstance(layer, PER_CHANNEL_LAYERS)
 
 
 def kernel_channel_view(layer, kernel):
