@@ -20,6 +20,7 @@ import keras
 from keras import ops
 
 from keras_kd.compression import _registration
+from keras_kd.compression._layers import assign
 from keras_kd.compression._layers import value
 
 # Below this range a channel or tensor is treated as constant zero; keeps the
@@ -101,9 +102,9 @@ class ActivationQuantizer(keras.layers.Layer):
             decay = self.decay * seen  # 0 on the first batch: take it whole
             low = ops.minimum(decay * low + (1.0 - decay) * batch_low, 0.0)
             high = ops.maximum(decay * high + (1.0 - decay) * batch_high, 0.0)
-            self.range_min.assign(low)
-            self.range_max.assign(high)
-            self.tracked.assign(1.0)
+            assign(self.range_min, low)
+            assign(self.range_max, high)
+            assign(self.tracked, 1.0)
         high = ops.maximum(high, low + _MIN_RANGE)
         outputs = keras.quantizers.fake_quant_with_min_max_vars(
             ops.cast(inputs, "float32"), low, high, num_bits=8

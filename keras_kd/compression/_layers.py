@@ -78,10 +78,22 @@ KERNEL, KEEP, OUTPUT, UNSUPPORTED = "kernel", "keep", "output", "unsupported"
 
 
 def value(variable):
-    """The tensor of a Keras variable (JAX's ops refuse the variable itself)."""
+    """The tensor of a Keras variable (JAX's ops refuse the variable itself),
+    in the variable's own dtype even under a mixed-precision policy."""
     if isinstance(variable, keras.Variable):
-        return ops.convert_to_tensor(variable)
+        with _keras_compat.without_autocast():
+            # A tensor read now: TensorFlow would convert the variable itself
+            # later, in the layer's autocast scope.
+            return ops.copy(variable.value)
     return variable
+
+
+def assign(variable, new_value):
+    """`variable.assign(new_value)` that lands under a mixed-precision policy
+    too (on PyTorch, an assignment in a float16 layer call wrote into the
+    float16 copy read for the call, and was lost)."""
+    with _keras_compat.without_autocast():
+        variable.assign(new_value)
 
 
 def is_kernel_layer(layer):
@@ -247,7 +259,10 @@ def kernel_channel_view(layer, kernel):
 
 
 def linear_call(layer, inputs, kernel, bias):
-    """The layer's output before its activation, with the given weights."""
+    """The layer's output before its activation, with the given weights
+    (cast to the inputs' dtype: float16 under a mixed-precision policy)."""
+    kernel = ops.cast(kernel, inputs.dtype)
+    bias = None if bias is None else ops.cast(bias, inputs.dtype)
     if isinstance(layer, keras.layers.Dense):
         outputs = ops.matmul(inputs, kernel)
         channels_first = False

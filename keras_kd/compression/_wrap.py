@@ -198,7 +198,7 @@ class CompressedModel(keras.layers.Layer):
         if training and self.pruning is not None:
             self._update_masks()
         if training:
-            self.step.assign(_layers.value(self.step) + 1)
+            _layers.assign(self.step, _layers.value(self.step) + 1)
         if self.quantize:
             flat = keras.tree.flatten(inputs)
             quantized = iter(self.input_quantizers)
@@ -226,7 +226,7 @@ class CompressedModel(keras.layers.Layer):
         for layer, mask in zip(self._pruned_layers, self.masks):
             kernel = ops.stop_gradient(_masked(layer, mask))
             fresh = _sparsity.magnitude_mask(kernel, sparsity, self.pruning["block_size"])
-            mask.assign(ops.where(due, ops.cast(fresh, mask.dtype), _layers.value(mask)))
+            _layers.assign(mask, ops.where(due, ops.cast(fresh, mask.dtype), _layers.value(mask)))
 
     def compute_output_spec(self, inputs, training=False):
         return self.model.compute_output_spec(inputs)

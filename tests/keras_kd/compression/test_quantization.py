@@ -299,3 +299,20 @@ def test_a_layer_feeding_a_concatenation_takes_its_range():
     qat = compression.quantization_aware(two_input_concatenation())
     names = [q.name for q in _wrap.find_wrapper(qat).quantizers]
     assert names == ["concat_output", "head_output"]
+
+
+def test_trains_under_a_mixed_precision_policy():
+    # Failed on TensorFlow (float16 ranges met float32 batch statistics) and
+    # on PyTorch (a float32 kernel against float16 inputs).
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        qat = compile_for_labels(compression.quantization_aware(cnn()))
+    finally:
+        keras.config.set_dtype_policy(policy)
+    x, y = images(16)
+    loss = qat.train_on_batch(x, y)
+    assert np.isfinite(loss)
+    ranges = _wrap.find_wrapper(qat).activation_ranges()
+    assert all(low <= 0.0 < high for low, high in ranges.values()), ranges
+    assert keras.backend.standardize_dtype(qat(x).dtype) == "float16"
