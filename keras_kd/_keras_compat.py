@@ -36,6 +36,7 @@ _INTERNALS = {
         hasattr(keras.src.backend, name) for name in ("get_keras_mask", "set_keras_mask")
     ),
     "keras.Variable._value": lambda: hasattr(keras.Variable(0.0), "_value"),
+    "keras.src.backend.AutocastScope": lambda: hasattr(keras.src.backend, "AutocastScope"),
     "keras.src.losses.loss.scale_loss_for_distribution": lambda: all(
         hasattr(keras.src.losses.loss, name)
         for name in ("scale_loss_for_distribution", "unscale_loss_for_distribution")
@@ -194,6 +195,17 @@ def built_input_shape(model):
         if isinstance(shape, (tuple, list)) and all(isinstance(d, int) or d is None for d in shape):
             return tuple(shape)
     return None
+
+
+def without_autocast():
+    """A context in which float variables read in their own dtype.
+
+    Under a mixed-precision policy a layer's call reads its float32
+    variables cast to float16 (on TensorFlow; not on PyTorch); the
+    compression state and kernels are computed in float32 whatever the
+    policy, so they are read with this.
+    """
+    return keras.src.backend.AutocastScope(None)
 
 
 def keras_mask(tensor):

@@ -86,14 +86,20 @@ def _check_not_input(args):
 
 
 def _check_numbers(args):
+    check_fit_numbers(args)
+    if not 0.0 <= args.validation_split < 1.0:
+        raise UsageError(
+            f"--validation-split must be in [0, 1). Received: {args.validation_split}."
+        )
+
+
+def check_fit_numbers(args):
+    """Raises a `UsageError` for an --epochs, --batch-size, --temperature,
+    --alpha or --learning-rate no distillation can run with."""
     if args.epochs < 1 or args.batch_size < 1:
         raise UsageError(
             f"--epochs and --batch-size must be at least 1. Received: "
             f"--epochs {args.epochs}, --batch-size {args.batch_size}."
-        )
-    if not 0.0 <= args.validation_split < 1.0:
-        raise UsageError(
-            f"--validation-split must be in [0, 1). Received: {args.validation_split}."
         )
     if not (math.isfinite(args.temperature) and args.temperature > 0):
         raise UsageError(

@@ -13,6 +13,7 @@ Example:
 
 from keras_kd.apps import render
 from keras_kd.cli import _compression
+from keras_kd.cli import _distill
 from keras_kd.cli import _export
 from keras_kd.cli import _loaders
 from keras_kd.cli import _requirements
@@ -91,11 +92,7 @@ def _inputs(args, tflite_export):
     """Every input checked and loaded, and the output checked, before work."""
     read = [args.student, args.teacher, args.data, args.validation]
     output = _export.check_output(args.output, read, tflite_export)
-    if args.epochs < 1 or args.batch_size < 1:
-        raise UsageError(
-            f"--epochs and --batch-size must be at least 1. Received: "
-            f"--epochs {args.epochs}, --batch-size {args.batch_size}."
-        )
+    _distill.check_fit_numbers(args)
     data = _loaders.load_npz(args.data, "--data")
     validation = None
     if args.validation:

@@ -2,10 +2,9 @@
 
 - Weights: int8, symmetric, narrow range ([-127, 127], zero point 0), the
   range taken from the kernel itself at every call: per output channel for
-  convolutions, per tensor for Dense (the TFLite converter cannot carry a
-  per-channel range through the transpose it puts before FULLY_CONNECTED:
-  "'tfl.transpose' op has mismatched quantized axes"; TFMOT's default
-  scheme makes the same choice).
+  Conv2D and DepthwiseConv2D, per tensor for the other kernel layers (see
+  `_layers.PER_CHANNEL_LAYERS` for why; TFMOT's default scheme makes the
+  same choice for Dense).
 - Activations: int8, asymmetric, per tensor; the range is an exponential
   moving average of the batch minimum and maximum, tracked in training calls
   and frozen (read only) in inference calls, so an exported model uses the
@@ -21,6 +20,7 @@ import keras
 from keras import ops
 
 from keras_kd.compression import _registration
+from keras_kd.compression._layers import assign
 from keras_kd.compression._layers import value
 
 # Below this range a channel or tensor is treated as constant zero; keeps the
@@ -102,9 +102,9 @@ class ActivationQuantizer(keras.layers.Layer):
             decay = self.decay * seen  # 0 on the first batch: take it whole
             low = ops.minimum(decay * low + (1.0 - decay) * batch_low, 0.0)
             high = ops.maximum(decay * high + (1.0 - decay) * batch_high, 0.0)
-            self.range_min.assign(low)
-            self.range_max.assign(high)
-            self.tracked.assign(1.0)
+            assign(self.range_min, low)
+            assign(self.range_max, high)
+            assign(self.tracked, 1.0)
         high = ops.maximum(high, low + _MIN_RANGE)
         outputs = keras.quantizers.fake_quant_with_min_max_vars(
             ops.cast(inputs, "float32"), low, high, num_bits=8

@@ -78,10 +78,22 @@ KERNEL, KEEP, OUTPUT, UNSUPPORTED = "kernel", "keep", "output", "unsupported"
 
 
 def value(variable):
-    """The tensor of a Keras variable (JAX's ops refuse the variable itself)."""
+    """The tensor of a Keras variable (JAX's ops refuse the variable itself),
+    in the variable's own dtype even under a mixed-precision policy."""
     if isinstance(variable, keras.Variable):
-        return ops.convert_to_tensor(variable)
+        with _keras_compat.without_autocast():
+            # A tensor read now: TensorFlow would convert the variable itself
+            # later, in the layer's autocast scope.
+            return ops.copy(variable.value)
     return variable
+
+
+def assign(variable, new_value):
+    """`variable.assign(new_value)` that lands under a mixed-precision policy
+    too (on PyTorch, an assignment in a float16 layer call wrote into the
+    float16 copy read for the call, and was lost)."""
+    with _keras_compat.without_autocast():
+        variable.assign(new_value)
 
 
 def is_kernel_layer(layer):
@@ -195,6 +207,18 @@ def fused_activations(model, folds):
     return names
 
 
+def feeds_concatenation(layer):
+    """Whether `layer`'s output feeds only a `Concatenate` layer.
+
+    TFLite's int8 CONCATENATION gives its inputs the range of its output
+    (the converter quantizes the producing op straight to it), so such a
+    layer gets no range of its own: a rounding of its own in Keras, then
+    the concatenation's, would differ from TFLite's one rounding by several
+    output steps. Subclassed models have no graph: always `False`.
+    """
+    return isinstance(_single_consumer(layer), keras.layers.Concatenate)
+
+
 def fold_batch_norm(kernel, bias, norm):
     """`(kernel, bias)` with the inference-mode `norm` folded in."""
     scale = ops.rsqrt(value(norm.moving_variance) + norm.epsilon)
@@ -211,6 +235,22 @@ def fold_batch_norm(kernel, bias, norm):
     return kernel, bias
 
 
+# The kernel layers whose int8 weights TFLite keeps one range per output
+# channel for: CONV_2D and DEPTHWISE_CONV_2D. The converter cannot carry a
+# per-channel range through the reshape it puts around the others (Conv1D
+# and DepthwiseConv1D become 2-D convolutions: "'tfl.reshape' op requires
+# 'output' type ... to be cast compatible"; Dense's kernel is transposed:
+# "'tfl.transpose' op has mismatched quantized axes"), and TensorFlow's
+# per-channel fake quantization takes tensors of rank 4 at most (Conv3D).
+PER_CHANNEL_LAYERS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
+
+
+def quantizes_per_channel(layer):
+    """Whether `layer`'s kernel gets one int8 range per output channel
+    (else one for the whole kernel)."""
+    return isinstance(layer, PER_CHANNEL_LAYERS)
+
+
 def kernel_channel_view(layer, kernel):
     """The kernel reshaped so its last axis is TFLite's output channel."""
     if isinstance(layer, (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)):
@@ -219,7 +259,10 @@ def kernel_channel_view(layer, kernel):
 
 
 def linear_call(layer, inputs, kernel, bias):
-    """The layer's output before its activation, with the given weights."""
+    """The layer's output before its activation, with the given weights
+    (cast to the inputs' dtype: float16 under a mixed-precision policy)."""
+    kernel = ops.cast(kernel, inputs.dtype)
+    bias = None if bias is None else ops.cast(bias, inputs.dtype)
     if isinstance(layer, keras.layers.Dense):
         outputs = ops.matmul(inputs, kernel)
         channels_first = False

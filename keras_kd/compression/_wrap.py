@@ -72,11 +72,12 @@ class CompressedModel(keras.layers.Layer):
         for layer in leaves:
             kind = _layers.kind_of(layer)
             if kind == _layers.KERNEL:
-                self._install_kernel_call(layer, folds.get(layer.name), layer.name in fused)
+                own_range = not (layer.name in fused or _layers.feeds_concatenation(layer))
+                self._install_kernel_call(layer, folds.get(layer.name), own_range)
             elif self.quantize and layer.name in folded_norms:
                 layer.call = _identity
             elif self.quantize and kind == _layers.OUTPUT:
-                self._install_output_call(layer)
+                self._install_output_call(layer, own_range=not _layers.feeds_concatenation(layer))
         self.built = True
 
     # -- setup ---------------------------------------------------------------
@@ -123,7 +124,7 @@ class CompressedModel(keras.layers.Layer):
                 "quantization='int8', representative_data=...)."
             )
 
-    def _install_kernel_call(self, layer, norm, activation_follows):
+    def _install_kernel_call(self, layer, norm, own_range):
         mask = None
         block = None if self.pruning is None else self.pruning["block_size"]
         if block is not None and _sparsity.tiles(block, layer.kernel.shape):
@@ -135,15 +136,16 @@ class CompressedModel(keras.layers.Layer):
             )
             self.masks.append(mask)
             self._pruned_layers.append(layer)
-        quantizers = []
+        pre_activation = output = None
         if self.quantize:
             if _layers.activation_name(layer) not in _layers.FUSED_ACTIVATIONS:
-                quantizers.append(
-                    _fake_quant.ActivationQuantizer(name=f"{layer.name}_pre_activation")
+                pre_activation = _fake_quant.ActivationQuantizer(
+                    name=f"{layer.name}_pre_activation"
                 )
-            if not activation_follows:
-                quantizers.append(_fake_quant.ActivationQuantizer(name=f"{layer.name}_output"))
-            self.quantizers.extend(quantizers)
+                self.quantizers.append(pre_activation)
+            if own_range:  # else a fused activation's or concatenation's range
+                output = _fake_quant.ActivationQuantizer(name=f"{layer.name}_output")
+                self.quantizers.append(output)
         wrapper = self
 
         def call(inputs, *args, **kwargs):
@@ -155,22 +157,24 @@ class CompressedModel(keras.layers.Layer):
                 kernel, bias = _layers.fold_batch_norm(kernel, bias, norm)
             if wrapper.quantize:
                 view = _layers.kernel_channel_view(layer, kernel)
-                per_channel = not isinstance(layer, keras.layers.Dense)
+                per_channel = _layers.quantizes_per_channel(layer)
                 kernel = ops.reshape(
                     _fake_quant.fake_quantize_weights(view, per_channel), kernel.shape
                 )
             outputs = _layers.linear_call(layer, inputs, kernel, bias)
-            if len(quantizers) == 2:
-                outputs = quantizers[0](outputs, training=wrapper._training)
+            if pre_activation is not None:
+                outputs = pre_activation(outputs, training=wrapper._training)
             if layer.activation is not None:
                 outputs = layer.activation(outputs)
-            if quantizers:
-                outputs = quantizers[-1](outputs, training=wrapper._training)
+            if output is not None:
+                outputs = output(outputs, training=wrapper._training)
             return outputs
 
         layer.call = call
 
-    def _install_output_call(self, layer):
+    def _install_output_call(self, layer, own_range=True):
+        if not own_range:  # the concatenation it feeds gives the range
+            return
         quantizer = _fake_quant.ActivationQuantizer(name=f"{layer.name}_output")
         self.quantizers.append(quantizer)
         original = type(layer).call.__get__(layer)
@@ -194,7 +198,7 @@ class CompressedModel(keras.layers.Layer):
         if training and self.pruning is not None:
             self._update_masks()
         if training:
-            self.step.assign(_layers.value(self.step) + 1)
+            _layers.assign(self.step, _layers.value(self.step) + 1)
         if self.quantize:
             flat = keras.tree.flatten(inputs)
             quantized = iter(self.input_quantizers)
@@ -222,7 +226,7 @@ class CompressedModel(keras.layers.Layer):
         for layer, mask in zip(self._pruned_layers, self.masks):
             kernel = ops.stop_gradient(_masked(layer, mask))
             fresh = _sparsity.magnitude_mask(kernel, sparsity, self.pruning["block_size"])
-            mask.assign(ops.where(due, ops.cast(fresh, mask.dtype), _layers.value(mask)))
+            _layers.assign(mask, ops.where(due, ops.cast(fresh, mask.dtype), _layers.value(mask)))
 
     def compute_output_spec(self, inputs, training=False):
         return self.model.compute_output_spec(inputs)

@@ -1,5 +1,7 @@
 """`pruning_aware` and `strip`: magnitude pruning during training."""
 
+import numbers
+
 import keras
 
 from keras_kd.compression import _checks
@@ -91,13 +93,15 @@ def _check_block(block_size):
     if (
         not isinstance(block_size, (tuple, list))
         or len(block_size) != 2
-        or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in block_size)
+        or any(
+            isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1 for b in block_size
+        )
     ):
         raise ValueError(
             "`block_size` must be two positive integers (rows, cols), e.g. (1, 4). "
             f"Received: block_size={block_size!r}"
         )
-    return tuple(block_size)
+    return tuple(int(b) for b in block_size)
 
 
 def strip(model):

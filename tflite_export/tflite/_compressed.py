@@ -6,8 +6,16 @@
   would be ignored).
 - A pruning-aware model (not quantization-aware) is `strip`ped first: the
   plain model, zeros in place, converts in any mode.
+- A quantization-aware model trained under a float16 or bfloat16 policy
+  (e.g. `mixed_float16`) converts as its float32 copy, same weights and
+  ranges: the converter's int8 pass takes float32 graphs only (else
+  "'tfl.sub' op failed to verify that binary op operands have same element
+  type").
 """
 
+import keras
+
+from keras_kd import _keras_compat
 from keras_kd import compression
 from keras_kd.compression import _wrap
 
@@ -45,4 +53,31 @@ def prepare(model, mode, representative_data):
             f"activation ranges are unknown: {', '.join(untracked)}. Train it "
             "(fit, or as a Distiller's student) for at least one step, then convert."
         )
+    if _computes_below_float32(model):
+        model = _float32_copy(model)
     return model, True
+
+
+def _computes_below_float32(model):
+    layers = [model, *_keras_compat.sublayers(model, recursive=True)]
+    wrapper = _wrap.find_wrapper(model)
+    layers += _keras_compat.sublayers(wrapper.model, recursive=True)
+    return any(layer.compute_dtype != "float32" for layer in layers)
+
+
+def _float32_copy(model):
+    """`model` rebuilt with every layer computing in float32, same weights."""
+
+    def float32(config):
+        if isinstance(config, dict):
+            if config.get("class_name") in ("DTypePolicy", "FloatDTypePolicy"):
+                return {**config, "config": {**config["config"], "name": "float32"}}
+            return {key: float32(item) for key, item in config.items()}
+        if isinstance(config, list):
+            return [float32(item) for item in config]
+        return config
+
+    config = float32(keras.saving.serialize_keras_object(model))
+    copy = keras.saving.deserialize_keras_object(config)
+    copy.set_weights(model.get_weights())
+    return copy

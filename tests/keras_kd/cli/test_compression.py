@@ -71,12 +71,17 @@ def test_prune_writes_the_zeros_natively(files, tmp_path, capsys):
         ("qat", ["--teacher", "TEACHER_NPY"], "native engine distills from a teacher model"),
         ("prune", ["--target-sparsity", "1.5"], "strictly between 0 and 1"),
         ("qat", ["--engine", "onnx"], "invalid choice"),
+        # Were accepted: a negative rate trained and overwrote the output.
+        ("qat", ["--learning-rate", "-1"], "--learning-rate must be a finite number > 0"),
+        ("prune", ["--temperature", "0"], "--temperature must be a finite number > 0"),
+        ("qat", ["--alpha", "1.5", "--engine", "tfmot"], "--alpha must be in [0, 1]"),
     ],
 )
 def test_bad_native_input_is_refused_without_a_traceback(
     files, tmp_path, capsys, command, extra, words
 ):
     extra = [str(files / "teacher.npy") if e == "TEACHER_NPY" else e for e in extra]
+    (tmp_path / "out.tflite").write_bytes(b"kept")
     try:
         code = main(_args(files, command, tmp_path / "out.tflite", *extra))
     except SystemExit as exit_:  # argparse's own refusal
@@ -84,7 +89,7 @@ def test_bad_native_input_is_refused_without_a_traceback(
     captured = capsys.readouterr()
     assert code == 2
     assert words in captured.err + captured.out
-    assert not (tmp_path / "out.tflite").exists()
+    assert (tmp_path / "out.tflite").read_bytes() == b"kept"
 
 
 def test_schedule_reaches_the_target_after_seventy_percent_of_the_steps():

@@ -16,6 +16,7 @@ from _compression_models import subclassed
 
 from keras_kd import compression
 from keras_kd.compression import _sparsity
+from keras_kd.compression import _wrap
 
 
 def zhu_gupta(step, final, begin, end, initial=0.0):
@@ -156,6 +157,20 @@ def test_hostile_settings_are_refused_before_any_work(kwargs, words):
 def test_hostile_models_are_refused(model, words):
     with pytest.raises(ValueError, match=words):
         compression.pruning_aware(model())
+
+
+def test_numpy_integers_are_accepted_as_settings():
+    # block_size of NumPy integers was refused while begin_step's were taken.
+    pruned = compression.pruning_aware(
+        cnn(),
+        np.float32(0.5),
+        np.int64(0),
+        np.int64(4),
+        np.int64(2),
+        block_size=(np.int64(1), np.int64(2)),
+    )
+    settings = _wrap.find_wrapper(pruned).pruning
+    assert settings["block_size"] == (1, 2) and type(settings["block_size"][0]) is int
 
 
 def test_strip_refuses_a_plain_model():

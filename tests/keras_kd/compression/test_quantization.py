@@ -16,6 +16,7 @@ from _compression_models import subclassed
 import keras_kd
 from keras_kd import compression
 from keras_kd.compression import _fake_quant
+from keras_kd.compression import _layers
 from keras_kd.compression import _wrap
 
 
@@ -235,3 +236,83 @@ def test_subclassed_model_without_config_is_refused():
     model(np.zeros((1, 4), "float32"))
     with pytest.raises(ValueError, match="needs get_config"):
         compression.quantization_aware(model)
+
+
+def _conv1d_model():
+    inputs = keras.Input((6, 2))
+    h = keras.layers.Conv1D(3, 3, activation="relu", name="conv")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(h)))
+
+
+def _depthwise1d_model():
+    inputs = keras.Input((6, 2))
+    h = keras.layers.DepthwiseConv1D(3, name="conv")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(h)))
+
+
+def _conv3d_model():
+    inputs = keras.Input((3, 3, 3, 1))
+    h = keras.layers.Conv3D(2, 2, name="conv")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(h)))
+
+
+def _conv2d_model():
+    inputs = keras.Input((4, 4, 1))
+    h = keras.layers.Conv2D(3, 3, name="conv")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(h)))
+
+
+def two_input_concatenation():
+    """Two inputs, a Dense and a raw input concatenated, then a Dense."""
+    a, b = keras.Input((6,), name="a"), keras.Input((3,), name="b")
+    h = keras.layers.Concatenate(name="concat")([keras.layers.Dense(4, name="dense")(a), b])
+    return keras.Model([a, b], keras.layers.Dense(2, name="head")(h), name="two_inputs")
+
+
+# (model, per-channel kernel range?) Per channel only where the converter
+# carries it (CONV_2D, DEPTHWISE_CONV_2D); before, Conv1D/DepthwiseConv1D
+# files were refused by the converter and Conv3D failed to train on TF.
+@pytest.mark.parametrize(
+    "make, per_channel",
+    [
+        (_conv1d_model, False),
+        (_depthwise1d_model, False),
+        (_conv3d_model, False),
+        (_conv2d_model, True),
+    ],
+    ids=["conv1d", "depthwise1d", "conv3d", "conv2d"],
+)
+def test_kernel_ranges_are_per_channel_only_where_tflite_keeps_them(make, per_channel):
+    qat = compression.quantization_aware(make())
+    layer = _wrap.find_wrapper(qat).model.get_layer("conv")
+    assert _layers.quantizes_per_channel(layer) == per_channel
+    qat.compile("sgd", "mse")
+    x = np.ones((2, *qat.input_shape[1:]), "float32")
+    loss = qat.train_on_batch(x, np.zeros((2, 2), "float32"))  # Conv3D failed here on TF
+    assert np.isfinite(loss)
+
+
+def test_a_layer_feeding_a_concatenation_takes_its_range():
+    # TFLite's int8 CONCATENATION quantizes its inputs to its own range:
+    # a range of the Dense's own rounded first, and LiteRT differed from
+    # Keras by several output steps.
+    qat = compression.quantization_aware(two_input_concatenation())
+    names = [q.name for q in _wrap.find_wrapper(qat).quantizers]
+    assert names == ["concat_output", "head_output"]
+
+
+def test_trains_under_a_mixed_precision_policy():
+    # Failed on TensorFlow (float16 ranges met float32 batch statistics) and
+    # on PyTorch (a float32 kernel against float16 inputs).
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        qat = compile_for_labels(compression.quantization_aware(cnn()))
+    finally:
+        keras.config.set_dtype_policy(policy)
+    x, y = images(16)
+    loss = qat.train_on_batch(x, y)
+    assert np.isfinite(loss)
+    ranges = _wrap.find_wrapper(qat).activation_ranges()
+    assert all(low <= 0.0 < high for low, high in ranges.values()), ranges
+    assert keras.backend.standardize_dtype(qat(x).dtype) == "float16"
