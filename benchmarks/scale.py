@@ -10,6 +10,9 @@ number of virtual devices) is fixed when Keras starts:
    turns one epoch each (the order rotating every round) after one uncounted
    epoch each; ratios are the median over rounds of each round's ratio. Also
    the time `TeacherCache.write` takes and the bytes per sample on disk.
+   And issue 22's two sizes (a 16-unit MLP and the demo's CNN student),
+   cached epoch from `TeacherCache.arrays` / student-alone epoch, measured
+   by `cache_speed.measure_backend` (the function `cache_speed.py` runs).
    On one backend (`--accuracy-backend`): test accuracy on the 10,000
    Fashion-MNIST test images of the student distilled from the dense cache,
    the top-5 cache and the live teacher, over three seeds.
