@@ -10,6 +10,9 @@ number of virtual devices) is fixed when Keras starts:
    turns one epoch each (the order rotating every round) after one uncounted
    epoch each; ratios are the median over rounds of each round's ratio. Also
    the time `TeacherCache.write` takes and the bytes per sample on disk.
+   And issue 22's two sizes (a 16-unit MLP and the demo's CNN student),
+   cached epoch from `TeacherCache.arrays` / student-alone epoch, measured
+   by `cache_speed.measure_backend` (the function `cache_speed.py` runs).
    On one backend (`--accuracy-backend`): test accuracy on the 10,000
    Fashion-MNIST test images of the student distilled from the dense cache,
    the top-5 cache and the live teacher, over three seeds.
@@ -44,6 +47,9 @@ import tempfile
 import time
 
 from _markdown import write_between_markers
+from cache_speed import measure_backend as cached_epoch_ratios
+from cache_speed import round_ratio as _round_ratios
+from cache_speed import table as sizes_table
 from epoch_time import _timer_callback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -134,12 +140,6 @@ def _take_turns(run, arms, repeats, label):
     return times
 
 
-def _round_ratios(times, numerator, denominator):
-    """Median over rounds of each round's ratio (cancels slow load drifts)."""
-    pairs = zip(times[numerator], times[denominator])
-    return statistics.median(a / b for a, b in pairs)
-
-
 def cache_timing_worker(args):
     """Part 1, timing: cache writes and the four arms' epoch times."""
     import keras
@@ -168,6 +168,8 @@ def cache_timing_worker(args):
         times = _take_turns(run, CACHE_ARMS, args.repeats, keras.backend.backend())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    # The issue's two sizes, from in-memory targets (`TeacherCache.arrays`).
+    sizes = cached_epoch_ratios(max(args.repeats, 3), quick=args.quick)
     return {
         "samples": len(x),
         "batch_size": args.batch_size,
@@ -177,6 +179,7 @@ def cache_timing_worker(args):
         "ratio": {a: _round_ratios(times, a, "student") for a in CACHE_ARMS[1:]},
         "teacher_params": teacher.count_params(),
         "student_params": models["student"].count_params(),
+        "sizes": sizes,
         **info,
     }
 
@@ -466,6 +469,7 @@ def measure(args):
     (`_work/scale.json`), so that a late failure loses only its own part."""
     results = {"cache": {}, "mixed_precision": {}, "data_parallel": {}}
     start = time.perf_counter()
+    load_before = os.getloadavg()
 
     def save():
         results["minutes"] = (time.perf_counter() - start) / 60
@@ -475,6 +479,7 @@ def measure(args):
 
     for backend in args.backends:
         results["cache"][backend] = _run_worker("cache_timing", backend, args)
+        results["load"] = (load_before, os.getloadavg())
         results["mixed_precision"][backend] = _run_worker("mixed_precision", backend, args)
         save()
     results["accuracy"] = _run_worker("cache_accuracy", args.accuracy_backend, args)
@@ -653,11 +658,27 @@ def mixed_precision_table(results):
     )
 
 
+def cached_epoch_table(results):
+    """The issue's two sizes (MLP and CNN) from in-memory targets, per
+    backend; `None` for results measured before they were."""
+    sizes = {b: r["sizes"] for b, r in results["cache"].items() if "sizes" in r}
+    if not sizes:
+        return None
+    return (
+        "**A cached epoch at student speed: two sizes** (targets in memory, "
+        "`TeacherCache.arrays`; `benchmarks/cache_speed.py`'s measurement)\n\n"
+        + sizes_table(sizes, *results.get("load", (None, None)))
+    )
+
+
 def format_tables(results, minutes):
     parts = [
         "**Cached teacher: epoch time**\n\n" + cache_table(results["cache"]),
         "**Cached teacher: test accuracy**\n\n" + accuracy_table(results["accuracy"]),
     ]
+    sizes = cached_epoch_table(results)
+    if sizes:
+        parts.insert(1, sizes)
     if results["data_parallel"]:
         parts.append(
             "**Data-parallel: equal to one device**\n\n"
@@ -716,7 +737,7 @@ def main(argv=None):
     args.passthrough = [
         a for name in sizes for a in (f"--{name}", str(getattr(args, name.replace("-", "_"))))
     ]
-    args.passthrough += ["--seeds", *map(str, args.seeds)]
+    args.passthrough += ["--seeds", *map(str, args.seeds)] + (["--quick"] if args.quick else [])
     if args.table_only:
         with open(os.path.join(WORK, "scale.json")) as f:
             results = json.load(f)

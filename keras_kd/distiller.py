@@ -235,11 +235,14 @@ class Distiller(keras.Model):
         run (torch, eager), so one `call` serves `predict` (student outputs
         only) and the steps (teacher, student and taps) on every backend.
         """
-        previous, self._step_outputs = self._step_outputs, True
+        # A plain attribute write: Keras' tracking `__setattr__` would cost
+        # more than a small student's step on PyTorch, which runs it per step.
+        previous = self._step_outputs
+        object.__setattr__(self, "_step_outputs", True)
         try:
             yield
         finally:
-            self._step_outputs = previous
+            object.__setattr__(self, "_step_outputs", previous)
 
     def fit(self, *args, **kwargs) -> keras.callbacks.History:
         # alpha may have been assigned since construction, or be scheduled.
@@ -463,6 +466,10 @@ class Distiller(keras.Model):
         # does not count; a (batch,) weight repeated over the positions);
         # `metrics`, unweighted in Keras, read the outputs' mask themselves
         # (applying a 0/1 mask twice changes nothing).
+        if sample_weight is None and _keras_compat.keras_mask(y_pred) is None:
+            # Nothing to weigh (`metric_sample_weight` would be None): not
+            # built in every step, which PyTorch runs eagerly.
+            return super().compute_metrics(x, y, y_pred, None)
         weights = _position_weights(y_pred, sample_weight)
         return super().compute_metrics(x, y, y_pred, weights.metric_sample_weight())
 

@@ -95,6 +95,11 @@ class PositionWeights:
             values = reduce_per_sample(values)
         if len(values.shape) == 1 and self.positions:
             values = ops.reshape(values, (-1,) + (1,) * len(self.positions))
+        if self._plain and tuple(values.shape[1:]) == self.positions:
+            # Every weight is 1, every position counts and `values` has one
+            # per position (nothing to broadcast): the same sum and quotient,
+            # without the identity `where` and product.
+            return ops.divide_no_nan(ops.sum(values), self.divisor)
         # Positions that do not count are left out, whatever their value.
         values = ops.where(self.weights != 0, values, 0.0)
         return ops.divide_no_nan(ops.sum(values * self.weights), self.divisor)

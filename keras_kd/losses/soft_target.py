@@ -139,6 +139,30 @@ def soft_target_kd(
     """
     divergence, beta = validate_divergence(divergence, beta)
     standardize = validate_standardize(standardize)
+    return _soft_target_kd(
+        teacher_outputs,
+        student_outputs,
+        temperature,
+        teacher_kind,
+        student_kind,
+        divergence,
+        beta,
+        standardize,
+    )
+
+
+def _soft_target_kd(
+    teacher_outputs,
+    student_outputs,
+    temperature,
+    teacher_kind,
+    student_kind,
+    divergence,
+    beta,
+    standardize,
+):
+    """`soft_target_kd` on arguments already checked (`SoftTargetKD` checks
+    them once, when constructed, not in every step)."""
     teacher_logits = _numerics.as_logits(teacher_outputs, teacher_kind)
     student_logits = _numerics.as_logits(student_outputs, student_kind)
     if standardize:
@@ -227,7 +251,7 @@ class SoftTargetKD(DistillationLoss):
     def call(self, teacher, student, y=None):
         # `teacher.logits` is the soft target of one teacher or an ensemble.
         t = hyperparameters.value(self, "temperature")
-        return soft_target_kd(
+        return _soft_target_kd(
             teacher.logits(t, self.teacher_outputs),
             student.outputs,
             t,

@@ -104,3 +104,27 @@ def test_data_parallel_table_says_virtual_devices_say_nothing_about_speed(scale)
     )
     assert "2 processes on localhost | 3.0e-08 (between the processes: 0.0e+00)" in table
     assert "say nothing about the speed" in table
+
+
+def test_cached_epoch_table_reports_both_sizes_per_backend(scale):
+    def size(ratio, samples):
+        return {"ratio": ratio, "alone_ms": 2.0, "cached_ms": 2.0 * ratio, "samples": samples}
+
+    results = {"cache": {}}
+    for backend, ratios in (("jax", (1.05, 1.02)), ("torch", (1.3, 1.08))):
+        results["cache"][backend] = cache_result([1.0] * 3, [1.0] * 3)
+        results["cache"][backend]["sizes"] = {
+            "mlp": {**size(ratios[0], 14376), "rounds": 5},
+            "cnn": {**size(ratios[1], 2048), "rounds": 5},
+        }
+    results["load"] = ((9.0, 8.0, 7.0), (10.0, 9.0, 8.0))
+    table = scale.cached_epoch_table(results)
+    assert (
+        "| jax | 16-unit MLP, digits x8 (14,376 samples), batch 64 | 2.00 ms/step "
+        "| 2.10 ms/step | 1.05 | met |" in table
+    )
+    assert "| torch | 16-unit MLP, digits x8 (14,376 samples), batch 64 |" in table
+    assert "| 1.30 | **NOT met** |" in table
+    assert "| torch | demo CNN student, 2,048 images, batch 128 |" in table
+    assert "Load average (1, 5, 15 min) before: 9.0, 8.0, 7.0; after: 10.0, 9.0, 8.0" in table
+    assert scale.cached_epoch_table({"cache": {"jax": cache_result([1.0], [1.0])}}) is None

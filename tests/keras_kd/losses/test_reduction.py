@@ -104,3 +104,38 @@ def test_reduction_over_rows_stays_finite(
     assert np.isfinite(history["loss"][-1]), history
     if expected is not None:
         assert reported == pytest.approx(expected, abs=1e-7), history
+
+
+# (outputs shape, values shape, what the mean counts): nothing weighted or
+# masked, so every position counts once; a per-sample value counts once per
+# position of its sample.
+PLAIN_CASES = [
+    ((4, 10), (4,), "mean over samples"),
+    ((4, 3, 10), (4, 3), "mean over positions"),
+    ((4, 3, 10), (4,), "per-sample value on each of 3 positions"),
+    ((4, 1, 10), (4,), "per-sample value on its one position"),
+    ((2, 3, 2, 10), (2, 3, 2), "mean over pixels"),
+    ((2, 3, 2, 10), (2,), "per-sample value on each of 6 pixels"),
+    ((2, 3, 2, 10), (2, 3, 2, 5), "per-position features averaged first"),
+]
+
+
+@pytest.mark.parametrize("outputs_shape, values_shape, what", PLAIN_CASES)
+def test_unweighted_reduction_is_the_numpy_mean_over_positions(outputs_shape, values_shape, what):
+    from keras_kd.losses.reduction import PositionWeights
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=values_shape).astype("float32")
+    weights = PositionWeights(np.zeros(outputs_shape, "float32"))
+    positions = outputs_shape[1:-1]
+    per_row = values
+    if values.ndim > 1 + len(positions):
+        per_row = values.reshape(values.shape[: 1 + len(positions)] + (-1,)).mean(-1)
+    per_position = np.broadcast_to(
+        per_row.reshape(per_row.shape + (1,) * (1 + len(positions) - per_row.ndim)),
+        outputs_shape[:-1],
+    )
+    expected = per_position.sum() / per_position.size
+    reduced = keras.ops.convert_to_numpy(weights.reduce(values))
+    np.testing.assert_allclose(reduced, expected, rtol=1e-5, atol=1e-7, err_msg=what)
+    assert weights.keras_sample_weight() is None and weights.metric_sample_weight() is None

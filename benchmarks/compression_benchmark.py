@@ -25,10 +25,10 @@ fine-tunings are small by default: the first 6,000 images, 1 epoch of QAT, 2
 of pruning; every fine-tuning's result is kept in `_work/compression/`, so a
 killed run resumes where it stopped, seed by seed):
 
-    KERAS_BACKEND=tensorflow nice python benchmarks/compression.py
-    KERAS_BACKEND=tensorflow nice python benchmarks/compression.py \\
+    KERAS_BACKEND=tensorflow nice python benchmarks/compression_benchmark.py
+    KERAS_BACKEND=tensorflow nice python benchmarks/compression_benchmark.py \\
         --fine-tune-samples 60000 --qat-epochs 2 --prune-epochs 3    # full size
-    KERAS_BACKEND=tensorflow python benchmarks/compression.py --quick   # smoke test
+    KERAS_BACKEND=tensorflow python benchmarks/compression_benchmark.py --quick   # smoke test
 
 Writes the table to `benchmarks/RESULTS_compression.md`, into README.md and
 docs/compression.md (between the `compression` markers).
@@ -41,9 +41,10 @@ import subprocess
 import sys
 import time
 
-# This script's folder is off the path while Keras loads: on it, this file
-# would be the `compression` package that JAX tries (`from compression import
-# zstd`, the zstd backport), which Keras imports under PyTorch too.
+# This script's folder is off the path while Keras loads. No file in it may be
+# named after a package Keras or JAX imports (a `compression.py` here was the
+# `compression` package of JAX's `from compression import zstd`, under PyTorch
+# too, for every script in this folder: hence this file's name).
 _FOLDER = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _FOLDER]
 
@@ -364,7 +365,7 @@ def main():
         if not os.path.exists(RESULTS):
             with open(RESULTS, "w") as f:
                 f.write(
-                    "# Compression benchmark (benchmarks/compression.py)\n\n"
+                    "# Compression benchmark (benchmarks/compression_benchmark.py)\n\n"
                     "<!-- compression:begin -->\n<!-- compression:end -->\n"
                 )
         for path in (RESULTS, DOC, README):
