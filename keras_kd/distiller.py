@@ -153,7 +153,6 @@ class Distiller(keras.Model):
         _keras_compat.check_distribution(teacher, student)
         super().__init__(**kwargs)
         self.teacher = teachers_lib.get(teacher, teacher_weights)
-        self.teacher.set_preprocessor(teacher_preprocessor)
         if teacher_preprocessor is None:
             # An unbuilt (subclassed) student is built before anything reads
             # it, from the teacher's inputs: here they are the student's too.
@@ -172,6 +171,7 @@ class Distiller(keras.Model):
             student,
             _tapped_layers(self.distillation_losses, "teacher"),
             teacher_outputs,
+            preprocessor=teacher_preprocessor,
         )
         self.student_kind = resolve_output_kind(student, student_outputs, "student")
         outputs_lib.check_heads(
@@ -527,8 +527,9 @@ class Distiller(keras.Model):
                 or None,
             }
         )
-        if self.teacher.preprocessor is not None:
-            config["teacher_preprocessor"] = self.teacher.preprocessor_config()
+        preprocessor = self.teacher.preprocessor_config()
+        if preprocessor is not None:
+            config["teacher_preprocessor"] = preprocessor
         if self._keras_style:
             config = _keras_distillation.keras_style_config(config, self.distillation_losses)
         return config
