@@ -8,7 +8,6 @@ run in the step, and the checks that the models can read what they receive
 from `Teacher` alone.
 """
 
-
 from keras_kd import validation
 from keras_kd.teachers import _inputs as inputs_lib
 from keras_kd.teachers.base import Teacher
