@@ -16,6 +16,7 @@ from keras_kd import _keras_compat
 from keras_kd import _keras_distillation
 from keras_kd import _saving
 from keras_kd import augment as augment_lib
+from keras_kd import checks
 from keras_kd import hyperparameters
 from keras_kd import outputs as outputs_lib
 from keras_kd import teachers as teachers_lib
@@ -273,7 +274,7 @@ class Distiller(keras.Model):
         shape = validation.output_shape(self.student)
         if not shape:
             return
-        validation.check_labels(y, shape[-1], owner, positions=shape[:-1])
+        checks.check_labels(y, shape[-1], owner, positions=shape[:-1])
 
     def evaluate(self, *args, **kwargs) -> float | list[float] | dict[str, float]:
         self._check_labels("evaluate()", args, kwargs)
