@@ -57,3 +57,60 @@ def test_quickstart_is_the_design_public_api():
     design = python_block(DESIGN, "## Public API")
     assert design.startswith(readme)
     assert design[len(readme) :].startswith("\n#")
+
+
+# -- Test files the documentation names ---------------------------------------
+
+DOCUMENTS = ["README.md", "CONTRIBUTING.md", os.path.join("tests", "README.md")] + sorted(
+    os.path.join("docs", name)
+    for name in os.listdir(os.path.join(ROOT, "docs"))
+    if name.endswith(".md")
+)
+# Paths a page tells the reader to create: {path: (page, the module it tests)}.
+TO_BE_WRITTEN = {
+    "tests/keras_kd/losses/test_brier.py": ("docs/adding_a_loss.md", "keras_kd/losses/brier.py"),
+}
+
+
+def named_test_paths(text):
+    """The `tests/...py` paths and the bare `test_*.py` names in `text`."""
+    import re
+
+    paths = set(re.findall(r"\btests/[\w./-]+?\.py\b", text))
+    names = set(re.findall(r"(?<![\w/])test_\w+\.py\b", text))
+    return paths, names
+
+
+def test_named_test_paths_reads_paths_and_bare_names():
+    paths, names = named_test_paths(
+        "see `tests/keras_kd/test_checks.py`, test_lint.py and keras_kd/losses/dkd.py; "
+        "not tests/README.md"
+    )
+    assert paths == {"tests/keras_kd/test_checks.py"} and names == {"test_lint.py"}
+
+
+def test_every_test_file_the_documentation_names_exists():
+    every_test_file = {
+        name for _, _, files in os.walk(os.path.join(ROOT, "tests")) for name in files
+    }
+    stale = []
+    for document in DOCUMENTS:
+        with open(os.path.join(ROOT, document), encoding="utf-8") as f:
+            paths, names = named_test_paths(f.read())
+        for path in sorted(paths):
+            if path in TO_BE_WRITTEN and TO_BE_WRITTEN[path][0] == document.replace(os.sep, "/"):
+                continue
+            if not os.path.isfile(os.path.join(ROOT, path)):
+                stale.append(f"{document}: {path}")
+        stale += [f"{document}: {name}" for name in sorted(names - every_test_file)]
+    assert not stale, f"Test files named in the documentation that do not exist: {stale}"
+
+
+def test_a_test_file_a_page_has_the_reader_write_mirrors_its_module():
+    for path, (document, module) in TO_BE_WRITTEN.items():
+        assert not os.path.exists(os.path.join(ROOT, path)), f"{path} exists: drop the entry"
+        with open(os.path.join(ROOT, document), encoding="utf-8") as f:
+            text = f.read()
+        assert path in text and module in text
+        folder, name = os.path.split(module)
+        assert path == f"tests/{folder}/test_{name}"
