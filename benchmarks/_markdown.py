@@ -3,6 +3,8 @@
 
 import os
 
+import numpy as np
+
 
 def write_between_markers(path, marker, text):
     """Replaces what lies between `<!-- marker:begin -->` and `:end -->` in
@@ -18,3 +20,23 @@ def write_between_markers(path, marker, text):
     _, tail = rest.split(end, 1)
     with open(path, "w") as f:
         f.write(f"{head}{begin}\n{text}\n{end}{tail}")
+
+
+def accuracy_cell(row):
+    """`row["accuracy"]` as a percentage, with ` ± std` over `row["accuracies"]`
+    (in points) when the row averages several seeds."""
+    cell = f"{100 * row['accuracy']:.2f}%"
+    if len(row.get("accuracies", [])) > 1:
+        cell += f" ± {100 * np.std(row['accuracies']):.2f}"
+    return cell
+
+
+def publish(text, marker, title, paths):
+    """Writes `text` between the `marker` comments of every file of `paths`;
+    the first is the benchmark's own results file, created with `title` and
+    empty markers if missing."""
+    if not os.path.exists(paths[0]):
+        with open(paths[0], "w") as f:
+            f.write(f"# {title}\n\n<!-- {marker}:begin -->\n<!-- {marker}:end -->\n")
+    for path in paths:
+        write_between_markers(path, marker, text)

@@ -33,6 +33,17 @@ def pair_parser(description):
     return parser
 
 
+def pair_setup(x, x_test, args, student):
+    """The opening of a table's setup line: the data and the pair of
+    `data_and_pair` (the options of `pair_parser`)."""
+    return (
+        f"Fashion-MNIST, {len(x):,} training and {len(x_test):,} test images; teacher "
+        f"`teacher_cnn` {args.teacher_epochs} epochs; student `student_cnn` "
+        f"({student.count_params():,} parameters) distilled {args.student_epochs} epochs "
+        f"(SoftTargetKD T={RECIPE.temperature:g}, alpha={RECIPE.alpha:g})"
+    )
+
+
 def data_and_pair(args):
     """`((x, y), (x_test, y_test), (teacher, student))` for the options of
     `pair_parser`: the first `--train-samples` Fashion-MNIST images, the test

@@ -41,29 +41,24 @@ import subprocess
 import sys
 import time
 
-# This script's folder is off the path while Keras loads. No file in it may be
-# named after a package Keras or JAX imports (a `compression.py` here was the
-# `compression` package of JAX's `from compression import zstd`, under PyTorch
-# too, for every script in this folder: hence this file's name).
-_FOLDER = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _FOLDER]
+import keras
+import numpy as np
+from _args import add_fine_tuning
+from _markdown import accuracy_cell
+from _markdown import publish
+from _shared import HERE
+from _shared import RECIPE
+from _shared import ROOT
+from _shared import WORK
+from _shared import data_and_pair
+from _shared import pair_parser
+from _shared import pair_setup
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-import keras_kd  # noqa: E402
-import tflite_export  # noqa: E402
-from keras_kd import compression  # noqa: E402
-from keras_kd.cli._compression import pruning_steps  # noqa: E402
-
-sys.path.append(_FOLDER)
-from _markdown import write_between_markers  # noqa: E402
-from _shared import HERE  # noqa: E402
-from _shared import RECIPE  # noqa: E402
-from _shared import ROOT  # noqa: E402
-from _shared import WORK  # noqa: E402
-from _shared import data_and_pair  # noqa: E402
-from _shared import pair_parser  # noqa: E402
+import keras_kd
+import tflite_export
+from keras_kd import compression
+from keras_kd.apps.render import markdown_table
+from keras_kd.cli._compression import pruning_steps
 
 RESULTS = os.path.join(HERE, "RESULTS_compression.md")
 DOC = os.path.join(ROOT, "docs", "compression.md")
@@ -80,10 +75,8 @@ def parse_args():
         default=6000,
         help="The first N training images every QAT and pruning run sees.",
     )
-    parser.add_argument("--qat-epochs", type=int, default=1)
-    parser.add_argument("--prune-epochs", type=int, default=2)
+    add_fine_tuning(parser, qat_epochs=1, prune_epochs=2)
     parser.add_argument("--sparsities", type=float, nargs="+", default=[0.5, 0.8])
-    parser.add_argument("--fine-tune-seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS))
     parser.add_argument("--skip-tfmot", action="store_true")
     parser.add_argument("--stage", default=None, help=argparse_hidden())
@@ -142,8 +135,8 @@ def _distill(teacher, student, x, y, epochs, learning_rate):
     distiller = keras_kd.Distiller(
         teacher,
         student,
-        distillation_loss=keras_kd.losses.SoftTargetKD(RECIPE["temperature"]),
-        alpha=RECIPE["alpha"],
+        distillation_loss=keras_kd.losses.SoftTargetKD(RECIPE.temperature),
+        alpha=RECIPE.alpha,
     )
     distiller.compile(keras.optimizers.Adam(learning_rate), sparse_ce)
     distiller.fit(x, y, epochs=epochs, batch_size=BATCH_SIZE, verbose=2)
@@ -249,8 +242,8 @@ def _tfmot_row(args, folder, student, teacher, x, y, x_test, y_test, seed):
             y,
             tflite,
             epochs=args.qat_epochs,
-            temperature=RECIPE["temperature"],
-            alpha=RECIPE["alpha"],
+            temperature=RECIPE.temperature,
+            alpha=RECIPE.alpha,
             learning_rate=QAT_LEARNING_RATE,
             batch_size=BATCH_SIZE,
             validation_data=(x_test, y_test),
@@ -285,23 +278,33 @@ def merge(rows):
 
 
 def format_table(rows, float_row):
-    lines = [
-        "| student | test accuracy (LiteRT) | agreement with Keras (lowest seed) | bytes | "
-        "vs float | gzip bytes | gzip vs float | kernel zeros | LiteRT latency (1 thread) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    header = [
+        "student",
+        "test accuracy (LiteRT)",
+        "agreement with Keras (lowest seed)",
+        "bytes",
+        "vs float",
+        "gzip bytes",
+        "gzip vs float",
+        "kernel zeros",
+        "LiteRT latency (1 thread)",
     ]
-    for row in rows:
-        accuracy = f"{100 * row['accuracy']:.2f}%"
-        if len(row.get("accuracies", [])) > 1:
-            accuracy += f" ± {100 * np.std(row['accuracies']):.2f}"
-        agreement = "n/a" if row.get("agreement") is None else f"{100 * row['agreement']:.2f}%"
-        lines.append(
-            f"| {row['name']} | {accuracy} | {agreement} | {row['bytes']:,} | "
-            f"{row['bytes'] / float_row['bytes']:.2f}x | {row['gzip_bytes']:,} | "
-            f"{row['gzip_bytes'] / float_row['bytes']:.3f}x | {100 * row['kernel_zeros']:.1f}% | "
-            f"{row['latency_ms']:.3f} ms |"
-        )
-    return "\n".join(lines)
+    return markdown_table(header, [_cells(row, float_row["bytes"]) for row in rows])
+
+
+def _cells(row, float_bytes):
+    agreement = "n/a" if row.get("agreement") is None else f"{100 * row['agreement']:.2f}%"
+    return [
+        row["name"],
+        accuracy_cell(row),
+        agreement,
+        f"{row['bytes']:,}",
+        f"{row['bytes'] / float_bytes:.2f}x",
+        f"{row['gzip_bytes']:,}",
+        f"{row['gzip_bytes'] / float_bytes:.3f}x",
+        f"{100 * row['kernel_zeros']:.1f}%",
+        f"{row['latency_ms']:.3f} ms",
+    ]
 
 
 def main():
@@ -346,11 +349,8 @@ def main():
         row["latency_ms"] = latency_ms(path, x_test)
     keras_accuracy = float(np.mean(reference.argmax(-1) == y_test))
     setup = (
-        f"Fashion-MNIST, {len(x):,} training and {len(x_test):,} test images; teacher "
-        f"`teacher_cnn` {args.teacher_epochs} epochs; student `student_cnn` "
-        f"({student.count_params():,} parameters) distilled {args.student_epochs} epochs "
-        f"(SoftTargetKD T={RECIPE['temperature']:g}, alpha={RECIPE['alpha']:g}); every "
-        f"fine-tuning on the first {min(args.fine_tune_samples, len(x)):,} training images; QAT "
+        f"{pair_setup(x, x_test, args, student)}; every fine-tuning on the first "
+        f"{min(args.fine_tune_samples, len(x)):,} training images; QAT "
         f"{args.qat_epochs} epoch(s) (Adam {QAT_LEARNING_RATE:g}, batch {BATCH_SIZE}); pruning "
         f"{args.prune_epochs} epoch(s) (Adam {PRUNE_LEARNING_RATE:g}) then 1 epoch of QAT; each "
         f"fine-tuning with seeds {seeds} (mean ± std; bytes of the first seed's file); float "
@@ -362,14 +362,8 @@ def main():
     with open(os.path.join(folder, "table.json"), "w") as f:
         json.dump({"args": vars(args), "rows": rows}, f, indent=1)
     if not args.quick:
-        if not os.path.exists(RESULTS):
-            with open(RESULTS, "w") as f:
-                f.write(
-                    "# Compression benchmark (benchmarks/compression_benchmark.py)\n\n"
-                    "<!-- compression:begin -->\n<!-- compression:end -->\n"
-                )
-        for path in (RESULTS, DOC, README):
-            write_between_markers(path, "compression", text)
+        title = "Compression benchmark (benchmarks/compression_benchmark.py)"
+        publish(text, "compression", title, (RESULTS, DOC, README))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,6 @@ Usage:
 Writes benchmarks/RESULTS_pays.md (not with --quick).
 """
 
-import argparse
 import json
 import os
 import statistics
@@ -60,6 +59,11 @@ import time
 
 import keras
 import numpy as np
+from _args import BATCH
+from _args import LEARNING_RATE
+from _args import MIXUP_ALPHA
+from _args import TRANSLATION
+from _args import student_parser
 
 import keras_kd
 from keras_kd.apps import recipes
@@ -69,16 +73,18 @@ from keras_kd.apps.reference_models import tiny_student_cnn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "RESULTS_pays.md")
-BATCH = 128
-LEARNING_RATE = 2e-3
-TRANSLATION = 0.1
-MIXUP_ALPHA = 0.2
 VALIDATION = 5000
 ARMS = ("alone", "kd", "kd_std", "dkd", "mld", "fm")
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = student_parser(
+        __doc__.split("\n")[0],
+        train_samples=60000 - VALIDATION,
+        teacher_epochs=60,
+        epochs=100,
+        epochs_help="Epochs of every student arm.",
+    )
     parser.add_argument("--work", default=os.path.join(HERE, "_work", "pays"))
     parser.add_argument(
         "--teacher",
@@ -87,12 +93,8 @@ def parse_args(argv=None):
         help="wide: two convolutions per block with batch norm; bn: a cheaper one with "
         "batch norm (the default); cnn: teacher_cnn.",
     )
-    parser.add_argument("--teacher-epochs", type=int, default=60)
-    parser.add_argument("--epochs", type=int, default=100, help="Epochs of every student arm.")
     parser.add_argument("--views", type=int, default=16, help="Cached views per image.")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
-    parser.add_argument("--train-samples", type=int, default=60000 - VALIDATION)
     parser.add_argument(
         "--teacher-only", action="store_true", help="Stop once the teacher is saved."
     )
@@ -101,7 +103,6 @@ def parse_args(argv=None):
         action="store_true",
         help="Print the table of the (arm, seed) runs finished so far; train nothing.",
     )
-    parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
     args = parser.parse_args(argv)
     if args.quick:
         args.teacher, args.teacher_epochs, args.epochs, args.views = "cnn", 1, 2, 2

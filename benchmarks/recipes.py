@@ -26,7 +26,6 @@ Usage (TensorFlow backend; the alone arms use tf.data for mixup):
 Writes benchmarks/RESULTS_recipes.md (not with --quick).
 """
 
-import argparse
 import os
 import statistics
 import time
@@ -34,6 +33,11 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+from _args import BATCH
+from _args import LEARNING_RATE
+from _args import MIXUP_ALPHA
+from _args import TRANSLATION
+from _args import student_parser
 
 import keras_kd
 from keras_kd.apps import recipes
@@ -43,20 +47,11 @@ from keras_kd.apps.reference_models import tiny_student_cnn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(HERE, "_work")
-BATCH = 128
-LEARNING_RATE = 2e-3
-MIXUP_ALPHA = 0.2
-TRANSLATION = 0.1
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--train-samples", type=int, default=5000)
-    parser.add_argument("--teacher-epochs", type=int, default=15)
-    parser.add_argument("--epochs", type=int, default=4)
+    parser = student_parser(__doc__.split("\n")[0], train_samples=5000, teacher_epochs=15, epochs=4)
     parser.add_argument("--long-epochs", type=int, default=8)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
     args = parser.parse_args()
     if args.quick:
         args.train_samples, args.teacher_epochs, args.epochs, args.long_epochs = 512, 1, 1, 2

@@ -25,34 +25,29 @@ import time
 
 import keras
 import numpy as np
-from _markdown import write_between_markers
+from _args import add_fine_tuning
+from _markdown import accuracy_cell
+from _markdown import publish
 from _shared import HERE
 from _shared import RECIPE
 from _shared import ROOT
 from _shared import WORK
 from _shared import data_and_pair
 from _shared import pair_parser
+from _shared import pair_setup
 
 import tflite_export
+from keras_kd.apps.render import markdown_table
 
 RESULTS = os.path.join(HERE, "RESULTS_tfmot.md")
 DOC = os.path.join(ROOT, "docs", "tfmot.md")
 README = os.path.join(ROOT, "README.md")
-BEGIN, END = "<!-- tfmot:begin -->", "<!-- tfmot:end -->"
 
 
 def parse_args():
     parser = pair_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--qat-epochs", type=int, default=2)
-    parser.add_argument("--prune-epochs", type=int, default=3)
+    add_fine_tuning(parser, qat_epochs=2, prune_epochs=3)
     parser.add_argument("--sparsity", type=float, default=0.8)
-    parser.add_argument(
-        "--fine-tune-seeds",
-        type=int,
-        nargs="+",
-        default=[0, 1, 2],
-        help="Each QAT and pruning run is repeated with these seeds.",
-    )
     return parser.parse_args()
 
 
@@ -127,20 +122,19 @@ def tfmot_rows(student, teacher_logits, x, y, test, args, folder):
 
 
 def format_table(rows, dense_gzip):
-    lines = [
-        "| student | test accuracy (LiteRT) | bytes | gzip bytes | gzip vs float32 | sparsity |",
-        "|---|---:|---:|---:|---:|---:|",
+    header = ["student", "test accuracy (LiteRT)", "bytes", "gzip bytes", "gzip vs float32"]
+    cells = [
+        [
+            row["name"],
+            accuracy_cell(row),
+            f"{row['bytes']:,}",
+            f"{row['gzip_bytes']:,}",
+            f"{row['gzip_bytes'] / dense_gzip:.2f}x",
+            f"{100 * row['sparsity']:.1f}%",
+        ]
+        for row in rows
     ]
-    for row in rows:
-        accuracy = f"{100 * row['accuracy']:.2f}%"
-        if len(row.get("accuracies", [])) > 1:
-            accuracy += f" ± {100 * np.std(row['accuracies']):.2f}"
-        lines.append(
-            f"| {row['name']} | {accuracy} | {row['bytes']:,} | "
-            f"{row['gzip_bytes']:,} | {row['gzip_bytes'] / dense_gzip:.2f}x | "
-            f"{100 * row['sparsity']:.1f}% |"
-        )
-    return "\n".join(lines)
+    return markdown_table([*header, "sparsity"], cells)
 
 
 def main():
@@ -175,11 +169,7 @@ def main():
     )
     table = format_table(rows, rows[0]["gzip_bytes"])
     setup = (
-        f"Fashion-MNIST, {len(x):,} training and {len(x_test):,} test images; teacher "
-        f"`teacher_cnn` {args.teacher_epochs} epochs; student `student_cnn` "
-        f"({student.count_params():,} parameters) distilled {args.student_epochs} epochs "
-        f"(SoftTargetKD T={RECIPE.temperature:g}, alpha={RECIPE.alpha:g}); "
-        f"QAT {args.qat_epochs} epochs, pruning "
+        f"{pair_setup(x, x_test, args, student)}; QAT {args.qat_epochs} epochs, pruning "
         f"{args.prune_epochs} epochs, each fine-tuning repeated with seeds {args.fine_tune_seeds} "
         f"(mean ± std; bytes of the first seed's file); Keras backend {keras.backend.backend()}; "
         f"float Keras student {100 * keras_accuracy:.2f}%; total {time.time() - start:.0f} s."
@@ -188,12 +178,8 @@ def main():
     print("\n" + text)
     with open(os.path.join(WORK, "tfmot.json"), "w") as f:
         json.dump({"args": vars(args), "keras_accuracy": keras_accuracy, "rows": rows}, f, indent=1)
-    if not args.quick:
-        if not os.path.exists(RESULTS):
-            with open(RESULTS, "w") as f:
-                f.write(f"# TFMOT benchmark (benchmarks/tfmot.py)\n\n{BEGIN}\n{END}\n")
-        for path in (RESULTS, DOC, README):  # the plain readings below the tables stay
-            write_between_markers(path, "tfmot", text)
+    if not args.quick:  # the plain readings below the tables stay
+        publish(text, "tfmot", "TFMOT benchmark (benchmarks/tfmot.py)", (RESULTS, DOC, README))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ hand-written distillation tutorial, to keras-kd's way of saying the same.
 """
 
 import collections
+import dataclasses
+from collections.abc import Callable
+from collections.abc import Collection
 
 import keras
 
@@ -100,6 +103,48 @@ def _single_loss(owner, loss):
     return loss
 
 
+@dataclasses.dataclass(frozen=True)
+class _Mapping:
+    """How one `keras.distillation` loss class becomes keras-kd's loss.
+
+    Attributes:
+        names: The inner Keras loss names (`loss.loss`) keras-kd maps.
+        build: `(keras loss, inner name) -> keras-kd loss`.
+        refusal: `inner name -> message` for a name it does not map.
+    """
+
+    names: Collection[str]
+    build: Callable
+    refusal: Callable
+
+
+_MAPPINGS = {
+    "LogitsDistillation": _Mapping(
+        _DIVERGENCES,
+        lambda loss, name: SoftTargetKD(temperature=loss.temperature),
+        lambda name: (
+            f"LogitsDistillation(loss={name!r}) compares temperature-"
+            "scaled logits value for value; keras-kd maps "
+            "LogitsDistillation onto soft targets (Hinton's T^2 * KL, "
+            "for 'kl_divergence' or 'categorical_crossentropy'). To match "
+            "the outputs themselves use FeatureDistillation(loss='mse') "
+            "or keras-kd's distillation_loss='mse'."
+        ),
+    ),
+    "FeatureDistillation": _Mapping(
+        _FEATURE_DISTANCES,
+        lambda loss, name: FitNetHint(
+            loss.teacher_layer_name, loss.student_layer_name, loss=_FEATURE_DISTANCES[name]
+        ),
+        lambda name: (
+            f"FeatureDistillation(loss={name!r}) has no keras-kd "
+            "counterpart. keras-kd's FitNetHint matches features with "
+            f"{sorted(set(_FEATURE_DISTANCES))}; pass one of those."
+        ),
+    ),
+}
+
+
 def from_keras_loss(loss):
     """keras-kd's loss for one `keras.distillation` loss object.
 
@@ -121,31 +166,12 @@ def from_keras_loss(loss):
 teacher_outputs=None, student_outputs=None, divergence='forward', beta=0.5, \
 standardize=False)
     """
-    if _is_keras(loss, "LogitsDistillation"):
-        name = _loss_name(_single_loss("LogitsDistillation", loss.loss))
-        if name not in _DIVERGENCES:
-            raise ValueError(
-                f"LogitsDistillation(loss={name!r}) compares temperature-"
-                "scaled logits value for value; keras-kd maps "
-                "LogitsDistillation onto soft targets (Hinton's T^2 * KL, "
-                "for 'kl_divergence' or 'categorical_crossentropy'). To match "
-                "the outputs themselves use FeatureDistillation(loss='mse') "
-                "or keras-kd's distillation_loss='mse'."
-            )
-        return SoftTargetKD(temperature=loss.temperature)
-    if _is_keras(loss, "FeatureDistillation"):
-        name = _loss_name(_single_loss("FeatureDistillation", loss.loss))
-        if name not in _FEATURE_DISTANCES:
-            raise ValueError(
-                f"FeatureDistillation(loss={name!r}) has no keras-kd "
-                "counterpart. keras-kd's FitNetHint matches features with "
-                f"{sorted(set(_FEATURE_DISTANCES))}; pass one of those."
-            )
-        return FitNetHint(
-            loss.teacher_layer_name,
-            loss.student_layer_name,
-            loss=_FEATURE_DISTANCES[name],
-        )
+    for class_name, mapping in _MAPPINGS.items():
+        if _is_keras(loss, class_name):
+            name = _loss_name(_single_loss(class_name, loss.loss))
+            if name not in mapping.names:
+                raise ValueError(mapping.refusal(name))
+            return mapping.build(loss, name)
     raise ValueError(
         f"keras-kd cannot run the custom keras.distillation loss "
         f"{type(loss).__name__}: its compute_loss(teacher_outputs, "

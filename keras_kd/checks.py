@@ -13,6 +13,7 @@ Example:
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -215,3 +216,66 @@ def validate_output_kind(kind, argument):
             f"'probabilities'. Received: {argument}={kind!r}"
         )
     return kind
+
+
+def check_labels(
+    y: Any, classes: int | None, owner: str = "the labels", *, positions: tuple | None = None
+) -> Any:
+    """Returns `y` after checking its class labels lie in `[0, classes)`.
+
+    The one label check of keras-kd, run before any step: TensorFlow and
+    PyTorch fail deep inside a step on a label out of range, and JAX
+    silently clips it to the nearest class. Integer labels (or floats that
+    are whole numbers) of shape `(samples, *positions)` or
+    `(samples, *positions, 1)` are checked; one-hot or soft labels (the
+    classes on the last axis), regression targets and anything that is not
+    an array (a `tf.data.Dataset`, a generator) are returned untouched.
+
+    Args:
+        y: The labels: a NumPy array, a list, or anything else (returned).
+        classes: The number of classes of the student's outputs. A
+            one-unit (sigmoid or regression) head is not checked.
+        owner: Who reads the labels, for the message (e.g. `"fit()"`).
+        positions: The outputs' positions, `(time,)` for sequences, or
+            `None` to accept labels of any rank.
+
+    Returns:
+        `y`, unchanged.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_kd import checks
+    >>> checks.check_labels(np.array([0, 2, 1]), 3).tolist()
+    [0, 2, 1]
+    >>> checks.check_labels(np.array([0, 3]), 3, "my_tool")
+    Traceback (most recent call last):
+    ...
+    ValueError: my_tool: every class label must be in [0, 2] (the model outputs 3 classes), ...
+    """
+    if not isinstance(y, (np.ndarray, list)) or classes is None or classes < 2:
+        return y
+    values = np.asarray(y)
+    if values.dtype.kind == "b" or values.dtype.kind not in "iuf" or values.size == 0:
+        return y
+    if positions is not None:
+        sparse = values.ndim == 1 + len(positions) or (
+            values.ndim == 2 + len(positions) and values.shape[-1] == 1
+        )
+        if not sparse:
+            return y  # One-hot or soft labels.
+    if values.dtype.kind == "f":
+        finite = np.isfinite(values)
+        if not finite.all() or np.any(values != np.round(values)):
+            return y  # Not class labels (regression targets, soft labels).
+    low, high = values.min().item(), values.max().item()
+    if low >= 0 and high < classes:
+        return y
+    outside = int(np.sum((values < 0) | (values >= classes)))
+    raise ValueError(
+        f"{owner}: every class label must be in [0, {classes - 1}] (the "
+        f"model outputs {classes} classes), but {outside} of "
+        f"{values.size} labels are outside it (smallest {low:g}, largest "
+        f"{high:g}). Give labels 0 to {classes - 1}, or a model with one "
+        "output per class."
+    )

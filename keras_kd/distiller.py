@@ -16,6 +16,7 @@ from keras_kd import _keras_compat
 from keras_kd import _keras_distillation
 from keras_kd import _saving
 from keras_kd import augment as augment_lib
+from keras_kd import checks
 from keras_kd import hyperparameters
 from keras_kd import outputs as outputs_lib
 from keras_kd import teachers as teachers_lib
@@ -153,7 +154,6 @@ class Distiller(keras.Model):
         _keras_compat.check_distribution(teacher, student)
         super().__init__(**kwargs)
         self.teacher = teachers_lib.get(teacher, teacher_weights)
-        self.teacher.set_preprocessor(teacher_preprocessor)
         if teacher_preprocessor is None:
             # An unbuilt (subclassed) student is built before anything reads
             # it, from the teacher's inputs: here they are the student's too.
@@ -172,6 +172,7 @@ class Distiller(keras.Model):
             student,
             _tapped_layers(self.distillation_losses, "teacher"),
             teacher_outputs,
+            preprocessor=teacher_preprocessor,
         )
         self.student_kind = resolve_output_kind(student, student_outputs, "student")
         outputs_lib.check_heads(
@@ -276,7 +277,7 @@ class Distiller(keras.Model):
         shape = validation.output_shape(self.student)
         if not shape:
             return
-        validation.check_labels(y, shape[-1], owner, positions=shape[:-1])
+        checks.check_labels(y, shape[-1], owner, positions=shape[:-1])
 
     def evaluate(self, *args, **kwargs) -> float | list[float] | dict[str, float]:
         self._check_labels("evaluate()", args, kwargs)
@@ -534,8 +535,9 @@ class Distiller(keras.Model):
                 or None,
             }
         )
-        if self.teacher.preprocessor is not None:
-            config["teacher_preprocessor"] = self.teacher.preprocessor_config()
+        preprocessor = self.teacher.preprocessor_config()
+        if preprocessor is not None:
+            config["teacher_preprocessor"] = preprocessor
         if self._keras_style:
             config = _keras_distillation.keras_style_config(config, self.distillation_losses)
         return config

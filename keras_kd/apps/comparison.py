@@ -28,8 +28,8 @@ from keras_kd.apps._comparison_writers import comparison_html  # noqa: F401
 from keras_kd.apps._comparison_writers import comparison_markdown  # noqa: F401
 from keras_kd.apps._comparison_writers import comparison_png  # noqa: F401
 from keras_kd.apps._comparison_writers import write_comparison  # noqa: F401
+from keras_kd.checks import check_labels
 from keras_kd.checks import is_integer
-from keras_kd.validation import check_labels
 
 # The standard number of equal-width confidence bins of the expected
 # calibration error (Guo et al., "On calibration of modern neural networks").

@@ -25,11 +25,11 @@ import numpy as np
 from keras_kd import files
 from keras_kd import losses as losses_module
 from keras_kd.apps import _keras_tuner_compat
+from keras_kd.checks import check_labels
 from keras_kd.checks import check_number
 from keras_kd.classification import compile_classifier
 from keras_kd.distiller import Distiller
 from keras_kd.files import atomic_write
-from keras_kd.validation import check_labels
 from keras_kd.validation import output_shape
 
 INSTALL_HINT = 'Install it with: pip install "keras-kd[tuning]"'

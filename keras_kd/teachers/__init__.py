@@ -1,6 +1,11 @@
 """Teachers: one interface for a single model, an ensemble, an EMA of the student
 and stored targets (`TeacherCache`).
 
+`Teacher` (base.py) is what the `Distiller` calls; `LiveTeacher` (live.py),
+its base for the teachers that run models in the step (`ModelTeacher`,
+`EnsembleTeacher`, `EMATeacher`), adds the teacher's own inputs and the
+preprocessor; `TeacherCache` reads stored targets and derives from `Teacher`.
+
 `Distiller(teacher=...)` accepts a `keras.Model`, a list of them (an
 ensemble) or any `Teacher`; `get` turns each into the one `Teacher` object
 the `Distiller` holds.
@@ -12,9 +17,18 @@ from keras_kd.teachers.base import Teacher
 from keras_kd.teachers.cache import TeacherCache
 from keras_kd.teachers.ema import EMATeacher
 from keras_kd.teachers.ensemble import EnsembleTeacher
+from keras_kd.teachers.live import LiveTeacher
 from keras_kd.teachers.single import ModelTeacher
 
-__all__ = ["EMATeacher", "EnsembleTeacher", "ModelTeacher", "Teacher", "TeacherCache", "get"]
+__all__ = [
+    "EMATeacher",
+    "EnsembleTeacher",
+    "LiveTeacher",
+    "ModelTeacher",
+    "Teacher",
+    "TeacherCache",
+    "get",
+]
 
 
 def get(teacher, teacher_weights=None, custom_objects=None):

@@ -4,7 +4,9 @@ A teacher produces, for the inputs of one step, the soft targets (and the
 tapped intermediate features) the distillation losses read. The `Distiller`
 holds exactly one `Teacher` and never asks what kind it is: a single model,
 an ensemble, an EMA copy of the student, or stored targets all answer the
-same five calls.
+same calls. Teachers that run Keras models in the step derive from
+`keras_kd.teachers.LiveTeacher` (live.py), which adds what running a model
+needs: the teacher's own inputs, a preprocessor, shape checks.
 """
 
 import keras
@@ -13,7 +15,6 @@ from keras import ops
 from keras_kd import checks
 from keras_kd import outputs as outputs_lib
 from keras_kd import validation
-from keras_kd.teachers import _inputs as inputs_lib
 
 
 class Teacher(keras.layers.Layer):
@@ -23,25 +24,28 @@ class Teacher(keras.layers.Layer):
     saved and loaded with the `Distiller` (frozen: it is never trainable),
     but it is never called as a layer. The `Distiller` calls:
 
-    1. `bind(student, teacher_layers, teacher_outputs)` once, to check the
-       teacher against the student and the layers the losses tap;
+    1. `bind(student, teacher_layers, teacher_outputs, preprocessor)` once,
+       to check the teacher against the student, the layers the losses tap
+       and the Distiller's `teacher_preprocessor`: a teacher refuses there,
+       with a message that says why, what it cannot do;
     2. `split_inputs(x)` and `targets(teacher_inputs)` in every train and
-       test step: what the student reads of the batch's `x`, and the
-       teacher's targets as a nested structure of tensors (no gradient
-       flows back through them). By default both read `x`; a teacher on
-       other inputs reads `x["teacher"]` (the student `x["student"]`) or
-       `teacher_preprocessor(x)` (see `set_preprocessor` and
-       docs/inputs.md). A teacher that reads stored targets finds them in
-       `x` and hands the student the rest;
+       test step: what the student reads of the batch's `x` and what the
+       teacher reads, then the teacher's targets as a nested structure of
+       tensors (no gradient flows back through them). A teacher that reads
+       stored targets finds them in `x` and hands the student the rest; a
+       live teacher (`LiveTeacher`) reads `x`, `x["teacher"]` or
+       `teacher_preprocessor(x)` (docs/inputs.md);
     3. `view(targets)` on that structure, to give the losses a
        `keras_kd.losses.ModelOutputs`;
     4. `after_train_step(distiller, step_result)` after the optimizer step,
        in the same traced step (the EMA update);
-    5. `get_config()` / `from_config()` to save and load itself.
+    5. `get_config()` / `from_config()` to save and load itself, and
+       `preprocessor_config()` for the Distiller's own config.
 
-    Subclasses implement `forward(inputs)` and `view(targets)`, and set
-    `models` (the Keras models they run, possibly none) and `kinds` (one of
-    `"logits"` / `"probabilities"` per model) in `bind`.
+    Subclasses implement `bind`, `forward(inputs)` and `view(targets)`, set
+    `kinds` (one of `"logits"` / `"probabilities"` per set of targets) in
+    `bind`, and implement `split_inputs` unless the teacher reads what the
+    student reads.
 
     Args:
         **kwargs: Passed to `keras.layers.Layer` (e.g. `name`).
@@ -51,24 +55,23 @@ class Teacher(keras.layers.Layer):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
         self.kinds = []
-        self.preprocessor = None
-        self._student_spec = None
         self.built = True
 
     # -- Set-up ------------------------------------------------------------
 
-    def bind(self, student, teacher_layers, teacher_outputs="auto"):
-        """Checks the teacher against the student and the tapped layers.
+    def bind(self, student, teacher_layers, teacher_outputs="auto", preprocessor=None):
+        """Checks the teacher against the student and the Distiller's settings.
 
         Args:
             student: The `Distiller`'s student model.
             teacher_layers: Names of the teacher layers the distillation
                 losses read (may be empty).
             teacher_outputs: `"auto"`, `"logits"` or `"probabilities"`.
+            preprocessor: The Distiller's `teacher_preprocessor`, or `None`.
         """
         raise NotImplementedError(
             f"{type(self).__name__} must implement `bind(student, "
-            "teacher_layers, teacher_outputs)`."
+            "teacher_layers, teacher_outputs, preprocessor)`."
         )
 
     def feature_shapes(self):
@@ -76,85 +79,34 @@ class Teacher(keras.layers.Layer):
         return {}
 
     def check_output_shape(self, student):
-        """Raises when the teacher's outputs cannot be compared with the student's."""
-        if self.models:
-            validation.check_same_output_shape(self.models[0], student)
+        """Raises when the teacher's outputs cannot be compared with the student's.
 
-    def set_preprocessor(self, preprocessor):
-        """Makes the teacher's inputs `preprocessor(x)` of the student's `x`.
-
-        The preprocessor is part of the teacher: frozen, run in inference
-        mode (`training=False`) in every train and test step, and saved with
-        it. `Distiller(teacher_preprocessor=...)` calls this once, before
-        `bind`.
-
-        Args:
-            preprocessor: `None`, a `keras.layers.Layer` (e.g.
-                `keras.layers.Resizing(28, 28)`) or a function of a tensor
-                written with `keras.ops`.
-
-        Example:
-
-        >>> teacher = keras_kd.teachers.ModelTeacher(teacher_model)
-        >>> teacher.set_preprocessor(keras.layers.Rescaling(2.0))
-        >>> type(teacher.preprocessor).__name__
-        'Rescaling'
+        Nothing to compare here; teachers that know their output shape check it.
         """
-        self.preprocessor = inputs_lib.check_preprocessor(preprocessor)
+        del student
 
     def preprocessor_config(self):
-        """The preprocessor's config for a saved file (`None` without one).
-
-        Raises for a plain function that is not registered with
-        `keras.saving.register_keras_serializable`, whose code a file
-        cannot hold.
-        """
-        return inputs_lib.serialize_preprocessor(self.preprocessor)
-
-    def remember_student(self, student):
-        """Records the student's name and input shape, for error messages.
-
-        Subclasses call it from `bind`.
-        """
-        self._student_spec = (student.name, validation.input_shape(student))
-        inputs_lib.check_preprocessor_batch(self.preprocessor, self._student_spec[1])
+        """The config of the teacher's preprocessor for a saved file (`None`: none)."""
+        return None
 
     # -- The step ------------------------------------------------------------
 
     def split_inputs(self, inputs):
-        """`(student inputs, teacher inputs)` of a batch's `x`.
+        """`(student inputs, teacher inputs)` of a batch's `x`: here `x` for both.
 
-        `x` itself for both; or, for `x = {"teacher": ..., "student": ...}`,
-        each its entry. Also called on what `predict` and `evaluate`
-        receive, which may hold the student's inputs alone: the teacher
-        inputs are then `None` when the teacher cannot read them (its
-        input shape differs and it has no preprocessor).
+        Also called on what `predict` and `evaluate` receive; the teacher
+        inputs are `None` when the batch holds nothing the teacher can read
+        (the `Distiller` then runs the student alone outside training).
         """
-        return inputs_lib.split(inputs, self)
-
-    def teacher_inputs(self, inputs):
-        """What the teacher's models read, from the teacher side of `split_inputs`.
-
-        Applies the preprocessor and checks the shape against every model's
-        input shape, naming both when they differ.
-        """
-        if inputs is None:
-            raise ValueError(inputs_lib.unreadable_message(self))
-        if self.preprocessor is not None:
-            inputs = inputs_lib.preprocess(self.preprocessor, inputs)
-        for model in self.models:
-            inputs_lib.check_fits(model, inputs, self)
-        return inputs
+        return inputs, inputs
 
     def forward(self, inputs):
         """The teacher's raw targets for `inputs`: a nested structure of tensors."""
         raise NotImplementedError(f"{type(self).__name__} must implement `forward(inputs)`.")
 
     def targets(self, inputs):
-        """`forward(teacher_inputs(inputs))`, the gradient stopped on every tensor."""
-        return keras.tree.map_structure(
-            ops.stop_gradient, self.forward(self.teacher_inputs(inputs))
-        )
+        """`forward(inputs)`, the gradient stopped on every tensor."""
+        return keras.tree.map_structure(ops.stop_gradient, self.forward(inputs))
 
     def view(self, targets):
         """The `ModelOutputs` the losses read, from `targets(inputs)`."""
@@ -181,14 +133,8 @@ class Teacher(keras.layers.Layer):
 
     @property
     def models(self):
-        """The Keras models this teacher runs (empty for stored targets)."""
-        return list(getattr(self, "_teacher_models", []))
-
-    def _set_models(self, models):
-        # Tracked as a list attribute, so saving walks it like a Model's layers.
-        self._teacher_models = list(models)
-        for model in self._teacher_models:
-            model.trainable = False
+        """The Keras models this teacher runs in the step (none here)."""
+        return []
 
 
 def resolve_output_kind(model, setting, role):

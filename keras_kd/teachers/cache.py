@@ -11,6 +11,7 @@ changed, is refused with both fingerprints named. See docs/teacher_cache.md.
 
 import json
 import os
+from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
@@ -449,9 +450,24 @@ class TeacherCache(Teacher):
     # -- The Teacher interface ---------------------------------------------------------
 
     def bind(
-        self, student: keras.Model, teacher_layers: Sequence[str], teacher_outputs: str = "auto"
+        self,
+        student: keras.Model,
+        teacher_layers: Sequence[str],
+        teacher_outputs: str = "auto",
+        preprocessor: "keras.layers.Layer | Callable | None" = None,
     ) -> None:
         del student
+        if preprocessor is not None:
+            raise ValueError(
+                "A TeacherCache runs no teacher in the step (it reads targets "
+                "stored with the batch), so teacher_preprocessor has nothing "
+                "to feed. Received: teacher_preprocessor="
+                f"{getattr(preprocessor, 'name', preprocessor)!r}. Cache a model "
+                "that reads the student's inputs, with the preprocessor inside, "
+                "e.g. TeacherCache.write(keras.Sequential([keras.Input("
+                "x.shape[1:]), preprocessor, teacher]), x, directory), and "
+                "construct the Distiller without teacher_preprocessor."
+            )
         if teacher_layers:
             raise ValueError(
                 "A TeacherCache stores the teacher's final outputs only, but "
@@ -481,19 +497,6 @@ class TeacherCache(Teacher):
                 f"outputs shape {(None,) + tuple(received)}."
             )
 
-    def set_preprocessor(self, preprocessor: keras.layers.Layer | None) -> None:
-        if preprocessor is not None:
-            raise ValueError(
-                "A TeacherCache runs no teacher in the step (it reads targets "
-                "stored with the batch), so teacher_preprocessor has nothing "
-                "to feed. Received: teacher_preprocessor="
-                f"{getattr(preprocessor, 'name', preprocessor)!r}. Cache a model "
-                "that reads the student's inputs, with the preprocessor inside, "
-                "e.g. TeacherCache.write(keras.Sequential([keras.Input("
-                "x.shape[1:]), preprocessor, teacher]), x, directory), and "
-                "construct the Distiller without teacher_preprocessor."
-            )
-
     def split_inputs(self, inputs: Any) -> tuple[Any, Any]:
         if isinstance(inputs, dict) and TARGETS_KEY in inputs:
             return inputs["x"], inputs[TARGETS_KEY]
@@ -508,9 +511,6 @@ class TeacherCache(Teacher):
                 "distil from the live teacher with the dict."
             )
         return inputs, None  # predict() on the student's inputs alone
-
-    def teacher_inputs(self, inputs: Any) -> Any:
-        return inputs  # Stored targets: nothing to preprocess or check.
 
     def forward(self, inputs: Any) -> Any:
         if inputs is None:

@@ -57,20 +57,7 @@ class EMATeacher(ModelTeacher):
         # attribute would make the student a tracked part of the teacher.
         self._source = (lambda: student) if student is not None else None
 
-    def bind(self, student, teacher_layers, teacher_outputs="auto"):
-        source = self._source() if self._source is not None else None
-        if source is not None and source is not student:
-            raise ValueError(
-                f"This EMATeacher tracks the model '{source.name}', but "
-                f"the Distiller's student is '{student.name}'. Build the "
-                "EMATeacher from the same student object you pass to the "
-                "Distiller."
-            )
-        self._source = lambda: student
-        self._pairs(student)  # Raises unless the architectures match.
-        super().bind(student, teacher_layers, teacher_outputs)
-
-    def set_preprocessor(self, preprocessor):
+    def bind(self, student, teacher_layers, teacher_outputs="auto", preprocessor=None):
         if preprocessor is not None:
             raise ValueError(
                 "An EMATeacher is an average of the student's own weights, so "
@@ -81,6 +68,17 @@ class EMATeacher(ModelTeacher):
                 "each sample (as mean teacher does with its own noise), pass "
                 "x as a dict {'teacher': x_teacher_view, 'student': x}."
             )
+        source = self._source() if self._source is not None else None
+        if source is not None and source is not student:
+            raise ValueError(
+                f"This EMATeacher tracks the model '{source.name}', but "
+                f"the Distiller's student is '{student.name}'. Build the "
+                "EMATeacher from the same student object you pass to the "
+                "Distiller."
+            )
+        self._source = lambda: student
+        self._pairs(student)  # Raises unless the architectures match.
+        super().bind(student, teacher_layers, teacher_outputs, preprocessor)
 
     def _pairs(self, student):
         """`[(teacher variable, student variable)]` of the averaged weights."""

@@ -9,12 +9,12 @@ from keras_kd import losses as losses_lib
 from keras_kd import validation
 from keras_kd.checks import is_real_number
 from keras_kd.losses.base import EnsembleOutputs
-from keras_kd.teachers.base import Teacher
 from keras_kd.teachers.base import resolve_output_kind
+from keras_kd.teachers.live import LiveTeacher
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
-class EnsembleTeacher(Teacher):
+class EnsembleTeacher(LiveTeacher):
     """Several teachers read as one: the weighted mean of their soft targets.
 
     At temperature `T` the soft targets are `sum_i w_i softmax(z_i / T)`
@@ -42,9 +42,9 @@ class EnsembleTeacher(Teacher):
         self.member_weights = check_ensemble(models, weights)
         self._set_models(models)
 
-    def bind(self, student, teacher_layers, teacher_outputs="auto"):
+    def bind(self, student, teacher_layers, teacher_outputs="auto", preprocessor=None):
         check_ensemble_taps(teacher_layers)
-        self.remember_student(student)
+        super().bind(student, teacher_layers, teacher_outputs, preprocessor)
         self.kinds = [
             resolve_output_kind(model, teacher_outputs, "teacher") for model in self.models
         ]

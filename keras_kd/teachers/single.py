@@ -6,12 +6,12 @@ from keras_kd import _saving
 from keras_kd import validation
 from keras_kd.losses.base import ModelOutputs
 from keras_kd.taps import Tapped
-from keras_kd.teachers.base import Teacher
 from keras_kd.teachers.base import resolve_output_kind
+from keras_kd.teachers.live import LiveTeacher
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
-class ModelTeacher(Teacher):
+class ModelTeacher(LiveTeacher):
     """A single trained model, run frozen (`training=False`) in every step.
 
     `Distiller(teacher=model, ...)` wraps `model` in a `ModelTeacher`; build
@@ -43,9 +43,9 @@ class ModelTeacher(Teacher):
         """`"logits"` or `"probabilities"`: what the model outputs."""
         return self.kinds[0]
 
-    def bind(self, student, teacher_layers, teacher_outputs="auto"):
+    def bind(self, student, teacher_layers, teacher_outputs="auto", preprocessor=None):
+        super().bind(student, teacher_layers, teacher_outputs, preprocessor)
         model = self.models[0]
-        self.remember_student(student)
         self.kinds = [resolve_output_kind(model, teacher_outputs, "teacher")]
         self._taps = Tapped(model, teacher_layers, "teacher")
 

@@ -125,3 +125,60 @@ def test_validate_output_kind_refuses_the_rest(kind):
         match=r"`teacher_outputs` must be one of 'auto', 'logits' or 'probabilities'\. Received: teacher_outputs=",
     ):
         checks.validate_output_kind(kind, "teacher_outputs")
+
+
+# check_labels: (id, labels, classes, keywords, expected error words or None:
+# the labels come back unchanged).
+LABEL_CASES = [
+    ("in-range", np.array([0, 2, 1]), 3, {}, None),
+    ("list", [0, 1, 1], 2, {}, None),
+    ("column", np.array([[0], [2]]), 3, {"positions": ()}, None),
+    ("whole-floats", np.array([0.0, 2.0]), 3, {}, None),
+    ("one-hot-untouched", np.eye(3)[[0, 2]] * 5, 3, {"positions": ()}, None),
+    ("regression-untouched", np.array([0.5, 7.25]), 3, {}, None),
+    ("nan-untouched", np.array([0.0, np.nan]), 3, {}, None),
+    ("booleans-untouched", np.array([True, False]), 3, {}, None),
+    ("strings-untouched", np.array(["a", "b"]), 3, {}, None),
+    ("empty-untouched", np.array([], "int64"), 3, {}, None),
+    ("one-unit-head-untouched", np.array([0, 5]), 1, {}, None),
+    ("no-classes-untouched", np.array([0, 5]), None, {}, None),
+    ("not-an-array-untouched", iter([7]), 3, {}, None),
+    ("too-large", np.array([0, 3]), 3, {}, r"the labels: every class label must be in \[0, 2\]"),
+    (
+        "negative",
+        np.array([-1, 0]),
+        3,
+        {},
+        r"1 of 2 labels are outside it \(smallest -1, largest 0\)",
+    ),
+    ("float-too-large", np.array([0.0, 5.0]), 3, {}, r"largest 5"),
+    ("owner-named", [0, 9], 3, {"owner": "my_tool"}, r"^my_tool: every class label"),
+    (
+        "sequence",
+        np.array([[0, 1], [2, 3]]),
+        3,
+        {"positions": (2,)},
+        r"1 of 4 labels are outside it.*Give labels 0 to 2, or a model with one output per class",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "labels, classes, keywords, error",
+    [c[1:] for c in LABEL_CASES],
+    ids=[c[0] for c in LABEL_CASES],
+)
+def test_check_labels_returns_the_labels_or_names_the_ones_outside(
+    labels, classes, keywords, error
+):
+    if error is None:
+        assert checks.check_labels(labels, classes, **keywords) is labels
+        return
+    with pytest.raises(ValueError, match=error):
+        checks.check_labels(labels, classes, **keywords)
+
+
+def test_check_labels_has_one_import_path():
+    import keras_kd.validation
+
+    assert not hasattr(keras_kd.validation, "check_labels")

@@ -66,50 +66,80 @@ class TFMOTResult:
     evaluated_on: str | None = None
 
 
-def common_settings(epochs, batch_size, temperature, alpha, learning_rate, seed=0):
-    """Checks and gathers the fine-tuning settings shared by QAT and pruning."""
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"`epochs` must be an integer >= 1. Received: {epochs!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be an integer >= 1. Received: {batch_size!r}")
-    if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
-        raise ValueError(f"`learning_rate` must be a number > 0. Received: {learning_rate!r}")
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"`seed` must be an integer >= 0. Received: {seed!r}")
-    return {
-        "seed": seed,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "temperature": validate_temperature(temperature),
-        "alpha": check_alpha(alpha),
-        "learning_rate": float(learning_rate),
-    }
+@dataclasses.dataclass(frozen=True)
+class FineTuning:
+    """The fine-tuning arguments QAT and pruning share, checked in one place.
+
+    `quantization_aware_distill` and `prune_distill` take them as keywords
+    (documented there) and gather them with `FineTuning.of(locals())`.
+
+    Attributes:
+        epochs: Fine-tuning epochs, an int >= 1.
+        temperature: Softening temperature of the soft-target loss.
+        alpha: Weight in [0, 1] of the hard-label loss.
+        learning_rate: Adam learning rate, > 0.
+        batch_size: Fine-tuning batch size, an int >= 1.
+        validation_data: Optional `(x_val, y_val)` the accuracies are
+            measured on; else `(x, y)`.
+        teacher_outputs: `"auto"`, `"logits"` or `"probabilities"`.
+        seed: Random seed of the fine-tuning, an int >= 0.
+        verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+    """
+
+    epochs: int
+    temperature: float
+    alpha: float
+    learning_rate: float
+    batch_size: int
+    validation_data: tuple | None = None
+    teacher_outputs: str = "auto"
+    seed: int = 0
+    verbose: int = 1
+
+    @classmethod
+    def of(cls, arguments):
+        """The `FineTuning` among a public function's `arguments` (its `locals()`)."""
+        return cls(**{field.name: arguments[field.name] for field in dataclasses.fields(cls)})
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be an integer >= 1. Received: {value!r}")
+        if not isinstance(self.learning_rate, (int, float)) or self.learning_rate <= 0:
+            raise ValueError(
+                f"`learning_rate` must be a number > 0. Received: {self.learning_rate!r}"
+            )
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"`seed` must be an integer >= 0. Received: {self.seed!r}")
+        object.__setattr__(self, "temperature", validate_temperature(self.temperature))
+        object.__setattr__(self, "alpha", check_alpha(self.alpha))
+        object.__setattr__(self, "learning_rate", float(self.learning_rate))
+
+    def training(self, student, **recipe):
+        """The worker's `Training` settings for `student`, with the recipe's own."""
+        return Training(
+            seed=self.seed,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            temperature=self.temperature,
+            alpha=self.alpha,
+            learning_rate=self.learning_rate,
+            student_kind=outputs_lib.detect_output_kind(student),
+            **recipe,
+        )
 
 
-def run(
-    task,
-    student,
-    teacher,
-    x,
-    y,
-    validation_data,
-    output_path,
-    settings,
-    quantization,
-    teacher_outputs="auto",
-    verbose=1,
-):
+def run(task, student, teacher, x, y, output_path, quantization, fine_tuning, **recipe):
     """Computes the teacher targets here and runs `task` in TensorFlow.
 
     Args:
         task: `"qat"` or `"prune"` (the recipe the child runs).
-        student, teacher, x, y, validation_data, output_path: As in
+        student, teacher, x, y, output_path: As in
             `quantization_aware_distill` / `prune_distill`.
-        settings: Dict of `Training` fields (`common_settings` plus the
-            recipe's own).
         quantization: The mode of the `.tflite` written (`None`: float32).
-        teacher_outputs: `"auto"`, `"logits"` or `"probabilities"`.
-        verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+        fine_tuning: The `FineTuning` settings.
+        **recipe: The recipe's own `Training` fields (`target_sparsity`).
 
     Returns:
         A `TFMOTResult`.
@@ -124,14 +154,14 @@ def run(
     if len(x) == 0:
         raise ValueError("x is empty: fine-tuning needs at least one sample.")
     check_finite(x, "x")
-    training = Training(**settings, student_kind=outputs_lib.detect_output_kind(student))
+    training = fine_tuning.training(student, **recipe)
     if teacher is None:
         packed = _targets.labels_only(x, y, student)
         training = dataclasses.replace(training, alpha=1.0)
     else:
-        logits = _targets.teacher_logits(teacher, x, student, teacher_outputs)
+        logits = _targets.teacher_logits(teacher, x, student, fine_tuning.teacher_outputs)
         packed = _targets.pack_targets(logits, y)
-    x_eval, y_eval, evaluated_on = _evaluation_data(x, y, validation_data)
+    x_eval, y_eval, evaluated_on = _evaluation_data(x, y, fine_tuning.validation_data)
     arrays = {"x": x, "packed": packed, "x_eval": x_eval}
     if y_eval is not None:
         arrays["y_eval"] = np.asarray(y_eval).reshape(-1)
@@ -142,7 +172,7 @@ def run(
             os.path.join(folder, "student.keras"),
             output_path,
             mode,
-            verbose=verbose,
+            verbose=fine_tuning.verbose,
             training=training,
         )
         student.save(job.model)

@@ -50,11 +50,7 @@ def prune_distill(
     here, on that backend.
 
     Args:
-        student: A trained Keras 3 Sequential or Functional model.
-        teacher: A Keras model (any backend), an array of the teacher's
-            outputs on `x` (logits or probabilities), or `None` to fine-tune
-            on the labels alone (the baseline without distillation).
-        x: Fine-tuning inputs, NumPy.
+        student, teacher, x: As in `quantization_aware_distill`.
         y: Optional integer labels.
         output_path: Where the `.tflite` is written.
         target_sparsity: Share of the Dense and convolution kernel weights
@@ -63,16 +59,10 @@ def prune_distill(
             `tflite_export.MODES` (`None`: float32).
         epochs: Fine-tuning epochs; the sparsity ramps up over the first
             70% of the steps.
-        temperature: Softening temperature of the soft-target loss.
-        alpha: Weight in [0, 1] of the hard-label loss.
         learning_rate: Adam learning rate.
-        batch_size: Fine-tuning batch size.
-        validation_data: Optional `(x_val, y_val)` the accuracies are
-            measured on; else `(x, y)`.
-        teacher_outputs: `"auto"`, `"logits"` or `"probabilities"`.
-        seed: Random seed of the fine-tuning (shuffling, initial
-            quantizer state); the same seed and data give the same file.
-        verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+        temperature, alpha, batch_size, validation_data, teacher_outputs,
+            seed, verbose: As in `quantization_aware_distill` (the same
+            fine-tuning, checked in one place).
 
     Returns:
         A `TFMOTResult`; `sparsity` is measured on the stripped weights and
@@ -96,20 +86,17 @@ def prune_distill(
             f"five). Received: target_sparsity={target_sparsity!r}"
         )
     modes_lib.get(quantization)
-    settings = _distill.common_settings(epochs, batch_size, temperature, alpha, learning_rate, seed)
-    settings["target_sparsity"] = float(target_sparsity)
+    fine_tuning = _distill.FineTuning.of(locals())
     return _distill.run(
         "prune",
         student,
         teacher,
         x,
         y,
-        validation_data,
         output_path,
-        settings,
         quantization,
-        teacher_outputs=teacher_outputs,
-        verbose=verbose,
+        fine_tuning,
+        target_sparsity=float(target_sparsity),
     )
 
 

@@ -77,20 +77,8 @@ def quantization_aware_distill(
     >>> result.accuracy >= result.ptq_accuracy  # doctest: +SKIP
     True
     """
-    settings = _distill.common_settings(epochs, batch_size, temperature, alpha, learning_rate, seed)
-    return _distill.run(
-        "qat",
-        student,
-        teacher,
-        x,
-        y,
-        validation_data,
-        output_path,
-        settings,
-        "int8",
-        teacher_outputs=teacher_outputs,
-        verbose=verbose,
-    )
+    fine_tuning = _distill.FineTuning.of(locals())
+    return _distill.run("qat", student, teacher, x, y, output_path, "int8", fine_tuning)
 
 
 def quantize_for_training(model):

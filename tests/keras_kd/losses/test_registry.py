@@ -24,7 +24,7 @@ ROOT = REPO_ROOT
 PAGE = ROOT / "docs" / "adding_a_loss.md"
 MODULE = "keras_kd/losses/brier.py"
 IMPORT_LINE = "keras_kd/losses/__init__.py"
-TEST = "tests/test_brier.py"
+TEST = "tests/keras_kd/losses/test_brier.py"
 
 
 def page_blocks():

@@ -5,6 +5,11 @@ written here against `keras_kd.teachers.Teacher` alone, without touching the
 Distiller, and must train the student exactly as the live teacher does.
 """
 
+import ast
+import inspect
+import pathlib
+import textwrap
+
 import keras
 import numpy as np
 import pytest
@@ -21,8 +26,8 @@ class StoredTargets(keras_kd.teachers.Teacher):
         super().__init__(**kwargs)
         self.kind, self.classes = kind, classes
 
-    def bind(self, student, teacher_layers, teacher_outputs="auto"):
-        if teacher_layers:
+    def bind(self, student, teacher_layers, teacher_outputs="auto", preprocessor=None):
+        if teacher_layers or preprocessor is not None:
             raise ValueError(f"Stored targets hold no layers: {teacher_layers}")
         self.kinds = [self.kind]
 
@@ -107,3 +112,150 @@ def test_the_base_interface_names_what_a_subclass_must_implement(make_student):
 
     with pytest.raises(NotImplementedError, match=r"Incomplete must implement `bind"):
         keras_kd.Distiller(Incomplete(), make_student())
+
+
+# -- The hierarchy: every teacher implements what it supports ------------------
+
+
+def _statements(function):
+    """The statements of `function`'s body, without docstring, `del` and `pass`."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    body = tree.body[0].body
+    return [
+        node
+        for index, node in enumerate(body)
+        if not isinstance(node, (ast.Delete, ast.Pass))
+        and not (index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+    ]
+
+
+def _refusal(statements):
+    """Whether `statements` do nothing but raise (under conditions or not)."""
+    return all(
+        isinstance(node, ast.Raise)
+        or (isinstance(node, ast.If) and _refusal(node.body) and _refusal(node.orelse))
+        for node in statements
+    )
+
+
+def only_refuses(function):
+    """Whether `function` can only raise or do nothing: a method overridden to refuse it."""
+    statements = _statements(function)
+    return bool(statements) and _refusal(statements)
+
+
+def _refuse_always(self, value):
+    raise ValueError("no")
+
+
+def _refuse_unless_none(self, value):
+    """Refuses."""
+    if value is not None:
+        raise ValueError(f"no {value}")
+
+
+def _check_then_do(self, value):
+    if value is None:
+        raise ValueError("no")
+    self.value = value
+
+
+def _check_by_comparing(self, value):
+    received = value.shape
+    if received != (3,):
+        raise ValueError("shape")
+
+
+def _do(self, value):
+    del value
+    return 1
+
+
+@pytest.mark.parametrize(
+    "function, refuses",
+    [
+        (_refuse_always, True),
+        (_refuse_unless_none, True),
+        (_check_then_do, False),
+        (_check_by_comparing, False),
+        (_do, False),
+    ],
+)
+def test_only_refuses_tells_a_refusal_from_a_check(function, refuses):
+    assert only_refuses(function) is refuses
+
+
+def _teacher_classes():
+    found, pending = [], [keras_kd.teachers.Teacher]
+    while pending:
+        cls = pending.pop()
+        if cls.__module__.startswith("keras_kd."):
+            found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def _function(member):
+    if isinstance(member, (staticmethod, classmethod)):
+        return member.__func__
+    if isinstance(member, property):
+        return member.fget
+    return member if inspect.isfunction(member) else None
+
+
+def test_no_teacher_overrides_a_method_only_to_refuse_it():
+    classes = _teacher_classes()
+    assert {"ModelTeacher", "EnsembleTeacher", "EMATeacher", "TeacherCache"} <= {
+        cls.__name__ for cls in classes
+    }
+    refusals = []
+    for cls in classes:
+        for name, member in vars(cls).items():
+            function = _function(member)
+            # Within the Teacher hierarchy: Keras' Layer (and torch's Module
+            # under it on PyTorch) has methods of its own, e.g. `forward`.
+            inherited = next(
+                (
+                    base
+                    for base in cls.__mro__[1:]
+                    if issubclass(base, keras_kd.teachers.Teacher) and name in vars(base)
+                ),
+                None,
+            )
+            if function is None or inherited is None:
+                continue
+            base_function = _function(vars(inherited)[name])
+            if base_function is None or only_refuses(base_function):
+                continue  # Implementing an abstract method is not refusing it.
+            if only_refuses(function):
+                refusals.append(f"{cls.__name__}.{name} (overrides {inherited.__name__}.{name})")
+    assert not refusals, (
+        f"Overridden only to raise: {refusals}. Move the method to a base that "
+        "only the teachers supporting it derive from (e.g. LiveTeacher), or "
+        "refuse the setting in `bind`."
+    )
+
+
+def test_teachers_split_into_the_interface_and_the_live_ones():
+    teachers = keras_kd.teachers
+    for live in (teachers.ModelTeacher, teachers.EnsembleTeacher, teachers.EMATeacher):
+        assert issubclass(live, teachers.LiveTeacher)
+    assert not issubclass(teachers.TeacherCache, teachers.LiveTeacher)
+    assert issubclass(teachers.TeacherCache, teachers.Teacher)
+    for name in ("set_preprocessor", "teacher_inputs", "remember_student"):
+        assert not hasattr(teachers.TeacherCache, name), name
+
+
+TEACHER_CLASSES = {"LiveTeacher", "ModelTeacher", "EnsembleTeacher", "EMATeacher", "TeacherCache"}
+
+
+@pytest.mark.parametrize("module", ["distiller.py", "validation.py"])
+def test_the_distiller_never_names_a_kind_of_teacher(module):
+    path = pathlib.Path(keras_kd.teachers.__file__).parent.parent / module
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    named = {
+        node.id if isinstance(node, ast.Name) else node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Name, ast.Attribute))
+    }
+    assert not named & TEACHER_CLASSES, f"{module} branches on {named & TEACHER_CLASSES}"

@@ -1,7 +1,7 @@
 """Labels against the student's classes, checked before the first step on
 every backend (issue 20, defect 15): TensorFlow and PyTorch used to fail
 deep in a step, JAX clipped the label silently. One check
-(`keras_kd.validation.check_labels`) serves fit, evaluate, the CLI and the
+(`keras_kd.checks.check_labels`) serves fit, evaluate, the CLI and the
 comparison."""
 
 import keras
@@ -12,7 +12,7 @@ import keras_kd
 
 
 def check_labels(*args, **kwargs):
-    from keras_kd.validation import check_labels
+    from keras_kd.checks import check_labels
 
     return check_labels(*args, **kwargs)
 
