@@ -19,9 +19,12 @@ from hypothesis import strategies as st
 from keras_kd import losses
 from keras_kd.losses.registry import FINAL_OUTPUTS
 
+# 25 examples per property (10 on JAX, where every new shape compiles each op
+# again: 287 s of CPU for this file at 25); fewer in the fast tier, whose
+# profile tests/conftest.py loads.
+FULL_EXAMPLES = 10 if keras.backend.backend() == "jax" else 25
 SETTINGS = settings(
-    # 25 examples; fewer in the fast tier, whose profile tests/conftest.py loads.
-    max_examples=min(25, settings().max_examples),
+    max_examples=min(FULL_EXAMPLES, settings().max_examples),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
