@@ -1,4 +1,6 @@
-"""The example script runs end to end (its quick mode), on every backend.
+"""The example script runs end to end (its quick mode), once (TensorFlow): the
+export from a JAX or PyTorch process (a TensorFlow child), metadata and
+uint8 input included, is tested on every backend in tests/tflite_export/.
 
 The notebook runs in tests/examples/test_colab_install.py, in a simulated Colab runtime.
 """
@@ -9,12 +11,14 @@ import subprocess
 import sys
 
 import pytest
+from _once import example_runs_on_tensorflow
 from _paths import REPO_ROOT
 
 ROOT = str(REPO_ROOT)
 
 
 @pytest.mark.slow
+@example_runs_on_tensorflow
 def test_distill_to_android_writes_a_checked_int8_file(tmp_path):
     script = os.path.join(ROOT, "examples", "distill_to_android.py")
     completed = subprocess.run(

@@ -1,4 +1,6 @@
-"""examples/teacher_cache.py runs end to end (its quick mode), on every backend.
+"""examples/teacher_cache.py runs end to end (its quick mode), once (TensorFlow):
+the cache's exactness against the live teacher is tested on every backend in
+tests/keras_kd/teachers/.
 
 Run in this process (its `main(argv)`), as the import of a backend in a
 fresh interpreter would cost more than the example.
@@ -9,12 +11,14 @@ import os
 import re
 
 import pytest
+from _once import example_runs_on_tensorflow
 from _paths import REPO_ROOT
 
 ROOT = str(REPO_ROOT)
 
 
 @pytest.mark.slow
+@example_runs_on_tensorflow
 def test_the_teacher_cache_example_matches_the_live_teacher(tmp_path, capsys):
     path = os.path.join(ROOT, "examples", "teacher_cache.py")
     spec = importlib.util.spec_from_file_location("teacher_cache_example", path)
