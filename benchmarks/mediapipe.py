@@ -36,7 +36,8 @@ from _shared import data_and_pair
 from _shared import pair_parser
 
 import tflite_export
-from tflite_export import markdown_table
+from keras_kd.apps.data import FASHION_MNIST_CLASSES
+from keras_kd.apps.render import markdown_table
 from tflite_export import modes
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -45,18 +46,7 @@ from _mediapipe_venv import ensure_venv  # noqa: E402
 
 CLIENT = os.path.join(ROOT, "tests", "_scripts", "mediapipe_classify.py")
 RESULTS = os.path.join(HERE, "RESULTS_mediapipe.md")
-CLASS_NAMES = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-]
+CLASS_NAMES = list(FASHION_MNIST_CLASSES)
 
 
 def frames(x):

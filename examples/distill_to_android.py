@@ -33,6 +33,7 @@ import numpy as np
 
 import keras_kd
 import tflite_export
+from keras_kd.apps.data import FASHION_MNIST_CLASSES
 from keras_kd.apps.data import load_fashion_mnist
 from keras_kd.apps.demo import PRESETS
 from keras_kd.apps.reference_models import student_cnn
@@ -40,18 +41,7 @@ from keras_kd.apps.reference_models import teacher_cnn
 from keras_kd.apps.render import markdown_table
 from keras_kd.apps.render import percent
 
-CLASS_NAMES = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-]
+CLASS_NAMES = list(FASHION_MNIST_CLASSES)
 RECIPE = PRESETS["fashion_mnist"]
 
 
