@@ -114,12 +114,12 @@ def parse_args(argv=None):
 # -- Models ------------------------------------------------------------------------
 
 
-def wide_teacher(input_shape=(28, 28, 1), classes=10):
-    """Two 3x3 convolutions per block (48, 96), one of 192, batch norm,
-    dropout: 770k parameters, 85x the student."""
+def _batch_norm_cnn(blocks, input_shape, classes):
+    """`(filters, convolutions)` blocks of 3x3 convolutions with batch norm,
+    each block ending in a max pooling; then dropout, Dense(256), dropout."""
     inputs = keras.Input(input_shape)
     x = inputs
-    for filters, convolutions in ((48, 2), (96, 2), (192, 1)):
+    for filters, convolutions in blocks:
         for _ in range(convolutions):
             x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
             x = keras.layers.BatchNormalization()(x)
@@ -129,6 +129,12 @@ def wide_teacher(input_shape=(28, 28, 1), classes=10):
     x = keras.layers.Dense(256, activation="relu")(x)
     x = keras.layers.Dropout(0.3)(x)
     return keras.Model(inputs, keras.layers.Dense(classes)(x), name="teacher")
+
+
+def wide_teacher(input_shape=(28, 28, 1), classes=10):
+    """Two 3x3 convolutions per block (48, 96), one of 192, batch norm,
+    dropout: 770k parameters, 85x the student."""
+    return _batch_norm_cnn(((48, 2), (96, 2), (192, 1)), input_shape, classes)
 
 
 def bn_teacher(input_shape=(28, 28, 1), classes=10):
@@ -136,18 +142,7 @@ def bn_teacher(input_shape=(28, 28, 1), classes=10):
     each pooling, batch norm, dropout: 575k parameters, 63x the student, at
     a third of `wide_teacher`'s cost per image (its full-size convolutions
     are the cost)."""
-    inputs = keras.Input(input_shape)
-    x = inputs
-    for filters, convolutions in ((32, 1), (64, 2), (128, 2)):
-        for _ in range(convolutions):
-            x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-            x = keras.layers.BatchNormalization()(x)
-            x = keras.layers.ReLU()(x)
-        x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.Dropout(0.3)(keras.layers.Flatten()(x))
-    x = keras.layers.Dense(256, activation="relu")(x)
-    x = keras.layers.Dropout(0.3)(x)
-    return keras.Model(inputs, keras.layers.Dense(classes)(x), name="teacher")
+    return _batch_norm_cnn(((32, 1), (64, 2), (128, 2)), input_shape, classes)
 
 
 TEACHERS = {"wide": wide_teacher, "bn": bn_teacher, "cnn": teacher_cnn}
