@@ -12,3 +12,16 @@ REPO_ROOT = TESTS.parent
 SCRIPTS = TESTS / "_scripts"
 EXAMPLES = REPO_ROOT / "examples"
 BENCHMARKS = REPO_ROOT / "benchmarks"
+
+
+def import_benchmark(name):
+    """The module `benchmarks/<name>.py`, imported with `benchmarks/` on the
+    path only while it loads (its own helpers, `_shared`, `_args`, import by name)."""
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))

@@ -21,17 +21,23 @@ def _ruff():
     return [sys.executable, "-m", "ruff"]
 
 
-def test_ruff_check_passes():
+def _run_ruff(arguments):
+    """`ruff <arguments> --no-cache <checked folders>` in the repository; skips
+    the test when ruff is not installed."""
     command = _ruff()
     if command is None:
         pytest.skip("ruff is not installed (pip install 'keras-kd[dev]')")
-    result = subprocess.run(
-        command + ["check", "--no-cache", "--output-format", "concise", *CHECKED],
+    return subprocess.run(
+        command + [*arguments, "--no-cache", *CHECKED],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_ruff_check_passes():
+    result = _run_ruff(["check", "--output-format", "concise"])
     assert result.returncode == 0, (
         f"ruff check found problems (rules in pyproject.toml, [tool.ruff]):\n"
         f"{result.stdout}{result.stderr}"
@@ -41,16 +47,7 @@ def test_ruff_check_passes():
 def test_ruff_format_leaves_the_code_as_it_is():
     """The code is laid out by `ruff format` (the version .ci/run pins), with
     no hand-set exceptions: `ruff format --check` would change nothing."""
-    command = _ruff()
-    if command is None:
-        pytest.skip("ruff is not installed (pip install 'keras-kd[dev]')")
-    result = subprocess.run(
-        command + ["format", "--check", "--no-cache", *CHECKED],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = _run_ruff(["format", "--check"])
     assert result.returncode == 0, (
         f"ruff format would change these files; run `ruff format .`:\n{result.stdout}{result.stderr}"
     )

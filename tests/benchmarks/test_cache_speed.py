@@ -6,21 +6,14 @@ checks that the benchmark runs and reports its ratio, and the `--max-ratio`
 verdict is tested on given numbers.
 """
 
-import sys
-
 import keras
 import pytest
-from _paths import BENCHMARKS
+from _paths import import_benchmark
 
 
 @pytest.fixture(scope="module")
 def cache_speed():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import cache_speed
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return cache_speed
+    return import_benchmark("cache_speed")
 
 
 def results(**ratios):

@@ -2,22 +2,14 @@
 trains for hours: `python benchmarks/pays.py --quick` checks it runs)."""
 
 import json
-import pathlib
-import sys
 
 import pytest
-
-BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
+from _paths import import_benchmark
 
 
 @pytest.fixture(scope="module")
 def pays():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import pays
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return pays
+    return import_benchmark("pays")
 
 
 def write(folder, name, record):

@@ -5,20 +5,13 @@ The benchmark itself starts a dozen subprocesses (minutes even with
 `python benchmarks/scale.py --quick --no-write` runs the whole script.
 """
 
-import sys
-
 import pytest
-from _paths import BENCHMARKS
+from _paths import import_benchmark
 
 
 @pytest.fixture(scope="module")
 def scale():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import scale
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return scale
+    return import_benchmark("scale")
 
 
 def cache_result(student_epochs, cached_epochs):
