@@ -522,10 +522,25 @@ def test_every_command_reports_the_mistake(world, unchanged, capsys, arguments, 
 # -- Faults, as subprocesses -----------------------------------------------------
 
 # The child restores Python's own Ctrl-C handler: a shell starts background jobs
-# with SIGINT ignored, and children inherit that (as CI's jobs may be).
+# with SIGINT ignored, and children inherit that (as CI's jobs may be). On
+# TensorFlow the conversion runs in this process: the child paces its calibration
+# samples and says when it is in the middle of it, so the signal cannot come
+# after a fast machine has already finished (it did, on CI).
 EXPORT_SCRIPT = """
-import signal, sys, keras, numpy as np, tflite_export
+import signal, sys, time, keras, numpy as np, tflite_export
 signal.signal(signal.SIGINT, signal.default_int_handler)
+if keras.backend.backend() == "tensorflow":
+    from tflite_export.tflite import _converter
+    unpaced = _converter._representative
+    def paced(calibration, verbose):
+        def samples():
+            for i, sample in enumerate(unpaced(calibration, verbose)()):
+                if i == 1:
+                    print("converting", flush=True)
+                time.sleep(0.001)
+                yield sample
+        return samples
+    _converter._representative = paced
 model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3)])
 x = np.random.default_rng(0).normal(size=(30000, 8)).astype("float32")
 print("ready", flush=True)
@@ -551,7 +566,10 @@ def test_a_signal_during_export_leaves_nothing_behind(tmp_path, signum):
     )
     assert process.stdout.readline().strip() == b"ready"
     deadline = time.monotonic() + TIMEOUT
-    if keras.backend.backend() != "tensorflow":  # wait for the child's job folder
+    if keras.backend.backend() == "tensorflow":
+        # (The progress bar shares the line.)
+        assert process.stdout.readline().strip().endswith(b"converting")
+    else:  # wait for the child's job folder
         while not any(p.name.startswith("keras_kd_convert_") for p in scratch.iterdir()):
             assert time.monotonic() < deadline and process.poll() is None
             time.sleep(0.05)
