@@ -218,11 +218,23 @@ def _capped_fit(fit):
 # -- The tests -----------------------------------------------------------------
 
 
+# Examples that train or convert for 9-15 s of CPU on JAX: the full suite runs
+# them, the fast tier (`-m "not slow"`) does not.
+SLOW_EXAMPLES = {
+    "keras_kd.apps.demo",
+    "keras_kd.apps.recipes",
+    "tflite_export.tflite._convert",
+    "tflite_export.tflite.tflite_file",
+}
+
+
 def _params():
     for name in modules_with_examples():
-        marks = ()
+        marks = []
         if name in KNOWN_FAILING:
-            marks = pytest.mark.xfail(reason=KNOWN_FAILING[name], strict=True)
+            marks.append(pytest.mark.xfail(reason=KNOWN_FAILING[name], strict=True))
+        if name in SLOW_EXAMPLES:
+            marks.append(pytest.mark.slow)
         yield pytest.param(name, id=name, marks=marks)
 
 

@@ -4,6 +4,7 @@ import os
 
 import keras
 import numpy as np
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DESIGN = os.path.join(ROOT, "docs", "architecture.md")
@@ -16,6 +17,7 @@ def python_block(path, heading):
     return text[start : text.index("```", start)]
 
 
+@pytest.mark.slow
 def test_quickstart_runs_as_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the snippet writes student_int8.tflite here
     rng = np.random.default_rng(0)

@@ -42,6 +42,7 @@ def test_trains_with_falling_finite_loss_and_frozen_teacher(blobs, trained_teach
     assert distiller.student_kind == "logits"
 
 
+@pytest.mark.slow
 def test_each_model_runs_once_per_step(blobs):
     x, y = blobs
     CountingDense.calls = 0

@@ -80,6 +80,7 @@ def check(logs, soft, hard):
     np.testing.assert_allclose(logs["loss"], 0.25 * hard + 0.75 * soft, rtol=2e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_per_pixel_soft_targets_with_a_mask_and_pixel_weights_match_numpy():
     teacher = segmenter(8, masked=False, name="teacher", seed=1)
     student = segmenter(3, masked=True, name="student", seed=2)

@@ -116,6 +116,7 @@ def numpy_losses(teacher, student, x, y, mask):
     return per_position, numpy_ce(s, y), batch_level
 
 
+@pytest.mark.slow
 def test_every_output_level_loss_with_masks_and_sample_weights_matches_numpy(models):
     teacher, student = models
     x, y = padded_tokens()
@@ -192,6 +193,7 @@ def train(time, mask_zero=True, use_sample_weight=False, steps=2):
     return student.get_weights(), logs
 
 
+@pytest.mark.slow
 def test_padding_to_20_or_40_gives_the_same_losses_and_weights():
     weights_20, logs_20 = train(20)
     weights_40, logs_40 = train(40)

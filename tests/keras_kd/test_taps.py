@@ -51,6 +51,7 @@ def compile_(distiller, **kwargs):
     return distiller
 
 
+@pytest.mark.slow
 def test_teacher_and_student_run_once_per_step_taps_included(images):
     x, y = images
     teacher = cnn(8, "teacher", counter="count_teacher")

@@ -411,6 +411,7 @@ def test_a_resumed_search_with_another_setting_is_refused_naming_it(
     assert builder.calls == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["val_student_loss", "distillation_loss"])
 def test_loss_objectives_are_minimized(digits, tmp_path, objective):
     result = _search(digits, tmp_path, temperature=[1.0, 4.0], objective=objective)

@@ -255,6 +255,7 @@ def padded_sequences(draw):
     return teacher, student, y, mask, sample_weight, counted
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 @settings(SETTINGS, max_examples=min(PADDING_EXAMPLES, settings().max_examples))
 @given(problem=padded_sequences())

@@ -181,6 +181,7 @@ def bn_student():
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jit_compile", [False, "auto"])
 def test_ema_teacher_is_the_numpy_ema_of_the_student_after_every_step(blobs, jit_compile):
     x, y = blobs

@@ -41,6 +41,7 @@ def every_layer_model():
     return model
 
 
+@pytest.mark.slow
 def test_clone_of_every_listed_layer_matches_to_1e_5():
     model = every_layer_model()
     clone = tfmot.to_tf_keras(model)
