@@ -218,12 +218,16 @@ def _capped_fit(fit):
 # -- The tests -----------------------------------------------------------------
 
 
-# Examples that train or convert for 9-15 s of CPU on JAX: the full suite runs
+# Examples that train or convert for 5-15 s of CPU on JAX: the full suite runs
 # them, the fast tier (`-m "not slow"`) does not.
 SLOW_EXAMPLES = {
+    "keras_kd",
     "keras_kd.apps.demo",
     "keras_kd.apps.recipes",
+    "keras_kd.callbacks",
     "tflite_export.tflite._convert",
+    "tflite_export.tflite._evaluate",
+    "tflite_export.tflite._metadata",
     "tflite_export.tflite.tflite_file",
 }
 

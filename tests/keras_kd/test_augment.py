@@ -83,6 +83,7 @@ def test_the_step_equals_a_plain_run_on_the_augmented_inputs():
     # (That flipping changes the loss, so this could fail: the next test.)
 
 
+@pytest.mark.slow
 def test_teacher_and_student_see_the_same_random_views():
     # The student is a copy of the teacher: with the same view the KL
     # divergence between their outputs is 0 and the student never moves;

@@ -104,6 +104,7 @@ def test_warmup_multiplies_the_distillation_term_by_epoch_over_epochs(data, mode
     assert distiller.distillation_scale == 1.0
 
 
+@pytest.mark.slow
 def test_dkd_warmup_equals_a_fixed_weight_of_one_over_epochs(data, models):
     teacher, student = models
     warm = frozen(keras_kd.Distiller(teacher, student, losses.DKD(), alpha=0.5))

@@ -61,6 +61,7 @@ def test_each_model_runs_once_per_step(blobs):
     assert CountingDense.calls == 2 * steps  # one teacher + one student pass
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_jit_compile_on_and_off(blobs, trained_teacher, make_student, jit_compile, backend):
     if jit_compile and backend == "torch":

@@ -289,6 +289,7 @@ BLOCK_TENSORFLOW = (
 )
 
 
+@pytest.mark.slow
 def test_distill_runs_without_tensorflow(files, tmp_path, backend):
     if backend == "tensorflow":
         pytest.skip("Keras' TensorFlow backend needs TensorFlow")

@@ -68,6 +68,7 @@ def trainings(monkeypatch):
     return count
 
 
+@pytest.mark.slow
 def test_prints_the_table_writes_the_best_settings_and_resumes(files, tmp_path, capsys, trainings):
     options = (
         "--validation-data",

@@ -129,6 +129,7 @@ def test_batch_norm_is_folded_as_the_converter_folds_it():
     assert _wrap.find_wrapper(unfolded)._folded == {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", [cnn, subclassed], ids=["functional", "subclassed"])
 def test_trains_in_distiller_and_learns(make):
     x, y = images(96)

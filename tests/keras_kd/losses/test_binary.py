@@ -182,6 +182,7 @@ def test_distilling_is_fitting_the_teachers_probabilities_weight_for_weight():
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_fit_on_generated_multi_label_data_closes_the_gap():
     """The labels of 4 tags are the teacher's own thresholded outputs, so the
     teacher is right by construction and needs no training."""

@@ -66,6 +66,7 @@ def test_standardize_changes_the_instance_term_only():
     np.testing.assert_allclose(relations[True], relations[False], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_masked_rows_are_left_out():
     t, s = logits(6, (2, 4, 5)), logits(7, (2, 4, 5))
     mask = np.array([[1, 1, 0, 1], [0, 1, 1, 0]], "float32")

@@ -99,6 +99,7 @@ def test_signature_has_named_tensors_and_a_free_batch(converted):
     assert result.inputs[0].shape == (-1, 8, 8, 1)
 
 
+@pytest.mark.slow
 def test_probability_head_names_its_output(setup, tmp_path):
     x, y, _ = setup
     model = cnn(x[:64], y[:64], head="softmax")
@@ -106,6 +107,7 @@ def test_probability_head_names_its_output(setup, tmp_path):
     assert result.outputs[0].name == "probabilities" == result.output_kind
 
 
+@pytest.mark.slow
 def test_sidecar_describes_the_file_for_android(setup, tmp_path):
     x, _, model = setup
     result = tflite_export.convert(
@@ -129,6 +131,7 @@ def test_sidecar_describes_the_file_for_android(setup, tmp_path):
     assert sidecar["outputs"][0]["zero_point"] == result.outputs[0].zero_point
 
 
+@pytest.mark.slow
 def test_keras_file_converts(setup, tmp_path):
     x, _, model = setup
     model.save(tmp_path / "cnn.keras")
