@@ -42,6 +42,7 @@ WHOLLY_SLOW = {
     "tests/keras_kd/test_distiller_model_parallel.py": "sharded variables",
     "tests/keras_kd/test_distiller_multiprocess.py": "two processes on localhost",
     "tests/tflite_export/tflite/test_mediapipe.py": "MediaPipe in its own venv",
+    "tests/test_fast_tier.py": "this check: it collects the suite twice",
 }
 
 
