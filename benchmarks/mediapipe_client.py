@@ -13,8 +13,8 @@ The modes `convert` refuses are listed with its message.
 
 Usage:
 
-    KERAS_BACKEND=tensorflow python benchmarks/mediapipe.py    # trains the pair once
-    KERAS_BACKEND=tensorflow python benchmarks/mediapipe.py --quick
+    KERAS_BACKEND=tensorflow python benchmarks/mediapipe_client.py    # trains the pair once
+    KERAS_BACKEND=tensorflow python benchmarks/mediapipe_client.py --quick
 
 Writes the table to `benchmarks/RESULTS_mediapipe.md`, `docs/android.md` and
 `README.md` (between the `mediapipe` markers).
@@ -145,7 +145,7 @@ def main():
     if not args.quick:
         with open(RESULTS, "w") as f:
             f.write(
-                "# MediaPipe benchmark (benchmarks/mediapipe.py)\n\n"
+                "# MediaPipe benchmark (benchmarks/mediapipe_client.py)\n\n"
                 f"<!-- mediapipe:begin -->\n{text}\n<!-- mediapipe:end -->\n"
             )
         for doc in ("docs/android.md", "README.md"):
