@@ -136,7 +136,8 @@ def start(directory, plan):
                     f"{directory} holds {state} TeacherCache of another teacher, "
                     "data or settings: "
                     + ", ".join(
-                        f"{k} {existing.get(k)!r} there, {plan[k]!r} now" for k in differing
+                        f"{k} {_describe(k, existing.get(k))} there, {_describe(k, plan[k])} now"
+                        for k in differing
                     )
                     + ". Write to a new directory, or delete this one to replace it."
                 )
@@ -152,6 +153,20 @@ def start(directory, plan):
         )
     atomic_save(os.path.join(directory, PLAN), json.dumps(plan, indent=1))
     return True
+
+
+def _describe(key, value):
+    """A setting as a refusal names it: the views in one line (their layers'
+    full configs would fill the screen), anything else as it is."""
+    if key != "views" or not isinstance(value, dict):
+        return repr(value)
+    layers = value.get("layers", [])
+    names = ", ".join(str(layer.get("class_name")) for layer in layers if isinstance(layer, dict))
+    settings = hashlib.sha256(json.dumps(layers, sort_keys=True).encode()).hexdigest()[:8]
+    return (
+        f"{{{value.get('views')} views of [{names}] (layer settings {settings}), "
+        f"seed {value.get('seed')}, {value.get('backend')} backend}}"
+    )
 
 
 def count_shards(plan):
