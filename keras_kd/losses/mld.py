@@ -109,9 +109,10 @@ def multi_level_kd(
     takes `logit_stand`, its `bc_loss` and `cc_loss` do not).
 
     Outputs with positions, `(batch, *positions, classes)`, are read as one
-    row per position; a one-unit logit `z` as the two classes `[0, z]`. With a `mask`, rows that do not count are left out:
-    the instance term averages the counted rows, their predictions are
-    zeroed in both Gram matrices, and `B` is the number of counted rows
+    row per position; a one-unit logit `z` as the two classes `[0, z]`.
+    With a `mask`, rows that do not count are left out: the instance term
+    averages the counted rows, their predictions are zeroed in both Gram
+    matrices, and `B` is the number of counted rows
     (a batch where none counts gives 0).
 
     Args:
