@@ -306,6 +306,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds must be >= 1 (3 or more for a median). Received: {args.rounds}")
+    if args.quick and args.rounds != ROUNDS and not args.worker:
+        parser.error(f"--quick measures one round; drop --rounds {args.rounds} or --quick.")
     if args.worker:
         result = measure_backend(args.rounds, args.quick, args.cases)
         print(RESULT_PREFIX + json.dumps(result), flush=True)

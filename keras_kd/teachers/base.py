@@ -32,7 +32,10 @@ class Teacher(keras.layers.Layer):
     1. `bind(student, teacher_layers, teacher_outputs, preprocessor)` once,
        to check the teacher against the student, the layers the losses tap
        and the Distiller's `teacher_preprocessor`: a teacher refuses there,
-       with a message that says why, what it cannot do;
+       with a message that says why, what it cannot do. A preprocessor it
+       does not refuse it takes (`self.preprocessor`, as `LiveTeacher.bind`
+       does); `bind_teacher`, through which the Distiller calls `bind`,
+       refuses one that is dropped;
     2. `split_inputs(x)` and `targets(teacher_inputs)` in every train and
        test step: what the student reads of the batch's `x` and what the
        teacher reads, then the teacher's targets as a nested structure of
