@@ -41,6 +41,9 @@ _PLAN_KEYS = (
     "dtype",
     "shard_size",
     "targets",
+    # How the outputs were read (teacher_outputs): a top-k cache stores the
+    # same "targets" either way, from other numbers.
+    "teacher_kind",
     "views",  # the augmentation's layers, views, seed and backend, or None
 )
 
