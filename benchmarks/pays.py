@@ -464,6 +464,10 @@ def table(teacher_record, records, arms, seeds):
         f"| teacher ({teacher_record['parameters']:,} parameters) | "
         f"{100 * teacher_record['test']:.2f} | {100 * teacher_record['val']:.2f} | |",
     ]
+    # The gap is the teacher's lead over the student alone; where the teacher
+    # does not lead, "gap closed" has no meaning (its sign flips: an arm worse
+    # than alone would read as closing it) and is not given.
+    no_gap = sorted(seed for seed, value in alone.items() if teacher_record["test"] <= value)
     for arm in arms:
         mine = [r for r in records if r["arm"] == arm and r["seed"] in seeds]
         if not mine:
@@ -473,10 +477,15 @@ def table(teacher_record, records, arms, seeds):
             for r in mine
             if arm != "alone" and r["seed"] in alone
         ]
+        if arm == "alone" or not gaps:
+            gap = ""
+        elif no_gap:
+            gap = f"none: the teacher does not beat alone (seeds {no_gap})"
+        else:
+            gap = mean_std(gaps) + " %"
         lines.append(
             f"| {arm} | {mean_std([r['test'] for r in mine])} | "
-            f"{mean_std([r['val'] for r in mine])} | "
-            f"{mean_std(gaps) + ' %' if gaps else ''} |"
+            f"{mean_std([r['val'] for r in mine])} | {gap} |"
         )
     return "\n".join(lines)
 

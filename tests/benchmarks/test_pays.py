@@ -56,6 +56,18 @@ def refused(capsys, call):
     return capsys.readouterr().err
 
 
+def test_no_gap_closed_where_the_teacher_does_not_beat_alone(pays):
+    """Before: teacher 36.8%, alone 48.8%, kd 21.0% read '231.67 %' closed."""
+    teacher = {"parameters": 10, "test": 0.368, "val": 0.38}
+    records = [
+        {"arm": "alone", "seed": 0, "test": 0.488, "val": 0.484},
+        {"arm": "kd", "seed": 0, "test": 0.21, "val": 0.228},
+    ]
+    text = pays.table(teacher, records, ["alone", "kd"], [0])
+    assert "| kd | 21.00 | 22.80 | none: the teacher does not beat alone (seeds [0]) |" in text
+    assert "%" not in text.split("| kd |")[1]
+
+
 def test_report_without_a_teacher_says_so(tmp_path, pays, capsys):
     message = refused(capsys, lambda: pays.main(["--work", str(tmp_path), "--report-only"]))
     assert "error: --report-only: no trained teacher in" in message
