@@ -203,7 +203,7 @@ def test_a_one_unit_head_reads_as_two_classes_and_refuses_standardization():
 @pytest.mark.parametrize(
     "teacher, student, standardize",
     [
-        (np.full((3, 5), 7.0), logits(12, (3, 5)), True),  # rows with standard deviation 0
+        (np.full((4, 5), 7.0), logits(12, (4, 5)), True),  # rows with standard deviation 0
         # exp(300 / 2) overflows float32: only a log-softmax stays finite (the
         # NumPy reference, in float64, still holds it).
         (300 * np.sign(logits(13, (4, 5))), -300 * np.sign(logits(13, (4, 5))), False),
