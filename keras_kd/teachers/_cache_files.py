@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 
 import numpy as np
 from keras import ops
@@ -170,6 +171,36 @@ def _describe(key, value):
         f"{{{value.get('views')} views of [{names}] (layer settings {settings}), "
         f"seed {value.get('seed')}, {value.get('backend')} backend}}"
     )
+
+
+def check_space(directory, plan):
+    """Raises, before anything is written, when the shards still to write
+    need more bytes than the disk under `directory` has free (e.g. a typo
+    in `views`, which multiplies the stored rows)."""
+    needed = 0
+    for name in reader.shard_names(plan):
+        shape = reader.expected_shard_shape(plan, 0, name)[1:]
+        itemsize = 2 if name == "indices" else np.dtype(plan["dtype"]).itemsize
+        needed += plan["samples"] * int(np.prod(shape)) * itemsize
+    existing = directory
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if os.path.isdir(directory):  # A resumed write: what is written stays.
+        needed -= sum(
+            os.path.getsize(os.path.join(directory, name))
+            for name in os.listdir(directory)
+            if name.startswith("shard_") and name.endswith(".npy")
+        )
+    free = shutil.disk_usage(existing).free
+    if needed > free:
+        views = (plan.get("views") or {}).get("views")
+        raise ValueError(
+            f"TeacherCache.write would store {plan['samples']:,} rows"
+            + (f" ({views:,} views of each sample)" if views else "")
+            + f", about {needed / 2**30:,.1f} GiB, but the disk under {existing} has "
+            f"{free / 2**30:,.1f} GiB free. Write fewer views, a top_k below the classes or "
+            "dtype='float16', or to a larger disk."
+        )
 
 
 def count_shards(plan):

@@ -196,6 +196,7 @@ class TeacherCache(Teacher):
         if os.path.isfile(manifest):
             files.start(directory, plan)  # Checks it is this cache.
             return cls(directory)
+        files.check_space(directory, plan)
         with _cache_lock.writing(directory):
             if os.path.isfile(manifest):  # Finished by another writer meanwhile.
                 files.start(directory, plan)

@@ -316,3 +316,19 @@ def test_another_augmentation_is_named_in_one_line(tmp_path, teacher, images):
     assert "seed 0, " in message and "seed 3, " in message and "'config'" not in message
     with pytest.raises(ValueError, match=r"samples 16 there, 8 now, views \{2 views .* None now"):
         keras_kd.TeacherCache.write(teacher, x, tmp_path / "views")
+
+
+def test_views_that_would_not_fit_on_the_disk_are_refused_before_writing(tmp_path, teacher, images):
+    """Before: views=10**12 started a write that could never finish (or fill the disk)."""
+    with pytest.raises(
+        ValueError,
+        match=r"would store 96,000,000,000,000 rows \(1,000,000,000,000 views of each sample\), about .* GiB, but the disk under .* GiB free. Write fewer views",
+    ):
+        keras_kd.TeacherCache.write(
+            teacher,
+            images[0],
+            tmp_path / "cache",
+            augmentation=flips_and_translations(),
+            views=10**12,
+        )
+    assert not (tmp_path / "cache").exists()
