@@ -17,14 +17,36 @@ MIXUP_ALPHA = 0.2
 TRANSLATION = 0.1
 
 
+def int_at_least(low):
+    """An argparse `type`: an int >= `low`, or `error: ...` and exit 2 naming it.
+
+    Example:
+
+    >>> int_at_least(1)("3")
+    3
+    """
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"must be an int >= {low}. Received: {text!r}")
+        return value
+
+    parse.__name__ = f"int >= {low}"
+    return parse
+
+
 def student_parser(description, *, train_samples, teacher_epochs, epochs, epochs_help=None):
     """An `ArgumentParser` with `--train-samples`, `--teacher-epochs`,
     `--epochs` (of every student), `--seeds` (default 0 1 2) and `--quick`."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--train-samples", type=int, default=train_samples)
-    parser.add_argument("--teacher-epochs", type=int, default=teacher_epochs)
-    parser.add_argument("--epochs", type=int, default=epochs, help=epochs_help)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--train-samples", type=int_at_least(1), default=train_samples)
+    parser.add_argument("--teacher-epochs", type=int_at_least(1), default=teacher_epochs)
+    parser.add_argument("--epochs", type=int_at_least(1), default=epochs, help=epochs_help)
+    parser.add_argument("--seeds", type=int_at_least(0), nargs="+", default=[0, 1, 2])
     parser.add_argument("--quick", action="store_true", help="Tiny run to check the script.")
     return parser
 

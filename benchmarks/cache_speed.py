@@ -257,9 +257,9 @@ def _positive(text):
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not value > 0:
+    if not 0 < value < float("inf"):  # inf would pass every ratio: no limit at all
         raise argparse.ArgumentTypeError(
-            f"must be a number > 0, such as 1.10 (the issue's goal). Received: {text!r}"
+            f"must be a finite number > 0, such as 1.10 (the issue's goal). Received: {text!r}"
         )
     return value
 
@@ -267,9 +267,10 @@ def _positive(text):
 def _names_among(known, what):
     def parse(text):
         names = [name.strip() for name in text.split(",") if name.strip()]
-        if not names or any(name not in known for name in names):
+        if not names or any(name not in known for name in names) or len(set(names)) < len(names):
             raise argparse.ArgumentTypeError(
-                f"must be {what} among {', '.join(known)}, separated by commas. Received: {text!r}"
+                f"must be {what} among {', '.join(known)}, separated by commas, each "
+                f"once. Received: {text!r}"
             )
         return names
 
@@ -279,7 +280,9 @@ def _names_among(known, what):
 def main(argv=None):
     """Measures, prints the table; returns 1 when a ratio is above `--max-ratio`."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=ROUNDS, help="Counted rounds (>= 3).")
+    parser.add_argument(
+        "--rounds", type=int, default=ROUNDS, help="Counted rounds (>= 1; 3 or more for a median)."
+    )
     parser.add_argument(
         "--backends",
         type=_names_among(BACKENDS, "backends"),
@@ -303,6 +306,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds must be >= 1 (3 or more for a median). Received: {args.rounds}")
+    if args.quick and args.rounds != ROUNDS and not args.worker:
+        parser.error(f"--quick measures one round; drop --rounds {args.rounds} or --quick.")
     if args.worker:
         result = measure_backend(args.rounds, args.quick, args.cases)
         print(RESULT_PREFIX + json.dumps(result), flush=True)

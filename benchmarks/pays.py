@@ -63,6 +63,7 @@ from _args import BATCH
 from _args import LEARNING_RATE
 from _args import MIXUP_ALPHA
 from _args import TRANSLATION
+from _args import int_at_least
 from _args import student_parser
 
 import keras_kd
@@ -77,7 +78,18 @@ VALIDATION = 5000
 ARMS = ("alone", "kd", "kd_std", "dkd", "mld", "fm")
 
 
-def parse_args(argv=None):
+# What --quick sets, overriding the defaults (and refusing other values).
+QUICK = {
+    "teacher": "cnn",
+    "teacher_epochs": 1,
+    "epochs": 2,
+    "views": 2,
+    "seeds": [0],
+    "train_samples": 1024,
+}
+
+
+def build_parser():
     parser = student_parser(
         __doc__.split("\n")[0],
         train_samples=60000 - VALIDATION,
@@ -93,22 +105,54 @@ def parse_args(argv=None):
         help="wide: two convolutions per block with batch norm; bn: a cheaper one with "
         "batch norm (the default); cnn: teacher_cnn.",
     )
-    parser.add_argument("--views", type=int, default=16, help="Cached views per image.")
+    parser.add_argument("--views", type=int_at_least(1), default=16, help="Cached views per image.")
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
-    parser.add_argument(
-        "--teacher-only", action="store_true", help="Stop once the teacher is saved."
-    )
-    parser.add_argument(
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--teacher-only", action="store_true", help="Stop once the teacher is saved.")
+    only.add_argument(
         "--report-only",
         action="store_true",
         help="Print the table of the (arm, seed) runs finished so far; train nothing.",
     )
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
+    for name in ("arms", "seeds"):
+        values = getattr(args, name)
+        if len(set(values)) != len(values):
+            parser.error(f"--{name} lists a value twice: {values}. Give each once.")
+    if args.train_samples > 60000 - VALIDATION:
+        parser.error(
+            f"--train-samples must be at most {60000 - VALIDATION:,}: the last "
+            f"{VALIDATION:,} training images are the validation split. Received: "
+            f"{args.train_samples}"
+        )
     if args.quick:
-        args.teacher, args.teacher_epochs, args.epochs, args.views = "cnn", 1, 2, 2
-        args.seeds, args.train_samples = [0], 1024
+        changed = [
+            f"--{name.replace('_', '-')}"
+            for name in QUICK
+            if getattr(args, name) != parser.get_default(name)
+        ]
+        if changed:
+            sets = ", ".join(f"--{name.replace('_', '-')}" for name in QUICK)
+            parser.error(
+                f"--quick sets {sets} itself, but {', '.join(changed)} was given too. "
+                "Drop one or the other."
+            )
+        for name, value in QUICK.items():
+            setattr(args, name, value)
         args.work = os.path.join(args.work, "quick")
+    if os.path.exists(args.work) and not os.path.isdir(args.work):
+        parser.error(f"--work must be a folder, but {args.work} is a file.")
     return args
+
+
+def _error(message):
+    """`pays.py: error: message` (with the usage) and exit status 2."""
+    build_parser().error(message)
 
 
 # -- Models ------------------------------------------------------------------------
@@ -216,15 +260,10 @@ def trained_teacher(args, data):
     path = os.path.join(args.work, "teacher.keras")
     record_path = os.path.join(args.work, "teacher.json")
     if os.path.exists(path) and os.path.exists(record_path):
-        record = _load_json(record_path)
-        asked = {"model": args.teacher, "epochs": args.teacher_epochs}
-        saved = {key: record[key] for key in asked}
-        if saved != asked:
-            raise SystemExit(
-                f"{args.work} holds a teacher trained as {saved}, not {asked}: pass "
-                "those settings to reuse it, or another --work to train a new one."
-            )
-        return keras.saving.load_model(path, compile=False), record
+        mismatch = teacher_mismatch(args)
+        if mismatch:
+            _error(mismatch)
+        return keras.saving.load_model(path, compile=False), _load_json(record_path)
     start = time.process_time()
     keras.utils.set_random_seed(0)
     teacher = make_teacher(args.teacher)
@@ -245,6 +284,72 @@ def trained_teacher(args, data):
     teacher.save(path)
     _save_json(record_path, record)
     return teacher, record
+
+
+def teacher_mismatch(args):
+    """Why `--work`'s teacher is not the one asked for, or `None`."""
+    record = _load_json(os.path.join(args.work, "teacher.json"))
+    if record is None:
+        return None
+    asked = {"model": args.teacher, "epochs": args.teacher_epochs}
+    saved = {key: record.get(key) for key in asked}
+    if saved == asked:
+        return None
+    return (
+        f"{args.work} holds a teacher trained as {saved}, not {asked}: pass "
+        "those settings to reuse it, or another --work to train a new one."
+    )
+
+
+STUDENTS = "students.json"  # The settings every arm of --work trains with.
+
+
+def student_settings(args):
+    return {"epochs": args.epochs, "views": args.views, "train_samples": args.train_samples}
+
+
+def check_work(args):
+    """Refuses, before anything is written, settings that differ from what
+    `--work` already holds: its teacher, and the epochs, views and training
+    samples its arms and caches were made with (a finished arm of other
+    epochs would be reported as these; a cache of other views is refused
+    hours later, after the teacher loads)."""
+    mismatch = teacher_mismatch(args)
+    if mismatch:
+        _error(mismatch)
+    if args.teacher_only:
+        return
+    saved = _load_json(os.path.join(args.work, STUDENTS)) or _settings_found(args.work)
+    if saved and any(
+        saved.get(key, value) != value for key, value in student_settings(args).items()
+    ):
+        differing = ", ".join(
+            f"--{key.replace('_', '-')} {saved.get(key)} there, {value} now"
+            for key, value in student_settings(args).items()
+            if saved.get(key, value) != value
+        )
+        _error(
+            f"{args.work} holds arms trained with other settings ({differing}). "
+            "Pass the same settings to continue them, or another --work."
+        )
+
+
+def _settings_found(work):
+    """The student settings a folder of an earlier version shows: the epochs
+    of its finished arms, the views and samples of its caches."""
+    found = {}
+    records = [f"{arm}_seed" for arm in ARMS]
+    for name in sorted(os.listdir(work)) if os.path.isdir(work) else ():
+        if name.endswith(".json") and name.rsplit("seed", 1)[0] + "seed" in records:
+            found.setdefault("epochs", (_load_json(os.path.join(work, name)) or {}).get("epochs"))
+    for cache in ("cache", "cache_mixup"):
+        for file in ("manifest.json", "plan.json"):
+            settings = _load_json(os.path.join(work, cache, file)) or {}
+            views = (settings.get("views") or {}).get("views")
+            if views:
+                found.setdefault("views", views)
+                found.setdefault("train_samples", settings["samples"] // views)
+    return {key: value for key, value in found.items() if value is not None}
 
 
 def cached_views(args, teacher, x, mixup):
@@ -359,6 +464,10 @@ def table(teacher_record, records, arms, seeds):
         f"| teacher ({teacher_record['parameters']:,} parameters) | "
         f"{100 * teacher_record['test']:.2f} | {100 * teacher_record['val']:.2f} | |",
     ]
+    # The gap is the teacher's lead over the student alone; where the teacher
+    # does not lead, "gap closed" has no meaning (its sign flips: an arm worse
+    # than alone would read as closing it) and is not given.
+    no_gap = sorted(seed for seed, value in alone.items() if teacher_record["test"] <= value)
     for arm in arms:
         mine = [r for r in records if r["arm"] == arm and r["seed"] in seeds]
         if not mine:
@@ -368,10 +477,15 @@ def table(teacher_record, records, arms, seeds):
             for r in mine
             if arm != "alone" and r["seed"] in alone
         ]
+        if arm == "alone" or not gaps:
+            gap = ""
+        elif no_gap:
+            gap = f"none: the teacher does not beat alone (seeds {no_gap})"
+        else:
+            gap = mean_std(gaps) + " %"
         lines.append(
             f"| {arm} | {mean_std([r['test'] for r in mine])} | "
-            f"{mean_std([r['val'] for r in mine])} | "
-            f"{mean_std(gaps) + ' %' if gaps else ''} |"
+            f"{mean_std([r['val'] for r in mine])} | {gap} |"
         )
     return "\n".join(lines)
 
@@ -380,7 +494,10 @@ def report(args):
     """The table of what `--work` holds, without training or loading data."""
     teacher_record = _load_json(os.path.join(args.work, "teacher.json"))
     if teacher_record is None:
-        raise SystemExit(f"No trained teacher in {args.work} yet.")
+        _error(
+            f"--report-only: no trained teacher in {args.work} yet (no teacher.json), "
+            "so nothing to report. Give the --work of a run, or run without --report-only."
+        )
     records = [
         record
         for seed in args.seeds
@@ -416,6 +533,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.report_only:
         return report(args)
+    check_work(args)
     os.makedirs(args.work, exist_ok=True)
     _save_json(os.path.join(args.work, "settings.json"), vars(args))
     (x_all, y_all), (x_test, y_test) = load_fashion_mnist()
@@ -429,6 +547,7 @@ def main(argv=None):
     print(f"teacher: val {teacher_record['val']:.4f} test {teacher_record['test']:.4f}", flush=True)
     if args.teacher_only:
         return ""
+    _save_json(os.path.join(args.work, STUDENTS), student_settings(args))
     caches = {}
     if set(args.arms) - {"alone", "fm"}:
         caches["plain"] = cached_views(args, teacher, x, mixup=False)

@@ -168,7 +168,8 @@ class Distiller(keras.Model):
         self.student = student
         self.distillation_losses = arguments.losses
         self._keras_style = arguments.keras_style
-        self.teacher.bind(
+        teachers_lib.bind_teacher(
+            self.teacher,
             student,
             _tapped_layers(self.distillation_losses, "teacher"),
             teacher_outputs,

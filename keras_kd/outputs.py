@@ -17,6 +17,7 @@ from keras import activations
 from keras import layers
 
 from keras_kd import _keras_compat
+from keras_kd import validation
 from keras_kd.checks import LOGITS
 from keras_kd.checks import PROBABILITIES
 from keras_kd.losses._numerics import as_logits  # noqa: F401  Public here.
@@ -185,6 +186,14 @@ def check_heads(distillation_losses, models, kinds):
             f"the distillation loss {type(reader).__name__} ('{reader.name}') "
             "soft-maxes the outputs into one distribution per sample",
         )
+    for loss in softmaxing:
+        # A loss that needs more classes than some heads have says so
+        # (standardize=True needs 3: see `_numerics.check_standardizable`).
+        check_classes = getattr(loss, "check_classes", None)
+        for model in models if check_classes else ():
+            shape = validation.output_shape(model)
+            if shape and shape[-1] is not None:
+                check_classes(max(shape[-1], 2), model.name)
     raw = [loss for loss in distillation_losses if getattr(loss, "same_kind", False)]
     stored = [kind for kind in kinds if kind not in ("logits", "probabilities")]
     if raw and stored:

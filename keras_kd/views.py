@@ -49,6 +49,40 @@ SUPPORTED_LAYERS = GEOMETRIC_LAYERS + MIXING_LAYERS
 _SEED_MASK = 0x7FFFFFFF
 
 
+def check_images(x, owner):
+    """Returns `x` after checking it is a non-empty batch of images,
+    `(samples, height, width, channels)`, as the augmentation layers read.
+
+    A rank-3 array would be read by the layers as one image whose height is
+    the samples (one draw for all, wrong axes), a flat one as garbage: both
+    are refused here, naming the fix.
+
+    Example:
+
+    >>> check_images(np.zeros((2, 8, 8, 1)), "Views").shape
+    (2, 8, 8, 1)
+    """
+    if not isinstance(x, np.ndarray) or x.ndim < 1 or len(x) == 0:
+        raise ValueError(
+            f"{owner} takes the images as a non-empty NumPy array (samples, "
+            f"height, width, channels). Received: {type(x).__name__} "
+            f"{getattr(x, 'shape', '')}."
+        )
+    if x.ndim != 4:
+        fix = (
+            "Add the channel axis, x[..., None]"
+            if x.ndim == 3
+            else "Reshape the images to (samples, height, width, channels)"
+        )
+        raise ValueError(
+            f"{owner}: the augmentation layers of replayable views read "
+            "batches of images (samples, height, width, channels), but the "
+            f"inputs have shape {x.shape}. {fix}, or train without `augmentation` "
+            "(views) for inputs that are not images."
+        )
+    return x
+
+
 def _check_int(owner, argument, value, low):
     if not checks.is_integer(value) or value < low:
         raise ValueError(
@@ -131,6 +165,7 @@ class Views:
             NumPy array `(len(rows), ...)`: each row depends on
             `(seed, view, row)` only.
         """
+        check_images(x, "Views.augment")
         rows = np.asarray(rows, dtype="int64")
         tables = self._table(x, view)
         return self._through(x, rows, tables, len(self.layers))
@@ -236,6 +271,22 @@ def _mix(layer, table, images, partner_images, rows, partners):
     return np.asarray(ops.convert_to_numpy(mixed), dtype="float32")[:count]
 
 
+def check_shuffle(owner, shuffle, seed, seed_name="shuffle_seed"):
+    """Returns `(shuffle, seed)` after checking a bool and an int >= 0.
+
+    Example:
+
+    >>> check_shuffle("ViewBatches", True, 3)
+    (True, 3)
+    """
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise ValueError(
+            f"{owner} `shuffle` must be True (a new order every epoch) or False. "
+            f"Received: shuffle={shuffle!r} of type {type(shuffle).__name__}."
+        )
+    return bool(shuffle), _check_int(owner, seed_name, seed, 0)
+
+
 def check_augmentation(augmentation):
     """The layers of `augmentation` as a list, or raises naming the problem."""
     layers = list(augmentation) if isinstance(augmentation, (list, tuple)) else [augmentation]
@@ -305,12 +356,7 @@ class ViewBatches(keras.utils.PyDataset):
         self.views = (
             augmentation if isinstance(augmentation, Views) else Views(augmentation, views, seed)
         )
-        if not isinstance(x, np.ndarray) or x.ndim < 2 or len(x) == 0:
-            raise ValueError(
-                "ViewBatches takes the images as a non-empty NumPy array "
-                f"(samples, ...). Received: {type(x).__name__} "
-                f"{getattr(x, 'shape', '')}."
-            )
+        check_images(x, "ViewBatches")
         if y is not None and len(y) != len(x):
             raise ValueError(
                 f"ViewBatches received {len(x)} images but {len(y)} labels `y`. "
@@ -318,7 +364,7 @@ class ViewBatches(keras.utils.PyDataset):
             )
         self.x, self.y, self.targets = x, y, targets
         self.batch_size = _check_int("ViewBatches", "batch_size", batch_size, 1)
-        self.shuffle, self.shuffle_seed = bool(shuffle), shuffle_seed
+        self.shuffle, self.shuffle_seed = check_shuffle("ViewBatches", shuffle, shuffle_seed)
         self.set_epoch(_check_int("ViewBatches", "initial_epoch", initial_epoch, 0))
 
     def set_epoch(self, epoch):

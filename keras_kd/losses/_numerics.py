@@ -92,6 +92,37 @@ def log_softmax(logits, axis=-1):
 STANDARDIZE_EPSILON = 1e-7
 
 
+# Logit standardization needs this many classes: a row of two logits
+# z-scores to +-1/sqrt(2) whatever their gap, so only the argmax would remain.
+MIN_STANDARDIZED_CLASSES = 3
+
+
+def check_standardizable(classes, owner="Logit standardization (standardize=True)"):
+    """Raises unless rows of `classes` logits can be z-scored meaningfully.
+
+    Args:
+        classes: The number of classes (after a one-unit head became two),
+            or `None` when unknown (not checked).
+        owner: Who standardizes, for the message.
+
+    Example:
+
+    >>> check_standardizable(10)
+    >>> check_standardizable(2)
+    Traceback (most recent call last):
+    ...
+    ValueError: Logit standardization (standardize=True) needs 3 or more classes, ...
+    """
+    if classes is not None and classes < MIN_STANDARDIZED_CLASSES:
+        raise ValueError(
+            f"{owner} needs {MIN_STANDARDIZED_CLASSES} or more classes, but the "
+            f"outputs have {classes} (a one-unit sigmoid head counts as 2): a row "
+            "of 2 logits z-scores to [-0.71, 0.71] or [0.71, -0.71] whatever "
+            "the teacher's confidence, so only its argmax would be distilled. "
+            "Use standardize=False for a binary head."
+        )
+
+
 def standardize(logits, axis=-1):
     """Z-scores each row of logits: `(z - mean) / (std + 1e-7)` along `axis`.
 
@@ -104,7 +135,7 @@ def standardize(logits, axis=-1):
     its square root, so a row of equal logits has a finite gradient.
 
     Args:
-        logits: Float tensor `(..., classes)` with `classes >= 2`.
+        logits: Float tensor `(..., classes)` with `classes >= 3`.
         axis: The axis of the classes.
 
     Returns:
@@ -119,6 +150,7 @@ def standardize(logits, axis=-1):
     """
     logits = ops.cast(logits, "float32")
     classes = logits.shape[axis]
+    check_standardizable(classes)
     centred = logits - ops.mean(logits, axis=axis, keepdims=True)
     variance = ops.sum(ops.square(centred), axis=axis, keepdims=True) / float(max(classes - 1, 1))
     std = ops.sqrt(ops.maximum(variance, MIN_PROBABILITY))

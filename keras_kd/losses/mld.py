@@ -31,8 +31,10 @@ def validate_temperatures(temperatures, owner="MLD"):
     >>> validate_temperatures([2, 4.0])
     (2.0, 4.0)
     """
-    if isinstance(temperatures, (str, bytes)) or not isinstance(
-        temperatures, (list, tuple, np.ndarray)
+    if (
+        isinstance(temperatures, (str, bytes))
+        or not isinstance(temperatures, (list, tuple, np.ndarray))
+        or np.ndim(temperatures) != 1
     ):
         raise ValueError(
             f"{owner} `temperatures` must be a list of temperatures, e.g. "
@@ -54,7 +56,26 @@ def validate_temperatures(temperatures, owner="MLD"):
 
 
 def _rows(values, classes):
-    return ops.reshape(ops.cast(values, "float32"), (-1, classes))
+    # A one-unit head's logit z becomes [0, z], as every loss reads it.
+    return ops.reshape(_numerics.as_logits(values, "logits"), (-1, classes))
+
+
+def _check_same_shape(teacher_logits, student_logits):
+    """Raises, naming both, unless every teacher tensor has the student's shape
+    (where both are known: inside a traced step some axes may not be)."""
+    student_shape = tuple(student_logits.shape)
+    for teacher in teacher_logits:
+        shape = tuple(teacher.shape)
+        known = len(shape) == len(student_shape) and all(
+            a is None or b is None or a == b for a, b in zip(shape, student_shape)
+        )
+        if not known:
+            raise ValueError(
+                "multi_level_kd compares the teacher's and the student's "
+                "predictions row for row and class for class, so their shapes "
+                f"must match. Received: teacher logits of shape {shape}, student "
+                f"logits of shape {student_shape}."
+            )
 
 
 def multi_level_kd(
@@ -88,9 +109,10 @@ def multi_level_kd(
     takes `logit_stand`, its `bc_loss` and `cc_loss` do not).
 
     Outputs with positions, `(batch, *positions, classes)`, are read as one
-    row per position. With a `mask`, rows that do not count are left out:
-    the instance term averages the counted rows, their predictions are
-    zeroed in both Gram matrices, and `B` is the number of counted rows
+    row per position; a one-unit logit `z` as the two classes `[0, z]`.
+    With a `mask`, rows that do not count are left out: the instance term
+    averages the counted rows, their predictions are zeroed in both Gram
+    matrices, and `B` is the number of counted rows
     (a batch where none counts gives 0).
 
     Args:
@@ -121,16 +143,19 @@ def multi_level_kd(
     """
     temperatures = validate_temperatures(temperatures)
     standardize = validate_standardize(standardize, "MLD")
-    classes = student_logits.shape[-1]
     if isinstance(teacher_logits, (list, tuple)):
         if len(teacher_logits) != len(temperatures):
             raise ValueError(
                 f"multi_level_kd takes one teacher tensor, or one per temperature: "
                 f"received {len(teacher_logits)} for {len(temperatures)} temperatures."
             )
-        teachers = [_rows(z, classes) for z in teacher_logits]
     else:
-        teachers = [_rows(teacher_logits, classes)] * len(temperatures)
+        teacher_logits = [teacher_logits] * len(temperatures)
+    teacher_logits = [ops.convert_to_tensor(z) for z in teacher_logits]
+    student_logits = ops.convert_to_tensor(student_logits)
+    _check_same_shape(teacher_logits, student_logits)
+    classes = max(student_logits.shape[-1], 2)
+    teachers = [_rows(z, classes) for z in teacher_logits]
     student = _rows(student_logits, classes)
     if mask is None:
         rows = ops.ones((ops.shape(student)[0],), "float32")
@@ -197,7 +222,7 @@ class MLD(DistillationLoss):
         standardize: `True` for logit standardization (Sun et al., CVPR
             2024) in the instance term, as `SoftTargetKD(standardize=True)`;
             the batch and class terms read raw logits, as in Sun et al.'s
-            MLKD code.
+            MLKD code. Needs 3 or more classes.
         weight: Multiplier in a weighted list of losses.
         name: Optional display name.
 
@@ -229,6 +254,14 @@ class MLD(DistillationLoss):
             class_weight=class_weight,
         )
         self.standardize = validate_standardize(standardize, "MLD")
+
+    def check_classes(self, classes, model_name):
+        """Raises if the model's `classes` cannot be read by this loss
+        (`outputs.check_heads`): standardization needs 3 or more."""
+        if self.standardize:
+            _numerics.check_standardizable(
+                classes, f"MLD(standardize=True) on model '{model_name}'"
+            )
 
     def call(self, teacher, student, y=None):
         # `teacher.logits(T)`: an ensemble's soft target changes with `T`.

@@ -207,7 +207,9 @@ class SoftTargetKD(DistillationLoss):
             (its KD recipes use `T=2`, weight 9 against 1 for labels). A
             softmax head's log-probabilities standardize exactly as its
             logits; an ensemble's (or a top-k cache's) soft-target logits
-            at `T` are standardized as one teacher's.
+            at `T` are standardized as one teacher's. Needs 3 or more
+            classes (refused for a binary head, whose two logits always
+            z-score to +-0.71).
 
     Example:
 
@@ -247,6 +249,14 @@ class SoftTargetKD(DistillationLoss):
         self.student_outputs = student_outputs
         self.divergence, self.beta = validate_divergence(divergence, beta)
         self.standardize = validate_standardize(standardize)
+
+    def check_classes(self, classes, model_name):
+        """Raises if the model's `classes` cannot be read by this loss
+        (`outputs.check_heads`): standardization needs 3 or more."""
+        if self.standardize:
+            _numerics.check_standardizable(
+                classes, f"SoftTargetKD(standardize=True) on model '{model_name}'"
+            )
 
     def call(self, teacher, student, y=None):
         # `teacher.logits` is the soft target of one teacher or an ensemble.

@@ -14,6 +14,7 @@ the `Distiller` holds.
 import keras
 
 from keras_kd.teachers.base import Teacher
+from keras_kd.teachers.base import bind_teacher
 from keras_kd.teachers.cache import TeacherCache
 from keras_kd.teachers.ema import EMATeacher
 from keras_kd.teachers.ensemble import EnsembleTeacher
@@ -27,6 +28,7 @@ __all__ = [
     "ModelTeacher",
     "Teacher",
     "TeacherCache",
+    "bind_teacher",
     "get",
 ]
 

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 
 import numpy as np
 from keras import ops
@@ -41,6 +42,9 @@ _PLAN_KEYS = (
     "dtype",
     "shard_size",
     "targets",
+    # How the outputs were read (teacher_outputs): a top-k cache stores the
+    # same "targets" either way, from other numbers.
+    "teacher_kind",
     "views",  # the augmentation's layers, views, seed and backend, or None
 )
 
@@ -136,7 +140,8 @@ def start(directory, plan):
                     f"{directory} holds {state} TeacherCache of another teacher, "
                     "data or settings: "
                     + ", ".join(
-                        f"{k} {existing.get(k)!r} there, {plan[k]!r} now" for k in differing
+                        f"{k} {_describe(k, existing.get(k))} there, {_describe(k, plan[k])} now"
+                        for k in differing
                     )
                     + ". Write to a new directory, or delete this one to replace it."
                 )
@@ -152,6 +157,50 @@ def start(directory, plan):
         )
     atomic_save(os.path.join(directory, PLAN), json.dumps(plan, indent=1))
     return True
+
+
+def _describe(key, value):
+    """A setting as a refusal names it: the views in one line (their layers'
+    full configs would fill the screen), anything else as it is."""
+    if key != "views" or not isinstance(value, dict):
+        return repr(value)
+    layers = value.get("layers", [])
+    names = ", ".join(str(layer.get("class_name")) for layer in layers if isinstance(layer, dict))
+    settings = hashlib.sha256(json.dumps(layers, sort_keys=True).encode()).hexdigest()[:8]
+    return (
+        f"{{{value.get('views')} views of [{names}] (layer settings {settings}), "
+        f"seed {value.get('seed')}, {value.get('backend')} backend}}"
+    )
+
+
+def check_space(directory, plan):
+    """Raises, before anything is written, when the shards still to write
+    need more bytes than the disk under `directory` has free (e.g. a typo
+    in `views`, which multiplies the stored rows)."""
+    needed = 0
+    for name in reader.shard_names(plan):
+        shape = reader.expected_shard_shape(plan, 0, name)[1:]
+        itemsize = 2 if name == "indices" else np.dtype(plan["dtype"]).itemsize
+        needed += plan["samples"] * int(np.prod(shape)) * itemsize
+    existing = directory
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if os.path.isdir(directory):  # A resumed write: what is written stays.
+        needed -= sum(
+            os.path.getsize(os.path.join(directory, name))
+            for name in os.listdir(directory)
+            if name.startswith("shard_") and name.endswith(".npy")
+        )
+    free = shutil.disk_usage(existing).free
+    if needed > free:
+        views = (plan.get("views") or {}).get("views")
+        raise ValueError(
+            f"TeacherCache.write would store {plan['samples']:,} rows"
+            + (f" ({views:,} views of each sample)" if views else "")
+            + f", about {needed / 2**30:,.1f} GiB, but the disk under {existing} has "
+            f"{free / 2**30:,.1f} GiB free. Write fewer views, a top_k below the classes or "
+            "dtype='float16', or to a larger disk."
+        )
 
 
 def count_shards(plan):

@@ -14,6 +14,15 @@ from keras_kd import validation
 KEYS = ("student", "teacher")
 
 
+def name_of(preprocessor):
+    """What messages call a preprocessor: its layer name, function name or type."""
+    if preprocessor is None:
+        return None
+    return getattr(preprocessor, "name", None) or getattr(
+        preprocessor, "__name__", type(preprocessor).__name__
+    )
+
+
 def check_preprocessor(preprocessor):
     """Returns `preprocessor` after checking it is `None`, a layer or a function."""
     if preprocessor is None or isinstance(preprocessor, keras.layers.Layer):
@@ -87,22 +96,24 @@ def _check_student_fits(inputs, teacher, where):
     )
 
 
-def check_preprocessor_batch(preprocessor, student_shape, batch=3):
-    """Raises unless `preprocessor` keeps the number of samples of a batch.
+def check_preprocessor_batch(teacher, student_shape, batch=3):
+    """Raises unless the teacher's preprocessor keeps the number of samples
+    of a batch and gives every model of the teacher inputs it reads.
 
     Probed once, on zeros shaped like a batch of the student's inputs: a
     preprocessor that drops or repeats samples (`x[:1]`) would have its
-    targets broadcast over the batch.
+    targets broadcast over the batch, one of the wrong shape would fail in
+    the first step.
     """
+    preprocessor = teacher.preprocessor
     if preprocessor is None or student_shape is None or None in student_shape:
         return
     probe = np.zeros((batch,) + tuple(student_shape), "float32")
-    outputs = keras.tree.flatten(preprocess(preprocessor, probe))
+    preprocessed = preprocess(preprocessor, probe)
+    outputs = keras.tree.flatten(preprocessed)
     sizes = {_batch_size(o) for o in outputs}
     if sizes != {batch}:
-        name = getattr(preprocessor, "name", None) or getattr(
-            preprocessor, "__name__", type(preprocessor).__name__
-        )
+        name = name_of(preprocessor)
         raise ValueError(
             f"teacher_preprocessor '{name}' must give one teacher input per "
             f"student input, but on a batch of {batch} it gave a batch of "
@@ -110,6 +121,8 @@ def check_preprocessor_batch(preprocessor, student_shape, batch=3):
             "the teacher's targets would not match the samples. Transform each "
             "sample (resize, rescale, ...), never select or repeat samples."
         )
+    for model in teacher.models:
+        check_fits(model, preprocessed, teacher, when="on a batch of the student's inputs")
 
 
 def _is_pair(inputs, student_spec):
@@ -180,7 +193,7 @@ def preprocess(preprocessor, inputs):
     return preprocessor(inputs)
 
 
-def check_fits(model, inputs, teacher):
+def check_fits(model, inputs, teacher, when="in this step"):
     """Raises unless `model` can read `inputs`, naming both shapes."""
     model_shape = validation.input_shape(model)
     received = _shape(inputs)
@@ -188,16 +201,14 @@ def check_fits(model, inputs, teacher):
         return
     raise ValueError(
         f"The teacher '{model.name}' reads inputs of shape "
-        f"{(None,) + model_shape}, but its inputs in this step have shape "
+        f"{(None,) + model_shape}, but its inputs {when} have shape "
         f"{received}{_source(teacher)}"
     )
 
 
 def _source(teacher):
     if teacher.preprocessor is not None:
-        name = getattr(teacher.preprocessor, "name", None) or getattr(
-            teacher.preprocessor, "__name__", type(teacher.preprocessor).__name__
-        )
+        name = name_of(teacher.preprocessor)
         return (
             f": the output of teacher_preprocessor '{name}'. Make the "
             "preprocessor output the teacher's input shape."

@@ -9,12 +9,17 @@ same calls. Teachers that run Keras models in the step derive from
 needs: the teacher's own inputs, a preprocessor, shape checks.
 """
 
+import inspect
+from collections.abc import Callable
+from collections.abc import Sequence
+
 import keras
 from keras import ops
 
 from keras_kd import checks
 from keras_kd import outputs as outputs_lib
 from keras_kd import validation
+from keras_kd.teachers import _inputs as inputs_lib
 
 
 class Teacher(keras.layers.Layer):
@@ -27,7 +32,10 @@ class Teacher(keras.layers.Layer):
     1. `bind(student, teacher_layers, teacher_outputs, preprocessor)` once,
        to check the teacher against the student, the layers the losses tap
        and the Distiller's `teacher_preprocessor`: a teacher refuses there,
-       with a message that says why, what it cannot do;
+       with a message that says why, what it cannot do. A preprocessor it
+       does not refuse it takes (`self.preprocessor`, as `LiveTeacher.bind`
+       does); `bind_teacher`, through which the Distiller calls `bind`,
+       refuses one that is dropped;
     2. `split_inputs(x)` and `targets(teacher_inputs)` in every train and
        test step: what the student reads of the batch's `x` and what the
        teacher reads, then the teacher's targets as a nested structure of
@@ -152,3 +160,66 @@ def resolve_output_kind(model, setting, role):
     if setting != "auto":
         return setting
     return outputs_lib.detect_output_kind(model, sample_outputs=validation.probe_outputs(model))
+
+
+def bind_teacher(
+    teacher: "Teacher",
+    student: keras.Model,
+    teacher_layers: Sequence[str],
+    teacher_outputs: str = "auto",
+    preprocessor: "keras.layers.Layer | Callable | None" = None,
+) -> None:
+    """`teacher.bind(...)`, as the `Distiller` calls it, with the contract checked.
+
+    A teacher written before `bind` took `preprocessor` still binds when
+    there is none; given one, it must accept it, and then take it
+    (`teacher.preprocessor`, as `LiveTeacher.bind` does) or refuse it by
+    raising: a preprocessor received and dropped would never run.
+
+    Args:
+        teacher: The `Teacher`.
+        student: The `Distiller`'s student.
+        teacher_layers: Names of the tapped teacher layers.
+        teacher_outputs: `"auto"`, `"logits"` or `"probabilities"`.
+        preprocessor: The `Distiller`'s `teacher_preprocessor`, or `None`.
+
+    Raises:
+        TypeError: `bind` cannot take the preprocessor.
+        ValueError: `bind` took it without keeping or refusing it.
+    """
+    name = type(teacher).__name__
+    if preprocessor is None and not _accepts(teacher.bind, 4):
+        # A teacher written against the three-argument bind.
+        teacher.bind(student, teacher_layers, teacher_outputs)
+        return
+    if not _accepts(teacher.bind, 4):
+        raise TypeError(
+            f"{name}.bind takes no `preprocessor`, but the Distiller received "
+            f"teacher_preprocessor={inputs_lib.name_of(preprocessor)!r}. A Teacher's bind is "
+            "bind(student, teacher_layers, teacher_outputs='auto', preprocessor=None) "
+            "(keras_kd.teachers.Teacher): add the argument, and take it (derive from "
+            "keras_kd.teachers.LiveTeacher and call super().bind(...)) or raise a "
+            "ValueError that says why this teacher cannot use one."
+        )
+    teacher.bind(student, teacher_layers, teacher_outputs, preprocessor=preprocessor)
+    if preprocessor is not None and getattr(teacher, "preprocessor", None) is not preprocessor:
+        raise ValueError(
+            f"{name}.bind received teacher_preprocessor={inputs_lib.name_of(preprocessor)!r} "
+            "but neither took it (its `preprocessor` is "
+            f"{inputs_lib.name_of(getattr(teacher, 'preprocessor', None))!r}) nor refused it: "
+            "it would never run. Derive the teacher from keras_kd.teachers.LiveTeacher "
+            "and call super().bind(student, teacher_layers, teacher_outputs, "
+            "preprocessor) in its bind, or raise a ValueError there if it cannot "
+            "use a preprocessor."
+        )
+
+
+def _accepts(method, count):
+    """Whether `method` can be called with `count` positional arguments."""
+    try:
+        inspect.signature(method).bind(*range(count))
+    except TypeError:
+        return False
+    except ValueError:  # No signature to read (a builtin): assume it does.
+        return True
+    return True

@@ -165,6 +165,8 @@ class TeacherCache(Teacher):
         x = _check_inputs(x, "TeacherCache.write")
         top_k, batch_size, shard_size = files.check_settings(top_k, dtype, batch_size, shard_size)
         replay = _check_views(augmentation, views, seed)
+        if replay:
+            views_lib.check_images(x, "TeacherCache.write")
         kind = resolve_output_kind(model, teacher_outputs, "teacher")
         outputs_lib.check_not_multi_label(model, "TeacherCache.write stores soft-maxed targets")
         directory = os.path.abspath(os.fspath(directory))
@@ -194,6 +196,7 @@ class TeacherCache(Teacher):
         if os.path.isfile(manifest):
             files.start(directory, plan)  # Checks it is this cache.
             return cls(directory)
+        files.check_space(directory, plan)
         with _cache_lock.writing(directory):
             if os.path.isfile(manifest):  # Finished by another writer meanwhile.
                 files.start(directory, plan)
@@ -386,6 +389,7 @@ class TeacherCache(Teacher):
             raise ValueError(
                 f"`batch_size` must be an int >= 1. Received: batch_size={batch_size!r}"
             )
+        shuffle, seed = views_lib.check_shuffle("TeacherCache.dataset", shuffle, seed, "seed")
         replay = self.views
         if replay is not None:
             if sample_weight is not None:
@@ -655,6 +659,16 @@ def _check_teacher_model(teacher):
             f"{len(teacher)} models. An ensemble's soft targets depend on the "
             "temperature (a mean of softened distributions), so they cannot be "
             "stored once: distil from the live ensemble, or cache one model."
+        )
+    preprocessor = getattr(teacher, "preprocessor", None)
+    if isinstance(teacher, Teacher) and preprocessor is not None:
+        raise ValueError(
+            f"TeacherCache.write stores the outputs of the teacher's model on `x`, "
+            f"but the {type(teacher).__name__} given has a preprocessor "
+            f"({getattr(preprocessor, 'name', preprocessor)!r}) that the model "
+            "reads through: its targets would be those of the raw inputs. Cache "
+            "one model with the preprocessor inside, e.g. keras.Sequential("
+            "[keras.Input(x.shape[1:]), preprocessor, teacher_model])."
         )
     if isinstance(teacher, Teacher) and len(teacher.models) == 1:
         teacher = teacher.models[0]

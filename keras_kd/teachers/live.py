@@ -44,9 +44,21 @@ class LiveTeacher(Teacher):
 
         The arguments are those of `Teacher.bind`; `preprocessor` becomes
         the teacher's (`set_preprocessor`), checked on a batch shaped as the
-        student's inputs.
+        student's inputs. Without one, a preprocessor set on the teacher
+        before (`set_preprocessor`) is kept; given another, it is refused.
         """
         del teacher_layers, teacher_outputs
+        if preprocessor is None:
+            preprocessor = self.preprocessor
+        elif self.preprocessor is not None and self.preprocessor is not preprocessor:
+            raise ValueError(
+                f"The {type(self).__name__} '{self.name}' already has the "
+                f"preprocessor {inputs_lib.name_of(self.preprocessor)!r}, and the "
+                f"Distiller received teacher_preprocessor="
+                f"{inputs_lib.name_of(preprocessor)!r}: a teacher reads through one "
+                "preprocessor. Pass the teacher_preprocessor alone, or construct "
+                "the Distiller without it to keep the teacher's own."
+            )
         self.set_preprocessor(preprocessor)
         self.remember_student(student)
 
@@ -83,7 +95,7 @@ class LiveTeacher(Teacher):
     def remember_student(self, student):
         """Records the student's name and input shape, for error messages."""
         self._student_spec = (student.name, validation.input_shape(student))
-        inputs_lib.check_preprocessor_batch(self.preprocessor, self._student_spec[1])
+        inputs_lib.check_preprocessor_batch(self, self._student_spec[1])
 
     def check_output_shape(self, student):
         validation.check_same_output_shape(self.models[0], student)

@@ -80,10 +80,18 @@ def test_without_max_ratio_a_slow_ratio_still_exits_0(cache_speed, monkeypatch, 
 @pytest.mark.parametrize(
     "argv, words",
     [
-        (["--max-ratio", "0"], "must be a number > 0"),
-        (["--max-ratio", "fast"], "must be a number > 0"),
-        (["--max-ratio", "nan"], "must be a number > 0"),
+        (["--max-ratio", "0"], "must be a finite number > 0"),
+        (["--max-ratio", "fast"], "must be a finite number > 0"),
+        (["--max-ratio", "nan"], "must be a finite number > 0"),
+        # inf (or an overflowing 1e999) passed every ratio: no limit at all.
+        (["--max-ratio", "inf"], "must be a finite number > 0"),
+        (["--max-ratio", "1e999"], "must be a finite number > 0"),
         (["--backends", "tf"], "must be backends among tensorflow, jax, torch"),
+        # Twice: the backend measured twice, one result kept.
+        (["--backends", "jax,jax"], "separated by commas, each once"),
+        (["--cases", "mlp,mlp"], "each once. Received: 'mlp,mlp'"),
+        (["--rounds", "-2"], "--rounds must be >= 1"),
+        (["--quick", "--rounds", "7"], "--quick measures one round; drop --rounds 7"),
         (["--backends", ""], "must be backends among"),
         (["--cases", "resnet"], "must be cases among mlp, cnn"),
         (["--rounds", "0"], "--rounds must be >= 1"),

@@ -124,7 +124,7 @@ def test_distiller_trains_and_saves_with_mld(tmp_path):
         ({"temperatures": [2.0, 0.0]}, "holds a bad temperature.*temperature=0.0"),
         ({"temperatures": [-1]}, "holds a bad temperature"),
         ({"temperatures": [float("nan")]}, "holds a bad temperature"),
-        ({"temperatures": [[2.0]]}, "holds a bad temperature"),
+        ({"temperatures": [[2.0]]}, "must be a list of temperatures"),
         ({"temperatures": [True]}, "holds a bad temperature"),
         ({"instance_weight": -1.0}, "instance_weight"),
         ({"batch_weight": "1"}, "batch_weight"),
@@ -152,3 +152,74 @@ def test_numpy_temperatures_and_defaults():
     loss = losses.MLD(np.array([2.0, 3.0]))
     assert loss.temperatures == (2.0, 3.0)
     assert losses.MLD().get_config()["temperatures"] == [2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+@pytest.mark.parametrize(
+    "temperatures, words",
+    [
+        (np.array(4.0), "must be a list of temperatures.*array\\(4\\.\\)"),
+        (np.array([[2.0, 3.0]]), "must be a list of temperatures"),
+        (range(2, 4), "of type range"),
+        ([1e4], "holds a bad temperature.*temperature=10000.0"),
+    ],
+)
+def test_hostile_temperature_containers(temperatures, words):
+    with pytest.raises(ValueError, match=words):
+        losses.MLD(temperatures)
+
+
+@pytest.mark.parametrize(
+    "teacher, student, words",
+    [
+        (np.zeros((4, 5)), np.zeros((4, 3)), r"shapes must match.*\(4, 5\).*\(4, 3\)"),
+        (np.zeros((4, 5)), np.zeros((3, 5)), r"shapes must match.*\(4, 5\).*\(3, 5\)"),
+        (np.zeros((2, 3, 5)), np.zeros((2, 5)), "shapes must match"),
+    ],
+)
+def test_hostile_function_shapes(teacher, student, words):
+    with pytest.raises(ValueError, match=words):
+        losses.multi_level_kd(teacher.astype("float32"), student.astype("float32"))
+
+
+def test_a_one_unit_head_reads_as_two_classes_and_refuses_standardization():
+    """A one-unit logit z is the binary head [0, z], in the function as in
+    the class (before, the function soft-maxed one class and returned 0)."""
+    z = logits(11, (6, 1))
+    two = np.concatenate([np.zeros_like(z), z], axis=-1)
+    value = float(losses.multi_level_kd(z, -z, [2.0, 4.0]))
+    assert value > 0.1
+    np.testing.assert_allclose(value, numpy_mld(two, -two, [2.0, 4.0]), rtol=1e-4)
+    mld = losses.MLD([2.0, 4.0])
+    np.testing.assert_allclose(
+        loss_value(mld, ModelOutputs(z, "logits"), ModelOutputs(-z, "logits")), value, rtol=1e-5
+    )
+    with pytest.raises(ValueError, match="needs 3 or more classes"):
+        losses.multi_level_kd(two, two, standardize=True)
+    teacher = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    student = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match=r"MLD\(standardize=True\) on model .*needs 3"):
+        keras_kd.Distiller(teacher, student, distillation_loss=losses.MLD(standardize=True))
+
+
+@pytest.mark.parametrize(
+    "teacher, student, standardize",
+    [
+        (np.full((4, 5), 7.0), logits(12, (4, 5)), True),  # rows with standard deviation 0
+        # exp(300 / 2) overflows float32: only a log-softmax stays finite (the
+        # NumPy reference, in float64, still holds it).
+        (300 * np.sign(logits(13, (4, 5))), -300 * np.sign(logits(13, (4, 5))), False),
+        (300 * np.sign(logits(13, (4, 5))), -300 * np.sign(logits(13, (4, 5))), True),
+        (logits(14, (1, 5)), logits(15, (1, 5)), True),  # a batch of one
+    ],
+    ids=["zero_std_rows", "huge_logits", "huge_logits_standardized", "batch_of_one"],
+)
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_hostile_inputs_match_numpy(teacher, student, dtype, standardize):
+    t = keras.ops.cast(np.asarray(teacher, "float32"), dtype)
+    s = keras.ops.cast(np.asarray(student, "float32"), dtype)
+    loss = losses.MLD([2.0, 4.0], standardize=standardize)
+    value = loss_value(loss, ModelOutputs(t, "logits"), ModelOutputs(s, "logits"))
+    as_float32 = [keras.ops.convert_to_numpy(keras.ops.cast(v, "float32")) for v in (t, s)]
+    expected = numpy_mld(*as_float32, [2.0, 4.0], standardize=standardize)
+    assert np.isfinite(value)
+    np.testing.assert_allclose(value, expected, rtol=1e-4, atol=1e-4)

@@ -123,3 +123,53 @@ def test_hostile_standardize(standardize, words):
 
 def test_numpy_bool_is_accepted():
     assert losses.SoftTargetKD(standardize=np.bool_(True)).standardize is True
+
+
+def dense_pair(units):
+    teacher = keras.Sequential([keras.Input((3,)), keras.layers.Dense(units)])
+    return teacher, keras.Sequential([keras.Input((3,)), keras.layers.Dense(units)])
+
+
+@pytest.mark.parametrize(
+    "outputs, words",
+    [
+        # Two logits z-score to +-0.71 whatever their gap: only the argmax is left.
+        (np.array([[0.1, 5.0], [3.0, -1.0]], "float32"), "needs 3 or more classes, but .* have 2"),
+        (np.array([[2.0], [-7.0]], "float32"), "a one-unit sigmoid head counts as 2"),
+    ],
+    ids=["two_classes", "one_unit"],
+)
+def test_hostile_outputs_with_too_few_classes(outputs, words):
+    with pytest.raises(ValueError, match=words):
+        losses.soft_target_kd(outputs, outputs[::-1], temperature=2.0, standardize=True)
+    teacher, student = dense_pair(outputs.shape[-1])
+    loss = losses.SoftTargetKD(2.0, standardize=True)
+    with pytest.raises(ValueError, match=r"SoftTargetKD\(standardize=True\) on model .*needs 3"):
+        keras_kd.Distiller(teacher, student, distillation_loss=loss)
+    # Without standardization a binary head distils as before.
+    keras_kd.Distiller(*dense_pair(outputs.shape[-1]), distillation_loss=losses.SoftTargetKD(2.0))
+
+
+@pytest.mark.parametrize(
+    "teacher, student, expected",
+    [
+        # Rows of equal logits (standard deviation 0) standardize to zeros.
+        (np.full((3, 4), 7.0), np.full((3, 4), -2.0), 0.0),
+        # A batch of one, logits of +-1e4, three classes.
+        (1e4 * np.array([[1.0, -1.0, 0.0]]), np.array([[0.0, 1.0, 2.0]]), None),
+    ],
+    ids=["zero_std_rows", "batch_of_one_huge_logits"],
+)
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_hostile_inputs_match_numpy(teacher, student, expected, dtype):
+    loss = losses.SoftTargetKD(temperature=2.0, standardize=True)
+    t = keras.ops.cast(np.asarray(teacher, "float32"), dtype)
+    s = keras.ops.cast(np.asarray(student, "float32"), dtype)
+    value = loss_value(loss, t, s)
+    reference = numpy_standardized_kd(
+        keras.ops.convert_to_numpy(keras.ops.cast(t, "float32")),
+        keras.ops.convert_to_numpy(keras.ops.cast(s, "float32")),
+        2.0,
+    )
+    assert value.dtype == np.float32 and np.all(np.isfinite(value))
+    np.testing.assert_allclose(value, reference if expected is None else expected, atol=1e-5)

@@ -114,6 +114,71 @@ def test_the_base_interface_names_what_a_subclass_must_implement(make_student):
         keras_kd.Distiller(Incomplete(), make_student())
 
 
+class ThreeArgumentBind(StoredTargets):
+    """A teacher written against `bind` before it took `preprocessor`."""
+
+    def bind(self, student, teacher_layers, teacher_outputs="auto"):
+        self.kinds = [self.kind]
+
+
+class DropsThePreprocessor(StoredTargets):
+    def bind(self, student, teacher_layers, teacher_outputs="auto", preprocessor=None):
+        self.kinds = [self.kind]
+
+
+class ForgetsSuperBind(keras_kd.teachers.LiveTeacher):
+    def __init__(self, model, **kwargs):
+        super().__init__(**kwargs)
+        self._set_models([model])
+
+    def bind(self, student, teacher_layers, teacher_outputs="auto", preprocessor=None):
+        self.kinds = ["logits"]
+
+    def forward(self, inputs):
+        return self.models[0](inputs)
+
+    def view(self, targets):
+        return ModelOutputs(targets, "logits")
+
+
+@pytest.mark.parametrize(
+    "teacher, preprocessor, words",
+    [
+        # Still binds without a preprocessor (the Distiller passes none).
+        (lambda m: ThreeArgumentBind("logits", 3), None, None),
+        # Before: "bind() got an unexpected keyword argument 'preprocessor'".
+        (
+            lambda m: ThreeArgumentBind("logits", 3),
+            keras.layers.Rescaling(2.0),
+            r"ThreeArgumentBind.bind takes no `preprocessor`, but the Distiller received "
+            r"teacher_preprocessor='rescaling.*add the argument",
+        ),
+        # Before: accepted, and the preprocessor never ran.
+        (
+            lambda m: DropsThePreprocessor("logits", 3),
+            keras.layers.Rescaling(2.0),
+            r"DropsThePreprocessor.bind received teacher_preprocessor='rescaling.*' but "
+            r"neither took it .* nor refused it: it would never run",
+        ),
+        (
+            lambda m: ForgetsSuperBind(m),
+            keras.layers.Rescaling(2.0),
+            r"ForgetsSuperBind.bind received .* call super\(\).bind",
+        ),
+    ],
+    ids=["three_arguments", "three_arguments_preprocessor", "drops_it", "forgets_super"],
+)
+def test_hostile_third_party_teachers(make_student, teacher, preprocessor, words):
+    student = make_student()
+    built = teacher(make_student(name="teacher_model"))
+    if words is None:
+        keras_kd.Distiller(built, student, teacher_preprocessor=preprocessor)
+        return
+    error = TypeError if "takes no" in words else ValueError
+    with pytest.raises(error, match=words):
+        keras_kd.Distiller(built, student, teacher_preprocessor=preprocessor)
+
+
 # -- The hierarchy: every teacher implements what it supports ------------------
 
 

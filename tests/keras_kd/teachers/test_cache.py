@@ -153,6 +153,34 @@ def test_a_killed_write_resumes_computing_only_the_missing_shards(
     assert computed == []  # a finished cache is opened, not recomputed
 
 
+@pytest.mark.parametrize("finished", [True, False], ids=["finished", "unfinished"])
+def test_a_resume_that_reads_the_outputs_otherwise_is_refused(
+    tmp_path, blobs, trained_teacher, finished
+):
+    """Before: a top-k write resumed with another `teacher_outputs` stored
+    its remaining shards from other numbers (the softmax head's
+    probabilities read as logits), and a finished one was reopened as it was."""
+    x, _ = blobs
+    directory = tmp_path / "cache"
+    settings = {"top_k": 2, "shard_size": 100, "dtype": "float32"}
+    keras_kd.TeacherCache.write(
+        trained_teacher, x, directory, teacher_outputs="probabilities", **settings
+    )
+    if not finished:  # as if killed after the first shards
+        os.replace(directory / "manifest.json", directory / "plan.json")
+        for name in ("values", "rest", "indices"):
+            os.remove(directory / f"shard_00003_{name}.npy")
+    state = "a finished" if finished else "an unfinished"
+    with pytest.raises(
+        ValueError,
+        match=rf"holds {state} TeacherCache .*teacher_kind 'probabilities' there, 'logits' now",
+    ):
+        keras_kd.TeacherCache.write(
+            trained_teacher, x, directory, teacher_outputs="logits", **settings
+        )
+    assert not (directory / "shard_00003_values.npy").exists() or finished
+
+
 def test_other_data_or_a_changed_teacher_is_refused_naming_both_fingerprints(
     tmp_path, blobs, trained_teacher
 ):

@@ -245,3 +245,90 @@ def test_function_matching_from_a_cache_with_views(tmp_path, images, teacher):
         recipes.function_matching(plain, student())
     with pytest.raises(ValueError, match="arrays cannot change between epochs"):
         cache.arrays(x, y)
+
+
+@pytest.fixture(scope="module")
+def plain_cache(tmp_path_factory, images, teacher):
+    return keras_kd.TeacherCache.write(teacher, images[0], tmp_path_factory.mktemp("plain"))
+
+
+@pytest.mark.parametrize(
+    "x, words",
+    [
+        (np.zeros((96, 64), "float32"), r"inputs have shape \(96, 64\). Reshape the images"),
+        # Read as ONE image of height 96: one flip for all samples, wrong axes.
+        (np.zeros((96, 8, 8), "float32"), r"shape \(96, 8, 8\). Add the channel axis"),
+        (np.zeros((96, 2, 8, 8, 1), "float32"), "batches of images .samples, height, width"),
+    ],
+    ids=["flat", "no_channel_axis", "rank_5"],
+)
+def test_hostile_view_inputs_that_are_not_image_batches(tmp_path, teacher, x, words):
+    with pytest.raises(ValueError, match="TeacherCache.write: .*" + words):
+        keras_kd.TeacherCache.write(
+            teacher, x, tmp_path / "cache", augmentation=flips_and_translations(), views=2
+        )
+    assert not (tmp_path / "cache").exists()  # refused before anything is written
+    with pytest.raises(ValueError, match="ViewBatches: .*" + words):
+        ViewBatches(x, None, flips_and_translations())
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"seed": -1}, "`seed` must be an int >= 0. Received: seed=-1"),
+        ({"seed": 1.5}, "`seed` must be an int >= 0"),
+        ({"seed": "0"}, "`seed` must be an int >= 0"),
+        ({"seed": None}, "`seed` must be an int >= 0"),
+        ({"shuffle": "no"}, "`shuffle` must be True .* or False. Received: shuffle='no'"),
+        ({"shuffle": 0}, "`shuffle` must be True"),
+    ],
+)
+def test_hostile_dataset_shuffling(plain_cache, images, kwargs, words):
+    """Before: NumPy's 'expected non-negative integer' at the first batch,
+    and shuffle='no' shuffled."""
+    x, y = images
+    with pytest.raises(ValueError, match="TeacherCache.dataset " + words):
+        plain_cache.dataset(x, y, **kwargs)
+    shuffle_seed = {"shuffle_seed": kwargs["seed"]} if "seed" in kwargs else kwargs
+    with pytest.raises(ValueError, match="ViewBatches " + words.replace("seed", "shuffle_seed")):
+        ViewBatches(x, y, flips_and_translations(), **shuffle_seed)
+
+
+def test_a_teacher_with_a_preprocessor_is_not_cached_without_it(tmp_path, teacher, images):
+    """Before: the model's targets on the raw inputs were stored silently."""
+    wrapped = keras_kd.teachers.ModelTeacher(teacher)
+    wrapped.set_preprocessor(keras.layers.Rescaling(2.0))
+    with pytest.raises(ValueError, match="has a preprocessor .*keras.Sequential"):
+        keras_kd.TeacherCache.write(wrapped, images[0], tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_another_augmentation_is_named_in_one_line(tmp_path, teacher, images):
+    x = images[0][:8]
+    flip = [keras.layers.RandomFlip("horizontal")]
+    keras_kd.TeacherCache.write(teacher, x, tmp_path / "views", augmentation=flip, views=2)
+    with pytest.raises(ValueError) as error:
+        keras_kd.TeacherCache.write(
+            teacher, x, tmp_path / "views", augmentation=flip, views=2, seed=3
+        )
+    message = str(error.value)
+    assert "views {2 views of [RandomFlip] (layer settings " in message
+    assert "seed 0, " in message and "seed 3, " in message and "'config'" not in message
+    with pytest.raises(ValueError, match=r"samples 16 there, 8 now, views \{2 views .* None now"):
+        keras_kd.TeacherCache.write(teacher, x, tmp_path / "views")
+
+
+def test_views_that_would_not_fit_on_the_disk_are_refused_before_writing(tmp_path, teacher, images):
+    """Before: views=10**12 started a write that could never finish (or fill the disk)."""
+    with pytest.raises(
+        ValueError,
+        match=r"would store 96,000,000,000,000 rows \(1,000,000,000,000 views of each sample\), about .* GiB, but the disk under .* GiB free. Write fewer views",
+    ):
+        keras_kd.TeacherCache.write(
+            teacher,
+            images[0],
+            tmp_path / "cache",
+            augmentation=flips_and_translations(),
+            views=10**12,
+        )
+    assert not (tmp_path / "cache").exists()

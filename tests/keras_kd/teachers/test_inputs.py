@@ -213,10 +213,10 @@ def test_errors_name_what_was_received_and_the_fix(pair):
         ],
         lambda: distil(teacher, weights, {"teacher": x, "student": x}, y),
     )
-    raises_with(  # A preprocessor that makes the wrong shape.
+    raises_with(  # A preprocessor that makes the wrong shape: named when constructed.
         [
             "reads inputs of shape (None, 8, 8, 1)",
-            "(16, 16, 16, 1)",
+            "on a batch of the student's inputs have shape (3, 16, 16, 1)",
             "the output of teacher_preprocessor 'resizing",
         ],
         lambda: distil(teacher, weights, x, y, teacher_preprocessor=keras.layers.Resizing(16, 16)),

@@ -32,6 +32,21 @@ def shared_layer():
     return keras_kd.Distiller(teacher, student)
 
 
+def own_preprocessor():
+    teacher = keras_kd.teachers.ModelTeacher(dense(6))
+    teacher.set_preprocessor(keras.layers.Dense(6, name="own"))
+    return teacher
+
+
+def keeps_its_preprocessor():
+    teacher = own_preprocessor()
+    distiller = keras_kd.Distiller(teacher, dense(4), alpha=0.0)
+    assert distiller.teacher.preprocessor.name == "own"
+    distiller.compile("sgd")
+    distiller.fit(STUDENT_X, epochs=1, batch_size=4, verbose=0)
+    assert distiller.get_config()["teacher_preprocessor"]["config"]["name"] == "own"
+
+
 def same_model():
     m = dense(4)
     return keras_kd.Distiller(m, m)
@@ -66,8 +81,27 @@ CASES = [
         r"The teacher and the student are the same model '.*'.*clone_model",
     ),
     ("shared-layer", shared_layer, r"shares 2 weights with the teacher"),
-    # Correct result: the dict in the right order.
+    (
+        # Before: accepted, and the first step failed inside fit().
+        "preprocessor-of-the-wrong-shape",
+        lambda: keras_kd.Distiller(
+            dense(6), dense(4), teacher_preprocessor=keras.layers.Lambda(lambda t: t[:, :3])
+        ),
+        r"The teacher '.*' reads inputs of shape \(None, 6\), but its inputs on a batch of the "
+        r"student's inputs have shape \(3, 3\): the output of teacher_preprocessor",
+    ),
+    (
+        "teacher-preprocessor-and-another",
+        lambda: keras_kd.Distiller(
+            own_preprocessor(), dense(4), teacher_preprocessor=keras.layers.Rescaling(3.0)
+        ),
+        r"already has the preprocessor 'own', and the Distiller received "
+        r"teacher_preprocessor='rescaling.*': a teacher reads through one",
+    ),
+    # Correct results: the dict in the right order; a teacher's own
+    # preprocessor is kept (before, bind replaced it with None).
     ("dict-in-order", lambda: fit({"teacher": TEACHER_X, "student": STUDENT_X}), None),
+    ("teacher-keeps-its-preprocessor", lambda: keeps_its_preprocessor(), None),
 ]
 
 
