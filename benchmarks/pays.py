@@ -3,8 +3,9 @@ views cached once, and a small student distilled patiently (issue 22).
 
 Full Fashion-MNIST: the first 55,000 training images train, the last 5,000
 validate, the 10,000 test images are reported. One teacher (a CNN trained
-with flips and translations) is trained once and saved; its targets for
-`--views` augmented views of every training image are cached once
+with flips and translations) is trained once and saved; the students learn
+from it averaged over each image and its mirror image (`flip_averaged`); its
+targets for `--views` augmented views of every training image are cached once
 (`keras_kd.TeacherCache.write(..., augmentation=..., views=...)`), and every
 distilled arm reads them: epoch `e` shows the student view `e mod views`,
 re-augmented exactly as the teacher saw it. Arms, for the same student, the
@@ -253,8 +254,27 @@ def teacher_batches(x, y):
     return data.batch(BATCH).map(augment, num_parallel_calls=2).prefetch(2)
 
 
+class HorizontalFlip(keras.layers.Layer):
+    """Mirrors (batch, height, width, channels) images left to right."""
+
+    def call(self, images):
+        return keras.ops.flip(images, axis=2)
+
+
+def flip_averaged(teacher):
+    """The teacher the students learn from: the mean of its logits for an
+    image and for its mirror image (test-time augmentation; the `bn` teacher
+    of 30 epochs: 93.40 % alone, 93.69 % so, on the test set)."""
+    inputs = keras.Input(teacher.input_shape[1:])
+    mirrored = teacher(HorizontalFlip()(inputs))
+    logits = keras.layers.Average()([teacher(inputs), mirrored])
+    return keras.Model(inputs, logits, name="teacher_flip_averaged")
+
+
 def trained_teacher(args, data):
-    """The teacher, trained once (resuming from its backup) and saved."""
+    """The teacher, trained once (resuming from its backup) and saved, and
+    returned averaged over a mirror image (`flip_averaged`); its record gives
+    both accuracies (`test_plain`, `val_plain` for the network alone)."""
     (x, y), (x_val, y_val), (x_test, y_test) = data
     path = os.path.join(args.work, "teacher.keras")
     record_path = os.path.join(args.work, "teacher.json")
@@ -262,26 +282,39 @@ def trained_teacher(args, data):
         mismatch = teacher_mismatch(args)
         if mismatch:
             _error(mismatch)
-        return keras.saving.load_model(path, compile=False), _load_json(record_path)
-    start = time.process_time()
-    keras.utils.set_random_seed(0)
-    teacher = make_teacher(args.teacher)
-    teacher.compile(
-        optimizer(args.teacher_epochs, len(x)),
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    backup = keras.callbacks.BackupAndRestore(os.path.join(args.work, "teacher_backup"))
-    teacher.fit(teacher_batches(x, y), epochs=args.teacher_epochs, verbose=2, callbacks=[backup])
-    record = {
-        "model": args.teacher,
-        "parameters": teacher.count_params(),
-        "epochs": args.teacher_epochs,
-        "val": accuracy(teacher, x_val, y_val),
-        "test": accuracy(teacher, x_test, y_test),
-        "cpu_seconds": time.process_time() - start,
-    }
-    teacher.save(path)
-    _save_json(record_path, record)
+        network, record = keras.saving.load_model(path, compile=False), _load_json(record_path)
+    else:
+        start = time.process_time()
+        keras.utils.set_random_seed(0)
+        network = make_teacher(args.teacher)
+        network.compile(
+            optimizer(args.teacher_epochs, len(x)),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        backup = keras.callbacks.BackupAndRestore(os.path.join(args.work, "teacher_backup"))
+        network.fit(
+            teacher_batches(x, y), epochs=args.teacher_epochs, verbose=2, callbacks=[backup]
+        )
+        record = {
+            "model": args.teacher,
+            "parameters": network.count_params(),
+            "epochs": args.teacher_epochs,
+            "val": accuracy(network, x_val, y_val),
+            "test": accuracy(network, x_test, y_test),
+            "cpu_seconds": time.process_time() - start,
+        }
+        network.save(path)
+        _save_json(record_path, record)
+    teacher = flip_averaged(network)
+    if "test_plain" not in record:  # (also a teacher saved before the flip average)
+        record = {
+            **record,
+            "val_plain": record["val"],
+            "test_plain": record["test"],
+            "val": accuracy(teacher, x_val, y_val),
+            "test": accuracy(teacher, x_test, y_test),
+        }
+        _save_json(record_path, record)
     return teacher, record
 
 
@@ -460,7 +493,7 @@ def table(teacher_record, records, arms, seeds):
     lines = [
         "| arm | test accuracy (%) | validation (%) | gap closed (test) |",
         "|---|---|---|---|",
-        f"| teacher ({teacher_record['parameters']:,} parameters) | "
+        f"| teacher ({teacher_record['parameters']:,} parameters, mean over a mirror image) | "
         f"{100 * teacher_record['test']:.2f} | {100 * teacher_record['val']:.2f} | |",
     ]
     # The gap is the teacher's lead over the student alone; where the teacher

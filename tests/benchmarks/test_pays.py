@@ -38,7 +38,7 @@ def test_gap_closed_per_seed_and_report_of_finished_runs(tmp_path, pays, capsys)
     # Per seed: (0.85 - 0.80) / 0.10 = 50%, (0.86 - 0.82) / 0.08 = 50%; seed 2 unfinished.
     assert "| kd | 85.50 ± 0.71 | 85.50 ± 0.71 | 50.00 ± 0.00 % |" in text
     assert "| alone | 81.00 ± 1.41 | 81.00 ± 1.41 |  |" in text
-    assert "| teacher (1,000 parameters) | 90.00 | 91.00 | |" in text
+    assert "| teacher (1,000 parameters, mean over a mirror image) | 90.00 | 91.00 | |" in text
     output = capsys.readouterr().out
     assert "Seeds finished by every arm: [0, 1]" in output
     assert "CPU time of the parts finished: 1.01 h" in output
