@@ -9,6 +9,7 @@ from keras_kd.losses import _numerics
 from keras_kd.losses._numerics import softmax_kl_divergence
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.registry import register
+from keras_kd.losses.soft_target import StandardizedLogitsCheck
 from keras_kd.losses.soft_target import validate_standardize
 
 # mdistiller's MLKD: its configured temperature (4) and the four it adds.
@@ -189,7 +190,7 @@ def multi_level_kd(
 
 
 @register("mld")
-class MLD(DistillationLoss):
+class MLD(StandardizedLogitsCheck, DistillationLoss):
     """Multi-level logit distillation (Jin et al., CVPR 2023): instance,
     batch and class relations of the softened predictions, at several
     temperatures.
@@ -254,14 +255,6 @@ class MLD(DistillationLoss):
             class_weight=class_weight,
         )
         self.standardize = validate_standardize(standardize, "MLD")
-
-    def check_classes(self, classes, model_name):
-        """Raises if the model's `classes` cannot be read by this loss
-        (`outputs.check_heads`): standardization needs 3 or more."""
-        if self.standardize:
-            _numerics.check_standardizable(
-                classes, f"MLD(standardize=True) on model '{model_name}'"
-            )
 
     def call(self, teacher, student, y=None):
         # `teacher.logits(T)`: an ensemble's soft target changes with `T`.

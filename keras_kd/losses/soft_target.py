@@ -67,6 +67,21 @@ def validate_standardize(standardize, owner="SoftTargetKD"):
     return bool(standardize)
 
 
+class StandardizedLogitsCheck:
+    """Mixin of the losses with a `standardize` setting: `check_classes`
+    (called by `outputs.check_heads` when a Distiller is built) refuses a
+    head of fewer than 3 classes, whose standardized logits carry only the
+    argmax."""
+
+    def check_classes(self, classes, model_name):
+        """Raises if the model's `classes` cannot be read by this loss:
+        standardization needs 3 or more."""
+        if self.standardize:
+            _numerics.check_standardizable(
+                classes, f"{type(self).__name__}(standardize=True) on model '{model_name}'"
+            )
+
+
 def soft_target_kd(
     teacher_outputs,
     student_outputs,
@@ -180,7 +195,7 @@ def _soft_target_kd(
 
 
 @register("kd")
-class SoftTargetKD(DistillationLoss):
+class SoftTargetKD(StandardizedLogitsCheck, DistillationLoss):
     """Soft-target knowledge distillation (Hinton et al., 2015) and the
     divergences of language-model distillation.
 
@@ -249,14 +264,6 @@ class SoftTargetKD(DistillationLoss):
         self.student_outputs = student_outputs
         self.divergence, self.beta = validate_divergence(divergence, beta)
         self.standardize = validate_standardize(standardize)
-
-    def check_classes(self, classes, model_name):
-        """Raises if the model's `classes` cannot be read by this loss
-        (`outputs.check_heads`): standardization needs 3 or more."""
-        if self.standardize:
-            _numerics.check_standardizable(
-                classes, f"SoftTargetKD(standardize=True) on model '{model_name}'"
-            )
 
     def call(self, teacher, student, y=None):
         # `teacher.logits` is the soft target of one teacher or an ensemble.
