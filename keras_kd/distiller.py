@@ -207,6 +207,13 @@ class Distiller(keras.Model):
         self._step_outputs = False
         self.built = True
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _keras_compat.UNTRACKED_STEP_ATTRIBUTES:
+            # The JAX trainer's state, set in every step: nothing to track.
+            object.__setattr__(self, name, value)
+            return
+        super().__setattr__(name, value)
+
     @property
     def student_loss_weight(self) -> float:
         """`alpha`, by the name `keras.distillation.Distiller` gives it."""
