@@ -60,19 +60,22 @@ RESULT_PREFIX = "EPOCH_TIME_RESULT "
 # -- Worker: one backend, in its own process -----------------------------------
 
 
-def _timer_callback(keras):
+def _timer_callback(keras, clock=time.perf_counter):
+    """A callback class timing each epoch or prediction loop with `clock`
+    (wall time by default; `time.process_time` for this process's CPU time)."""
+
     class EpochTimer(keras.callbacks.Callback):
-        """Wall time of each training epoch or prediction loop."""
+        """Seconds of `clock` of each training epoch or prediction loop."""
 
         def __init__(self):
             super().__init__()
             self.seconds = []
 
         def _begin(self, *args, **kwargs):
-            self._start = time.perf_counter()
+            self._start = clock()
 
         def _end(self, *args, **kwargs):
-            self.seconds.append(time.perf_counter() - self._start)
+            self.seconds.append(clock() - self._start)
 
         on_epoch_begin = on_predict_begin = _begin
         on_epoch_end = on_predict_end = _end

@@ -200,13 +200,20 @@ class Distiller(keras.Model):
         ]
         self._scheduled_variables = hyperparameters.variables([self, *self.distillation_losses])
         self._trained_without_labels = False
-        self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
-        self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
+        self.student_loss_tracker = _BatchMean(name="student_loss")
+        self.distillation_loss_tracker = _BatchMean(name="distillation_loss")
         if self._keras_style:
             # keras.distillation.Distiller reports it, beside `loss`.
-            self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
+            self.total_loss_tracker = _BatchMean(name="total_loss")
         self._step_outputs = False
         self.built = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _keras_compat.UNTRACKED_STEP_ATTRIBUTES:
+            # The JAX trainer's state, set in every step: nothing to track.
+            object.__setattr__(self, name, value)
+            return
+        super().__setattr__(name, value)
 
     @property
     def student_loss_weight(self) -> float:
@@ -434,13 +441,18 @@ class Distiller(keras.Model):
         return None if loss is None else ops.cast(loss, "float32")
 
     def _distillation_loss(self, teacher, student, y, weights):
-        total = ops.zeros((), dtype="float32")
+        # The sum of `weight * value` over the losses, without the product by
+        # 1 and the sum with 0 that would leave the value as it is (ops, and
+        # on PyTorch autograd nodes, in every step).
+        total = None
         for loss in self.distillation_losses:
             if loss.weight == 0:
                 continue
             value = weights.reduce(loss(teacher, student, y))
-            total = total + loss.weight * value
-        return total
+            if loss.weight != 1:
+                value = loss.weight * value
+            total = value if total is None else total + value
+        return ops.zeros((), dtype="float32") if total is None else total
 
     def compute_metrics(
         self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None
@@ -554,6 +566,21 @@ class Distiller(keras.Model):
             custom_objects=custom_objects,
         )
         return cls(**config)
+
+
+class _BatchMean(keras.metrics.Mean):
+    """`keras.metrics.Mean` of one loss value per step, weighted by the batch.
+
+    `update_state(value, batch_size)` adds `value * batch_size` to the total
+    and `batch_size` to the count, as `Mean.update_state` does for a scalar
+    and a scalar weight, without its broadcasting and reductions (ops that
+    PyTorch runs eagerly in every step, for a number that stays the same).
+    """
+
+    def update_state(self, values, sample_weight=None):
+        weight = ops.cast(1 if sample_weight is None else sample_weight, self.dtype)
+        self.total.assign_add(ops.cast(values, self.dtype) * weight)
+        self.count.assign_add(weight)
 
 
 def _tapped_layers(distillation_losses, role):

@@ -21,6 +21,8 @@ loss holds (a NaN weight on padding, a NaN loss value there), and a batch
 where nothing counts reduces to 0, batch-level losses (DIST, RKD) included.
 """
 
+import math
+
 from keras import ops
 
 from keras_kd.losses._numerics import reduce_per_sample
@@ -53,6 +55,17 @@ class PositionWeights:
         weight_kind = _weight_kind(sample_weight, tuple(outputs.shape))
         # Masks on outputs without positions (a (batch,) mask) count samples.
         self.masked = mask is not None or weight_kind == "position"
+        self._plain = weight_kind is None and not self.masked
+        if self._plain and all(isinstance(size, int) for size in shape[:-1]):
+            # Every weight is 1 and the sizes are known (always on JAX and
+            # PyTorch): the divisor is a number and the weights of ones are
+            # made only if a value must be broadcast (`reduce`), not in
+            # every step, which PyTorch runs eagerly.
+            self.mask = None
+            self._weights = None
+            self._ones_shape = shape[:-1]
+            self.divisor = float(math.prod(shape[:-1]))
+            return
         ones = ops.ones(shape[:-1], dtype="float32")
         weights = ones
         if weight_kind == "sample":
@@ -68,13 +81,19 @@ class PositionWeights:
                 counted = counted * ops.cast(ops.not_equal(weights, 0), "float32")
             self.mask = counted
             # `where`, not a product: NaN * 0 is NaN (a NaN weight on padding).
-            self.weights = ops.where(counted > 0, weights, 0.0)
+            self._weights = ops.where(counted > 0, weights, 0.0)
             self.divisor = ops.sum(counted)
         else:
             self.mask = None
-            self.weights = weights
+            self._weights = weights
             self.divisor = ops.cast(ops.size(ones), "float32")
-        self._plain = weight_kind is None and not self.masked
+
+    @property
+    def weights(self):
+        """The weight of every position, `(batch, *positions)`, float32."""
+        if self._weights is None:
+            self._weights = ops.ones(self._ones_shape, dtype="float32")
+        return self._weights
 
     def reduce(self, values):
         """One number from per-position, per-sample or batch-level values.
@@ -99,6 +118,10 @@ class PositionWeights:
             # Every weight is 1, every position counts and `values` has one
             # per position (nothing to broadcast): the same sum and quotient,
             # without the identity `where` and product.
+            if isinstance(self.divisor, float):
+                # A known size: the quotient `divide_no_nan` gives, or its 0
+                # for an empty batch, without its `where`.
+                return ops.sum(values) / self.divisor if self.divisor else ops.sum(values)
             return ops.divide_no_nan(ops.sum(values), self.divisor)
         # Positions that do not count are left out, whatever their value.
         values = ops.where(self.weights != 0, values, 0.0)

@@ -16,7 +16,7 @@ def cache_speed():
     return import_benchmark("cache_speed")
 
 
-def results(**ratios):
+def results(clock="cpu", **ratios):
     """`measure`'s shape: `{backend: {case: result}}`, from `backend_case=ratio`."""
     table = {}
     for key, ratio in ratios.items():
@@ -29,6 +29,7 @@ def results(**ratios):
             "samples": 640,
             "rounds": 3,
             "epochs": {"alone": [1.0] * 3, "cached": [ratio] * 3},
+            "clock": clock,
         }
     return table
 
@@ -41,6 +42,62 @@ def test_quick_run_reports_the_ratio_without_a_limit(cache_speed, capsys):
     row = next(line for line in out.splitlines() if line.startswith(f"| {backend} |"))
     assert "16-unit MLP, digits x8 (512 samples)" in row and row.count("ms/step") == 2
     assert "Load average (1, 5, 15 min) before:" in out
+    assert "| student alone (CPU) | cached (CPU) |" in out
+    assert "Clock: CPU time of the measuring process (`time.process_time`" in out
+
+
+@pytest.mark.parametrize(
+    "argv, header, note",
+    [
+        ([], "| student alone (CPU) | cached (CPU) |", "Clock: CPU time"),
+        (["--clock", "cpu"], "| student alone (CPU) | cached (CPU) |", "Clock: CPU time"),
+        (["--clock", "wall"], "| student alone (wall) | cached (wall) |", "Clock: wall time"),
+    ],
+)
+def test_the_clock_reaches_the_measurement_and_the_table_names_it(
+    cache_speed, monkeypatch, capsys, argv, header, note
+):
+    seen = []
+
+    def measure(args):
+        seen.append(args.clock)
+        return results(clock=args.clock, jax_mlp=1.0)
+
+    monkeypatch.setattr(cache_speed, "measure", measure)
+    assert cache_speed.main(argv) == 0
+    out = capsys.readouterr().out
+    assert seen == [argv[-1] if argv else "cpu"]
+    assert header in out and note in out
+
+
+@pytest.mark.parametrize("clock", ["cpu", "wall"])
+def test_each_backend_process_is_given_the_clock(cache_speed, monkeypatch, clock):
+    commands = []
+
+    class Finished:
+        returncode = 0
+        stdout = cache_speed.RESULT_PREFIX + '{"mlp": {}}\n'
+        stderr = ""
+
+    def run(command, **kwargs):
+        commands.append(command)
+        return Finished()
+
+    monkeypatch.setattr(cache_speed.subprocess, "run", run)
+    args = cache_speed.argparse.Namespace(
+        rounds=3, cases=["mlp"], clock=clock, quick=False, backends=["jax", "torch"]
+    )
+    monkeypatch.setattr(cache_speed, "_this_backend", lambda: "tensorflow")
+    assert cache_speed.measure(args) == {"jax": {"mlp": {}}, "torch": {"mlp": {}}}
+    for command in commands:
+        assert command[command.index("--clock") + 1] == clock
+
+
+def test_results_without_a_clock_are_named_wall_time(cache_speed):
+    old = results(jax_mlp=1.0)
+    del old["jax"]["mlp"]["clock"]  # measured before `--clock` existed
+    text = cache_speed.table(old)
+    assert "| student alone (wall) | cached (wall) |" in text and "Clock: wall time" in text
 
 
 @pytest.mark.parametrize(
@@ -95,6 +152,10 @@ def test_without_max_ratio_a_slow_ratio_still_exits_0(cache_speed, monkeypatch, 
         (["--backends", ""], "must be backends among"),
         (["--cases", "resnet"], "must be cases among mlp, cnn"),
         (["--rounds", "0"], "--rounds must be >= 1"),
+        (["--clock", "gpu"], "must be cpu (this process's CPU time"),
+        (["--clock", "CPU"], "must be cpu (this process's CPU time"),
+        (["--clock", ""], "or wall (the wall clock). Received: ''"),
+        (["--clock", "process_time"], "Received: 'process_time'"),
     ],
 )
 def test_bad_arguments_are_refused_by_name(cache_speed, capsys, argv, words):

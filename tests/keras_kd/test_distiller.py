@@ -275,3 +275,40 @@ def test_mixed_precision_student_keeps_float32_losses(blobs, trained_teacher):
 
 def test_env_backend_is_the_one_under_test(backend):
     assert backend == os.environ.get("KERAS_BACKEND", backend)
+
+
+@pytest.mark.parametrize(
+    "updates",
+    [
+        [(0.5, 64)],
+        [(0.5, 64), (2.0, 32), (-1.25, 7)],
+        [(np.float32(3.0), np.int32(5)), (1e-8, 1)],
+        [(4.0, None), (2.0, None)],  # unweighted: each value once
+    ],
+)
+def test_loss_trackers_report_what_keras_mean_reports(updates):
+    # The Distiller's student_loss / distillation_loss trackers skip Mean's
+    # broadcasting for their one value per step: same total, count, result.
+    from keras_kd.distiller import _BatchMean
+
+    ours, keras_mean = _BatchMean(name="ours"), keras.metrics.Mean(name="keras")
+    for value, batch in updates:
+        ours.update_state(value, sample_weight=batch)
+        keras_mean.update_state(value, sample_weight=batch)
+    for ours_value, keras_value in zip(
+        (ours.total, ours.count, ours.result()),
+        (keras_mean.total, keras_mean.count, keras_mean.result()),
+    ):
+        assert float(keras.ops.convert_to_numpy(ours_value)) == float(
+            keras.ops.convert_to_numpy(keras_value)
+        )
+
+
+def test_the_jax_trainer_state_is_kept_untracked(trained_teacher, make_student):
+    # Keras' JAX fit assigns it after every step; tracking would walk each array.
+    distiller = keras_kd.Distiller(trained_teacher, make_student())
+    state = {"trainable_variables": [np.zeros(2)], "non_trainable_variables": []}
+    distiller._jax_state = state
+    assert distiller._jax_state is state
+    distiller.flag = [keras.layers.Dense(1)]  # Other attributes are tracked as before.
+    assert type(distiller.flag) is not list

@@ -139,3 +139,30 @@ def test_unweighted_reduction_is_the_numpy_mean_over_positions(outputs_shape, va
     reduced = keras.ops.convert_to_numpy(weights.reduce(values))
     np.testing.assert_allclose(reduced, expected, rtol=1e-5, atol=1e-7, err_msg=what)
     assert weights.keras_sample_weight() is None and weights.metric_sample_weight() is None
+
+
+# Without mask or weights and with every size known (JAX, PyTorch, eager
+# TensorFlow), PositionWeights divides by a number and builds no weights
+# unless a per-sample value must be broadcast: the same numbers as the
+# general path, which a dynamic batch size (TensorFlow's traced step) takes.
+@pytest.mark.parametrize(
+    "outputs_shape, values, expected",
+    [
+        ((4, 3), [1.0, 2.0, 3.0, 6.0], 3.0),  # one value per sample
+        ((2, 3, 3), [[1.0, 2.0, 3.0], [4.0, 5.0, 9.0]], 4.0),  # one per position
+        ((2, 2, 3), [1.0, 3.0], 2.0),  # per sample, broadcast over positions
+        ((0, 3), np.zeros((0,), "float32"), 0.0),  # an empty batch: 0, not NaN
+        ((3, 3), 5.0, 5.0),  # a batch-level value, as it is
+    ],
+)
+def test_plain_weights_reduce_to_the_mean(outputs_shape, values, expected):
+    from keras_kd.losses.reduction import PositionWeights
+
+    weights = PositionWeights(np.zeros(outputs_shape, "float32"))
+    assert weights.divisor == float(np.prod(outputs_shape[:-1]))
+    assert weights.keras_sample_weight() is None and weights.metric_sample_weight() is None
+    reduced = weights.reduce(np.asarray(values, "float32"))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(reduced), expected, rtol=1e-6)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(weights.weights), np.ones(outputs_shape[:-1], "float32")
+    )
