@@ -2,8 +2,10 @@
 raised as tflite_export.ExportError, for conversion and for TFMOT alike."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import keras
 import pytest
@@ -12,6 +14,7 @@ import tflite_export
 from tflite_export._worker._job import Job
 from tflite_export._worker._job import Training
 from tflite_export._worker._runner import run_job
+from tflite_export._worker._runner import terminate_as_exit
 
 L = keras.layers
 
@@ -125,3 +128,47 @@ def test_importing_tflite_export_does_not_import_tensorflow():
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
+
+
+@pytest.fixture
+def python_ctrl_c():
+    """Python's own Ctrl-C handler for the test (a worker process may have
+    been started with SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def _swallowed(signum):
+    """Sends `signum` to this process and drops the exception it raises, as
+    Python does for one raised inside a garbage collector callback."""
+    try:
+        os.kill(os.getpid(), signum)
+        time.sleep(5)  # the handler runs before this returns
+    except (KeyboardInterrupt, SystemExit):
+        return
+    raise AssertionError(f"{signum!r} raised nothing")
+
+
+@pytest.mark.parametrize(
+    "signum,error",
+    [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, SystemExit)],
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_a_swallowed_signal_is_raised_again_when_the_block_ends(python_ctrl_c, signum, error):
+    after = []
+    with pytest.raises(error):
+        with terminate_as_exit():
+            _swallowed(signum)
+            after.append("the block went on")
+    assert after == ["the block went on"]  # and ended with the signal's exception
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_ignored_ctrl_c_stays_ignored():
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with terminate_as_exit():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -120,22 +120,44 @@ def describe_exit(code):
 
 @contextlib.contextmanager
 def terminate_as_exit():
-    """Makes SIGTERM raise `SystemExit` inside the block, so that a job's
-    temporary folder is removed and its child stopped on the way out (a
-    plain SIGTERM would end this process without cleaning up). SIGINT
-    already raises `KeyboardInterrupt`."""
+    """Makes SIGTERM raise `SystemExit` and Ctrl-C (SIGINT) raise
+    `KeyboardInterrupt` inside the block, so that a job's temporary folder is
+    removed and its child stopped on the way out (a plain SIGTERM would end
+    this process without cleaning up).
+
+    A signal whose exception Python swallowed (one raised inside a garbage
+    collector callback is printed as "Exception ignored" and dropped: seen
+    with JAX's) is raised again when the block ends, so work interrupted
+    that way is never published. A SIGINT the process ignores (a background
+    job) or handles itself stays as it is.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    received = []
 
-    def terminate(signum, frame):
-        raise SystemExit(128 + signum)
+    def on_signal(signum, frame):
+        received.append(signum)
+        _raise_for(signum)
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        if signum == signal.SIGINT and signal.getsignal(signum) is not signal.default_int_handler:
+            continue
+        previous[signum] = signal.signal(signum, on_signal)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+    if received:  # the block ended as if nothing had happened: it did not
+        _raise_for(received[0])
+
+
+def _raise_for(signum):
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise SystemExit(128 + signum)
 
 
 def read_outcome(result_path):
