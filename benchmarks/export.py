@@ -24,7 +24,7 @@ import time
 
 import keras
 import numpy as np
-from _markdown import write_between_markers
+from _markdown import publish
 from _shared import HERE
 from _shared import RECIPE
 from _shared import ROOT
@@ -244,13 +244,8 @@ def main():
     )
     print("\n" + text)
     if not args.quick:
-        with open(RESULTS, "w") as f:
-            f.write(
-                "# Export benchmark (benchmarks/export.py)\n\n"
-                f"<!-- export:begin -->\n{text}\n<!-- export:end -->\n"
-            )
-        for doc in ("docs/export.md", "README.md"):
-            write_between_markers(os.path.join(ROOT, doc), "export", text)
+        documents = [os.path.join(ROOT, doc) for doc in ("docs/export.md", "README.md")]
+        publish(text, "export", "Export benchmark (benchmarks/export.py)", [RESULTS, *documents])
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import time
 
 import keras
 import numpy as np
-from _markdown import write_between_markers
+from _markdown import publish
 from _shared import HERE
 from _shared import ROOT
 from _shared import data_and_pair
@@ -143,13 +143,13 @@ def main():
     )
     print("\n" + text)
     if not args.quick:
-        with open(RESULTS, "w") as f:
-            f.write(
-                "# MediaPipe benchmark (benchmarks/mediapipe_client.py)\n\n"
-                f"<!-- mediapipe:begin -->\n{text}\n<!-- mediapipe:end -->\n"
-            )
-        for doc in ("docs/android.md", "README.md"):
-            write_between_markers(os.path.join(ROOT, doc), "mediapipe", text)
+        documents = [os.path.join(ROOT, doc) for doc in ("docs/android.md", "README.md")]
+        publish(
+            text,
+            "mediapipe",
+            "MediaPipe benchmark (benchmarks/mediapipe_client.py)",
+            [RESULTS, *documents],
+        )
 
 
 if __name__ == "__main__":
