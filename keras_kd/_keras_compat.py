@@ -122,6 +122,25 @@ def check_internals():
 UNTRACKED_STEP_ATTRIBUTES = frozenset({"_jax_state", "_jax_state_synced"})
 
 
+def runs_op_by_op():
+    """True when the code running now executes op by op, step after step.
+
+    PyTorch's train step runs eagerly (Keras' default, `jit_compile=False`):
+    a Python number it reads is read again in the next step, so a value
+    assigned between steps reaches it. A traced step (`tf.function`,
+    `jax.jit`, `torch.compile`) keeps the number it read when traced:
+    False there, and on TensorFlow and JAX always.
+
+    Example:
+
+    >>> runs_op_by_op() == (keras.backend.backend() == "torch")
+    True
+    """
+    if keras.backend.backend() != "torch":
+        return False
+    return not sys.modules["torch"].compiler.is_compiling()
+
+
 def is_functional(model):
     """True for a Keras 3 Functional model (Sequential models excluded)."""
     return isinstance(model, keras.src.models.functional.Functional)

@@ -393,8 +393,9 @@ class Distiller(keras.Model):
         )
         if training:
             # Read by AlphaSchedule: a step traced without labels has no
-            # hard loss for a later alpha > 0 to weigh.
-            self._trained_without_labels = y is None
+            # hard loss for a later alpha > 0 to weigh. A bool: a plain
+            # write, not Keras' tracking `__setattr__` in every eager step.
+            object.__setattr__(self, "_trained_without_labels", y is None)
         batch_size = ops.shape(ops.convert_to_tensor(student.outputs))[0]
         hard_loss = self._hard_loss(y, student.outputs, weights)
         soft_loss = self._distillation_loss(teacher, student, y, weights)

@@ -17,6 +17,8 @@ overwritten by the state at its end: change them between epochs.
 import keras
 from keras import ops
 
+from keras_kd import _keras_compat
+
 _VARIABLES = "_hyperparameter_variables"
 
 
@@ -113,6 +115,10 @@ def variables(objects):
 def value(obj, name):
     """What a train step reads: the variable if one exists, else the float.
 
+    A step that runs op by op (PyTorch's eager step) reads the float: it is
+    read again in every step, so it is as live as the variable, and a
+    number costs no tensor read and no autograd node there.
+
     Args:
         obj: The object declaring the hyper-parameter.
         name: Its attribute name, e.g. `"temperature"`.
@@ -120,9 +126,10 @@ def value(obj, name):
     Returns:
         A float32 scalar tensor read from the variable (inside a compiled
         step, the step's current value of it), or the Python float when the
-        object is used on its own, outside a `Distiller`.
+        object is used on its own, outside a `Distiller`, or in a step that
+        runs op by op.
     """
     variable = obj.__dict__.get(_VARIABLES, {}).get(name)
-    if variable is None:
+    if variable is None or _keras_compat.runs_op_by_op():
         return getattr(obj, name)
     return ops.convert_to_tensor(variable)

@@ -10,6 +10,7 @@ CI is deterministic.
 import keras
 import numpy as np
 import pytest
+from _gradients import gradient
 from hypothesis import HealthCheck
 from hypothesis import assume
 from hypothesis import given
@@ -193,24 +194,6 @@ def test_standardized_kd_ignores_the_scale_and_shift_of_rows(problem, scales, sh
 
 
 # -- Counted rows: none, one, NaN weights on padding (issue 20, defects 1, 2) --
-
-
-def gradient(function, value):
-    """d function(v) / dv at `value`, on the current backend."""
-    variable = keras.Variable(value)
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return np.asarray(jax.grad(function)(variable.value))
-    if backend == "torch":
-        function(variable.value).backward()
-        return keras.ops.convert_to_numpy(variable.value.grad)
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        total = function(variable.value)
-    return keras.ops.convert_to_numpy(tape.gradient(total, variable.value))
 
 
 def reduced(name, teacher, student, y, mask, sample_weight):

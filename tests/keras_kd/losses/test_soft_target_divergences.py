@@ -6,6 +6,7 @@ Hinton et al. (2015), MiniLLM (Gu et al., 2024) and GKD (Agarwal et al.,
 import keras
 import numpy as np
 import pytest
+from _gradients import gradient
 from _numpy_losses import np_divergence
 from _numpy_losses import np_log_softmax
 
@@ -24,24 +25,6 @@ def kd(teacher, student, temperature, divergence, beta=0.5):
     return to_numpy(
         losses.soft_target_kd(teacher, student, temperature, divergence=divergence, beta=beta)
     )
-
-
-def gradient(function, value):
-    """d sum(function(v)) / dv at `value`, on the current backend."""
-    variable = keras.Variable(value)
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return np.asarray(jax.grad(lambda v: function(v).sum())(variable.value))
-    if backend == "torch":
-        function(variable.value).sum().backward()
-        return to_numpy(variable.value.grad)
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        total = tf.reduce_sum(function(variable.value))
-    return to_numpy(tape.gradient(total, variable.value))
 
 
 def sequences(seed, shape=(3, 5, 7), scale=3.0):
