@@ -172,3 +172,151 @@ def test_an_ignored_ctrl_c_stays_ignored():
             assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _user_handler(signum, frame):
+    """A handler of the user's own."""
+
+
+def _ends_with(block):
+    """How `block()` ended: "returned", or the exception's name (and its
+    context's, if any)."""
+    try:
+        block()
+    except BaseException as error:  # noqa: BLE001  (KeyboardInterrupt, SystemExit)
+        context = f" from {type(error.__context__).__name__}" if error.__context__ else ""
+        return f"{type(error).__name__}{context}"
+    return "returned"
+
+
+def _swallowed_then_raises():
+    def block():
+        with terminate_as_exit():
+            _swallowed(signal.SIGINT)
+            raise tflite_export.ExportError("the child was interrupted too")
+
+    return _ends_with(block)
+
+
+def _signal_while_an_error_unwinds():
+    def block():
+        with terminate_as_exit():
+            try:
+                raise tflite_export.ExportError("the conversion failed")
+            finally:  # the cleanup is interrupted: the signal wins, the error is its context
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)
+
+    return _ends_with(block)
+
+
+def _handler_installed_inside(signum):
+    with terminate_as_exit():
+        signal.signal(signum, _user_handler)
+    return signal.getsignal(signum) is _user_handler or "replaced by the block's exit"
+
+
+def _handler_kept(signum, handler):
+    signal.signal(signum, handler)
+    with terminate_as_exit():
+        inside = signal.getsignal(signum)
+    return inside is handler and signal.getsignal(signum) is handler or f"{inside} inside"
+
+
+def _nested_swallowed(signum):
+    ran = []
+    outcome = _ends_with(lambda: _outer_with_inner(signum, ran))
+    return f"{outcome}, after the inner block: {ran}"
+
+
+def _outer_with_inner(signum, ran):
+    with terminate_as_exit():
+        with terminate_as_exit():
+            _swallowed(signum)
+        ran.append("published")
+
+
+def _next_block_after_a_swallowed_signal():
+    _ends_with(lambda: _swallow_in_block(signal.SIGINT))
+    with terminate_as_exit():  # must not raise the last block's signal
+        pass
+    return signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def _swallow_in_block(signum):
+    with terminate_as_exit():
+        _swallowed(signum)
+
+
+def _two_swallowed():
+    def block():
+        with terminate_as_exit():
+            _swallowed(signal.SIGINT)
+            _swallowed(signal.SIGTERM)
+
+    return _ends_with(block)
+
+
+def _in_a_thread():
+    import threading
+
+    outcome = []
+    thread = threading.Thread(target=lambda: outcome.append(_ends_with(_empty_block)))
+    thread.start()
+    thread.join()
+    return outcome
+
+
+def _empty_block():
+    with terminate_as_exit():
+        pass
+
+
+# Hostile table: (what the user does, how it must end). The "before" notes say
+# what the block did before it was fixed.
+SIGNAL_TABLE = [
+    # Before: the ExportError ("failed: killed by signal SIGINT"), exit status 2
+    # with "error:", where Ctrl-C should end as KeyboardInterrupt (status 130).
+    (_swallowed_then_raises, "KeyboardInterrupt from ExportError"),
+    (_signal_while_an_error_unwinds, "KeyboardInterrupt from ExportError"),
+    # Before: the block's exit put its own previous handler back over the user's.
+    (lambda: _handler_installed_inside(signal.SIGTERM), True),
+    (lambda: _handler_installed_inside(signal.SIGINT), True),
+    # Before: an ignored or user-handled SIGTERM became the block's SystemExit.
+    (lambda: _handler_kept(signal.SIGTERM, signal.SIG_IGN), True),
+    (lambda: _handler_kept(signal.SIGTERM, _user_handler), True),
+    (lambda: _handler_kept(signal.SIGINT, _user_handler), True),
+    # Before: the inner block ended normally and its work was published.
+    (lambda: _nested_swallowed(signal.SIGINT), "KeyboardInterrupt, after the inner block: []"),
+    (lambda: _nested_swallowed(signal.SIGTERM), "SystemExit, after the inner block: []"),
+    (_next_block_after_a_swallowed_signal, True),
+    (_two_swallowed, "KeyboardInterrupt"),  # the first one wins
+    (_in_a_thread, ["returned"]),
+]
+
+
+@pytest.mark.parametrize(
+    "scenario, expected",
+    SIGNAL_TABLE,
+    ids=[
+        "swallowed_signal_then_an_error",
+        "signal_while_an_error_unwinds",
+        "user_sigterm_handler_installed_inside",
+        "user_sigint_handler_installed_inside",
+        "ignored_sigterm",
+        "user_sigterm_handler",
+        "user_sigint_handler",
+        "nested_swallowed_sigint",
+        "nested_swallowed_sigterm",
+        "next_block_after_a_swallowed_signal",
+        "sigint_then_sigterm_swallowed",
+        "non_main_thread",
+    ],
+)
+def test_hostile_signal_table(python_ctrl_c, scenario, expected):
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        assert scenario() == expected
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert signal.getsignal(signal.SIGTERM) is previous

@@ -118,9 +118,31 @@ def describe_exit(code):
     return f"killed by signal {name} ({cause})"
 
 
+# The disposition a job takes a signal over; any other (SIG_IGN, a handler the
+# user installed) stays theirs.
+_DEFAULT_HANDLERS = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
+
+
+class _Recorder:
+    """The handler a `terminate_as_exit` block installs: records the signal
+    for its block and every block around it (a job inside a job), then
+    raises the signal's exception."""
+
+    def __init__(self, outer):
+        self.received = []
+        self.outer = outer
+
+    def __call__(self, signum, frame):
+        recorder = self
+        while recorder is not None:
+            recorder.received.append(signum)
+            recorder = recorder.outer
+        raise _exception_for(signum)
+
+
 @contextlib.contextmanager
 def terminate_as_exit():
-    """Makes SIGTERM raise `SystemExit` and Ctrl-C (SIGINT) raise
+    """Makes SIGTERM raise `SystemExit(143)` and Ctrl-C (SIGINT) raise
     `KeyboardInterrupt` inside the block, so that a job's temporary folder is
     removed and its child stopped on the way out (a plain SIGTERM would end
     this process without cleaning up).
@@ -128,36 +150,54 @@ def terminate_as_exit():
     A signal whose exception Python swallowed (one raised inside a garbage
     collector callback is printed as "Exception ignored" and dropped: seen
     with JAX's) is raised again when the block ends, so work interrupted
-    that way is never published. A SIGINT the process ignores (a background
-    job) or handles itself stays as it is.
+    that way is never published; if the block ends with another exception
+    instead (the child, interrupted too, failed), the signal's is raised,
+    from that one. A signal the process ignores (SIG_IGN: a
+    background job's SIGINT) or handles itself stays as it is, also when the
+    handler is installed inside the block. Blocks nest (a job inside a job:
+    the inner one raises); outside the main thread, where handlers cannot
+    be installed, the block changes nothing.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = []
-
-    def on_signal(signum, frame):
-        received.append(signum)
-        _raise_for(signum)
-
-    previous = {}
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        if signum == signal.SIGINT and signal.getsignal(signum) is not signal.default_int_handler:
-            continue
-        previous[signum] = signal.signal(signum, on_signal)
+    recorder, previous = None, {}
+    if threading.current_thread() is threading.main_thread():
+        current = {signum: signal.getsignal(signum) for signum in _DEFAULT_HANDLERS}
+        outer = next((h for h in current.values() if isinstance(h, _Recorder)), None)
+        recorder = _Recorder(outer)
+        for signum, handler in current.items():
+            if handler == _DEFAULT_HANDLERS[signum] or isinstance(handler, _Recorder):
+                previous[signum] = handler
+                signal.signal(signum, recorder)
     try:
         yield
+    except Exception as error:  # (a signal's own exception is not an Exception)
+        if recorder and recorder.received:
+            raise _exception_for(recorder.received[0]) from error
+        raise
     finally:
+        _restore(previous, recorder)
+    if recorder and recorder.received:  # the block ended as if nothing had happened
+        raise _exception_for(recorder.received[0])
+
+
+def _restore(previous, recorder):
+    """Puts back the handlers a block replaced, with both signals held back
+    meanwhile (one arriving between two restores would leave ours in place);
+    a handler installed inside the block is left."""
+    mask = getattr(signal, "pthread_sigmask", None)
+    held = mask(signal.SIG_BLOCK, set(previous)) if mask and previous else None
+    try:
         for signum, handler in previous.items():
-            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
-    if received:  # the block ended as if nothing had happened: it did not
-        _raise_for(received[0])
+            if signal.getsignal(signum) is recorder:
+                signal.signal(signum, handler)
+    finally:
+        if held is not None:
+            mask(signal.SIG_SETMASK, held)
 
 
-def _raise_for(signum):
+def _exception_for(signum):
     if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    raise SystemExit(128 + signum)
+        return KeyboardInterrupt()
+    return SystemExit(128 + signum)
 
 
 def read_outcome(result_path):
