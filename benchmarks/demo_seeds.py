@@ -12,7 +12,7 @@ Usage:
     KERAS_BACKEND=jax python benchmarks/demo_seeds.py --dataset digits --labels 100 \\
         --holdout validation --jobs 3                                      # minutes
 
-Writes the Fashion-MNIST table to `README.md` (between the `demo_seeds`
+Writes the Fashion-MNIST table to `docs/full_labels.md` (between the `demo_seeds`
 markers) and every table to `benchmarks/RESULTS_demo_seeds.md`, between the
 markers named `<dataset>_<holdout>[_labels<N>]`.
 """
@@ -122,7 +122,7 @@ def _report(args, settings, results, seconds, backend):
     marker = f"{args.dataset}_{args.holdout}" + (f"_labels{args.labels}" if args.labels else "")
     write_between_markers(RESULTS, marker, table)
     if args.dataset == "fashion_mnist" and args.holdout == "test" and not args.labels:
-        write_between_markers(os.path.join(ROOT, "README.md"), "demo_seeds", table)
+        write_between_markers(os.path.join(ROOT, "docs", "full_labels.md"), "demo_seeds", table)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,15 @@ Resumable: everything lands in `--work`; the teacher trains with
 `keras.callbacks.BackupAndRestore`, the caches resume shard by shard, each
 (arm, seed) run is saved when done and resumes mid-training from its own
 backup, so a killed run started again continues where it stopped. The CPU
-seconds of every part are kept, and their sum printed.
+seconds of every part, over every invocation that worked on it, are kept in
+`cpu.json` (a part under way when the process is killed by SIGKILL loses
+its share), and their sum printed.
+
+Several processes may share one `--work` with other `--seeds` or `--arms`
+(the settings of the students must be the same: `check_work`): the teacher
+and each (arm, seed) are locked while one process makes them, the other
+waits and then reads them; each invocation is appended to settings.json;
+RESULTS_pays.md shows every run the folder holds, whichever process ends last.
 
 Usage:
 
@@ -49,12 +57,17 @@ Usage:
         --teacher cnn --teacher-epochs 12 --epochs 8 --views 4 --seeds 0
     python benchmarks/pays.py --quick                               # seconds: checks the script
 
-Writes benchmarks/RESULTS_pays.md (not with --quick).
+Writes benchmarks/RESULTS_pays.md (not with --quick): the seeds every arm in
+`--work` finished.
 """
 
+import contextlib
 import json
 import os
+import shutil
+import signal
 import statistics
+import sys
 import time
 
 import keras
@@ -65,6 +78,7 @@ from _args import MIXUP_ALPHA
 from _args import TRANSLATION
 from _args import int_at_least
 from _args import student_parser
+from _markdown import publish
 
 import keras_kd
 from keras_kd.apps import recipes
@@ -113,6 +127,12 @@ def build_parser():
         "--report-only",
         action="store_true",
         help="Print the table of the (arm, seed) runs finished so far; train nothing.",
+    )
+    only.add_argument(
+        "--analyse",
+        action="store_true",
+        help="For every saved student: test accuracy, agreement with the teacher, KL to the "
+        "teacher, training-set accuracy; train nothing.",
     )
     return parser
 
@@ -232,10 +252,50 @@ def _load_json(path):
 
 
 def _save_json(path, value):
-    temporary = path + ".tmp"
-    with open(temporary, "w") as file:
-        json.dump(value, file, indent=1)
-    os.replace(temporary, path)
+    # A temporary file of its own: two runs sharing `--work` (one per seed)
+    # may save the same record at once.
+    keras_kd.files.atomic_write(path, json.dumps(value, indent=1))
+
+
+@contextlib.contextmanager
+def claimed(work, part):
+    """Holds `part`'s lock in `work` (an advisory `flock`, released if the
+    process dies): a second process sharing `--work` waits here, then finds
+    the part done, instead of training it again into the same backup."""
+    import fcntl
+
+    with open(os.path.join(work, f".{part}.lock"), "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"{part}: another process sharing {work} is on it; waiting.", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+LEDGER = "cpu.json"  # CPU seconds spent on each part, over every invocation.
+
+
+@contextlib.contextmanager
+def charged(work, part):
+    """Adds the CPU seconds spent inside the block to `part`'s total in the
+    ledger, also when the block is interrupted (Ctrl-C, SIGTERM: `main`
+    makes it an exit), so a resumed part's total counts every invocation."""
+    start = time.process_time()
+    try:
+        yield
+    finally:
+        with claimed(work, "ledger"):
+            ledger = _load_json(os.path.join(work, LEDGER)) or {}
+            ledger[part] = ledger.get(part, 0.0) + time.process_time() - start
+            _save_json(os.path.join(work, LEDGER), ledger)
+
+
+def cpu_spent(work, part):
+    return (_load_json(os.path.join(work, LEDGER)) or {}).get(part, 0.0)
 
 
 def teacher_batches(x, y):
@@ -254,27 +314,83 @@ def teacher_batches(x, y):
     return data.batch(BATCH).map(augment, num_parallel_calls=2).prefetch(2)
 
 
+@keras.saving.register_keras_serializable(package="pays")
 class HorizontalFlip(keras.layers.Layer):
-    """Mirrors (batch, height, width, channels) images left to right."""
+    """Mirrors images left to right: (batch, height, width[, channels]), or
+    (batch, [channels,] height, width) where the data format is
+    channels_first."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format or keras.config.image_data_format()
 
     def call(self, images):
-        return keras.ops.flip(images, axis=2)
+        width = -1 if self.data_format == "channels_first" else 2
+        return keras.ops.flip(images, axis=width)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+@keras.saving.register_keras_serializable(package="pays")
+class LogProbabilities(keras.layers.Layer):
+    """A softmax head's probabilities as logits (their logarithms:
+    `keras_kd.outputs.as_logits`)."""
+
+    def call(self, probabilities):
+        return keras_kd.outputs.as_logits(probabilities, "probabilities")
 
 
 def flip_averaged(teacher):
     """The teacher the students learn from: the mean of its logits for an
     image and for its mirror image (test-time augmentation; the `bn` teacher
-    of 30 epochs: 93.40 % alone, 93.69 % so, on the test set)."""
-    inputs = keras.Input(teacher.input_shape[1:])
-    mirrored = teacher(HorizontalFlip()(inputs))
-    logits = keras.layers.Average()([teacher(inputs), mirrored])
-    return keras.Model(inputs, logits, name="teacher_flip_averaged")
+    of 30 epochs: 93.40 % alone, 93.69 % so, on the test set).
+
+    A teacher with a softmax head is averaged in log-probabilities, which
+    are its logits up to a constant per image (softmax ignores it): the
+    same average, a normalized geometric mean of the two probability
+    vectors, not their arithmetic mean. The result always outputs logits.
+
+    Args:
+        teacher: A Keras model of images, (batch, height, width[, channels])
+            (channels first where `keras.config.image_data_format()` says).
+
+    Returns:
+        A Keras model of the same input, named "teacher_flip_averaged".
+    """
+    shape = tuple(teacher.input_shape[1:]) if not isinstance(teacher.input_shape, list) else None
+    if shape is None or len(shape) not in (2, 3):
+        raise ValueError(
+            "flip_averaged mirrors images, (batch, height, width[, channels]), but the "
+            f"teacher's input is {teacher.input_shape}. Give a teacher of one image input."
+        )
+    kind = keras_kd.outputs.detect_output_kind(teacher)
+    if kind == "probabilities" and keras_kd.outputs.multi_label_units(teacher):
+        raise ValueError(
+            "flip_averaged averages class scores, but the teacher ends in a sigmoid over "
+            "several units (a multi-label head). Give a teacher with logits or a softmax head."
+        )
+    inputs = keras.Input(shape)
+    views = [teacher(inputs), teacher(HorizontalFlip()(inputs))]
+    if kind == "probabilities":
+        views = [LogProbabilities()(view) for view in views]
+    logits = keras.layers.Average()(views)
+    return keras.Model(inputs, logits, name=FLIP_AVERAGED)
+
+
+FLIP_AVERAGED = "teacher_flip_averaged"
 
 
 def trained_teacher(args, data):
     """The teacher, trained once (resuming from its backup) and saved, and
     returned averaged over a mirror image (`flip_averaged`); its record gives
-    both accuracies (`test_plain`, `val_plain` for the network alone)."""
+    both accuracies (`test_plain`, `val_plain` for the network alone). A
+    second process sharing `--work` waits for it, then loads it."""
+    with claimed(args.work, "teacher"):
+        return _trained_teacher(args, data)
+
+
+def _trained_teacher(args, data):
     (x, y), (x_val, y_val), (x_test, y_test) = data
     path = os.path.join(args.work, "teacher.keras")
     record_path = os.path.join(args.work, "teacher.json")
@@ -284,27 +400,31 @@ def trained_teacher(args, data):
             _error(mismatch)
         network, record = keras.saving.load_model(path, compile=False), _load_json(record_path)
     else:
-        start = time.process_time()
-        keras.utils.set_random_seed(0)
-        network = make_teacher(args.teacher)
-        network.compile(
-            optimizer(args.teacher_epochs, len(x)),
-            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        )
-        backup = keras.callbacks.BackupAndRestore(os.path.join(args.work, "teacher_backup"))
-        network.fit(
-            teacher_batches(x, y), epochs=args.teacher_epochs, verbose=2, callbacks=[backup]
-        )
-        record = {
-            "model": args.teacher,
-            "parameters": network.count_params(),
-            "epochs": args.teacher_epochs,
-            "val": accuracy(network, x_val, y_val),
-            "test": accuracy(network, x_test, y_test),
-            "cpu_seconds": time.process_time() - start,
-        }
-        network.save(path)
-        _save_json(record_path, record)
+        backup_dir = os.path.join(args.work, "teacher_backup")
+        with charged(args.work, "teacher"):
+            keras.utils.set_random_seed(0)
+            network = make_teacher(args.teacher)
+            network.compile(
+                optimizer(args.teacher_epochs, len(x)),
+                keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            )
+            # The backup outlives the fit (kept until the record is saved): a
+            # run killed while scoring resumes at the last epoch, not the first.
+            backup = keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)
+            network.fit(
+                teacher_batches(x, y), epochs=args.teacher_epochs, verbose=2, callbacks=[backup]
+            )
+            record = {
+                "model": args.teacher,
+                "parameters": network.count_params(),
+                "epochs": args.teacher_epochs,
+                "val": accuracy(network, x_val, y_val),
+                "test": accuracy(network, x_test, y_test),
+            }
+            network.save(path)
+        _save_json(record_path, {**record, "cpu_seconds": cpu_spent(args.work, "teacher")})
+        record = _load_json(record_path)
+        shutil.rmtree(backup_dir, ignore_errors=True)
     teacher = flip_averaged(network)
     if "test_plain" not in record:  # (also a teacher saved before the flip average)
         record = {
@@ -351,6 +471,9 @@ def check_work(args):
         _error(mismatch)
     if args.teacher_only:
         return
+    stale = _plain_teacher_cache(args.work)
+    if stale:
+        _error(stale)
     saved = _load_json(os.path.join(args.work, STUDENTS)) or _settings_found(args.work)
     if saved and any(
         saved.get(key, value) != value for key, value in student_settings(args).items()
@@ -364,6 +487,33 @@ def check_work(args):
             f"{args.work} holds arms trained with other settings ({differing}). "
             "Pass the same settings to continue them, or another --work."
         )
+
+
+def bind_student_settings(args):
+    """Writes the students' settings into `--work` before the teacher is
+    made (hours, during which another process sharing the folder could
+    start with others), checking them again under the lock."""
+    with claimed(args.work, "settings"):
+        check_work(args)
+        _save_json(os.path.join(args.work, STUDENTS), student_settings(args))
+
+
+def _plain_teacher_cache(work):
+    """Why a view cache of `work` is not the flip-averaged teacher's, or
+    `None`. Its fingerprint cannot tell: it hashes the weights, which the
+    flip average shares with the network alone (a cache of an earlier
+    version of this script)."""
+    for cache in ("cache", "cache_mixup"):
+        for file in ("manifest.json", "plan.json"):
+            written = _load_json(os.path.join(work, cache, file)) or {}
+            name = written.get("teacher_name", FLIP_AVERAGED)
+            if name != FLIP_AVERAGED:
+                return (
+                    f"{os.path.join(work, cache)} holds the targets of the teacher {name!r}, "
+                    f"not of its flip average ({FLIP_AVERAGED!r}) the students learn from. "
+                    "Remove that folder to write it again, or give another --work."
+                )
+    return None
 
 
 def _settings_found(work):
@@ -388,19 +538,19 @@ def cached_views(args, teacher, x, mixup):
     """The teacher's targets for `--views` views of `x`, written once."""
     name = "cache_mixup" if mixup else "cache"
     record_path = os.path.join(args.work, f"{name}.json")
-    start = time.process_time()
-    cache = keras_kd.TeacherCache.write(
-        teacher,
-        x,
-        os.path.join(args.work, name),
-        augmentation=view_augmentation(seed=0, mixup=mixup),
-        views=args.views,
-        seed=0,
-        dtype="float16",
-        top_k=None,
-    )
+    with charged(args.work, name):
+        cache = keras_kd.TeacherCache.write(
+            teacher,
+            x,
+            os.path.join(args.work, name),
+            augmentation=view_augmentation(seed=0, mixup=mixup),
+            views=args.views,
+            seed=0,
+            dtype="float16",
+            top_k=None,
+        )
     if _load_json(record_path) is None:
-        _save_json(record_path, {"cpu_seconds": time.process_time() - start})
+        _save_json(record_path, {"cpu_seconds": cpu_spent(args.work, name)})
     return cache
 
 
@@ -422,53 +572,66 @@ def distiller_for(arm, cache, student):
 
 
 def run_arm(args, arm, seed, data, caches):
-    """One (arm, seed): trained (resuming from its backup) and scored, once."""
-    (x, y), (x_val, y_val), (x_test, y_test) = data
+    """One (arm, seed): trained (resuming from its backup) and scored, once;
+    a second process sharing `--work` waits for it, then reads its record."""
     record_path = os.path.join(args.work, f"{arm}_seed{seed}.json")
     record = _load_json(record_path)
     if record is not None:
         return record
-    start = time.process_time()
-    keras.utils.set_random_seed(seed)
-    student = make_student()
-    backup_dir = os.path.join(args.work, f"{arm}_seed{seed}_backup")
-    backup = keras.callbacks.BackupAndRestore(backup_dir)
-    # A resumed fit skips the epochs done: the views must start at the next one.
-    resumed = (_load_json(os.path.join(backup_dir, "training_metadata.json")) or {}).get("epoch", 0)
-    compile_args = dict(
-        optimizer=optimizer(args.epochs, len(x)),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    if arm == "alone":
-        student.compile(**compile_args)
-        batches = keras_kd.views.ViewBatches(
-            x,
-            y,
-            view_augmentation(seed=0),
-            views=args.views,
-            seed=0,
-            batch_size=BATCH,
-            shuffle=True,
-            shuffle_seed=seed,
-            initial_epoch=resumed,
+    with claimed(args.work, f"{arm}_seed{seed}"):
+        return _load_json(record_path) or _run_arm(args, arm, seed, data, caches)
+
+
+def _run_arm(args, arm, seed, data, caches):
+    (x, y), (x_val, y_val), (x_test, y_test) = data
+    part = f"{arm}_seed{seed}"
+    backup_dir = os.path.join(args.work, f"{part}_backup")
+    with charged(args.work, part):
+        keras.utils.set_random_seed(seed)
+        student = make_student()
+        # Kept until the record is saved (as the teacher's).
+        backup = keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)
+        # A resumed fit skips the epochs done: the views must start at the next one.
+        metadata = _load_json(os.path.join(backup_dir, "training_metadata.json")) or {}
+        resumed = metadata.get("epoch", 0)
+        compile_args = dict(
+            optimizer=optimizer(args.epochs, len(x)),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         )
-        student.fit(batches, epochs=args.epochs, verbose=2, callbacks=[backup])
-    else:
-        cache = caches["mixup" if arm == "fm" else "plain"]
-        distiller = distiller_for(arm, cache, student)
-        distiller.compile(**compile_args)
-        batches = cache.dataset(x, y, batch_size=BATCH, shuffle=True, seed=seed)
-        batches.set_epoch(resumed)
-        distiller.fit(batches, epochs=args.epochs, verbose=2, callbacks=[backup])
-    record = {
-        "arm": arm,
-        "seed": seed,
-        "epochs": args.epochs,
-        "val": accuracy(student, x_val, y_val),
-        "test": accuracy(student, x_test, y_test),
-        "cpu_seconds": time.process_time() - start,
-    }
-    _save_json(record_path, record)
+        if arm == "alone":
+            student.compile(**compile_args)
+            batches = keras_kd.views.ViewBatches(
+                x,
+                y,
+                view_augmentation(seed=0),
+                views=args.views,
+                seed=0,
+                batch_size=BATCH,
+                shuffle=True,
+                shuffle_seed=seed,
+                initial_epoch=resumed,
+            )
+            student.fit(batches, epochs=args.epochs, verbose=2, callbacks=[backup])
+        else:
+            cache = caches["mixup" if arm == "fm" else "plain"]
+            distiller = distiller_for(arm, cache, student)
+            distiller.compile(**compile_args)
+            batches = cache.dataset(x, y, batch_size=BATCH, shuffle=True, seed=seed)
+            batches.set_epoch(resumed)
+            distiller.fit(batches, epochs=args.epochs, verbose=2, callbacks=[backup])
+        record = {
+            "arm": arm,
+            "seed": seed,
+            "epochs": args.epochs,
+            "val": accuracy(student, x_val, y_val),
+            "test": accuracy(student, x_test, y_test),
+        }
+    record["cpu_seconds"] = cpu_spent(args.work, part)
+    # The trained student, for analyses after the run (agreement with the
+    # teacher, fit to its targets); saved before the record that marks it done.
+    student.save(os.path.join(args.work, f"{part}.keras"))
+    _save_json(os.path.join(args.work, f"{part}.json"), record)
+    shutil.rmtree(backup_dir, ignore_errors=True)
     print(
         f"{arm} seed {seed}: val {record['val']:.4f} test {record['test']:.4f} "
         f"({record['cpu_seconds']:.0f} CPU s)",
@@ -490,10 +653,13 @@ def mean_std(values, scale=100.0):
 
 def table(teacher_record, records, arms, seeds):
     alone = {r["seed"]: r["test"] for r in records if r["arm"] == "alone"}
+    # A record without `test_plain` is of the network alone (saved before its
+    # flip average was scored).
+    averaged = "mean over a mirror image" if "test_plain" in teacher_record else "network alone"
     lines = [
         "| arm | test accuracy (%) | validation (%) | gap closed (test) |",
         "|---|---|---|---|",
-        f"| teacher ({teacher_record['parameters']:,} parameters, mean over a mirror image) | "
+        f"| teacher ({teacher_record['parameters']:,} parameters, {averaged}) | "
         f"{100 * teacher_record['test']:.2f} | {100 * teacher_record['val']:.2f} | |",
     ]
     # The gap is the teacher's lead over the student alone; where the teacher
@@ -530,44 +696,203 @@ def report(args):
             f"--report-only: no trained teacher in {args.work} yet (no teacher.json), "
             "so nothing to report. Give the --work of a run, or run without --report-only."
         )
-    records = [
-        record
-        for seed in args.seeds
-        for arm in args.arms
-        if (record := _load_json(os.path.join(args.work, f"{arm}_seed{seed}.json")))
-    ]
-    # Only seeds every arm finished: each row then averages the same seeds.
-    seeds = [
-        seed
-        for seed in args.seeds
-        if all(any(r["arm"] == arm and r["seed"] == seed for r in records) for arm in args.arms)
-    ]
-    records = [r for r in records if r["seed"] in seeds]
-    text = table(teacher_record, records, args.arms, seeds)
-    cpu = total_cpu_seconds(args, teacher_record, records)
+    text, seeds, cpu = folder_table(args.work, teacher_record, args.arms, args.seeds)
     print(text)
+    finished = folder_records(args.work, args.arms, args.seeds)
+    print(arm_summary(teacher_record, finished))
+    print(runs_table(teacher_record, finished))
     print(
         f"Seeds finished by every arm: {seeds}; CPU time of the parts finished: {cpu / 3600:.2f} h"
     )
     return text
 
 
-def total_cpu_seconds(args, teacher_record, records):
+def runs_table(teacher_record, records):
+    """Every finished (arm, seed), each against the student alone of its seed.
+
+    Args:
+        teacher_record: the teacher's record (its test accuracy sets the gap).
+        records: the finished runs, in any order.
+
+    Returns:
+        A Markdown table, one row per run, seed by seed.
+    """
+    alone = {r["seed"]: r["test"] for r in records if r["arm"] == "alone"}
+    lines = [
+        "| arm | seed | test (%) | validation (%) | gap closed (test) | CPU s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in sorted(records, key=lambda r: (r["seed"], ARMS.index(r["arm"]))):
+        gap = ""
+        if r["arm"] != "alone" and r["seed"] in alone and teacher_record["test"] > alone[r["seed"]]:
+            closed = (r["test"] - alone[r["seed"]]) / (teacher_record["test"] - alone[r["seed"]])
+            gap = f"{100 * closed:.1f} %"
+        lines.append(
+            f"| {r['arm']} | {r['seed']} | {100 * r['test']:.2f} | {100 * r['val']:.2f} | "
+            f"{gap} | {r['cpu_seconds']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def arm_summary(teacher_record, records):
+    """Each arm over the seeds it finished (rows may average other seeds):
+    seeds, test accuracy and gap closed, each run against the student alone
+    of its own seed.
+
+    Args:
+        teacher_record: the teacher's record (its test accuracy sets the gap).
+        records: the finished runs, in any order.
+
+    Returns:
+        A Markdown table, one row per arm in `ARMS` order.
+    """
+    alone = {r["seed"]: r["test"] for r in records if r["arm"] == "alone"}
+    lines = [
+        "| arm | seeds finished | test accuracy (%) | gap closed (test) |",
+        "|---|---|---|---|",
+    ]
+    for arm in ARMS:
+        mine = sorted((r for r in records if r["arm"] == arm), key=lambda r: r["seed"])
+        if not mine:
+            continue
+        gaps = [
+            (r["test"] - alone[r["seed"]]) / (teacher_record["test"] - alone[r["seed"]])
+            for r in mine
+            if arm != "alone" and alone.get(r["seed"], 1.0) < teacher_record["test"]
+        ]
+        seeds = ", ".join(str(r["seed"]) for r in mine)
+        gap = mean_std(gaps) + " %" if gaps else ""
+        lines.append(f"| {arm} | {seeds} | {mean_std([r['test'] for r in mine])} | {gap} |")
+    return "\n".join(lines)
+
+
+def folder_records(work, arms, seeds):
+    """The records of the `arms` x `seeds` runs `work` holds."""
+    return [
+        record
+        for seed in seeds
+        for arm in arms
+        if (record := _load_json(os.path.join(work, f"{arm}_seed{seed}.json")))
+    ]
+
+
+def folder_table(work, teacher_record, arms, seeds):
+    """The table of the `arms` x `seeds` runs `work` holds, over the seeds
+    every arm finished; with those seeds and the CPU seconds of the parts."""
+    records = folder_records(work, arms, seeds)
+    # Only seeds every arm finished: each row then averages the same seeds.
+    seeds = [
+        seed
+        for seed in seeds
+        if all(any(r["arm"] == arm and r["seed"] == seed for r in records) for arm in arms)
+    ]
+    cpu = total_cpu_seconds(work, teacher_record, records)  # every finished run's
+    text = table(teacher_record, [r for r in records if r["seed"] in seeds], arms, seeds)
+    return text, seeds, cpu
+
+
+def finished_runs(work):
+    """The arms (in `ARMS` order) and seeds of the runs `work` holds, from
+    every process that shared it."""
+    found = set()
+    for name in os.listdir(work):
+        arm, _, seed = name.removesuffix(".json").rpartition("_seed")
+        if name.endswith(".json") and arm in ARMS and seed.isdigit():
+            found.add((arm, int(seed)))
+    return [a for a in ARMS if any(a == arm for arm, _ in found)], sorted({s for _, s in found})
+
+
+def total_cpu_seconds(work, teacher_record, records):
     """CPU seconds of the teacher, the view caches and the arms' `records`."""
     caches = sum(
-        (_load_json(os.path.join(args.work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
+        (_load_json(os.path.join(work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
         for name in ("cache", "cache_mixup")
     )
     return teacher_record["cpu_seconds"] + sum(r["cpu_seconds"] for r in records) + caches
+
+
+def kl_to_teacher(teacher_logits, student_logits):
+    """Mean KL(teacher || student) in nats at T=1, per sample, in float64."""
+    log_t = teacher_logits - _logsumexp(teacher_logits)
+    log_s = student_logits - _logsumexp(student_logits)
+    return float(np.mean(np.sum(np.exp(log_t) * (log_t - log_s), axis=-1)))
+
+
+def _logsumexp(logits):
+    logits = np.asarray(logits, dtype="float64")
+    top = logits.max(axis=-1, keepdims=True)
+    return top + np.log(np.sum(np.exp(logits - top), axis=-1, keepdims=True))
+
+
+FIT_SAMPLES = 10000  # training images (unaugmented) scored for each student's fit
+
+
+def analyse(args):
+    """What each saved student learned: a table, one row per (arm, seed).
+
+    Test accuracy, agreement with the teacher's top class on the test set,
+    KL(teacher || student) at T=1 on the test set, and accuracy on the first
+    `FIT_SAMPLES` training images as they are (how far the student fits the
+    data it trained on: near its test accuracy means capacity, not
+    overfitting, limits it).
+    """
+    if _load_json(os.path.join(args.work, "teacher.json")) is None:
+        _error(f"--analyse: no trained teacher in {args.work} yet (no teacher.json).")
+    network = keras.saving.load_model(os.path.join(args.work, "teacher.keras"), compile=False)
+    teacher = flip_averaged(network)
+    (x_all, y_all), (x_test, y_test) = load_fashion_mnist()
+    x_fit, y_fit = x_all[:FIT_SAMPLES], y_all[:FIT_SAMPLES]
+    teacher_test = teacher.predict(x_test, batch_size=1000, verbose=0)
+    teacher_fit = teacher.predict(x_fit, batch_size=1000, verbose=0)
+    lines = [
+        "| arm | seed | test (%) | agrees with teacher, test (%) | KL(teacher ‖ student), "
+        "test (nats) | training images (%) |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| teacher | | {100 * np.mean(teacher_test.argmax(-1) == y_test):.2f} | 100.00 | 0 | "
+        f"{100 * np.mean(teacher_fit.argmax(-1) == y_fit):.2f} |",
+    ]
+    for seed in args.seeds:
+        for arm in args.arms:
+            path = os.path.join(args.work, f"{arm}_seed{seed}.keras")
+            if not os.path.exists(path):
+                continue
+            student = keras.saving.load_model(path, compile=False)
+            test = student.predict(x_test, batch_size=1000, verbose=0)
+            fit = student.predict(x_fit, batch_size=1000, verbose=0)
+            lines.append(
+                f"| {arm} | {seed} | {100 * np.mean(test.argmax(-1) == y_test):.2f} | "
+                f"{100 * np.mean(test.argmax(-1) == teacher_test.argmax(-1)):.2f} | "
+                f"{kl_to_teacher(teacher_test, test):.3f} | "
+                f"{100 * np.mean(fit.argmax(-1) == y_fit):.2f} |"
+            )
+    text = "\n".join(lines)
+    print(text)
+    return text
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.report_only:
         return report(args)
+    if args.analyse:
+        return analyse(args)
     check_work(args)
     os.makedirs(args.work, exist_ok=True)
-    _save_json(os.path.join(args.work, "settings.json"), vars(args))
+    if not args.teacher_only:
+        bind_student_settings(args)
+    installed = signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    if installed:
+        # An exit, so that the CPU of the part under way reaches the ledger.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        return _train_and_report(args)
+    finally:
+        if installed:  # put back for a caller that goes on (a test process)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _train_and_report(args):
+    record_invocation(args)
     (x_all, y_all), (x_test, y_test) = load_fashion_mnist()
     x, y = x_all[: args.train_samples], y_all[: args.train_samples]
     x_val, y_val = x_all[-VALIDATION:], y_all[-VALIDATION:]
@@ -579,14 +904,13 @@ def main(argv=None):
     print(f"teacher: val {teacher_record['val']:.4f} test {teacher_record['test']:.4f}", flush=True)
     if args.teacher_only:
         return ""
-    _save_json(os.path.join(args.work, STUDENTS), student_settings(args))
     caches = {}
     if set(args.arms) - {"alone", "fm"}:
         caches["plain"] = cached_views(args, teacher, x, mixup=False)
     if "fm" in args.arms:
         caches["mixup"] = cached_views(args, teacher, x, mixup=True)
     records = [run_arm(args, arm, seed, data, caches) for seed in args.seeds for arm in args.arms]
-    cpu = total_cpu_seconds(args, teacher_record, records)
+    cpu = total_cpu_seconds(args.work, teacher_record, records)
     text = table(teacher_record, records, args.arms, args.seeds)
     print(text)
     print(
@@ -595,15 +919,58 @@ def main(argv=None):
         flush=True,
     )
     if not args.quick:
-        settings = {k: v for k, v in vars(args).items() if k != "work"}
-        with open(RESULTS, "w") as file:
-            file.write(
-                "# Distillation that pays: results of benchmarks/pays.py\n\n"
-                f"Command settings: `{json.dumps(settings)}`\n\n"
-                f"{text}\n\nCPU time, all parts: {cpu / 3600:.2f} h.\n"
-            )
+        write_results(args, teacher_record)
     return text
 
 
+def write_results(args, teacher_record):
+    """RESULTS_pays.md: the table of every run `--work` holds (another
+    process sharing it may have finished other seeds or arms: the file
+    shows them all, whichever process ends last)."""
+    with claimed(args.work, "results"):
+        arms, all_seeds = finished_runs(args.work)
+        text, seeds, cpu = folder_table(args.work, teacher_record, arms, all_seeds)
+        settings = {**student_settings(args), "teacher": args.teacher}
+        settings.update(teacher_epochs=args.teacher_epochs, arms=arms, seeds=seeds)
+        # Between markers: the notes around the table (earlier runs) stay.
+        publish(
+            f"Settings: `{json.dumps(settings)}` (seeds every arm finished)\n\n"
+            f"{text}\n\nCPU time, all parts: {cpu / 3600:.2f} h.\n\n"
+            "Each arm over the seeds it finished:\n\n"
+            f"{arm_summary(teacher_record, folder_records(args.work, arms, all_seeds))}\n\n"
+            "Every finished run, each against the student alone of its seed:\n\n"
+            f"{runs_table(teacher_record, folder_records(args.work, arms, all_seeds))}",
+            "pays",
+            "Distillation that pays: results of benchmarks/pays.py",
+            [RESULTS],
+        )
+
+
+def record_invocation(args):
+    """Appends this invocation's settings to settings.json (each process
+    sharing `--work` once overwrote the other's)."""
+    path = os.path.join(args.work, "settings.json")
+    with claimed(args.work, "settings"):
+        saved = _load_json(path)
+        invocations = saved.get("invocations", [saved]) if saved else []
+        entry = {**vars(args), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+        _save_json(path, {"invocations": [*invocations, entry]})
+
+
+def run_as_script():
+    """`main()`, ended at once after a SIGTERM has unwound it (the CPU ledger
+    and every record written): with TensorFlow's input pipeline alive, the
+    interpreter's own shutdown waited forever on its generator thread (seen:
+    a run sent SIGTERM mid-epoch still sleeping minutes later)."""
+    try:
+        main()  # (its table is for callers; `sys.exit("")` would exit 1 after --teacher-only)
+    except SystemExit as exit_:
+        if exit_.code != 128 + signal.SIGTERM:
+            raise
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exit_.code)
+
+
 if __name__ == "__main__":
-    main()  # (its table is for callers; `sys.exit("")` would exit 1 after --teacher-only)
+    run_as_script()
