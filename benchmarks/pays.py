@@ -55,10 +55,13 @@ Usage:
     # The previous session's reduced run (teacher_cnn, ~1 h):
     KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py \\
         --teacher cnn --teacher-epochs 12 --epochs 8 --views 4 --seeds 0
+    # The capacity ablation: the same teacher, student_cnn (26,698 parameters):
+    KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py --student cnn \
+        --work benchmarks/_work/pays_student_cnn --seeds 0 --arms alone kd_std
     python benchmarks/pays.py --quick                               # seconds: checks the script
 
 Writes benchmarks/RESULTS_pays.md (not with --quick): the seeds every arm in
-`--work` finished.
+`--work` finished, between the markers of its student (`results_marker`).
 """
 
 import contextlib
@@ -83,6 +86,7 @@ from _markdown import publish
 import keras_kd
 from keras_kd.apps import recipes
 from keras_kd.apps.data import load_fashion_mnist
+from keras_kd.apps.reference_models import student_cnn
 from keras_kd.apps.reference_models import teacher_cnn
 from keras_kd.apps.reference_models import tiny_student_cnn
 
@@ -118,6 +122,13 @@ def build_parser():
         default="bn",
         help="wide: two convolutions per block with batch norm; bn: a cheaper one with "
         "batch norm (the default); cnn: teacher_cnn.",
+    )
+    parser.add_argument(
+        "--student",
+        choices=tuple(STUDENT_MODELS),
+        default="tiny",
+        help="tiny: tiny_student_cnn, 9,098 parameters (the default); cnn: student_cnn, "
+        "26,698 parameters (the capacity ablation). One --work holds one student.",
     )
     parser.add_argument("--views", type=int_at_least(1), default=16, help="Cached views per image.")
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
@@ -216,8 +227,11 @@ def make_teacher(kind):
     return TEACHERS[kind]()
 
 
-def make_student():
-    return tiny_student_cnn()
+STUDENT_MODELS = {"tiny": tiny_student_cnn, "cnn": student_cnn}
+
+
+def make_student(kind):
+    return STUDENT_MODELS[kind]()
 
 
 def view_augmentation(seed, mixup=False):
@@ -457,7 +471,12 @@ STUDENTS = "students.json"  # The settings every arm of --work trains with.
 
 
 def student_settings(args):
-    return {"epochs": args.epochs, "views": args.views, "train_samples": args.train_samples}
+    return {
+        "epochs": args.epochs,
+        "views": args.views,
+        "train_samples": args.train_samples,
+        "student": args.student,
+    }
 
 
 def check_work(args):
@@ -475,6 +494,9 @@ def check_work(args):
     if stale:
         _error(stale)
     saved = _load_json(os.path.join(args.work, STUDENTS)) or _settings_found(args.work)
+    if saved:
+        # Folders written before --student existed trained the tiny student.
+        saved = {"student": "tiny", **saved}
     if saved and any(
         saved.get(key, value) != value for key, value in student_settings(args).items()
     ):
@@ -588,7 +610,7 @@ def _run_arm(args, arm, seed, data, caches):
     backup_dir = os.path.join(args.work, f"{part}_backup")
     with charged(args.work, part):
         keras.utils.set_random_seed(seed)
-        student = make_student()
+        student = make_student(args.student)
         # Kept until the record is saved (as the teacher's).
         backup = keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)
         # A resumed fit skips the epochs done: the views must start at the next one.
@@ -940,10 +962,17 @@ def write_results(args, teacher_record):
             f"{arm_summary(teacher_record, folder_records(args.work, arms, all_seeds))}\n\n"
             "Every finished run, each against the student alone of its seed:\n\n"
             f"{runs_table(teacher_record, folder_records(args.work, arms, all_seeds))}",
-            "pays",
+            results_marker(args),
             "Distillation that pays: results of benchmarks/pays.py",
             [RESULTS],
         )
+
+
+def results_marker(args):
+    """Where RESULTS_pays.md keeps the table of `args.student`'s runs: each
+    student's folder writes its own, so the capacity ablation does not
+    replace the main table."""
+    return "pays" if args.student == "tiny" else f"pays_student_{args.student}"
 
 
 def record_invocation(args):

@@ -167,6 +167,29 @@ def test_work_that_is_a_file_is_refused(tmp_path, pays, capsys, extra):
             ["--train-samples", "2000"],
             "--train-samples 1000 there, 2000 now",
         ),
+        (
+            {
+                "students.json": {
+                    "epochs": 100,
+                    "views": 16,
+                    "train_samples": 55000,
+                    "student": "cnn",
+                }
+            },
+            [],
+            "--student cnn there, tiny now",
+        ),
+        # A folder of the version before --student trained the tiny student.
+        (
+            {"students.json": {"epochs": 100, "views": 16, "train_samples": 55000}},
+            ["--student", "cnn"],
+            "--student tiny there, cnn now",
+        ),
+        (
+            {"kd_seed0.json": {"arm": "kd", "seed": 0, "epochs": 100}},
+            ["--student", "cnn"],
+            "--student tiny there, cnn now",
+        ),
     ],
 )
 def test_arms_of_other_settings_are_refused_before_anything_is_written(
@@ -493,3 +516,15 @@ def test_cpu_time_counts_every_finished_run(tmp_path, pays):
     teacher = {"parameters": 10, "test": 0.9, "val": 0.9, "cpu_seconds": 0}
     _, seeds, cpu = pays.folder_table(str(tmp_path), teacher, ["alone", "kd"], [0, 1])
     assert seeds == [0] and cpu == 3 * 1800
+
+
+@pytest.mark.parametrize(
+    "student, parameters, marker", [("tiny", 9098, "pays"), ("cnn", 26698, "pays_student_cnn")]
+)
+def test_each_student_has_its_model_and_its_own_results_table(pays, student, parameters, marker):
+    args = pays.parse_args(["--student", student])
+    assert pays.make_student(args.student).count_params() == parameters
+    assert pays.results_marker(args) == marker
+    with open(pays.RESULTS) as f:
+        results = f.read()
+    assert f"<!-- {marker}:begin -->" in results and f"<!-- {marker}:end -->" in results
