@@ -10,15 +10,16 @@ registered in `keras_kd.losses.registry` (`register`, `registered_names` and
 `keras_kd.losses._numerics`.
 """
 
-import keras
+import inspect
+
 from keras import ops
 
 from keras_kd import checks
 from keras_kd.checks import check_non_negative  # noqa: F401  Public here.
 from keras_kd.losses import _numerics
 from keras_kd.losses._numerics import reduce_per_sample  # noqa: F401  Public here.
+from keras_kd.losses.registry import lookup
 from keras_kd.losses.registry import register  # noqa: F401  Public here.
-from keras_kd.losses.registry import registered_class
 from keras_kd.losses.registry import registered_names
 
 
@@ -219,8 +220,10 @@ def get(identifier):
     """Returns a `DistillationLoss` for a name, config dict or instance.
 
     Args:
-        identifier: A registered name such as `"kd"`, a `DistillationLoss`,
-            or a dict produced by `keras.saving.serialize_keras_object`.
+        identifier: A registered name such as `"kd"` or its class name
+            (`"SoftTargetKD"`), a `DistillationLoss`, or a dict with the
+            `class_name` (either name) and `config` of one, such as
+            `keras.saving.serialize_keras_object` produces.
 
     Returns:
         A `DistillationLoss` instance.
@@ -235,14 +238,43 @@ standardize=False)
     if isinstance(identifier, DistillationLoss):
         return identifier
     if isinstance(identifier, str):
-        return registered_class(identifier)()
+        return lookup(identifier)()
     if isinstance(identifier, dict):
-        return keras.saving.deserialize_keras_object(identifier)
+        return _from_dict(identifier)
     raise ValueError(
         "`distillation_loss` must be a DistillationLoss, one of the names "
         f"{registered_names()}, or a list of those. Received: "
         f"{identifier!r} of type {type(identifier).__name__}."
     )
+
+
+def _from_dict(identifier):
+    """A loss from `{"class_name": ..., "config": {...}}`: the class named by
+    its registered name or class name (as Keras writes it, with or without
+    `module` and `registered_name`)."""
+    if not isinstance(identifier.get("class_name"), str):
+        raise ValueError(
+            "A distillation loss given as a dict needs a 'class_name' naming "
+            f"the loss, one of {registered_names()} or its class name, and "
+            "optionally a 'config' dict of its arguments, e.g. "
+            "{'class_name': 'kd', 'config': {'temperature': 2.0}}. Received: "
+            f"{identifier!r}"
+        )
+    cls = lookup(identifier["class_name"])
+    config = identifier.get("config") or {}
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"The 'config' of the distillation loss {cls.__name__} must be a dict "
+            f"of its arguments. Received: {config!r} of type {type(config).__name__}."
+        )
+    try:
+        return cls.from_config(dict(config))
+    except TypeError as error:
+        accepted = sorted(inspect.signature(cls.__init__).parameters.keys() - {"self", "kwargs"})
+        raise ValueError(
+            f"The 'config' of the distillation loss {cls.__name__} does not fit its "
+            f"arguments ({error}). Its arguments: {accepted}. Received: {config!r}"
+        ) from None
 
 
 def with_temperature(identifier, temperature):

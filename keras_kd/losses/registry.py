@@ -128,10 +128,37 @@ def registered_class(name):
     if name not in _REGISTRY:
         raise ValueError(
             f"Unknown distillation loss '{name}'. Registered names: "
-            f"{registered_names()} ({listing()}). Pass one of them, or a "
-            "DistillationLoss instance."
+            f"{registered_names()} ({listing()}). Pass one of them (or its "
+            "class name), or a DistillationLoss instance."
         )
     return _REGISTRY[name]
+
+
+def lookup(name):
+    """The loss class a name stands for: its registered name or its class name.
+
+    Args:
+        name: A registered name such as `"mld"`, or a registered class's
+            name such as `"MLD"` (what `keras.saving.serialize_keras_object`
+            writes as `class_name`).
+
+    Returns:
+        The class.
+
+    Raises:
+        ValueError: naming the registered losses, if `name` is neither.
+
+    Example:
+
+    >>> lookup("mld") is lookup("MLD")
+    True
+    """
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    for cls in _REGISTRY.values():
+        if cls.__name__ == name:
+            return cls
+    return registered_class(name)
 
 
 def _reads(cls):
