@@ -10,6 +10,7 @@ logits behind a softmax head" and one accurate KL divergence in the library.
 
 import math
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -20,6 +21,13 @@ from keras_kd.checks import PROBABILITIES
 # finite. A smaller (subnormal) floor such as 1e-38 is flushed to zero on
 # TensorFlow and XLA, and log(0) turns the whole loss into NaN.
 MIN_PROBABILITY = float(np.finfo(np.float32).tiny)
+# What `log_softmax` gives instead of -inf for a probability of exactly 0 (a
+# class masked with a logit of -inf). Far below any log-probability that a
+# finite logit gap of a model has, yet small enough that the divergences'
+# `log p_s - log p_t` times T^2 and a loss weight stays finite in the
+# backward pass (the lowest float32 overflowed there: 0 * inf, NaN weights).
+MIN_LOG_PROBABILITY = -1e20
+_MIN_LOG_PROBABILITY = {"float16": float(np.finfo(np.float16).min)}
 # The largest float32 below 1, so a one-unit sigmoid output of 1 keeps a
 # finite logit.
 _MAX_BINARY_PROBABILITY = 1.0 - 1e-7
@@ -73,7 +81,8 @@ def log_softmax(logits, axis=-1):
         axis: The axis of the classes.
 
     Returns:
-        `logits - logsumexp(logits)` along `axis`, same shape.
+        `logits - logsumexp(logits)` along `axis`, same shape; a logit of
+        -inf (a masked class) gives `MIN_LOG_PROBABILITY` (-1e20), not -inf.
 
     Example:
 
@@ -86,7 +95,14 @@ def log_softmax(logits, axis=-1):
     # torch.log_softmax) shifts by the maximum, as the formula above does,
     # in one fused op with its own gradient: on PyTorch, which runs every
     # op and its autograd node eagerly, one call instead of five.
-    return ops.log_softmax(ops.convert_to_tensor(logits), axis=axis)
+    log_p = ops.log_softmax(ops.convert_to_tensor(logits), axis=axis)
+    # A class masked with a logit of -inf (a language model's forbidden
+    # tokens) has log-probability -inf: the divergences' `log p_s - log p_t`
+    # and `0 * log p` would make the loss and every gradient NaN. Floored at
+    # MIN_LOG_PROBABILITY, its probability is still 0 and the divergences
+    # stay exact; NaN stays NaN.
+    dtype = keras.backend.standardize_dtype(log_p.dtype)
+    return ops.maximum(log_p, _MIN_LOG_PROBABILITY.get(dtype, MIN_LOG_PROBABILITY))
 
 
 # Added to the standard deviation of a row before dividing by it, as in the

@@ -9,9 +9,12 @@ import keras
 import numpy as np
 import pytest
 from _gradients import gradient
+from _numpy_losses import np_divergence
+from _numpy_losses import np_log_softmax
 
 from keras_kd.losses._numerics import log_softmax
 from keras_kd.losses._numerics import softmax_kl_divergence
+from keras_kd.losses.soft_target import soft_target_kd
 
 PRECISION = decimal.Context(prec=50, Emin=-(10**6), Emax=10**6)
 
@@ -148,3 +151,66 @@ def test_log_softmax_is_exact_for_large_logits():
     values = keras.ops.convert_to_numpy(log_softmax(np.array([[1e4, 0.0, -1e4]], "float32")))
     np.testing.assert_array_equal(values, [[0.0, -1e4, -2e4]])
     assert math.isclose(float(np.exp(values).sum()), 1.0)
+
+
+# Classes masked with a logit of -inf (a language model's forbidden tokens):
+# name, teacher logits, student logits, divergences whose value is finite.
+# The expected value is the float64 divergence with -inf read as -1e30.
+MASKED = [
+    (
+        "the same classes masked in both",
+        [-np.inf, 2.0, 1.0, 0.5, -np.inf],
+        [-np.inf, 1.0, 2.0, 0.5, -np.inf],
+        ("forward", "reverse", "jsd"),
+    ),
+    (
+        "a class the teacher masks and the student keeps",
+        [-np.inf, 2.0, 1.0, 0.5],
+        [0.0, 1.0, 2.0, 0.5],
+        ("forward", "jsd"),
+    ),
+    (
+        "a class the student masks and the teacher keeps",
+        [0.0, 2.0, 1.0, 0.5],
+        [-np.inf, 1.0, 2.0, 0.5],
+        ("reverse", "jsd"),
+    ),
+]
+
+
+@pytest.mark.parametrize("temperature", [2.0, 1000.0])
+@pytest.mark.parametrize(
+    "name,teacher,student,divergence",
+    [(n, t, s, d) for n, t, s, ds in MASKED for d in ds],
+    ids=[f"{n}-{d}" for n, _, _, ds in MASKED for d in ds],
+)
+def test_logits_of_minus_infinity_are_masked_classes_not_nan(
+    name, teacher, student, divergence, temperature
+):
+    t = np.array([teacher, teacher[::-1]], "float32")
+    s = np.array([student, student[::-1]], "float32")
+    value = keras.ops.convert_to_numpy(soft_target_kd(t, s, temperature, divergence=divergence))
+    finite_t, finite_s = np.maximum(t, -1e30), np.maximum(s, -1e30)
+    # As the same classes masked with -1e30 (DKD's mask), and the float64 value.
+    as_finite = soft_target_kd(finite_t, finite_s, temperature, divergence=divergence)
+    np.testing.assert_allclose(value, keras.ops.convert_to_numpy(as_finite), rtol=1e-6)
+    expected = np_divergence(finite_t, finite_s, temperature, divergence)
+    # 1e-3: at T = 1000 the float32 division t / T already differs by 1e-4.
+    np.testing.assert_allclose(value, expected, rtol=1e-3, err_msg=name)
+    # Scaled by 100, as a loss weight or distillation_scale would.
+    grad_s = gradient(lambda v: 100.0 * soft_target_kd(t, v, temperature, divergence=divergence), s)
+    grad_t = gradient(lambda v: 100.0 * soft_target_kd(v, s, temperature, divergence=divergence), t)
+    assert np.all(np.isfinite(grad_s)) and np.all(np.isfinite(grad_t)), name
+    if divergence == "forward":
+        # d (100 T^2 KL) / d s = 100 T (p_s - p_t); 0 where both are masked.
+        p_t = np.exp(np_log_softmax(finite_t / temperature))
+        p_s = np.exp(np_log_softmax(finite_s / temperature))
+        np.testing.assert_allclose(grad_s, 100.0 * temperature * (p_s - p_t), rtol=1e-3, atol=1e-4)
+
+
+def test_minus_infinity_keeps_nan_as_nan():
+    # A NaN logit is a broken teacher: it must show, not be floored away.
+    t = np.array([[np.nan, 1.0, -np.inf]], "float32")
+    s = np.array([[0.0, 1.0, -np.inf]], "float32")
+    assert np.isnan(keras.ops.convert_to_numpy(softmax_kl_divergence(t, s))).all()
+    assert np.isnan(keras.ops.convert_to_numpy(log_softmax(t))[0, :2]).all()
