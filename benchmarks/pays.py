@@ -62,6 +62,9 @@ Usage:
 
 Writes benchmarks/RESULTS_pays.md (not with --quick): the seeds every arm in
 `--work` finished, between the markers of its student (`results_marker`).
+`--report-only` and `--analyse` show every run `--work` holds (whichever
+process made it), or the `--arms` and `--seeds` given; a run counts once
+its record (`<arm>_seed<seed>.json`) is written.
 """
 
 import contextlib
@@ -131,7 +134,16 @@ def build_parser():
         "26,698 parameters (the capacity ablation). One --work holds one student.",
     )
     parser.add_argument("--views", type=int_at_least(1), default=16, help="Cached views per image.")
-    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    parser.add_argument(
+        "--arms",
+        nargs="+",
+        choices=ARMS,
+        default=None,
+        help="Arms to train (default: all). --report-only and --analyse: the arms to "
+        "show (default: every run the folder holds, whichever process made it).",
+    )
+    # As --arms: None until parse_args knows whether it was given.
+    parser.set_defaults(seeds=None)
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--teacher-only", action="store_true", help="Stop once the teacher is saved.")
     only.add_argument(
@@ -148,12 +160,17 @@ def build_parser():
     return parser
 
 
+# --arms and --seeds when not given: what trains (--report-only and
+# --analyse show every run --work holds instead).
+DEFAULT_RUNS = {"arms": list(ARMS), "seeds": [0, 1, 2]}
+
+
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     for name in ("arms", "seeds"):
         values = getattr(args, name)
-        if len(set(values)) != len(values):
+        if values is not None and len(set(values)) != len(values):
             parser.error(f"--{name} lists a value twice: {values}. Give each once.")
     if args.train_samples > 60000 - VALIDATION:
         parser.error(
@@ -176,6 +193,10 @@ def parse_args(argv=None):
         for name, value in QUICK.items():
             setattr(args, name, value)
         args.work = os.path.join(args.work, "quick")
+    args.runs_given = [name for name in DEFAULT_RUNS if getattr(args, name) is not None]
+    for name, value in DEFAULT_RUNS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, list(value))
     if os.path.exists(args.work) and not os.path.isdir(args.work):
         parser.error(f"--work must be a folder, but {args.work} is a file.")
     return args
@@ -259,10 +280,24 @@ def accuracy(model, x, y):
 
 
 def _load_json(path):
-    if os.path.exists(path):
+    """The record at `path` (a dict), `None` if there is none; exits with an
+    error naming the file if it is not a JSON object (a file truncated or
+    edited by hand), instead of a traceback from whichever part read it."""
+    if not os.path.exists(path):
+        return None
+    try:
         with open(path) as file:
-            return json.load(file)
-    return None
+            value = json.load(file)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        value = error
+    if not isinstance(value, dict):
+        problem = value if isinstance(value, Exception) else f"a {type(value).__name__}"
+        _error(
+            f"{path} is not a JSON object as this script writes ({problem}). Remove it "
+            "(the part it records is made again: a run's record, that run trains "
+            "again) or put back a good copy."
+        )
+    return value
 
 
 def _save_json(path, value):
@@ -718,15 +753,27 @@ def report(args):
             f"--report-only: no trained teacher in {args.work} yet (no teacher.json), "
             "so nothing to report. Give the --work of a run, or run without --report-only."
         )
-    text, seeds, cpu = folder_table(args.work, teacher_record, args.arms, args.seeds)
+    arms, all_seeds = runs_to_show(args)
+    text, seeds, cpu = folder_table(args.work, teacher_record, arms, all_seeds)
     print(text)
-    finished = folder_records(args.work, args.arms, args.seeds)
+    finished = folder_records(args.work, arms, all_seeds)
     print(arm_summary(teacher_record, finished))
     print(runs_table(teacher_record, finished))
     print(
         f"Seeds finished by every arm: {seeds}; CPU time of the parts finished: {cpu / 3600:.2f} h"
     )
     return text
+
+
+def runs_to_show(args):
+    """The arms and seeds --report-only and --analyse show: those given, else
+    those of every run `--work` holds (other processes sharing it may have
+    run seeds or arms this command line does not name)."""
+    arms, seeds = finished_runs(args.work)
+    return (
+        args.arms if "arms" in args.runs_given else arms,
+        args.seeds if "seeds" in args.runs_given else seeds,
+    )
 
 
 def runs_table(teacher_record, records):
@@ -873,12 +920,28 @@ def analyse(args):
         f"| teacher | | {100 * np.mean(teacher_test.argmax(-1) == y_test):.2f} | 100.00 | 0 | "
         f"{100 * np.mean(teacher_fit.argmax(-1) == y_fit):.2f} |",
     ]
-    for seed in args.seeds:
-        for arm in args.arms:
-            path = os.path.join(args.work, f"{arm}_seed{seed}.keras")
-            if not os.path.exists(path):
+    notes = []
+    arms, seeds = runs_to_show(args)
+    for seed in seeds:
+        for arm in arms:
+            part = f"{arm}_seed{seed}"
+            path = os.path.join(args.work, f"{part}.keras")
+            # The record marks a run done: a student file without one is of a
+            # run still training or killed while saving it (partial).
+            if _load_json(os.path.join(args.work, f"{part}.json")) is None:
                 continue
-            student = keras.saving.load_model(path, compile=False)
+            if not os.path.exists(path):
+                notes.append(f"{arm} seed {seed}: finished without a saved student ({path})")
+                continue
+            try:
+                student = keras.saving.load_model(path, compile=False)
+            except Exception as error:  # noqa: BLE001  Any unreadable file: say which.
+                notes.append(
+                    f"{arm} seed {seed}: {path} cannot be loaded ({type(error).__name__}: "
+                    f"{str(error).splitlines()[0] if str(error) else ''}); remove it and "
+                    f"{part}.json to train that run again"
+                )
+                continue
             test = student.predict(x_test, batch_size=1000, verbose=0)
             fit = student.predict(x_fit, batch_size=1000, verbose=0)
             lines.append(
@@ -888,6 +951,8 @@ def analyse(args):
                 f"{100 * np.mean(fit.argmax(-1) == y_fit):.2f} |"
             )
     text = "\n".join(lines)
+    if notes:
+        text += "\n\nNot analysed:\n" + "\n".join(f"- {note}" for note in notes)
     print(text)
     return text
 

@@ -528,3 +528,96 @@ def test_each_student_has_its_model_and_its_own_results_table(pays, student, par
     with open(pays.RESULTS) as f:
         results = f.read()
     assert f"<!-- {marker}:begin -->" in results and f"<!-- {marker}:end -->" in results
+
+
+# -- --analyse and --report-only on what a folder really holds -------------------------
+
+
+def _tiny_image_model(seed):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
+
+
+def _analysed(tmp_path, pays, monkeypatch, argv=()):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(40, 28, 28, 1)).astype("float32")
+    y = rng.integers(0, 10, size=40)
+    monkeypatch.setattr(pays, "load_fashion_mnist", lambda: ((x, y), (x[:20], y[:20])))
+    monkeypatch.setattr(pays, "FIT_SAMPLES", 20)
+    return pays.main(["--work", str(tmp_path), "--analyse", *argv])
+
+
+def _run(folder, arm, seed, record=True, student="good"):
+    """A run as a (possibly killed) process leaves it."""
+    if student == "good":
+        _tiny_image_model(seed).save(folder / f"{arm}_seed{seed}.keras")
+    elif student == "partial":
+        (folder / f"{arm}_seed{seed}.keras").write_bytes(b"PK\x03\x04 killed while saving")
+    if record:
+        write(folder, f"{arm}_seed{seed}", {"arm": arm, "seed": seed, "test": 0.8, "val": 0.8})
+
+
+# Hostile table: (what --work holds for one run, the words --analyse must show).
+ANALYSE_TABLE = [
+    # Before: load_model of the partial file, a traceback ending the analysis.
+    (dict(arm="kd", seed=0, record=False, student="partial"), None),
+    (dict(arm="kd", seed=0, record=True, student="partial"), "kd seed 0: "),
+    (dict(arm="kd", seed=0, record=True, student="partial"), "remove it and kd_seed0.json"),
+    # Before: left out (not among the default --seeds 0 1 2).
+    (dict(arm="dkd", seed=7, record=True, student="good"), "| dkd | 7 | "),
+    # Before: left out silently.
+    (dict(arm="fm", seed=1, record=True, student=None), "fm seed 1: finished without a saved"),
+    # Before: analysed, though the run is still training (its record not written).
+    (dict(arm="mld", seed=0, record=False, student="good"), None),
+]
+
+
+@pytest.mark.parametrize("run, words", ANALYSE_TABLE)
+def test_analyse_hostile_table(tmp_path, pays, monkeypatch, run, words):
+    _tiny_image_model(100).save(tmp_path / "teacher.keras")
+    write(tmp_path, "teacher", {"model": "bn", "epochs": 1, "test": 0.9, "val": 0.9})
+    _run(tmp_path, "alone", 0)
+    _run(tmp_path, **run)
+    text = _analysed(tmp_path, pays, monkeypatch)
+    assert "| alone | 0 | " in text  # the other students are analysed all the same
+    if words is None:
+        assert f"| {run['arm']} |" not in text and "Not analysed" not in text
+    else:
+        assert words in text
+
+
+def test_analyse_and_report_keep_to_the_arms_and_seeds_given(tmp_path, pays, monkeypatch):
+    _tiny_image_model(100).save(tmp_path / "teacher.keras")
+    teacher = {"model": "bn", "epochs": 1, "test": 0.9, "val": 0.9, "parameters": 10}
+    write(tmp_path, "teacher", {**teacher, "cpu_seconds": 0})
+    for arm, seed in (("alone", 0), ("kd", 0), ("alone", 5), ("kd", 5)):
+        _run(tmp_path, arm, seed)
+    tmp_path.joinpath("kd_seed5.json").write_text(
+        json.dumps({"arm": "kd", "seed": 5, "test": 0.8, "val": 0.8, "cpu_seconds": 1})
+    )
+    text = _analysed(tmp_path, pays, monkeypatch, ["--seeds", "0"])
+    assert "| alone | 0 |" in text and "| 5 |" not in text
+    text = _analysed(tmp_path, pays, monkeypatch, ["--arms", "kd"])
+    assert "| kd | 0 |" in text and "| kd | 5 |" in text and "alone" not in text
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("{", "kd_seed0.json is not a JSON object as this script writes (Expecting"),
+        ("", "kd_seed0.json is not a JSON object"),
+        ("[1, 2]", "kd_seed0.json is not a JSON object as this script writes (a list)"),
+        ("null", "(a NoneType)"),
+    ],
+    ids=["truncated", "empty", "a list", "null"],
+)
+def test_a_corrupt_record_is_named_not_a_traceback(tmp_path, pays, capsys, content, words):
+    """Before: json.JSONDecodeError (or AttributeError on a list) from
+    whichever part read the record, the file unnamed."""
+    teacher = {"model": "bn", "epochs": 1, "test": 0.9, "val": 0.9, "parameters": 10}
+    write(tmp_path, "teacher", {**teacher, "cpu_seconds": 0})
+    (tmp_path / "kd_seed0.json").write_text(content)
+    message = refused(capsys, lambda: pays.main(["--work", str(tmp_path), "--report-only"]))
+    assert words in message and "Remove it" in message
