@@ -272,6 +272,27 @@ def _empty_block():
         pass
 
 
+def _signal_while_the_handlers_go_in():
+    """Ctrl-C just as a block installs its handlers: after SIGTERM's, before
+    SIGINT's (the window is microseconds; here the install itself sends it)."""
+    install = signal.signal
+
+    def installing(signum, handler):
+        previous = install(signum, handler)
+        if signum == signal.SIGTERM and type(handler).__name__ == "_Recorder":
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)  # the handler runs here, unless the signal is held back
+        return previous
+
+    signal.signal = installing
+    try:
+        outcome = _ends_with(_empty_block)
+    finally:
+        signal.signal = install
+    left = type(signal.getsignal(signal.SIGTERM)).__name__
+    return outcome, "the block's SIGTERM handler left" if left == "_Recorder" else "restored"
+
+
 # Hostile table: (what the user does, how it must end). The "before" notes say
 # what the block did before it was fixed.
 SIGNAL_TABLE = [
@@ -292,6 +313,9 @@ SIGNAL_TABLE = [
     (_next_block_after_a_swallowed_signal, True),
     (_two_swallowed, "KeyboardInterrupt"),  # the first one wins
     (_in_a_thread, ["returned"]),
+    # Before: ("KeyboardInterrupt", "the block's SIGTERM handler left"): every
+    # later SIGTERM of the process, outside any block, became SystemExit(143).
+    (_signal_while_the_handlers_go_in, ("KeyboardInterrupt", "restored")),
 ]
 
 
@@ -311,6 +335,7 @@ SIGNAL_TABLE = [
         "next_block_after_a_swallowed_signal",
         "sigint_then_sigterm_swallowed",
         "non_main_thread",
+        "sigint_while_the_handlers_go_in",
     ],
 )
 def test_hostile_signal_table(python_ctrl_c, scenario, expected):

@@ -158,16 +158,29 @@ def terminate_as_exit():
     the inner one raises); outside the main thread, where handlers cannot
     be installed, the block changes nothing.
     """
-    recorder, previous = None, {}
+    recorder, previous, held = None, {}, None
     if threading.current_thread() is threading.main_thread():
-        current = {signum: signal.getsignal(signum) for signum in _DEFAULT_HANDLERS}
-        outer = next((h for h in current.values() if isinstance(h, _Recorder)), None)
-        recorder = _Recorder(outer)
-        for signum, handler in current.items():
-            if handler == _DEFAULT_HANDLERS[signum] or isinstance(handler, _Recorder):
-                previous[signum] = handler
-                signal.signal(signum, recorder)
+        # Both signals held back while the handlers go in: one arriving
+        # between the two installs raised its exception before the block's
+        # `try`, and the handler installed first stayed for good (a later
+        # SIGTERM, outside any block, became a SystemExit).
+        held = _hold(_DEFAULT_HANDLERS)
+        try:
+            current = {signum: signal.getsignal(signum) for signum in _DEFAULT_HANDLERS}
+            outer = next((h for h in current.values() if isinstance(h, _Recorder)), None)
+            recorder = _Recorder(outer)
+            for signum, handler in current.items():
+                if handler == _DEFAULT_HANDLERS[signum] or isinstance(handler, _Recorder):
+                    previous[signum] = handler
+                    signal.signal(signum, recorder)
+        except BaseException:
+            _restore(previous, recorder)
+            _release(held)
+            raise
     try:
+        # A signal that arrived while the handlers went in runs the recorder
+        # here, inside the block.
+        _release(held)
         yield
     except Exception as error:  # (a signal's own exception is not an Exception)
         if recorder and recorder.received:
@@ -183,15 +196,27 @@ def _restore(previous, recorder):
     """Puts back the handlers a block replaced, with both signals held back
     meanwhile (one arriving between two restores would leave ours in place);
     a handler installed inside the block is left."""
-    mask = getattr(signal, "pthread_sigmask", None)
-    held = mask(signal.SIG_BLOCK, set(previous)) if mask and previous else None
+    held = _hold(previous)
     try:
         for signum, handler in previous.items():
             if signal.getsignal(signum) is recorder:
                 signal.signal(signum, handler)
     finally:
-        if held is not None:
-            mask(signal.SIG_SETMASK, held)
+        _release(held)
+
+
+def _hold(signals):
+    """Blocks `signals` (delivered when released); returns the mask to put
+    back, or `None` where signals cannot be blocked (Windows)."""
+    mask = getattr(signal, "pthread_sigmask", None)
+    return mask(signal.SIG_BLOCK, set(signals)) if mask and signals else None
+
+
+def _release(held):
+    """Puts back the mask `_hold` returned: a signal held meanwhile runs its
+    handler now."""
+    if held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _exception_for(signum):
