@@ -182,6 +182,33 @@ def zero_probability_teacher_in_training(m):
     assert all(math.isfinite(v) for v in history.history["loss"])
 
 
+class MaskLastClass(keras.layers.Layer):
+    """Sets the last logit to -inf: a class the teacher forbids (a language
+    model's masked tokens)."""
+
+    def call(self, logits):
+        return keras.ops.where(
+            keras.ops.arange(logits.shape[-1]) == logits.shape[-1] - 1, -INF, logits
+        )
+
+
+def masked_logits_teacher_in_training(m):
+    """Before: every loss of the teacher's soft targets NaN from the first
+    step, and the student's weights with it."""
+    inputs = keras.Input((16,))
+    teacher = keras.Model(inputs, MaskLastClass()(m.dense(name="teacher")(inputs)))
+    x, y = data()
+    y = y % 2  # the masked class is never a label
+    for loss in (
+        losses.SoftTargetKD(4.0),
+        losses.SoftTargetKD(2.0, divergence="jsd"),
+        losses.DKD(),
+        losses.MLD(),
+    ):
+        history = fit(distiller(m, loss=loss, teacher=teacher, alpha=0.5), x, y, epochs=2)
+        assert all(math.isfinite(v) for v in history.history["loss"]), loss.name
+
+
 def mixed_precision_softmax_teacher(m):
     keras.config.set_dtype_policy("mixed_float16")
     try:
@@ -566,6 +593,7 @@ CASES = [
     Case("numpy_schedule_values", numpy_schedule_values, None, []),
     Case("zero_probability_teacher", zero_probability_teacher, None, []),
     Case("zero_probability_teacher_in_training", zero_probability_teacher_in_training, None, []),
+    Case("masked_logits_teacher_in_training", masked_logits_teacher_in_training, None, []),
     Case("mixed_float16_softmax_teacher", mixed_precision_softmax_teacher, None, []),
     Case("rkd_batch_of_one", rkd_batch_of_one, None, []),
     Case("rkd_short_final_batch", rkd_short_final_batch, None, []),
