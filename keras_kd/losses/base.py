@@ -12,6 +12,7 @@ registered in `keras_kd.losses.registry` (`register`, `registered_names` and
 
 import inspect
 
+import keras
 from keras import ops
 
 from keras_kd import checks
@@ -222,7 +223,7 @@ def get(identifier):
     Args:
         identifier: A registered name such as `"kd"` or its class name
             (`"SoftTargetKD"`), a `DistillationLoss`, or a dict with the
-            `class_name` (either name) and `config` of one, such as
+            `class_name` (either name) and `config` of one, or what
             `keras.saving.serialize_keras_object` produces.
 
     Returns:
@@ -249,9 +250,13 @@ standardize=False)
 
 
 def _from_dict(identifier):
-    """A loss from `{"class_name": ..., "config": {...}}`: the class named by
-    its registered name or class name (as Keras writes it, with or without
-    `module` and `registered_name`)."""
+    """A loss from `{"class_name": ..., "config": {...}}`, the class named by
+    its registered name or class name; a dict Keras wrote whole (with its
+    `module` or `registered_name`) is Keras' to read, so that a loss
+    registered only with `keras.saving.register_keras_serializable` comes
+    back too."""
+    if "module" in identifier or "registered_name" in identifier:
+        return keras.saving.deserialize_keras_object(identifier)
     if not isinstance(identifier.get("class_name"), str):
         raise ValueError(
             "A distillation loss given as a dict needs a 'class_name' naming "

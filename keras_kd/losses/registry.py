@@ -126,12 +126,15 @@ def registered_class(name):
         ValueError: naming the registered losses, if `name` is not one.
     """
     if name not in _REGISTRY:
-        raise ValueError(
-            f"Unknown distillation loss '{name}'. Registered names: "
-            f"{registered_names()} ({listing()}). Pass one of them (or its "
-            "class name), or a DistillationLoss instance."
-        )
+        raise _unknown(name, "Pass one of them, or a DistillationLoss instance.")
     return _REGISTRY[name]
+
+
+def _unknown(name, fix):
+    return ValueError(
+        f"Unknown distillation loss '{name}'. Registered names: "
+        f"{registered_names()} ({listing()}). {fix}"
+    )
 
 
 def lookup(name):
@@ -158,7 +161,7 @@ def lookup(name):
     for cls in _REGISTRY.values():
         if cls.__name__ == name:
             return cls
-    return registered_class(name)
+    raise _unknown(name, "Pass one of them (or its class name), or a DistillationLoss instance.")
 
 
 def _reads(cls):

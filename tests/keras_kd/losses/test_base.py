@@ -56,3 +56,23 @@ def test_what_is_not_a_loss_is_refused_by_name(identifier, words):
     assert words in str(raised.value)
     if isinstance(identifier, dict) and identifier.get("class_name") == "kd":
         assert "'temperature'" in str(raised.value) or "must be a dict" in str(raised.value)
+
+
+def test_a_loss_registered_only_with_keras_comes_back_from_its_serialization():
+    @keras.saving.register_keras_serializable(package="test_base")
+    class HalfKD(losses.SoftTargetKD):
+        """SoftTargetKD under another name, registered with Keras alone."""
+
+    try:
+        again = losses.get(keras.saving.serialize_keras_object(HalfKD(temperature=3.0)))
+        assert type(again) is HalfKD and again.temperature == 3.0
+    finally:
+        del keras.saving.get_custom_objects()["test_base>HalfKD"]
+
+
+@pytest.mark.parametrize("call", [losses.describe, losses.registry.registered_class])
+def test_what_takes_registered_names_only_does_not_offer_class_names(call):
+    with pytest.raises(ValueError) as raised:
+        call("SoftTargetKD")
+    assert "Unknown distillation loss 'SoftTargetKD'" in str(raised.value)
+    assert "class name" not in str(raised.value)
