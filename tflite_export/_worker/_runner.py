@@ -158,26 +158,21 @@ def terminate_as_exit():
     the inner one raises); outside the main thread, where handlers cannot
     be installed, the block changes nothing.
     """
-    recorder, previous, held = None, {}, None
-    if threading.current_thread() is threading.main_thread():
-        # Both signals held back while the handlers go in: one arriving
-        # between the two installs raised its exception before the block's
-        # `try`, and the handler installed first stayed for good (a later
-        # SIGTERM, outside any block, became a SystemExit).
-        held = _hold(_DEFAULT_HANDLERS)
-        try:
-            current = {signum: signal.getsignal(signum) for signum in _DEFAULT_HANDLERS}
-            outer = next((h for h in current.values() if isinstance(h, _Recorder)), None)
-            recorder = _Recorder(outer)
-            for signum, handler in current.items():
-                if handler == _DEFAULT_HANDLERS[signum] or isinstance(handler, _Recorder):
-                    previous[signum] = handler
-                    signal.signal(signum, recorder)
-        except BaseException:
-            _restore(previous, recorder)
-            _release(held)
-            raise
+    main_thread = threading.current_thread() is threading.main_thread()
+    recorder, previous = None, {}
+    # Both signals held back while the handlers go in: one arriving between
+    # the two installs raised its exception before they were all in, and the
+    # handler installed first stayed for good (a later SIGTERM, outside any
+    # block, became a SystemExit).
+    held = _hold(_DEFAULT_HANDLERS) if main_thread else None
     try:
+        if main_thread:
+            # Known to `finally` before the first install: the hold does not
+            # stop a signal that another thread of the process takes (the
+            # backends' threads), whose handler then runs in the main thread
+            # between two installs.
+            recorder = _recorder_for(signal.getsignal(signum) for signum in _DEFAULT_HANDLERS)
+            _install(recorder, previous)
         # A signal that arrived while the handlers went in runs the recorder
         # here, inside the block.
         _release(held)
@@ -188,8 +183,24 @@ def terminate_as_exit():
         raise
     finally:
         _restore(previous, recorder)
+        _release(held)  # (again: a no-op unless installing failed)
     if recorder and recorder.received:  # the block ended as if nothing had happened
         raise _exception_for(recorder.received[0])
+
+
+def _recorder_for(handlers):
+    """A new block's recorder, inside the block around it if there is one."""
+    return _Recorder(next((h for h in handlers if isinstance(h, _Recorder)), None))
+
+
+def _install(recorder, previous):
+    """Installs `recorder` for each signal still at its default (or at an
+    outer block's recorder), noting in `previous` what it replaced."""
+    for signum, default in _DEFAULT_HANDLERS.items():
+        handler = signal.getsignal(signum)
+        if handler == default or isinstance(handler, _Recorder):
+            previous[signum] = handler
+            signal.signal(signum, recorder)
 
 
 def _restore(previous, recorder):
