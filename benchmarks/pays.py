@@ -754,9 +754,9 @@ def report(args):
             "so nothing to report. Give the --work of a run, or run without --report-only."
         )
     arms, all_seeds = runs_to_show(args)
-    text, seeds, cpu = folder_table(args.work, teacher_record, arms, all_seeds)
-    print(text)
     finished = folder_records(args.work, arms, all_seeds)
+    text, seeds, cpu = folder_table(args.work, teacher_record, finished, arms, all_seeds)
+    print(text)
     print(arm_summary(teacher_record, finished))
     print(runs_table(teacher_record, finished))
     print(
@@ -845,10 +845,10 @@ def folder_records(work, arms, seeds):
     ]
 
 
-def folder_table(work, teacher_record, arms, seeds):
-    """The table of the `arms` x `seeds` runs `work` holds, over the seeds
-    every arm finished; with those seeds and the CPU seconds of the parts."""
-    records = folder_records(work, arms, seeds)
+def folder_table(work, teacher_record, records, arms, seeds):
+    """The table of the `arms` x `seeds` runs of `records` (`folder_records`
+    of `work`), over the seeds every arm finished; with those seeds and the
+    CPU seconds of the parts."""
     # Only seeds every arm finished: each row then averages the same seeds.
     seeds = [
         seed
@@ -1016,7 +1016,8 @@ def write_results(args, teacher_record):
     shows them all, whichever process ends last)."""
     with claimed(args.work, "results"):
         arms, all_seeds = finished_runs(args.work)
-        text, seeds, cpu = folder_table(args.work, teacher_record, arms, all_seeds)
+        finished = folder_records(args.work, arms, all_seeds)
+        text, seeds, cpu = folder_table(args.work, teacher_record, finished, arms, all_seeds)
         settings = {**student_settings(args), "teacher": args.teacher}
         settings.update(teacher_epochs=args.teacher_epochs, arms=arms, seeds=seeds)
         # Between markers: the notes around the table (earlier runs) stay.
@@ -1024,9 +1025,9 @@ def write_results(args, teacher_record):
             f"Settings: `{json.dumps(settings)}` (seeds every arm finished)\n\n"
             f"{text}\n\nCPU time, all parts: {cpu / 3600:.2f} h.\n\n"
             "Each arm over the seeds it finished:\n\n"
-            f"{arm_summary(teacher_record, folder_records(args.work, arms, all_seeds))}\n\n"
+            f"{arm_summary(teacher_record, finished)}\n\n"
             "Every finished run, each against the student alone of its seed:\n\n"
-            f"{runs_table(teacher_record, folder_records(args.work, arms, all_seeds))}",
+            f"{runs_table(teacher_record, finished)}",
             results_marker(args),
             "Distillation that pays: results of benchmarks/pays.py",
             [RESULTS],

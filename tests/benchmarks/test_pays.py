@@ -514,7 +514,8 @@ def test_cpu_time_counts_every_finished_run(tmp_path, pays):
         record = {"arm": arm, "seed": seed, "test": 0.8, "val": 0.8, "cpu_seconds": 1800}
         write(tmp_path, f"{arm}_seed{seed}", record)
     teacher = {"parameters": 10, "test": 0.9, "val": 0.9, "cpu_seconds": 0}
-    _, seeds, cpu = pays.folder_table(str(tmp_path), teacher, ["alone", "kd"], [0, 1])
+    records = pays.folder_records(str(tmp_path), ["alone", "kd"], [0, 1])
+    _, seeds, cpu = pays.folder_table(str(tmp_path), teacher, records, ["alone", "kd"], [0, 1])
     assert seeds == [0] and cpu == 3 * 1800
 
 
