@@ -67,7 +67,6 @@ process made it), or the `--arms` and `--seeds` given; a run counts once
 its record (`<arm>_seed<seed>.json`) is written.
 """
 
-import contextlib
 import json
 import os
 import shutil
@@ -85,6 +84,12 @@ from _args import TRANSLATION
 from _args import int_at_least
 from _args import student_parser
 from _markdown import publish
+from _work import RecordError
+from _work import charged
+from _work import claimed
+from _work import cpu_spent
+from _work import load_record
+from _work import save_record
 
 import keras_kd
 from keras_kd.apps import recipes
@@ -276,77 +281,6 @@ def accuracy(model, x, y):
     return float(np.mean(np.argmax(logits, axis=-1) == y))
 
 
-# -- Resumable parts -----------------------------------------------------------------
-
-
-def _load_json(path):
-    """The record at `path` (a dict), `None` if there is none; exits with an
-    error naming the file if it is not a JSON object (a file truncated or
-    edited by hand), instead of a traceback from whichever part read it."""
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path) as file:
-            value = json.load(file)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        value = error
-    if not isinstance(value, dict):
-        problem = value if isinstance(value, Exception) else f"a {type(value).__name__}"
-        _error(
-            f"{path} is not a JSON object as this script writes ({problem}). Remove it "
-            "(the part it records is made again: a run's record, that run trains "
-            "again) or put back a good copy."
-        )
-    return value
-
-
-def _save_json(path, value):
-    # A temporary file of its own: two runs sharing `--work` (one per seed)
-    # may save the same record at once.
-    keras_kd.files.atomic_write(path, json.dumps(value, indent=1))
-
-
-@contextlib.contextmanager
-def claimed(work, part):
-    """Holds `part`'s lock in `work` (an advisory `flock`, released if the
-    process dies): a second process sharing `--work` waits here, then finds
-    the part done, instead of training it again into the same backup."""
-    import fcntl
-
-    with open(os.path.join(work, f".{part}.lock"), "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"{part}: another process sharing {work} is on it; waiting.", flush=True)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-LEDGER = "cpu.json"  # CPU seconds spent on each part, over every invocation.
-
-
-@contextlib.contextmanager
-def charged(work, part):
-    """Adds the CPU seconds spent inside the block to `part`'s total in the
-    ledger, also when the block is interrupted (Ctrl-C, SIGTERM: `main`
-    makes it an exit), so a resumed part's total counts every invocation."""
-    start = time.process_time()
-    try:
-        yield
-    finally:
-        with claimed(work, "ledger"):
-            ledger = _load_json(os.path.join(work, LEDGER)) or {}
-            ledger[part] = ledger.get(part, 0.0) + time.process_time() - start
-            _save_json(os.path.join(work, LEDGER), ledger)
-
-
-def cpu_spent(work, part):
-    return (_load_json(os.path.join(work, LEDGER)) or {}).get(part, 0.0)
-
-
 def teacher_batches(x, y):
     """Shuffled, augmented batches for the teacher (tf.data; its views are
     not replayed, so the teacher takes the fastest pipeline)."""
@@ -447,7 +381,7 @@ def _trained_teacher(args, data):
         mismatch = teacher_mismatch(args)
         if mismatch:
             _error(mismatch)
-        network, record = keras.saving.load_model(path, compile=False), _load_json(record_path)
+        network, record = keras.saving.load_model(path, compile=False), load_record(record_path)
     else:
         backup_dir = os.path.join(args.work, "teacher_backup")
         with charged(args.work, "teacher"):
@@ -471,8 +405,8 @@ def _trained_teacher(args, data):
                 "test": accuracy(network, x_test, y_test),
             }
             network.save(path)
-        _save_json(record_path, {**record, "cpu_seconds": cpu_spent(args.work, "teacher")})
-        record = _load_json(record_path)
+        save_record(record_path, {**record, "cpu_seconds": cpu_spent(args.work, "teacher")})
+        record = load_record(record_path)
         shutil.rmtree(backup_dir, ignore_errors=True)
     teacher = flip_averaged(network)
     if "test_plain" not in record:  # (also a teacher saved before the flip average)
@@ -483,13 +417,13 @@ def _trained_teacher(args, data):
             "val": accuracy(teacher, x_val, y_val),
             "test": accuracy(teacher, x_test, y_test),
         }
-        _save_json(record_path, record)
+        save_record(record_path, record)
     return teacher, record
 
 
 def teacher_mismatch(args):
     """Why `--work`'s teacher is not the one asked for, or `None`."""
-    record = _load_json(os.path.join(args.work, "teacher.json"))
+    record = load_record(os.path.join(args.work, "teacher.json"))
     if record is None:
         return None
     asked = {"model": args.teacher, "epochs": args.teacher_epochs}
@@ -528,7 +462,7 @@ def check_work(args):
     stale = _plain_teacher_cache(args.work)
     if stale:
         _error(stale)
-    saved = _load_json(os.path.join(args.work, STUDENTS)) or _settings_found(args.work)
+    saved = load_record(os.path.join(args.work, STUDENTS)) or _settings_found(args.work)
     if saved:
         # Folders written before --student existed trained the tiny student.
         saved = {"student": "tiny", **saved}
@@ -552,7 +486,7 @@ def bind_student_settings(args):
     start with others), checking them again under the lock."""
     with claimed(args.work, "settings"):
         check_work(args)
-        _save_json(os.path.join(args.work, STUDENTS), student_settings(args))
+        save_record(os.path.join(args.work, STUDENTS), student_settings(args))
 
 
 def _plain_teacher_cache(work):
@@ -562,7 +496,7 @@ def _plain_teacher_cache(work):
     version of this script)."""
     for cache in ("cache", "cache_mixup"):
         for file in ("manifest.json", "plan.json"):
-            written = _load_json(os.path.join(work, cache, file)) or {}
+            written = load_record(os.path.join(work, cache, file)) or {}
             name = written.get("teacher_name", FLIP_AVERAGED)
             if name != FLIP_AVERAGED:
                 return (
@@ -580,10 +514,10 @@ def _settings_found(work):
     records = [f"{arm}_seed" for arm in ARMS]
     for name in sorted(os.listdir(work)) if os.path.isdir(work) else ():
         if name.endswith(".json") and name.rsplit("seed", 1)[0] + "seed" in records:
-            found.setdefault("epochs", (_load_json(os.path.join(work, name)) or {}).get("epochs"))
+            found.setdefault("epochs", (load_record(os.path.join(work, name)) or {}).get("epochs"))
     for cache in ("cache", "cache_mixup"):
         for file in ("manifest.json", "plan.json"):
-            settings = _load_json(os.path.join(work, cache, file)) or {}
+            settings = load_record(os.path.join(work, cache, file)) or {}
             views = (settings.get("views") or {}).get("views")
             if views:
                 found.setdefault("views", views)
@@ -606,8 +540,8 @@ def cached_views(args, teacher, x, mixup):
             dtype="float16",
             top_k=None,
         )
-    if _load_json(record_path) is None:
-        _save_json(record_path, {"cpu_seconds": cpu_spent(args.work, name)})
+    if load_record(record_path) is None:
+        save_record(record_path, {"cpu_seconds": cpu_spent(args.work, name)})
     return cache
 
 
@@ -632,11 +566,11 @@ def run_arm(args, arm, seed, data, caches):
     """One (arm, seed): trained (resuming from its backup) and scored, once;
     a second process sharing `--work` waits for it, then reads its record."""
     record_path = os.path.join(args.work, f"{arm}_seed{seed}.json")
-    record = _load_json(record_path)
+    record = load_record(record_path)
     if record is not None:
         return record
     with claimed(args.work, f"{arm}_seed{seed}"):
-        return _load_json(record_path) or _run_arm(args, arm, seed, data, caches)
+        return load_record(record_path) or _run_arm(args, arm, seed, data, caches)
 
 
 def _run_arm(args, arm, seed, data, caches):
@@ -649,7 +583,7 @@ def _run_arm(args, arm, seed, data, caches):
         # Kept until the record is saved (as the teacher's).
         backup = keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)
         # A resumed fit skips the epochs done: the views must start at the next one.
-        metadata = _load_json(os.path.join(backup_dir, "training_metadata.json")) or {}
+        metadata = load_record(os.path.join(backup_dir, "training_metadata.json")) or {}
         resumed = metadata.get("epoch", 0)
         compile_args = dict(
             optimizer=optimizer(args.epochs, len(x)),
@@ -687,7 +621,7 @@ def _run_arm(args, arm, seed, data, caches):
     # The trained student, for analyses after the run (agreement with the
     # teacher, fit to its targets); saved before the record that marks it done.
     student.save(os.path.join(args.work, f"{part}.keras"))
-    _save_json(os.path.join(args.work, f"{part}.json"), record)
+    save_record(os.path.join(args.work, f"{part}.json"), record)
     shutil.rmtree(backup_dir, ignore_errors=True)
     print(
         f"{arm} seed {seed}: val {record['val']:.4f} test {record['test']:.4f} "
@@ -747,7 +681,7 @@ def table(teacher_record, records, arms, seeds):
 
 def report(args):
     """The table of what `--work` holds, without training or loading data."""
-    teacher_record = _load_json(os.path.join(args.work, "teacher.json"))
+    teacher_record = load_record(os.path.join(args.work, "teacher.json"))
     if teacher_record is None:
         _error(
             f"--report-only: no trained teacher in {args.work} yet (no teacher.json), "
@@ -841,7 +775,7 @@ def folder_records(work, arms, seeds):
         record
         for seed in seeds
         for arm in arms
-        if (record := _load_json(os.path.join(work, f"{arm}_seed{seed}.json")))
+        if (record := load_record(os.path.join(work, f"{arm}_seed{seed}.json")))
     ]
 
 
@@ -874,7 +808,7 @@ def finished_runs(work):
 def total_cpu_seconds(work, teacher_record, records):
     """CPU seconds of the teacher, the view caches and the arms' `records`."""
     caches = sum(
-        (_load_json(os.path.join(work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
+        (load_record(os.path.join(work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
         for name in ("cache", "cache_mixup")
     )
     return teacher_record["cpu_seconds"] + sum(r["cpu_seconds"] for r in records) + caches
@@ -905,7 +839,7 @@ def analyse(args):
     data it trained on: near its test accuracy means capacity, not
     overfitting, limits it).
     """
-    if _load_json(os.path.join(args.work, "teacher.json")) is None:
+    if load_record(os.path.join(args.work, "teacher.json")) is None:
         _error(f"--analyse: no trained teacher in {args.work} yet (no teacher.json).")
     network = keras.saving.load_model(os.path.join(args.work, "teacher.keras"), compile=False)
     teacher = flip_averaged(network)
@@ -928,7 +862,7 @@ def analyse(args):
             path = os.path.join(args.work, f"{part}.keras")
             # The record marks a run done: a student file without one is of a
             # run still training or killed while saving it (partial).
-            if _load_json(os.path.join(args.work, f"{part}.json")) is None:
+            if load_record(os.path.join(args.work, f"{part}.json")) is None:
                 continue
             if not os.path.exists(path):
                 notes.append(f"{arm} seed {seed}: finished without a saved student ({path})")
@@ -959,6 +893,13 @@ def analyse(args):
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        return _main(args)
+    except RecordError as error:
+        _error(str(error))
+
+
+def _main(args):
     if args.report_only:
         return report(args)
     if args.analyse:
@@ -1046,10 +987,10 @@ def record_invocation(args):
     sharing `--work` once overwrote the other's)."""
     path = os.path.join(args.work, "settings.json")
     with claimed(args.work, "settings"):
-        saved = _load_json(path)
+        saved = load_record(path)
         invocations = saved.get("invocations", [saved]) if saved else []
         entry = {**vars(args), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
-        _save_json(path, {"invocations": [*invocations, entry]})
+        save_record(path, {"invocations": [*invocations, entry]})
 
 
 def run_as_script():

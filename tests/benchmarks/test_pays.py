@@ -205,31 +205,6 @@ def test_arms_of_other_settings_are_refused_before_anything_is_written(
     pays.check_work(args)  # Training the teacher alone binds no arm settings.
 
 
-def test_runs_sharing_work_save_the_same_record_at_once(tmp_path, pays):
-    """Before: both runs wrote `<record>.json.tmp`; one renamed it away and the
-    other crashed with FileNotFoundError (seen with one run per seed)."""
-    import threading
-
-    path = str(tmp_path / "cache_mixup.json")
-    errors = []
-
-    def save(value):
-        try:
-            for _ in range(50):
-                pays._save_json(path, {"cpu_seconds": value})
-        except Exception as error:  # noqa: BLE001 (the test reports any)
-            errors.append(error)
-
-    threads = [threading.Thread(target=save, args=(value,)) for value in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert json.loads((tmp_path / "cache_mixup.json").read_text())["cpu_seconds"] in range(4)
-    assert [p.name for p in tmp_path.iterdir()] == ["cache_mixup.json"]
-
-
 # -- flip_averaged: the teacher the students learn from --------------------------------
 
 
@@ -315,15 +290,6 @@ def test_the_teacher_row_says_when_it_is_the_network_alone(pays):
 # -- Two processes sharing one --work, and resuming ------------------------------------
 
 
-def test_a_json_record_does_not_touch_another_writers_temporary_file(tmp_path, pays):
-    """Before: both processes wrote `teacher.json.tmp`; one moved the other's."""
-    (tmp_path / "teacher.json.tmp").write_text("the other process's, half written")
-    pays._save_json(str(tmp_path / "teacher.json"), {"test": 0.9})
-    assert json.loads((tmp_path / "teacher.json").read_text()) == {"test": 0.9}
-    assert (tmp_path / "teacher.json.tmp").read_text() == "the other process's, half written"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["teacher.json", "teacher.json.tmp"]
-
-
 def test_an_arm_another_process_trains_is_waited_for_not_trained_again(
     tmp_path, pays, monkeypatch, capsys
 ):
@@ -379,24 +345,6 @@ def test_settings_keep_every_invocation(tmp_path, pays):
         pays.record_invocation(pays.parse_args(["--work", str(tmp_path), *argv]))
     invocations = json.loads((tmp_path / "settings.json").read_text())["invocations"]
     assert [i["seeds"] for i in invocations] == [[0, 1, 2], [1]]
-
-
-def _burn(seconds):
-    start = time.process_time()
-    while time.process_time() - start < seconds:
-        pass
-
-
-def test_cpu_of_an_interrupted_part_is_counted_when_it_resumes(tmp_path, pays):
-    """Before: a part's record held the CPU of the invocation that finished
-    it only (the real run: a view cache of 100 minutes recorded 91 s)."""
-    with pytest.raises(KeyboardInterrupt):
-        with pays.charged(str(tmp_path), "cache"):
-            _burn(0.2)
-            raise KeyboardInterrupt
-    with pays.charged(str(tmp_path), "cache"):
-        _burn(0.1)
-    assert 0.3 <= pays.cpu_spent(str(tmp_path), "cache") < 1.0
 
 
 def test_a_teacher_killed_while_scored_resumes_from_its_last_epoch(tmp_path, pays, monkeypatch):

@@ -1,0 +1,127 @@
+"""A benchmark's work folder: the records, locks and CPU ledger that let a
+long run resume where it was killed and several processes share one folder.
+
+Every part of a run (a teacher, a cache, one arm and seed) leaves a JSON
+record when it is done; a process that finds the record reads it instead of
+making the part again. A part is made under its lock (`claimed`), so a
+second process sharing the folder waits and then reads the record; its CPU
+seconds are added to a ledger (`charged`) by every invocation that worked on
+it, so a resumed part's total counts them all.
+
+Example:
+
+    with claimed(work, "kd_seed0"):
+        record = load_record(os.path.join(work, "kd_seed0.json"))
+        if record is None:
+            with charged(work, "kd_seed0"):
+                record = train()
+            save_record(os.path.join(work, "kd_seed0.json"), record)
+"""
+
+import contextlib
+import json
+import os
+import time
+
+import keras_kd
+
+LEDGER = "cpu.json"  # CPU seconds spent on each part, over every invocation.
+
+
+class RecordError(ValueError):
+    """A record of the work folder that is not the JSON object written there."""
+
+
+def load_record(path):
+    """The record at `path`.
+
+    Args:
+        path: A `.json` file of the work folder.
+
+    Returns:
+        The dict it holds, or `None` when there is no such file.
+
+    Raises:
+        RecordError: naming the file and the fix when it is not a JSON object
+            (a file truncated, or edited by hand), instead of a traceback from
+            whichever part read it.
+    """
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as file:
+            value = json.load(file)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        value = error
+    if not isinstance(value, dict):
+        problem = value if isinstance(value, Exception) else f"a {type(value).__name__}"
+        raise RecordError(
+            f"{path} is not a JSON object as this script writes ({problem}). Remove it "
+            "(the part it records is made again: a run's record, that run trains "
+            "again) or put back a good copy."
+        )
+    return value
+
+
+def save_record(path, value):
+    """Writes the dict `value` to `path` as JSON, atomically.
+
+    Args:
+        path: A `.json` file of the work folder.
+        value: A dict of JSON values.
+    """
+    # A temporary file of its own: two processes sharing the folder (one per
+    # seed) may save the same record at once.
+    keras_kd.files.atomic_write(path, json.dumps(value, indent=1))
+
+
+@contextlib.contextmanager
+def claimed(work, part):
+    """Holds `part`'s lock in `work` for the block.
+
+    An advisory `flock` on `work/.<part>.lock`, released if the process dies:
+    a second process sharing the folder waits here (saying so), then finds
+    the part done, instead of making it again into the same backup.
+
+    Args:
+        work: The work folder.
+        part: The part's name, e.g. `"teacher"` or `"kd_seed0"`.
+    """
+    import fcntl
+
+    with open(os.path.join(work, f".{part}.lock"), "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"{part}: another process sharing {work} is on it; waiting.", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def charged(work, part):
+    """Adds the CPU seconds spent inside the block to `part`'s total in the
+    ledger, also when the block is interrupted (Ctrl-C, or a SIGTERM the
+    script turns into an exit), so a resumed part's total counts every
+    invocation. A process killed by SIGKILL loses its share.
+
+    Args:
+        work: The work folder.
+        part: The part's name.
+    """
+    start = time.process_time()
+    try:
+        yield
+    finally:
+        with claimed(work, "ledger"):
+            ledger = load_record(os.path.join(work, LEDGER)) or {}
+            ledger[part] = ledger.get(part, 0.0) + time.process_time() - start
+            save_record(os.path.join(work, LEDGER), ledger)
+
+
+def cpu_spent(work, part):
+    """CPU seconds the ledger of `work` holds for `part` (0 for none)."""
+    return (load_record(os.path.join(work, LEDGER)) or {}).get(part, 0.0)

@@ -1,0 +1,142 @@
+"""benchmarks/_work.py: the records, locks and CPU ledger of a benchmark's
+work folder, shared by several processes and resumed after a kill."""
+
+import json
+import threading
+import time
+
+import pytest
+from _paths import import_benchmark
+
+
+@pytest.fixture(scope="module")
+def work():
+    return import_benchmark("_work")
+
+
+def test_a_record_written_is_read_back_and_a_missing_one_is_none(tmp_path, work):
+    path = str(tmp_path / "kd_seed0.json")
+    assert work.load_record(path) is None
+    work.save_record(path, {"arm": "kd", "test": 0.9})
+    assert work.load_record(path) == {"arm": "kd", "test": 0.9}
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("{", "kd_seed0.json is not a JSON object as this script writes (Expecting"),
+        ("", "kd_seed0.json is not a JSON object as this script writes (Expecting value"),
+        ("[1, 2]", "kd_seed0.json is not a JSON object as this script writes (a list)"),
+        ("null", "(a NoneType)"),
+        ('"kd"', "(a str)"),
+        ("0.9", "(a float)"),
+        (b"\xff\xfe{}", "kd_seed0.json is not a JSON object as this script writes ("),
+    ],
+    ids=["truncated", "empty", "a list", "null", "a string", "a number", "not UTF-8"],
+)
+def test_a_corrupt_record_is_refused_by_name_with_the_fix(tmp_path, work, content, words):
+    path = tmp_path / "kd_seed0.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(work.RecordError) as error:
+        work.load_record(str(path))
+    assert words in str(error.value)
+    assert "Remove it (the part it records is made again" in str(error.value)
+    # Refused, not replaced: the file stays as it was for the user to look at.
+    assert path.read_bytes() == (content if isinstance(content, bytes) else content.encode())
+
+
+def test_a_record_is_a_value_error(work):
+    """Callers that catch ValueError (as for any bad input) catch it too."""
+    assert issubclass(work.RecordError, ValueError)
+
+
+def test_runs_sharing_work_save_the_same_record_at_once(tmp_path, work):
+    """Before: both runs wrote `<record>.json.tmp`; one renamed it away and the
+    other crashed with FileNotFoundError (seen with one run per seed)."""
+    path = str(tmp_path / "cache_mixup.json")
+    errors = []
+
+    def save(value):
+        try:
+            for _ in range(50):
+                work.save_record(path, {"cpu_seconds": value})
+        except Exception as error:  # noqa: BLE001 (the test reports any)
+            errors.append(error)
+
+    threads = [threading.Thread(target=save, args=(value,)) for value in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert json.loads((tmp_path / "cache_mixup.json").read_text())["cpu_seconds"] in range(4)
+    assert [p.name for p in tmp_path.iterdir()] == ["cache_mixup.json"]
+
+
+def test_a_record_does_not_touch_another_writers_temporary_file(tmp_path, work):
+    """Before: both processes wrote `teacher.json.tmp`; one moved the other's."""
+    (tmp_path / "teacher.json.tmp").write_text("the other process's, half written")
+    work.save_record(str(tmp_path / "teacher.json"), {"test": 0.9})
+    assert json.loads((tmp_path / "teacher.json").read_text()) == {"test": 0.9}
+    assert (tmp_path / "teacher.json.tmp").read_text() == "the other process's, half written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["teacher.json", "teacher.json.tmp"]
+
+
+def test_a_claimed_part_makes_the_second_claimant_wait_and_say_so(tmp_path, work, capsys):
+    order = []
+    held = threading.Event()
+
+    def first():
+        with work.claimed(str(tmp_path), "teacher"):
+            held.set()
+            time.sleep(0.3)
+            order.append("first done")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert held.wait(10), "the first claimant never held the part"
+    with work.claimed(str(tmp_path), "teacher"):
+        order.append("second in")
+    thread.join()
+    assert order == ["first done", "second in"]
+    assert f"teacher: another process sharing {tmp_path} is on it; waiting." in (
+        capsys.readouterr().out
+    )
+
+
+def test_a_claim_is_released_when_its_block_fails(tmp_path, work):
+    with pytest.raises(RuntimeError):
+        with work.claimed(str(tmp_path), "teacher"):
+            raise RuntimeError("the part failed")
+    with work.claimed(str(tmp_path), "teacher"):  # would wait forever if still held
+        pass
+
+
+def _burn(seconds):
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+
+
+def test_cpu_of_an_interrupted_part_is_counted_when_it_resumes(tmp_path, work):
+    """Before: a part's record held the CPU of the invocation that finished
+    it only (the real run: a view cache of 100 minutes recorded 91 s)."""
+    with pytest.raises(KeyboardInterrupt):
+        with work.charged(str(tmp_path), "cache"):
+            _burn(0.2)
+            raise KeyboardInterrupt
+    with work.charged(str(tmp_path), "cache"):
+        _burn(0.1)
+    assert 0.3 <= work.cpu_spent(str(tmp_path), "cache") < 1.0
+    assert work.cpu_spent(str(tmp_path), "teacher") == 0.0
+
+
+def test_a_corrupt_ledger_is_named_when_a_part_ends(tmp_path, work):
+    (tmp_path / work.LEDGER).write_text("{")
+    with pytest.raises(work.RecordError, match="cpu.json is not a JSON object"):
+        with work.charged(str(tmp_path), "cache"):
+            pass
+    assert (tmp_path / work.LEDGER).read_text() == "{"
