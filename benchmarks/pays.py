@@ -27,8 +27,11 @@ adds mixup, from its own cache):
   KL at T=1, flips, translations and mixup, from the mixup cache).
 
 Every arm: Adam, cosine decay to 0 over its epochs (`patient_schedule`),
-batch 128. Gap closed = (arm - alone) / (teacher - alone) per seed, on the
-test set; the table also gives validation accuracy.
+batch 128, from a peak learning rate of 2e-3, or, with several
+`--learning-rates`, the one of them that gives the arm its best validation
+accuracy in a shorter run (`--select-epochs`, seed 1000; `learning_rate_for`).
+Gap closed = (arm - alone) / (teacher - alone) per seed, on the test set; the
+table also gives validation accuracy.
 
 Resumable: everything lands in `--work`; the teacher trains with
 `keras.callbacks.BackupAndRestore`, the caches resume shard by shard, each
@@ -56,8 +59,11 @@ Usage:
     KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py \\
         --teacher cnn --teacher-epochs 12 --epochs 8 --views 4 --seeds 0
     # The capacity ablation: the same teacher, student_cnn (26,698 parameters):
-    KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py --student cnn \
+    KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py --student cnn \\
         --work benchmarks/_work/pays_student_cnn --seeds 0 --arms alone kd_std
+    # Each arm's learning rate chosen on the validation split (runs of 10 epochs):
+    KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py \\
+        --learning-rates 1e-3 2e-3 4e-3 --select-epochs 10 --work W
     python benchmarks/pays.py --quick                               # seconds: checks the script
 
 Writes benchmarks/RESULTS_pays.md (not with --quick): the seeds every arm in
@@ -67,6 +73,7 @@ process made it), or the `--arms` and `--seeds` given; a run counts once
 its record (`<arm>_seed<seed>.json`) is written.
 """
 
+import argparse
 import json
 import os
 import shutil
@@ -140,6 +147,22 @@ def build_parser():
     )
     parser.add_argument("--views", type=int_at_least(1), default=16, help="Cached views per image.")
     parser.add_argument(
+        "--learning-rates",
+        type=positive_float,
+        nargs="+",
+        default=[LEARNING_RATE],
+        help="Adam's peak learning rate (cosine decay to 0). One: every arm trains at it "
+        f"(default {LEARNING_RATE:g}). Several: each arm's is chosen among them on the "
+        "validation split (`learning_rate_for`).",
+    )
+    parser.add_argument(
+        "--select-epochs",
+        type=int_at_least(1),
+        default=None,
+        help="With several --learning-rates: the epochs of each selection run "
+        "(default: a tenth of --epochs, at least 1).",
+    )
+    parser.add_argument(
         "--arms",
         nargs="+",
         choices=ARMS,
@@ -173,16 +196,30 @@ DEFAULT_RUNS = {"arms": list(ARMS), "seeds": [0, 1, 2]}
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in ("arms", "seeds"):
+    for name in ("arms", "seeds", "learning_rates"):
         values = getattr(args, name)
         if values is not None and len(set(values)) != len(values):
-            parser.error(f"--{name} lists a value twice: {values}. Give each once.")
+            option = name.replace("_", "-")
+            parser.error(f"--{option} lists a value twice: {values}. Give each once.")
     if args.train_samples > 60000 - VALIDATION:
         parser.error(
             f"--train-samples must be at most {60000 - VALIDATION:,}: the last "
             f"{VALIDATION:,} training images are the validation split. Received: "
             f"{args.train_samples}"
         )
+    if len(args.learning_rates) == 1 and args.select_epochs is not None:
+        parser.error(
+            f"--select-epochs {args.select_epochs} was given with one learning rate "
+            f"({args.learning_rates[0]:g}): there is nothing to select. Give two or more "
+            "--learning-rates, or drop --select-epochs."
+        )
+    if args.select_epochs is not None and args.select_epochs > args.epochs:
+        parser.error(
+            f"--select-epochs {args.select_epochs} is more than --epochs {args.epochs}: "
+            "a selection run is meant to be a shorter one. Give at most --epochs."
+        )
+    if len(args.learning_rates) > 1 and args.select_epochs is None:
+        args.select_epochs = max(1, args.epochs // 10)
     if args.quick:
         changed = [
             f"--{name.replace('_', '-')}"
@@ -210,6 +247,20 @@ def parse_args(argv=None):
 def _error(message):
     """`pays.py: error: message` (with the usage) and exit status 2."""
     build_parser().error(message)
+
+
+def positive_float(text):
+    """An argparse `type`: a finite float > 0 (a learning rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0. Received: {text!r}")
+    return value
+
+
+positive_float.__name__ = "number > 0"
 
 
 # -- Models ------------------------------------------------------------------------
@@ -271,9 +322,9 @@ def view_augmentation(seed, mixup=False):
     return layers
 
 
-def optimizer(epochs, samples):
+def optimizer(epochs, samples, learning_rate=LEARNING_RATE):
     steps = -(-samples // BATCH)
-    return keras.optimizers.Adam(recipes.patient_schedule(LEARNING_RATE, epochs, steps))
+    return keras.optimizers.Adam(recipes.patient_schedule(learning_rate, epochs, steps))
 
 
 def accuracy(model, x, y):
@@ -437,6 +488,8 @@ def teacher_mismatch(args):
 
 
 STUDENTS = "students.json"  # The settings every arm of --work trains with.
+# The settings of a folder written before they were options.
+OLDER_FOLDERS = {"student": "tiny", "learning_rates": [LEARNING_RATE], "select_epochs": None}
 
 
 def student_settings(args):
@@ -445,6 +498,8 @@ def student_settings(args):
         "views": args.views,
         "train_samples": args.train_samples,
         "student": args.student,
+        "learning_rates": args.learning_rates,
+        "select_epochs": args.select_epochs,
     }
 
 
@@ -464,8 +519,9 @@ def check_work(args):
         _error(stale)
     saved = load_record(os.path.join(args.work, STUDENTS)) or _settings_found(args.work)
     if saved:
-        # Folders written before --student existed trained the tiny student.
-        saved = {"student": "tiny", **saved}
+        # Folders written before --student and --learning-rates existed
+        # trained the tiny student at LEARNING_RATE.
+        saved = {**OLDER_FOLDERS, **saved}
     if saved and any(
         saved.get(key, value) != value for key, value in student_settings(args).items()
     ):
@@ -576,44 +632,14 @@ def run_arm(args, arm, seed, data, caches):
 def _run_arm(args, arm, seed, data, caches):
     (x, y), (x_val, y_val), (x_test, y_test) = data
     part = f"{arm}_seed{seed}"
-    backup_dir = os.path.join(args.work, f"{part}_backup")
+    rate = learning_rate_for(args, arm, data, caches)
     with charged(args.work, part):
-        keras.utils.set_random_seed(seed)
-        student = make_student(args.student)
-        # Kept until the record is saved (as the teacher's).
-        backup = keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)
-        # A resumed fit skips the epochs done: the views must start at the next one.
-        metadata = load_record(os.path.join(backup_dir, "training_metadata.json")) or {}
-        resumed = metadata.get("epoch", 0)
-        compile_args = dict(
-            optimizer=optimizer(args.epochs, len(x)),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        )
-        if arm == "alone":
-            student.compile(**compile_args)
-            batches = keras_kd.views.ViewBatches(
-                x,
-                y,
-                view_augmentation(seed=0),
-                views=args.views,
-                seed=0,
-                batch_size=BATCH,
-                shuffle=True,
-                shuffle_seed=seed,
-                initial_epoch=resumed,
-            )
-            student.fit(batches, epochs=args.epochs, verbose=2, callbacks=[backup])
-        else:
-            cache = caches["mixup" if arm == "fm" else "plain"]
-            distiller = distiller_for(arm, cache, student)
-            distiller.compile(**compile_args)
-            batches = cache.dataset(x, y, batch_size=BATCH, shuffle=True, seed=seed)
-            batches.set_epoch(resumed)
-            distiller.fit(batches, epochs=args.epochs, verbose=2, callbacks=[backup])
+        student = _fit_student(args, part, arm, seed, args.epochs, rate, (x, y), caches)
         record = {
             "arm": arm,
             "seed": seed,
             "epochs": args.epochs,
+            "learning_rate": rate,
             "val": accuracy(student, x_val, y_val),
             "test": accuracy(student, x_test, y_test),
         }
@@ -622,13 +648,160 @@ def _run_arm(args, arm, seed, data, caches):
     # teacher, fit to its targets); saved before the record that marks it done.
     student.save(os.path.join(args.work, f"{part}.keras"))
     save_record(os.path.join(args.work, f"{part}.json"), record)
-    shutil.rmtree(backup_dir, ignore_errors=True)
+    shutil.rmtree(os.path.join(args.work, f"{part}_backup"), ignore_errors=True)
     print(
         f"{arm} seed {seed}: val {record['val']:.4f} test {record['test']:.4f} "
         f"({record['cpu_seconds']:.0f} CPU s)",
         flush=True,
     )
     return record
+
+
+def _fit_student(args, part, arm, seed, epochs, learning_rate, train, caches):
+    """A new student trained as `arm` for `epochs` at the peak `learning_rate`,
+    resuming from `part`'s backup (kept until the caller's record is saved,
+    as the teacher's)."""
+    x, y = train
+    backup_dir = os.path.join(args.work, f"{part}_backup")
+    keras.utils.set_random_seed(seed)
+    student = make_student(args.student)
+    backup = keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)
+    # A resumed fit skips the epochs done: the views must start at the next one.
+    metadata = load_record(os.path.join(backup_dir, "training_metadata.json")) or {}
+    resumed = metadata.get("epoch", 0)
+    compile_args = dict(
+        optimizer=optimizer(epochs, len(x), learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    if arm == "alone":
+        student.compile(**compile_args)
+        batches = keras_kd.views.ViewBatches(
+            x,
+            y,
+            view_augmentation(seed=0),
+            views=args.views,
+            seed=0,
+            batch_size=BATCH,
+            shuffle=True,
+            shuffle_seed=seed,
+            initial_epoch=resumed,
+        )
+        student.fit(batches, epochs=epochs, verbose=2, callbacks=[backup])
+    else:
+        cache = caches["mixup" if arm == "fm" else "plain"]
+        distiller = distiller_for(arm, cache, student)
+        distiller.compile(**compile_args)
+        batches = cache.dataset(x, y, batch_size=BATCH, shuffle=True, seed=seed)
+        batches.set_epoch(resumed)
+        distiller.fit(batches, epochs=epochs, verbose=2, callbacks=[backup])
+    return student
+
+
+# -- Choosing each arm's learning rate -------------------------------------------------
+
+# The seed of the selection runs: none of the reported runs', so no reported
+# student is the one its learning rate was chosen on.
+SELECTION_SEED = 1000
+
+
+def learning_rate_for(args, arm, data, caches):
+    """The peak learning rate `arm` trains at.
+
+    With one `--learning-rates`, that one. With several, the one whose
+    selection run reaches the highest validation accuracy (the first listed
+    on a tie): a run of `--select-epochs` epochs (its own cosine schedule),
+    seed `SELECTION_SEED`, on the training split, one per rate. Each is a
+    part of `--work` as a reported run is (`select_<arm>_lr<rate>.json`),
+    made once and resumed after a kill.
+
+    Args:
+        args: The parsed arguments.
+        arm: One of `ARMS`.
+        data: `((x, y), (x_val, y_val), (x_test, y_test))`.
+        caches: The view caches, as for `run_arm`.
+
+    Returns:
+        A float.
+    """
+    if len(args.learning_rates) == 1:
+        return args.learning_rates[0]
+    records = [selection_run(args, arm, rate, data, caches) for rate in args.learning_rates]
+    best = max(records, key=lambda record: record["val"])  # max keeps the first of equals
+    scores = ", ".join(f"{r['learning_rate']:g}: {100 * r['val']:.2f}%" for r in records)
+    print(f"{arm}: learning rate {best['learning_rate']:g} (validation {scores})", flush=True)
+    return best["learning_rate"]
+
+
+def selection_part(arm, rate):
+    return f"select_{arm}_lr{rate:g}"
+
+
+def selection_run(args, arm, rate, data, caches):
+    """The record of `arm`'s selection run at `rate`, trained once."""
+    (x, y), (x_val, y_val), _ = data
+    part = selection_part(arm, rate)
+    path = os.path.join(args.work, f"{part}.json")
+    with claimed(args.work, part):
+        record = load_record(path)
+        if record is not None:
+            return record
+        with charged(args.work, part):
+            epochs = args.select_epochs
+            student = _fit_student(args, part, arm, SELECTION_SEED, epochs, rate, (x, y), caches)
+            record = {
+                "arm": arm,
+                "learning_rate": rate,
+                "epochs": epochs,
+                "seed": SELECTION_SEED,
+                "val": accuracy(student, x_val, y_val),
+            }
+        record["cpu_seconds"] = cpu_spent(args.work, part)
+        save_record(path, record)
+        shutil.rmtree(os.path.join(args.work, f"{part}_backup"), ignore_errors=True)
+    return record
+
+
+def selection_table(work):
+    """The selection runs `work` holds, as a Markdown table (`""` for none).
+
+    Returns:
+        One row per arm (in `ARMS` order): the validation accuracy at each
+        learning rate tried, the chosen one in bold.
+    """
+    found = {}
+    for name in sorted(os.listdir(work)) if os.path.isdir(work) else ():
+        if name.startswith("select_") and name.endswith(".json"):
+            record = load_record(os.path.join(work, name))
+            found.setdefault(record["arm"], []).append(record)
+    if not found:
+        return ""
+    rates = sorted({r["learning_rate"] for records in found.values() for r in records})
+    epochs = sorted({r["epochs"] for records in found.values() for r in records})
+    lines = [
+        f"| arm | {' | '.join(f'{rate:g}' for rate in rates)} |",
+        "|---|" + "---:|" * len(rates),
+    ]
+    for arm in ARMS:
+        by_rate = {r["learning_rate"]: r["val"] for r in found.get(arm, ())}
+        if not by_rate:
+            continue
+        best = max(by_rate.values())
+        cells = [
+            ""
+            if rate not in by_rate
+            else (
+                f"**{100 * by_rate[rate]:.2f}**"
+                if by_rate[rate] == best
+                else f"{100 * by_rate[rate]:.2f}"
+            )
+            for rate in rates
+        ]
+        lines.append(f"| {arm} | {' | '.join(cells)} |")
+    caption = (
+        f"Validation accuracy (%) of each arm's selection runs ({', '.join(map(str, epochs))} "
+        f"epochs, seed {SELECTION_SEED}) by peak learning rate; in bold the one its runs train at."
+    )
+    return caption + "\n\n" + "\n".join(lines)
 
 
 # -- The table -------------------------------------------------------------------------
@@ -693,6 +866,9 @@ def report(args):
     print(text)
     print(arm_summary(teacher_record, finished))
     print(runs_table(teacher_record, finished))
+    selection = selection_table(args.work)
+    if selection:
+        print(selection)
     print(
         f"Seeds finished by every arm: {seeds}; CPU time of the parts finished: {cpu / 3600:.2f} h"
     )
@@ -806,12 +982,19 @@ def finished_runs(work):
 
 
 def total_cpu_seconds(work, teacher_record, records):
-    """CPU seconds of the teacher, the view caches and the arms' `records`."""
+    """CPU seconds of the teacher, the view caches, the learning-rate
+    selection runs and the arms' `records`."""
     caches = sum(
         (load_record(os.path.join(work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
         for name in ("cache", "cache_mixup")
     )
-    return teacher_record["cpu_seconds"] + sum(r["cpu_seconds"] for r in records) + caches
+    selection = sum(
+        (load_record(os.path.join(work, name)) or {}).get("cpu_seconds", 0.0)
+        for name in sorted(os.listdir(work))
+        if name.startswith("select_") and name.endswith(".json")
+    )
+    runs = sum(r["cpu_seconds"] for r in records)
+    return teacher_record["cpu_seconds"] + runs + caches + selection
 
 
 def kl_to_teacher(teacher_logits, student_logits):
@@ -968,7 +1151,8 @@ def write_results(args, teacher_record):
             "Each arm over the seeds it finished:\n\n"
             f"{arm_summary(teacher_record, finished)}\n\n"
             "Every finished run, each against the student alone of its seed:\n\n"
-            f"{runs_table(teacher_record, finished)}",
+            f"{runs_table(teacher_record, finished)}"
+            + (f"\n\n{selection}" if (selection := selection_table(args.work)) else ""),
             results_marker(args),
             "Distillation that pays: results of benchmarks/pays.py",
             [RESULTS],

@@ -132,6 +132,26 @@ def test_a_saved_teacher_of_other_settings_is_refused(tmp_path, pays, capsys, ar
         (["--quick", "--views", "4"], "but --views was given too"),
         (["--teacher-only", "--report-only"], "not allowed with argument --teacher-only"),
         (["--analyse", "--report-only"], "not allowed with argument --analyse"),
+        (["--learning-rates", "0"], "argument --learning-rates: must be a number > 0. Received"),
+        (
+            ["--learning-rates", "-0.001"],
+            "--learning-rates: must be a number > 0. Received: '-0.001'",
+        ),
+        (["--learning-rates", "nan"], "--learning-rates: must be a number > 0. Received: 'nan'"),
+        (["--learning-rates", "inf"], "--learning-rates: must be a number > 0. Received: 'inf'"),
+        (["--learning-rates", "fast"], "--learning-rates: must be a number > 0"),
+        (["--learning-rates"], "argument --learning-rates: expected at least one argument"),
+        (
+            ["--learning-rates", "1e-3", "0.001"],
+            "--learning-rates lists a value twice: [0.001, 0.001]",
+        ),
+        (["--select-epochs", "0"], "argument --select-epochs: must be an int >= 1"),
+        # Before the check, silently ignored: one rate, nothing selected.
+        (["--select-epochs", "5"], "there is nothing to select. Give two or more"),
+        (
+            ["--learning-rates", "1e-3", "2e-3", "--epochs", "10", "--select-epochs", "20"],
+            "--select-epochs 20 is more than --epochs 10",
+        ),
     ],
 )
 def test_hostile_arguments(tmp_path, pays, capsys, argv, words):
@@ -189,6 +209,17 @@ def test_work_that_is_a_file_is_refused(tmp_path, pays, capsys, extra):
             {"kd_seed0.json": {"arm": "kd", "seed": 0, "epochs": 100}},
             ["--student", "cnn"],
             "--student tiny there, cnn now",
+        ),
+        # A folder of the version before --learning-rates trained at 2e-3.
+        (
+            {"students.json": {"epochs": 100, "views": 16, "train_samples": 55000}},
+            ["--learning-rates", "1e-3", "2e-3"],
+            "--learning-rates [0.002] there, [0.001, 0.002] now, --select-epochs None there",
+        ),
+        (
+            {"kd_seed0.json": {"arm": "kd", "seed": 0, "epochs": 100}},
+            ["--learning-rates", "1e-3"],
+            "--learning-rates [0.002] there, [0.001] now",
         ),
     ],
 )
@@ -570,3 +601,114 @@ def test_a_corrupt_record_is_named_not_a_traceback(tmp_path, pays, capsys, conte
     (tmp_path / "kd_seed0.json").write_text(content)
     message = refused(capsys, lambda: pays.main(["--work", str(tmp_path), "--report-only"]))
     assert words in message and "Remove it" in message
+
+
+# -- Each arm's learning rate, chosen on the validation split ---------------------------
+
+
+def _selection_args(pays, tmp_path, *rates):
+    rates = [str(rate) for rate in rates]
+    return pays.parse_args(["--work", str(tmp_path), "--learning-rates", *rates])
+
+
+@pytest.fixture
+def fake_training(pays, monkeypatch):
+    """`_fit_student` and `accuracy` replaced: a student is its learning rate,
+    and its validation accuracy `SCORES[rate]`; the calls are recorded."""
+    calls = []
+    scores = {1e-3: 0.80, 2e-3: 0.85, 4e-3: 0.85}
+
+    def fit(args, part, arm, seed, epochs, rate, train, caches):
+        calls.append((part, seed, epochs, rate))
+        return rate
+
+    monkeypatch.setattr(pays, "_fit_student", fit)
+    monkeypatch.setattr(pays, "accuracy", lambda student, x, y: scores[student])
+    return calls
+
+
+def test_the_rate_of_the_best_validation_run_is_chosen_the_first_on_a_tie(
+    tmp_path, pays, fake_training, capsys
+):
+    args = _selection_args(pays, tmp_path, 1e-3, 2e-3, 4e-3)
+    assert args.select_epochs == 10  # a tenth of the default 100 epochs
+    data = ((np.zeros(4), np.zeros(4)),) * 3
+    assert pays.learning_rate_for(args, "kd", data, None) == 2e-3
+    assert fake_training == [
+        ("select_kd_lr0.001", pays.SELECTION_SEED, 10, 1e-3),
+        ("select_kd_lr0.002", pays.SELECTION_SEED, 10, 2e-3),
+        ("select_kd_lr0.004", pays.SELECTION_SEED, 10, 4e-3),
+    ]
+    assert "kd: learning rate 0.002 (validation 0.001: 80.00%, 0.002: 85.00%" in (
+        capsys.readouterr().out
+    )
+    # Made once: a second call (another seed, a resumed run) reads the records.
+    assert pays.learning_rate_for(args, "kd", data, None) == 2e-3
+    assert len(fake_training) == 3
+    record = json.loads((tmp_path / "select_kd_lr0.002.json").read_text())
+    assert record["val"] == 0.85 and record["epochs"] == 10 and "test" not in record
+
+
+def test_one_rate_trains_no_selection_run(tmp_path, pays, fake_training):
+    args = _selection_args(pays, tmp_path, 3e-3)
+    assert pays.learning_rate_for(args, "kd", None, None) == 3e-3
+    assert fake_training == [] and args.select_epochs is None
+
+
+def test_a_selection_killed_midway_trains_only_the_rates_left(
+    tmp_path, pays, fake_training, monkeypatch
+):
+    args = _selection_args(pays, tmp_path, 1e-3, 2e-3)
+    data = ((np.zeros(4), np.zeros(4)),) * 3
+    done = {"arm": "alone", "learning_rate": 1e-3, "epochs": 10, "seed": 1000, "val": 0.9}
+    write(tmp_path, "select_alone_lr0.001", {**done, "cpu_seconds": 5})
+    assert pays.learning_rate_for(args, "alone", data, None) == 1e-3
+    assert [call[0] for call in fake_training] == ["select_alone_lr0.002"]
+
+
+def test_each_run_records_the_rate_it_trained_at(tmp_path, pays, fake_training, monkeypatch):
+    class Student:
+        def save(self, path):
+            pass
+
+    args = _selection_args(pays, tmp_path, 1e-3, 2e-3)
+    monkeypatch.setattr(pays, "_fit_student", lambda *a: fake_training.append(a[1]) or Student())
+    monkeypatch.setattr(pays, "accuracy", lambda student, x, y: 0.85)
+    write(tmp_path, "select_kd_lr0.001", {"arm": "kd", "learning_rate": 1e-3, "val": 0.8})
+    write(tmp_path, "select_kd_lr0.002", {"arm": "kd", "learning_rate": 2e-3, "val": 0.9})
+    data = ((np.zeros(4), np.zeros(4)),) * 3
+    record = pays.run_arm(args, "kd", 0, data, None)
+    assert record["learning_rate"] == 2e-3 and fake_training == ["kd_seed0"]
+
+
+def test_the_selection_table_bolds_each_arms_choice_and_its_cpu_counts(tmp_path, pays):
+    assert pays.selection_table(str(tmp_path)) == ""
+    for arm, rate, val in (("alone", 1e-3, 0.8), ("alone", 2e-3, 0.82), ("kd", 1e-3, 0.84)):
+        record = {"arm": arm, "learning_rate": rate, "epochs": 10, "val": val, "cpu_seconds": 60}
+        write(tmp_path, pays.selection_part(arm, rate), record)
+    text = pays.selection_table(str(tmp_path))
+    assert "(10 epochs, seed 1000)" in text
+    assert "| arm | 0.001 | 0.002 |" in text
+    assert "| alone | 80.00 | **82.00** |" in text
+    assert "| kd | **84.00** |  |" in text
+    teacher = {"parameters": 10, "test": 0.9, "val": 0.9, "cpu_seconds": 0}
+    _, _, cpu = pays.folder_table(str(tmp_path), teacher, [], [], [])
+    assert cpu == 3 * 60
+
+
+@pytest.mark.slow
+def test_a_quick_run_chooses_each_arms_rate_and_trains_at_it(tmp_path, pays):
+    """The real thing, in seconds: two rates for two arms, then their runs."""
+    argv = ["--work", str(tmp_path), "--quick", "--arms", "alone", "kd"]
+    pays.main([*argv, "--learning-rates", "1e-3", "5e-3"])
+    work = tmp_path / "quick"
+    chosen = {}
+    for arm in ("alone", "kd"):
+        scores = {
+            rate: json.loads((work / f"select_{arm}_lr{rate}.json").read_text())["val"]
+            for rate in ("0.001", "0.005")
+        }
+        chosen[arm] = float(max(scores, key=scores.get))  # first on a tie, as the script
+        record = json.loads((work / f"{arm}_seed0.json").read_text())
+        assert record["learning_rate"] == chosen[arm]
+    assert not list(work.glob("*_backup"))
