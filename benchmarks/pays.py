@@ -201,6 +201,14 @@ def parse_args(argv=None):
         if values is not None and len(set(values)) != len(values):
             option = name.replace("_", "-")
             parser.error(f"--{option} lists a value twice: {values}. Give each once.")
+    named = {}  # A selection run's file (`selection_part`) names its rate with :g.
+    for rate in args.learning_rates:
+        if (other := named.setdefault(f"{rate:g}", rate)) != rate:
+            parser.error(
+                f"--learning-rates {other!r} and {rate!r} are the same to 6 significant "
+                f"digits ({rate:g}), which name their selection runs and the tables. Give "
+                "rates that differ within 6 digits."
+            )
     if args.train_samples > 60000 - VALIDATION:
         parser.error(
             f"--train-samples must be at most {60000 - VALIDATION:,}: the last "

@@ -145,6 +145,12 @@ def test_a_saved_teacher_of_other_settings_is_refused(tmp_path, pays, capsys, ar
             ["--learning-rates", "1e-3", "0.001"],
             "--learning-rates lists a value twice: [0.001, 0.001]",
         ),
+        # Before: both named select_kd_lr0.001.json; the second read the first's
+        # record, and one rate was never tried.
+        (
+            ["--learning-rates", "1e-3", "1.0000001e-3"],
+            "--learning-rates 0.001 and 0.0010000001 are the same to 6 significant digits",
+        ),
         (["--select-epochs", "0"], "argument --select-epochs: must be an int >= 1"),
         # Before the check, silently ignored: one rate, nothing selected.
         (["--select-epochs", "5"], "there is nothing to select. Give two or more"),
