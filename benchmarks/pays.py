@@ -209,6 +209,21 @@ def parse_args(argv=None):
                 f"digits ({rate:g}), which name their selection runs and the tables. Give "
                 "rates that differ within 6 digits."
             )
+    if args.quick:  # First: the checks below see the epochs it sets.
+        changed = [
+            f"--{name.replace('_', '-')}"
+            for name in QUICK
+            if getattr(args, name) != parser.get_default(name)
+        ]
+        if changed:
+            sets = ", ".join(f"--{name.replace('_', '-')}" for name in QUICK)
+            parser.error(
+                f"--quick sets {sets} itself, but {', '.join(changed)} was given too. "
+                "Drop one or the other."
+            )
+        for name, value in QUICK.items():
+            setattr(args, name, value)
+        args.work = os.path.join(args.work, "quick")
     if args.train_samples > 60000 - VALIDATION:
         parser.error(
             f"--train-samples must be at most {60000 - VALIDATION:,}: the last "
@@ -228,21 +243,6 @@ def parse_args(argv=None):
         )
     if len(args.learning_rates) > 1 and args.select_epochs is None:
         args.select_epochs = max(1, args.epochs // 10)
-    if args.quick:
-        changed = [
-            f"--{name.replace('_', '-')}"
-            for name in QUICK
-            if getattr(args, name) != parser.get_default(name)
-        ]
-        if changed:
-            sets = ", ".join(f"--{name.replace('_', '-')}" for name in QUICK)
-            parser.error(
-                f"--quick sets {sets} itself, but {', '.join(changed)} was given too. "
-                "Drop one or the other."
-            )
-        for name, value in QUICK.items():
-            setattr(args, name, value)
-        args.work = os.path.join(args.work, "quick")
     args.runs_given = [name for name in DEFAULT_RUNS if getattr(args, name) is not None]
     for name, value in DEFAULT_RUNS.items():
         if getattr(args, name) is None:

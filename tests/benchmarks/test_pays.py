@@ -158,6 +158,11 @@ def test_a_saved_teacher_of_other_settings_is_refused(tmp_path, pays, capsys, ar
             ["--learning-rates", "1e-3", "2e-3", "--epochs", "10", "--select-epochs", "20"],
             "--select-epochs 20 is more than --epochs 10",
         ),
+        # Before: compared with the default 100 epochs, then --quick set 2.
+        (
+            ["--quick", "--learning-rates", "1e-3", "2e-3", "--select-epochs", "5"],
+            "--select-epochs 5 is more than --epochs 2",
+        ),
     ],
 )
 def test_hostile_arguments(tmp_path, pays, capsys, argv, words):
@@ -653,6 +658,13 @@ def test_the_rate_of_the_best_validation_run_is_chosen_the_first_on_a_tie(
     assert len(fake_training) == 3
     record = json.loads((tmp_path / "select_kd_lr0.002.json").read_text())
     assert record["val"] == 0.85 and record["epochs"] == 10 and "test" not in record
+
+
+def test_quick_selection_runs_are_a_tenth_of_its_epochs(tmp_path, pays):
+    """Before: a tenth of the default 100 epochs, taken before --quick set 2:
+    selection runs of 10 epochs for student runs of 2."""
+    args = pays.parse_args(["--work", str(tmp_path), "--quick", "--learning-rates", "1", "2"])
+    assert (args.epochs, args.select_epochs) == (2, 1)
 
 
 def test_one_rate_trains_no_selection_run(tmp_path, pays, fake_training):
