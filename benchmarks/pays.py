@@ -744,13 +744,50 @@ def selection_part(arm, rate):
     return f"select_{arm}_lr{rate:g}"
 
 
+SELECTION_KEYS = ("arm", "learning_rate", "epochs", "val")
+
+
+def selection_record(path, epochs=None):
+    """The record of the selection run at `path` (`None` when there is none).
+
+    Args:
+        path: `select_<arm>_lr<rate>.json` in the work folder.
+        epochs: The folder's `--select-epochs`, or `None` not to check them.
+
+    Raises:
+        RecordError: naming the file and the fix when it lacks one of
+            `SELECTION_KEYS`, or records another arm, rate or (when given)
+            epochs than its name and the folder say, instead of a KeyError
+            or another arm's score read as this one's.
+    """
+    record = load_record(path)
+    if record is None:
+        return None
+    missing = [key for key in SELECTION_KEYS if key not in record]
+    arm, rate = record.get("arm"), record.get("learning_rate")
+    if missing:
+        problem = "no " + ", ".join(map(repr, missing))
+    elif not isinstance(rate, (int, float)) or (
+        f"{selection_part(arm, rate)}.json" != os.path.basename(path)
+    ):
+        problem = f"the run of {arm!r} at {rate!r}"
+    elif epochs is not None and record["epochs"] != epochs:
+        problem = f"a run of {record['epochs']} epochs, not --select-epochs {epochs}"
+    else:
+        return record
+    raise RecordError(
+        f"{path} does not record the selection run its name says ({problem}). Remove it "
+        "(that selection run trains again) or put back a good copy."
+    )
+
+
 def selection_run(args, arm, rate, data, caches):
     """The record of `arm`'s selection run at `rate`, trained once."""
     (x, y), (x_val, y_val), _ = data
     part = selection_part(arm, rate)
     path = os.path.join(args.work, f"{part}.json")
     with claimed(args.work, part):
-        record = load_record(path)
+        record = selection_record(path, args.select_epochs)
         if record is not None:
             return record
         with charged(args.work, part):
@@ -779,7 +816,7 @@ def selection_table(work):
     found = {}
     for name in sorted(os.listdir(work)) if os.path.isdir(work) else ():
         if name.startswith("select_") and name.endswith(".json"):
-            record = load_record(os.path.join(work, name))
+            record = selection_record(os.path.join(work, name))
             found.setdefault(record["arm"], []).append(record)
     if not found:
         return ""

@@ -684,6 +684,45 @@ def test_a_selection_killed_midway_trains_only_the_rates_left(
     assert [call[0] for call in fake_training] == ["select_alone_lr0.002"]
 
 
+KD_AT_1E_3 = {"arm": "kd", "learning_rate": 1e-3, "epochs": 10, "val": 0.99}
+
+
+@pytest.mark.parametrize(
+    "record, words",
+    [
+        # Before: KeyError 'val', a traceback from learning_rate_for or the table.
+        ({"arm": "kd", "learning_rate": 1e-3, "epochs": 10}, "(no 'val')"),
+        ({}, "(no 'arm', 'learning_rate', 'epochs', 'val')"),
+        # Before: another arm's (or rate's) record was read as this one's, and
+        # learning_rate_for chose 0.004, a rate not among --learning-rates.
+        ({**KD_AT_1E_3, "arm": "alone"}, "(the run of 'alone' at 0.001)"),
+        ({**KD_AT_1E_3, "learning_rate": 4e-3}, "(the run of 'kd' at 0.004)"),
+        ({**KD_AT_1E_3, "learning_rate": "fast"}, "(the run of 'kd' at 'fast')"),
+        ({**KD_AT_1E_3, "epochs": 5}, "(a run of 5 epochs, not --select-epochs 10)"),
+    ],
+    ids=["no val", "empty", "another arm", "another rate", "rate not a number", "epochs"],
+)
+def test_a_selection_record_not_of_its_run_is_named_not_used(
+    tmp_path, pays, fake_training, capsys, record, words
+):
+    path = tmp_path / "select_kd_lr0.001.json"
+    path.write_text(json.dumps(record))
+    args = _selection_args(pays, tmp_path, 1e-3, 2e-3)
+    with pytest.raises(pays.RecordError) as error:
+        pays.learning_rate_for(args, "kd", ((np.zeros(4), np.zeros(4)),) * 3, None)
+    message = str(error.value)
+    assert f"{path} does not record the selection run its name says {words}" in message
+    assert "Remove it (that selection run trains again)" in message
+    assert fake_training == [] and path.read_text() == json.dumps(record)
+    teacher = {"model": "bn", "epochs": 1, "test": 0.9, "val": 0.9, "parameters": 10}
+    write(tmp_path, "teacher", {**teacher, "cpu_seconds": 0})
+    argv = ["--work", str(tmp_path), "--report-only"]
+    if words.startswith("(a run of"):  # The table does not know the folder's --select-epochs.
+        assert "| kd | **99.00** |" in pays.main(argv) + capsys.readouterr().out
+    else:
+        assert words in refused(capsys, lambda: pays.main(argv))
+
+
 def test_each_run_records_the_rate_it_trained_at(tmp_path, pays, fake_training, monkeypatch):
     class Student:
         def save(self, path):
@@ -692,8 +731,9 @@ def test_each_run_records_the_rate_it_trained_at(tmp_path, pays, fake_training, 
     args = _selection_args(pays, tmp_path, 1e-3, 2e-3)
     monkeypatch.setattr(pays, "_fit_student", lambda *a: fake_training.append(a[1]) or Student())
     monkeypatch.setattr(pays, "accuracy", lambda student, x, y: 0.85)
-    write(tmp_path, "select_kd_lr0.001", {"arm": "kd", "learning_rate": 1e-3, "val": 0.8})
-    write(tmp_path, "select_kd_lr0.002", {"arm": "kd", "learning_rate": 2e-3, "val": 0.9})
+    for rate, val in ((1e-3, 0.8), (2e-3, 0.9)):
+        record = {"arm": "kd", "learning_rate": rate, "epochs": 10, "val": val}
+        write(tmp_path, pays.selection_part("kd", rate), record)
     data = ((np.zeros(4), np.zeros(4)),) * 3
     record = pays.run_arm(args, "kd", 0, data, None)
     assert record["learning_rate"] == 2e-3 and fake_training == ["kd_seed0"]
