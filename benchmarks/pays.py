@@ -822,6 +822,8 @@ def selection_table(work):
         return ""
     rates = sorted({r["learning_rate"] for records in found.values() for r in records})
     epochs = sorted({r["epochs"] for records in found.values() for r in records})
+    # Ties go to the first of the folder's --learning-rates, as in learning_rate_for.
+    listed = (load_record(os.path.join(work, STUDENTS)) or {}).get("learning_rates") or []
     lines = [
         f"| arm | {' | '.join(f'{rate:g}' for rate in rates)} |",
         "|---|" + "---:|" * len(rates),
@@ -830,21 +832,21 @@ def selection_table(work):
         by_rate = {r["learning_rate"]: r["val"] for r in found.get(arm, ())}
         if not by_rate:
             continue
-        best = max(by_rate.values())
+        order = sorted(by_rate, key=lambda r: (listed.index(r) if r in listed else len(listed), r))
+        best = max(order, key=by_rate.get)  # max keeps the first of equals
         cells = [
             ""
             if rate not in by_rate
             else (
-                f"**{100 * by_rate[rate]:.2f}**"
-                if by_rate[rate] == best
-                else f"{100 * by_rate[rate]:.2f}"
+                f"**{100 * by_rate[rate]:.2f}**" if rate == best else f"{100 * by_rate[rate]:.2f}"
             )
             for rate in rates
         ]
         lines.append(f"| {arm} | {' | '.join(cells)} |")
     caption = (
         f"Validation accuracy (%) of each arm's selection runs ({', '.join(map(str, epochs))} "
-        f"epochs, seed {SELECTION_SEED}) by peak learning rate; in bold the one its runs train at."
+        f"epochs, seed {SELECTION_SEED}) by peak learning rate; in bold the one its runs train "
+        "at (the first of --learning-rates on a tie)."
     )
     return caption + "\n\n" + "\n".join(lines)
 

@@ -754,6 +754,18 @@ def test_the_selection_table_bolds_each_arms_choice_and_its_cpu_counts(tmp_path,
     assert cpu == 3 * 60
 
 
+def test_the_selection_table_bolds_the_rate_chosen_on_a_tie_only(tmp_path, pays, fake_training):
+    """Before: both tied rates in bold, under "in bold the one its runs train at"
+    (validation accuracies are multiples of 1/5,000: ties happen)."""
+    args = _selection_args(pays, tmp_path, 4e-3, 2e-3, 1e-3)  # 2e-3 and 4e-3 tie
+    pays.bind_student_settings(args)
+    data = ((np.zeros(4), np.zeros(4)),) * 3
+    assert pays.learning_rate_for(args, "kd", data, None) == 4e-3
+    text = pays.selection_table(str(tmp_path))
+    assert "| kd | 80.00 | 85.00 | **85.00** |" in text
+    assert "the first of --learning-rates on a tie" in text
+
+
 @pytest.mark.slow
 def test_a_quick_run_chooses_each_arms_rate_and_trains_at_it(tmp_path, pays):
     """The real thing, in seconds: two rates for two arms, then their runs."""
