@@ -812,18 +812,23 @@ def selection_table(work):
     Returns:
         One row per arm (in `ARMS` order): the validation accuracy at each
         learning rate tried, the chosen one in bold.
+
+    Raises:
+        RecordError: a selection record not of the run its name and the
+            folder's `--select-epochs` say (`selection_record`).
     """
+    bound = load_record(os.path.join(work, STUDENTS)) or {}  # the folder's settings
     found = {}
     for name in sorted(os.listdir(work)) if os.path.isdir(work) else ():
         if name.startswith("select_") and name.endswith(".json"):
-            record = selection_record(os.path.join(work, name))
+            record = selection_record(os.path.join(work, name), bound.get("select_epochs"))
             found.setdefault(record["arm"], []).append(record)
     if not found:
         return ""
     rates = sorted({r["learning_rate"] for records in found.values() for r in records})
     epochs = sorted({r["epochs"] for records in found.values() for r in records})
     # Ties go to the first of the folder's --learning-rates, as in learning_rate_for.
-    listed = (load_record(os.path.join(work, STUDENTS)) or {}).get("learning_rates") or []
+    listed = bound.get("learning_rates") or []
     lines = [
         f"| arm | {' | '.join(f'{rate:g}' for rate in rates)} |",
         "|---|" + "---:|" * len(rates),
