@@ -806,8 +806,13 @@ def selection_run(args, arm, rate, data, caches):
     return record
 
 
-def selection_table(work):
-    """The selection runs `work` holds, as a Markdown table (`""` for none).
+def selection_table(work, arms=ARMS):
+    """The selection runs of `arms` `work` holds, as a Markdown table (`""`
+    for none).
+
+    Args:
+        work: The work folder.
+        arms: The arms to show (`--report-only --arms`).
 
     Returns:
         One row per arm (in `ARMS` order): the validation accuracy at each
@@ -822,7 +827,8 @@ def selection_table(work):
     for name in sorted(os.listdir(work)) if os.path.isdir(work) else ():
         if name.startswith("select_") and name.endswith(".json"):
             record = selection_record(os.path.join(work, name), bound.get("select_epochs"))
-            found.setdefault(record["arm"], []).append(record)
+            if record["arm"] in arms:
+                found.setdefault(record["arm"], []).append(record)
     if not found:
         return ""
     rates = sorted({r["learning_rate"] for records in found.values() for r in records})
@@ -918,7 +924,7 @@ def report(args):
     print(text)
     print(arm_summary(teacher_record, finished))
     print(runs_table(teacher_record, finished))
-    selection = selection_table(args.work)
+    selection = selection_table(args.work, args.arms if "arms" in args.runs_given else ARMS)
     if selection:
         print(selection)
     print(

@@ -764,6 +764,20 @@ def test_the_selection_table_bolds_the_rate_chosen_on_a_tie_only(tmp_path, pays,
     assert "the first of --learning-rates on a tie" in text
 
 
+def test_report_shows_the_selection_runs_of_the_arms_given(tmp_path, pays, capsys):
+    """Before: --report-only --arms kd printed every arm's selection runs."""
+    teacher = {"model": "bn", "epochs": 1, "test": 0.9, "val": 0.9, "parameters": 10}
+    write(tmp_path, "teacher", {**teacher, "cpu_seconds": 0})
+    for arm, val in (("alone", 0.7), ("kd", 0.8)):
+        record = {"arm": arm, "learning_rate": 1e-3, "epochs": 10, "val": val, "cpu_seconds": 1}
+        write(tmp_path, pays.selection_part(arm, 1e-3), record)
+    pays.main(["--work", str(tmp_path), "--report-only", "--arms", "kd"])
+    out = capsys.readouterr().out
+    assert "| kd | **80.00** |" in out and "| alone |" not in out
+    pays.main(["--work", str(tmp_path), "--report-only"])  # no runs yet: every arm's
+    assert "| alone | **70.00** |" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_a_quick_run_chooses_each_arms_rate_and_trains_at_it(tmp_path, pays):
     """The real thing, in seconds: two rates for two arms, then their runs."""
