@@ -845,6 +845,8 @@ def selection_table(work, arms=ARMS):
             continue
         order = sorted(by_rate, key=lambda r: (listed.index(r) if r in listed else len(listed), r))
         best = max(order, key=by_rate.get)  # max keeps the first of equals
+        if not set(listed) <= set(by_rate):
+            best = None  # not chosen yet: a selection still under way
         cells = [
             ""
             if rate not in by_rate
@@ -857,7 +859,7 @@ def selection_table(work, arms=ARMS):
     caption = (
         f"Validation accuracy (%) of each arm's selection runs ({', '.join(map(str, epochs))} "
         f"epochs, seed {SELECTION_SEED}) by peak learning rate; in bold the one its runs train "
-        "at (the first of --learning-rates on a tie)."
+        "at (the first of --learning-rates on a tie; none until every rate is tried)."
     )
     return caption + "\n\n" + "\n".join(lines)
 

@@ -764,6 +764,17 @@ def test_the_selection_table_bolds_the_rate_chosen_on_a_tie_only(tmp_path, pays,
     assert "the first of --learning-rates on a tie" in text
 
 
+def test_a_selection_under_way_bolds_no_rate(tmp_path, pays, fake_training):
+    """Before: another process's RESULTS showed kd's one rate tried so far in
+    bold, "the one its runs train at", while it still tried the others."""
+    args = _selection_args(pays, tmp_path, 1e-3, 2e-3)
+    pays.bind_student_settings(args)
+    pays.selection_run(args, "kd", 1e-3, ((np.zeros(4), np.zeros(4)),) * 3, None)
+    assert "| kd | 80.00 |" in pays.selection_table(str(tmp_path))
+    pays.selection_run(args, "kd", 2e-3, ((np.zeros(4), np.zeros(4)),) * 3, None)
+    assert "| kd | 80.00 | **85.00** |" in pays.selection_table(str(tmp_path))
+
+
 def test_report_shows_the_selection_runs_of_the_arms_given(tmp_path, pays, capsys):
     """Before: --report-only --arms kd printed every arm's selection runs."""
     teacher = {"model": "bn", "epochs": 1, "test": 0.9, "val": 0.9, "parameters": 10}
