@@ -626,15 +626,45 @@ def distiller_for(arm, cache, student):
     return recipes.function_matching(cache, student)
 
 
+RUN_KEYS = ("arm", "seed", "test", "val", "cpu_seconds")  # what the tables read
+
+
+def run_record(path):
+    """The record of the (arm, seed) run at `path` (`None` when there is none).
+
+    Args:
+        path: `<arm>_seed<seed>.json` in the work folder.
+
+    Raises:
+        RecordError: naming the file and the fix when it lacks one of
+            `RUN_KEYS`, or records another arm or seed than its name says,
+            instead of a KeyError from the tables or another run counted twice.
+    """
+    record = load_record(path)
+    if record is None:
+        return None
+    missing = [key for key in RUN_KEYS if key not in record]
+    if missing:
+        problem = "no " + ", ".join(map(repr, missing))
+    elif f"{record['arm']}_seed{record['seed']}.json" != os.path.basename(path):
+        problem = f"the run of {record['arm']!r} seed {record['seed']!r}"
+    else:
+        return record
+    raise RecordError(
+        f"{path} does not record the run its name says ({problem}). Remove it (that run "
+        "trains again) or put back a good copy."
+    )
+
+
 def run_arm(args, arm, seed, data, caches):
     """One (arm, seed): trained (resuming from its backup) and scored, once;
     a second process sharing `--work` waits for it, then reads its record."""
     record_path = os.path.join(args.work, f"{arm}_seed{seed}.json")
-    record = load_record(record_path)
+    record = run_record(record_path)
     if record is not None:
         return record
     with claimed(args.work, f"{arm}_seed{seed}"):
-        return load_record(record_path) or _run_arm(args, arm, seed, data, caches)
+        return run_record(record_path) or _run_arm(args, arm, seed, data, caches)
 
 
 def _run_arm(args, arm, seed, data, caches):
@@ -1011,7 +1041,7 @@ def folder_records(work, arms, seeds):
         record
         for seed in seeds
         for arm in arms
-        if (record := load_record(os.path.join(work, f"{arm}_seed{seed}.json")))
+        if (record := run_record(os.path.join(work, f"{arm}_seed{seed}.json")))
     ]
 
 

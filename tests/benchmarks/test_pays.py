@@ -339,7 +339,7 @@ def test_an_arm_another_process_trains_is_waited_for_not_trained_again(
     args = pays.parse_args(["--work", str(tmp_path)])
     trained = []
     monkeypatch.setattr(pays, "_run_arm", lambda *a: trained.append(a) or {"arm": "kd"})
-    record = {"arm": "kd", "seed": 1, "test": 0.9}
+    record = {"arm": "kd", "seed": 1, "test": 0.9, "val": 0.9, "cpu_seconds": 1}
 
     def other_process():
         with pays.claimed(str(tmp_path), "kd_seed1"):
@@ -612,6 +612,36 @@ def test_a_corrupt_record_is_named_not_a_traceback(tmp_path, pays, capsys, conte
     (tmp_path / "kd_seed0.json").write_text(content)
     message = refused(capsys, lambda: pays.main(["--work", str(tmp_path), "--report-only"]))
     assert words in message and "Remove it" in message
+
+
+KD_SEED0 = {"arm": "kd", "seed": 0, "epochs": 1, "test": 0.8, "val": 0.8, "cpu_seconds": 1}
+
+
+@pytest.mark.parametrize(
+    "record, words",
+    [
+        # Before: KeyError 'val' from the table, a traceback.
+        ({k: v for k, v in KD_SEED0.items() if k != "val"}, "(no 'val')"),
+        ({"arm": "kd", "seed": 0}, "(no 'test', 'val', 'cpu_seconds')"),
+        # Before: counted as alone's seed 0 (twice, with alone_seed0.json's).
+        ({**KD_SEED0, "arm": "alone"}, "(the run of 'alone' seed 0)"),
+        ({**KD_SEED0, "seed": 3}, "(the run of 'kd' seed 3)"),
+    ],
+    ids=["no val", "no scores", "another arm", "another seed"],
+)
+def test_a_run_record_not_of_its_run_is_named_not_used(tmp_path, pays, capsys, record, words):
+    teacher = {"model": "bn", "epochs": 1, "test": 0.9, "val": 0.9, "parameters": 10}
+    write(tmp_path, "teacher", {**teacher, "cpu_seconds": 0})
+    write(tmp_path, "alone_seed0", {**KD_SEED0, "arm": "alone"})
+    write(tmp_path, "kd_seed0", record)
+    message = refused(capsys, lambda: pays.main(["--work", str(tmp_path), "--report-only"]))
+    path = tmp_path / "kd_seed0.json"
+    assert f"{path} does not record the run its name says {words}" in message
+    assert "Remove it (that run trains again)" in message
+    args = pays.parse_args(["--work", str(tmp_path)])
+    with pytest.raises(pays.RecordError, match="does not record the run its name says"):
+        pays.run_arm(args, "kd", 0, None, None)  # resuming: read, not trained again
+    assert json.loads(path.read_text()) == record
 
 
 # -- Each arm's learning rate, chosen on the validation split ---------------------------
