@@ -201,6 +201,29 @@ def parse_args(argv=None):
         if values is not None and len(set(values)) != len(values):
             option = name.replace("_", "-")
             parser.error(f"--{option} lists a value twice: {values}. Give each once.")
+    named = {}  # A selection run's file (`selection_part`) names its rate with :g.
+    for rate in args.learning_rates:
+        if (other := named.setdefault(f"{rate:g}", rate)) != rate:
+            parser.error(
+                f"--learning-rates {other!r} and {rate!r} are the same to 6 significant "
+                f"digits ({rate:g}), which name their selection runs and the tables. Give "
+                "rates that differ within 6 digits."
+            )
+    if args.quick:  # First: the checks below see the epochs it sets.
+        changed = [
+            f"--{name.replace('_', '-')}"
+            for name in QUICK
+            if getattr(args, name) != parser.get_default(name)
+        ]
+        if changed:
+            sets = ", ".join(f"--{name.replace('_', '-')}" for name in QUICK)
+            parser.error(
+                f"--quick sets {sets} itself, but {', '.join(changed)} was given too. "
+                "Drop one or the other."
+            )
+        for name, value in QUICK.items():
+            setattr(args, name, value)
+        args.work = os.path.join(args.work, "quick")
     if args.train_samples > 60000 - VALIDATION:
         parser.error(
             f"--train-samples must be at most {60000 - VALIDATION:,}: the last "
@@ -220,21 +243,6 @@ def parse_args(argv=None):
         )
     if len(args.learning_rates) > 1 and args.select_epochs is None:
         args.select_epochs = max(1, args.epochs // 10)
-    if args.quick:
-        changed = [
-            f"--{name.replace('_', '-')}"
-            for name in QUICK
-            if getattr(args, name) != parser.get_default(name)
-        ]
-        if changed:
-            sets = ", ".join(f"--{name.replace('_', '-')}" for name in QUICK)
-            parser.error(
-                f"--quick sets {sets} itself, but {', '.join(changed)} was given too. "
-                "Drop one or the other."
-            )
-        for name, value in QUICK.items():
-            setattr(args, name, value)
-        args.work = os.path.join(args.work, "quick")
     args.runs_given = [name for name in DEFAULT_RUNS if getattr(args, name) is not None]
     for name, value in DEFAULT_RUNS.items():
         if getattr(args, name) is None:
@@ -618,15 +626,45 @@ def distiller_for(arm, cache, student):
     return recipes.function_matching(cache, student)
 
 
+RUN_KEYS = ("arm", "seed", "test", "val", "cpu_seconds")  # what the tables read
+
+
+def run_record(path):
+    """The record of the (arm, seed) run at `path` (`None` when there is none).
+
+    Args:
+        path: `<arm>_seed<seed>.json` in the work folder.
+
+    Raises:
+        RecordError: naming the file and the fix when it lacks one of
+            `RUN_KEYS`, or records another arm or seed than its name says,
+            instead of a KeyError from the tables or another run counted twice.
+    """
+    record = load_record(path)
+    if record is None:
+        return None
+    missing = [key for key in RUN_KEYS if key not in record]
+    if missing:
+        problem = "no " + ", ".join(map(repr, missing))
+    elif f"{record['arm']}_seed{record['seed']}.json" != os.path.basename(path):
+        problem = f"the run of {record['arm']!r} seed {record['seed']!r}"
+    else:
+        return record
+    raise RecordError(
+        f"{path} does not record the run its name says ({problem}). Remove it (that run "
+        "trains again) or put back a good copy."
+    )
+
+
 def run_arm(args, arm, seed, data, caches):
     """One (arm, seed): trained (resuming from its backup) and scored, once;
     a second process sharing `--work` waits for it, then reads its record."""
     record_path = os.path.join(args.work, f"{arm}_seed{seed}.json")
-    record = load_record(record_path)
+    record = run_record(record_path)
     if record is not None:
         return record
     with claimed(args.work, f"{arm}_seed{seed}"):
-        return load_record(record_path) or _run_arm(args, arm, seed, data, caches)
+        return run_record(record_path) or _run_arm(args, arm, seed, data, caches)
 
 
 def _run_arm(args, arm, seed, data, caches):
@@ -736,13 +774,50 @@ def selection_part(arm, rate):
     return f"select_{arm}_lr{rate:g}"
 
 
+SELECTION_KEYS = ("arm", "learning_rate", "epochs", "val")
+
+
+def selection_record(path, epochs=None):
+    """The record of the selection run at `path` (`None` when there is none).
+
+    Args:
+        path: `select_<arm>_lr<rate>.json` in the work folder.
+        epochs: The folder's `--select-epochs`, or `None` not to check them.
+
+    Raises:
+        RecordError: naming the file and the fix when it lacks one of
+            `SELECTION_KEYS`, or records another arm, rate or (when given)
+            epochs than its name and the folder say, instead of a KeyError
+            or another arm's score read as this one's.
+    """
+    record = load_record(path)
+    if record is None:
+        return None
+    missing = [key for key in SELECTION_KEYS if key not in record]
+    arm, rate = record.get("arm"), record.get("learning_rate")
+    if missing:
+        problem = "no " + ", ".join(map(repr, missing))
+    elif not isinstance(rate, (int, float)) or (
+        f"{selection_part(arm, rate)}.json" != os.path.basename(path)
+    ):
+        problem = f"the run of {arm!r} at {rate!r}"
+    elif epochs is not None and record["epochs"] != epochs:
+        problem = f"a run of {record['epochs']} epochs, not --select-epochs {epochs}"
+    else:
+        return record
+    raise RecordError(
+        f"{path} does not record the selection run its name says ({problem}). Remove it "
+        "(that selection run trains again) or put back a good copy."
+    )
+
+
 def selection_run(args, arm, rate, data, caches):
     """The record of `arm`'s selection run at `rate`, trained once."""
     (x, y), (x_val, y_val), _ = data
     part = selection_part(arm, rate)
     path = os.path.join(args.work, f"{part}.json")
     with claimed(args.work, part):
-        record = load_record(path)
+        record = selection_record(path, args.select_epochs)
         if record is not None:
             return record
         with charged(args.work, part):
@@ -761,22 +836,35 @@ def selection_run(args, arm, rate, data, caches):
     return record
 
 
-def selection_table(work):
-    """The selection runs `work` holds, as a Markdown table (`""` for none).
+def selection_table(work, arms=ARMS):
+    """The selection runs of `arms` `work` holds, as a Markdown table (`""`
+    for none).
+
+    Args:
+        work: The work folder.
+        arms: The arms to show (`--report-only --arms`).
 
     Returns:
         One row per arm (in `ARMS` order): the validation accuracy at each
         learning rate tried, the chosen one in bold.
+
+    Raises:
+        RecordError: a selection record not of the run its name and the
+            folder's `--select-epochs` say (`selection_record`).
     """
+    bound = load_record(os.path.join(work, STUDENTS)) or {}  # the folder's settings
     found = {}
     for name in sorted(os.listdir(work)) if os.path.isdir(work) else ():
         if name.startswith("select_") and name.endswith(".json"):
-            record = load_record(os.path.join(work, name))
-            found.setdefault(record["arm"], []).append(record)
+            record = selection_record(os.path.join(work, name), bound.get("select_epochs"))
+            if record["arm"] in arms:
+                found.setdefault(record["arm"], []).append(record)
     if not found:
         return ""
     rates = sorted({r["learning_rate"] for records in found.values() for r in records})
     epochs = sorted({r["epochs"] for records in found.values() for r in records})
+    # Ties go to the first of the folder's --learning-rates, as in learning_rate_for.
+    listed = bound.get("learning_rates") or []
     lines = [
         f"| arm | {' | '.join(f'{rate:g}' for rate in rates)} |",
         "|---|" + "---:|" * len(rates),
@@ -785,21 +873,23 @@ def selection_table(work):
         by_rate = {r["learning_rate"]: r["val"] for r in found.get(arm, ())}
         if not by_rate:
             continue
-        best = max(by_rate.values())
+        order = sorted(by_rate, key=lambda r: (listed.index(r) if r in listed else len(listed), r))
+        best = max(order, key=by_rate.get)  # max keeps the first of equals
+        if not set(listed) <= set(by_rate):
+            best = None  # not chosen yet: a selection still under way
         cells = [
             ""
             if rate not in by_rate
             else (
-                f"**{100 * by_rate[rate]:.2f}**"
-                if by_rate[rate] == best
-                else f"{100 * by_rate[rate]:.2f}"
+                f"**{100 * by_rate[rate]:.2f}**" if rate == best else f"{100 * by_rate[rate]:.2f}"
             )
             for rate in rates
         ]
         lines.append(f"| {arm} | {' | '.join(cells)} |")
     caption = (
         f"Validation accuracy (%) of each arm's selection runs ({', '.join(map(str, epochs))} "
-        f"epochs, seed {SELECTION_SEED}) by peak learning rate; in bold the one its runs train at."
+        f"epochs, seed {SELECTION_SEED}) by peak learning rate; in bold the one its runs train "
+        "at (the first of --learning-rates on a tie; none until every rate is tried)."
     )
     return caption + "\n\n" + "\n".join(lines)
 
@@ -866,7 +956,7 @@ def report(args):
     print(text)
     print(arm_summary(teacher_record, finished))
     print(runs_table(teacher_record, finished))
-    selection = selection_table(args.work)
+    selection = selection_table(args.work, args.arms if "arms" in args.runs_given else ARMS)
     if selection:
         print(selection)
     print(
@@ -951,7 +1041,7 @@ def folder_records(work, arms, seeds):
         record
         for seed in seeds
         for arm in arms
-        if (record := load_record(os.path.join(work, f"{arm}_seed{seed}.json")))
+        if (record := run_record(os.path.join(work, f"{arm}_seed{seed}.json")))
     ]
 
 

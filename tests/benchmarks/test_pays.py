@@ -145,12 +145,23 @@ def test_a_saved_teacher_of_other_settings_is_refused(tmp_path, pays, capsys, ar
             ["--learning-rates", "1e-3", "0.001"],
             "--learning-rates lists a value twice: [0.001, 0.001]",
         ),
+        # Before: both named select_kd_lr0.001.json; the second read the first's
+        # record, and one rate was never tried.
+        (
+            ["--learning-rates", "1e-3", "1.0000001e-3"],
+            "--learning-rates 0.001 and 0.0010000001 are the same to 6 significant digits",
+        ),
         (["--select-epochs", "0"], "argument --select-epochs: must be an int >= 1"),
         # Before the check, silently ignored: one rate, nothing selected.
         (["--select-epochs", "5"], "there is nothing to select. Give two or more"),
         (
             ["--learning-rates", "1e-3", "2e-3", "--epochs", "10", "--select-epochs", "20"],
             "--select-epochs 20 is more than --epochs 10",
+        ),
+        # Before: compared with the default 100 epochs, then --quick set 2.
+        (
+            ["--quick", "--learning-rates", "1e-3", "2e-3", "--select-epochs", "5"],
+            "--select-epochs 5 is more than --epochs 2",
         ),
     ],
 )
@@ -328,7 +339,7 @@ def test_an_arm_another_process_trains_is_waited_for_not_trained_again(
     args = pays.parse_args(["--work", str(tmp_path)])
     trained = []
     monkeypatch.setattr(pays, "_run_arm", lambda *a: trained.append(a) or {"arm": "kd"})
-    record = {"arm": "kd", "seed": 1, "test": 0.9}
+    record = {"arm": "kd", "seed": 1, "test": 0.9, "val": 0.9, "cpu_seconds": 1}
 
     def other_process():
         with pays.claimed(str(tmp_path), "kd_seed1"):
@@ -603,6 +614,36 @@ def test_a_corrupt_record_is_named_not_a_traceback(tmp_path, pays, capsys, conte
     assert words in message and "Remove it" in message
 
 
+KD_SEED0 = {"arm": "kd", "seed": 0, "epochs": 1, "test": 0.8, "val": 0.8, "cpu_seconds": 1}
+
+
+@pytest.mark.parametrize(
+    "record, words",
+    [
+        # Before: KeyError 'val' from the table, a traceback.
+        ({k: v for k, v in KD_SEED0.items() if k != "val"}, "(no 'val')"),
+        ({"arm": "kd", "seed": 0}, "(no 'test', 'val', 'cpu_seconds')"),
+        # Before: counted as alone's seed 0 (twice, with alone_seed0.json's).
+        ({**KD_SEED0, "arm": "alone"}, "(the run of 'alone' seed 0)"),
+        ({**KD_SEED0, "seed": 3}, "(the run of 'kd' seed 3)"),
+    ],
+    ids=["no val", "no scores", "another arm", "another seed"],
+)
+def test_a_run_record_not_of_its_run_is_named_not_used(tmp_path, pays, capsys, record, words):
+    teacher = {"model": "bn", "epochs": 1, "test": 0.9, "val": 0.9, "parameters": 10}
+    write(tmp_path, "teacher", {**teacher, "cpu_seconds": 0})
+    write(tmp_path, "alone_seed0", {**KD_SEED0, "arm": "alone"})
+    write(tmp_path, "kd_seed0", record)
+    message = refused(capsys, lambda: pays.main(["--work", str(tmp_path), "--report-only"]))
+    path = tmp_path / "kd_seed0.json"
+    assert f"{path} does not record the run its name says {words}" in message
+    assert "Remove it (that run trains again)" in message
+    args = pays.parse_args(["--work", str(tmp_path)])
+    with pytest.raises(pays.RecordError, match="does not record the run its name says"):
+        pays.run_arm(args, "kd", 0, None, None)  # resuming: read, not trained again
+    assert json.loads(path.read_text()) == record
+
+
 # -- Each arm's learning rate, chosen on the validation split ---------------------------
 
 
@@ -649,6 +690,13 @@ def test_the_rate_of_the_best_validation_run_is_chosen_the_first_on_a_tie(
     assert record["val"] == 0.85 and record["epochs"] == 10 and "test" not in record
 
 
+def test_quick_selection_runs_are_a_tenth_of_its_epochs(tmp_path, pays):
+    """Before: a tenth of the default 100 epochs, taken before --quick set 2:
+    selection runs of 10 epochs for student runs of 2."""
+    args = pays.parse_args(["--work", str(tmp_path), "--quick", "--learning-rates", "1", "2"])
+    assert (args.epochs, args.select_epochs) == (2, 1)
+
+
 def test_one_rate_trains_no_selection_run(tmp_path, pays, fake_training):
     args = _selection_args(pays, tmp_path, 3e-3)
     assert pays.learning_rate_for(args, "kd", None, None) == 3e-3
@@ -666,6 +714,43 @@ def test_a_selection_killed_midway_trains_only_the_rates_left(
     assert [call[0] for call in fake_training] == ["select_alone_lr0.002"]
 
 
+KD_AT_1E_3 = {"arm": "kd", "learning_rate": 1e-3, "epochs": 10, "val": 0.99}
+
+
+@pytest.mark.parametrize(
+    "record, words",
+    [
+        # Before: KeyError 'val', a traceback from learning_rate_for or the table.
+        ({"arm": "kd", "learning_rate": 1e-3, "epochs": 10}, "(no 'val')"),
+        ({}, "(no 'arm', 'learning_rate', 'epochs', 'val')"),
+        # Before: another arm's (or rate's) record was read as this one's, and
+        # learning_rate_for chose 0.004, a rate not among --learning-rates.
+        ({**KD_AT_1E_3, "arm": "alone"}, "(the run of 'alone' at 0.001)"),
+        ({**KD_AT_1E_3, "learning_rate": 4e-3}, "(the run of 'kd' at 0.004)"),
+        ({**KD_AT_1E_3, "learning_rate": "fast"}, "(the run of 'kd' at 'fast')"),
+        ({**KD_AT_1E_3, "epochs": 5}, "(a run of 5 epochs, not --select-epochs 10)"),
+    ],
+    ids=["no val", "empty", "another arm", "another rate", "rate not a number", "epochs"],
+)
+def test_a_selection_record_not_of_its_run_is_named_not_used(
+    tmp_path, pays, fake_training, capsys, record, words
+):
+    path = tmp_path / "select_kd_lr0.001.json"
+    path.write_text(json.dumps(record))
+    args = _selection_args(pays, tmp_path, 1e-3, 2e-3)
+    pays.bind_student_settings(args)
+    with pytest.raises(pays.RecordError) as error:
+        pays.learning_rate_for(args, "kd", ((np.zeros(4), np.zeros(4)),) * 3, None)
+    message = str(error.value)
+    assert f"{path} does not record the selection run its name says {words}" in message
+    assert "Remove it (that selection run trains again)" in message
+    assert fake_training == [] and path.read_text() == json.dumps(record)
+    teacher = {"model": "bn", "epochs": 1, "test": 0.9, "val": 0.9, "parameters": 10}
+    write(tmp_path, "teacher", {**teacher, "cpu_seconds": 0})
+    # Before: the table showed a run of 5 epochs among those of 10.
+    assert words in refused(capsys, lambda: pays.main(["--work", str(tmp_path), "--report-only"]))
+
+
 def test_each_run_records_the_rate_it_trained_at(tmp_path, pays, fake_training, monkeypatch):
     class Student:
         def save(self, path):
@@ -674,8 +759,9 @@ def test_each_run_records_the_rate_it_trained_at(tmp_path, pays, fake_training, 
     args = _selection_args(pays, tmp_path, 1e-3, 2e-3)
     monkeypatch.setattr(pays, "_fit_student", lambda *a: fake_training.append(a[1]) or Student())
     monkeypatch.setattr(pays, "accuracy", lambda student, x, y: 0.85)
-    write(tmp_path, "select_kd_lr0.001", {"arm": "kd", "learning_rate": 1e-3, "val": 0.8})
-    write(tmp_path, "select_kd_lr0.002", {"arm": "kd", "learning_rate": 2e-3, "val": 0.9})
+    for rate, val in ((1e-3, 0.8), (2e-3, 0.9)):
+        record = {"arm": "kd", "learning_rate": rate, "epochs": 10, "val": val}
+        write(tmp_path, pays.selection_part("kd", rate), record)
     data = ((np.zeros(4), np.zeros(4)),) * 3
     record = pays.run_arm(args, "kd", 0, data, None)
     assert record["learning_rate"] == 2e-3 and fake_training == ["kd_seed0"]
@@ -694,6 +780,43 @@ def test_the_selection_table_bolds_each_arms_choice_and_its_cpu_counts(tmp_path,
     teacher = {"parameters": 10, "test": 0.9, "val": 0.9, "cpu_seconds": 0}
     _, _, cpu = pays.folder_table(str(tmp_path), teacher, [], [], [])
     assert cpu == 3 * 60
+
+
+def test_the_selection_table_bolds_the_rate_chosen_on_a_tie_only(tmp_path, pays, fake_training):
+    """Before: both tied rates in bold, under "in bold the one its runs train at"
+    (validation accuracies are multiples of 1/5,000: ties happen)."""
+    args = _selection_args(pays, tmp_path, 4e-3, 2e-3, 1e-3)  # 2e-3 and 4e-3 tie
+    pays.bind_student_settings(args)
+    data = ((np.zeros(4), np.zeros(4)),) * 3
+    assert pays.learning_rate_for(args, "kd", data, None) == 4e-3
+    text = pays.selection_table(str(tmp_path))
+    assert "| kd | 80.00 | 85.00 | **85.00** |" in text
+    assert "the first of --learning-rates on a tie" in text
+
+
+def test_a_selection_under_way_bolds_no_rate(tmp_path, pays, fake_training):
+    """Before: another process's RESULTS showed kd's one rate tried so far in
+    bold, "the one its runs train at", while it still tried the others."""
+    args = _selection_args(pays, tmp_path, 1e-3, 2e-3)
+    pays.bind_student_settings(args)
+    pays.selection_run(args, "kd", 1e-3, ((np.zeros(4), np.zeros(4)),) * 3, None)
+    assert "| kd | 80.00 |" in pays.selection_table(str(tmp_path))
+    pays.selection_run(args, "kd", 2e-3, ((np.zeros(4), np.zeros(4)),) * 3, None)
+    assert "| kd | 80.00 | **85.00** |" in pays.selection_table(str(tmp_path))
+
+
+def test_report_shows_the_selection_runs_of_the_arms_given(tmp_path, pays, capsys):
+    """Before: --report-only --arms kd printed every arm's selection runs."""
+    teacher = {"model": "bn", "epochs": 1, "test": 0.9, "val": 0.9, "parameters": 10}
+    write(tmp_path, "teacher", {**teacher, "cpu_seconds": 0})
+    for arm, val in (("alone", 0.7), ("kd", 0.8)):
+        record = {"arm": arm, "learning_rate": 1e-3, "epochs": 10, "val": val, "cpu_seconds": 1}
+        write(tmp_path, pays.selection_part(arm, 1e-3), record)
+    pays.main(["--work", str(tmp_path), "--report-only", "--arms", "kd"])
+    out = capsys.readouterr().out
+    assert "| kd | **80.00** |" in out and "| alone |" not in out
+    pays.main(["--work", str(tmp_path), "--report-only"])  # no runs yet: every arm's
+    assert "| alone | **70.00** |" in capsys.readouterr().out
 
 
 @pytest.mark.slow
