@@ -39,6 +39,27 @@ def int_at_least(low):
     return parse
 
 
+def positive_float(text):
+    """An argparse `type`: a finite float > 0 (a learning rate), or `error: ...`
+    and exit 2 naming it.
+
+    Example:
+
+    >>> positive_float("2e-3")
+    0.002
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0. Received: {text!r}")
+    return value
+
+
+positive_float.__name__ = "number > 0"
+
+
 def student_parser(description, *, train_samples, teacher_epochs, epochs, epochs_help=None):
     """An `ArgumentParser` with `--train-samples`, `--teacher-epochs`,
     `--epochs` (of every student), `--seeds` (default 0 1 2) and `--quick`."""

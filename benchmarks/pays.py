@@ -73,7 +73,6 @@ process made it), or the `--arms` and `--seeds` given; a run counts once
 its record (`<arm>_seed<seed>.json`) is written.
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -89,6 +88,7 @@ from _args import LEARNING_RATE
 from _args import MIXUP_ALPHA
 from _args import TRANSLATION
 from _args import int_at_least
+from _args import positive_float
 from _args import student_parser
 from _markdown import publish
 from _work import RecordError
@@ -255,20 +255,6 @@ def parse_args(argv=None):
 def _error(message):
     """`pays.py: error: message` (with the usage) and exit status 2."""
     build_parser().error(message)
-
-
-def positive_float(text):
-    """An argparse `type`: a finite float > 0 (a learning rate)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    if value is None or not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number > 0. Received: {text!r}")
-    return value
-
-
-positive_float.__name__ = "number > 0"
 
 
 # -- Models ------------------------------------------------------------------------
