@@ -511,11 +511,13 @@ def check_work(args):
     stale = _plain_teacher_cache(args.work)
     if stale:
         _error(stale)
-    saved = load_record(os.path.join(args.work, STUDENTS)) or _settings_found(args.work)
+    saved = load_record(os.path.join(args.work, STUDENTS))
     if saved:
-        # Folders written before --student and --learning-rates existed
-        # trained the tiny student at LEARNING_RATE.
+        # A students.json written before --student and --learning-rates
+        # existed: its arms trained the tiny student at LEARNING_RATE.
         saved = {**OLDER_FOLDERS, **saved}
+    else:
+        saved = _settings_found(args.work)
     if saved and any(
         saved.get(key, value) != value for key, value in student_settings(args).items()
     ):
@@ -558,12 +560,15 @@ def _plain_teacher_cache(work):
 
 
 def _settings_found(work):
-    """The student settings a folder of an earlier version shows: the epochs
-    of its finished arms, the views and samples of its caches."""
+    """The student settings a folder without students.json shows: the epochs
+    of its finished arms (trained, before the options existed, as
+    `OLDER_FOLDERS`), the views and samples of its caches. A teacher and
+    caches alone bind no student, epochs or learning rate: they serve any."""
     found = {}
     records = [f"{arm}_seed" for arm in ARMS]
     for name in sorted(os.listdir(work)) if os.path.isdir(work) else ():
         if name.endswith(".json") and name.rsplit("seed", 1)[0] + "seed" in records:
+            found = {**OLDER_FOLDERS, **found}
             found.setdefault("epochs", (load_record(os.path.join(work, name)) or {}).get("epochs"))
     for cache in ("cache", "cache_mixup"):
         for file in ("manifest.json", "plan.json"):

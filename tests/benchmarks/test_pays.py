@@ -247,6 +247,30 @@ def test_arms_of_other_settings_are_refused_before_anything_is_written(
     pays.check_work(args)  # Training the teacher alone binds no arm settings.
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--student", "cnn"],
+        ["--learning-rates", "1e-3", "2e-3", "4e-3", "--select-epochs", "6"],
+        ["--student", "cnn", "--learning-rates", "1e-3"],
+    ],
+    ids=["another student", "selected rates", "both"],
+)
+def test_a_folder_of_a_teacher_and_a_cache_serves_any_student_and_rate(tmp_path, pays, argv):
+    """Before: a folder holding only a teacher and a view cache (to share them
+    with another folder) refused `--learning-rates` and `--student cnn` as
+    "--learning-rates [0.002] there": a cache was read as arms of 2e-3."""
+    (tmp_path / "cache").mkdir()
+    plan = {"samples": 55000 * 4, "views": {"views": 4}, "teacher_name": "teacher_flip_averaged"}
+    (tmp_path / "cache" / "plan.json").write_text(json.dumps(plan))
+    args = pays.parse_args(["--work", str(tmp_path), "--views", "4", "--epochs", "12", *argv])
+    pays.check_work(args)  # no error
+    # The cache's views still bind.
+    other = pays.parse_args(["--work", str(tmp_path), "--views", "8", *argv])
+    with pytest.raises(SystemExit):
+        pays.check_work(other)
+
+
 # -- flip_averaged: the teacher the students learn from --------------------------------
 
 
