@@ -77,7 +77,6 @@ import json
 import os
 import shutil
 import signal
-import statistics
 import sys
 import time
 
@@ -91,6 +90,20 @@ from _args import int_at_least
 from _args import positive_float
 from _args import student_parser
 from _markdown import publish
+from _pays_folder import ARMS
+from _pays_folder import SELECTION_SEED
+from _pays_folder import STUDENTS
+from _pays_folder import arm_summary
+from _pays_folder import finished_runs
+from _pays_folder import folder_records
+from _pays_folder import folder_table
+from _pays_folder import run_record
+from _pays_folder import runs_table
+from _pays_folder import selection_part
+from _pays_folder import selection_record
+from _pays_folder import selection_table
+from _pays_folder import table
+from _pays_folder import total_cpu_seconds
 from _work import RecordError
 from _work import charged
 from _work import claimed
@@ -108,7 +121,6 @@ from keras_kd.apps.reference_models import tiny_student_cnn
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "RESULTS_pays.md")
 VALIDATION = 5000
-ARMS = ("alone", "kd", "kd_std", "dkd", "mld", "fm")
 
 
 # What --quick sets, overriding the defaults (and refusing other values).
@@ -481,7 +493,6 @@ def teacher_mismatch(args):
     )
 
 
-STUDENTS = "students.json"  # The settings every arm of --work trains with.
 # The settings of a folder written before they were options.
 OLDER_FOLDERS = {"student": "tiny", "learning_rates": [LEARNING_RATE], "select_epochs": None}
 
@@ -617,36 +628,6 @@ def distiller_for(arm, cache, student):
     return recipes.function_matching(cache, student)
 
 
-RUN_KEYS = ("arm", "seed", "test", "val", "cpu_seconds")  # what the tables read
-
-
-def run_record(path):
-    """The record of the (arm, seed) run at `path` (`None` when there is none).
-
-    Args:
-        path: `<arm>_seed<seed>.json` in the work folder.
-
-    Raises:
-        RecordError: naming the file and the fix when it lacks one of
-            `RUN_KEYS`, or records another arm or seed than its name says,
-            instead of a KeyError from the tables or another run counted twice.
-    """
-    record = load_record(path)
-    if record is None:
-        return None
-    missing = [key for key in RUN_KEYS if key not in record]
-    if missing:
-        problem = "no " + ", ".join(map(repr, missing))
-    elif f"{record['arm']}_seed{record['seed']}.json" != os.path.basename(path):
-        problem = f"the run of {record['arm']!r} seed {record['seed']!r}"
-    else:
-        return record
-    raise RecordError(
-        f"{path} does not record the run its name says ({problem}). Remove it (that run "
-        "trains again) or put back a good copy."
-    )
-
-
 def run_arm(args, arm, seed, data, caches):
     """One (arm, seed): trained (resuming from its backup) and scored, once;
     a second process sharing `--work` waits for it, then reads its record."""
@@ -728,10 +709,6 @@ def _fit_student(args, part, arm, seed, epochs, learning_rate, train, caches):
 
 # -- Choosing each arm's learning rate -------------------------------------------------
 
-# The seed of the selection runs: none of the reported runs', so no reported
-# student is the one its learning rate was chosen on.
-SELECTION_SEED = 1000
-
 
 def learning_rate_for(args, arm, data, caches):
     """The peak learning rate `arm` trains at.
@@ -761,47 +738,6 @@ def learning_rate_for(args, arm, data, caches):
     return best["learning_rate"]
 
 
-def selection_part(arm, rate):
-    return f"select_{arm}_lr{rate:g}"
-
-
-SELECTION_KEYS = ("arm", "learning_rate", "epochs", "val")
-
-
-def selection_record(path, epochs=None):
-    """The record of the selection run at `path` (`None` when there is none).
-
-    Args:
-        path: `select_<arm>_lr<rate>.json` in the work folder.
-        epochs: The folder's `--select-epochs`, or `None` not to check them.
-
-    Raises:
-        RecordError: naming the file and the fix when it lacks one of
-            `SELECTION_KEYS`, or records another arm, rate or (when given)
-            epochs than its name and the folder say, instead of a KeyError
-            or another arm's score read as this one's.
-    """
-    record = load_record(path)
-    if record is None:
-        return None
-    missing = [key for key in SELECTION_KEYS if key not in record]
-    arm, rate = record.get("arm"), record.get("learning_rate")
-    if missing:
-        problem = "no " + ", ".join(map(repr, missing))
-    elif not isinstance(rate, (int, float)) or (
-        f"{selection_part(arm, rate)}.json" != os.path.basename(path)
-    ):
-        problem = f"the run of {arm!r} at {rate!r}"
-    elif epochs is not None and record["epochs"] != epochs:
-        problem = f"a run of {record['epochs']} epochs, not --select-epochs {epochs}"
-    else:
-        return record
-    raise RecordError(
-        f"{path} does not record the selection run its name says ({problem}). Remove it "
-        "(that selection run trains again) or put back a good copy."
-    )
-
-
 def selection_run(args, arm, rate, data, caches):
     """The record of `arm`'s selection run at `rate`, trained once."""
     (x, y), (x_val, y_val), _ = data
@@ -827,110 +763,7 @@ def selection_run(args, arm, rate, data, caches):
     return record
 
 
-def selection_table(work, arms=ARMS):
-    """The selection runs of `arms` `work` holds, as a Markdown table (`""`
-    for none).
-
-    Args:
-        work: The work folder.
-        arms: The arms to show (`--report-only --arms`).
-
-    Returns:
-        One row per arm (in `ARMS` order): the validation accuracy at each
-        learning rate tried, the chosen one in bold.
-
-    Raises:
-        RecordError: a selection record not of the run its name and the
-            folder's `--select-epochs` say (`selection_record`).
-    """
-    bound = load_record(os.path.join(work, STUDENTS)) or {}  # the folder's settings
-    found = {}
-    for name in sorted(os.listdir(work)) if os.path.isdir(work) else ():
-        if name.startswith("select_") and name.endswith(".json"):
-            record = selection_record(os.path.join(work, name), bound.get("select_epochs"))
-            if record["arm"] in arms:
-                found.setdefault(record["arm"], []).append(record)
-    if not found:
-        return ""
-    rates = sorted({r["learning_rate"] for records in found.values() for r in records})
-    epochs = sorted({r["epochs"] for records in found.values() for r in records})
-    # Ties go to the first of the folder's --learning-rates, as in learning_rate_for.
-    listed = bound.get("learning_rates") or []
-    lines = [
-        f"| arm | {' | '.join(f'{rate:g}' for rate in rates)} |",
-        "|---|" + "---:|" * len(rates),
-    ]
-    for arm in ARMS:
-        by_rate = {r["learning_rate"]: r["val"] for r in found.get(arm, ())}
-        if not by_rate:
-            continue
-        order = sorted(by_rate, key=lambda r: (listed.index(r) if r in listed else len(listed), r))
-        best = max(order, key=by_rate.get)  # max keeps the first of equals
-        if not set(listed) <= set(by_rate):
-            best = None  # not chosen yet: a selection still under way
-        cells = [
-            ""
-            if rate not in by_rate
-            else (
-                f"**{100 * by_rate[rate]:.2f}**" if rate == best else f"{100 * by_rate[rate]:.2f}"
-            )
-            for rate in rates
-        ]
-        lines.append(f"| {arm} | {' | '.join(cells)} |")
-    caption = (
-        f"Validation accuracy (%) of each arm's selection runs ({', '.join(map(str, epochs))} "
-        f"epochs, seed {SELECTION_SEED}) by peak learning rate; in bold the one its runs train "
-        "at (the first of --learning-rates on a tie; none until every rate is tried)."
-    )
-    return caption + "\n\n" + "\n".join(lines)
-
-
 # -- The table -------------------------------------------------------------------------
-
-
-def mean_std(values, scale=100.0):
-    values = [scale * v for v in values]
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    spread = statistics.stdev(values)
-    return f"{statistics.mean(values):.2f} ± {spread:.2f}"
-
-
-def table(teacher_record, records, arms, seeds):
-    alone = {r["seed"]: r["test"] for r in records if r["arm"] == "alone"}
-    # A record without `test_plain` is of the network alone (saved before its
-    # flip average was scored).
-    averaged = "mean over a mirror image" if "test_plain" in teacher_record else "network alone"
-    lines = [
-        "| arm | test accuracy (%) | validation (%) | gap closed (test) |",
-        "|---|---|---|---|",
-        f"| teacher ({teacher_record['parameters']:,} parameters, {averaged}) | "
-        f"{100 * teacher_record['test']:.2f} | {100 * teacher_record['val']:.2f} | |",
-    ]
-    # The gap is the teacher's lead over the student alone; where the teacher
-    # does not lead, "gap closed" has no meaning (its sign flips: an arm worse
-    # than alone would read as closing it) and is not given.
-    no_gap = sorted(seed for seed, value in alone.items() if teacher_record["test"] <= value)
-    for arm in arms:
-        mine = [r for r in records if r["arm"] == arm and r["seed"] in seeds]
-        if not mine:
-            continue
-        gaps = [
-            (r["test"] - alone[r["seed"]]) / (teacher_record["test"] - alone[r["seed"]])
-            for r in mine
-            if arm != "alone" and r["seed"] in alone
-        ]
-        if arm == "alone" or not gaps:
-            gap = ""
-        elif no_gap:
-            gap = f"none: the teacher does not beat alone (seeds {no_gap})"
-        else:
-            gap = mean_std(gaps) + " %"
-        lines.append(
-            f"| {arm} | {mean_std([r['test'] for r in mine])} | "
-            f"{mean_std([r['val'] for r in mine])} | {gap} |"
-        )
-    return "\n".join(lines)
 
 
 def report(args):
@@ -965,117 +798,6 @@ def runs_to_show(args):
         args.arms if "arms" in args.runs_given else arms,
         args.seeds if "seeds" in args.runs_given else seeds,
     )
-
-
-def runs_table(teacher_record, records):
-    """Every finished (arm, seed), each against the student alone of its seed.
-
-    Args:
-        teacher_record: the teacher's record (its test accuracy sets the gap).
-        records: the finished runs, in any order.
-
-    Returns:
-        A Markdown table, one row per run, seed by seed.
-    """
-    alone = {r["seed"]: r["test"] for r in records if r["arm"] == "alone"}
-    lines = [
-        "| arm | seed | test (%) | validation (%) | gap closed (test) | CPU s |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for r in sorted(records, key=lambda r: (r["seed"], ARMS.index(r["arm"]))):
-        gap = ""
-        if r["arm"] != "alone" and r["seed"] in alone and teacher_record["test"] > alone[r["seed"]]:
-            closed = (r["test"] - alone[r["seed"]]) / (teacher_record["test"] - alone[r["seed"]])
-            gap = f"{100 * closed:.1f} %"
-        lines.append(
-            f"| {r['arm']} | {r['seed']} | {100 * r['test']:.2f} | {100 * r['val']:.2f} | "
-            f"{gap} | {r['cpu_seconds']:.0f} |"
-        )
-    return "\n".join(lines)
-
-
-def arm_summary(teacher_record, records):
-    """Each arm over the seeds it finished (rows may average other seeds):
-    seeds, test accuracy and gap closed, each run against the student alone
-    of its own seed.
-
-    Args:
-        teacher_record: the teacher's record (its test accuracy sets the gap).
-        records: the finished runs, in any order.
-
-    Returns:
-        A Markdown table, one row per arm in `ARMS` order.
-    """
-    alone = {r["seed"]: r["test"] for r in records if r["arm"] == "alone"}
-    lines = [
-        "| arm | seeds finished | test accuracy (%) | gap closed (test) |",
-        "|---|---|---|---|",
-    ]
-    for arm in ARMS:
-        mine = sorted((r for r in records if r["arm"] == arm), key=lambda r: r["seed"])
-        if not mine:
-            continue
-        gaps = [
-            (r["test"] - alone[r["seed"]]) / (teacher_record["test"] - alone[r["seed"]])
-            for r in mine
-            if arm != "alone" and alone.get(r["seed"], 1.0) < teacher_record["test"]
-        ]
-        seeds = ", ".join(str(r["seed"]) for r in mine)
-        gap = mean_std(gaps) + " %" if gaps else ""
-        lines.append(f"| {arm} | {seeds} | {mean_std([r['test'] for r in mine])} | {gap} |")
-    return "\n".join(lines)
-
-
-def folder_records(work, arms, seeds):
-    """The records of the `arms` x `seeds` runs `work` holds."""
-    return [
-        record
-        for seed in seeds
-        for arm in arms
-        if (record := run_record(os.path.join(work, f"{arm}_seed{seed}.json")))
-    ]
-
-
-def folder_table(work, teacher_record, records, arms, seeds):
-    """The table of the `arms` x `seeds` runs of `records` (`folder_records`
-    of `work`), over the seeds every arm finished; with those seeds and the
-    CPU seconds of the parts."""
-    # Only seeds every arm finished: each row then averages the same seeds.
-    seeds = [
-        seed
-        for seed in seeds
-        if all(any(r["arm"] == arm and r["seed"] == seed for r in records) for arm in arms)
-    ]
-    cpu = total_cpu_seconds(work, teacher_record, records)  # every finished run's
-    text = table(teacher_record, [r for r in records if r["seed"] in seeds], arms, seeds)
-    return text, seeds, cpu
-
-
-def finished_runs(work):
-    """The arms (in `ARMS` order) and seeds of the runs `work` holds, from
-    every process that shared it."""
-    found = set()
-    for name in os.listdir(work):
-        arm, _, seed = name.removesuffix(".json").rpartition("_seed")
-        if name.endswith(".json") and arm in ARMS and seed.isdigit():
-            found.add((arm, int(seed)))
-    return [a for a in ARMS if any(a == arm for arm, _ in found)], sorted({s for _, s in found})
-
-
-def total_cpu_seconds(work, teacher_record, records):
-    """CPU seconds of the teacher, the view caches, the learning-rate
-    selection runs and the arms' `records`."""
-    caches = sum(
-        (load_record(os.path.join(work, f"{name}.json")) or {}).get("cpu_seconds", 0.0)
-        for name in ("cache", "cache_mixup")
-    )
-    selection = sum(
-        (load_record(os.path.join(work, name)) or {}).get("cpu_seconds", 0.0)
-        for name in sorted(os.listdir(work))
-        if name.startswith("select_") and name.endswith(".json")
-    )
-    runs = sum(r["cpu_seconds"] for r in records)
-    return teacher_record["cpu_seconds"] + runs + caches + selection
 
 
 def kl_to_teacher(teacher_logits, student_logits):
