@@ -59,6 +59,22 @@ def selection_part(arm, rate):
 SELECTION_KEYS = ("arm", "learning_rate", "epochs", "val")
 
 
+def chosen_rate(scores, listed):
+    """The learning rate an arm trains at, from its selection runs' scores.
+
+    Args:
+        scores: `{rate: validation accuracy}` of the runs finished.
+        listed: The rates to choose from, in `--learning-rates` order.
+
+    Returns:
+        The rate of the highest score, the first listed on a tie; `None`
+        while a listed rate has no score yet (a selection under way).
+    """
+    if not set(listed) <= set(scores):
+        return None
+    return max(listed, key=scores.get)  # max keeps the first of equals
+
+
 def selection_record(path, epochs=None):
     """The record of the selection run at `path` (`None` when there is none).
 
@@ -120,8 +136,7 @@ def selection_table(work, arms=ARMS):
         return ""
     rates = sorted({r["learning_rate"] for records in found.values() for r in records})
     epochs = sorted({r["epochs"] for records in found.values() for r in records})
-    # Ties go to the first of the folder's --learning-rates, as in learning_rate_for.
-    listed = bound.get("learning_rates") or []
+    listed = bound.get("learning_rates")  # the order that breaks ties
     lines = [
         f"| arm | {' | '.join(f'{rate:g}' for rate in rates)} |",
         "|---|" + "---:|" * len(rates),
@@ -130,10 +145,7 @@ def selection_table(work, arms=ARMS):
         by_rate = {r["learning_rate"]: r["val"] for r in found.get(arm, ())}
         if not by_rate:
             continue
-        order = sorted(by_rate, key=lambda r: (listed.index(r) if r in listed else len(listed), r))
-        best = max(order, key=by_rate.get)  # max keeps the first of equals
-        if not set(listed) <= set(by_rate):
-            best = None  # not chosen yet: a selection still under way
+        best = chosen_rate(by_rate, listed or sorted(by_rate))
         cells = [
             ""
             if rate not in by_rate

@@ -94,6 +94,7 @@ from _pays_folder import ARMS
 from _pays_folder import SELECTION_SEED
 from _pays_folder import STUDENTS
 from _pays_folder import arm_summary
+from _pays_folder import chosen_rate
 from _pays_folder import finished_runs
 from _pays_folder import folder_records
 from _pays_folder import folder_table
@@ -732,10 +733,10 @@ def learning_rate_for(args, arm, data, caches):
     if len(args.learning_rates) == 1:
         return args.learning_rates[0]
     records = [selection_run(args, arm, rate, data, caches) for rate in args.learning_rates]
-    best = max(records, key=lambda record: record["val"])  # max keeps the first of equals
+    best = chosen_rate({r["learning_rate"]: r["val"] for r in records}, args.learning_rates)
     scores = ", ".join(f"{r['learning_rate']:g}: {100 * r['val']:.2f}%" for r in records)
-    print(f"{arm}: learning rate {best['learning_rate']:g} (validation {scores})", flush=True)
-    return best["learning_rate"]
+    print(f"{arm}: learning rate {best:g} (validation {scores})", flush=True)
+    return best
 
 
 def selection_run(args, arm, rate, data, caches):
