@@ -109,6 +109,16 @@ def selection_record(path, epochs=None):
     )
 
 
+def selection_paths(work):
+    """The selection records' files in `work` (`select_*.json`), sorted."""
+    names = sorted(os.listdir(work)) if os.path.isdir(work) else ()
+    return [
+        os.path.join(work, name)
+        for name in names
+        if name.startswith("select_") and name.endswith(".json")
+    ]
+
+
 def selection_table(work, arms=ARMS):
     """The selection runs of `arms` `work` holds, as a Markdown table (`""`
     for none).
@@ -127,11 +137,10 @@ def selection_table(work, arms=ARMS):
     """
     bound = load_record(os.path.join(work, STUDENTS)) or {}  # the folder's settings
     found = {}
-    for name in sorted(os.listdir(work)) if os.path.isdir(work) else ():
-        if name.startswith("select_") and name.endswith(".json"):
-            record = selection_record(os.path.join(work, name), bound.get("select_epochs"))
-            if record["arm"] in arms:
-                found.setdefault(record["arm"], []).append(record)
+    for path in selection_paths(work):
+        record = selection_record(path, bound.get("select_epochs"))
+        if record["arm"] in arms:
+            found.setdefault(record["arm"], []).append(record)
     if not found:
         return ""
     rates = sorted({r["learning_rate"] for records in found.values() for r in records})
@@ -311,9 +320,7 @@ def total_cpu_seconds(work, teacher_record, records):
         for name in ("cache", "cache_mixup")
     )
     selection = sum(
-        (load_record(os.path.join(work, name)) or {}).get("cpu_seconds", 0.0)
-        for name in sorted(os.listdir(work))
-        if name.startswith("select_") and name.endswith(".json")
+        (load_record(path) or {}).get("cpu_seconds", 0.0) for path in selection_paths(work)
     )
     runs = sum(r["cpu_seconds"] for r in records)
     return teacher_record["cpu_seconds"] + runs + caches + selection
