@@ -47,7 +47,10 @@ and each (arm, seed) are locked while one process makes them, the other
 waits and then reads them; each invocation is appended to settings.json;
 RESULTS_pays.md shows every run the folder holds, whichever process ends last.
 
-Usage:
+Usage (several processes on a few cores: give each one thread,
+`TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1`; measured here, 3-4
+processes on 2 cores, the tiny student's step took 34 CPU ms so, 70-80 with
+TensorFlow's default threads, which wait on each other):
 
     # The full configuration (many hours):
     KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py
