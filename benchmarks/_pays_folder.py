@@ -13,7 +13,7 @@ import statistics
 from _work import RecordError
 from _work import load_record
 
-ARMS = ("alone", "kd", "kd_std", "dkd", "mld", "fm")
+ARMS = ("alone", "kd", "kd_std", "dkd", "mld", "fm", "fm_plain")
 
 STUDENTS = "students.json"  # The settings every arm of --work trains with.
 

@@ -25,6 +25,9 @@ adds mixup, from its own cache):
   0.1), as kd_std;
 - fm: function matching (`keras_kd.apps.recipes.function_matching`: alpha 0,
   KL at T=1, flips, translations and mixup, from the mixup cache).
+- fm_plain: the same, from the plain cache (flips and translations, no
+  mixup): the teacher's distribution alone, matched at T=1, on the views
+  the student alone trains on (the ablation of fm's mixup).
 
 Every arm: Adam, cosine decay to 0 over its epochs (`patient_schedule`),
 batch 128, from a peak learning rate of 2e-3, or, with several
@@ -493,6 +496,8 @@ def distiller_for(arm, cache, student):
     if arm == "mld":
         loss = keras_kd.losses.MLD(standardize=True)
         return keras_kd.Distiller(cache, student, loss, alpha=0.1)
+    # fm and fm_plain: alpha 0, KL at T=1; the cache given holds the views
+    # (with mixup for fm).
     return recipes.function_matching(cache, student)
 
 

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from _paths import import_benchmark
 
+import keras_kd
+
 
 @pytest.fixture(scope="module")
 def pays():
@@ -793,3 +795,54 @@ def test_a_quick_run_chooses_the_arms_rate_and_trains_at_it(tmp_path, pays):
     chosen = max(scores, key=scores.get)  # the first on a tie, as the script
     assert json.loads((work / "kd_seed0.json").read_text())["learning_rate"] == chosen
     assert not list(work.glob("*_backup"))
+
+
+# -- The arms: what each one trains on -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "arm, loss, temperature, alpha, cache",
+    [
+        ("kd", "SoftTargetKD", 4.0, 0.1, "plain"),
+        ("kd_std", "SoftTargetKD", 2.0, 0.1, "plain"),
+        ("dkd", "DKD", None, 0.5, "plain"),
+        ("mld", "MLD", None, 0.1, "plain"),
+        ("fm", "SoftTargetKD", 1.0, 0.0, "mixup"),
+        # The ablation of fm's mixup: the same recipe on the plain views.
+        ("fm_plain", "SoftTargetKD", 1.0, 0.0, "plain"),
+    ],
+)
+def test_each_distilled_arm_trains_its_loss_on_its_cache(
+    tmp_path, pays, monkeypatch, arm, loss, temperature, alpha, cache
+):
+    x = np.random.default_rng(0).uniform(size=(8, 28, 28, 1)).astype("float32")
+    teacher = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten()])
+    teacher.add(keras.layers.Dense(10))
+    caches = {
+        name: keras_kd.TeacherCache.write(
+            teacher,
+            x,
+            str(tmp_path / name),
+            augmentation=pays.view_augmentation(seed=0, mixup=name == "mixup"),
+            views=2,
+        )
+        for name in ("plain", "mixup")
+    }
+    built = []
+    real_distiller_for = pays.distiller_for
+
+    def distiller_for(arm, cache, student):
+        built.append((real_distiller_for(arm, cache, student), cache))
+        return built[-1][0]
+
+    monkeypatch.setattr(pays, "distiller_for", distiller_for)
+    args = pays.parse_args(["--work", str(tmp_path), "--quick"])
+    pays._fit_student(args, f"{arm}_seed0", arm, 0, 1, 1e-3, (x, np.zeros(8, "int64")), caches)
+    distiller, used = built[0]
+    (distillation_loss,) = distiller.distillation_losses
+    assert type(distillation_loss).__name__ == loss
+    if temperature is not None:
+        assert distillation_loss.temperature == temperature
+    assert getattr(distillation_loss, "standardize", False) == (arm in ("kd_std", "mld"))
+    assert float(distiller.alpha) == alpha
+    assert used is caches[cache]
