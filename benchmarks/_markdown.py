@@ -33,10 +33,17 @@ def accuracy_cell(row):
 
 def publish(text, marker, title, paths):
     """Writes `text` between the `marker` comments of every file of `paths`;
-    the first is the benchmark's own results file, created with `title` and
-    empty markers if missing."""
+    the first is the benchmark's own results file, created with `title` if
+    missing, and given the markers at its end if it has none for `marker`
+    (the other files, e.g. the README, only where they have them)."""
+    markers = f"<!-- {marker}:begin -->\n<!-- {marker}:end -->\n"
     if not os.path.exists(paths[0]):
         with open(paths[0], "w") as f:
-            f.write(f"# {title}\n\n<!-- {marker}:begin -->\n<!-- {marker}:end -->\n")
+            f.write(f"# {title}\n\n{markers}")
+    with open(paths[0]) as f:
+        content = f.read()
+    if f"<!-- {marker}:begin -->" not in content or f"<!-- {marker}:end -->" not in content:
+        with open(paths[0], "a") as f:
+            f.write(("\n" if content.endswith("\n") else "\n\n") + markers)
     for path in paths:
         write_between_markers(path, marker, text)

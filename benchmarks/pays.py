@@ -131,6 +131,9 @@ from keras_kd.apps.data import load_fashion_mnist
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "RESULTS_pays.md")
 VALIDATION = 5000
+# The full configuration's student settings (the defaults).
+FULL_EPOCHS = 100
+FULL_VIEWS = 16
 
 
 # What --quick sets, overriding the defaults (and refusing other values).
@@ -149,7 +152,7 @@ def build_parser():
         __doc__.split("\n")[0],
         train_samples=60000 - VALIDATION,
         teacher_epochs=60,
-        epochs=100,
+        epochs=FULL_EPOCHS,
         epochs_help="Epochs of every student arm.",
     )
     parser.add_argument("--work", default=os.path.join(HERE, "_work", "pays"))
@@ -167,7 +170,9 @@ def build_parser():
         help="tiny: tiny_student_cnn, 9,098 parameters (the default); cnn: student_cnn, "
         "26,698 parameters (the capacity ablation). One --work holds one student.",
     )
-    parser.add_argument("--views", type=int_at_least(1), default=16, help="Cached views per image.")
+    parser.add_argument(
+        "--views", type=int_at_least(1), default=FULL_VIEWS, help="Cached views per image."
+    )
     parser.add_argument(
         "--learning-rates",
         type=positive_float,
@@ -836,10 +841,16 @@ def write_results(args, teacher_record):
 
 
 def results_marker(args):
-    """Where RESULTS_pays.md keeps the table of `args.student`'s runs: each
-    student's folder writes its own, so the capacity ablation does not
-    replace the main table."""
-    return "pays" if args.student == "tiny" else f"pays_student_{args.student}"
+    """Where RESULTS_pays.md keeps the table of a folder's runs: one per
+    student settings (student, epochs, views, learning rates), so a shorter
+    ablation or another student does not replace the full configuration's
+    table ("pays"); a new one is added at the end of the file."""
+    marker = "pays" if args.student == "tiny" else f"pays_student_{args.student}"
+    if (args.epochs, args.views) != (FULL_EPOCHS, FULL_VIEWS):
+        marker += f"_{args.epochs}epochs_{args.views}views"
+    if args.learning_rates != [LEARNING_RATE]:
+        marker += "_lr_" + "_".join(f"{rate:g}" for rate in args.learning_rates)
+    return marker
 
 
 def record_invocation(args):

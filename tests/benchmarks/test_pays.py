@@ -333,9 +333,9 @@ def test_results_show_every_run_of_the_folder_whichever_process_ends_last(
     pays.write_results(second, teacher)
     text = results.read_text()
     assert "| fm | 85.00 |" in text and '"seeds": [0]' in text
-    write(
-        tmp_path, "fm_seed1", {"arm": "fm", "seed": 1, "test": 0.85, "val": 0.8, "cpu_seconds": 1}
-    )
+    for arm in set(pays.ARMS) - set(five):  # fm, fm_plain: the first process's
+        record = {"arm": arm, "seed": 1, "test": 0.85, "val": 0.8, "cpu_seconds": 1}
+        write(tmp_path, f"{arm}_seed1", record)
     pays.write_results(second, teacher)
     assert '"seeds": [0, 1]' in results.read_text()
 
@@ -481,6 +481,44 @@ def test_each_student_has_its_model_and_its_own_results_table(pays, student, par
     with open(pays.RESULTS) as f:
         results = f.read()
     assert f"<!-- {marker}:begin -->" in results and f"<!-- {marker}:end -->" in results
+
+
+@pytest.mark.parametrize(
+    "argv, marker",
+    [
+        # Before: every tiny-student folder wrote "pays", so a 12-epoch
+        # ablation replaced the full configuration's table.
+        (["--epochs", "12", "--views", "4"], "pays_12epochs_4views"),
+        (["--learning-rates", "4e-3", "8e-3"], "pays_lr_0.004_0.008"),
+        (
+            ["--student", "cnn", "--epochs", "12", "--views", "4"],
+            "pays_student_cnn_12epochs_4views",
+        ),
+    ],
+)
+def test_each_student_setting_writes_its_own_table_added_at_the_end(
+    tmp_path, pays, monkeypatch, argv, marker
+):
+    results = tmp_path / "RESULTS_pays.md"
+    before = "# Distillation that pays\n\n<!-- pays:begin -->\nthe full table\n<!-- pays:end -->\n"
+    results.write_text(before)
+    monkeypatch.setattr(pays, "RESULTS", str(results))
+    write(
+        tmp_path,
+        "alone_seed0",
+        {"arm": "alone", "seed": 0, "test": 0.8, "val": 0.8, "cpu_seconds": 1},
+    )
+    write(
+        tmp_path, "kd_seed0", {"arm": "kd", "seed": 0, "test": 0.85, "val": 0.8, "cpu_seconds": 1}
+    )
+    args = pays.parse_args(["--work", str(tmp_path), *argv])
+    assert pays.results_marker(args) == marker
+    pays.write_results(args, {"parameters": 10, "test": 0.9, "val": 0.9, "cpu_seconds": 0})
+    text = results.read_text()
+    assert text.startswith(before)  # the full table kept
+    added = text[len(before) :]
+    assert added.startswith(f"\n<!-- {marker}:begin -->\nSettings:")
+    assert "| kd | 85.00 |" in added and added.endswith(f"<!-- {marker}:end -->\n")
 
 
 # -- --analyse and --report-only on what a folder really holds -------------------------
