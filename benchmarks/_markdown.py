@@ -6,10 +6,15 @@ import os
 import numpy as np
 
 
+def _comments(marker):
+    """The HTML comments that open and close `marker`'s part of a file."""
+    return f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
+
+
 def write_between_markers(path, marker, text):
     """Replaces what lies between `<!-- marker:begin -->` and `:end -->` in
     `path`; leaves files without the markers alone."""
-    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
+    begin, end = _comments(marker)
     if not os.path.exists(path):
         return
     with open(path) as f:
@@ -36,13 +41,14 @@ def publish(text, marker, title, paths):
     the first is the benchmark's own results file, created with `title` if
     missing, and given the markers at its end if it has none for `marker`
     (the other files, e.g. the README, only where they have them)."""
-    markers = f"<!-- {marker}:begin -->\n<!-- {marker}:end -->\n"
+    begin, end = _comments(marker)
+    markers = f"{begin}\n{end}\n"
     if not os.path.exists(paths[0]):
         with open(paths[0], "w") as f:
             f.write(f"# {title}\n\n{markers}")
     with open(paths[0]) as f:
         content = f.read()
-    if f"<!-- {marker}:begin -->" not in content or f"<!-- {marker}:end -->" not in content:
+    if begin not in content or end not in content:
         with open(paths[0], "a") as f:
             f.write(("\n" if content.endswith("\n") else "\n\n") + markers)
     for path in paths:
