@@ -73,7 +73,10 @@ TensorFlow's default threads, which wait on each other):
     python benchmarks/pays.py --quick                               # seconds: checks the script
 
 Writes benchmarks/RESULTS_pays.md (not with --quick): the seeds every arm in
-`--work` finished, between the markers of its student (`results_marker`).
+`--work` finished, between the markers of its student settings
+(`results_marker`); refused before training where RESULTS_pays.md's
+markers are broken or its table there is of other settings, e.g. another
+teacher (`results_conflict`).
 `--report-only` and `--analyse` show every run `--work` holds (whichever
 process made it), or the `--arms` and `--seeds` given; a run counts once
 its record (`<arm>_seed<seed>.json`) is written.
@@ -81,6 +84,7 @@ its record (`<arm>_seed<seed>.json`) is written.
 
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -93,7 +97,9 @@ from _args import LEARNING_RATE
 from _args import int_at_least
 from _args import positive_float
 from _args import student_parser
+from _markdown import check_markers
 from _markdown import publish
+from _markdown import read_between_markers
 from _pays_folder import ARMS
 from _pays_folder import SELECTION_SEED
 from _pays_folder import STUDENTS
@@ -769,6 +775,10 @@ def _main(args):
     if args.analyse:
         return analyse(args)
     check_work(args)
+    # Before hours of training, not after: the table must have a place to go.
+    conflict = None if args.quick or args.teacher_only else results_conflict(args)
+    if conflict:
+        _error(conflict)
     os.makedirs(args.work, exist_ok=True)
     if not args.teacher_only:
         bind_student_settings(args)
@@ -820,6 +830,10 @@ def write_results(args, teacher_record):
     process sharing it may have finished other seeds or arms: the file
     shows them all, whichever process ends last)."""
     with claimed(args.work, "results"):
+        # Checked again: another folder's process may have written meanwhile.
+        conflict = results_conflict(args)
+        if conflict:
+            _error(conflict)
         arms, all_seeds = finished_runs(args.work)
         finished = folder_records(args.work, arms, all_seeds)
         text, seeds, cpu = folder_table(args.work, teacher_record, finished, arms, all_seeds)
@@ -842,15 +856,56 @@ def write_results(args, teacher_record):
 
 def results_marker(args):
     """Where RESULTS_pays.md keeps the table of a folder's runs: one per
-    student settings (student, epochs, views, learning rates), so a shorter
-    ablation or another student does not replace the full configuration's
-    table ("pays"); a new one is added at the end of the file."""
+    student settings (student, epochs, views, training samples, learning
+    rates and selection epochs), so a shorter ablation or another student
+    does not replace the full configuration's table ("pays"); a new one is
+    added at the end of the file. Rates are named exactly (`repr`): two that
+    differ only past 6 digits name two tables, not one."""
     marker = "pays" if args.student == "tiny" else f"pays_student_{args.student}"
     if (args.epochs, args.views) != (FULL_EPOCHS, FULL_VIEWS):
         marker += f"_{args.epochs}epochs_{args.views}views"
+    if args.train_samples != 60000 - VALIDATION:
+        marker += f"_{args.train_samples}samples"
     if args.learning_rates != [LEARNING_RATE]:
-        marker += "_lr_" + "_".join(f"{rate:g}" for rate in args.learning_rates)
+        marker += "_lr_" + "_".join(repr(rate) for rate in args.learning_rates)
+    if args.select_epochs not in (None, max(1, args.epochs // 10)):
+        marker += f"_select{args.select_epochs}epochs"
     return marker
+
+
+# The line a table of `write_results` begins with: the settings of its folder.
+RESULTS_SETTINGS = re.compile(r"^Settings: `(\{.*\})`", re.MULTILINE)
+
+
+def results_conflict(args):
+    """Why RESULTS_pays.md cannot take this folder's table, or `None`: its
+    markers are broken or it is read-only (`check_markers`), or its table at
+    `results_marker(args)` is of other settings (another teacher: the
+    marker names the student settings only), which this one would replace."""
+    marker = results_marker(args)
+    try:
+        check_markers([RESULTS], marker)
+    except ValueError as error:
+        return str(error)
+    written = read_between_markers(RESULTS, marker)
+    match = RESULTS_SETTINGS.search(written or "")
+    try:
+        there = json.loads(match.group(1)) if match else {}
+    except json.JSONDecodeError:
+        there = {}
+    here = {**student_settings(args), "teacher": args.teacher}
+    here["teacher_epochs"] = args.teacher_epochs
+    differing = [key for key in here if key in there and there[key] != here[key]]
+    if not differing:
+        return None
+    settings = ", ".join(
+        f"--{key.replace('_', '-')} {there[key]} there, {here[key]} now" for key in differing
+    )
+    return (
+        f"{RESULTS}'s table {marker!r} is of other settings ({settings}); this folder's "
+        "would replace it. Rename that table's markers (e.g. to "
+        f"<!-- {marker}_old:begin -->) to keep it, or remove it, and run again."
+    )
 
 
 def record_invocation(args):

@@ -8,6 +8,7 @@ import time
 import keras
 import numpy as np
 import pytest
+from _paths import BENCHMARKS
 from _paths import import_benchmark
 
 import keras_kd
@@ -16,6 +17,15 @@ import keras_kd
 @pytest.fixture(scope="module")
 def pays():
     return import_benchmark("pays")
+
+
+@pytest.fixture(autouse=True)
+def results(pays, tmp_path_factory, monkeypatch):
+    """RESULTS_pays.md of each test its own (missing until written): never the
+    repository's, whose tables a test must neither change nor depend on."""
+    path = tmp_path_factory.mktemp("results") / "RESULTS_pays.md"
+    monkeypatch.setattr(pays, "RESULTS", str(path))
+    return path
 
 
 def write(folder, name, record):
@@ -478,8 +488,7 @@ def test_each_student_has_its_model_and_its_own_results_table(pays, student, par
     args = pays.parse_args(["--student", student])
     assert pays.make_student(args.student).count_params() == parameters
     assert pays.results_marker(args) == marker
-    with open(pays.RESULTS) as f:
-        results = f.read()
+    results = (BENCHMARKS / "RESULTS_pays.md").read_text()
     assert f"<!-- {marker}:begin -->" in results and f"<!-- {marker}:end -->" in results
 
 
@@ -884,3 +893,106 @@ def test_each_distilled_arm_trains_its_loss_on_its_cache(
     assert getattr(distillation_loss, "standardize", False) == (arm in ("kd_std", "mld"))
     assert float(distiller.alpha) == alpha
     assert used is caches[cache]
+
+
+# -- One results table per settings: results_marker and what RESULTS_pays.md holds ------
+
+MARKERS = [
+    ([], "pays"),
+    (["--learning-rates", "2e-3"], "pays"),  # the default, spelled out
+    # One rate, however spelled: one table.
+    (["--learning-rates", "8e-3"], "pays_lr_0.008"),
+    (["--learning-rates", "0.0080"], "pays_lr_0.008"),
+    # Before: "pays_lr_0.008" too (":g"), a folder at 0.008 replacing its table.
+    (["--learning-rates", "0.0080000001"], "pays_lr_0.0080000001"),
+    (["--learning-rates", "1e-5"], "pays_lr_1e-05"),
+    # The order breaks ties (the first listed wins): another setting.
+    (["--learning-rates", "8e-3", "4e-3"], "pays_lr_0.008_0.004"),
+    # Before: "pays", the full configuration's table replaced by a smaller run's.
+    (["--train-samples", "10000"], "pays_10000samples"),
+    # Before: "pays_lr_0.004_0.008", as with the default --select-epochs 10.
+    (
+        ["--learning-rates", "4e-3", "8e-3", "--select-epochs", "5"],
+        "pays_lr_0.004_0.008_select5epochs",
+    ),
+    (["--learning-rates", "4e-3", "8e-3", "--select-epochs", "10"], "pays_lr_0.004_0.008"),
+    # The full table's rerun with each arm's rate chosen: not "pays" (2e-3's).
+    (
+        ["--learning-rates", "4e-3", "8e-3", "1.6e-2", "--select-epochs", "10"],
+        "pays_lr_0.004_0.008_0.016",
+    ),
+    (
+        ["--student", "cnn", "--epochs", "12", "--views", "4", "--learning-rates", "8e-3"],
+        "pays_student_cnn_12epochs_4views_lr_0.008",
+    ),
+    (["--quick"], "pays_2epochs_2views_1024samples"),
+]
+
+
+def test_each_setting_has_its_own_marker_and_each_marker_is_an_html_comment(pays):
+    markdown = import_benchmark("_markdown")
+    seen = {}
+    for argv, marker in MARKERS:
+        args = pays.parse_args(argv)
+        assert pays.results_marker(args) == marker, argv
+        markdown._comments(marker)  # no error: a name an HTML comment keeps
+        settings = json.dumps({**pays.student_settings(args), "teacher": args.teacher})
+        assert seen.setdefault(marker, settings) == settings, f"{argv} shares {marker}"
+
+
+def _full_table(results, teacher_epochs=30):
+    settings = {"epochs": 100, "views": 16, "train_samples": 55000, "teacher": "bn"}
+    settings.update(teacher_epochs=teacher_epochs, arms=["alone"], seeds=[0])
+    results.write_text(
+        f"# Distillation that pays\n\n<!-- pays:begin -->\nSettings: `{json.dumps(settings)}`"
+        " (seeds every arm finished)\n\nthe full table\n<!-- pays:end -->\n"
+    )
+    return results.read_text()
+
+
+def test_a_table_of_another_teacher_is_refused_before_training(
+    tmp_path, pays, results, monkeypatch, capsys
+):
+    """Before: a folder of another teacher (the default 60 epochs against the
+    table's 30) had the same marker, and its table replaced the other's at
+    the end of its run, silently."""
+    before = _full_table(results)
+    trained = []
+    monkeypatch.setattr(pays, "_train_and_report", lambda args: trained.append(args))
+    message = refused(capsys, lambda: pays.main(["--work", str(tmp_path / "w")]))
+    assert "RESULTS_pays.md's table 'pays' is of other settings (--teacher-epochs 30 there, " in (
+        message
+    )
+    assert "60 now); this folder's would replace it. Rename that table's markers" in message
+    assert trained == [] and not (tmp_path / "w").exists() and results.read_text() == before
+    pays.main(["--work", str(tmp_path / "w"), "--teacher-epochs", "30"])  # the same: its own
+    assert len(trained) == 1
+    # Checked again when written: another folder's process may have written meanwhile.
+    args = pays.parse_args(["--work", str(tmp_path / "w")])
+    teacher = {"parameters": 10, "test": 0.9, "val": 0.9, "cpu_seconds": 0}
+    assert "--teacher-epochs 30 there, 60 now" in refused(
+        capsys, lambda: pays.write_results(args, teacher)
+    )
+    assert results.read_text() == before
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("<!-- pays:begin -->\nkept\n", "has <!-- pays:begin --> without <!-- pays:end -->"),
+        ("<!-- pays:end -->\n<!-- pays:begin -->\n", "has <!-- pays:end --> before"),
+    ],
+)
+def test_broken_results_markers_are_refused_before_training(
+    tmp_path, pays, results, monkeypatch, capsys, content, words
+):
+    """Before: found hours later, when the table was written (a lone begin:
+    everything after it replaced by the table)."""
+    results.write_text(content)
+    monkeypatch.setattr(pays, "_train_and_report", lambda args: pytest.fail("trained"))
+    message = refused(capsys, lambda: pays.main(["--work", str(tmp_path)]))
+    assert f"{results} {words}" in message and "Fix the markers by hand" in message
+    assert results.read_text() == content
+    # --quick writes no table: nothing to check.
+    monkeypatch.setattr(pays, "_train_and_report", lambda args: "quick")
+    assert pays.main(["--work", str(tmp_path), "--quick"]) == "quick"
