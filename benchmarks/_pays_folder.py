@@ -181,6 +181,9 @@ def mean_std(values, scale=100.0):
 
 
 def table(teacher_record, records, arms, seeds):
+    """The table of `arms` over `seeds`: one row per arm in `ARMS` order,
+    each run's gap closed against the student alone of its seed (from
+    `records`, which may hold alone's runs where `arms` does not)."""
     alone = {r["seed"]: r["test"] for r in records if r["arm"] == "alone"}
     # A record without `test_plain` is of the network alone (saved before its
     # flip average was scored).
@@ -195,7 +198,7 @@ def table(teacher_record, records, arms, seeds):
     # does not lead, "gap closed" has no meaning (its sign flips: an arm worse
     # than alone would read as closing it) and is not given.
     no_gap = sorted(seed for seed, value in alone.items() if teacher_record["test"] <= value)
-    for arm in arms:
+    for arm in sorted(arms, key=ARMS.index):  # as every other table, whatever --arms' order
         mine = [r for r in records if r["arm"] == arm and r["seed"] in seeds]
         if not mine:
             continue
@@ -217,17 +220,19 @@ def table(teacher_record, records, arms, seeds):
     return "\n".join(lines)
 
 
-def runs_table(teacher_record, records):
+def runs_table(teacher_record, records, baseline=()):
     """Every finished (arm, seed), each against the student alone of its seed.
 
     Args:
         teacher_record: the teacher's record (its test accuracy sets the gap).
         records: the finished runs, in any order.
+        baseline: runs of the student alone not among `records` (not
+            shown), for the gaps (`baseline_records`).
 
     Returns:
         A Markdown table, one row per run, seed by seed.
     """
-    alone = {r["seed"]: r["test"] for r in records if r["arm"] == "alone"}
+    alone = {r["seed"]: r["test"] for r in [*records, *baseline] if r["arm"] == "alone"}
     lines = [
         "| arm | seed | test (%) | validation (%) | gap closed (test) | CPU s |",
         "|---|---:|---:|---:|---:|---:|",
@@ -244,7 +249,7 @@ def runs_table(teacher_record, records):
     return "\n".join(lines)
 
 
-def arm_summary(teacher_record, records):
+def arm_summary(teacher_record, records, baseline=()):
     """Each arm over the seeds it finished (rows may average other seeds):
     seeds, test accuracy and gap closed, each run against the student alone
     of its own seed.
@@ -252,11 +257,13 @@ def arm_summary(teacher_record, records):
     Args:
         teacher_record: the teacher's record (its test accuracy sets the gap).
         records: the finished runs, in any order.
+        baseline: runs of the student alone not among `records` (not
+            shown), for the gaps (`baseline_records`).
 
     Returns:
         A Markdown table, one row per arm in `ARMS` order.
     """
-    alone = {r["seed"]: r["test"] for r in records if r["arm"] == "alone"}
+    alone = {r["seed"]: r["test"] for r in [*records, *baseline] if r["arm"] == "alone"}
     lines = [
         "| arm | seeds finished | test accuracy (%) | gap closed (test) |",
         "|---|---|---|---|",
@@ -286,6 +293,13 @@ def folder_records(work, arms, seeds):
     ]
 
 
+def baseline_records(work, arms, seeds):
+    """The student alone's runs of `seeds` in `work` where `arms` leaves it
+    out (each arm's gap closed is against it), else none (they are among
+    the runs already)."""
+    return [] if "alone" in arms else folder_records(work, ["alone"], seeds)
+
+
 def folder_table(work, teacher_record, records, arms, seeds):
     """The table of the `arms` x `seeds` runs of `records` (`folder_records`
     of `work`), over the seeds every arm finished; with those seeds and the
@@ -297,6 +311,8 @@ def folder_table(work, teacher_record, records, arms, seeds):
         if all(any(r["arm"] == arm and r["seed"] == seed for r in records) for arm in arms)
     ]
     cpu = total_cpu_seconds(work, teacher_record, records)  # every finished run's
+    # The gap closed needs the student alone, shown or not (--arms kd).
+    records = [*records, *baseline_records(work, arms, seeds)]
     text = table(teacher_record, [r for r in records if r["seed"] in seeds], arms, seeds)
     return text, seeds, cpu
 

@@ -104,6 +104,7 @@ from _pays_folder import ARMS
 from _pays_folder import SELECTION_SEED
 from _pays_folder import STUDENTS
 from _pays_folder import arm_summary
+from _pays_folder import baseline_records
 from _pays_folder import chosen_rate
 from _pays_folder import finished_runs
 from _pays_folder import folder_records
@@ -493,6 +494,13 @@ def cached_views(args, teacher, x, mixup):
     return cache
 
 
+def cache_of(arm):
+    """The view cache `arm` trains from: `None` (alone: the labels), "mixup"
+    (fm) or "plain" (every other arm, fm_plain too); one place, so the
+    caches written are the ones the arms read."""
+    return None if arm == "alone" else "mixup" if arm == "fm" else "plain"
+
+
 def distiller_for(arm, cache, student):
     if arm == "kd":
         return keras_kd.Distiller(cache, student, keras_kd.losses.SoftTargetKD(4.0), alpha=0.1)
@@ -582,7 +590,7 @@ def _fit_student(args, part, arm, seed, epochs, learning_rate, train, caches):
         )
         student.fit(batches, epochs=epochs, verbose=2, callbacks=[backup])
     else:
-        cache = caches["mixup" if arm == "fm" else "plain"]
+        cache = caches[cache_of(arm)]
         distiller = distiller_for(arm, cache, student)
         distiller.compile(**compile_args)
         batches = cache.dataset(x, y, batch_size=BATCH, shuffle=True, seed=seed)
@@ -661,9 +669,10 @@ def report(args):
     arms, all_seeds = runs_to_show(args)
     finished = folder_records(args.work, arms, all_seeds)
     text, seeds, cpu = folder_table(args.work, teacher_record, finished, arms, all_seeds)
+    baseline = baseline_records(args.work, arms, all_seeds)  # --arms kd: its gap all the same
     print(text)
-    print(arm_summary(teacher_record, finished))
-    print(runs_table(teacher_record, finished))
+    print(arm_summary(teacher_record, finished, baseline))
+    print(runs_table(teacher_record, finished, baseline))
     selection = selection_table(args.work, args.arms if "arms" in args.runs_given else ARMS)
     if selection:
         print(selection)
@@ -806,14 +815,16 @@ def _train_and_report(args):
     print(f"teacher: val {teacher_record['val']:.4f} test {teacher_record['test']:.4f}", flush=True)
     if args.teacher_only:
         return ""
-    caches = {}
-    if set(args.arms) - {"alone", "fm"}:
-        caches["plain"] = cached_views(args, teacher, x, mixup=False)
-    if "fm" in args.arms:
-        caches["mixup"] = cached_views(args, teacher, x, mixup=True)
+    needed = {cache_of(arm) for arm in args.arms} - {None}
+    caches = {
+        name: cached_views(args, teacher, x, mixup=name == "mixup")
+        for name in ("plain", "mixup")
+        if name in needed
+    }
     records = [run_arm(args, arm, seed, data, caches) for seed in args.seeds for arm in args.arms]
     cpu = total_cpu_seconds(args.work, teacher_record, records)
-    text = table(teacher_record, records, args.arms, args.seeds)
+    baseline = baseline_records(args.work, args.arms, args.seeds)  # another process's
+    text = table(teacher_record, [*records, *baseline], args.arms, args.seeds)
     print(text)
     print(
         f"CPU time, all parts (summed over resumed runs): {cpu / 3600:.2f} h; "

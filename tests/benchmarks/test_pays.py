@@ -996,3 +996,76 @@ def test_broken_results_markers_are_refused_before_training(
     # --quick writes no table: nothing to check.
     monkeypatch.setattr(pays, "_train_and_report", lambda args: "quick")
     assert pays.main(["--work", str(tmp_path), "--quick"]) == "quick"
+
+
+# -- fm_plain: the arms read the caches written, the tables show its gap ---------------
+
+
+@pytest.mark.parametrize(
+    "arms, caches",
+    [
+        (["fm_plain"], ["plain"]),
+        (["fm"], ["mixup"]),
+        (["fm", "fm_plain"], ["plain", "mixup"]),
+        (["alone"], []),
+        (["alone", "kd", "fm"], ["plain", "mixup"]),
+    ],
+)
+def test_the_caches_written_are_those_the_arms_read(tmp_path, pays, monkeypatch, arms, caches):
+    x = np.zeros((8, 28, 28, 1), "float32")
+    y = np.zeros(8, "int64")
+    monkeypatch.setattr(pays, "load_fashion_mnist", lambda: ((x, y), (x, y)))
+    teacher = {"parameters": 10, "test": 0.9, "val": 0.9, "cpu_seconds": 0}
+    monkeypatch.setattr(pays, "trained_teacher", lambda args, data: (None, teacher))
+    written = []
+    monkeypatch.setattr(
+        pays, "cached_views", lambda args, t, x, mixup: written.append(mixup) or f"cache {mixup}"
+    )
+    read = []
+
+    def run_arm(args, arm, seed, data, given):
+        if pays.cache_of(arm):
+            read.append(given[pays.cache_of(arm)])  # a KeyError: a cache not written
+        return {"arm": arm, "seed": seed, "test": 0.85, "val": 0.85, "cpu_seconds": 1}
+
+    monkeypatch.setattr(pays, "run_arm", run_arm)
+    if "alone" not in arms:  # another process's: before, no gap closed in this one's table
+        alone = {"arm": "alone", "seed": 0, "test": 0.8, "val": 0.8, "cpu_seconds": 1}
+        write(tmp_path, "alone_seed0", alone)
+    args = pays.parse_args(["--work", str(tmp_path), "--seeds", "0", "--arms", *arms])
+    text = pays._train_and_report(args)
+    assert written == [name == "mixup" for name in caches]
+    assert set(read) == {f"cache {name == 'mixup'}" for name in caches}
+    if "alone" not in arms:
+        assert f"| {arms[-1]} | 85.00 | 85.00 | 50.00 % |" in text and "| alone |" not in text
+
+
+def _teacher_and_runs(folder, runs):
+    teacher = {"model": "bn", "epochs": 1, "test": 0.9, "val": 0.9, "parameters": 10}
+    write(folder, "teacher", {**teacher, "cpu_seconds": 0})
+    for arm, test in runs:
+        record = {"arm": arm, "seed": 0, "test": test, "val": test, "cpu_seconds": 1}
+        write(folder, f"{arm}_seed0", record)
+
+
+def test_an_arm_shown_without_alone_still_shows_its_gap_closed(tmp_path, pays, capsys):
+    """Before: --report-only --arms fm_plain (and a process training
+    --arms fm_plain while another trained alone) left "gap closed" empty:
+    the student alone of the folder was not read."""
+    _teacher_and_runs(tmp_path, [("alone", 0.80), ("fm_plain", 0.85)])
+    text = pays.main(["--work", str(tmp_path), "--report-only", "--arms", "fm_plain"])
+    assert "| fm_plain | 85.00 | 85.00 | 50.00 % |" in text and "| alone |" not in text
+    out = capsys.readouterr().out
+    assert "| fm_plain | 0 | 85.00 | 50.00 % |" in out  # each arm over its seeds
+    assert "| fm_plain | 0 | 85.00 | 85.00 | 50.0 % | 1 |" in out  # every run
+    assert "| alone |" not in out
+
+
+def test_the_table_lists_arms_in_one_order_whatever_arms_says(tmp_path, pays):
+    """Before: in --arms' order on the console, in ARMS' in RESULTS_pays.md."""
+    _teacher_and_runs(tmp_path, [("alone", 0.80), ("fm", 0.84), ("fm_plain", 0.85)])
+    text = pays.main(
+        ["--work", str(tmp_path), "--report-only", "--arms", "fm_plain", "alone", "fm"]
+    )
+    rows = [line.split(" |")[0] for line in text.splitlines()[3:]]
+    assert rows == ["| alone", "| fm", "| fm_plain"]
