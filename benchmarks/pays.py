@@ -903,6 +903,8 @@ def results_conflict(args):
     try:
         there = json.loads(match.group(1)) if match else {}
     except json.JSONDecodeError:
+        there = {}  # a line edited by hand: nothing to compare
+    if not isinstance(there, dict):
         there = {}
     here = {**student_settings(args), "teacher": args.teacher}
     here["teacher_epochs"] = args.teacher_epochs

@@ -976,6 +976,14 @@ def test_a_table_of_another_teacher_is_refused_before_training(
     assert results.read_text() == before
 
 
+@pytest.mark.parametrize("line", ["Settings: `[1, 2]`", "Settings: `{not json}`", "a table"])
+def test_a_table_without_a_readable_settings_line_is_this_folders(tmp_path, pays, results, line):
+    """Written by hand, or edited: nothing to compare, so it is replaced (a
+    list read as settings would raise a TypeError)."""
+    results.write_text(f"<!-- pays:begin -->\n{line}\n<!-- pays:end -->\n")
+    assert pays.results_conflict(pays.parse_args(["--work", str(tmp_path)])) is None
+
+
 @pytest.mark.parametrize(
     "content, words",
     [
