@@ -55,7 +55,14 @@ Usage (several processes on a few cores: give each one thread,
 processes on 2 cores, the tiny student's step took 34 CPU ms so, 70-80 with
 TensorFlow's default threads, which wait on each other):
 
-    # The full configuration (many hours):
+    # The full configuration (about 19 CPU hours here: 5 arms, 3 seeds, 100 epochs,
+    # each arm's rate chosen among three), in two processes sharing one folder:
+    C="--seeds 0 1 2 --learning-rates 4e-3 8e-3 1.6e-2 --work W"
+    KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py $C \\
+        --arms fm alone kd kd_std dkd
+    KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py $C \\
+        --arms dkd kd_std kd alone
+    # The first full run (every arm at 2e-3; the table `pays`):
     KERAS_BACKEND=tensorflow nice -n 10 python benchmarks/pays.py
     # The teacher alone first (the batch-norm `bn` teacher: about 100 CPU
     # seconds an epoch here, 8-15 wall minutes on the shared 2 cores):
@@ -158,7 +165,7 @@ def build_parser():
     parser = student_parser(
         __doc__.split("\n")[0],
         train_samples=60000 - VALIDATION,
-        teacher_epochs=60,
+        teacher_epochs=30,
         epochs=FULL_EPOCHS,
         epochs_help="Epochs of every student arm.",
     )

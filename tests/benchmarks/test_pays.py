@@ -953,24 +953,26 @@ def _full_table(results, teacher_epochs=30):
 def test_a_table_of_another_teacher_is_refused_before_training(
     tmp_path, pays, results, monkeypatch, capsys
 ):
-    """Before: a folder of another teacher (the default 60 epochs against the
-    table's 30) had the same marker, and its table replaced the other's at
+    """Before: a folder of another teacher (12 epochs against the table's 30)
+    had the same marker, and its table replaced the other's at
     the end of its run, silently."""
     before = _full_table(results)
     trained = []
     monkeypatch.setattr(pays, "_train_and_report", lambda args: trained.append(args))
-    message = refused(capsys, lambda: pays.main(["--work", str(tmp_path / "w")]))
+    message = refused(
+        capsys, lambda: pays.main(["--work", str(tmp_path / "w"), "--teacher-epochs", "12"])
+    )
     assert "RESULTS_pays.md's table 'pays' is of other settings (--teacher-epochs 30 there, " in (
         message
     )
-    assert "60 now); this folder's would replace it. Rename that table's markers" in message
+    assert "12 now); this folder's would replace it. Rename that table's markers" in message
     assert trained == [] and not (tmp_path / "w").exists() and results.read_text() == before
-    pays.main(["--work", str(tmp_path / "w"), "--teacher-epochs", "30"])  # the same: its own
+    pays.main(["--work", str(tmp_path / "w")])  # the default 30: the table's own
     assert len(trained) == 1
     # Checked again when written: another folder's process may have written meanwhile.
-    args = pays.parse_args(["--work", str(tmp_path / "w")])
+    args = pays.parse_args(["--work", str(tmp_path / "w"), "--teacher-epochs", "12"])
     teacher = {"parameters": 10, "test": 0.9, "val": 0.9, "cpu_seconds": 0}
-    assert "--teacher-epochs 30 there, 60 now" in refused(
+    assert "--teacher-epochs 30 there, 12 now" in refused(
         capsys, lambda: pays.write_results(args, teacher)
     )
     assert results.read_text() == before
