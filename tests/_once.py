@@ -1,8 +1,9 @@
-"""A marker for the example scripts that the suite runs on one backend.
+"""Markers for what the suite runs on one backend, to keep CI under its time
+limit: each says why once is enough.
 
 The features an example uses are tested on all three backends in their own
 test files; the example itself (minutes of compiling and training on JAX
-and PyTorch) runs once, on TensorFlow, to keep CI under its time limit.
+and PyTorch) runs once, on TensorFlow.
 """
 
 import keras
@@ -19,4 +20,20 @@ example_runs_on_tensorflow = pytest.mark.skipif(
 worker_behaviour_runs_on_tensorflow = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
     reason="inside the TensorFlow worker, the same on every backend; the hand-off is tested on each",
+)
+
+# tflite_export's examples convert in TensorFlow (in a child process from JAX
+# and PyTorch, 25-65 s an example module there); converting from every
+# backend is tested in tests/tflite_export (test_convert, test_metadata,
+# test_evaluate, test_worker).
+conversion_example_runs_on_tensorflow = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the example converts in TensorFlow; conversion from every backend is tested in "
+    "tests/tflite_export",
+)
+
+# The suite's files and marks do not depend on the backend: checked once.
+suite_layout_runs_on_tensorflow = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the suite's files and marks are the same under every backend",
 )

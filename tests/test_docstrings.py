@@ -30,6 +30,7 @@ import re
 import keras
 import numpy as np
 import pytest
+from _once import conversion_example_runs_on_tensorflow
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = ("keras_kd", "tflite_export")
@@ -239,6 +240,8 @@ def _params():
             marks.append(pytest.mark.xfail(reason=KNOWN_FAILING[name], strict=True))
         if name in SLOW_EXAMPLES:
             marks.append(pytest.mark.slow)
+            if name.startswith("tflite_export."):
+                marks.append(conversion_example_runs_on_tensorflow)
         yield pytest.param(name, id=name, marks=marks)
 
 

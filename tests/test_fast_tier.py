@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from _once import suite_layout_runs_on_tensorflow
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
@@ -47,6 +48,7 @@ WHOLLY_SLOW = {
 
 
 @pytest.mark.slow
+@suite_layout_runs_on_tensorflow
 def test_every_test_file_but_the_named_ones_has_a_test_in_the_fast_tier():
     everything = _collected_files()
     fast = _collected_files("-m", "not slow")
