@@ -913,8 +913,11 @@ def results_conflict(args):
         there = {}  # a line edited by hand: nothing to compare
     if not isinstance(there, dict):
         there = {}
-    here = {**student_settings(args), "teacher": args.teacher}
-    here["teacher_epochs"] = args.teacher_epochs
+    here = {
+        **student_settings(args),
+        "teacher": args.teacher,
+        "teacher_epochs": args.teacher_epochs,
+    }
     differing = [key for key in here if key in there and there[key] != here[key]]
     if not differing:
         return None
