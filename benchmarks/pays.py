@@ -855,8 +855,7 @@ def write_results(args, teacher_record):
         arms, all_seeds = finished_runs(args.work)
         finished = folder_records(args.work, arms, all_seeds)
         text, seeds, cpu = folder_table(args.work, teacher_record, finished, arms, all_seeds)
-        settings = {**student_settings(args), "teacher": args.teacher}
-        settings.update(teacher_epochs=args.teacher_epochs, arms=arms, seeds=seeds)
+        settings = {**table_settings(args), "arms": arms, "seeds": seeds}
         # Between markers: the notes around the table (earlier runs) stay.
         publish(
             f"Settings: `{json.dumps(settings)}` (seeds every arm finished)\n\n"
@@ -870,6 +869,17 @@ def write_results(args, teacher_record):
             "Distillation that pays: results of benchmarks/pays.py",
             [RESULTS],
         )
+
+
+def table_settings(args):
+    """The settings a folder's table in RESULTS_pays.md is of: the student's
+    and the teacher's (its `Settings:` line adds the arms and seeds shown);
+    `results_conflict` compares them with the table there."""
+    return {
+        **student_settings(args),
+        "teacher": args.teacher,
+        "teacher_epochs": args.teacher_epochs,
+    }
 
 
 def results_marker(args):
@@ -913,11 +923,7 @@ def results_conflict(args):
         there = {}  # a line edited by hand: nothing to compare
     if not isinstance(there, dict):
         there = {}
-    here = {
-        **student_settings(args),
-        "teacher": args.teacher,
-        "teacher_epochs": args.teacher_epochs,
-    }
+    here = table_settings(args)
     differing = [key for key in here if key in there and there[key] != here[key]]
     if not differing:
         return None
