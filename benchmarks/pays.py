@@ -89,9 +89,7 @@ process made it), or the `--arms` and `--seeds` given; a run counts once
 its record (`<arm>_seed<seed>.json`) is written.
 """
 
-import json
 import os
-import re
 import shutil
 import signal
 import sys
@@ -104,9 +102,6 @@ from _args import LEARNING_RATE
 from _args import int_at_least
 from _args import positive_float
 from _args import student_parser
-from _markdown import check_markers
-from _markdown import publish
-from _markdown import read_between_markers
 from _pays_folder import ARMS
 from _pays_folder import SELECTION_SEED
 from _pays_folder import STUDENTS
@@ -131,6 +126,8 @@ from _pays_models import make_student
 from _pays_models import make_teacher
 from _pays_models import teacher_batches
 from _pays_models import view_augmentation
+from _pays_results import table_conflict
+from _pays_results import write_table
 from _work import RecordError
 from _work import charged
 from _work import claimed
@@ -844,31 +841,12 @@ def _train_and_report(args):
 
 
 def write_results(args, teacher_record):
-    """RESULTS_pays.md: the table of every run `--work` holds (another
-    process sharing it may have finished other seeds or arms: the file
-    shows them all, whichever process ends last)."""
-    with claimed(args.work, "results"):
-        # Checked again: another folder's process may have written meanwhile.
-        conflict = results_conflict(args)
-        if conflict:
-            _error(conflict)
-        arms, all_seeds = finished_runs(args.work)
-        finished = folder_records(args.work, arms, all_seeds)
-        text, seeds, cpu = folder_table(args.work, teacher_record, finished, arms, all_seeds)
-        settings = {**table_settings(args), "arms": arms, "seeds": seeds}
-        # Between markers: the notes around the table (earlier runs) stay.
-        publish(
-            f"Settings: `{json.dumps(settings)}` (seeds every arm finished)\n\n"
-            f"{text}\n\nCPU time, all parts: {cpu / 3600:.2f} h.\n\n"
-            "Each arm over the seeds it finished:\n\n"
-            f"{arm_summary(teacher_record, finished)}\n\n"
-            "Every finished run, each against the student alone of its seed:\n\n"
-            f"{runs_table(teacher_record, finished)}"
-            + (f"\n\n{selection}" if (selection := selection_table(args.work)) else ""),
-            results_marker(args),
-            "Distillation that pays: results of benchmarks/pays.py",
-            [RESULTS],
-        )
+    """RESULTS_pays.md: the table of every run `--work` holds, at
+    `results_marker(args)` (`_pays_results.write_table`)."""
+    try:
+        write_table(RESULTS, results_marker(args), table_settings(args), args.work, teacher_record)
+    except ValueError as error:
+        _error(str(error))
 
 
 def table_settings(args):
@@ -901,40 +879,12 @@ def results_marker(args):
     return marker
 
 
-# The line a table of `write_results` begins with: the settings of its folder.
-RESULTS_SETTINGS = re.compile(r"^Settings: `(\{.*\})`", re.MULTILINE)
-
-
 def results_conflict(args):
-    """Why RESULTS_pays.md cannot take this folder's table, or `None`: its
-    markers are broken or it is read-only (`check_markers`), or its table at
-    `results_marker(args)` is of other settings (another teacher: the
-    marker names the student settings only), which this one would replace."""
-    marker = results_marker(args)
-    try:
-        check_markers([RESULTS], marker)
-    except ValueError as error:
-        return str(error)
-    written = read_between_markers(RESULTS, marker)
-    match = RESULTS_SETTINGS.search(written or "")
-    try:
-        there = json.loads(match.group(1)) if match else {}
-    except json.JSONDecodeError:
-        there = {}  # a line edited by hand: nothing to compare
-    if not isinstance(there, dict):
-        there = {}
-    here = table_settings(args)
-    differing = [key for key in here if key in there and there[key] != here[key]]
-    if not differing:
-        return None
-    settings = ", ".join(
-        f"--{key.replace('_', '-')} {there[key]} there, {here[key]} now" for key in differing
-    )
-    return (
-        f"{RESULTS}'s table {marker!r} is of other settings ({settings}); this folder's "
-        "would replace it. Rename that table's markers (e.g. to "
-        f"<!-- {marker}_old:begin -->) to keep it, or remove it, and run again."
-    )
+    """Why RESULTS_pays.md cannot take this folder's table, or `None`
+    (`_pays_results.table_conflict`: broken markers, a read-only file, or a
+    table of other settings at `results_marker(args)`, another teacher's:
+    the marker names the student settings only)."""
+    return table_conflict(RESULTS, results_marker(args), table_settings(args))
 
 
 def record_invocation(args):
