@@ -37,3 +37,22 @@ suite_layout_runs_on_tensorflow = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
     reason="the suite's files and marks are the same under every backend",
 )
+
+# Which layer kinds convert to an int8 file is decided by the converter, in
+# TensorFlow whatever backend trained the model; that a model quantization-
+# aware trained on every backend becomes an int8 file agreeing with it is
+# tested on each (test_compressed: the CNN, the subclassed model, the pruned).
+layer_coverage_runs_on_tensorflow = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="which layers convert is the converter's (TensorFlow); training on every backend "
+    "then converting is tested on each",
+)
+
+# benchmarks/pays.py is run on TensorFlow (the commands in RESULTS_pays.md);
+# a run of it end to end (minutes of compiling on JAX) is tested there, its
+# arguments, records and tables on every backend, and the library features
+# it trains with in their own test files.
+benchmark_run_runs_on_tensorflow = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the benchmark runs on TensorFlow; its arguments and records are tested on every backend",
+)

@@ -31,6 +31,7 @@ import keras
 import numpy as np
 import pytest
 from _once import conversion_example_runs_on_tensorflow
+from _once import example_runs_on_tensorflow
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = ("keras_kd", "tflite_export")
@@ -220,7 +221,8 @@ def _capped_fit(fit):
 
 
 # Examples that train or convert for 5-15 s of CPU on JAX: the full suite runs
-# them, the fast tier (`-m "not slow"`) does not.
+# them, the fast tier (`-m "not slow"`) does not. Those of keras_kd.apps and
+# tflite_export run once, on TensorFlow (tests/_once.py says why).
 SLOW_EXAMPLES = {
     "keras_kd",
     "keras_kd.apps.demo",
@@ -242,6 +244,8 @@ def _params():
             marks.append(pytest.mark.slow)
             if name.startswith("tflite_export."):
                 marks.append(conversion_example_runs_on_tensorflow)
+            elif name.startswith("keras_kd.apps."):
+                marks.append(example_runs_on_tensorflow)
         yield pytest.param(name, id=name, marks=marks)
 
 

@@ -8,6 +8,7 @@ import time
 import keras
 import numpy as np
 import pytest
+from _once import benchmark_run_runs_on_tensorflow
 from _paths import BENCHMARKS
 from _paths import import_benchmark
 
@@ -418,6 +419,7 @@ def test_kl_to_teacher_is_the_mean_kl_in_nats(pays, scale):
 
 
 @pytest.mark.slow
+@benchmark_run_runs_on_tensorflow
 def test_sigterm_mid_epoch_ends_the_run_with_143_and_keeps_its_cpu(tmp_path):
     """SIGTERM mid-epoch: exit status 143, the CPU spent kept in the ledger.
     (The real run that prompted `run_as_script` unwound, then hung for good in
@@ -829,6 +831,7 @@ def test_report_shows_the_selection_runs_of_the_arms_given(tmp_path, pays, capsy
 
 
 @pytest.mark.slow
+@benchmark_run_runs_on_tensorflow
 def test_a_quick_run_chooses_the_arms_rate_and_trains_at_it(tmp_path, pays):
     """The real thing, in seconds: two rates for an arm, then its run."""
     pays.main(

@@ -12,6 +12,7 @@ from _compression_models import compile_for_labels
 from _compression_models import images
 from _compression_models import predict
 from _compression_models import subclassed
+from _once import layer_coverage_runs_on_tensorflow
 
 import tflite_export
 from keras_kd import compression
@@ -119,6 +120,7 @@ def test_hostile_conversions_are_refused_before_writing(
 
 
 @pytest.mark.slow
+@layer_coverage_runs_on_tensorflow
 def test_depthwise_folded_norm_add_pooling_and_softmax_convert_and_agree(tmp_path):
     inputs = keras.Input((8, 8, 3), name="image")
     h = keras.layers.DepthwiseConv2D(3, depth_multiplier=2, use_bias=False)(inputs)
@@ -169,6 +171,7 @@ def _mixed_float16():
 # have same element type") or, for the concatenation, LiteRT's output was up
 # to 20 output steps from Keras'.
 @pytest.mark.slow
+@layer_coverage_runs_on_tensorflow
 @pytest.mark.parametrize(
     "make", [_conv1d, _two_inputs, _mixed_float16], ids=["conv1d", "concat", "mixed_float16"]
 )
