@@ -981,6 +981,23 @@ def test_a_table_of_another_teacher_is_refused_before_training(
     assert results.read_text() == before
 
 
+def test_a_results_file_broken_after_the_check_is_named_not_a_traceback(
+    tmp_path, pays, results, monkeypatch, capsys
+):
+    """Before: `publish`'s ValueError reached the user as a traceback when the
+    file broke between the check and the write (by hand, by another tool)."""
+    import _pays_results
+
+    broken = "<!-- pays:begin -->\nkept\n"
+    results.write_text(broken)
+    monkeypatch.setattr(_pays_results, "table_conflict", lambda *args: None)  # passed, then broke
+    args = pays.parse_args(["--work", str(tmp_path)])
+    teacher = {"parameters": 10, "test": 0.9, "val": 0.9, "cpu_seconds": 0}
+    message = refused(capsys, lambda: pays.write_results(args, teacher))
+    assert "has <!-- pays:begin --> without <!-- pays:end -->" in message
+    assert results.read_text() == broken
+
+
 @pytest.mark.parametrize("line", ["Settings: `[1, 2]`", "Settings: `{not json}`", "a table"])
 def test_a_table_without_a_readable_settings_line_is_this_folders(tmp_path, pays, results, line):
     """Written by hand, or edited: nothing to compare, so it is replaced (a
