@@ -1,0 +1,57 @@
+"""tests/_cpu_time.py: the per-test CPU plugin and its summary."""
+
+import os
+import subprocess
+import sys
+
+import _cpu_time
+from _paths import REPO_ROOT
+
+
+def test_a_run_records_each_test_and_the_summary_ranks_files(tmp_path):
+    (tmp_path / "test_busy.py").write_text(
+        "import time\n"
+        "def test_spins():\n"
+        "    end = time.process_time() + 0.3\n"
+        "    while time.process_time() < end:\n"
+        "        pass\n"
+        "def test_sleeps():\n"
+        "    time.sleep(0.3)\n"
+    )
+    (tmp_path / "test_idle.py").write_text("def test_nothing():\n    pass\n")
+    prefix = tmp_path / "out"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.path.join(REPO_ROOT, "tests"),
+        "CPU_TIME_OUT": str(prefix),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "_cpu_time", "-p", "no:cacheprovider"]
+        + ["--rootdir", str(tmp_path), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {test.split("::")[-1]: (cpu, wall) for cpu, wall, test in _cpu_time.read(prefix)}
+    assert set(rows) == {"test_spins", "test_sleeps", "test_nothing"}
+    assert rows["test_spins"][0] >= 0.25  # CPU spent
+    assert rows["test_sleeps"][0] < 0.2 <= rows["test_sleeps"][1]  # waited, not spent
+    text = _cpu_time.summary(_cpu_time.read(prefix), files=2, tests=1)
+    lines = text.splitlines()
+    assert lines[0].endswith("CPU s in 3 tests")
+    assert lines[1].endswith("test_busy.py") and lines[2].endswith("test_idle.py")
+    assert "test_spins" in lines[-1]
+
+
+def test_the_summary_without_files_names_the_fix(tmp_path):
+    done = subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "tests", "_cpu_time.py"), str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "run pytest with -p _cpu_time and CPU_TIME_OUT first" in done.stderr
