@@ -48,9 +48,16 @@ def read(prefix):
     rows = []
     for path in glob.glob(f"{prefix}.*"):
         with open(path, encoding="utf-8") as f:
-            for line in f:
-                cpu, wall, test = line.rstrip("\n").split("\t")
-                rows.append((float(cpu), float(wall), test))
+            for number, line in enumerate(f, 1):
+                # maxsplit: a test id may hold a tab (a parametrized string)
+                fields = line.rstrip("\n").split("\t", 2)
+                try:
+                    rows.append((float(fields[0]), float(fields[1]), fields[2]))
+                except (ValueError, IndexError):
+                    raise ValueError(
+                        f"{path}, line {number}, is not `cpu<TAB>wall<TAB>test id`: {line!r}. "
+                        f"Remove that file (another tool's?) or the line, and run again."
+                    ) from None
     return rows
 
 
@@ -62,7 +69,8 @@ def summary(rows, files=40, tests=0):
         per_file[test.split("::")[0]] += cpu
     lines = [f"{total:.0f} CPU s in {len(rows)} tests"]
     lines += [
-        f"{cpu:8.1f} {100 * cpu / total:5.1f}%  {name}" for name, cpu in per_file.most_common(files)
+        f"{cpu:8.1f} {100 * cpu / (total or 1):5.1f}%  {name}"
+        for name, cpu in per_file.most_common(files)
     ]
     if tests:
         lines.append("slowest tests (CPU s, wall s):")
@@ -79,7 +87,10 @@ if __name__ == "__main__":
     parser.add_argument("--files", type=int, default=40)
     parser.add_argument("--tests", type=int, default=0)
     options = parser.parse_args()
-    rows = read(options.prefix)
+    try:
+        rows = read(options.prefix)
+    except ValueError as error:
+        parser.error(str(error))
     if not rows:
         parser.error(
             f"no {options.prefix}.<pid> files: run pytest with -p _cpu_time and CPU_TIME_OUT first"

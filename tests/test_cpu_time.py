@@ -55,3 +55,26 @@ def test_the_summary_without_files_names_the_fix(tmp_path):
     )
     assert done.returncode == 2
     assert "run pytest with -p _cpu_time and CPU_TIME_OUT first" in done.stderr
+
+
+def test_a_test_id_with_a_tab_is_read_whole(tmp_path):
+    (tmp_path / "out.1").write_text("1.00\t2.00\ttest_a.py::test[a\tb]\n")
+    assert _cpu_time.read(tmp_path / "out") == [(1.0, 2.0, "test_a.py::test[a\tb]")]
+
+
+def test_a_malformed_line_is_named_with_its_file(tmp_path):
+    (tmp_path / "out.1").write_text("1.00\t2.00\ttest_a.py::t\nnot a line\n")
+    done = subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "tests", "_cpu_time.py"), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "out.1, line 2, is not `cpu<TAB>wall<TAB>test id`" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_run_of_no_cpu_is_summarized(tmp_path):
+    text = _cpu_time.summary([(0.0, 0.1, "test_a.py::t")])
+    assert text.splitlines() == ["0 CPU s in 1 tests", "     0.0   0.0%  test_a.py"]
