@@ -48,8 +48,8 @@ def table_conflict(path, marker, settings):
     match = SETTINGS_LINE.search(read_between_markers(path, marker) or "")
     try:
         there = json.loads(match.group(1)) if match else {}
-    except json.JSONDecodeError:
-        there = {}  # a line edited by hand: nothing to compare
+    except (json.JSONDecodeError, RecursionError):
+        there = {}  # a line edited by hand (or nested past the parser): nothing to compare
     if not isinstance(there, dict):
         there = {}
     differing = [key for key in settings if key in there and there[key] != settings[key]]

@@ -998,7 +998,15 @@ def test_a_results_file_broken_after_the_check_is_named_not_a_traceback(
     assert results.read_text() == broken
 
 
-@pytest.mark.parametrize("line", ["Settings: `[1, 2]`", "Settings: `{not json}`", "a table"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Settings: `[1, 2]`",
+        "Settings: `{not json}`",
+        "a table",
+        'Settings: `{"x": ' + "[" * 100000 + "]" * 100000 + "}`",  # RecursionError
+    ],
+)
 def test_a_table_without_a_readable_settings_line_is_this_folders(tmp_path, pays, results, line):
     """Written by hand, or edited: nothing to compare, so it is replaced (a
     list read as settings would raise a TypeError)."""
