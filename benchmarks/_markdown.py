@@ -46,6 +46,11 @@ def _read(path):
             f"{error.start}), so its markers cannot be replaced without garbling it. Convert "
             "it to UTF-8 (e.g. `iconv -f latin1 -t utf-8`) and run again; nothing was written."
         ) from None
+    except IsADirectoryError:
+        raise ValueError(
+            f"{path} is a folder, not a Markdown file, so no table can be written in it. "
+            "Rename or remove that folder and run again; nothing was written."
+        ) from None
 
 
 def _span(path, content, marker):

@@ -100,6 +100,21 @@ def test_a_file_with_broken_markers_is_named_and_kept(tmp_path, markdown, conten
     assert good.read_text() == "<!-- m:begin -->\nold\n<!-- m:end -->\n"
 
 
+@pytest.mark.parametrize("call", ["publish", "check_markers", "read_between_markers"])
+def test_a_folder_in_place_of_the_file_is_named(tmp_path, markdown, call):
+    """Before: IsADirectoryError's traceback (pays.py catches ValueError)."""
+    folder = tmp_path / "RESULTS.md"
+    (folder / "inside").mkdir(parents=True)
+    with pytest.raises(ValueError, match="is a folder, not a Markdown file.*Rename or remove"):
+        if call == "publish":
+            markdown.publish("NEW", "m", "T", [str(folder)])
+        elif call == "check_markers":
+            markdown.check_markers([str(folder)], "m")
+        else:
+            markdown.read_between_markers(str(folder), "m")
+    assert os.listdir(folder) == ["inside"]
+
+
 @pytest.mark.parametrize("call", ["publish", "write_between_markers"])
 def test_a_read_only_file_is_refused_even_as_root(tmp_path, markdown, call):
     """Before: written over as root; PermissionError otherwise."""
