@@ -36,6 +36,7 @@ def pytest_runtest_protocol(item, nextitem):
     global _lines
     if _lines is None:
         prefix = os.environ.get("CPU_TIME_OUT", "cpu_time")
+        os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
         _lines = open(f"{prefix}.{os.getpid()}", "a", encoding="utf-8")  # noqa: SIM115
     cpu, wall = _cpu_seconds(), time.time()
     yield
@@ -81,11 +82,19 @@ def summary(rows, files=40, tests=0):
     return "\n".join(lines)
 
 
+def _count(text):
+    """A count for --files and --tests: 0 or more."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0: give 0 or more")
+    return value
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("prefix", help="CPU_TIME_OUT of the run")
-    parser.add_argument("--files", type=int, default=40)
-    parser.add_argument("--tests", type=int, default=0)
+    parser.add_argument("--files", type=_count, default=40)
+    parser.add_argument("--tests", type=_count, default=0)
     options = parser.parse_args()
     try:
         rows = read(options.prefix)

@@ -78,3 +78,31 @@ def test_a_malformed_line_is_named_with_its_file(tmp_path):
 def test_a_run_of_no_cpu_is_summarized(tmp_path):
     text = _cpu_time.summary([(0.0, 0.1, "test_a.py::t")])
     assert text.splitlines() == ["0 CPU s in 1 tests", "     0.0   0.0%  test_a.py"]
+
+
+def test_a_negative_count_is_refused_and_a_missing_output_folder_is_made(tmp_path):
+    done = subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "tests", "_cpu_time.py"), "x", "--tests", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "-1 is below 0: give 0 or more" in done.stderr
+    (tmp_path / "test_one.py").write_text("def test_one():\n    pass\n")
+    prefix = tmp_path / "not" / "yet" / "out"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.path.join(REPO_ROOT, "tests"),
+        "CPU_TIME_OUT": str(prefix),
+    }
+    ran = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "_cpu_time", "-p", "no:cacheprovider"]
+        + ["--rootdir", str(tmp_path), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert [test for _, _, test in _cpu_time.read(prefix)] == ["test_one.py::test_one"]
