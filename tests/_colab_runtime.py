@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+import _pip
+
 # A Colab runtime as the issue that asked for this found it: tensorflow 2.19.0
 # with protobuf 5.29 and absl-py 2.3, beside Keras 3.10.0 (the lowest Keras
 # keras-kd claims), tf-keras 2.19.0 and numpy 2.0.2.
@@ -97,9 +99,8 @@ def ensure(venv=None):
     shutil.rmtree(venv, ignore_errors=True)
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-    pip = [python(venv), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, *(f"{name}=={version}" for name, version in RUNTIME.items())], check=True)
+    _pip.install(python(venv), "-q", "--upgrade", "pip")
+    _pip.install(python(venv), "-q", *(f"{name}=={version}" for name, version in RUNTIME.items()))
     if not is_ready(venv):
         raise RuntimeError(f"The Colab runtime at {venv} did not get the versions {RUNTIME}.")
     print(f"Colab runtime {venv} created in {time.monotonic() - started:.0f} s", file=sys.stderr)

@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import sys
 
+import _pip
+
 MEDIAPIPE = "mediapipe==1.2.3"
 READY = ".keras-kd-ready"  # written once the packages are installed
 
@@ -37,17 +39,19 @@ def ensure_venv():
     if path.exists():
         shutil.rmtree(path)  # a half-made one
     path.parent.mkdir(parents=True, exist_ok=True)
-    steps = [
-        [sys.executable, "-m", "venv", str(path)],
-        [str(python_of(path)), "-m", "pip", "install", "-q", MEDIAPIPE, "numpy"],
-    ]
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True, timeout=1200)
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"Could not make MediaPipe's test environment at {path}: "
-                f"{' '.join(step)} failed:\n{done.stdout}\n{done.stderr}"
-            )
+    done = subprocess.run(
+        [sys.executable, "-m", "venv", str(path)], capture_output=True, text=True, timeout=300
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"Could not make MediaPipe's test environment at {path}:\n{done.stdout}\n{done.stderr}"
+        )
+    try:
+        _pip.install(str(python_of(path)), "-q", MEDIAPIPE, "numpy", timeout=1200)
+    except RuntimeError as error:
+        raise RuntimeError(
+            f"Could not make MediaPipe's test environment at {path}: {error}"
+        ) from None
     (path / READY).write_text(MEDIAPIPE + "\n")
     return python_of(path)
 
