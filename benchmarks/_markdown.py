@@ -15,6 +15,17 @@ import tempfile
 
 import numpy as np
 
+
+class MarkdownFileError(ValueError):
+    """A results file that cannot take a table: broken markers, not UTF-8,
+    read-only, a folder, or a marker name or text that would break it. The
+    message names the file and the fix; nothing was written.
+
+    A `ValueError`, so existing callers keep working; a benchmark catches
+    this class alone, so that its own `ValueError`s stay tracebacks.
+    """
+
+
 # Inside an HTML comment: no "--", no "-" at either end, no ">" (CommonMark).
 _MARKER_NAME = re.compile(r"[A-Za-z0-9_.+]+(?:-[A-Za-z0-9_.+]+)*")
 
@@ -23,12 +34,12 @@ def _comments(marker):
     """The HTML comments that open and close `marker`'s part of a file.
 
     Raises:
-        ValueError: for a name that would break the comment (or match
+        MarkdownFileError: for a name that would break the comment (or match
             another's): letters, digits and `_ . + -` only, no `--`, no `-`
             at either end.
     """
     if not isinstance(marker, str) or not _MARKER_NAME.fullmatch(marker):
-        raise ValueError(
+        raise MarkdownFileError(
             f"A marker name sits inside an HTML comment, but {marker!r} would break it: "
             "give letters, digits and '_ . + -' only, with no '--' and no '-' at either end."
         )
@@ -41,13 +52,13 @@ def _read(path):
         with open(path, encoding="utf-8", newline="") as f:
             return f.read()
     except UnicodeDecodeError as error:
-        raise ValueError(
+        raise MarkdownFileError(
             f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
             f"{error.start}), so its markers cannot be replaced without garbling it. Convert "
             "it to UTF-8 (e.g. `iconv -f latin1 -t utf-8`) and run again; nothing was written."
         ) from None
     except IsADirectoryError:
-        raise ValueError(
+        raise MarkdownFileError(
             f"{path} is a folder, not a Markdown file, so no table can be written in it. "
             "Rename or remove that folder and run again; nothing was written."
         ) from None
@@ -58,7 +69,7 @@ def _span(path, content, marker):
     (the text of `path`), or `None` when it has neither.
 
     Raises:
-        ValueError: naming `path` and the fix when only one comment is
+        MarkdownFileError: naming `path` and the fix when only one comment is
             there, one is there twice, or the end comes before the begin
             (replacing then would drop or misplace what the file holds).
     """
@@ -74,7 +85,7 @@ def _span(path, content, marker):
         problem = f"{begins} {begin} and {ends} {end}"
     else:
         problem = f"{end} before {begin}"
-    raise ValueError(
+    raise MarkdownFileError(
         f"{path} has {problem}, so the part to replace is unclear and writing could lose "
         f"what it holds. Fix the markers by hand (one {begin} above one {end}) and run "
         "again; nothing was written."
@@ -90,7 +101,7 @@ def _newline(content):
 def _check_writable(path):
     # Also as root (who may write anyway): a file made read-only is kept so.
     if os.path.exists(path) and (not os.access(path, os.W_OK) or not os.stat(path).st_mode & 0o222):
-        raise ValueError(
+        raise MarkdownFileError(
             f"{path} is read-only, so its table cannot be written. Make it writable "
             f"(`chmod u+w {path}`) and run again, or leave it: nothing was written."
         )
@@ -117,7 +128,7 @@ def _write(path, content):
 def _replaced(path, content, marker, text, span):
     begin, end = _comments(marker)
     if begin in text or end in text:
-        raise ValueError(
+        raise MarkdownFileError(
             f"The text for {path}'s {marker!r} part holds its own marker comment, which "
             "would make the file's markers appear twice. Give a text without it."
         )
@@ -132,7 +143,7 @@ def write_between_markers(path, marker, text):
     `path`; leaves files without the markers (or missing) alone.
 
     Raises:
-        ValueError: naming the file and the fix when its markers are broken
+        MarkdownFileError: naming the file and the fix when its markers are broken
             (`_span`), it is not UTF-8 or is read-only; nothing is written.
     """
     if not os.path.exists(path):
@@ -151,7 +162,7 @@ def read_between_markers(path, marker):
     markers are missing.
 
     Raises:
-        ValueError: as `write_between_markers`, for broken markers or a
+        MarkdownFileError: as `write_between_markers`, for broken markers or a
             file that is not UTF-8.
     """
     if not os.path.exists(path):

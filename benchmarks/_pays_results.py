@@ -10,6 +10,7 @@ this module checks the file and writes the table.
 import json
 import re
 
+from _markdown import MarkdownFileError
 from _markdown import check_markers
 from _markdown import publish
 from _markdown import read_between_markers
@@ -43,7 +44,7 @@ def table_conflict(path, marker, settings):
     """
     try:
         check_markers([path], marker)
-    except ValueError as error:
+    except MarkdownFileError as error:
         return str(error)
     match = SETTINGS_LINE.search(read_between_markers(path, marker) or "")
     try:
@@ -79,14 +80,14 @@ def write_table(path, marker, settings, work, teacher_record):
         teacher_record: the teacher's record (its accuracy and CPU).
 
     Raises:
-        ValueError: the message of `table_conflict`, checked again under
+        MarkdownFileError: the message of `table_conflict`, checked again under
             the folder's lock (another folder's process may have written
             meanwhile); nothing is written then.
     """
     with claimed(work, "results"):
         conflict = table_conflict(path, marker, settings)
         if conflict:
-            raise ValueError(conflict)
+            raise MarkdownFileError(conflict)
         arms, all_seeds = finished_runs(work)
         finished = folder_records(work, arms, all_seeds)
         text, seeds, cpu = folder_table(work, teacher_record, finished, arms, all_seeds)

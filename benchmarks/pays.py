@@ -102,6 +102,7 @@ from _args import LEARNING_RATE
 from _args import int_at_least
 from _args import positive_float
 from _args import student_parser
+from _markdown import MarkdownFileError
 from _pays_folder import ARMS
 from _pays_folder import SELECTION_SEED
 from _pays_folder import STUDENTS
@@ -845,7 +846,7 @@ def write_results(args, teacher_record):
     `results_marker(args)` (`_pays_results.write_table`)."""
     try:
         write_table(RESULTS, results_marker(args), table_settings(args), args.work, teacher_record)
-    except ValueError as error:
+    except MarkdownFileError as error:
         _error(str(error))
 
 

@@ -86,7 +86,7 @@ def test_a_file_with_broken_markers_is_named_and_kept(tmp_path, markdown, conten
     before = path.read_bytes()
     good = tmp_path / "good.md"
     good.write_text("<!-- m:begin -->\nold\n<!-- m:end -->\n")
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(markdown.MarkdownFileError) as error:
         if call == "publish":
             markdown.publish("NEW", "m", "Title", [str(path)])
         elif call == "write_between_markers":
@@ -105,7 +105,9 @@ def test_a_folder_in_place_of_the_file_is_named(tmp_path, markdown, call):
     """Before: IsADirectoryError's traceback (pays.py catches ValueError)."""
     folder = tmp_path / "RESULTS.md"
     (folder / "inside").mkdir(parents=True)
-    with pytest.raises(ValueError, match="is a folder, not a Markdown file.*Rename or remove"):
+    with pytest.raises(
+        markdown.MarkdownFileError, match="is a folder, not a Markdown file.*Rename or remove"
+    ):
         if call == "publish":
             markdown.publish("NEW", "m", "T", [str(folder)])
         elif call == "check_markers":
@@ -121,7 +123,9 @@ def test_a_read_only_file_is_refused_even_as_root(tmp_path, markdown, call):
     path = _file(tmp_path, "keep\n<!-- m:begin -->\nold\n<!-- m:end -->\n")
     path.chmod(0o444)
     try:
-        with pytest.raises(ValueError, match="is read-only, so its table cannot be written"):
+        with pytest.raises(
+            markdown.MarkdownFileError, match="is read-only, so its table cannot be written"
+        ):
             if call == "publish":
                 markdown.publish("NEW", "m", "T", [str(path)])
             else:
@@ -153,14 +157,14 @@ def test_permissions_and_links_are_kept(tmp_path, markdown):
 @pytest.mark.parametrize("marker", ["a--b", "-a", "a-", "a b", "a>b", "", None])
 def test_a_marker_name_that_breaks_an_html_comment_is_refused(tmp_path, markdown, marker):
     """Before: `<!-- a--b:begin -->` written (no `--` inside an HTML comment)."""
-    with pytest.raises(ValueError, match=f"but {marker!r} would break it"):
+    with pytest.raises(markdown.MarkdownFileError, match=f"but {marker!r} would break it"):
         markdown.publish("NEW", marker, "T", [str(tmp_path / "R.md")])
     assert not (tmp_path / "R.md").exists()
 
 
 def test_a_text_holding_its_own_marker_is_refused(tmp_path, markdown):
     path = _file(tmp_path, "<!-- m:begin -->\n<!-- m:end -->\n")
-    with pytest.raises(ValueError, match="holds its own marker comment"):
+    with pytest.raises(markdown.MarkdownFileError, match="holds its own marker comment"):
         markdown.publish("x <!-- m:end --> y", "m", "T", [str(path)])
 
 

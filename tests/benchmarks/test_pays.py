@@ -998,6 +998,21 @@ def test_a_results_file_broken_after_the_check_is_named_not_a_traceback(
     assert results.read_text() == broken
 
 
+def test_a_bug_while_the_table_is_made_stays_a_traceback(tmp_path, pays, results, monkeypatch):
+    """Before: any ValueError of `write_table` became `error: ...` and exit 2,
+    so a bug in making the table read as a refusal of the user's input."""
+    import _pays_results
+
+    def broken(*args):
+        raise ValueError("a bug, not a results file")
+
+    monkeypatch.setattr(_pays_results, "folder_records", broken)
+    args = pays.parse_args(["--work", str(tmp_path)])
+    teacher = {"parameters": 10, "test": 0.9, "val": 0.9, "cpu_seconds": 0}
+    with pytest.raises(ValueError, match="a bug, not a results file"):
+        pays.write_results(args, teacher)
+
+
 @pytest.mark.parametrize(
     "line",
     [
