@@ -340,7 +340,11 @@ def _trained_teacher(args, data):
             # run killed while scoring resumes at the last epoch, not the first.
             backup = keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)
             network.fit(
-                teacher_batches(x, y), epochs=args.teacher_epochs, verbose=2, callbacks=[backup]
+                teacher_batches(x, y),  # shuffled by tf.data: fit's own shuffle would be ignored
+                epochs=args.teacher_epochs,
+                verbose=2,
+                callbacks=[backup],
+                shuffle=False,
             )
             record = {
                 "model": args.teacher,
