@@ -11,6 +11,7 @@ import os
 import statistics
 
 from _work import RecordError
+from _work import cpu_spent
 from _work import load_record
 
 ARMS = ("alone", "kd", "kd_std", "dkd", "mld", "fm", "fm_plain")
@@ -340,3 +341,76 @@ def total_cpu_seconds(work, teacher_record, records):
     )
     runs = sum(r["cpu_seconds"] for r in records)
     return teacher_record["cpu_seconds"] + runs + caches + selection
+
+
+def _part_of_backup(name):
+    """`(label, kind)` of the part a `<part>_backup` folder belongs to, with
+    kind `"teacher"`, `"run"` or `"selection"`; `None` for another folder."""
+    part = name.removesuffix("_backup")
+    if part == name:
+        return None
+    if part == "teacher":
+        return "the teacher", "teacher"
+    arm, _, seed = part.rpartition("_seed")
+    if arm in ARMS and seed.isdigit():
+        return f"{arm}, seed {int(seed)}", "run"
+    if part.startswith("select_"):
+        arm, _, rate = part.removeprefix("select_").rpartition("_lr")
+        if arm in ARMS and rate:
+            return f"{arm}'s selection run at {rate}", "selection"
+    return None
+
+
+def parts_begun(work, epochs):
+    """The parts of `work` begun and not finished: each has its backup
+    folder (`<part>_backup`, Keras' `BackupAndRestore`) and no record yet.
+    Each resumes from its last epoch; its process may have been stopped, or
+    may be training now in another process sharing the folder.
+
+    Args:
+        work: The work folder.
+        epochs: `{"teacher": ..., "run": ..., "selection": ...}`, the epochs
+            each kind of part trains for (the folder's settings).
+
+    Returns:
+        A list of `(label, epochs done or None when its backup holds no
+        readable epoch, epochs in all, CPU seconds so far)`, sorted by label.
+    """
+    begun = []
+    for name in sorted(os.listdir(work)) if os.path.isdir(work) else ():
+        found = _part_of_backup(name)
+        part = name.removesuffix("_backup")
+        if found is None or os.path.exists(os.path.join(work, f"{part}.json")):
+            continue  # a finished part's backup is removed; one left over is not under way
+        label, kind = found
+        try:
+            done = (load_record(os.path.join(work, name, "training_metadata.json")) or {}).get(
+                "epoch", 0
+            )
+        except RecordError:
+            done = None
+        if not isinstance(done, int) or isinstance(done, bool) or done < 0:
+            done = None
+        begun.append((label, done, epochs[kind], cpu_spent(work, part)))
+    return sorted(begun)
+
+
+def parts_begun_text(begun):
+    """`parts_begun`'s list as a sentence (`""` for none)."""
+    if not begun:
+        return ""
+    parts = "; ".join(
+        f"{label}, {_epochs_done(done, total)} ({cpu:,.0f} CPU s recorded)"
+        for label, done, total, cpu in begun
+    )
+    return (
+        "Begun, not finished (each resumes from its last epoch; stopped, or training now in "
+        f"another process, which records its CPU when it stops): {parts}."
+    )
+
+
+def _epochs_done(done, total):
+    of = "" if total is None else f" of {total}"
+    if done is None:
+        return f"epochs done unknown{of} (its backup's training_metadata.json is unreadable)"
+    return f"{done}{of} epochs done"

@@ -112,6 +112,8 @@ from _pays_folder import chosen_rate
 from _pays_folder import finished_runs
 from _pays_folder import folder_records
 from _pays_folder import folder_table
+from _pays_folder import parts_begun
+from _pays_folder import parts_begun_text
 from _pays_folder import run_record
 from _pays_folder import runs_table
 from _pays_folder import selection_part
@@ -688,6 +690,12 @@ def report(args):
     print(
         f"Seeds finished by every arm: {seeds}; CPU time of the parts finished: {cpu / 3600:.2f} h"
     )
+    begun = parts_begun(
+        args.work,
+        {"teacher": args.teacher_epochs, "run": args.epochs, "selection": args.select_epochs},
+    )
+    if begun:
+        print(parts_begun_text(begun))
     return text
 
 

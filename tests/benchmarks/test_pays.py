@@ -87,6 +87,16 @@ def refused(capsys, call):
     return capsys.readouterr().err
 
 
+def test_report_names_the_parts_begun_and_not_finished(tmp_path, pays, capsys):
+    write(tmp_path, "teacher", {"parameters": 10, "test": 0.9, "val": 0.9, "cpu_seconds": 0})
+    (tmp_path / "kd_seed0_backup").mkdir()
+    (tmp_path / "kd_seed0_backup" / "training_metadata.json").write_text('{"epoch": 7}')
+    pays.main(["--work", str(tmp_path), "--report-only", "--epochs", "20"])
+    output = capsys.readouterr().out
+    assert "Begun, not finished" in output
+    assert "kd, seed 0, 7 of 20 epochs done (0 CPU s recorded)" in output
+
+
 def test_no_gap_closed_where_the_teacher_does_not_beat_alone(pays):
     """Before: teacher 36.8%, alone 48.8%, kd 21.0% read '231.67 %' closed."""
     teacher = {"parameters": 10, "test": 0.368, "val": 0.38}

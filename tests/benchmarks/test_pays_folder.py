@@ -1,0 +1,73 @@
+"""benchmarks/_pays_folder.py: the parts of a pays.py work folder begun and
+not finished, read from their backups (the records and tables are tested
+through pays.py in test_pays.py)."""
+
+import json
+
+import pytest
+from _paths import import_benchmark
+
+EPOCHS = {"teacher": 30, "run": 100, "selection": 10}
+
+
+@pytest.fixture(scope="module")
+def folder():
+    return import_benchmark("_pays_folder")
+
+
+def _backup(work, part, metadata):
+    """`<part>_backup` as Keras' BackupAndRestore leaves it; `metadata` is
+    training_metadata.json's text (`None`: no epoch finished yet)."""
+    path = work / f"{part}_backup"
+    path.mkdir()
+    if metadata is not None:
+        (path / "training_metadata.json").write_text(metadata)
+
+
+@pytest.mark.parametrize(
+    "part, metadata, finished, expected",
+    [
+        ("kd_std_seed0", '{"epoch": 83, "batch": 0}', False, [("kd_std, seed 0", 83, 100)]),
+        ("select_kd_lr0.004", '{"epoch": 8}', False, [("kd's selection run at 0.004", 8, 10)]),
+        ("teacher", '{"epoch": 12}', False, [("the teacher", 12, 30)]),
+        ("fm_plain_seed2", None, False, [("fm_plain, seed 2", 0, 100)]),  # no epoch done
+        ("alone_seed1", '{"epoch": 100}', True, []),  # finished: its backup is left over
+        ("alone_seed1", "{not json", False, [("alone, seed 1", None, 100)]),
+        ("alone_seed1", "[83]", False, [("alone, seed 1", None, 100)]),
+        ("alone_seed1", '{"epoch": "83"}', False, [("alone, seed 1", None, 100)]),
+        ("alone_seed1", '{"epoch": -1}', False, [("alone, seed 1", None, 100)]),
+        ("alone_seed1", '{"epoch": true}', False, [("alone, seed 1", None, 100)]),
+        ("nonsense_seed0", '{"epoch": 3}', False, []),  # no such arm
+        ("alone_seedx", '{"epoch": 3}', False, []),
+        ("select_kd", '{"epoch": 3}', False, []),  # no rate
+        ("cache", '{"epoch": 3}', False, []),  # a folder of no part that trains
+    ],
+)
+def test_parts_begun_hostile_table(tmp_path, folder, part, metadata, finished, expected):
+    _backup(tmp_path, part, metadata)
+    if finished:
+        (tmp_path / f"{part}.json").write_text("{}")
+    (tmp_path / "cpu.json").write_text(json.dumps({part: 1234.5}))
+    begun = folder.parts_begun(str(tmp_path), EPOCHS)
+    assert [(label, done, total) for label, done, total, _ in begun] == expected
+    assert all(cpu == 1234.5 for *_, cpu in begun)
+
+
+def test_a_folder_not_there_or_empty_has_nothing_begun(tmp_path, folder):
+    assert folder.parts_begun(str(tmp_path / "missing"), EPOCHS) == []
+    assert folder.parts_begun(str(tmp_path), EPOCHS) == []
+    assert folder.parts_begun_text([]) == ""
+
+
+def test_the_sentence_names_each_part_its_epochs_and_cpu(folder):
+    text = folder.parts_begun_text(
+        [
+            ("alone, seed 1", None, 100, 0.0),
+            ("kd's selection run at 0.004", 8, None, 47.5),
+            ("kd_std, seed 0", 83, 100, 3071.96),
+        ]
+    )
+    assert text.startswith("Begun, not finished (each resumes from its last epoch;")
+    assert "alone, seed 1, epochs done unknown of 100 (its backup's training_metadata.json" in text
+    assert "kd's selection run at 0.004, 8 epochs done (48 CPU s recorded)" in text
+    assert "kd_std, seed 0, 83 of 100 epochs done (3,072 CPU s recorded)." in text
