@@ -7,6 +7,7 @@ reads them, so a report of a folder is cheap and another process may be
 adding to the folder meanwhile.
 """
 
+import math
 import os
 import statistics
 
@@ -352,13 +353,24 @@ def _part_of_backup(name):
     if part == "teacher":
         return "the teacher", "teacher"
     arm, _, seed = part.rpartition("_seed")
-    if arm in ARMS and seed.isdigit():
-        return f"{arm}, seed {int(seed)}", "run"
+    # Only the names pays.py makes: `kd_seed00` or `select_kd_lrabc` is no
+    # part of it (and `kd_seed00` would be named as seed 0, finished or not).
+    if arm in ARMS and seed.isdigit() and str(int(seed)) == seed:
+        return f"{arm}, seed {seed}", "run"
     if part.startswith("select_"):
         arm, _, rate = part.removeprefix("select_").rpartition("_lr")
-        if arm in ARMS and rate:
+        if arm in ARMS and _is_rate(rate):
             return f"{arm}'s selection run at {rate}", "selection"
     return None
+
+
+def _is_rate(text):
+    """Whether `text` names a learning rate as `selection_part` does."""
+    try:
+        rate = float(text)
+    except ValueError:
+        return False
+    return math.isfinite(rate) and rate > 0 and f"{rate:g}" == text
 
 
 def parts_begun(work, epochs):
@@ -392,7 +404,7 @@ def parts_begun(work, epochs):
         if not isinstance(done, int) or isinstance(done, bool) or done < 0:
             done = None
         begun.append((label, done, epochs[kind], cpu_spent(work, part)))
-    return sorted(begun)
+    return sorted(begun, key=lambda part: part[0])  # (labels, unique: never a None compared)
 
 
 def parts_begun_text(begun):

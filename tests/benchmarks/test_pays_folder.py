@@ -41,6 +41,15 @@ def _backup(work, part, metadata):
         ("alone_seedx", '{"epoch": 3}', False, []),
         ("select_kd", '{"epoch": 3}', False, []),  # no rate
         ("cache", '{"epoch": 3}', False, []),  # a folder of no part that trains
+        # Names pays.py never makes (was: named as parts begun; kd_seed00 as seed 0,
+        # finished or not, and with seed 0's unreadable backup a TypeError sorting them).
+        ("kd_seed00", '{"epoch": 3}', False, []),
+        ("kd_seed\u0663", '{"epoch": 3}', False, []),  # an Arabic-Indic 3
+        ("select_kd_lr1e-05", '{"epoch": 3}', False, [("kd's selection run at 1e-05", 3, 10)]),
+        ("select_kd_lrabc", '{"epoch": 3}', False, []),
+        ("select_kd_lr0.0040", '{"epoch": 3}', False, []),  # selection_part says 0.004
+        ("select_kd_lr-1", '{"epoch": 3}', False, []),
+        ("select_kd_lrnan", '{"epoch": 3}', False, []),
     ],
 )
 def test_parts_begun_hostile_table(tmp_path, folder, part, metadata, finished, expected):
@@ -51,6 +60,13 @@ def test_parts_begun_hostile_table(tmp_path, folder, part, metadata, finished, e
     begun = folder.parts_begun(str(tmp_path), EPOCHS)
     assert [(label, done, total) for label, done, total, _ in begun] == expected
     assert all(cpu == 1234.5 for *_, cpu in begun)
+
+
+def test_two_parts_of_one_seed_sort_without_a_traceback(tmp_path, folder):
+    """Was: TypeError '<' between None and int (kd_seed0 unreadable, kd_seed00)."""
+    _backup(tmp_path, "kd_seed0", "{not json")
+    _backup(tmp_path, "kd_seed00", '{"epoch": 3}')
+    assert folder.parts_begun(str(tmp_path), EPOCHS) == [("kd, seed 0", None, 100, 0.0)]
 
 
 def test_a_folder_not_there_or_empty_has_nothing_begun(tmp_path, folder):
