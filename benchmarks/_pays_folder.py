@@ -382,12 +382,18 @@ def parts_begun(work, epochs):
     Args:
         work: The work folder.
         epochs: `{"teacher": ..., "run": ..., "selection": ...}`, the epochs
-            each kind of part trains for (the folder's settings).
+            each kind of part trains for (the command line's); those of
+            runs and selection runs the folder's `STUDENTS` binds replace
+            them (the ones its parts train for).
 
     Returns:
         A list of `(label, epochs done or None when its backup holds no
         readable epoch, epochs in all, CPU seconds so far)`, sorted by label.
     """
+    bound = load_record(os.path.join(work, STUDENTS)) or {}
+    # (was: the command line's, so a folder of --epochs 20 read "7 of 100")
+    kinds = {"run": "epochs", "selection": "select_epochs"}
+    epochs = {**epochs, **{kind: bound[key] for kind, key in kinds.items() if key in bound}}
     begun = []
     for name in sorted(os.listdir(work)) if os.path.isdir(work) else ():
         found = _part_of_backup(name)

@@ -62,6 +62,31 @@ def test_parts_begun_hostile_table(tmp_path, folder, part, metadata, finished, e
     assert all(cpu == 1234.5 for *_, cpu in begun)
 
 
+@pytest.mark.parametrize(
+    "part, settings, expected",
+    [
+        # Was: the command line's epochs (EPOCHS), not the folder's: "7 of 100".
+        ("kd_seed0", {"epochs": 20, "select_epochs": 4}, [("kd, seed 0", 7, 20)]),
+        (
+            "select_kd_lr0.004",
+            {"epochs": 20, "select_epochs": 4},
+            [("kd's selection run at 0.004", 7, 4)],
+        ),
+        (
+            "select_kd_lr0.004",
+            {"epochs": 20, "select_epochs": None},
+            [("kd's selection run at 0.004", 7, None)],
+        ),
+        ("teacher", {"epochs": 20, "select_epochs": 4}, [("the teacher", 7, 30)]),
+    ],
+)
+def test_the_epochs_in_all_are_the_folders(tmp_path, folder, part, settings, expected):
+    _backup(tmp_path, part, '{"epoch": 7}')
+    (tmp_path / "students.json").write_text(json.dumps(settings))
+    begun = folder.parts_begun(str(tmp_path), EPOCHS)
+    assert [(label, done, total) for label, done, total, _ in begun] == expected
+
+
 def test_two_parts_of_one_seed_sort_without_a_traceback(tmp_path, folder):
     """Was: TypeError '<' between None and int (kd_seed0 unreadable, kd_seed00)."""
     _backup(tmp_path, "kd_seed0", "{not json")
