@@ -388,7 +388,8 @@ def parts_begun(work, epochs):
 
     Returns:
         A list of `(label, epochs done or None when its backup holds no
-        readable epoch, epochs in all, CPU seconds so far)`, sorted by label.
+        readable epoch, epochs in all, CPU seconds so far or None when the
+        ledger holds no number of seconds for it)`, sorted by label.
     """
     bound = load_record(os.path.join(work, STUDENTS)) or {}
     # (was: the command line's, so a folder of --epochs 20 read "7 of 100")
@@ -409,8 +410,21 @@ def parts_begun(work, epochs):
             done = None
         if not isinstance(done, int) or isinstance(done, bool) or done < 0:
             done = None
-        begun.append((label, done, epochs[kind], cpu_spent(work, part)))
+        begun.append((label, done, epochs[kind], _cpu_recorded(work, part)))
     return sorted(begun, key=lambda part: part[0])  # (labels, unique: never a None compared)
+
+
+def _cpu_recorded(work, part):
+    """`cpu_spent`, or `None` when the ledger is not a JSON object or holds
+    no number of seconds for `part` (was: a RecordError after the tables,
+    saying that removing the ledger trains a part again; a traceback for a
+    string or null)."""
+    try:
+        cpu = cpu_spent(work, part)
+    except RecordError:
+        return None
+    number = isinstance(cpu, (int, float)) and not isinstance(cpu, bool)
+    return cpu if number and math.isfinite(cpu) and cpu >= 0 else None
 
 
 def parts_begun_text(begun):
@@ -418,7 +432,7 @@ def parts_begun_text(begun):
     if not begun:
         return ""
     parts = "; ".join(
-        f"{label}, {_epochs_done(done, total)} ({cpu:,.0f} CPU s recorded)"
+        f"{label}, {_epochs_done(done, total)} ({_cpu_text(cpu)})"
         for label, done, total, cpu in begun
     )
     return (
@@ -432,3 +446,12 @@ def _epochs_done(done, total):
     if done is None:
         return f"epochs done unknown{of} (its backup's training_metadata.json is unreadable)"
     return f"{done}{of} epochs done"
+
+
+def _cpu_text(cpu):
+    if cpu is None:
+        return (
+            "CPU unknown: the ledger cpu.json holds no number of seconds for it; mend it, "
+            "or the part's CPU cannot be added when it stops"
+        )
+    return f"{cpu:,.0f} CPU s recorded"

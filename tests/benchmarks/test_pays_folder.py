@@ -87,6 +87,35 @@ def test_the_epochs_in_all_are_the_folders(tmp_path, folder, part, settings, exp
     assert [(label, done, total) for label, done, total, _ in begun] == expected
 
 
+@pytest.mark.parametrize(
+    "ledger, cpu",
+    [
+        ('{"kd_seed0": 12.5}', 12.5),
+        ("{}", 0.0),
+        # Was: pays.py exit 2 after the tables (a RecordError: "Remove it (... that
+        # run trains again)"), or a traceback formatting a string or None.
+        ("{not json", None),
+        ("[1]", None),
+        ('{"kd_seed0": "12"}', None),
+        ('{"kd_seed0": null}', None),
+        ('{"kd_seed0": true}', None),
+        ('{"kd_seed0": NaN}', None),
+        ('{"kd_seed0": -5}', None),
+    ],
+)
+def test_a_ledger_without_seconds_says_so(tmp_path, folder, ledger, cpu):
+    _backup(tmp_path, "kd_seed0", '{"epoch": 3}')
+    (tmp_path / "cpu.json").write_text(ledger)
+    begun = folder.parts_begun(str(tmp_path), EPOCHS)
+    assert begun == [("kd, seed 0", 3, 100, cpu)]
+    text = folder.parts_begun_text(begun)
+    if cpu is None:
+        assert "(CPU unknown: the ledger cpu.json holds no number of seconds for it;" in text
+    else:
+        assert f"3 of 100 epochs done ({cpu:,.0f} CPU s recorded)." in text
+    assert (tmp_path / "cpu.json").read_text() == ledger  # left as it was
+
+
 def test_two_parts_of_one_seed_sort_without_a_traceback(tmp_path, folder):
     """Was: TypeError '<' between None and int (kd_seed0 unreadable, kd_seed00)."""
     _backup(tmp_path, "kd_seed0", "{not json")
