@@ -402,16 +402,27 @@ def parts_begun(work, epochs):
         if found is None or os.path.exists(os.path.join(work, f"{part}.json")):
             continue  # a finished part's backup is removed; one left over is not under way
         label, kind = found
-        try:
-            done = (load_record(os.path.join(work, name, "training_metadata.json")) or {}).get(
-                "epoch", 0
-            )
-        except RecordError:
-            done = None
-        if not isinstance(done, int) or isinstance(done, bool) or done < 0:
-            done = None
+        done = _epochs_of(os.path.join(work, name))
         begun.append((label, done, epochs[kind], _cpu_recorded(work, part)))
     return sorted(begun, key=lambda part: part[0])  # (labels, unique: never a None compared)
+
+
+def _epochs_of(backup):
+    """The epochs done Keras' `BackupAndRestore` recorded in the folder
+    `backup` (0 before the first ends); `None` when it is not a folder, or
+    its training_metadata.json holds no count of epochs (was: a file, or
+    one without "epoch", read as 0 epochs done)."""
+    if not os.path.isdir(backup):
+        return None
+    try:
+        metadata = load_record(os.path.join(backup, "training_metadata.json"))
+    except RecordError:
+        return None
+    if metadata is None:
+        return 0
+    done = metadata.get("epoch")
+    number = isinstance(done, int) and not isinstance(done, bool)
+    return done if number and done >= 0 else None
 
 
 def _cpu_recorded(work, part):
@@ -444,7 +455,15 @@ def parts_begun_text(begun):
 def _epochs_done(done, total):
     of = "" if total is None else f" of {total}"
     if done is None:
-        return f"epochs done unknown{of} (its backup's training_metadata.json is unreadable)"
+        return (
+            f"epochs done unknown{of} (its backup is not a folder whose training_metadata.json "
+            "holds a count of epochs as Keras writes it)"
+        )
+    if isinstance(total, int) and done > total:  # (was: "150 of 100 epochs done")
+        return (
+            f"{done} epochs done, more than the {total} it trains for (its backup is of other "
+            "settings: remove it, and the part trains again from its first epoch)"
+        )
     return f"{done}{of} epochs done"
 
 

@@ -37,6 +37,11 @@ def _backup(work, part, metadata):
         ("alone_seed1", '{"epoch": "83"}', False, [("alone, seed 1", None, 100)]),
         ("alone_seed1", '{"epoch": -1}', False, [("alone, seed 1", None, 100)]),
         ("alone_seed1", '{"epoch": true}', False, [("alone, seed 1", None, 100)]),
+        # Was: 0 epochs done (Keras' resume fails on it: no "epoch").
+        ("alone_seed1", '{"batch": 3}', False, [("alone, seed 1", None, 100)]),
+        ("alone_seed1", '{"epoch": 7.0}', False, [("alone, seed 1", None, 100)]),
+        ("alone_seed1", '{"epoch": 1e400}', False, [("alone, seed 1", None, 100)]),
+        ("alone_seed1", '{"epoch": 150}', False, [("alone, seed 1", 150, 100)]),  # text below
         ("nonsense_seed0", '{"epoch": 3}', False, []),  # no such arm
         ("alone_seedx", '{"epoch": 3}', False, []),
         ("select_kd", '{"epoch": 3}', False, []),  # no rate
@@ -116,6 +121,26 @@ def test_a_ledger_without_seconds_says_so(tmp_path, folder, ledger, cpu):
     assert (tmp_path / "cpu.json").read_text() == ledger  # left as it was
 
 
+def test_a_backup_not_a_folder_has_its_epochs_unknown(tmp_path, folder):
+    """Was: "0 of 100 epochs done" for a file kd_seed0_backup, or a folder
+    training_metadata.json."""
+    (tmp_path / "kd_seed0_backup").write_text("not Keras'")
+    (tmp_path / "kd_seed1_backup" / "training_metadata.json").mkdir(parents=True)
+    begun = folder.parts_begun(str(tmp_path), EPOCHS)
+    assert begun == [("kd, seed 0", None, 100, 0.0), ("kd, seed 1", None, 100, 0.0)]
+    assert (tmp_path / "kd_seed0_backup").read_text() == "not Keras'"
+
+
+def test_more_epochs_done_than_in_all_says_the_backup_is_of_other_settings(folder):
+    """Was: "kd, seed 0, 150 of 100 epochs done"."""
+    text = folder.parts_begun_text([("kd, seed 0", 150, 100, 0.0)])
+    assert (
+        "kd, seed 0, 150 epochs done, more than the 100 it trains for (its backup is of other "
+        "settings: remove it, and the part trains again from its first epoch)" in text
+    )
+    assert "8 epochs done" in folder.parts_begun_text([("kd, seed 0", 8, "8", 0.0)])
+
+
 def test_two_parts_of_one_seed_sort_without_a_traceback(tmp_path, folder):
     """Was: TypeError '<' between None and int (kd_seed0 unreadable, kd_seed00)."""
     _backup(tmp_path, "kd_seed0", "{not json")
@@ -138,6 +163,9 @@ def test_the_sentence_names_each_part_its_epochs_and_cpu(folder):
         ]
     )
     assert text.startswith("Begun, not finished (each resumes from its last epoch;")
-    assert "alone, seed 1, epochs done unknown of 100 (its backup's training_metadata.json" in text
+    assert (
+        "alone, seed 1, epochs done unknown of 100 (its backup is not a folder whose "
+        "training_metadata.json holds a count of epochs as Keras writes it)" in text
+    )
     assert "kd's selection run at 0.004, 8 epochs done (48 CPU s recorded)" in text
     assert "kd_std, seed 0, 83 of 100 epochs done (3,072 CPU s recorded)." in text
