@@ -51,7 +51,9 @@ def load_record(path):
     try:
         with open(path) as file:
             value = json.load(file)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, ValueError) as error:
+        # ValueError: bad JSON, bad UTF-8, and an integer of over 4,300 digits
+        # Python will not read (was: a traceback).
         value = error
     if not isinstance(value, dict):
         problem = value if isinstance(value, Exception) else f"a {type(value).__name__}"

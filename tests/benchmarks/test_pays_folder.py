@@ -42,6 +42,8 @@ def _backup(work, part, metadata):
         ("alone_seed1", '{"epoch": 7.0}', False, [("alone, seed 1", None, 100)]),
         ("alone_seed1", '{"epoch": 1e400}', False, [("alone, seed 1", None, 100)]),
         ("alone_seed1", '{"epoch": 150}', False, [("alone, seed 1", 150, 100)]),  # text below
+        # Was: a ValueError traceback from json (over 4,300 digits).
+        ("alone_seed1", '{"epoch": ' + "9" * 5000 + "}", False, [("alone, seed 1", None, 100)]),
         ("nonsense_seed0", '{"epoch": 3}', False, []),  # no such arm
         ("alone_seedx", '{"epoch": 3}', False, []),
         ("select_kd", '{"epoch": 3}', False, []),  # no rate
