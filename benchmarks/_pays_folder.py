@@ -383,8 +383,9 @@ def parts_begun(work, epochs):
         work: The work folder.
         epochs: `{"teacher": ..., "run": ..., "selection": ...}`, the epochs
             each kind of part trains for (the command line's); those of
-            runs and selection runs the folder's `STUDENTS` binds replace
-            them (the ones its parts train for).
+            runs and selection runs the folder's `STUDENTS` binds, and the
+            teacher's of its last invocation (settings.json), replace them
+            (the ones its parts train for).
 
     Returns:
         A list of `(label, epochs done or None when its backup holds no
@@ -395,6 +396,12 @@ def parts_begun(work, epochs):
     # (was: the command line's, so a folder of --epochs 20 read "7 of 100")
     kinds = {"run": "epochs", "selection": "select_epochs"}
     epochs = {**epochs, **{kind: bound[key] for kind, key in kinds.items() if key in bound}}
+    # The teacher's: those of the last invocation (settings.json) that began it.
+    settings = load_record(os.path.join(work, "settings.json")) or {}
+    invocations = settings.get("invocations")
+    last = invocations[-1] if isinstance(invocations, list) and invocations else settings
+    if isinstance(last, dict) and "teacher_epochs" in last:
+        epochs["teacher"] = last["teacher_epochs"]
     begun = []
     for name in sorted(os.listdir(work)) if os.path.isdir(work) else ():
         found = _part_of_backup(name)

@@ -95,6 +95,23 @@ def test_the_epochs_in_all_are_the_folders(tmp_path, folder, part, settings, exp
 
 
 @pytest.mark.parametrize(
+    "settings, total",
+    [
+        ({"invocations": [{"teacher_epochs": 30}, {"teacher_epochs": 12}]}, 12),
+        ({"teacher_epochs": 12}, 12),  # one invocation, as older folders saved it
+        ({"invocations": []}, 30),
+        ({"invocations": ["not a dict"]}, 30),
+        ({"invocations": 5}, 30),
+    ],
+)
+def test_the_teachers_epochs_in_all_are_its_last_invocations(tmp_path, folder, settings, total):
+    """Was: the command line's (30 by default) for a teacher begun with 12."""
+    _backup(tmp_path, "teacher", '{"epoch": 7}')
+    (tmp_path / "settings.json").write_text(json.dumps(settings))
+    assert folder.parts_begun(str(tmp_path), EPOCHS) == [("the teacher", 7, total, 0.0)]
+
+
+@pytest.mark.parametrize(
     "ledger, cpu",
     [
         ('{"kd_seed0": 12.5}', 12.5),
