@@ -397,7 +397,10 @@ def parts_begun(work, epochs):
     kinds = {"run": "epochs", "selection": "select_epochs"}
     epochs = {**epochs, **{kind: bound[key] for kind, key in kinds.items() if key in bound}}
     # The teacher's: those of the last invocation (settings.json) that began it.
-    settings = load_record(os.path.join(work, "settings.json")) or {}
+    try:  # (a log of invocations no table reads: not one to stop the report)
+        settings = load_record(os.path.join(work, "settings.json")) or {}
+    except RecordError:
+        settings = {}
     invocations = settings.get("invocations")
     last = invocations[-1] if isinstance(invocations, list) and invocations else settings
     if isinstance(last, dict) and "teacher_epochs" in last:

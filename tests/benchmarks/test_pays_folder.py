@@ -102,12 +102,14 @@ def test_the_epochs_in_all_are_the_folders(tmp_path, folder, part, settings, exp
         ({"invocations": []}, 30),
         ({"invocations": ["not a dict"]}, 30),
         ({"invocations": 5}, 30),
+        ("{not json", 30),
     ],
 )
 def test_the_teachers_epochs_in_all_are_its_last_invocations(tmp_path, folder, settings, total):
     """Was: the command line's (30 by default) for a teacher begun with 12."""
     _backup(tmp_path, "teacher", '{"epoch": 7}')
-    (tmp_path / "settings.json").write_text(json.dumps(settings))
+    text = settings if isinstance(settings, str) else json.dumps(settings)
+    (tmp_path / "settings.json").write_text(text)
     assert folder.parts_begun(str(tmp_path), EPOCHS) == [("the teacher", 7, total, 0.0)]
 
 
