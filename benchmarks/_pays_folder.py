@@ -409,11 +409,16 @@ def parts_begun(work, epochs):
     for name in sorted(os.listdir(work)) if os.path.isdir(work) else ():
         found = _part_of_backup(name)
         part = name.removesuffix("_backup")
-        if found is None or os.path.exists(os.path.join(work, f"{part}.json")):
-            continue  # a finished part's backup is removed; one left over is not under way
+        if found is None:
+            continue
         label, kind = found
         done = _epochs_of(os.path.join(work, name))
-        begun.append((label, done, epochs[kind], _cpu_recorded(work, part)))
+        # A finished part's backup is removed; one left over is not under way.
+        # Its record looked for after its backup is read: a part finishing
+        # meanwhile (record saved, then backup removed) is not read as begun
+        # with its epochs unknown (was: before).
+        if not os.path.exists(os.path.join(work, f"{part}.json")):
+            begun.append((label, done, epochs[kind], _cpu_recorded(work, part)))
     return sorted(begun, key=lambda part: part[0])  # (labels, unique: never a None compared)
 
 

@@ -162,6 +162,22 @@ def test_more_epochs_done_than_in_all_says_the_backup_is_of_other_settings(folde
     assert "8 epochs done" in folder.parts_begun_text([("kd, seed 0", 8, "8", 0.0)])
 
 
+def test_a_part_finishing_while_its_backup_is_read_is_not_begun(tmp_path, folder, monkeypatch):
+    """As pays.py finishes a part: its record saved, then its backup removed
+    (was: read as begun, epochs unknown, when that fell between the two)."""
+    _backup(tmp_path, "kd_seed0", '{"epoch": 99}')
+    read = folder._epochs_of
+
+    def finished_meanwhile(backup):
+        (tmp_path / "kd_seed0.json").write_text("{}")
+        (tmp_path / "kd_seed0_backup" / "training_metadata.json").unlink()
+        (tmp_path / "kd_seed0_backup").rmdir()
+        return read(backup)
+
+    monkeypatch.setattr(folder, "_epochs_of", finished_meanwhile)
+    assert folder.parts_begun(str(tmp_path), EPOCHS) == []
+
+
 def test_two_parts_of_one_seed_sort_without_a_traceback(tmp_path, folder):
     """Was: TypeError '<' between None and int (kd_seed0 unreadable, kd_seed00)."""
     _backup(tmp_path, "kd_seed0", "{not json")
