@@ -49,6 +49,8 @@ def load_record(path):
     if not os.path.exists(path):
         return None
     try:
+        if not os.path.isfile(path):  # (was: open() of a FIFO waited forever for a writer)
+            raise OSError(f"not a file but a {'folder' if os.path.isdir(path) else 'special file'}")
         with open(path) as file:
             value = json.load(file)
     except (OSError, ValueError) as error:

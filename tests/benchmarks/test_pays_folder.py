@@ -3,6 +3,7 @@ not finished, read from their backups (the records and tables are tested
 through pays.py in test_pays.py)."""
 
 import json
+import os
 
 import pytest
 from _paths import import_benchmark
@@ -150,6 +151,13 @@ def test_a_backup_not_a_folder_has_its_epochs_unknown(tmp_path, folder):
     begun = folder.parts_begun(str(tmp_path), EPOCHS)
     assert begun == [("kd, seed 0", None, 100, 0.0), ("kd, seed 1", None, 100, 0.0)]
     assert (tmp_path / "kd_seed0_backup").read_text() == "not Keras'"
+
+
+def test_a_fifo_for_training_metadata_is_not_waited_on(tmp_path, folder):
+    """Was: --report-only waited forever in open() for a writer."""
+    (tmp_path / "kd_seed0_backup").mkdir()
+    os.mkfifo(tmp_path / "kd_seed0_backup" / "training_metadata.json")
+    assert folder.parts_begun(str(tmp_path), EPOCHS) == [("kd, seed 0", None, 100, 0.0)]
 
 
 def test_more_epochs_done_than_in_all_says_the_backup_is_of_other_settings(folder):
