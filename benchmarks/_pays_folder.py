@@ -7,6 +7,7 @@ reads them, so a report of a folder is cheap and another process may be
 adding to the folder meanwhile.
 """
 
+import math
 import os
 import statistics
 
@@ -352,13 +353,24 @@ def _part_of_backup(name):
     if part == "teacher":
         return "the teacher", "teacher"
     arm, _, seed = part.rpartition("_seed")
-    if arm in ARMS and seed.isdigit():
-        return f"{arm}, seed {int(seed)}", "run"
+    # Only the names pays.py makes: `kd_seed00` or `select_kd_lrabc` is no
+    # part of it (and `kd_seed00` would be named as seed 0, finished or not).
+    if arm in ARMS and seed.isdigit() and str(int(seed)) == seed:
+        return f"{arm}, seed {seed}", "run"
     if part.startswith("select_"):
         arm, _, rate = part.removeprefix("select_").rpartition("_lr")
-        if arm in ARMS and rate:
+        if arm in ARMS and _is_rate(rate):
             return f"{arm}'s selection run at {rate}", "selection"
     return None
+
+
+def _is_rate(text):
+    """Whether `text` names a learning rate as `selection_part` does."""
+    try:
+        rate = float(text)
+    except ValueError:
+        return False
+    return math.isfinite(rate) and rate > 0 and f"{rate:g}" == text
 
 
 def parts_begun(work, epochs):
@@ -370,29 +382,75 @@ def parts_begun(work, epochs):
     Args:
         work: The work folder.
         epochs: `{"teacher": ..., "run": ..., "selection": ...}`, the epochs
-            each kind of part trains for (the folder's settings).
+            each kind of part trains for (the command line's); those of
+            runs and selection runs the folder's `STUDENTS` binds, and the
+            teacher's of its last invocation (settings.json), replace them
+            (the ones its parts train for).
 
     Returns:
         A list of `(label, epochs done or None when its backup holds no
-        readable epoch, epochs in all, CPU seconds so far)`, sorted by label.
+        readable epoch, epochs in all, CPU seconds so far or None when the
+        ledger holds no number of seconds for it)`, sorted by label.
     """
+    bound = load_record(os.path.join(work, STUDENTS)) or {}
+    # (was: the command line's, so a folder of --epochs 20 read "7 of 100")
+    kinds = {"run": "epochs", "selection": "select_epochs"}
+    epochs = {**epochs, **{kind: bound[key] for kind, key in kinds.items() if key in bound}}
+    # The teacher's: those of the last invocation (settings.json) that began it.
+    try:  # (a log of invocations no table reads: not one to stop the report)
+        settings = load_record(os.path.join(work, "settings.json")) or {}
+    except RecordError:
+        settings = {}
+    invocations = settings.get("invocations")
+    last = invocations[-1] if isinstance(invocations, list) and invocations else settings
+    if isinstance(last, dict) and "teacher_epochs" in last:
+        epochs["teacher"] = last["teacher_epochs"]
     begun = []
     for name in sorted(os.listdir(work)) if os.path.isdir(work) else ():
         found = _part_of_backup(name)
         part = name.removesuffix("_backup")
-        if found is None or os.path.exists(os.path.join(work, f"{part}.json")):
-            continue  # a finished part's backup is removed; one left over is not under way
+        if found is None:
+            continue
         label, kind = found
-        try:
-            done = (load_record(os.path.join(work, name, "training_metadata.json")) or {}).get(
-                "epoch", 0
-            )
-        except RecordError:
-            done = None
-        if not isinstance(done, int) or isinstance(done, bool) or done < 0:
-            done = None
-        begun.append((label, done, epochs[kind], cpu_spent(work, part)))
-    return sorted(begun)
+        done = _epochs_of(os.path.join(work, name))
+        # A finished part's backup is removed; one left over is not under way.
+        # Its record looked for after its backup is read: a part finishing
+        # meanwhile (record saved, then backup removed) is not read as begun
+        # with its epochs unknown (was: before).
+        if not os.path.exists(os.path.join(work, f"{part}.json")):
+            begun.append((label, done, epochs[kind], _cpu_recorded(work, part)))
+    return sorted(begun, key=lambda part: part[0])  # (labels, unique: never a None compared)
+
+
+def _epochs_of(backup):
+    """The epochs done Keras' `BackupAndRestore` recorded in the folder
+    `backup` (0 before the first ends); `None` when it is not a folder, or
+    its training_metadata.json holds no count of epochs (was: a file, or
+    one without "epoch", read as 0 epochs done)."""
+    if not os.path.isdir(backup):
+        return None
+    try:
+        metadata = load_record(os.path.join(backup, "training_metadata.json"))
+    except RecordError:
+        return None
+    if metadata is None:
+        return 0
+    done = metadata.get("epoch")
+    number = isinstance(done, int) and not isinstance(done, bool)
+    return done if number and done >= 0 else None
+
+
+def _cpu_recorded(work, part):
+    """`cpu_spent`, or `None` when the ledger is not a JSON object or holds
+    no number of seconds for `part` (was: a RecordError after the tables,
+    saying that removing the ledger trains a part again; a traceback for a
+    string or null)."""
+    try:
+        cpu = cpu_spent(work, part)
+    except RecordError:
+        return None
+    number = isinstance(cpu, (int, float)) and not isinstance(cpu, bool)
+    return cpu if number and math.isfinite(cpu) and cpu >= 0 else None
 
 
 def parts_begun_text(begun):
@@ -400,7 +458,7 @@ def parts_begun_text(begun):
     if not begun:
         return ""
     parts = "; ".join(
-        f"{label}, {_epochs_done(done, total)} ({cpu:,.0f} CPU s recorded)"
+        f"{label}, {_epochs_done(done, total)} ({_cpu_text(cpu)})"
         for label, done, total, cpu in begun
     )
     return (
@@ -412,5 +470,22 @@ def parts_begun_text(begun):
 def _epochs_done(done, total):
     of = "" if total is None else f" of {total}"
     if done is None:
-        return f"epochs done unknown{of} (its backup's training_metadata.json is unreadable)"
+        return (
+            f"epochs done unknown{of} (its backup is not a folder whose training_metadata.json "
+            "holds a count of epochs as Keras writes it)"
+        )
+    if isinstance(total, int) and done > total:  # (was: "150 of 100 epochs done")
+        return (
+            f"{done} epochs done, more than the {total} it trains for (its backup is of other "
+            "settings: remove it, and the part trains again from its first epoch)"
+        )
     return f"{done}{of} epochs done"
+
+
+def _cpu_text(cpu):
+    if cpu is None:
+        return (
+            "CPU unknown: the ledger cpu.json holds no number of seconds for it; mend it, "
+            "or the part's CPU cannot be added when it stops"
+        )
+    return f"{cpu:,.0f} CPU s recorded"

@@ -49,9 +49,13 @@ def load_record(path):
     if not os.path.exists(path):
         return None
     try:
+        if not os.path.isfile(path):  # (was: open() of a FIFO waited forever for a writer)
+            raise OSError(f"not a file but a {'folder' if os.path.isdir(path) else 'special file'}")
         with open(path) as file:
             value = json.load(file)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, ValueError) as error:
+        # ValueError: bad JSON, bad UTF-8, and an integer of over 4,300 digits
+        # Python will not read (was: a traceback).
         value = error
     if not isinstance(value, dict):
         problem = value if isinstance(value, Exception) else f"a {type(value).__name__}"

@@ -672,10 +672,14 @@ def selection_run(args, arm, rate, data, caches):
 def report(args):
     """The table of what `--work` holds, without training or loading data."""
     teacher_record = load_record(os.path.join(args.work, "teacher.json"))
+    epochs = {"teacher": args.teacher_epochs, "run": args.epochs, "selection": args.select_epochs}
     if teacher_record is None:
+        # (was: "nothing to report" with the teacher's backup at epoch 12 of 30)
+        begun = parts_begun_text(parts_begun(args.work, epochs))
         _error(
             f"--report-only: no trained teacher in {args.work} yet (no teacher.json), "
-            "so nothing to report. Give the --work of a run, or run without --report-only."
+            f"so no table to report. {begun}{' ' if begun else ''}Give the --work of a run, "
+            "or run without --report-only."
         )
     arms, all_seeds = runs_to_show(args)
     finished = folder_records(args.work, arms, all_seeds)
@@ -690,10 +694,7 @@ def report(args):
     print(
         f"Seeds finished by every arm: {seeds}; CPU time of the parts finished: {cpu / 3600:.2f} h"
     )
-    begun = parts_begun(
-        args.work,
-        {"teacher": args.teacher_epochs, "run": args.epochs, "selection": args.select_epochs},
-    )
+    begun = parts_begun(args.work, epochs)
     if begun:
         print(parts_begun_text(begun))
     return text

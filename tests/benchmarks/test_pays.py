@@ -114,6 +114,19 @@ def test_report_without_a_teacher_says_so(tmp_path, pays, capsys):
     assert "error: --report-only: no trained teacher in" in message
 
 
+def test_report_without_a_teacher_names_the_teacher_begun(tmp_path, pays, capsys):
+    """Was: "nothing to report", the teacher's backup at epoch 12 unsaid."""
+    (tmp_path / "teacher_backup").mkdir()
+    (tmp_path / "teacher_backup" / "training_metadata.json").write_text('{"epoch": 12}')
+    message = refused(capsys, lambda: pays.main(["--work", str(tmp_path), "--report-only"]))
+    assert "no teacher.json), so no table to report. Begun, not finished (" in " ".join(
+        message.split()
+    )
+    assert "the teacher, 12 of 30 epochs done (0 CPU s recorded). Give the --work" in " ".join(
+        message.split()
+    )
+
+
 @pytest.mark.parametrize(
     "argv, words",
     [
