@@ -98,11 +98,28 @@ def claimed(work, part):
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             print(f"{part}: another process sharing {work} is on it; waiting.", flush=True)
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            _wait_for_lock(handle, fcntl)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _wait_for_lock(handle, fcntl, poll_seconds=0.5):
+    """Takes the lock of `handle`, trying again every `poll_seconds`.
+
+    Not one blocking `flock`: a SIGTERM that the kernel hands to another of
+    the process's threads (TensorFlow's) does not interrupt it, so Python's
+    handler waited with it, until the other process's part ended (seen: a
+    run sent SIGTERM while waiting still waiting minutes later). Between
+    tries, the main thread runs the handler.
+    """
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            time.sleep(poll_seconds)
 
 
 @contextlib.contextmanager

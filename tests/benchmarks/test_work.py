@@ -1,11 +1,17 @@
 """benchmarks/_work.py: the records, locks and CPU ledger of a benchmark's
 work folder, shared by several processes and resumed after a kill."""
 
+import fcntl
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
+from _paths import BENCHMARKS
 from _paths import import_benchmark
 
 
@@ -105,6 +111,44 @@ def test_a_claimed_part_makes_the_second_claimant_wait_and_say_so(tmp_path, work
     assert f"teacher: another process sharing {tmp_path} is on it; waiting." in (
         capsys.readouterr().out
     )
+
+
+# A process waiting for another's part, with a second thread (TensorFlow's)
+# that the kernel hands SIGTERM to: the main thread has it blocked.
+_WAITER = """
+import signal, sys, threading, time
+sys.path.insert(0, {benchmarks!r})
+import _work
+threading.Thread(target=time.sleep, args=(120,), daemon=True).start()
+signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGTERM}})
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+with _work.claimed({work!r}, "teacher"):
+    print("claimed", flush=True)
+"""
+
+
+@pytest.mark.slow  # a process importing keras_kd: about 6 s
+def test_sigterm_ends_a_process_waiting_for_another_processs_part(tmp_path):
+    """Before: one blocking flock, which a SIGTERM handed to another thread
+    does not interrupt: the handler waited until the other part ended (a run
+    sent SIGTERM while waiting was still waiting minutes later)."""
+    with open(tmp_path / ".teacher.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other process's part, under way
+        waiter = subprocess.Popen(
+            [sys.executable, "-c", _WAITER.format(benchmarks=str(BENCHMARKS), work=str(tmp_path))],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
+        try:
+            assert "another process sharing" in waiter.stdout.readline()
+            time.sleep(1)  # into the wait (a signal before it runs the handler at once)
+            waiter.send_signal(signal.SIGTERM)
+            assert waiter.wait(timeout=20) == 128 + signal.SIGTERM
+        finally:
+            waiter.kill()
+            waiter.wait()
+    assert "claimed" not in waiter.stdout.read()
 
 
 def test_a_claim_is_released_when_its_block_fails(tmp_path, work):
