@@ -20,6 +20,7 @@ Example:
 
 import contextlib
 import json
+import math
 import os
 import time
 
@@ -46,8 +47,21 @@ def load_record(path):
             (a file truncated, or edited by hand), instead of a traceback from
             whichever part read it.
     """
+    value, problem = _json_object(path)
+    if problem is not None:
+        raise RecordError(
+            f"{path} is not a JSON object as this script writes ({problem}). Remove it "
+            "(the part it records is made again: a run's record, that run trains "
+            "again) or put back a good copy."
+        )
+    return value
+
+
+def _json_object(path):
+    """`(the dict at path, None)`, `(None, None)` when there is no file, or
+    `(None, what is wrong)` when it holds no JSON object."""
     if not os.path.exists(path):
-        return None
+        return None, None
     try:
         if not os.path.isfile(path):  # (was: open() of a FIFO waited forever for a writer)
             raise OSError(f"not a file but a {'folder' if os.path.isdir(path) else 'special file'}")
@@ -56,15 +70,10 @@ def load_record(path):
     except (OSError, ValueError) as error:
         # ValueError: bad JSON, bad UTF-8, and an integer of over 4,300 digits
         # Python will not read (was: a traceback).
-        value = error
+        return None, error
     if not isinstance(value, dict):
-        problem = value if isinstance(value, Exception) else f"a {type(value).__name__}"
-        raise RecordError(
-            f"{path} is not a JSON object as this script writes ({problem}). Remove it "
-            "(the part it records is made again: a run's record, that run trains "
-            "again) or put back a good copy."
-        )
-    return value
+        return None, f"a {type(value).__name__}"
+    return value, None
 
 
 def save_record(path, value):
@@ -133,16 +142,51 @@ def charged(work, part):
         work: The work folder.
         part: The part's name.
     """
+    read_ledger(work)  # a broken ledger refused before the part's hours, not after
     start = time.process_time()
     try:
         yield
     finally:
         with claimed(work, "ledger"):
-            ledger = load_record(os.path.join(work, LEDGER)) or {}
+            ledger = read_ledger(work)
             ledger[part] = ledger.get(part, 0.0) + time.process_time() - start
             save_record(os.path.join(work, LEDGER), ledger)
 
 
+def read_ledger(work):
+    """The CPU ledger of `work`: `{part: CPU seconds}` (`{}` when missing).
+
+    Raises:
+        RecordError: naming the file and the fix when it is not a JSON
+            object of finite, non-negative numbers (a traceback from
+            `charged`'s sum before, after the part's hours of work).
+    """
+    path = os.path.join(work, LEDGER)
+    ledger, bad = _json_object(path)
+    ledger = ledger or {}
+    if bad is None:
+        bad = next(
+            (
+                f"{part!r}: {seconds!r}"
+                for part, seconds in ledger.items()
+                if not _is_seconds(seconds)
+            ),
+            None,
+        )
+    if bad is not None:
+        raise RecordError(
+            f"{path}, the CPU ledger, is not a JSON object of CPU seconds per part ({bad}). "
+            "Mend it, or remove it: the CPU seconds it recorded leave the tables; no part "
+            "trains again."
+        )
+    return ledger
+
+
+def _is_seconds(value):
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and math.isfinite(value) and value >= 0
+
+
 def cpu_spent(work, part):
     """CPU seconds the ledger of `work` holds for `part` (0 for none)."""
-    return (load_record(os.path.join(work, LEDGER)) or {}).get(part, 0.0)
+    return read_ledger(work).get(part, 0.0)

@@ -136,6 +136,7 @@ from _work import charged
 from _work import claimed
 from _work import cpu_spent
 from _work import load_record
+from _work import read_ledger
 from _work import save_record
 
 import keras_kd
@@ -408,6 +409,7 @@ def check_work(args):
     samples its arms and caches were made with (a finished arm of other
     epochs would be reported as these; a cache of other views is refused
     hours later, after the teacher loads)."""
+    read_ledger(args.work)  # refused now, not when the first part ends
     mismatch = teacher_mismatch(args)
     if mismatch:
         _error(mismatch)

@@ -648,6 +648,14 @@ def test_a_corrupt_record_is_named_not_a_traceback(tmp_path, pays, capsys, conte
     assert words in message and "Remove it" in message
 
 
+def test_a_broken_ledger_is_refused_before_anything_trains(tmp_path, pays, capsys):
+    (tmp_path / "cpu.json").write_text('{"kd_seed0": "an hour"}')
+    message = refused(capsys, lambda: pays.main(["--work", str(tmp_path), "--epochs", "1"]))
+    assert "cpu.json, the CPU ledger, is not a JSON object of CPU seconds per part" in message
+    assert "('kd_seed0': 'an hour')" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cpu.json"]
+
+
 KD_SEED0 = {"arm": "kd", "seed": 0, "epochs": 1, "test": 0.8, "val": 0.8, "cpu_seconds": 1}
 
 

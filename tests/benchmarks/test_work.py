@@ -178,9 +178,35 @@ def test_cpu_of_an_interrupted_part_is_counted_when_it_resumes(tmp_path, work):
     assert work.cpu_spent(str(tmp_path), "teacher") == 0.0
 
 
-def test_a_corrupt_ledger_is_named_when_a_part_ends(tmp_path, work):
-    (tmp_path / work.LEDGER).write_text("{")
-    with pytest.raises(work.RecordError, match="cpu.json is not a JSON object"):
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("{", "(Expecting property name"),
+        ("[1]", "(a list)"),
+        ('{"cache": "12"}', "('cache': '12')"),
+        ('{"cache": null}', "('cache': None)"),
+        ('{"cache": true}', "('cache': True)"),
+        ('{"cache": -1}', "('cache': -1)"),
+        ('{"cache": NaN}', "('cache': nan)"),
+    ],
+)
+def test_a_broken_ledger_is_named_before_a_part_begins(tmp_path, work, content, words):
+    """Before: named (or a TypeError, for a value not a number) only when the
+    part ended, after its hours of work, with advice to remove it as if a
+    part would train again."""
+    (tmp_path / work.LEDGER).write_text(content)
+    began = []
+    with pytest.raises(work.RecordError) as error:
         with work.charged(str(tmp_path), "cache"):
-            pass
-    assert (tmp_path / work.LEDGER).read_text() == "{"
+            began.append(True)
+    message = str(error.value)
+    assert "cpu.json, the CPU ledger, is not a JSON object of CPU seconds per part" in message
+    assert (
+        words in message
+        and "Mend it, or remove it" in message
+        and "no part trains again" in message
+    )
+    assert not began
+    assert (tmp_path / work.LEDGER).read_text() == content
+    with pytest.raises(work.RecordError, match="the CPU ledger"):
+        work.cpu_spent(str(tmp_path), "cache")
