@@ -441,16 +441,13 @@ def _epochs_of(backup):
 
 
 def _cpu_recorded(work, part):
-    """`cpu_spent`, or `None` when the ledger is not a JSON object or holds
-    no number of seconds for `part` (was: a RecordError after the tables,
-    saying that removing the ledger trains a part again; a traceback for a
-    string or null)."""
+    """`cpu_spent`, or `None` when the ledger is not a JSON object of CPU
+    seconds (`_work.read_ledger`; was: a RecordError after the tables, or a
+    traceback for a string or null)."""
     try:
-        cpu = cpu_spent(work, part)
+        return cpu_spent(work, part)
     except RecordError:
         return None
-    number = isinstance(cpu, (int, float)) and not isinstance(cpu, bool)
-    return cpu if number and math.isfinite(cpu) and cpu >= 0 else None
 
 
 def parts_begun_text(begun):
