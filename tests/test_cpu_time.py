@@ -8,6 +8,24 @@ import _cpu_time
 from _paths import REPO_ROOT
 
 
+def _pytest_with_plugin(folder, prefix):
+    """pytest run on the test files of `folder` with the plugin writing to `prefix`."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.path.join(REPO_ROOT, "tests"),
+        "CPU_TIME_OUT": str(prefix),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "_cpu_time", "-p", "no:cacheprovider"]
+        + ["--rootdir", str(folder), str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=folder,
+        timeout=120,
+    )
+
+
 def test_a_run_records_each_test_and_the_summary_ranks_files(tmp_path):
     (tmp_path / "test_busy.py").write_text(
         "import time\n"
@@ -20,20 +38,7 @@ def test_a_run_records_each_test_and_the_summary_ranks_files(tmp_path):
     )
     (tmp_path / "test_idle.py").write_text("def test_nothing():\n    pass\n")
     prefix = tmp_path / "out"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.path.join(REPO_ROOT, "tests"),
-        "CPU_TIME_OUT": str(prefix),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "_cpu_time", "-p", "no:cacheprovider"]
-        + ["--rootdir", str(tmp_path), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    done = _pytest_with_plugin(tmp_path, prefix)
     assert done.returncode == 0, done.stdout + done.stderr
     rows = {test.split("::")[-1]: (cpu, wall) for cpu, wall, test in _cpu_time.read(prefix)}
     assert set(rows) == {"test_spins", "test_sleeps", "test_nothing"}
@@ -90,19 +95,6 @@ def test_a_negative_count_is_refused_and_a_missing_output_folder_is_made(tmp_pat
     assert done.returncode == 2 and "-1 is below 0: give 0 or more" in done.stderr
     (tmp_path / "test_one.py").write_text("def test_one():\n    pass\n")
     prefix = tmp_path / "not" / "yet" / "out"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.path.join(REPO_ROOT, "tests"),
-        "CPU_TIME_OUT": str(prefix),
-    }
-    ran = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "_cpu_time", "-p", "no:cacheprovider"]
-        + ["--rootdir", str(tmp_path), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    ran = _pytest_with_plugin(tmp_path, prefix)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert [test for _, _, test in _cpu_time.read(prefix)] == ["test_one.py::test_one"]
