@@ -15,20 +15,21 @@ import subprocess
 import sys
 import time
 
+# Matched without regard to case ("Connection reset", "connection refused",
+# "HTTPSConnectionPool" all by "connection").
 NETWORK_WORDS = (
     "incomplete-download",
-    "Connection",
     "connection",
     "timed out",
-    "Temporary failure in name resolution",
-    "Network is unreachable",
-    "HTTPSConnectionPool",
-    "ProtocolError",
+    "temporary failure in name resolution",
+    "network is unreachable",
+    "protocolerror",
 )
 
 
 def is_network_failure(output: str) -> bool:
     """Whether pip's output says the download, not the request, failed."""
+    output = output.lower()
     return any(word in output for word in NETWORK_WORDS)
 
 

@@ -40,6 +40,9 @@ MISSING = "ERROR: No matching distribution found for keras==99.0\n"
         ([DROPPED], 4, 2, "installed"),
         ([DROPPED, "ReadTimeoutError: HTTPSConnectionPool read timed out\n"], 3, 3, "installed"),
         ([DROPPED] * 3, 3, 3, "failed on the network 3 times"),
+        # Words matched without regard to case
+        (["ERROR: NETWORK IS UNREACHABLE\n"], 4, 2, "installed"),
+        (["ProtocolError('Connection aborted.', ConnectionResetError(104))\n"], 4, 2, "installed"),
         ([MISSING], 4, 1, "not a network error, not tried again"),
         ([DROPPED, MISSING], 4, 2, "No matching distribution found for keras==99.0"),
     ],
