@@ -21,6 +21,7 @@ from tflite_export.tflite import FileMetadata as FileMetadata
 from tflite_export.tflite import InputContract as InputContract
 from tflite_export.tflite import SizeBreakdown as SizeBreakdown
 from tflite_export.tflite import TensorInfo as TensorInfo
+from tflite_export.tflite import check_file_options as check_file_options
 from tflite_export.tflite import comparison_figure as comparison_figure
 from tflite_export.tflite import comparison_html as comparison_html
 from tflite_export.tflite import comparison_markdown as comparison_markdown
@@ -30,6 +31,7 @@ from tflite_export.tflite import convert as convert
 from tflite_export.tflite import evaluate as evaluate
 from tflite_export.tflite import evaluation_rows as evaluation_rows
 from tflite_export.tflite import file_labels as file_labels
+from tflite_export.tflite import image_pixels as image_pixels
 from tflite_export.tflite import read_metadata as read_metadata
 from tflite_export.tflite import reference_outputs as reference_outputs
 from tflite_export.tflite import sidecar_path as sidecar_path

@@ -10,6 +10,7 @@ import math
 
 from keras_kd.apps import render
 from keras_kd.cli._errors import UsageError
+from keras_kd.cli._export import FILE_OPTIONS
 
 # The sparsity reaches its target after this share of the steps, as in the
 # TFMOT engine; the rest lets the student recover at the final sparsity.
@@ -59,11 +60,22 @@ def _distill(student, kwargs):
     return student
 
 
-def _report(tflite_export, path, quantization, kwargs, float_accuracy, sparsity):
-    """The rows the TFMOT engine prints, measured on the written file."""
+def _file_options(tflite_export, student, quantization, kwargs):
+    """The file's options (`--labels`, ...), checked against the student
+    before the fine-tuning (a refused combination costs no training)."""
+    return tflite_export.check_file_options(
+        student, quantization, **{name: kwargs[name] for name in FILE_OPTIONS}
+    )
+
+
+def _report(tflite_export, path, quantization, kwargs, float_accuracy, sparsity, options):
+    """The rows the TFMOT engine prints, measured on the written file (given
+    as pixels when it takes uint8 RGB images)."""
     import gzip
 
     x, y = kwargs["validation_data"] or (kwargs["x"], kwargs["y"])
+    if options["image_input"]:
+        x = tflite_export.image_pixels(x, options["normalization"])
     accuracy = tflite_export.evaluate(path, x, y).accuracy if y is not None else None
     with open(path, "rb") as f:
         content = f.read()
@@ -98,10 +110,11 @@ def run_qat(tflite_export, kwargs):
     from keras_kd import compression
 
     student = kwargs["student"]
+    options = _file_options(tflite_export, student, "int8", kwargs)
     float_accuracy = _float_accuracy(student, kwargs)
     qat = _distill(compression.quantization_aware(student), kwargs)
-    tflite_export.convert(qat, kwargs["output_path"], quantization="int8", verbose=0)
-    _report(tflite_export, kwargs["output_path"], "int8", kwargs, float_accuracy, 0.0)
+    tflite_export.convert(qat, kwargs["output_path"], quantization="int8", verbose=0, **options)
+    _report(tflite_export, kwargs["output_path"], "int8", kwargs, float_accuracy, 0.0, options)
     return 0
 
 
@@ -127,6 +140,7 @@ def run_prune(tflite_export, kwargs, target_sparsity, quantization):
     from keras_kd import compression
 
     student = kwargs["student"]
+    options = _file_options(tflite_export, student, quantization, kwargs)
     float_accuracy = _float_accuracy(student, kwargs)
     end_step, frequency = pruning_steps(len(kwargs["x"]), kwargs["batch_size"], kwargs["epochs"])
     pruned = compression.pruning_aware(
@@ -146,6 +160,7 @@ def run_prune(tflite_export, kwargs, target_sparsity, quantization):
         quantization=quantization,
         representative_data=calibration,
         verbose=0,
+        **options,
     )
     shares = list(compression.sparsity(pruned).values())
     _report(
@@ -155,5 +170,6 @@ def run_prune(tflite_export, kwargs, target_sparsity, quantization):
         kwargs,
         float_accuracy,
         float(np.mean(shares)),
+        options,
     )
     return 0

@@ -21,6 +21,8 @@ from keras_kd.cli import _requirements
 from keras_kd.cli._errors import UsageError
 
 EVALUATE_NEEDS = ("ai_edge_litert",)
+# `convert`'s file options, as `add_file_options` adds them and `file_options` reads them.
+FILE_OPTIONS = ("labels", "normalization", "image_input", "probabilities", "metadata")
 
 
 def register(add_command):
@@ -55,41 +57,7 @@ def register(add_command):
         action="store_true",
         help="Keep TensorFlow ops without a built-in TFLite kernel (needs the Flex delegate).",
     )
-    export.add_argument(
-        "--labels",
-        default=None,
-        help="Class names, packed into the file's metadata and the sidecar: "
-        "comma-separated, or a text file with one per line.",
-    )
-    export.add_argument(
-        "--normalization",
-        nargs=2,
-        type=_numbers,
-        metavar=("MEAN", "STD"),
-        default=None,
-        help="The model is fed (raw - MEAN) / STD; recorded in the metadata and "
-        "the sidecar, or folded into the file with --image-input. Each is a number "
-        "or one per channel, comma-separated (--normalization 123.7,116.3,103.5 "
-        "58.4,57.1,57.4; per channel needs --image-input uint8_rgb for MediaPipe).",
-    )
-    export.add_argument(
-        "--image-input",
-        default=None,
-        choices=("uint8_rgb",),
-        help="The file takes a uint8 RGB image as a camera frame gives it; the "
-        "conversion to the model's channels and the normalization are in the file.",
-    )
-    export.add_argument(
-        "--probabilities",
-        action="store_true",
-        help="Fold a softmax after a logits head: the file outputs probabilities.",
-    )
-    export.add_argument(
-        "--no-metadata",
-        action="store_true",
-        help="Write no TFLite Model Metadata (written by default with --labels, "
-        "--normalization or --image-input; MediaPipe needs it).",
-    )
+    add_file_options(export)
     export.add_argument("--quiet", action="store_true", help="No progress bar.")
 
     evaluate = add_command(
@@ -107,6 +75,67 @@ def register(add_command):
     evaluate.add_argument("--batch-size", type=int, default=256)
     evaluate.add_argument("--threads", type=int, default=None)
     evaluate.add_argument("--latency-samples", type=int, default=100)
+
+
+def add_file_options(parser):
+    """Adds the `.tflite` file's options `export`, `qat` and `prune` share:
+    --labels, --normalization, --image-input, --probabilities, --no-metadata
+    (`file_options` reads them back)."""
+    parser.add_argument(
+        "--labels",
+        default=None,
+        help="Class names, packed into the file's metadata and the sidecar: "
+        "comma-separated, or a text file with one per line.",
+    )
+    parser.add_argument(
+        "--normalization",
+        nargs=2,
+        type=_numbers,
+        metavar=("MEAN", "STD"),
+        default=None,
+        help="The model is fed (raw - MEAN) / STD; recorded in the metadata and "
+        "the sidecar, or folded into the file with --image-input. Each is a number "
+        "or one per channel, comma-separated (--normalization 123.7,116.3,103.5 "
+        "58.4,57.1,57.4; per channel needs --image-input uint8_rgb for MediaPipe).",
+    )
+    parser.add_argument(
+        "--image-input",
+        default=None,
+        choices=("uint8_rgb",),
+        help="The file takes a uint8 RGB image as a camera frame gives it; the "
+        "conversion to the model's channels and the normalization are in the file.",
+    )
+    parser.add_argument(
+        "--probabilities",
+        action="store_true",
+        help="Fold a softmax after a logits head: the file outputs probabilities.",
+    )
+    parser.add_argument(
+        "--no-metadata",
+        action="store_true",
+        help="Write no TFLite Model Metadata (written by default with --labels, "
+        "--normalization or --image-input; MediaPipe needs it).",
+    )
+
+
+def file_options(args):
+    """`convert`'s file options from the arguments `add_file_options` added."""
+    normalization = None
+    if args.normalization is not None:
+        normalization = {"mean": args.normalization[0], "std": args.normalization[1]}
+    values = (
+        _labels(args.labels),
+        normalization,
+        args.image_input,
+        args.probabilities,
+        False if args.no_metadata else None,
+    )
+    return dict(zip(FILE_OPTIONS, values))
+
+
+def label_file(args):
+    """The label file the arguments name (a file the command reads), or None."""
+    return args.labels if args.labels is not None and os.path.isfile(args.labels) else None
 
 
 def _numbers(text):
@@ -153,10 +182,7 @@ def check_output(output, inputs, tflite_export):
 
 def _output(args, tflite_export):
     output = args.output or f"{os.path.splitext(args.model)[0]}_{args.quantization}.tflite"
-    inputs = [args.model, args.calibration]
-    if args.labels is not None and os.path.isfile(args.labels):
-        inputs.append(args.labels)
-    return check_output(output, inputs, tflite_export)
+    return check_output(output, [args.model, args.calibration, label_file(args)], tflite_export)
 
 
 def run_export(args):
@@ -178,9 +204,6 @@ def run_export(args):
             "--num-calibration-samples must be at least 1. "
             f"Received: {args.num_calibration_samples}"
         )
-    normalization = None
-    if args.normalization is not None:
-        normalization = {"mean": args.normalization[0], "std": args.normalization[1]}
     result = tflite_export.convert(
         args.model,
         output,
@@ -188,12 +211,8 @@ def run_export(args):
         representative_data=calibration,
         num_calibration_samples=args.num_calibration_samples,
         allow_select_tf_ops=args.allow_select_tf_ops,
-        labels=_labels(args.labels),
-        normalization=normalization,
-        image_input=args.image_input,
-        probabilities=args.probabilities,
-        metadata=False if args.no_metadata else None,
         verbose=0 if args.quiet else 1,
+        **file_options(args),
     )
     print(result)
     print(f"  sidecar: {result.sidecar_path}")

@@ -3,10 +3,15 @@ distillation of a `.keras` student into a `.tflite` file; natively
 (`keras_kd.compression`, on the process's backend) by default, or through
 TFMOT with `--engine tfmot`.
 
+Both take `export`'s file options (--labels, --normalization, --image-input,
+--probabilities, --no-metadata), checked before the fine-tuning starts, so
+the file can be one MediaPipe Tasks' `ImageClassifier` loads.
+
 Example:
 
     keras-kd qat student.keras --teacher teacher.keras --data train.npz \\
-        --validation test.npz -o student_qat_int8.tflite --epochs 2
+        --validation test.npz -o student_qat_int8.tflite --epochs 2 \\
+        --labels labels.txt --normalization 0 255 --image-input uint8_rgb --probabilities
     keras-kd prune student.keras --teacher teacher_logits.npy --engine tfmot \\
         --data train.npz -o student_pruned.tflite --target-sparsity 0.8
 """
@@ -78,6 +83,7 @@ def _add_common(parser, default_output, learning_rate):
         "--teacher-outputs", default="auto", choices=["auto", "logits", "probabilities"]
     )
     parser.add_argument("--seed", type=int, default=0, help="Random seed of the fine-tuning.")
+    _export.add_file_options(parser)
     parser.add_argument("--quiet", action="store_true", help="No progress bar.")
     parser.add_argument(
         "--engine",
@@ -90,7 +96,7 @@ def _add_common(parser, default_output, learning_rate):
 
 def _inputs(args, tflite_export):
     """Every input checked and loaded, and the output checked, before work."""
-    read = [args.student, args.teacher, args.data, args.validation]
+    read = [args.student, args.teacher, args.data, args.validation, _export.label_file(args)]
     output = _export.check_output(args.output, read, tflite_export)
     _distill.check_fit_numbers(args)
     data = _loaders.load_npz(args.data, "--data")
@@ -113,6 +119,7 @@ def _inputs(args, tflite_export):
         "teacher_outputs": args.teacher_outputs,
         "seed": args.seed,
         "verbose": 0 if args.quiet else 1,
+        **_export.file_options(args),
     }
 
 

@@ -65,6 +65,9 @@ class Job:
         normalization: `{"mean": m, "std": s}` folded in with `image_input`.
         softmax: Whether a softmax is folded after the head.
         training: `Training` settings of a QAT or pruning job.
+        file_options: A QAT or pruning job's file options for `convert`
+            (`check_file_options`' dict: labels, normalization, image_input,
+            probabilities, metadata), or None.
         custom_modules: `[module name, sys.path folder]` pairs the child
             imports before loading the model: the modules defining its own
             layer and model classes (e.g. a subclassed student's).
@@ -90,6 +93,7 @@ class Job:
     softmax: bool = False
     training: Training = None
     custom_modules: list = None
+    file_options: dict = None
 
     def __post_init__(self):
         if self.task not in TASKS:

@@ -7,6 +7,8 @@ the report tables and figures that compare several files.
 """
 
 from tflite_export.tflite import tflite_file
+from tflite_export.tflite._contract import image_pixels
+from tflite_export.tflite._convert import check_file_options
 from tflite_export.tflite._convert import convert
 from tflite_export.tflite._evaluate import EvaluationReport
 from tflite_export.tflite._evaluate import evaluate
@@ -35,6 +37,7 @@ __all__ = [
     "InputContract",
     "SizeBreakdown",
     "TensorInfo",
+    "check_file_options",
     "comparison_figure",
     "comparison_html",
     "comparison_markdown",
@@ -44,6 +47,7 @@ __all__ = [
     "evaluate",
     "evaluation_rows",
     "file_labels",
+    "image_pixels",
     "read_metadata",
     "reference_outputs",
     "sidecar_path",

@@ -301,17 +301,39 @@ def _check_mediapipe_image(mode, normalization, image_input, image):
 
 
 def pixels_from_inputs(samples, contract):
-    """Calibration samples as the file takes them under `image_input`.
-
-    The samples are the model's inputs (normalized, the student's channels);
-    the file's are uint8 RGB pixels: `x * std + mean`, rounded into 0-255,
-    and a 1-channel sample repeated to R = G = B (its luminance is itself).
-    """
+    """Calibration samples as the file takes them under `image_input`
+    (`image_pixels` of the first input), or `samples` as they are."""
     if contract.image_input is None or samples is None:
         return samples
-    mean = np.asarray(contract.normalization["mean"], "float32")
-    std = np.asarray(contract.normalization["std"], "float32")
-    pixels = np.clip(np.round(samples[0] * std + mean), 0, 255).astype("uint8")
+    return [image_pixels(samples[0], contract.normalization)]
+
+
+def image_pixels(x: np.ndarray, normalization: "dict[str, float | list[float]]") -> np.ndarray:
+    """A model's image inputs as a file converted with
+    `image_input="uint8_rgb"` takes them: uint8 RGB pixels.
+
+    The inputs are normalized, in the student's channels; the pixels are
+    `x * std + mean`, rounded into 0-255, and a 1-channel input is repeated
+    to R = G = B (its BT.601 luminance is itself, the weights summing to 1).
+
+    Args:
+        x: The model's inputs, `(samples, height, width, 1 or 3)`.
+        normalization: `{"mean": m, "std": s}` the file was converted with
+            (numbers, or one per channel).
+
+    Returns:
+        A uint8 array `(samples, height, width, 3)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.array([[[[0.0], [0.5]]]], "float32")  # one 1x2 gray image
+    >>> image_pixels(x, {"mean": 0.0, "std": 255.0})[0, 0].tolist()
+    [[0, 0, 0], [128, 128, 128]]
+    """
+    mean = np.asarray(normalization["mean"], "float32")
+    std = np.asarray(normalization["std"], "float32")
+    pixels = np.clip(np.round(np.asarray(x, "float32") * std + mean), 0, 255).astype("uint8")
     if pixels.shape[-1] == 1:
         pixels = np.repeat(pixels, 3, axis=-1)
-    return [pixels]
+    return pixels

@@ -150,17 +150,8 @@ def convert(
     if model is not loaded:
         model_file = None  # the stripped model is converted, not the file
     shapes = calibration_lib.input_shapes(model)
-    normalization = sidecar_lib.check_normalization(normalization)
-    labels = sidecar_lib.check_labels(labels, _num_classes(model))
-    contract = contract_lib.plan(
-        model,
-        mode,
-        _output_kind(model, output_kind),
-        labels,
-        normalization,
-        image_input=image_input,
-        probabilities=probabilities,
-        metadata=metadata,
+    labels, normalization, contract = _plan(
+        model, mode, labels, normalization, output_kind, image_input, probabilities, metadata
     )
     kind = contract.output_kind
     samples = (
@@ -203,6 +194,88 @@ def convert(
         )
     atomic_write_all(files)  # both written whole, then both published
     return result
+
+
+def check_file_options(
+    model: "keras.Model",
+    quantization: str | None = None,
+    labels: "Sequence[str] | Mapping[int, str] | str | os.PathLike | None" = None,
+    normalization: "Mapping[str, float | Sequence[float]] | tuple[float, float] | None" = None,
+    output_kind: str = "auto",
+    image_input: str | None = None,
+    probabilities: bool = False,
+    metadata: "bool | Mapping[str, str] | None" = None,
+) -> dict:
+    """Checks `convert`'s file options against `model`, before any work.
+
+    What `convert` checks first, for work that ends in a conversion (a
+    quantization- or pruning-aware fine-tuning): a combination that cannot
+    give a loadable file (one MediaPipe's `ImageClassifier` would reject,
+    labels of the wrong count, ...) is refused before the training, not
+    after it. Nothing is converted or written.
+
+    Args:
+        model: The model that will be converted (or the student it will be
+            made from: the same inputs and outputs).
+        quantization, labels, normalization, output_kind, image_input,
+            probabilities, metadata: As in `convert`.
+
+    Returns:
+        The options as `convert` takes them, checked: `labels` a list of
+        names (a label file read), `normalization` a dict, `image_input`,
+        `probabilities` and `metadata` as given.
+
+    Raises:
+        ValueError: A bad option or combination; the message names the fix.
+
+    Example:
+
+    >>> import keras, tflite_export
+    >>> model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+    ...                           keras.layers.Dense(2)])
+    >>> tflite_export.check_file_options(model, "int8", labels=["no", "yes"],
+    ...     normalization=(0, 255), image_input="uint8_rgb")["labels"]
+    ['no', 'yes']
+    >>> tflite_export.check_file_options(model, "int8", labels=["no", "yes"],
+    ...     normalization=(0, 255))
+    Traceback (most recent call last):
+    ...
+    ValueError: The model takes 1-channel images, but MediaPipe's ImageClassifier ...
+    """
+    labels, normalization, _ = _plan(
+        model,
+        modes_lib.get(quantization),
+        labels,
+        normalization,
+        output_kind,
+        image_input,
+        probabilities,
+        metadata,
+    )
+    return {
+        "labels": labels,
+        "normalization": normalization,
+        "image_input": image_input,
+        "probabilities": probabilities,
+        "metadata": metadata,
+    }
+
+
+def _plan(model, mode, labels, normalization, output_kind, image_input, probabilities, metadata):
+    """`(labels, normalization, FileContract)`, each checked."""
+    normalization = sidecar_lib.check_normalization(normalization)
+    labels = sidecar_lib.check_labels(labels, _num_classes(model))
+    contract = contract_lib.plan(
+        model,
+        mode,
+        _output_kind(model, output_kind),
+        labels,
+        normalization,
+        image_input=image_input,
+        probabilities=probabilities,
+        metadata=metadata,
+    )
+    return labels, normalization, contract
 
 
 def _check_paths(path, inputs, sidecar):

@@ -17,6 +17,7 @@ from keras_kd import outputs as outputs_lib
 from tflite_export import modes as modes_lib
 from tflite_export.tflite import convert
 from tflite_export.tflite import evaluate
+from tflite_export.tflite import image_pixels
 from tflite_export.tfmot import _bridge
 
 
@@ -28,8 +29,9 @@ def float_accuracy(model, x, y, student_kind):
     return float(np.mean(np.argmax(keras.ops.convert_to_numpy(logits), axis=-1) == y))
 
 
-def export(model, path, quantization, representative, output_kind):
-    """Converts a tf-keras model to `path`; returns `(bytes, gzip bytes)`."""
+def export(model, path, quantization, representative, output_kind, file_options=None):
+    """Converts a tf-keras model to `path` with the job's `file_options`
+    (labels, metadata, ...); returns `(bytes, gzip bytes)`."""
     convert(
         model,
         path,
@@ -37,16 +39,21 @@ def export(model, path, quantization, representative, output_kind):
         representative_data=representative,
         output_kind=output_kind,
         verbose=0,
+        **(file_options or {}),
     )
     with open(path, "rb") as f:
         content = f.read()
     return len(content), len(gzip.compress(content))
 
 
-def tflite_accuracy(path, x, y):
-    """Accuracy of a `.tflite` file in the LiteRT interpreter."""
+def tflite_accuracy(path, x, y, file_options=None):
+    """Accuracy of a `.tflite` file in the LiteRT interpreter; a file that
+    takes uint8 RGB images (`image_input`) is given `x` as pixels."""
     if y is None:
         return None
+    options = file_options or {}
+    if options.get("image_input"):
+        x = image_pixels(x, options["normalization"])
     return evaluate(path, x, y, latency_samples=0).accuracy
 
 
@@ -63,6 +70,7 @@ class Run:
         self.x_eval = arrays["x_eval"]
         self.y_eval = arrays.get("y_eval")
         self.representative = self.x[:200]
+        self.file_options = job.file_options
 
     def baseline(self, model, quantization):
         """Float and post-training accuracies of the student before tuning."""
@@ -74,21 +82,28 @@ class Run:
         if quantization != modes_lib.FLOAT32:
             with tempfile.TemporaryDirectory() as tmp:
                 path = os.path.join(tmp, "post_training.tflite")
-                export(model, path, quantization, self.representative, kind)
-                outcome["ptq_accuracy"] = tflite_accuracy(path, self.x_eval, self.y_eval)
+                export(model, path, quantization, self.representative, kind, self.file_options)
+                outcome["ptq_accuracy"] = tflite_accuracy(
+                    path, self.x_eval, self.y_eval, self.file_options
+                )
         return outcome
 
     def finish(self, model, quantization):
         """Writes the final `.tflite` and measures it."""
         path = self.job.output
         size, gzip_size = export(
-            model, path, quantization, self.representative, self.training.student_kind
+            model,
+            path,
+            quantization,
+            self.representative,
+            self.training.student_kind,
+            self.file_options,
         )
         return {
             "path": path,
             "bytes": size,
             "gzip_bytes": gzip_size,
-            "accuracy": tflite_accuracy(path, self.x_eval, self.y_eval),
+            "accuracy": tflite_accuracy(path, self.x_eval, self.y_eval, self.file_options),
         }
 
     def save_weights(self, weights):

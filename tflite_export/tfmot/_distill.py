@@ -26,6 +26,7 @@ from tflite_export._worker._job import Training
 from tflite_export._worker._runner import run_job
 from tflite_export._worker._runner import terminate_as_exit
 from tflite_export.tflite._calibration import check_finite
+from tflite_export.tflite._convert import check_file_options
 from tflite_export.tfmot import _bridge
 from tflite_export.tfmot import _targets
 
@@ -130,7 +131,17 @@ class FineTuning:
         )
 
 
-def run(task, student, teacher, x, y, output_path, quantization, fine_tuning, **recipe):
+FILE_OPTIONS = ("labels", "normalization", "image_input", "probabilities", "metadata")
+
+
+def file_options(arguments):
+    """The file options among a public function's `arguments` (its `locals()`)."""
+    return {name: arguments[name] for name in FILE_OPTIONS}
+
+
+def run(
+    task, student, teacher, x, y, output_path, quantization, fine_tuning, file_options, **recipe
+):
     """Computes the teacher targets here and runs `task` in TensorFlow.
 
     Args:
@@ -139,6 +150,8 @@ def run(task, student, teacher, x, y, output_path, quantization, fine_tuning, **
             `quantization_aware_distill` / `prune_distill`.
         quantization: The mode of the `.tflite` written (`None`: float32).
         fine_tuning: The `FineTuning` settings.
+        file_options: The `.tflite` file's options (`file_options`), checked
+            here against the student before any work.
         **recipe: The recipe's own `Training` fields (`target_sparsity`).
 
     Returns:
@@ -155,6 +168,7 @@ def run(task, student, teacher, x, y, output_path, quantization, fine_tuning, **
         raise ValueError("x is empty: fine-tuning needs at least one sample.")
     check_finite(x, "x")
     training = fine_tuning.training(student, **recipe)
+    options = check_file_options(student, mode, output_kind=training.student_kind, **file_options)
     if teacher is None:
         packed = _targets.labels_only(x, y, student)
         training = dataclasses.replace(training, alpha=1.0)
@@ -174,12 +188,24 @@ def run(task, student, teacher, x, y, output_path, quantization, fine_tuning, **
             mode,
             verbose=fine_tuning.verbose,
             training=training,
+            file_options=_json_ready(options),
         )
         student.save(job.model)
         outcome = run_job(job, "runs TFMOT", arrays)
         pruned = _student_from_weights(student, job.weights_path)
     outcome["quantization"] = modes_lib.public_name(outcome["quantization"])
     return TFMOTResult(**outcome, student=pruned, evaluated_on=evaluated_on)
+
+
+def _json_ready(options):
+    """`check_file_options`' dict as the job's JSON carries it (NumPy numbers
+    of a normalization as floats)."""
+    normalization = options["normalization"]
+    if normalization is not None:
+        normalization = {
+            key: np.asarray(value, "float64").tolist() for key, value in normalization.items()
+        }
+    return {**options, "normalization": normalization}
 
 
 def _evaluation_data(x, y, validation_data):

@@ -11,6 +11,8 @@ what an app download pays for.
 
 import math
 import os
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -42,6 +44,11 @@ def prune_distill(
     teacher_outputs: str = "auto",
     seed: int = 0,
     verbose: int = 1,
+    labels: "Sequence[str] | Mapping[int, str] | str | os.PathLike | None" = None,
+    normalization: "Mapping[str, float | Sequence[float]] | tuple[float, float] | None" = None,
+    image_input: str | None = None,
+    probabilities: bool = False,
+    metadata: "bool | Mapping[str, str] | None" = None,
 ) -> _distill.TFMOTResult:
     """Prunes `student` to `target_sparsity` with `teacher` watching.
 
@@ -63,6 +70,13 @@ def prune_distill(
         temperature, alpha, batch_size, validation_data, teacher_outputs,
             seed, verbose: As in `quantization_aware_distill` (the same
             fine-tuning, checked in one place).
+        labels, normalization, image_input, probabilities, metadata: The
+            file's options, as in `tflite_export.convert` (e.g.
+            `labels=names, normalization=(0, 255), image_input="uint8_rgb",
+            probabilities=True` for a file MediaPipe Tasks'
+            `ImageClassifier` loads). Checked before the fine-tuning starts;
+            with `image_input`, the accuracies of the files are measured on
+            the inputs turned back into pixels (`tflite_export.image_pixels`).
 
     Returns:
         A `TFMOTResult`; `sparsity` is measured on the stripped weights and
@@ -87,6 +101,7 @@ def prune_distill(
         )
     modes_lib.get(quantization)
     fine_tuning = _distill.FineTuning.of(locals())
+    file_options = _distill.file_options(locals())
     return _distill.run(
         "prune",
         student,
@@ -96,6 +111,7 @@ def prune_distill(
         output_path,
         quantization,
         fine_tuning,
+        file_options,
         target_sparsity=float(target_sparsity),
     )
 

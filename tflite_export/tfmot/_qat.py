@@ -11,6 +11,8 @@ alongside, so the gain is on record.
 """
 
 import os
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -34,6 +36,11 @@ def quantization_aware_distill(
     teacher_outputs: str = "auto",
     seed: int = 0,
     verbose: int = 1,
+    labels: "Sequence[str] | Mapping[int, str] | str | os.PathLike | None" = None,
+    normalization: "Mapping[str, float | Sequence[float]] | tuple[float, float] | None" = None,
+    image_input: str | None = None,
+    probabilities: bool = False,
+    metadata: "bool | Mapping[str, str] | None" = None,
 ) -> _distill.TFMOTResult:
     """Quantization-aware training of `student` with `teacher` watching.
 
@@ -61,6 +68,13 @@ def quantization_aware_distill(
         seed: Random seed of the fine-tuning (shuffling, initial
             quantizer state); the same seed and data give the same file.
         verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+        labels, normalization, image_input, probabilities, metadata: The
+            file's options, as in `tflite_export.convert` (e.g.
+            `labels=names, normalization=(0, 255), image_input="uint8_rgb",
+            probabilities=True` for a file MediaPipe Tasks'
+            `ImageClassifier` loads). Checked before the fine-tuning starts;
+            with `image_input`, the accuracies of the files are measured on
+            the inputs turned back into pixels (`tflite_export.image_pixels`).
 
     Returns:
         A `TFMOTResult` with `path`, `float_accuracy`, `ptq_accuracy` (int8
@@ -78,7 +92,10 @@ def quantization_aware_distill(
     True
     """
     fine_tuning = _distill.FineTuning.of(locals())
-    return _distill.run("qat", student, teacher, x, y, output_path, "int8", fine_tuning)
+    file_options = _distill.file_options(locals())
+    return _distill.run(
+        "qat", student, teacher, x, y, output_path, "int8", fine_tuning, file_options
+    )
 
 
 def quantize_for_training(model):
