@@ -1,5 +1,8 @@
 """`keras-kd qat` and `keras-kd prune` with the native engine (the default):
-keras_kd.compression on this backend, then the .tflite and its table."""
+keras_kd.compression on this backend, then the .tflite and its table; and the
+file options both engines share with `export` (--labels, --normalization,
+--image-input, --probabilities, --no-metadata), checked before training.
+MediaPipe loading these files: tests/tflite_export/tflite/test_mediapipe.py."""
 
 import keras
 import numpy as np
@@ -8,9 +11,11 @@ from _compression_models import cnn
 from _compression_models import compile_for_labels
 from _compression_models import images
 
+import tflite_export
 from keras_kd.cli import _compression
 from keras_kd.cli import main
 from tflite_export.tflite import tflite_file
+from tflite_export.tfmot import _distill as tfmot_distill
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +95,103 @@ def test_bad_native_input_is_refused_without_a_traceback(
     assert code == 2
     assert words in captured.err + captured.out
     assert (tmp_path / "out.tflite").read_bytes() == b"kept"
+
+
+# The students of `files` take 8x8 1-channel images and output 3 logits.
+MEDIAPIPE_READY = ["--labels", "a,b,c", "--normalization", "0", "1", "--image-input", "uint8_rgb"]
+
+
+@pytest.mark.parametrize(
+    "command, extra, words",
+    [
+        # Each was accepted, trained, and wrote a file without metadata.
+        (
+            "qat",
+            ["--labels", "a,b,c", "--normalization", "0", "1"],
+            "Pass image_input='uint8_rgb' (CLI: --image-input uint8_rgb)",
+        ),
+        (
+            "qat",
+            ["--engine", "tfmot", "--labels", "a,b,c", "--normalization", "0", "1"],
+            "Pass image_input='uint8_rgb' (CLI: --image-input uint8_rgb)",
+        ),
+        (
+            "qat",
+            ["--labels", "a,b", "--image-input", "uint8_rgb", "--normalization", "0", "1"],
+            "labels has 2 names but the model outputs 3 classes",
+        ),
+        (
+            "prune",
+            [
+                "--engine",
+                "tfmot",
+                "--labels",
+                "a,b",
+                "--image-input",
+                "uint8_rgb",
+                "--normalization",
+                "0",
+                "1",
+            ],
+            "labels has 2 names but the model outputs 3",
+        ),
+        ("qat", ["--image-input", "uint8_rgb"], "needs normalization={'mean': m, 'std': s}"),
+        ("prune", ["--quantization", "int8_io", *MEDIAPIPE_READY], "makes the input int8"),
+        (
+            "prune",
+            ["--engine", "tfmot", "--quantization", "int16x8", *MEDIAPIPE_READY],
+            "no such kernel for the uint8 input's CAST op",
+        ),
+        ("qat", ["--labels", "no_such_labels.txt"], "looks like a file's path but is no file"),
+        ("qat", ["--normalization", "0", "1,2"], "normalization['std'] has 2 values but"),
+        ("prune", ["--image-input", "bgr"], "invalid choice: 'bgr'"),
+    ],
+)
+def test_bad_file_options_are_refused_before_training(
+    files, tmp_path, capsys, monkeypatch, command, extra, words
+):
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before the file options were checked")
+
+    monkeypatch.setattr(_compression, "_distill", no_training)
+    monkeypatch.setattr(tfmot_distill, "run_job", no_training)
+    (tmp_path / "out.tflite").write_bytes(b"kept")
+    try:
+        code = main(_args(files, command, tmp_path / "out.tflite", *extra))
+    except SystemExit as exit_:  # argparse's own refusal
+        code = exit_.code
+    captured = capsys.readouterr()
+    assert code == 2
+    assert words in captured.err + captured.out
+    assert (tmp_path / "out.tflite").read_bytes() == b"kept"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["native", "tfmot"])
+def test_qat_writes_a_mediapipe_ready_file(files, tmp_path, capsys, engine):
+    output = tmp_path / "qat.tflite"
+    argv = _args(files, "qat", output, "--engine", engine, *MEDIAPIPE_READY, "--probabilities")
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    info = tflite_export.read_metadata(output)
+    assert info.labels == ["a", "b", "c"] and info.output_name == "probabilities"
+    assert info.input.dtype == "uint8" and info.input.shape == (-1, 8, 8, 3)
+    # The accuracy printed is the file's, on the --data inputs as pixels.
+    data = np.load(files / "train.npz")
+    pixels = tflite_export.image_pixels(data["x"], {"mean": 0.0, "std": 1.0})
+    report = tflite_export.evaluate(str(output), pixels, data["y"], latency_samples=0)
+    assert f"final accuracy (LiteRT)  {100 * report.accuracy:.2f}%" in printed
+    np.testing.assert_allclose(report.outputs.sum(-1), 1.0, atol=0.02)
+
+
+def test_image_pixels_turns_model_inputs_back_into_rgb_frames():
+    gray = np.array([[[[0.0], [0.5], [1.0], [-0.2]]]], "float32")
+    pixels = tflite_export.image_pixels(gray, {"mean": 0.0, "std": 255.0})
+    assert pixels.dtype == np.uint8 and pixels.shape == (1, 1, 4, 3)
+    assert pixels[0, 0].tolist() == [[0] * 3, [128] * 3, [255] * 3, [0] * 3]
+    rgb = np.array([[[[-1.0, 0.0, 1.0]]]], "float32")
+    per_channel = {"mean": [127.5, 127.5, 127.5], "std": [127.5, 127.5, 127.5]}
+    assert tflite_export.image_pixels(rgb, per_channel)[0, 0, 0].tolist() == [0, 128, 255]
 
 
 def test_schedule_reaches_the_target_after_seventy_percent_of_the_steps():

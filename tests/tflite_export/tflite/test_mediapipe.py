@@ -47,6 +47,14 @@ CASES = (
 )
 LUMINANCE = np.array([0.299, 0.587, 0.114])
 README_COMMAND = "keras-kd export ... --image-input uint8_rgb --probabilities"
+# Quantization- and pruning-aware distillation of the 1-channel student, each
+# engine, with export's MediaPipe-ready file options: (command, engine, extra).
+COMPRESSED = [
+    ("qat", "native", []),
+    ("qat", "tfmot", []),
+    ("prune", "native", ["--quantization", "int8"]),
+    ("prune", "tfmot", ["--quantization", "int8"]),
+]
 
 
 def case_id(case):
@@ -142,6 +150,14 @@ def exported(digits, tmp_path_factory):
         )
         == 0
     )
+    np.savez(folder / "train.npz", x=model_inputs(pixels[train], 1), y=y[train])
+    for command, engine, extra in COMPRESSED:
+        files[(command, engine)] = str(folder / f"{command}_{engine}.tflite")
+        argv = [command, str(folder / "student.keras"), "--teacher", str(folder / "student.keras")]
+        argv += ["--data", str(folder / "train.npz"), "-o", files[(command, engine)]]
+        argv += ["--epochs", "1", "--engine", engine, "--labels", str(folder / "labels.txt")]
+        argv += ["--normalization", "0", "255", "--image-input", "uint8_rgb", "--probabilities"]
+        assert main([*argv, *extra, "--quiet"]) == 0
     return files, students
 
 
@@ -216,6 +232,30 @@ def test_the_readme_command_makes_a_file_mediapipe_loads(digits, exported, class
     litert = tflite_export.evaluate(files[README_COMMAND], pixels[1200:], latency_samples=0)
     assert np.mean(np.argmax(scores, -1) == np.argmax(litert.outputs, -1)) >= 0.995
     np.testing.assert_allclose(scores.sum(-1), 1.0, atol=0.02)
+
+
+@pytest.mark.parametrize("command, engine", [c[:2] for c in COMPRESSED])
+def test_quantization_and_pruning_aware_files_load_in_mediapipe(
+    command, engine, digits, exported, classified
+):
+    """`keras-kd qat` / `prune` with --labels --normalization --image-input
+    --probabilities (was: no such options; the files had no metadata and
+    MediaPipe refused them)."""
+    pixels, y = digits
+    files, students = exported
+    result = classified[files[(command, engine)]]
+    assert "error" not in result, result.get("error")
+    assert result["names"] == LABELS and result["head"] == "probabilities"
+    scores = np.array(result["scores"], dtype="float64")
+    litert = tflite_export.evaluate(files[(command, engine)], pixels[1200:], latency_samples=0)
+    agreement = np.mean(np.argmax(scores, -1) == np.argmax(litert.outputs, -1))
+    assert agreement >= 0.995, agreement
+    np.testing.assert_allclose(scores.sum(-1), 1.0, atol=0.02)
+    accuracy = np.mean(np.argmax(scores, -1) == y[1200:])
+    assert accuracy >= 0.5, accuracy  # chance is 0.1
+    print(
+        f"{command} ({engine}): MediaPipe vs LiteRT top-1 {agreement:.2%}, accuracy {accuracy:.2%}"
+    )
 
 
 @pytest.mark.parametrize("case", CASES[:1] + CASES[5:6], ids=case_id)

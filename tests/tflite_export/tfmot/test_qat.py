@@ -16,6 +16,7 @@ from tflite_export import _litert_compat
 from tflite_export._worker._job import Job
 from tflite_export._worker._job import Training
 from tflite_export._worker._runner import run_job
+from tflite_export.tfmot import _distill
 from tflite_export.tfmot import _targets
 from tflite_export.tfmot import _train
 
@@ -159,6 +160,54 @@ def test_bad_settings_are_refused(setup, kwargs, message):
     x, y, _, teacher, student = setup
     with pytest.raises(ValueError, match=message):
         tflite_export.quantization_aware_distill(student, teacher, x, y, **kwargs)
+
+
+NAMES = ["circle", "square", "triangle"]
+
+
+@pytest.mark.parametrize(
+    "function, kwargs, message",
+    [
+        # Each was a TypeError (no such argument): the file had no metadata.
+        ("qat", {"labels": NAMES, "normalization": (0, 1)}, "Pass image_input='uint8_rgb'"),
+        ("prune", {"labels": NAMES, "normalization": (0, 1)}, "Pass image_input='uint8_rgb'"),
+        ("qat", {"image_input": "uint8_rgb"}, "needs normalization="),
+        (
+            "qat",
+            {"labels": NAMES[:2], "image_input": "uint8_rgb", "normalization": (0, 1)},
+            "labels has 2 names but the model outputs 3 classes",
+        ),
+        (
+            "prune",
+            {"quantization": "int8_io", "image_input": "uint8_rgb", "normalization": (0, 1)},
+            "makes the input int8",
+        ),
+        ("qat", {"image_input": "rgb"}, "image_input must be None or one of"),
+        ("qat", {"probabilities": "yes"}, "probabilities must be True or False"),
+        ("qat", {"metadata": {"colour": "red"}}, "metadata as a dict takes non-empty strings"),
+        (
+            "qat",
+            {"normalization": {"mean": 0, "std": -1}},
+            r"normalization\['std'\] must be positive",
+        ),
+    ],
+)
+def test_bad_file_options_are_refused_before_the_child_starts(
+    setup, tmp_path, monkeypatch, function, kwargs, message
+):
+    x, y, _, teacher, student = setup
+
+    def no_child(*args, **kwargs):
+        raise AssertionError("the TFMOT child started before the file options were checked")
+
+    monkeypatch.setattr(_distill, "run_job", no_child)
+    distill = {
+        "qat": tflite_export.quantization_aware_distill,
+        "prune": tflite_export.prune_distill,
+    }[function]
+    with pytest.raises(ValueError, match=message):
+        distill(student, teacher, x, y, tmp_path / "out.tflite", **kwargs)
+    assert not (tmp_path / "out.tflite").exists()
 
 
 @pytest.mark.slow
