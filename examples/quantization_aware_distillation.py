@@ -5,7 +5,10 @@ student is distilled as usual, then wrapped by
 `keras_kd.compression.quantization_aware` and fine-tuned as the Distiller's
 student with int8 rounding simulated (on any backend), then converted to an
 int8 `.tflite` from the ranges it learned, with no representative data, and
-checked in LiteRT against the Keras quantization-aware model.
+checked in LiteRT against the Keras quantization-aware model. Last, the same
+int8 file made ready for MediaPipe Tasks on Android: uint8 RGB frames in,
+labels and probabilities out (`keras-kd qat ... --labels --normalization 0 255
+--image-input uint8_rgb --probabilities` writes the same from the shell).
 
     KERAS_BACKEND=jax python examples/quantization_aware_distillation.py --out /tmp/compression
     python examples/quantization_aware_distillation.py --quick --out /tmp/compression  # seconds
@@ -71,6 +74,28 @@ def main(argv=None):
         accuracy, agreement = percent(report.accuracy), percent(report.agreement)
         rows.append([name, f"{report.bytes:,}", accuracy, agreement])
     print(markdown_table(["file", "bytes", "test accuracy", "agrees with Keras"], rows))
+
+    # For MediaPipe Tasks' ImageClassifier: the images are pixels / 255, so
+    # the file takes camera frames and divides by 255 itself.
+    path = os.path.join(args.out, "student_int8_mediapipe.tflite")
+    normalization = {"mean": 0.0, "std": 255.0}
+    result = tflite_export.convert(
+        qat,
+        path,
+        quantization="int8",
+        labels=[f"digit {d}" for d in range(10)],
+        normalization=normalization,
+        image_input="uint8_rgb",
+        probabilities=True,
+        verbose=0,
+    )
+    frames = tflite_export.image_pixels(x_test, normalization)  # uint8 RGB, as a camera gives
+    report = tflite_export.evaluate(path, frames, y_test, latency_samples=0)
+    print(
+        f"MediaPipe-ready: {path}, {result.bytes:,} bytes, labels {result.metadata.labels[0]!r} "
+        f"to {result.metadata.labels[-1]!r}, test accuracy on uint8 RGB frames "
+        f"{percent(report.accuracy)}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """examples/quantization_aware_distillation.py runs end to end in its quick mode: a quantization-aware
-student distilled in Keras 3 becomes an int8 file that LiteRT runs as Keras does."""
+student distilled in Keras 3 becomes an int8 file that LiteRT runs as Keras does, and a
+MediaPipe-ready one (metadata, uint8 RGB input, probabilities)."""
 
 import os
 import re
@@ -9,6 +10,8 @@ import sys
 import pytest
 from _once import example_runs_on_tensorflow  # noqa: E402
 from _paths import REPO_ROOT
+
+import tflite_export
 
 
 @pytest.mark.slow
@@ -34,3 +37,10 @@ def test_compression_example_writes_an_int8_file_that_agrees_with_keras(tmp_path
     assert rows["int8 (QAT)"][1] >= 99.0
     assert rows["int8 (QAT)"][0] < rows["float32"][0]
     assert (tmp_path / "student_qat.keras").exists()
+    ready = re.search(
+        r"MediaPipe-ready: .*test accuracy on uint8 RGB frames ([\d.]+)%", completed.stdout
+    )
+    assert ready, completed.stdout
+    info = tflite_export.read_metadata(tmp_path / "student_int8_mediapipe.tflite")
+    assert info.labels == [f"digit {d}" for d in range(10)]
+    assert info.output_name == "probabilities" and info.input.shape == (-1, 8, 8, 3)
