@@ -30,6 +30,7 @@ from _notebooks import ipython_to_python
 from _notebooks import notebook_code
 from _once import example_runs_on_tensorflow
 
+import tflite_export
 from tflite_export import tflite_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -108,7 +109,11 @@ def test_install_cell_keeps_the_runtime_and_the_notebook_runs(
         sidecar = json.load(f)
     assert sidecar["quantization"] == "int8"
     assert len(sidecar["labels"]) == 10 and sidecar["labels"][9] == "Ankle boot"
-    assert sidecar["normalization"] == {"mean": 0.0, "std": 255.0}
+    # MediaPipe-ready: a uint8 RGB frame in, the normalization in the file, labels in its metadata.
+    assert sidecar["image_input"] == "uint8_rgb" and sidecar["output_kind"] == "probabilities"
+    assert sidecar["normalization_in_model"] == {"mean": 0.0, "std": 255.0}
+    metadata = tflite_export.read_metadata(content / "student_int8.tflite")
+    assert metadata.labels == sidecar["labels"] and metadata.input.shape == (-1, 28, 28, 3)
     assert (content / "student_float32.tflite").exists()
 
     after = installed_versions(session, [*RUNTIME, "keras-kd", "ai-edge-litert"])
