@@ -71,12 +71,7 @@ def prune_distill(
             seed, verbose: As in `quantization_aware_distill` (the same
             fine-tuning, checked in one place).
         labels, normalization, image_input, probabilities, metadata: The
-            file's options, as in `tflite_export.convert` (e.g.
-            `labels=names, normalization=(0, 255), image_input="uint8_rgb",
-            probabilities=True` for a file MediaPipe Tasks'
-            `ImageClassifier` loads). Checked before the fine-tuning starts;
-            with `image_input`, the accuracies of the files are measured on
-            the inputs turned back into pixels (`tflite_export.image_pixels`).
+            file's options, as in `quantization_aware_distill`.
 
     Returns:
         A `TFMOTResult`; `sparsity` is measured on the stripped weights and
