@@ -210,6 +210,67 @@ def test_bad_file_options_are_refused_before_the_child_starts(
     assert not (tmp_path / "out.tflite").exists()
 
 
+@pytest.mark.parametrize(
+    "output, label_file, message",
+    [
+        # Each trained, then the child's file overwrote the label file, or
+        # its convert refused the .json output after the training.
+        ("names.txt", "names.txt", "is also an input of this work"),
+        ("names.tflite", "names.json", "Its sidecar .* is also an input"),
+        ("out.json", None, "ends in .json, the name of its own sidecar"),
+    ],
+)
+def test_an_output_that_would_overwrite_the_labels_is_refused_before_the_child(
+    setup, tmp_path, monkeypatch, output, label_file, message
+):
+    x, y, _, teacher, student = setup
+
+    def no_child(*args, **kwargs):
+        raise AssertionError("the TFMOT child started before the output was checked")
+
+    monkeypatch.setattr(_distill, "run_job", no_child)
+    labels = NAMES
+    if label_file is not None:
+        labels = tmp_path / label_file
+        labels.write_text("\n".join(NAMES) + "\n")
+    options = {"labels": labels, "normalization": (0, 1), "image_input": "uint8_rgb"}
+    with pytest.raises(ValueError, match=message):
+        tflite_export.prune_distill(student, teacher, x, y, tmp_path / output, **options)
+    if label_file is not None:
+        assert labels.read_text() == "\n".join(NAMES) + "\n"
+
+
+def test_file_options_of_numpy_types_reach_the_child_as_json(setup, tmp_path, monkeypatch):
+    x, y, _, teacher, student = setup
+    received = {}
+
+    def child(job, *args, **kwargs):
+        received.update(Job.from_json(job.to_json()).file_options)
+        raise RuntimeError("stop before training")
+
+    monkeypatch.setattr(_distill, "run_job", child)
+    with pytest.raises(RuntimeError, match="stop before training"):
+        # Was a TypeError: Object of type bool is not JSON serializable.
+        tflite_export.quantization_aware_distill(
+            student,
+            teacher,
+            x,
+            y,
+            tmp_path / "out.tflite",
+            labels=np.array(NAMES),
+            normalization={"mean": np.zeros(1, "float32"), "std": np.float32(255)},
+            image_input="uint8_rgb",
+            probabilities=np.bool_(True),
+        )
+    assert received == {
+        "labels": NAMES,
+        "normalization": {"mean": [0.0], "std": 255.0},
+        "image_input": "uint8_rgb",
+        "probabilities": True,
+        "metadata": None,
+    }
+
+
 @pytest.mark.slow
 def test_worker_failure_shows_its_stderr(tmp_path):
     """A TFMOT child that crashes (here: its arrays are missing) raises
