@@ -205,6 +205,7 @@ def check_file_options(
     image_input: str | None = None,
     probabilities: bool = False,
     metadata: "bool | Mapping[str, str] | None" = None,
+    x: "np.ndarray | Mapping[str, np.ndarray] | None" = None,
 ) -> dict:
     """Checks `convert`'s file options against `model`, before any work.
 
@@ -219,6 +220,13 @@ def check_file_options(
             made from: the same inputs and outputs).
         quantization, labels, normalization, output_kind, image_input,
             probabilities, metadata: As in `convert`.
+        x: Optionally the model's inputs the file will be calibrated with
+            and measured on: an array, or a dict `{name: array}` naming each
+            set in the message (e.g. `{"x": x, "validation_data": x_val}`).
+            With `image_input`, each must be pixels
+            0-255 under `normalization` (`x * std + mean`), save for a few
+            values clipped: else the normalization is not the one the
+            inputs were made with.
 
     Returns:
         The options as `convert` takes them, checked: `labels` a list of
@@ -252,6 +260,9 @@ def check_file_options(
         probabilities,
         metadata,
     )
+    if image_input is not None and x is not None:
+        for what, array in (x if isinstance(x, Mapping) else {"x": x}).items():
+            contract_lib.check_pixel_range(array, normalization, what)
     return {
         "labels": labels,
         "normalization": normalization,

@@ -172,7 +172,12 @@ def run(
         raise ValueError("x is empty: fine-tuning needs at least one sample.")
     check_finite(x, "x")
     training = fine_tuning.training(student, **recipe)
-    options = check_file_options(student, mode, output_kind=training.student_kind, **file_options)
+    inputs = {"x": x}
+    if fine_tuning.validation_data is not None:
+        inputs["validation_data"] = fine_tuning.validation_data[0]
+    options = check_file_options(
+        student, mode, output_kind=training.student_kind, **file_options, x=inputs
+    )
     if teacher is None:
         packed = _targets.labels_only(x, y, student)
         training = dataclasses.replace(training, alpha=1.0)

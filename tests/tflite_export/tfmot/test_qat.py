@@ -183,6 +183,22 @@ NAMES = ["circle", "square", "triangle"]
             "makes the input int8",
         ),
         ("qat", {"image_input": "rgb"}, "image_input must be None or one of"),
+        # x (normal, std about 1.8) as pixels x * 255: half clipped to 0. Was:
+        # trained, then calibrated and measured on the clipped images.
+        (
+            "prune",
+            {"labels": NAMES, "normalization": (0, 255), "image_input": "uint8_rgb"},
+            r"x does not fit normalization=.* \(127.5, 127.5\) for \[-1, 1\]",
+        ),
+        (
+            "qat",
+            {
+                "normalization": (127.5, 25),
+                "image_input": "uint8_rgb",
+                "validation_data": (np.full((4, 8, 8, 1), 9.0, "float32"), np.zeros(4, "int32")),
+            },
+            r"100% of the values of validation_data lie outside",
+        ),
         ("qat", {"probabilities": "yes"}, "probabilities must be True or False"),
         ("qat", {"metadata": {"colour": "red"}}, "metadata as a dict takes non-empty strings"),
         (
@@ -258,13 +274,13 @@ def test_file_options_of_numpy_types_reach_the_child_as_json(setup, tmp_path, mo
             y,
             tmp_path / "out.tflite",
             labels=np.array(NAMES),
-            normalization={"mean": np.zeros(1, "float32"), "std": np.float32(255)},
+            normalization={"mean": np.full(1, 127.5), "std": np.float32(25)},
             image_input="uint8_rgb",
             probabilities=np.bool_(True),
         )
     assert received == {
         "labels": NAMES,
-        "normalization": {"mean": [0.0], "std": 255.0},
+        "normalization": {"mean": [127.5], "std": 25.0},
         "image_input": "uint8_rgb",
         "probabilities": True,
         "metadata": None,
