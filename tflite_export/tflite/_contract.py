@@ -307,9 +307,11 @@ def _check_mediapipe_image(mode, normalization, image_input, image):
 
 def pixels_from_inputs(samples, contract):
     """Calibration samples as the file takes them under `image_input`
-    (`image_pixels` of the first input), or `samples` as they are."""
+    (`image_pixels` of the first input, refused by `check_pixel_range` when
+    they are no pixels under the normalization), or `samples` as they are."""
     if contract.image_input is None or samples is None:
         return samples
+    check_pixel_range(samples[0], contract.normalization, "representative_data")
     return [image_pixels(samples[0], contract.normalization)]
 
 

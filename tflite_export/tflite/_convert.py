@@ -101,7 +101,9 @@ def convert(
             converts it to the model's channels (ITU-R BT.601 luminance for
             a 1-channel model) and normalizes it inside the graph. Needs
             `normalization`. `representative_data` stays the model's own
-            inputs; they are turned back into pixels for calibration.
+            inputs; they are turned back into pixels for calibration (more
+            than 1% of them outside pixels 0-255 under `normalization` is
+            refused: the normalization they were not made with).
         probabilities: Fold a softmax after a logits head, so the file
             outputs probabilities (a softmax or sigmoid head is left as is).
         metadata: Whether to embed TFLite Model Metadata (what MediaPipe
