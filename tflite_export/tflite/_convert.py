@@ -101,8 +101,8 @@ def convert(
             converts it to the model's channels (ITU-R BT.601 luminance for
             a 1-channel model) and normalizes it inside the graph. Needs
             `normalization`. `representative_data` stays the model's own
-            inputs; they are turned back into pixels for calibration (more
-            than 1% of them outside pixels 0-255 under `normalization` is
+            inputs; they are turned back into pixels for calibration (values
+            more than 32 levels outside 0-255 under `normalization` are
             refused: the normalization they were not made with).
         probabilities: Fold a softmax after a logits head, so the file
             outputs probabilities (a softmax or sigmoid head is left as is).
@@ -226,8 +226,8 @@ def check_file_options(
             and measured on: an array, or a dict `{name: array}` naming each
             set in the message (e.g. `{"x": x, "validation_data": x_val}`).
             With `image_input`, each must be pixels
-            0-255 under `normalization` (`x * std + mean`), save for a few
-            values clipped: else the normalization is not the one the
+            0-255 under `normalization` (`x * std + mean`, give or take 32
+            levels, clipped): else the normalization is not the one the
             inputs were made with.
 
     Returns:

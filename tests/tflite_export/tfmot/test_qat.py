@@ -193,7 +193,7 @@ NAMES = ["circle", "square", "triangle"]
         (
             "qat",
             {
-                "normalization": (127.5, 25),
+                "normalization": (127.5, 18),
                 "image_input": "uint8_rgb",
                 "validation_data": (np.full((4, 8, 8, 1), 9.0, "float32"), np.zeros(4, "int32")),
             },
@@ -274,13 +274,13 @@ def test_file_options_of_numpy_types_reach_the_child_as_json(setup, tmp_path, mo
             y,
             tmp_path / "out.tflite",
             labels=np.array(NAMES),
-            normalization={"mean": np.full(1, 127.5), "std": np.float32(25)},
+            normalization={"mean": np.full(1, 127.5), "std": np.float32(18)},
             image_input="uint8_rgb",
             probabilities=np.bool_(True),
         )
     assert received == {
         "labels": NAMES,
-        "normalization": {"mean": [127.5], "std": 25.0},
+        "normalization": {"mean": [127.5], "std": 18.0},
         "image_input": "uint8_rgb",
         "probabilities": True,
         "metadata": None,
