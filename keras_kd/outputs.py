@@ -30,13 +30,20 @@ _SQUASHING = {
 
 
 def _final_layer(model):
-    """The layer that produces the model's (first) output, when it can be known."""
+    """The layer that produces the model's (first) output, when it can be known.
+
+    A layer that wraps a whole model (`keras_kd.compression`'s quantization-
+    or pruning-aware wrapper) is looked through: its head is its model's.
+    """
     outputs = getattr(model, "outputs", None)
     if outputs:
         try:
-            return _keras_compat.producing_operation(outputs[0])
+            layer = _keras_compat.producing_operation(outputs[0])
         except AttributeError:  # Not a symbolic tensor: no graph to read.
             pass
+        else:
+            inner = getattr(layer, "model", None)
+            return _final_layer(inner) if isinstance(inner, keras.Model) else layer
     model_layers = getattr(model, "layers", None)
     if model_layers and isinstance(model, keras.Sequential):
         return model_layers[-1]

@@ -61,10 +61,14 @@ def _distill(student, kwargs):
 
 
 def _file_options(tflite_export, student, quantization, kwargs):
-    """The file's options (`--labels`, ...), checked against the student
-    before the fine-tuning (a refused combination costs no training)."""
+    """The file's options (`--labels`, ...), checked against the student and
+    the inputs before the fine-tuning (a refused combination costs no
+    training)."""
+    inputs = {"--data": kwargs["x"]}
+    if kwargs["validation_data"] is not None:
+        inputs["--validation"] = kwargs["validation_data"][0]
     return tflite_export.check_file_options(
-        student, quantization, **{name: kwargs[name] for name in FILE_OPTIONS}
+        student, quantization, **{name: kwargs[name] for name in FILE_OPTIONS}, x=inputs
     )
 
 

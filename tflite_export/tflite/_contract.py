@@ -28,6 +28,12 @@ IMAGE_INPUTS = (UINT8_RGB,)
 # ITU-R BT.601 luma weights of R, G and B: a 1-channel student's pixel.
 LUMINANCE = (0.299, 0.587, 0.114)
 METADATA_FIELDS = ("name", "version", "description", "author", "license")
+# Inputs as pixels under `image_input` may overshoot 0-255 by this many
+# levels (a resampling's ringing, an augmentation), clipped as a camera
+# would; farther means a normalization the inputs were not made with. A
+# bound on the extremes, not a share: what passes for a set passes for any
+# part of it (the first samples, drawn for calibration after the training).
+PIXEL_SLACK = 32.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -302,9 +308,11 @@ def _check_mediapipe_image(mode, normalization, image_input, image):
 
 def pixels_from_inputs(samples, contract):
     """Calibration samples as the file takes them under `image_input`
-    (`image_pixels` of the first input), or `samples` as they are."""
+    (`image_pixels` of the first input, refused by `check_pixel_range` when
+    they are no pixels under the normalization), or `samples` as they are."""
     if contract.image_input is None or samples is None:
         return samples
+    check_pixel_range(samples[0], contract.normalization, "representative_data")
     return [image_pixels(samples[0], contract.normalization)]
 
 
@@ -337,3 +345,32 @@ def image_pixels(x: np.ndarray, normalization: "dict[str, float | list[float]]")
     if pixels.shape[-1] == 1:
         pixels = np.repeat(pixels, 3, axis=-1)
     return pixels
+
+
+def check_pixel_range(x, normalization, what="x"):
+    """Refuses inputs a uint8 RGB file cannot take: under `image_input` the
+    file feeds the model `(pixel - mean) / std` for pixels 0-255, so values
+    of `x * std + mean` more than `PIXEL_SLACK` levels outside 0-255 mean a
+    `normalization` other than the one the inputs were made with; the file
+    would be calibrated and measured on clipped images, not on `x`."""
+    mean = np.asarray(normalization["mean"], "float32")
+    std = np.asarray(normalization["std"], "float32")
+    x = np.asarray(x, "float32")
+    if x.size == 0:
+        return
+    pixels = x * std + mean
+    if pixels.min() >= -PIXEL_SLACK and pixels.max() <= 255 + PIXEL_SLACK:
+        return
+    share = float(np.mean((pixels < -0.5) | (pixels > 255.5)))
+    low, high = (np.round((bound - mean) / std, 4).tolist() for bound in (0.0, 255.0))
+    raise ValueError(
+        f"{what} does not fit normalization={normalization} with "
+        "image_input='uint8_rgb': the file takes pixels 0-255 and feeds the model "
+        f"(pixel - mean) / std, which lies in [{low}, {high}], but {share:.0%} of "
+        f"the values of {what} lie outside (from {float(x.min()):.4g} to "
+        f"{float(x.max()):.4g}, pixels {float(pixels.min()):.0f} to "
+        f"{float(pixels.max()):.0f}); the file would be calibrated and measured on "
+        "clipped images. Give the normalization the inputs were made with, "
+        "x = (pixel - mean) / std: e.g. (0, 255) for x in [0, 1], (127.5, 127.5) "
+        "for [-1, 1], (0, 1) for raw 0-255 values (CLI: --normalization MEAN STD)."
+    )

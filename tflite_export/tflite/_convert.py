@@ -101,7 +101,9 @@ def convert(
             converts it to the model's channels (ITU-R BT.601 luminance for
             a 1-channel model) and normalizes it inside the graph. Needs
             `normalization`. `representative_data` stays the model's own
-            inputs; they are turned back into pixels for calibration.
+            inputs; they are turned back into pixels for calibration (values
+            more than 32 levels outside 0-255 under `normalization` are
+            refused: the normalization they were not made with).
         probabilities: Fold a softmax after a logits head, so the file
             outputs probabilities (a softmax or sigmoid head is left as is).
         metadata: Whether to embed TFLite Model Metadata (what MediaPipe
@@ -205,6 +207,7 @@ def check_file_options(
     image_input: str | None = None,
     probabilities: bool = False,
     metadata: "bool | Mapping[str, str] | None" = None,
+    x: "np.ndarray | Mapping[str, np.ndarray] | None" = None,
 ) -> dict:
     """Checks `convert`'s file options against `model`, before any work.
 
@@ -219,6 +222,13 @@ def check_file_options(
             made from: the same inputs and outputs).
         quantization, labels, normalization, output_kind, image_input,
             probabilities, metadata: As in `convert`.
+        x: Optionally the model's inputs the file will be calibrated with
+            and measured on: an array, or a dict `{name: array}` naming each
+            set in the message (e.g. `{"x": x, "validation_data": x_val}`).
+            With `image_input`, each must be pixels
+            0-255 under `normalization` (`x * std + mean`, give or take 32
+            levels, clipped): else the normalization is not the one the
+            inputs were made with.
 
     Returns:
         The options as `convert` takes them, checked: `labels` a list of
@@ -252,6 +262,9 @@ def check_file_options(
         probabilities,
         metadata,
     )
+    if image_input is not None and x is not None:
+        for what, array in (x if isinstance(x, Mapping) else {"x": x}).items():
+            contract_lib.check_pixel_range(array, normalization, what)
     return {
         "labels": labels,
         "normalization": normalization,

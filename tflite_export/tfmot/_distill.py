@@ -17,7 +17,6 @@ import keras
 import numpy as np
 
 from keras_kd import outputs as outputs_lib
-from keras_kd.files import check_destination
 from keras_kd.losses.soft_target import validate_temperature
 from keras_kd.validation import check_alpha
 from tflite_export import modes as modes_lib
@@ -26,6 +25,7 @@ from tflite_export._worker._job import Training
 from tflite_export._worker._runner import run_job
 from tflite_export._worker._runner import terminate_as_exit
 from tflite_export.tflite._calibration import check_finite
+from tflite_export.tflite._convert import _check_paths
 from tflite_export.tflite._convert import check_file_options
 from tflite_export.tfmot import _bridge
 from tflite_export.tfmot import _targets
@@ -161,14 +161,23 @@ def run(
         ExportError: The work failed in the TensorFlow child process.
     """
     mode = modes_lib.get(quantization).name
-    output_path = check_destination(output_path)
+    # As `convert` checks them (the child converts with a sidecar): neither
+    # the output nor its sidecar may be the label file, nor end in .json.
+    labels = file_options["labels"]
+    label_file = labels if isinstance(labels, (str, os.PathLike)) else None
+    output_path = _check_paths(output_path, [label_file], sidecar=True)
     _bridge.check_bridgeable(student)
     x = np.asarray(x, dtype="float32")
     if len(x) == 0:
         raise ValueError("x is empty: fine-tuning needs at least one sample.")
     check_finite(x, "x")
     training = fine_tuning.training(student, **recipe)
-    options = check_file_options(student, mode, output_kind=training.student_kind, **file_options)
+    inputs = {"x": x}
+    if fine_tuning.validation_data is not None:
+        inputs["validation_data"] = fine_tuning.validation_data[0]
+    options = check_file_options(
+        student, mode, output_kind=training.student_kind, **file_options, x=inputs
+    )
     if teacher is None:
         packed = _targets.labels_only(x, y, student)
         training = dataclasses.replace(training, alpha=1.0)
@@ -199,13 +208,18 @@ def run(
 
 def _json_ready(options):
     """`check_file_options`' dict as the job's JSON carries it (NumPy numbers
-    of a normalization as floats)."""
+    of a normalization as floats, a NumPy bool as a bool)."""
     normalization = options["normalization"]
     if normalization is not None:
         normalization = {
             key: np.asarray(value, "float64").tolist() for key, value in normalization.items()
         }
-    return {**options, "normalization": normalization}
+    # A NumPy bool (e.g. `probabilities=flags.any()`) is no JSON value.
+    return {
+        **options,
+        "normalization": normalization,
+        "probabilities": bool(options["probabilities"]),
+    }
 
 
 def _evaluation_data(x, y, validation_data):

@@ -145,6 +145,24 @@ MEDIAPIPE_READY = ["--labels", "a,b,c", "--normalization", "0", "1", "--image-in
         ("qat", ["--labels", "no_such_labels.txt"], "looks like a file's path but is no file"),
         ("qat", ["--normalization", "0", "1,2"], "normalization['std'] has 2 values but"),
         ("prune", ["--image-input", "bgr"], "invalid choice: 'bgr'"),
+        # The inputs (normal, std 0.3) as pixels x * 255: half clipped to 0.
+        # Was: trained, then calibrated and measured on the clipped images
+        # (the accuracy printed was the clipped images', not --data's).
+        (
+            "qat",
+            ["--labels", "a,b,c", "--normalization", "0", "255", "--image-input", "uint8_rgb"],
+            "--data does not fit normalization=",
+        ),
+        (
+            "prune",
+            ["--engine", "tfmot", "--normalization", "0", "255", "--image-input", "uint8_rgb"],
+            "x does not fit normalization=",
+        ),
+        (
+            "prune",
+            ["--normalization", "1", "1", "--image-input", "uint8_rgb", "--validation", "BIG"],
+            "of the values of --validation lie outside",
+        ),
     ],
 )
 def test_bad_file_options_are_refused_before_training(
@@ -155,6 +173,10 @@ def test_bad_file_options_are_refused_before_training(
 
     monkeypatch.setattr(_compression, "_distill", no_training)
     monkeypatch.setattr(tfmot_distill, "run_job", no_training)
+    if "BIG" in extra:  # a validation set of raw 0-255 values
+        x, y = images(16)
+        np.savez(tmp_path / "big.npz", x=x * 255, y=y)
+        extra = [str(tmp_path / "big.npz") if e == "BIG" else e for e in extra]
     (tmp_path / "out.tflite").write_bytes(b"kept")
     try:
         code = main(_args(files, command, tmp_path / "out.tflite", *extra))

@@ -16,6 +16,7 @@ from _once import layer_coverage_runs_on_tensorflow
 
 import tflite_export
 from keras_kd import compression
+from keras_kd import outputs as outputs_lib
 from tflite_export.tflite import tflite_file
 
 
@@ -196,3 +197,32 @@ def _ranges(qat):
     from keras_kd.compression import _wrap
 
     return _wrap.find_wrapper(qat).activation_ranges().values()
+
+
+def test_softmax_head_is_read_through_the_compression_wrapper(tmp_path):
+    """Was: the wrapper's head read as logits, so a quantization- or
+    pruning-aware student with a softmax head was distilled as if it
+    output logits, its file's output named 'logits', and probabilities=True
+    (keras-kd qat --probabilities) folded a second softmax."""
+    x = np.random.default_rng(0).normal(size=(64, 16)).astype("float32")
+    confident = keras.initializers.RandomNormal(stddev=2.0, seed=0)
+    model = keras.Sequential(
+        [
+            keras.Input((16,)),
+            keras.layers.Dense(3, kernel_initializer=confident),
+            keras.layers.Softmax(),
+        ]
+    )
+    pruning = compression.pruning_aware(model, target_sparsity=0.5, end_step=4, frequency=1)
+    assert outputs_lib.detect_output_kind(pruning) == "probabilities"
+    qat = compression.quantization_aware(model)
+    assert outputs_lib.detect_output_kind(qat) == "probabilities"
+    qat.compile(keras.optimizers.SGD(0.0), "mse")  # only the ranges are learned
+    qat.fit(x, predict(model, x), epochs=3, batch_size=16, verbose=0)
+    path = os.path.join(tmp_path, "qat.tflite")
+    result = tflite_export.convert(qat, path, quantization="int8", probabilities=True, verbose=0)
+    assert result.outputs[0].name == "probabilities"
+    keras_out, lite_out = predict(qat, x), _litert_outputs(path, x)
+    twice = keras.ops.convert_to_numpy(keras.ops.softmax(keras_out))
+    assert np.abs(twice - keras_out).max() > 0.2  # a second softmax shows
+    np.testing.assert_allclose(lite_out, keras_out, atol=0.05)

@@ -369,6 +369,19 @@ HOSTILE = [
         "quantization='int16x8' cannot take image_input='uint8_rgb'",
     ),
     (
+        # Inputs in [-1, 1] under (0, 255): was calibrated on the clipped
+        # pixels (half of them 0), a silently broken int8 file.
+        "image-input-calibration-not-pixels",
+        rgb_model,
+        dict(
+            image_input="uint8_rgb",
+            normalization=NORM,
+            quantization="int8",
+            representative_data=np.linspace(-1, 1, 8 * 192).reshape(8, 8, 8, 3),
+        ),
+        r"representative_data does not fit normalization=.*50% of the values",
+    ),
+    (
         "mediapipe-int8-io",
         rgb_model,
         dict(labels=["a", "b", "c"], normalization=NORM, quantization="int8_io"),

@@ -183,6 +183,22 @@ NAMES = ["circle", "square", "triangle"]
             "makes the input int8",
         ),
         ("qat", {"image_input": "rgb"}, "image_input must be None or one of"),
+        # x (normal, std about 1.8) as pixels x * 255: half clipped to 0. Was:
+        # trained, then calibrated and measured on the clipped images.
+        (
+            "prune",
+            {"labels": NAMES, "normalization": (0, 255), "image_input": "uint8_rgb"},
+            r"x does not fit normalization=.* \(127.5, 127.5\) for \[-1, 1\]",
+        ),
+        (
+            "qat",
+            {
+                "normalization": (127.5, 18),
+                "image_input": "uint8_rgb",
+                "validation_data": (np.full((4, 8, 8, 1), 9.0, "float32"), np.zeros(4, "int32")),
+            },
+            r"100% of the values of validation_data lie outside",
+        ),
         ("qat", {"probabilities": "yes"}, "probabilities must be True or False"),
         ("qat", {"metadata": {"colour": "red"}}, "metadata as a dict takes non-empty strings"),
         (
@@ -208,6 +224,67 @@ def test_bad_file_options_are_refused_before_the_child_starts(
     with pytest.raises(ValueError, match=message):
         distill(student, teacher, x, y, tmp_path / "out.tflite", **kwargs)
     assert not (tmp_path / "out.tflite").exists()
+
+
+@pytest.mark.parametrize(
+    "output, label_file, message",
+    [
+        # Each trained, then the child's file overwrote the label file, or
+        # its convert refused the .json output after the training.
+        ("names.txt", "names.txt", "is also an input of this work"),
+        ("names.tflite", "names.json", "Its sidecar .* is also an input"),
+        ("out.json", None, "ends in .json, the name of its own sidecar"),
+    ],
+)
+def test_an_output_that_would_overwrite_the_labels_is_refused_before_the_child(
+    setup, tmp_path, monkeypatch, output, label_file, message
+):
+    x, y, _, teacher, student = setup
+
+    def no_child(*args, **kwargs):
+        raise AssertionError("the TFMOT child started before the output was checked")
+
+    monkeypatch.setattr(_distill, "run_job", no_child)
+    labels = NAMES
+    if label_file is not None:
+        labels = tmp_path / label_file
+        labels.write_text("\n".join(NAMES) + "\n")
+    options = {"labels": labels, "normalization": (0, 1), "image_input": "uint8_rgb"}
+    with pytest.raises(ValueError, match=message):
+        tflite_export.prune_distill(student, teacher, x, y, tmp_path / output, **options)
+    if label_file is not None:
+        assert labels.read_text() == "\n".join(NAMES) + "\n"
+
+
+def test_file_options_of_numpy_types_reach_the_child_as_json(setup, tmp_path, monkeypatch):
+    x, y, _, teacher, student = setup
+    received = {}
+
+    def child(job, *args, **kwargs):
+        received.update(Job.from_json(job.to_json()).file_options)
+        raise RuntimeError("stop before training")
+
+    monkeypatch.setattr(_distill, "run_job", child)
+    with pytest.raises(RuntimeError, match="stop before training"):
+        # Was a TypeError: Object of type bool is not JSON serializable.
+        tflite_export.quantization_aware_distill(
+            student,
+            teacher,
+            x,
+            y,
+            tmp_path / "out.tflite",
+            labels=np.array(NAMES),
+            normalization={"mean": np.full(1, 127.5), "std": np.float32(18)},
+            image_input="uint8_rgb",
+            probabilities=np.bool_(True),
+        )
+    assert received == {
+        "labels": NAMES,
+        "normalization": {"mean": [127.5], "std": 18.0},
+        "image_input": "uint8_rgb",
+        "probabilities": True,
+        "metadata": None,
+    }
 
 
 @pytest.mark.slow
