@@ -86,15 +86,7 @@ def test_bad_native_input_is_refused_without_a_traceback(
     files, tmp_path, capsys, command, extra, words
 ):
     extra = [str(files / "teacher.npy") if e == "TEACHER_NPY" else e for e in extra]
-    (tmp_path / "out.tflite").write_bytes(b"kept")
-    try:
-        code = main(_args(files, command, tmp_path / "out.tflite", *extra))
-    except SystemExit as exit_:  # argparse's own refusal
-        code = exit_.code
-    captured = capsys.readouterr()
-    assert code == 2
-    assert words in captured.err + captured.out
-    assert (tmp_path / "out.tflite").read_bytes() == b"kept"
+    _assert_refused(files, tmp_path, capsys, command, extra, words)
 
 
 # The students of `files` take 8x8 1-channel images and output 3 logits.
@@ -177,15 +169,7 @@ def test_bad_file_options_are_refused_before_training(
         x, y = images(16)
         np.savez(tmp_path / "big.npz", x=x * 255, y=y)
         extra = [str(tmp_path / "big.npz") if e == "BIG" else e for e in extra]
-    (tmp_path / "out.tflite").write_bytes(b"kept")
-    try:
-        code = main(_args(files, command, tmp_path / "out.tflite", *extra))
-    except SystemExit as exit_:  # argparse's own refusal
-        code = exit_.code
-    captured = capsys.readouterr()
-    assert code == 2
-    assert words in captured.err + captured.out
-    assert (tmp_path / "out.tflite").read_bytes() == b"kept"
+    _assert_refused(files, tmp_path, capsys, command, extra, words)
 
 
 @pytest.mark.slow
@@ -214,6 +198,19 @@ def test_image_pixels_turns_model_inputs_back_into_rgb_frames():
     rgb = np.array([[[[-1.0, 0.0, 1.0]]]], "float32")
     per_channel = {"mean": [127.5, 127.5, 127.5], "std": [127.5, 127.5, 127.5]}
     assert tflite_export.image_pixels(rgb, per_channel)[0, 0, 0].tolist() == [0, 128, 255]
+
+
+def _assert_refused(files, tmp_path, capsys, command, extra, words):
+    """The command exits 2 saying `words`, and an existing output stays as it was."""
+    (tmp_path / "out.tflite").write_bytes(b"kept")
+    try:
+        code = main(_args(files, command, tmp_path / "out.tflite", *extra))
+    except SystemExit as exit_:  # argparse's own refusal
+        code = exit_.code
+    captured = capsys.readouterr()
+    assert code == 2
+    assert words in captured.err + captured.out
+    assert (tmp_path / "out.tflite").read_bytes() == b"kept"
 
 
 def test_schedule_reaches_the_target_after_seventy_percent_of_the_steps():
