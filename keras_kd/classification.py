@@ -18,9 +18,12 @@ def compile_classifier(
 
     The hard loss is sparse categorical cross-entropy with `from_logits` set
     from the head keras-kd detects (`distiller.student_kind`): a logits head
-    and a softmax head each get the loss that fits them. The one place the
-    command line, `keras_kd.apps.tuning` and `keras_kd.apps.recipes` compile
-    a classification Distiller.
+    and a softmax head each get the loss that fits them. A one-unit head (a
+    binary classifier, sigmoid or logit) gets binary cross-entropy on its
+    0/1 labels instead (sparse cross-entropy over one class is 0 whatever
+    the label: nothing was learned from them). The one place the command
+    line, `keras_kd.apps.tuning` and `keras_kd.apps.recipes` compile a
+    classification Distiller.
 
     Args:
         distiller: A `keras_kd.Distiller`.
@@ -41,6 +44,19 @@ def compile_classifier(
     if not labelled:
         distiller.compile(optimizer, loss=None)
         return distiller
-    hard = keras.losses.SparseCategoricalCrossentropy(from_logits=distiller.student_kind == LOGITS)
+    from_logits = distiller.student_kind == LOGITS
+    if _units(distiller.student) == 1:
+        hard = keras.losses.BinaryCrossentropy(from_logits=from_logits)
+    else:
+        hard = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
     distiller.compile(optimizer, loss=hard, metrics=list(metrics))
     return distiller
+
+
+def _units(model):
+    """The width of the model's (first) output, or None when not known."""
+    outputs = getattr(model, "outputs", None)
+    if outputs:
+        return outputs[0].shape[-1]
+    shape = getattr(model, "output_shape", None)
+    return shape[-1] if isinstance(shape, tuple) and shape else None

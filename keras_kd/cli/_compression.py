@@ -32,6 +32,7 @@ def _distill(student, kwargs):
     import keras
 
     from keras_kd import losses
+    from keras_kd.classification import compile_classifier
     from keras_kd.distiller import Distiller
 
     keras.utils.set_random_seed(kwargs["seed"])
@@ -44,11 +45,8 @@ def _distill(student, kwargs):
         alpha=kwargs["alpha"] if y is not None else 0.0,
         teacher_outputs=kwargs["teacher_outputs"],
     )
-    hard = keras.losses.SparseCategoricalCrossentropy(
-        from_logits=distiller.student_kind == "logits"
-    )
-    distiller.compile(
-        keras.optimizers.Adam(kwargs["learning_rate"]), loss=hard if y is not None else None
+    compile_classifier(
+        distiller, keras.optimizers.Adam(kwargs["learning_rate"]), labelled=y is not None
     )
     distiller.fit(
         kwargs["x"],
@@ -99,14 +97,14 @@ def _report(tflite_export, path, quantization, kwargs, float_accuracy, sparsity,
         print("(accuracies on the --data set; pass --validation for held-out ones)")
 
 
-def _float_accuracy(student, kwargs):
-    import numpy as np
-
+def _float_accuracy(tflite_export, student, kwargs):
+    """The Keras student's accuracy, read as the file's is (a one-unit head
+    by its threshold, not an arg-max over one column)."""
     x, y = kwargs["validation_data"] or (kwargs["x"], kwargs["y"])
     if y is None:
         return None
     predictions = student.predict(x, batch_size=256, verbose=0)
-    return float(np.mean(np.argmax(predictions, -1) == np.asarray(y).reshape(-1)))
+    return tflite_export.top1_accuracy(predictions, y)
 
 
 def run_qat(tflite_export, kwargs):
@@ -115,7 +113,7 @@ def run_qat(tflite_export, kwargs):
 
     student = kwargs["student"]
     options = _file_options(tflite_export, student, "int8", kwargs)
-    float_accuracy = _float_accuracy(student, kwargs)
+    float_accuracy = _float_accuracy(tflite_export, student, kwargs)
     qat = _distill(compression.quantization_aware(student), kwargs)
     tflite_export.convert(qat, kwargs["output_path"], quantization="int8", verbose=0, **options)
     _report(tflite_export, kwargs["output_path"], "int8", kwargs, float_accuracy, 0.0, options)
@@ -145,7 +143,7 @@ def run_prune(tflite_export, kwargs, target_sparsity, quantization):
 
     student = kwargs["student"]
     options = _file_options(tflite_export, student, quantization, kwargs)
-    float_accuracy = _float_accuracy(student, kwargs)
+    float_accuracy = _float_accuracy(tflite_export, student, kwargs)
     end_step, frequency = pruning_steps(len(kwargs["x"]), kwargs["batch_size"], kwargs["epochs"])
     pruned = compression.pruning_aware(
         student,

@@ -200,6 +200,29 @@ def test_image_pixels_turns_model_inputs_back_into_rgb_frames():
     assert tflite_export.image_pixels(rgb, per_channel)[0, 0, 0].tolist() == [0, 128, 255]
 
 
+def test_qat_of_a_binary_student_learns_its_labels(tmp_path, capsys):
+    """A one-unit sigmoid student (was: TensorFlow failed in the first step,
+    'label 1 outside the valid range [0, 1)'; JAX and PyTorch trained on a
+    hard loss of 0 and printed the accuracy of an arg-max over one column)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(192, 8, 8, 1)).astype("float32")
+    y = (x[:, :4].mean(axis=(1, 2, 3)) > 0).astype("int32")
+    np.savez(tmp_path / "train.npz", x=x, y=y)
+    for name in ("teacher", "student"):
+        keras.Sequential(
+            [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(1, "sigmoid")],
+            name=name,
+        ).save(tmp_path / f"{name}.keras")
+    output = tmp_path / "binary.tflite"
+    argv = ["qat", str(tmp_path / "student.keras"), "--teacher", str(tmp_path / "teacher.keras")]
+    argv += ["--data", str(tmp_path / "train.npz"), "-o", str(output), "--epochs", "8"]
+    assert main([*argv, "--alpha", "1", "--learning-rate", "0.02", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    report = tflite_export.evaluate(str(output), x, y, latency_samples=0)
+    assert f"final accuracy (LiteRT)  {100 * report.accuracy:.2f}%" in printed
+    assert report.accuracy > 0.8, printed  # learned from the labels (chance: 0.5)
+
+
 def _assert_refused(files, tmp_path, capsys, command, extra, words):
     """The command exits 2 saying `words`, and an existing output stays as it was."""
     (tmp_path / "out.tflite").write_bytes(b"kept")
