@@ -165,6 +165,16 @@ def test_bad_settings_are_refused(setup, kwargs, message):
 NAMES = ["circle", "square", "triangle"]
 
 
+@pytest.fixture
+def no_child(monkeypatch):
+    """The TFMOT child may not start: what is checked is checked before it."""
+
+    def started(*args, **kwargs):
+        raise AssertionError("the TFMOT child started before the checks")
+
+    monkeypatch.setattr(_distill, "run_job", started)
+
+
 @pytest.mark.parametrize(
     "function, kwargs, message",
     [
@@ -209,14 +219,10 @@ NAMES = ["circle", "square", "triangle"]
     ],
 )
 def test_bad_file_options_are_refused_before_the_child_starts(
-    setup, tmp_path, monkeypatch, function, kwargs, message
+    setup, tmp_path, no_child, function, kwargs, message
 ):
     x, y, _, teacher, student = setup
 
-    def no_child(*args, **kwargs):
-        raise AssertionError("the TFMOT child started before the file options were checked")
-
-    monkeypatch.setattr(_distill, "run_job", no_child)
     distill = {
         "qat": tflite_export.quantization_aware_distill,
         "prune": tflite_export.prune_distill,
@@ -237,14 +243,10 @@ def test_bad_file_options_are_refused_before_the_child_starts(
     ],
 )
 def test_an_output_that_would_overwrite_the_labels_is_refused_before_the_child(
-    setup, tmp_path, monkeypatch, output, label_file, message
+    setup, tmp_path, no_child, output, label_file, message
 ):
     x, y, _, teacher, student = setup
 
-    def no_child(*args, **kwargs):
-        raise AssertionError("the TFMOT child started before the output was checked")
-
-    monkeypatch.setattr(_distill, "run_job", no_child)
     labels = NAMES
     if label_file is not None:
         labels = tmp_path / label_file
