@@ -58,10 +58,11 @@ def _distill(student, kwargs):
     return student
 
 
-def _file_options(tflite_export, student, quantization, kwargs):
+def check_file_options(tflite_export, student, quantization, kwargs):
     """The file's options (`--labels`, ...), checked against the student and
     the inputs before the fine-tuning (a refused combination costs no
-    training)."""
+    training), the inputs named as the command line names them; either
+    engine."""
     inputs = {"--data": kwargs["x"]}
     if kwargs["validation_data"] is not None:
         inputs["--validation"] = kwargs["validation_data"][0]
@@ -112,7 +113,7 @@ def run_qat(tflite_export, kwargs):
     from keras_kd import compression
 
     student = kwargs["student"]
-    options = _file_options(tflite_export, student, "int8", kwargs)
+    options = check_file_options(tflite_export, student, "int8", kwargs)
     float_accuracy = _float_accuracy(tflite_export, student, kwargs)
     qat = _distill(compression.quantization_aware(student), kwargs)
     tflite_export.convert(qat, kwargs["output_path"], quantization="int8", verbose=0, **options)
@@ -142,7 +143,7 @@ def run_prune(tflite_export, kwargs, target_sparsity, quantization):
     from keras_kd import compression
 
     student = kwargs["student"]
-    options = _file_options(tflite_export, student, quantization, kwargs)
+    options = check_file_options(tflite_export, student, quantization, kwargs)
     float_accuracy = _float_accuracy(tflite_export, student, kwargs)
     end_step, frequency = pruning_steps(len(kwargs["x"]), kwargs["batch_size"], kwargs["epochs"])
     pruned = compression.pruning_aware(

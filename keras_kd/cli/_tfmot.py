@@ -149,7 +149,9 @@ def run_qat(args):
     tflite_export = _requirements.import_tflite_export("qat", needs=_needs(args))
     if args.engine == "native":
         return _compression.run_qat(tflite_export, _inputs(args, tflite_export))
-    result = tflite_export.quantization_aware_distill(**_inputs(args, tflite_export))
+    kwargs = _inputs(args, tflite_export)
+    _compression.check_file_options(tflite_export, kwargs["student"], "int8", kwargs)
+    result = tflite_export.quantization_aware_distill(**kwargs)
     _print_result(result, tflite_export)
     return 0
 
@@ -167,6 +169,7 @@ def run_prune(args):
         return _compression.run_prune(
             tflite_export, kwargs, args.target_sparsity, args.quantization
         )
+    _compression.check_file_options(tflite_export, kwargs["student"], args.quantization, kwargs)
     kwargs.update(target_sparsity=args.target_sparsity, quantization=args.quantization)
     result = tflite_export.prune_distill(**kwargs)
     _print_result(result, tflite_export)

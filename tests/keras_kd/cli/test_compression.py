@@ -148,7 +148,7 @@ MEDIAPIPE_READY = ["--labels", "a,b,c", "--normalization", "0", "1", "--image-in
         (
             "prune",
             ["--engine", "tfmot", "--normalization", "0", "255", "--image-input", "uint8_rgb"],
-            "x does not fit normalization=",
+            "--data does not fit normalization=",  # (was: "x", the API's name)
         ),
         (
             "prune",
