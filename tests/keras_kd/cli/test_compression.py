@@ -10,6 +10,7 @@ import pytest
 from _compression_models import cnn
 from _compression_models import compile_for_labels
 from _compression_models import images
+from _once import worker_behaviour_runs_on_tensorflow
 
 import tflite_export
 from keras_kd.cli import _compression
@@ -173,7 +174,15 @@ def test_bad_file_options_are_refused_before_training(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ["native", "tfmot"])
+@pytest.mark.parametrize(
+    "engine",
+    [
+        "native",
+        # The TFMOT child is TensorFlow whatever the backend; the options' hand-off
+        # and checks on each backend: the hostile table above.
+        pytest.param("tfmot", marks=worker_behaviour_runs_on_tensorflow),
+    ],
+)
 def test_qat_writes_a_mediapipe_ready_file(files, tmp_path, capsys, engine):
     output = tmp_path / "qat.tflite"
     argv = _args(files, "qat", output, "--engine", engine, *MEDIAPIPE_READY, "--probabilities")
