@@ -279,3 +279,97 @@ def check_labels(
         f"{high:g}). Give labels 0 to {classes - 1}, or a model with one "
         "output per class."
     )
+
+
+def check_binary_labels(y: Any, units: int | None, owner: str = "the labels") -> Any:
+    """Returns `y` after checking it holds binary labels: numbers in `[0, 1]`.
+
+    Binary cross-entropy reads each label as the probability of the positive
+    class; a label 5 gives a loss below zero and trains without an error,
+    and a one-unit student given class labels 0 to 9 learns nothing of
+    them. Refused before any step, like `check_labels`' labels out of range.
+
+    Args:
+        y: The labels: a NumPy array, a list, or anything else (a dataset:
+            returned untouched, read batch by batch by Keras).
+        units: The width of the student's output (for the message: a
+            one-unit head given class labels needs one unit per class).
+        owner: Who reads the labels, for the message (e.g. `"fit()"`).
+
+    Returns:
+        `y`, unchanged.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_kd import checks
+    >>> checks.check_binary_labels(np.array([0, 1, 1]), 1).tolist()
+    [0, 1, 1]
+    >>> checks.check_binary_labels(np.array([0, 3, 9]), 1, "fit()")
+    Traceback (most recent call last):
+    ...
+    ValueError: fit(): binary cross-entropy reads labels in [0, 1] (the ...
+    """
+    if not isinstance(y, (np.ndarray, list)):
+        return y
+    values = np.asarray(y)
+    if values.dtype.kind == "b" or values.size == 0:
+        return y
+    if values.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{owner}: binary cross-entropy reads labels in [0, 1], but the "
+            f"labels are of type {values.dtype}. Give numbers 0 and 1."
+        )
+    inside = np.isfinite(values) & (values >= 0) & (values <= 1)
+    if inside.all():
+        return y
+    outside = int(np.sum(~inside))
+    finite = values[np.isfinite(values)]
+    extent = (
+        f" (smallest {finite.min().item():g}, largest {finite.max().item():g})"
+        if finite.size
+        else ""
+    )
+    message = (
+        f"{owner}: binary cross-entropy reads labels in [0, 1] (the "
+        f"probability of the positive class), but {outside} of {values.size} "
+        f"labels are outside it or not finite{extent}."
+    )
+    whole = finite.size == values.size and np.all(finite == np.round(finite))
+    if units == 1 and whole and finite.min() >= 0:
+        classes = int(finite.max()) + 1
+        message += (
+            f" Labels 0 to {classes - 1} name {classes} classes: give the student "
+            f"one output per class (e.g. keras.layers.Dense({classes}) as its last "
+            "layer, and a teacher with as many), or labels 0 and 1."
+        )
+    else:
+        message += " Give labels 0 and 1 (or probabilities between them)."
+    raise ValueError(message)
+
+
+def check_classifier_labels(y: Any, units: int | None, owner: str = "the labels") -> Any:
+    """Returns `y` after checking a classifier with `units` outputs can read it.
+
+    Class labels in `[0, units)` (`check_labels`); for a one-unit (binary)
+    head, labels 0 and 1 (`check_binary_labels`).
+
+    Args:
+        y: The labels (anything but an array or a list is returned).
+        units: The width of the classifier's output, or `None` if unknown.
+        owner: Who reads the labels, for the message (e.g. `"--data"`).
+
+    Returns:
+        `y`, unchanged.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_kd import checks
+    >>> checks.check_classifier_labels(np.array([0, 1]), 1).tolist()
+    [0, 1]
+    """
+    if units == 1:
+        return check_binary_labels(y, units, owner)
+    return check_labels(y, units, owner)
+

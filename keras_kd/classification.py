@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import keras
 
+from keras_kd import validation
 from keras_kd.checks import LOGITS
 
 
@@ -45,18 +46,10 @@ def compile_classifier(
         distiller.compile(optimizer, loss=None)
         return distiller
     from_logits = distiller.student_kind == LOGITS
-    if _units(distiller.student) == 1:
+    shape = validation.output_shape(distiller.student)
+    if shape and shape[-1] == 1:
         hard = keras.losses.BinaryCrossentropy(from_logits=from_logits)
     else:
         hard = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
     distiller.compile(optimizer, loss=hard, metrics=list(metrics))
     return distiller
-
-
-def _units(model):
-    """The width of the model's (first) output, or None when not known."""
-    outputs = getattr(model, "outputs", None)
-    if outputs:
-        return outputs[0].shape[-1]
-    shape = getattr(model, "output_shape", None)
-    return shape[-1] if isinstance(shape, tuple) and shape else None

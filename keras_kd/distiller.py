@@ -283,6 +283,9 @@ class Distiller(keras.Model):
         if not isinstance(y, (np.ndarray, list)):
             return  # None, or a dataset: read batch by batch by Keras.
         shape = validation.output_shape(self.student)
+        if outputs_lib.reads_binary_labels(self.loss):
+            checks.check_binary_labels(y, shape[-1] if shape else None, owner)
+            return
         if not shape:
             return
         checks.check_labels(y, shape[-1], owner, positions=shape[:-1])

@@ -373,6 +373,31 @@ def hard_loss_from_logits(loss):
     return None
 
 
+def reads_binary_labels(loss) -> bool:
+    """True for a hard loss that reads its labels as probabilities in [0, 1].
+
+    Binary cross-entropy and its focal variant, given as a `keras.losses.Loss`,
+    by name or as Keras' function; `False` for anything else (a list or dict
+    of losses included).
+
+    Example:
+
+    >>> reads_binary_labels("binary_crossentropy"), reads_binary_labels("mse")
+    (True, False)
+    """
+    if isinstance(loss, str):
+        try:
+            loss = keras.losses.get(loss)
+        except (ValueError, TypeError):
+            return False
+    if loss is None or isinstance(loss, (list, tuple, dict)):
+        return False
+    name = type(loss).__name__ if isinstance(loss, keras.losses.Loss) else getattr(
+        loss, "__name__", None
+    )
+    return _FROM_LOGITS_CLASS.get(name) in _BINARY_LOSSES
+
+
 def check_hard_loss_matches_head(loss, student_kind, student):
     """Refuses a hard loss that reads the student's outputs as the wrong kind.
 
@@ -445,3 +470,6 @@ _FROM_LOGITS_CLASS = {
     **{name: name for name in _FROM_LOGITS_NAME},
     **{function: cls for cls, function in _FROM_LOGITS_NAME.items()},
 }
+
+# The hard losses whose labels are probabilities of the positive class.
+_BINARY_LOSSES = ("BinaryCrossentropy", "BinaryFocalCrossentropy")

@@ -58,14 +58,21 @@ def _distill(student, kwargs):
     return student
 
 
-def check_file_options(tflite_export, student, quantization, kwargs):
-    """The file's options (`--labels`, ...), checked against the student and
-    the inputs before the fine-tuning (a refused combination costs no
-    training), the inputs named as the command line names them; either
-    engine."""
+def check_before_training(tflite_export, student, quantization, kwargs):
+    """The labels and the file's options (`--labels`, ...), checked against
+    the student and the inputs before the fine-tuning (a refused combination
+    costs no training), each named as the command line names it; either
+    engine. Returns the file's options as `convert` takes them."""
+    from keras_kd import checks
+    from keras_kd import validation
+
+    shape = validation.output_shape(student)
+    units = shape[-1] if shape else None
     inputs = {"--data": kwargs["x"]}
+    checks.check_classifier_labels(kwargs["y"], units, "--data")
     if kwargs["validation_data"] is not None:
         inputs["--validation"] = kwargs["validation_data"][0]
+        checks.check_classifier_labels(kwargs["validation_data"][1], units, "--validation")
     return tflite_export.check_file_options(
         student, quantization, **{name: kwargs[name] for name in FILE_OPTIONS}, x=inputs
     )
@@ -113,7 +120,7 @@ def run_qat(tflite_export, kwargs):
     from keras_kd import compression
 
     student = kwargs["student"]
-    options = check_file_options(tflite_export, student, "int8", kwargs)
+    options = check_before_training(tflite_export, student, "int8", kwargs)
     float_accuracy = _float_accuracy(tflite_export, student, kwargs)
     qat = _distill(compression.quantization_aware(student), kwargs)
     tflite_export.convert(qat, kwargs["output_path"], quantization="int8", verbose=0, **options)
@@ -143,7 +150,7 @@ def run_prune(tflite_export, kwargs, target_sparsity, quantization):
     from keras_kd import compression
 
     student = kwargs["student"]
-    options = check_file_options(tflite_export, student, quantization, kwargs)
+    options = check_before_training(tflite_export, student, quantization, kwargs)
     float_accuracy = _float_accuracy(tflite_export, student, kwargs)
     end_step, frequency = pruning_steps(len(kwargs["x"]), kwargs["batch_size"], kwargs["epochs"])
     pruned = compression.pruning_aware(

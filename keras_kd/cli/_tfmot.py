@@ -150,7 +150,7 @@ def run_qat(args):
     if args.engine == "native":
         return _compression.run_qat(tflite_export, _inputs(args, tflite_export))
     kwargs = _inputs(args, tflite_export)
-    _compression.check_file_options(tflite_export, kwargs["student"], "int8", kwargs)
+    _compression.check_before_training(tflite_export, kwargs["student"], "int8", kwargs)
     result = tflite_export.quantization_aware_distill(**kwargs)
     _print_result(result, tflite_export)
     return 0
@@ -169,7 +169,7 @@ def run_prune(args):
         return _compression.run_prune(
             tflite_export, kwargs, args.target_sparsity, args.quantization
         )
-    _compression.check_file_options(tflite_export, kwargs["student"], args.quantization, kwargs)
+    _compression.check_before_training(tflite_export, kwargs["student"], args.quantization, kwargs)
     kwargs.update(target_sparsity=args.target_sparsity, quantization=args.quantization)
     result = tflite_export.prune_distill(**kwargs)
     _print_result(result, tflite_export)

@@ -178,6 +178,51 @@ def test_check_labels_returns_the_labels_or_names_the_ones_outside(
         checks.check_labels(labels, classes, **keywords)
 
 
+# check_binary_labels: (id, labels, units, expected error words or None:
+# the labels come back unchanged).
+BINARY_LABEL_CASES = [
+    ("zeros-and-ones", np.array([0, 1, 1]), 1, None),
+    ("probabilities", np.array([0.0, 0.25, 1.0]), 1, None),
+    ("multi-hot", np.array([[0, 1, 1], [1, 0, 0]]), 3, None),
+    ("booleans", np.array([True, False]), 1, None),
+    ("empty", np.array([], "int64"), 1, None),
+    ("not-an-array", iter([7]), 1, None),
+    (
+        "classes-for-one-unit",
+        np.array([0, 3, 9]),
+        1,
+        r"2 of 3 labels are outside it or not finite \(smallest 0, largest 9\)\. "
+        r"Labels 0 to 9 name 10 classes: .*keras\.layers\.Dense\(10\)",
+    ),
+    (
+        "classes-for-multi-label",
+        np.array([[0, 2], [1, 0]]),
+        2,
+        r"1 of 4 labels are outside it.*Give labels 0 and 1 \(or probabilities between them\)",
+    ),
+    ("negative", np.array([-1, 0]), 1, r"smallest -1, largest 0\)\. Give labels 0 and 1"),
+    ("above-one-float", np.array([0.5, 1.5]), 1, r"largest 1\.5\)\. Give labels 0 and 1"),
+    ("nan", np.array([0.0, np.nan]), 1, r"1 of 2 labels are outside it or not finite"),
+    ("all-nan", np.array([np.nan]), 1, r"not finite\. Give labels 0 and 1"),
+    ("strings", np.array(["cat", "dog"]), 1, r"the labels are of type <U3\. Give numbers 0 and 1"),
+]
+
+
+@pytest.mark.parametrize(
+    "labels, units, error",
+    [c[1:] for c in BINARY_LABEL_CASES],
+    ids=[c[0] for c in BINARY_LABEL_CASES],
+)
+def test_check_binary_labels_returns_the_labels_or_names_the_ones_outside(labels, units, error):
+    if error is None:
+        assert checks.check_binary_labels(labels, units) is labels
+        return
+    with pytest.raises(ValueError, match=r"^the labels: binary cross-entropy reads labels in \[0, 1\]"):
+        checks.check_binary_labels(labels, units)
+    with pytest.raises(ValueError, match=error):
+        checks.check_binary_labels(labels, units)
+
+
 def test_check_labels_has_one_import_path():
     import keras_kd.validation
 

@@ -16,6 +16,7 @@ import tempfile
 import keras
 import numpy as np
 
+from keras_kd import checks
 from keras_kd import outputs as outputs_lib
 from keras_kd.losses.soft_target import validate_temperature
 from keras_kd.validation import check_alpha
@@ -171,6 +172,7 @@ def run(
     if len(x) == 0:
         raise ValueError("x is empty: fine-tuning needs at least one sample.")
     check_finite(x, "x")
+    _check_labels(student, y, fine_tuning.validation_data)
     training = fine_tuning.training(student, **recipe)
     inputs = {"x": x}
     if fine_tuning.validation_data is not None:
@@ -204,6 +206,18 @@ def run(
         pruned = _student_from_weights(student, job.weights_path)
     outcome["quantization"] = modes_lib.public_name(outcome["quantization"])
     return TFMOTResult(**outcome, student=pruned, evaluated_on=evaluated_on)
+
+
+def _check_labels(student, y, validation_data):
+    """Labels the student's head cannot read, refused before the child
+    starts: a class out of range, or class labels for a one-unit head (read
+    as two-class logits `[0, z]`: labels 0 and 1)."""
+    units = student.output_shape[-1]
+    sets = {"y": y}
+    if validation_data is not None:
+        sets["validation_data's labels"] = validation_data[1]
+    for what, labels in sets.items():
+        checks.check_classifier_labels(labels, units, what)
 
 
 def _json_ready(options):

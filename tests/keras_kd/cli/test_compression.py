@@ -232,6 +232,44 @@ def test_qat_of_a_binary_student_learns_its_labels(tmp_path, capsys):
     assert report.accuracy > 0.8, printed  # learned from the labels (chance: 0.5)
 
 
+@pytest.fixture(scope="module")
+def one_unit_files(tmp_path_factory):
+    """A one-unit (binary) teacher and student, and class labels 0-9."""
+    folder = tmp_path_factory.mktemp("cli_one_unit")
+    x, _ = images(40)
+    for name in ("teacher", "student"):
+        keras.Sequential(
+            [keras.Input(x.shape[1:]), keras.layers.Flatten(), keras.layers.Dense(1, "sigmoid")],
+            name=name,
+        ).save(folder / f"{name}.keras")
+    np.savez(folder / "train.npz", x=x, y=np.arange(len(x)) % 10)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "command, extra",
+    [
+        ("qat", []),
+        ("prune", ["--target-sparsity", "0.5"]),
+        ("qat", ["--engine", "tfmot"]),
+        ("prune", ["--engine", "tfmot", "--target-sparsity", "0.5"]),
+    ],
+    ids=["qat-native", "prune-native", "qat-tfmot", "prune-tfmot"],
+)
+def test_class_labels_for_a_one_unit_student_are_refused_before_training(
+    one_unit_files, tmp_path, capsys, monkeypatch, command, extra
+):
+    """Were: the native engine trained on a negative binary cross-entropy
+    and wrote the file; the TFMOT engine started its child first."""
+
+    def no_child(*args, **kwargs):
+        raise AssertionError("the TFMOT child started before the labels were checked")
+
+    monkeypatch.setattr(tfmot_distill, "run_job", no_child)
+    words = "Labels 0 to 9 name 10 classes: give the student one output per class"
+    _assert_refused(one_unit_files, tmp_path, capsys, command, extra, words)
+
+
 def _assert_refused(files, tmp_path, capsys, command, extra, words):
     """The command exits 2 saying `words`, and an existing output stays as it was."""
     (tmp_path / "out.tflite").write_bytes(b"kept")

@@ -232,6 +232,48 @@ def test_bad_file_options_are_refused_before_the_child_starts(
     assert not (tmp_path / "out.tflite").exists()
 
 
+def _one_unit(name):
+    return keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(1)], name=name
+    )
+
+
+@pytest.mark.parametrize(
+    "function, units, labels, validation_labels, message",
+    [
+        # Each started the child first; the one-unit case then failed in its
+        # evaluation ("y holds labels from 0 to 9, but the model has 2 classes").
+        ("qat", 3, [0, 1, 7], None, r"^y: every class label must be in \[0, 2\]"),
+        ("prune", 3, [0, 1, 2], [0, -1, 2], r"^validation_data's labels: every class label"),
+        (
+            "qat",
+            1,
+            [0, 4, 9],
+            None,
+            r"^y: binary cross-entropy reads labels in \[0, 1\].*Labels 0 to 9 name 10 classes",
+        ),
+        ("prune", 1, [0, 1, 1], [0.0, 2.5, 1.0], r"^validation_data's labels: .*largest 2\.5"),
+    ],
+)
+def test_labels_the_student_cannot_read_are_refused_before_the_child_starts(
+    setup, tmp_path, no_child, function, units, labels, validation_labels, message
+):
+    x, _, _, teacher, student = setup
+    if units == 1:
+        teacher, student = _one_unit("teacher"), _one_unit("student")
+    y = np.resize(np.asarray(labels), len(x))
+    kwargs = {}
+    if validation_labels is not None:
+        kwargs["validation_data"] = (x[: len(validation_labels)], np.asarray(validation_labels))
+    distill = {
+        "qat": tflite_export.quantization_aware_distill,
+        "prune": tflite_export.prune_distill,
+    }[function]
+    with pytest.raises(ValueError, match=message):
+        distill(student, teacher, x, y, tmp_path / "out.tflite", **kwargs)
+    assert not (tmp_path / "out.tflite").exists()
+
+
 @pytest.mark.parametrize(
     "output, label_file, message",
     [
