@@ -372,4 +372,3 @@ def check_classifier_labels(y: Any, units: int | None, owner: str = "the labels"
     if units == 1:
         return check_binary_labels(y, units, owner)
     return check_labels(y, units, owner)
-

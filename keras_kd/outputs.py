@@ -392,8 +392,10 @@ def reads_binary_labels(loss) -> bool:
             return False
     if loss is None or isinstance(loss, (list, tuple, dict)):
         return False
-    name = type(loss).__name__ if isinstance(loss, keras.losses.Loss) else getattr(
-        loss, "__name__", None
+    name = (
+        type(loss).__name__
+        if isinstance(loss, keras.losses.Loss)
+        else getattr(loss, "__name__", None)
     )
     return _FROM_LOGITS_CLASS.get(name) in _BINARY_LOSSES
 

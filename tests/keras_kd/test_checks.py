@@ -217,7 +217,9 @@ def test_check_binary_labels_returns_the_labels_or_names_the_ones_outside(labels
     if error is None:
         assert checks.check_binary_labels(labels, units) is labels
         return
-    with pytest.raises(ValueError, match=r"^the labels: binary cross-entropy reads labels in \[0, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"^the labels: binary cross-entropy reads labels in \[0, 1\]"
+    ):
         checks.check_binary_labels(labels, units)
     with pytest.raises(ValueError, match=error):
         checks.check_binary_labels(labels, units)
