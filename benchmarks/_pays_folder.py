@@ -345,22 +345,23 @@ def total_cpu_seconds(work, teacher_record, records):
 
 
 def _part_of_backup(name):
-    """`(label, kind)` of the part a `<part>_backup` folder belongs to, with
-    kind `"teacher"`, `"run"` or `"selection"`; `None` for another folder."""
+    """`(label, kind, arm)` of the part a `<part>_backup` folder belongs to,
+    with kind `"teacher"`, `"run"` or `"selection"` (arm `None` for the
+    teacher); `None` for another folder."""
     part = name.removesuffix("_backup")
     if part == name:
         return None
     if part == "teacher":
-        return "the teacher", "teacher"
+        return "the teacher", "teacher", None
     arm, _, seed = part.rpartition("_seed")
     # Only the names pays.py makes: `kd_seed00` or `select_kd_lrabc` is no
     # part of it (and `kd_seed00` would be named as seed 0, finished or not).
     if arm in ARMS and seed.isdigit() and str(int(seed)) == seed:
-        return f"{arm}, seed {seed}", "run"
+        return f"{arm}, seed {seed}", "run", arm
     if part.startswith("select_"):
         arm, _, rate = part.removeprefix("select_").rpartition("_lr")
         if arm in ARMS and _is_rate(rate):
-            return f"{arm}'s selection run at {rate}", "selection"
+            return f"{arm}'s selection run at {rate}", "selection", arm
     return None
 
 
@@ -373,7 +374,7 @@ def _is_rate(text):
     return math.isfinite(rate) and rate > 0 and f"{rate:g}" == text
 
 
-def parts_begun(work, epochs):
+def parts_begun(work, epochs, arms=None):
     """The parts of `work` begun and not finished: each has its backup
     folder (`<part>_backup`, Keras' `BackupAndRestore`) and no record yet.
     Each resumes from its last epoch; its process may have been stopped, or
@@ -386,6 +387,8 @@ def parts_begun(work, epochs):
             runs and selection runs the folder's `STUDENTS` binds, and the
             teacher's of its last invocation (settings.json), replace them
             (the ones its parts train for).
+        arms: Only the parts of these arms (and the teacher's), e.g.
+            `--report-only --arms kd`; `None`: every arm's.
 
     Returns:
         A list of `(label, epochs done or None when its backup holds no
@@ -411,7 +414,9 @@ def parts_begun(work, epochs):
         part = name.removesuffix("_backup")
         if found is None:
             continue
-        label, kind = found
+        label, kind, arm = found
+        if arms is not None and arm is not None and arm not in arms:
+            continue
         done = _epochs_of(os.path.join(work, name))
         # A finished part's backup is removed; one left over is not under way.
         # Its record looked for after its backup is read: a part finishing

@@ -696,7 +696,8 @@ def report(args):
     print(
         f"Seeds finished by every arm: {seeds}; CPU time of the parts finished: {cpu / 3600:.2f} h"
     )
-    begun = parts_begun(args.work, epochs)
+    # (was: every arm's, whatever --arms named)
+    begun = parts_begun(args.work, epochs, args.arms if "arms" in args.runs_given else None)
     if begun:
         print(parts_begun_text(begun))
     return text

@@ -214,3 +214,13 @@ def test_the_sentence_names_each_part_its_epochs_and_cpu(folder):
     )
     assert "kd's selection run at 0.004, 8 epochs done (48 CPU s recorded)" in text
     assert "kd_std, seed 0, 83 of 100 epochs done (3,072 CPU s recorded)." in text
+
+
+def test_parts_begun_of_the_arms_asked_for(tmp_path, folder):
+    """`--report-only --arms kd`: kd's parts and the teacher's (was: every arm's)."""
+    for part in ("kd_seed0", "fm_seed1", "select_dkd_lr0.004", "teacher"):
+        _backup(tmp_path, part, '{"epoch": 3}')
+    labels = [part[0] for part in folder.parts_begun(str(tmp_path), EPOCHS, ["kd"])]
+    assert labels == ["kd, seed 0", "the teacher"]
+    everything = folder.parts_begun(str(tmp_path), EPOCHS)
+    assert len(everything) == 4
