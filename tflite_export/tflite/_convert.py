@@ -146,7 +146,7 @@ def convert(
     mode = modes_lib.get(quantization)
     model_file = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
     label_file = labels if isinstance(labels, (str, os.PathLike)) else None
-    path = _check_paths(path, [model_file, label_file], sidecar)
+    path = check_output_paths(path, [model_file, label_file], sidecar)
     loaded, model_file = _load(model)
     model, learned_ranges = compressed_lib.prepare(loaded, mode, representative_data)
     if model is not loaded:
@@ -291,10 +291,26 @@ def _plan(model, mode, labels, normalization, output_kind, image_input, probabil
     return labels, normalization, contract
 
 
-def _check_paths(path, inputs, sidecar):
-    """Checks the output and its sidecar before any work: neither may be
-    one of `inputs` (the source model, the label file), nor may the sidecar
-    be the output itself."""
+def check_output_paths(
+    path: "str | os.PathLike", inputs: "Sequence[str | None]", sidecar: bool
+) -> str:
+    """Checks `convert`'s output and its sidecar before any work.
+
+    Also run by the TFMOT engine before its child starts, whose child
+    converts with a sidecar.
+
+    Args:
+        path: The `.tflite` path to write.
+        inputs: Files the work reads (the source model, the label file;
+            `None` entries are skipped): neither output may be one of them.
+        sidecar: Whether a `.json` sidecar is written beside the file.
+
+    Returns:
+        `path`, as a string.
+
+    Raises:
+        ValueError: An output is an input, or the sidecar is the output.
+    """
     path = check_destination(path, inputs=inputs, what="The output path")
     if sidecar:
         side = sidecar_lib.sidecar_path(path)

@@ -26,7 +26,7 @@ from tflite_export._worker._job import Training
 from tflite_export._worker._runner import run_job
 from tflite_export._worker._runner import terminate_as_exit
 from tflite_export.tflite._calibration import check_finite
-from tflite_export.tflite._convert import _check_paths
+from tflite_export.tflite._convert import check_output_paths
 from tflite_export.tflite._convert import check_file_options
 from tflite_export.tfmot import _bridge
 from tflite_export.tfmot import _targets
@@ -166,7 +166,7 @@ def run(
     # the output nor its sidecar may be the label file, nor end in .json.
     labels = file_options["labels"]
     label_file = labels if isinstance(labels, (str, os.PathLike)) else None
-    output_path = _check_paths(output_path, [label_file], sidecar=True)
+    output_path = check_output_paths(output_path, [label_file], sidecar=True)
     _bridge.check_bridgeable(student)
     x = np.asarray(x, dtype="float32")
     if len(x) == 0:
