@@ -26,8 +26,8 @@ from tflite_export._worker._job import Training
 from tflite_export._worker._runner import run_job
 from tflite_export._worker._runner import terminate_as_exit
 from tflite_export.tflite._calibration import check_finite
-from tflite_export.tflite._convert import check_output_paths
 from tflite_export.tflite._convert import check_file_options
+from tflite_export.tflite._convert import check_output_paths
 from tflite_export.tfmot import _bridge
 from tflite_export.tfmot import _targets
 
