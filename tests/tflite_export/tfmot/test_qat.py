@@ -175,6 +175,18 @@ def no_child(monkeypatch):
     monkeypatch.setattr(_distill, "run_job", started)
 
 
+def _assert_refused_before_the_child(function, student, teacher, x, y, folder, kwargs, message):
+    """`function` ("qat" or "prune") refuses with `message`, writing nothing
+    (with `no_child`: before its child starts)."""
+    distill = {
+        "qat": tflite_export.quantization_aware_distill,
+        "prune": tflite_export.prune_distill,
+    }[function]
+    with pytest.raises(ValueError, match=message):
+        distill(student, teacher, x, y, folder / "out.tflite", **kwargs)
+    assert not (folder / "out.tflite").exists()
+
+
 @pytest.mark.parametrize(
     "function, kwargs, message",
     [
@@ -222,14 +234,7 @@ def test_bad_file_options_are_refused_before_the_child_starts(
     setup, tmp_path, no_child, function, kwargs, message
 ):
     x, y, _, teacher, student = setup
-
-    distill = {
-        "qat": tflite_export.quantization_aware_distill,
-        "prune": tflite_export.prune_distill,
-    }[function]
-    with pytest.raises(ValueError, match=message):
-        distill(student, teacher, x, y, tmp_path / "out.tflite", **kwargs)
-    assert not (tmp_path / "out.tflite").exists()
+    _assert_refused_before_the_child(function, student, teacher, x, y, tmp_path, kwargs, message)
 
 
 def _one_unit(name):
@@ -265,13 +270,7 @@ def test_labels_the_student_cannot_read_are_refused_before_the_child_starts(
     kwargs = {}
     if validation_labels is not None:
         kwargs["validation_data"] = (x[: len(validation_labels)], np.asarray(validation_labels))
-    distill = {
-        "qat": tflite_export.quantization_aware_distill,
-        "prune": tflite_export.prune_distill,
-    }[function]
-    with pytest.raises(ValueError, match=message):
-        distill(student, teacher, x, y, tmp_path / "out.tflite", **kwargs)
-    assert not (tmp_path / "out.tflite").exists()
+    _assert_refused_before_the_child(function, student, teacher, x, y, tmp_path, kwargs, message)
 
 
 @pytest.mark.parametrize(
