@@ -100,6 +100,58 @@ BAD_BINARY_LABELS = [
         lambda d: d.fit(_X, np.where(_BINARY, np.nan, 0.0), epochs=1, verbose=0),
         r"16 of 32 labels are outside it or not finite",
     ),
+    # Were each unchecked: a negative loss, no error, on every backend.
+    (
+        "labels-as-a-backend-tensor",
+        1,
+        "classifier",
+        lambda d: d.fit(_X, keras.ops.convert_to_tensor(_CLASSES), epochs=1, verbose=0),
+        r"^fit\(\): binary cross-entropy.*Dense\(10\)",
+    ),
+    (
+        "validation-labels-as-a-backend-tensor",
+        1,
+        "classifier",
+        lambda d: d.fit(
+            _X,
+            _BINARY,
+            validation_data=(_X, keras.ops.convert_to_tensor(_CLASSES)),
+            epochs=1,
+            verbose=0,
+        ),
+        r"^fit\(\) validation_data: binary cross-entropy",
+    ),
+    (
+        "the-one-loss-of-a-list",
+        1,
+        [keras.losses.BinaryCrossentropy(from_logits=True)],
+        lambda d: d.fit(_X, _CLASSES, epochs=1, verbose=0),
+        r"^fit\(\): binary cross-entropy.*Dense\(10\)",
+    ),
+    (
+        "a-subclass",
+        1,
+        type("MyBCE", (keras.losses.BinaryCrossentropy,), {})(from_logits=True),
+        lambda d: d.evaluate(_X, _CLASSES, verbose=0),
+        r"^evaluate\(\): binary cross-entropy",
+    ),
+    # Sparse cross-entropy casts its labels to classes: 1.5 trained as class
+    # 1 without an error; NaN failed inside the step (TensorFlow, PyTorch).
+    (
+        "sparse-half-labels",
+        3,
+        "classifier",
+        lambda d: d.fit(_X, np.full(32, 1.5), epochs=1, verbose=0),
+        r"^fit\(\): sparse categorical cross-entropy reads each label as a class index, "
+        r"but 32 of 32 labels are not whole numbers or not finite \(e\.g\. 1\.5\)",
+    ),
+    (
+        "sparse-nan-by-name",
+        (3, "softmax"),
+        "sparse_categorical_crossentropy",
+        lambda d: d.evaluate(_X, np.where(_BINARY, np.nan, 1.0), verbose=0),
+        r"^evaluate\(\): sparse categorical cross-entropy.*16 of 32 labels",
+    ),
 ]
 
 
@@ -115,10 +167,10 @@ def test_labels_binary_cross_entropy_cannot_read_are_refused_before_a_step(
     distiller = keras_kd.Distiller(
         _model(units, activation, "teacher"),
         _model(units, activation),
-        distillation_loss="binary_kd" if activation else "kd",  # a multi-label head
+        distillation_loss="binary_kd" if activation == "sigmoid" else "kd",  # multi-label
         alpha=0.5,
     )
-    if compiled == "classifier":
+    if isinstance(compiled, str) and compiled == "classifier":
         compile_classifier(distiller, "adam")
     else:
         distiller.compile("adam", loss=compiled)
@@ -137,3 +189,46 @@ def test_binary_labels_as_probabilities_and_multi_hot_rows_train():
         distiller.compile("adam", loss=keras.losses.BinaryCrossentropy(from_logits=True))
         history = distiller.fit(_X, y, epochs=1, verbose=0).history
         assert np.isfinite(history["student_loss"][0]) and history["student_loss"][0] > 0
+
+
+def test_regression_targets_and_whole_float_classes_are_not_refused():
+    """One-unit regression on integer targets (mse), and sparse labels given
+    as whole floats, train."""
+    regression = keras_kd.Distiller(
+        _model(1, name="teacher"), _model(1), distillation_loss="mse", alpha=0.5
+    )
+    regression.compile("adam", loss="mse")
+    assert np.isfinite(
+        regression.fit(_X, np.arange(32) * 7, epochs=1, verbose=0).history["loss"][0]
+    )
+    classes = keras_kd.Distiller(_model(3, name="teacher"), _model(3), distillation_loss="kd")
+    compile_classifier(classes, "adam")
+    assert np.isfinite(
+        classes.fit(_X, (_CLASSES % 3) * 1.0, epochs=1, verbose=0).history["loss"][0]
+    )
+
+
+@pytest.mark.parametrize("softmaxed", ["student", "teacher"])
+def test_a_softmax_over_one_unit_is_refused(softmaxed):
+    """Was: compiled with binary cross-entropy on an output that is 1.0 for
+    every input; fit ran with a constant loss and a distillation loss of 0."""
+    models = {
+        name: _model(1, "softmax" if name == softmaxed else "sigmoid", name)
+        for name in ("teacher", "student")
+    }
+    with pytest.raises(
+        ValueError,
+        match=rf"^Model '{softmaxed}' ends in a softmax over one unit, which outputs 1\.0 "
+        r"for every input.*keras\.layers\.Dense\(1, activation='sigmoid'\)",
+    ):
+        keras_kd.Distiller(models["teacher"], models["student"], distillation_loss="kd")
+
+
+def test_a_softmax_over_time_on_one_unit_is_not_refused():
+    def model(name):
+        return keras.Sequential(
+            [keras.Input((5, 4)), keras.layers.Dense(1), keras.layers.Softmax(axis=1)], name=name
+        )
+
+    distiller = keras_kd.Distiller(model("teacher"), model("student"), distillation_loss="mse")
+    assert distiller.student_kind == "probabilities"
