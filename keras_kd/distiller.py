@@ -290,7 +290,12 @@ class Distiller(keras.Model):
             checks.check_whole_labels(y, owner)
         if not shape:
             return
-        checks.check_labels(y, shape[-1], owner, positions=shape[:-1])
+        positions = shape[:-1]
+        ignored = outputs_lib.ignored_class(self.loss)
+        if ignored is not None:  # Masked positions (e.g. padding) are no labels.
+            values = np.asarray(y)
+            y, positions = values[values != ignored], None
+        checks.check_labels(y, shape[-1], owner, positions=positions)
 
     def evaluate(self, *args, **kwargs) -> float | list[float] | dict[str, float]:
         self._check_labels("evaluate()", args, kwargs)

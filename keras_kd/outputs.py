@@ -465,6 +465,22 @@ def reads_class_indices(loss) -> bool:
     return getattr(loss, "__name__", None) == "sparse_categorical_crossentropy"
 
 
+def ignored_class(loss):
+    """The label a sparse cross-entropy skips (its `ignore_class`), or `None`.
+
+    Example:
+
+    >>> ignored_class(keras.losses.SparseCategoricalCrossentropy(ignore_class=-1))
+    -1
+    >>> ignored_class("sparse_categorical_crossentropy") is None
+    True
+    """
+    loss = _only_loss(loss)
+    if not isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
+        return None
+    return loss.get_config().get("ignore_class")
+
+
 def _only_loss(loss):
     """The one loss of a one-element list, tuple or dict (as Keras reads it
     for a single-output model), else `loss` itself."""

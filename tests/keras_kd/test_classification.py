@@ -232,3 +232,24 @@ def test_a_softmax_over_time_on_one_unit_is_not_refused():
 
     distiller = keras_kd.Distiller(model("teacher"), model("student"), distillation_loss="mse")
     assert distiller.student_kind == "probabilities"
+
+
+def test_labels_a_sparse_loss_ignores_are_not_refused():
+    """Was: padding labels -1 of a tagger compiled with `ignore_class=-1`,
+    Keras' mask for them, refused as classes out of range."""
+
+    def tagger(name):
+        return keras.Sequential([keras.Input((5, 4)), keras.layers.Dense(3)], name=name)
+
+    distiller = keras_kd.Distiller(tagger("teacher"), tagger("student"), distillation_loss="kd")
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1)
+    distiller.compile("adam", loss=loss)
+    x = np.random.default_rng(0).normal(size=(8, 5, 4)).astype("float32")
+    y = np.arange(40).reshape(8, 5) % 3
+    y[:, -2:] = -1
+    assert np.isfinite(distiller.fit(x, y, epochs=1, verbose=0).history["loss"][0])
+    y[0, 0] = 3
+    with pytest.raises(
+        ValueError, match=r"^fit\(\): every class label must be in \[0, 2\].*1 of 24"
+    ):
+        distiller.fit(x, y, epochs=1, verbose=0)
