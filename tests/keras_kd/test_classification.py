@@ -253,3 +253,19 @@ def test_labels_a_sparse_loss_ignores_are_not_refused():
         ValueError, match=r"^fit\(\): every class label must be in \[0, 2\].*1 of 24"
     ):
         distiller.fit(x, y, epochs=1, verbose=0)
+
+
+def test_a_multi_label_student_is_refused():
+    """Was: compiled with sparse cross-entropy over its sigmoids (integer
+    labels trained them as one distribution; multi-hot labels failed in the
+    step with a shape error)."""
+    tagger = {name: _model(2, "sigmoid", name) for name in ("teacher", "student")}
+    distiller = keras_kd.Distiller(
+        tagger["teacher"], tagger["student"], distillation_loss="binary_kd"
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"^The student 'student' ends in a sigmoid over 2 units \(a multi-label head\).*"
+        r"multi-hot labels of shape \(samples, 2\): .*BinaryCrossentropy\(\)",
+    ):
+        compile_classifier(distiller, "adam")
