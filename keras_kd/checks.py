@@ -281,6 +281,49 @@ def check_labels(
     )
 
 
+def check_whole_labels(y: Any, owner: str = "the labels") -> Any:
+    """Returns `y` after checking float labels read as class indices are whole.
+
+    Sparse categorical cross-entropy casts each label to an integer: 1.5
+    trains as class 1 without an error, and NaN fails deep inside a step
+    (or, on JAX, is clipped to a class). Integer and boolean labels, and
+    anything that is not an array or a list, are returned untouched.
+
+    Args:
+        y: The labels.
+        owner: Who reads the labels, for the message (e.g. `"fit()"`).
+
+    Returns:
+        `y`, unchanged.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_kd import checks
+    >>> checks.check_whole_labels(np.array([0.0, 2.0])).tolist()
+    [0.0, 2.0]
+    >>> checks.check_whole_labels(np.array([0.5, 2.0]), "fit()")
+    Traceback (most recent call last):
+    ...
+    ValueError: fit(): sparse categorical cross-entropy reads each label as a class index, ...
+    """
+    if not isinstance(y, (np.ndarray, list)):
+        return y
+    values = np.asarray(y)
+    if values.dtype.kind != "f" or values.size == 0:
+        return y
+    whole = np.isfinite(values) & (values == np.round(values))
+    if whole.all():
+        return y
+    raise ValueError(
+        f"{owner}: sparse categorical cross-entropy reads each label as a class "
+        f"index, but {int(np.sum(~whole))} of {values.size} labels are not whole "
+        f"numbers or not finite (e.g. {values[~whole][0].item():g}): 1.5 would "
+        "train as class 1. Give integer class labels, or one-hot or soft labels "
+        "(one column per class) with keras.losses.CategoricalCrossentropy."
+    )
+
+
 def check_binary_labels(y: Any, units: int | None, owner: str = "the labels") -> Any:
     """Returns `y` after checking it holds binary labels: numbers in `[0, 1]`.
 
@@ -372,3 +415,60 @@ def check_classifier_labels(y: Any, units: int | None, owner: str = "the labels"
     if units == 1:
         return check_binary_labels(y, units, owner)
     return check_labels(y, units, owner)
+
+
+def check_class_labels(y: Any, units: int | None, samples: int, owner: str = "the labels") -> Any:
+    """Returns `y` after checking it holds one class label per sample.
+
+    For a reader that takes integer classes only (the TFMOT engine, an
+    accuracy): shape `(samples,)` or `(samples, 1)`, integers (or booleans,
+    or floats that are whole numbers), then `check_classifier_labels`. A
+    label 0.5 or NaN, which such a reader would silently truncate to a class
+    or skip, is refused; so are one-hot labels.
+
+    Args:
+        y: The labels (array-like).
+        units: The width of the classifier's output, or `None` if unknown.
+        samples: How many inputs the labels go with.
+        owner: Who reads the labels, for the message (e.g. `"--data"`).
+
+    Returns:
+        `y`, unchanged.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_kd import checks
+    >>> checks.check_class_labels(np.array([[0], [1]]), 1, 2).tolist()
+    [[0], [1]]
+    >>> checks.check_class_labels(np.array([0.5, 1.0]), 1, 2, "y")
+    Traceback (most recent call last):
+    ...
+    ValueError: y: the labels are read as integer classes, but 1 of 2 are ...
+    """
+    values = np.asarray(y)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1 or len(values) != samples:
+        raise ValueError(
+            f"{owner}: one integer class label per sample is read, shape "
+            f"({samples},) for {samples} inputs. Received: shape {values.shape}. "
+            "One-hot labels: pass y.argmax(-1)."
+        )
+    if values.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{owner}: the labels are read as integer classes, but they are of "
+            f"type {values.dtype}. Give integer class labels."
+        )
+    if values.dtype.kind == "f":
+        whole = np.isfinite(values) & (values == np.round(values))
+        if not whole.all():
+            raise ValueError(
+                f"{owner}: the labels are read as integer classes, but "
+                f"{int(np.sum(~whole))} of {values.size} are not whole numbers or "
+                f"not finite (e.g. {values[~whole][0].item():g}): a label 0.5 "
+                "would be read as class 0 and NaN as no label. Give integer "
+                "class labels (0 and 1 for a one-unit head)."
+            )
+    check_classifier_labels(values, units, owner)
+    return y

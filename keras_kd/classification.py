@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import keras
 
+from keras_kd import outputs as outputs_lib
 from keras_kd import validation
 from keras_kd.checks import LOGITS
 
@@ -36,6 +37,10 @@ def compile_classifier(
     Returns:
         `distiller`, compiled.
 
+    Raises:
+        ValueError: for a multi-label student (a sigmoid over several
+            units), which reads multi-hot labels, not class labels.
+
     Example:
 
     >>> distiller = keras_kd.Distiller(teacher, student, distillation_loss="kd")
@@ -45,6 +50,18 @@ def compile_classifier(
     if not labelled:
         distiller.compile(optimizer, loss=None)
         return distiller
+    units = outputs_lib.multi_label_units(distiller.student)
+    if units is not None:
+        raise ValueError(
+            f"The student '{distiller.student.name}' ends in a sigmoid over "
+            f"{units} units (a multi-label head), which reads one 0/1 label per "
+            "unit, not integer class labels: sparse cross-entropy would train "
+            "its sigmoids as one distribution. Compile the Distiller yourself "
+            "for multi-hot labels of shape (samples, "
+            f"{units}): distiller.compile(optimizer, "
+            "loss=keras.losses.BinaryCrossentropy(), metrics=['binary_accuracy']); "
+            "or give the student a softmax head for single-label classes."
+        )
     from_logits = distiller.student_kind == LOGITS
     shape = validation.output_shape(distiller.student)
     if shape and shape[-1] == 1:

@@ -279,16 +279,23 @@ class Distiller(keras.Model):
 
     def _check_labels(self, owner, args, kwargs):
         """Class labels out of the student's range, refused before a step."""
-        y = kwargs.get("y", args[1] if len(args) > 1 else None)
-        if not isinstance(y, (np.ndarray, list)):
+        y = _label_array(kwargs.get("y", args[1] if len(args) > 1 else None))
+        if y is None:
             return  # None, or a dataset: read batch by batch by Keras.
         shape = validation.output_shape(self.student)
         if outputs_lib.reads_binary_labels(self.loss):
             checks.check_binary_labels(y, shape[-1] if shape else None, owner)
             return
+        if outputs_lib.reads_class_indices(self.loss):
+            checks.check_whole_labels(y, owner)
         if not shape:
             return
-        checks.check_labels(y, shape[-1], owner, positions=shape[:-1])
+        positions = shape[:-1]
+        ignored = outputs_lib.ignored_class(self.loss)
+        if ignored is not None:  # Masked positions (e.g. padding) are no labels.
+            values = np.asarray(y)
+            y, positions = values[values != ignored], None
+        checks.check_labels(y, shape[-1], owner, positions=positions)
 
     def evaluate(self, *args, **kwargs) -> float | list[float] | dict[str, float]:
         self._check_labels("evaluate()", args, kwargs)
@@ -592,6 +599,22 @@ def _tapped_layers(distillation_losses, role):
     for loss in distillation_losses:
         names.extend(getattr(loss, f"{role}_layers"))
     return [name for name in names if name is not None]
+
+
+def _label_array(y):
+    """`y` as an array or list to check: a backend tensor (`tf.Tensor`,
+    `jax.Array`, `torch.Tensor`) as NumPy; `None` for anything Keras reads
+    batch by batch (a dataset, a generator)."""
+    if isinstance(y, (np.ndarray, list)):
+        return y
+    if keras.ops.is_tensor(y):
+        return keras.ops.convert_to_numpy(y)
+    if hasattr(y, "__array__") and hasattr(y, "shape"):
+        try:
+            return np.asarray(y)
+        except (TypeError, ValueError, RuntimeError):
+            return None
+    return None
 
 
 def _uses_final_outputs(distillation_losses):

@@ -154,12 +154,50 @@ def check_not_multi_label(model, reader):
         )
 
 
+def check_not_one_unit_softmax(model):
+    """Raises if `model` ends in a softmax over one unit: it outputs 1.0 always.
+
+    A softmax normalizes over the last axis; over one unit every output is
+    1.0 whatever the input, so nothing can be learned from it or distilled
+    into it (the hard loss and the soft targets are constants).
+
+    Args:
+        model: A built Keras model.
+
+    Raises:
+        ValueError: naming the model and the sigmoid that fits.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((4,)),
+    ...                           keras.layers.Dense(1, activation="softmax")])
+    >>> check_not_one_unit_softmax(model)
+    Traceback (most recent call last):
+    ...
+    ValueError: Model 'sequential...' ends in a softmax over one unit, ...
+    """
+    layer = _final_layer(model)
+    if layer is None or _squashing_of(layer) != "softmax" or _last_dim(model) != 1:
+        return
+    if getattr(layer, "axis", -1) not in (-1, len(model.output_shape) - 1):
+        return  # A softmax over another axis (e.g. over time) varies.
+    raise ValueError(
+        f"Model '{model.name}' ends in a softmax over one unit, which outputs "
+        "1.0 for every input: nothing can be learned from its labels or "
+        "distilled into it. For a binary classifier use one sigmoid unit "
+        "(keras.layers.Dense(1, activation='sigmoid')) or one logit "
+        "(keras.layers.Dense(1)); for classes, one softmax unit per class."
+    )
+
+
 def check_heads(distillation_losses, models, kinds):
     """Refuses a loss that cannot read the heads it is given.
 
-    Losses that read the final outputs soft-max them over the classes
-    (`"kd"`, `"dkd"`, ...), unless they declare `per_unit = True` (they
-    compare the outputs unit by unit: `"binary_kd"`, `"mse"`, `"huber"`).
+    Any model ending in a softmax over one unit is refused first
+    (`check_not_one_unit_softmax`). Losses that read the final outputs
+    soft-max them over the classes (`"kd"`, `"dkd"`, ...), unless they
+    declare `per_unit = True` (they compare the outputs unit by unit:
+    `"binary_kd"`, `"mse"`, `"huber"`).
     A multi-label head has no single distribution per sample to soft-max.
     Losses that compare raw values (`same_kind = True`: `"mse"`, `"huber"`)
     need every model's outputs to be of the same kind.
@@ -185,6 +223,8 @@ def check_heads(distillation_losses, models, kinds):
     ...
     ValueError: Model 'sequential...' ends in a sigmoid over 5 units (a multi-label head)...
     """
+    for model in models:
+        check_not_one_unit_softmax(model)
     softmaxing = _softmaxing(distillation_losses)
     for model in models if softmaxing else ():
         reader = softmaxing[0]
@@ -376,15 +416,16 @@ def hard_loss_from_logits(loss):
 def reads_binary_labels(loss) -> bool:
     """True for a hard loss that reads its labels as probabilities in [0, 1].
 
-    Binary cross-entropy and its focal variant, given as a `keras.losses.Loss`,
-    by name or as Keras' function; `False` for anything else (a list or dict
-    of losses included).
+    Binary cross-entropy and its focal variant, given as a `keras.losses.Loss`
+    (or a subclass), by name or as Keras' function, alone or as the one loss
+    of a list or dict; `False` for anything else (several losses included).
 
     Example:
 
     >>> reads_binary_labels("binary_crossentropy"), reads_binary_labels("mse")
     (True, False)
     """
+    loss = _only_loss(loss)
     if isinstance(loss, str):
         try:
             loss = keras.losses.get(loss)
@@ -392,12 +433,62 @@ def reads_binary_labels(loss) -> bool:
             return False
     if loss is None or isinstance(loss, (list, tuple, dict)):
         return False
+    if isinstance(loss, (keras.losses.BinaryCrossentropy, keras.losses.BinaryFocalCrossentropy)):
+        return True  # Subclasses included.
     name = (
         type(loss).__name__
         if isinstance(loss, keras.losses.Loss)
         else getattr(loss, "__name__", None)
     )
     return _FROM_LOGITS_CLASS.get(name) in _BINARY_LOSSES
+
+
+def reads_class_indices(loss) -> bool:
+    """True for sparse categorical cross-entropy: labels read as class indices.
+
+    Given as a `keras.losses.Loss` (or a subclass), by name or as Keras'
+    function, alone or as the one loss of a list or dict.
+
+    Example:
+
+    >>> reads_class_indices("sparse_categorical_crossentropy"), reads_class_indices("mse")
+    (True, False)
+    """
+    loss = _only_loss(loss)
+    if isinstance(loss, str):
+        try:
+            loss = keras.losses.get(loss)
+        except (ValueError, TypeError):
+            return False
+    if isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
+        return True
+    return getattr(loss, "__name__", None) == "sparse_categorical_crossentropy"
+
+
+def ignored_class(loss):
+    """The label a sparse cross-entropy skips (its `ignore_class`), or `None`.
+
+    Example:
+
+    >>> ignored_class(keras.losses.SparseCategoricalCrossentropy(ignore_class=-1))
+    -1
+    >>> ignored_class("sparse_categorical_crossentropy") is None
+    True
+    """
+    loss = _only_loss(loss)
+    if not isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
+        return None
+    return loss.get_config().get("ignore_class")
+
+
+def _only_loss(loss):
+    """The one loss of a one-element list, tuple or dict (as Keras reads it
+    for a single-output model), else `loss` itself."""
+    if isinstance(loss, (list, tuple)) and len(loss) == 1:
+        return loss[0]
+    if isinstance(loss, dict) and len(loss) == 1:
+        return next(iter(loss.values()))
+    return loss
 
 
 def check_hard_loss_matches_head(loss, student_kind, student):
@@ -425,6 +516,7 @@ def check_hard_loss_matches_head(loss, student_kind, student):
     ...
     ValueError: compile() received loss='sparse_categorical_crossentropy', which reads ...
     """
+    loss = _only_loss(loss)
     from_logits = hard_loss_from_logits(loss)
     if from_logits is None or from_logits == (student_kind == LOGITS):
         return

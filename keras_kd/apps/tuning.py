@@ -25,7 +25,7 @@ import numpy as np
 from keras_kd import files
 from keras_kd import losses as losses_module
 from keras_kd.apps import _keras_tuner_compat
-from keras_kd.checks import check_labels
+from keras_kd.checks import check_classifier_labels
 from keras_kd.checks import check_number
 from keras_kd.classification import compile_classifier
 from keras_kd.distiller import Distiller
@@ -406,7 +406,7 @@ def _check_data(data, name, teacher=None):
             f"Received: labels of shape {y.shape}, dtype {y.dtype}. One-hot labels: "
             "pass y.argmax(-1); float labels of whole numbers: y.astype('int32')."
         )
-    check_labels(y, _classes(teacher), name)
+    check_classifier_labels(y, _classes(teacher), name)
     return x, y
 
 

@@ -69,10 +69,13 @@ def check_before_training(tflite_export, student, quantization, kwargs):
     shape = validation.output_shape(student)
     units = shape[-1] if shape else None
     inputs = {"--data": kwargs["x"]}
-    checks.check_classifier_labels(kwargs["y"], units, "--data")
+    # Integer classes, as the accuracy table (and the TFMOT engine) reads them.
+    if kwargs["y"] is not None:
+        checks.check_class_labels(kwargs["y"], units, len(kwargs["x"]), "--data")
     if kwargs["validation_data"] is not None:
-        inputs["--validation"] = kwargs["validation_data"][0]
-        checks.check_classifier_labels(kwargs["validation_data"][1], units, "--validation")
+        x_val, y_val = kwargs["validation_data"]
+        inputs["--validation"] = x_val
+        checks.check_class_labels(y_val, units, len(x_val), "--validation")
     return tflite_export.check_file_options(
         student, quantization, **{name: kwargs[name] for name in FILE_OPTIONS}, x=inputs
     )
@@ -111,8 +114,11 @@ def _float_accuracy(tflite_export, student, kwargs):
     x, y = kwargs["validation_data"] or (kwargs["x"], kwargs["y"])
     if y is None:
         return None
+    from keras_kd import outputs as outputs_lib
+
     predictions = student.predict(x, batch_size=256, verbose=0)
-    return tflite_export.top1_accuracy(predictions, y)
+    kind = outputs_lib.detect_output_kind(student)
+    return tflite_export.top1_accuracy(predictions, y, output_kind=kind)
 
 
 def run_qat(tflite_export, kwargs):

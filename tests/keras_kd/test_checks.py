@@ -229,3 +229,61 @@ def test_check_labels_has_one_import_path():
     import keras_kd.validation
 
     assert not hasattr(keras_kd.validation, "check_labels")
+
+
+# check_class_labels, for readers of integer classes only (the TFMOT engine,
+# an accuracy): (id, labels, units, samples, expected error words or None).
+CLASS_LABEL_CASES = [
+    ("integers", np.array([0, 2, 1]), 3, 3, None),
+    ("a-column", np.array([[0], [1]]), 1, 2, None),
+    ("whole-floats", np.array([0.0, 1.0]), 1, 2, None),
+    ("booleans", np.array([True, False]), 1, 2, None),
+    # Were accepted (the TFMOT child read 0.5 as class 0, 1.5 as class 1,
+    # NaN as "no label"), or a NumPy broadcast error (shapes).
+    ("soft-binary", np.array([0.5, 1.0]), 1, 2, r"1 of 2 are not whole numbers.*e\.g\. 0\.5"),
+    ("half-classes", np.array([1.5, 2.0, 0.0]), 3, 3, r"e\.g\. 1\.5\).*as class 0"),
+    ("nan", np.array([np.nan, 0.0]), 3, 2, r"not whole numbers or not finite \(e\.g\. nan\)"),
+    ("one-hot", np.eye(3), 3, 3, r"shape \(3,\) for 3 inputs\. Received: shape \(3, 3\)\. One-hot"),
+    ("too-few", np.array([0, 1]), 3, 5, r"shape \(5,\) for 5 inputs\. Received: shape \(2,\)"),
+    ("empty", np.zeros(0), 3, 4, r"Received: shape \(0,\)"),
+    ("strings", np.array(["a", "b"]), 3, 2, r"they are of type <U1"),
+    # Then check_classifier_labels.
+    ("classes-for-one-unit", np.array([0, 7]), 1, 2, r"Labels 0 to 7 name 8 classes"),
+    ("out-of-range", np.array([0, 3]), 3, 2, r"every class label must be in \[0, 2\]"),
+]
+
+
+@pytest.mark.parametrize(
+    "labels, units, samples, error",
+    [c[1:] for c in CLASS_LABEL_CASES],
+    ids=[c[0] for c in CLASS_LABEL_CASES],
+)
+def test_check_class_labels_returns_the_labels_or_names_the_problem(labels, units, samples, error):
+    if error is None:
+        assert checks.check_class_labels(labels, units, samples, "y") is labels
+        return
+    with pytest.raises(ValueError, match=r"^y: "):
+        checks.check_class_labels(labels, units, samples, "y")
+    with pytest.raises(ValueError, match=error):
+        checks.check_class_labels(labels, units, samples, "y")
+
+
+@pytest.mark.parametrize(
+    "labels, error",
+    [
+        (np.array([0.0, 2.0]), None),
+        (np.array([0, 2]), None),
+        (np.array([[0.2, 0.8]]), r"2 of 2 labels.*\(e\.g\. 0\.2\)"),  # soft labels
+        (np.array([np.inf]), r"\(e\.g\. inf\)"),
+        ([0.5, 1.0], r"1 of 2 labels"),
+        (iter([0.5]), None),  # read batch by batch
+    ],
+)
+def test_check_whole_labels(labels, error):
+    if error is None:
+        assert checks.check_whole_labels(labels, "fit()") is labels
+        return
+    with pytest.raises(ValueError, match=r"^fit\(\): sparse categorical cross-entropy reads"):
+        checks.check_whole_labels(labels, "fit()")
+    with pytest.raises(ValueError, match=error):
+        checks.check_whole_labels(labels, "fit()")

@@ -53,3 +53,219 @@ def test_a_binary_student_learns_its_labels():
     assert history["student_loss"][-1] < 0.5 * history["student_loss"][0]
     predicted = (distiller.student.predict(x, verbose=0)[:, 0] > 0.5).astype("int32")
     assert np.mean(predicted == y) > 0.9
+
+
+# Labels binary cross-entropy cannot read, refused before a step: (id, the
+# student's units, how it is compiled, the call, expected words). Were: a
+# one-unit student given classes 0-9 trained on a negative loss, without
+# an error, on every backend.
+_X = np.random.default_rng(1).normal(size=(32, 4)).astype("float32")
+_CLASSES = np.arange(32) % 10
+_BINARY = np.arange(32) % 2
+BAD_BINARY_LABELS = [
+    (
+        "classes-to-one-unit",
+        1,
+        "classifier",
+        lambda d: d.fit(_X, _CLASSES, epochs=1, verbose=0),
+        r"^fit\(\): binary cross-entropy reads labels in \[0, 1\].*24 of 32 labels.*"
+        r"Labels 0 to 9 name 10 classes: give the student one output per class "
+        r"\(e\.g\. keras\.layers\.Dense\(10\)",
+    ),
+    (
+        "validation-labels",
+        1,
+        "classifier",
+        lambda d: d.fit(_X, _BINARY, validation_data=(_X, _CLASSES), epochs=1, verbose=0),
+        r"^fit\(\) validation_data: binary cross-entropy",
+    ),
+    (
+        "evaluate",
+        1,
+        "classifier",
+        lambda d: d.evaluate(_X, _CLASSES, verbose=0),
+        r"^evaluate\(\): binary cross-entropy.*Dense\(10\)",
+    ),
+    (
+        "by-name-multi-label",
+        (3, "sigmoid"),
+        "binary_crossentropy",
+        lambda d: d.fit(_X, np.full((32, 3), 2.0), epochs=1, verbose=0),
+        r"96 of 96 labels.*\(smallest 2, largest 2\)\. Give labels 0 and 1",
+    ),
+    (
+        "focal-nan",
+        1,
+        keras.losses.BinaryFocalCrossentropy(from_logits=True),
+        lambda d: d.fit(_X, np.where(_BINARY, np.nan, 0.0), epochs=1, verbose=0),
+        r"16 of 32 labels are outside it or not finite",
+    ),
+    # Were each unchecked: a negative loss, no error, on every backend.
+    (
+        "labels-as-a-backend-tensor",
+        1,
+        "classifier",
+        lambda d: d.fit(_X, keras.ops.convert_to_tensor(_CLASSES), epochs=1, verbose=0),
+        r"^fit\(\): binary cross-entropy.*Dense\(10\)",
+    ),
+    (
+        "validation-labels-as-a-backend-tensor",
+        1,
+        "classifier",
+        lambda d: d.fit(
+            _X,
+            _BINARY,
+            validation_data=(_X, keras.ops.convert_to_tensor(_CLASSES)),
+            epochs=1,
+            verbose=0,
+        ),
+        r"^fit\(\) validation_data: binary cross-entropy",
+    ),
+    (
+        "the-one-loss-of-a-list",
+        1,
+        [keras.losses.BinaryCrossentropy(from_logits=True)],
+        lambda d: d.fit(_X, _CLASSES, epochs=1, verbose=0),
+        r"^fit\(\): binary cross-entropy.*Dense\(10\)",
+    ),
+    (
+        "a-subclass",
+        1,
+        type("MyBCE", (keras.losses.BinaryCrossentropy,), {})(from_logits=True),
+        lambda d: d.evaluate(_X, _CLASSES, verbose=0),
+        r"^evaluate\(\): binary cross-entropy",
+    ),
+    # Sparse cross-entropy casts its labels to classes: 1.5 trained as class
+    # 1 without an error; NaN failed inside the step (TensorFlow, PyTorch).
+    (
+        "sparse-half-labels",
+        3,
+        "classifier",
+        lambda d: d.fit(_X, np.full(32, 1.5), epochs=1, verbose=0),
+        r"^fit\(\): sparse categorical cross-entropy reads each label as a class index, "
+        r"but 32 of 32 labels are not whole numbers or not finite \(e\.g\. 1\.5\)",
+    ),
+    (
+        "sparse-nan-by-name",
+        (3, "softmax"),
+        "sparse_categorical_crossentropy",
+        lambda d: d.evaluate(_X, np.where(_BINARY, np.nan, 1.0), verbose=0),
+        r"^evaluate\(\): sparse categorical cross-entropy.*16 of 32 labels",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "units, compiled, call, words",
+    [case[1:] for case in BAD_BINARY_LABELS],
+    ids=[case[0] for case in BAD_BINARY_LABELS],
+)
+def test_labels_binary_cross_entropy_cannot_read_are_refused_before_a_step(
+    units, compiled, call, words
+):
+    units, activation = units if isinstance(units, tuple) else (units, None)
+    distiller = keras_kd.Distiller(
+        _model(units, activation, "teacher"),
+        _model(units, activation),
+        distillation_loss="binary_kd" if activation == "sigmoid" else "kd",  # multi-label
+        alpha=0.5,
+    )
+    if isinstance(compiled, str) and compiled == "classifier":
+        compile_classifier(distiller, "adam")
+    else:
+        distiller.compile("adam", loss=compiled)
+    before = [w.copy() for w in distiller.student.get_weights()]
+    with pytest.raises(ValueError, match=words):
+        call(distiller)
+    for kept, now in zip(before, distiller.student.get_weights()):
+        np.testing.assert_array_equal(kept, now)
+
+
+def test_binary_labels_as_probabilities_and_multi_hot_rows_train():
+    for units, y in ((1, np.linspace(0, 1, 32)), (3, np.eye(3)[np.arange(32) % 3])):
+        distiller = keras_kd.Distiller(
+            _model(units, name="teacher"), _model(units), distillation_loss="kd", alpha=0.5
+        )
+        distiller.compile("adam", loss=keras.losses.BinaryCrossentropy(from_logits=True))
+        history = distiller.fit(_X, y, epochs=1, verbose=0).history
+        assert np.isfinite(history["student_loss"][0]) and history["student_loss"][0] > 0
+
+
+def test_regression_targets_and_whole_float_classes_are_not_refused():
+    """One-unit regression on integer targets (mse), and sparse labels given
+    as whole floats, train."""
+    regression = keras_kd.Distiller(
+        _model(1, name="teacher"), _model(1), distillation_loss="mse", alpha=0.5
+    )
+    regression.compile("adam", loss="mse")
+    assert np.isfinite(
+        regression.fit(_X, np.arange(32) * 7, epochs=1, verbose=0).history["loss"][0]
+    )
+    classes = keras_kd.Distiller(_model(3, name="teacher"), _model(3), distillation_loss="kd")
+    compile_classifier(classes, "adam")
+    assert np.isfinite(
+        classes.fit(_X, (_CLASSES % 3) * 1.0, epochs=1, verbose=0).history["loss"][0]
+    )
+
+
+@pytest.mark.parametrize("softmaxed", ["student", "teacher"])
+def test_a_softmax_over_one_unit_is_refused(softmaxed):
+    """Was: compiled with binary cross-entropy on an output that is 1.0 for
+    every input; fit ran with a constant loss and a distillation loss of 0."""
+    models = {
+        name: _model(1, "softmax" if name == softmaxed else "sigmoid", name)
+        for name in ("teacher", "student")
+    }
+    with pytest.raises(
+        ValueError,
+        match=rf"^Model '{softmaxed}' ends in a softmax over one unit, which outputs 1\.0 "
+        r"for every input.*keras\.layers\.Dense\(1, activation='sigmoid'\)",
+    ):
+        keras_kd.Distiller(models["teacher"], models["student"], distillation_loss="kd")
+
+
+def test_a_softmax_over_time_on_one_unit_is_not_refused():
+    def model(name):
+        return keras.Sequential(
+            [keras.Input((5, 4)), keras.layers.Dense(1), keras.layers.Softmax(axis=1)], name=name
+        )
+
+    distiller = keras_kd.Distiller(model("teacher"), model("student"), distillation_loss="mse")
+    assert distiller.student_kind == "probabilities"
+
+
+def test_labels_a_sparse_loss_ignores_are_not_refused():
+    """Was: padding labels -1 of a tagger compiled with `ignore_class=-1`,
+    Keras' mask for them, refused as classes out of range."""
+
+    def tagger(name):
+        return keras.Sequential([keras.Input((5, 4)), keras.layers.Dense(3)], name=name)
+
+    distiller = keras_kd.Distiller(tagger("teacher"), tagger("student"), distillation_loss="kd")
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1)
+    distiller.compile("adam", loss=loss)
+    x = np.random.default_rng(0).normal(size=(8, 5, 4)).astype("float32")
+    y = np.arange(40).reshape(8, 5) % 3
+    y[:, -2:] = -1
+    assert np.isfinite(distiller.fit(x, y, epochs=1, verbose=0).history["loss"][0])
+    y[0, 0] = 3
+    with pytest.raises(
+        ValueError, match=r"^fit\(\): every class label must be in \[0, 2\].*1 of 24"
+    ):
+        distiller.fit(x, y, epochs=1, verbose=0)
+
+
+def test_a_multi_label_student_is_refused():
+    """Was: compiled with sparse cross-entropy over its sigmoids (integer
+    labels trained them as one distribution; multi-hot labels failed in the
+    step with a shape error)."""
+    tagger = {name: _model(2, "sigmoid", name) for name in ("teacher", "student")}
+    distiller = keras_kd.Distiller(
+        tagger["teacher"], tagger["student"], distillation_loss="binary_kd"
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"^The student 'student' ends in a sigmoid over 2 units \(a multi-label head\).*"
+        r"multi-hot labels of shape \(samples, 2\): .*BinaryCrossentropy\(\)",
+    ):
+        compile_classifier(distiller, "adam")

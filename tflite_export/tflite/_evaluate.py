@@ -8,17 +8,21 @@ sample at batch 1, and the file's size.
 """
 
 import dataclasses
+import json
 import os
 import time
 
 import keras
 import numpy as np
 
+from keras_kd import checks
 from keras_kd.files import load_keras_model
 from tflite_export.tflite import tflite_file
 from tflite_export.tflite._calibration import check_finite
 from tflite_export.tflite._metadata import FileMetadata
 from tflite_export.tflite._metadata import read_metadata
+from tflite_export.tflite._sidecar import FORMAT as SIDECAR_FORMAT
+from tflite_export.tflite._sidecar import sidecar_path
 
 
 @dataclasses.dataclass
@@ -73,7 +77,9 @@ def evaluate(
             files get them quantized by the file's own parameters); for a
             file with a uint8 image input (`image_input="uint8_rgb"`), the
             raw RGB pixels.
-        y: Integer class labels, for accuracy.
+        y: Integer class labels, for accuracy (a one-unit head's class is
+            read by the threshold of what the file outputs, as its metadata
+            or its sidecar names it: logit > 0 or probability > 0.5).
         reference: The float Keras model (or the `.keras` path, or its outputs
             on `x` as an array), for agreement and output difference.
         batch_size: Samples per interpreter call for accuracy and agreement.
@@ -129,7 +135,7 @@ def evaluate(
         outputs=outputs,
     )
     if y is not None:
-        report.accuracy = top1_accuracy(outputs, y)
+        report.accuracy = top1_accuracy(outputs, y, _score_kind(path, report.metadata))
     if reference is not None:
         expected = reference_outputs(reference, x)
         if expected.shape != outputs.shape:
@@ -147,8 +153,32 @@ def evaluate(
     return report
 
 
-def top1_accuracy(outputs: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of rows whose arg-max (or > 0.5 for one unit) equals `y`."""
+def top1_accuracy(outputs: np.ndarray, y: np.ndarray, output_kind: str = "auto") -> float:
+    """Fraction of rows whose arg-max (or threshold for one unit) equals `y`.
+
+    A one-unit head's class is `probability > 0.5` or `logit > 0`. With
+    `output_kind="auto"` outputs all in `[0, 1]` are read as probabilities:
+    logits that happen to lie there (a barely trained head) are misread, so
+    pass the head's kind when it is known.
+
+    Args:
+        outputs: The model's outputs, `(n, classes)` or `(n, 1)`.
+        y: Integer class labels, `(n,)` or `(n, 1)`.
+        output_kind: `"logits"`, `"probabilities"` or `"auto"`.
+
+    Returns:
+        The accuracy, a float in `[0, 1]`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> logits = np.array([[0.2], [0.9]])
+    >>> top1_accuracy(logits, [1, 1], output_kind="logits")
+    1.0
+    >>> top1_accuracy(logits, [1, 1])  # read as probabilities
+    0.5
+    """
+    checks.validate_output_kind(output_kind, "output_kind")
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
@@ -171,7 +201,7 @@ def top1_accuracy(outputs: np.ndarray, y: np.ndarray) -> float:
             f"{classes} classes (labels 0 to {classes - 1}). Check that the "
             "labels belong to this model."
         )
-    return float(np.mean(_top1(outputs) == y))
+    return float(np.mean(_top1(outputs, output_kind) == y))
 
 
 def _check_count(value, name, least):
@@ -181,10 +211,32 @@ def _check_count(value, name, least):
         raise ValueError(f"{name} must be an integer of at least {least}. Received: {value!r}")
 
 
-def _top1(outputs):
+def _score_kind(path, metadata):
+    """What the file outputs, as its metadata or its keras-kd sidecar names
+    it (a one-unit head's threshold), else `"auto"`."""
+    if metadata is not None and metadata.score_kind in checks.OUTPUT_KINDS:
+        return metadata.score_kind
+    try:
+        with open(sidecar_path(path), encoding="utf-8") as f:
+            sidecar = json.load(f)
+    except (OSError, ValueError):
+        return "auto"
+    if not isinstance(sidecar, dict) or sidecar.get("format") != SIDECAR_FORMAT:
+        return "auto"
+    if sidecar.get("model_file") != os.path.basename(path):
+        return "auto"  # The sidecar of another file.
+    kind = sidecar.get("output_kind")
+    return kind if kind in checks.OUTPUT_KINDS else "auto"
+
+
+def _top1(outputs, output_kind="auto"):
     outputs = np.asarray(outputs)
     if outputs.shape[-1] == 1:  # one sigmoid unit: logit > 0 or probability > 0.5
-        threshold = 0.5 if outputs.min() >= 0 and outputs.max() <= 1 else 0.0
+        if output_kind == "auto":
+            probabilities = outputs.min() >= 0 and outputs.max() <= 1
+        else:
+            probabilities = output_kind == checks.PROBABILITIES
+        threshold = 0.5 if probabilities else 0.0
         return (outputs[..., 0] > threshold).astype(int)
     return np.argmax(outputs, axis=-1)
 

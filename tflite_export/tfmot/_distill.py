@@ -172,7 +172,7 @@ def run(
     if len(x) == 0:
         raise ValueError("x is empty: fine-tuning needs at least one sample.")
     check_finite(x, "x")
-    _check_labels(student, y, fine_tuning.validation_data)
+    _check_labels(student, x, y, fine_tuning.validation_data)
     training = fine_tuning.training(student, **recipe)
     inputs = {"x": x}
     if fine_tuning.validation_data is not None:
@@ -208,16 +208,17 @@ def run(
     return TFMOTResult(**outcome, student=pruned, evaluated_on=evaluated_on)
 
 
-def _check_labels(student, y, validation_data):
+def _check_labels(student, x, y, validation_data):
     """Labels the student's head cannot read, refused before the child
-    starts: a class out of range, or class labels for a one-unit head (read
-    as two-class logits `[0, z]`: labels 0 and 1)."""
+    starts: one integer class per sample (the child packs them as floats
+    and reads them as classes: 0.5 would become class 0, NaN no label), in
+    range, 0 and 1 for a one-unit head (read as two-class logits `[0, z]`)."""
     units = student.output_shape[-1]
-    sets = {"y": y}
+    sets = {} if y is None else {"y": (y, len(x))}
     if validation_data is not None:
-        sets["validation_data's labels"] = validation_data[1]
-    for what, labels in sets.items():
-        checks.check_classifier_labels(labels, units, what)
+        sets["validation_data's labels"] = (validation_data[1], len(validation_data[0]))
+    for what, (labels, samples) in sets.items():
+        checks.check_class_labels(labels, units, samples, what)
 
 
 def _json_ready(options):

@@ -317,6 +317,15 @@ REFUSED = [
         r"objective 'val_loss' must be minimized",
     ),
     ("seed-a-string", dict(seed="a"), r"seed must be an integer >= 0. Received: 'a'"),
+    # Was refused by the first trial's fit, after the settings file and a
+    # trial were written in the directory.
+    (
+        "classes-for-a-one-unit-teacher",
+        lambda d, p: dict(
+            teacher=keras.Sequential([keras.Input(d[0][0].shape[1:]), keras.layers.Dense(1)])
+        ),
+        r"^train_data: binary cross-entropy reads labels in \[0, 1\].*Labels 0 to 9 name 10",
+    ),
 ]
 
 
@@ -325,6 +334,7 @@ def test_a_mistake_is_refused_before_the_settings_file_is_written(digits, tmp_pa
     kwargs = change(digits, tmp_path) if callable(change) else dict(change)
     train, validation, teacher = digits
     train, validation = kwargs.pop("train", train), kwargs.pop("validation", validation)
+    teacher = kwargs.pop("teacher", teacher)
     directory = kwargs.pop("directory", str(tmp_path / "search"))
     with pytest.raises(ValueError, match=words):
         tuning.search(

@@ -270,6 +270,41 @@ def test_class_labels_for_a_one_unit_student_are_refused_before_training(
     _assert_refused(one_unit_files, tmp_path, capsys, command, extra, words)
 
 
+@pytest.fixture(scope="module")
+def soft_label_files(one_unit_files, tmp_path_factory):
+    """The one-unit models, and labels that are probabilities (0.25, 0.5, ...)."""
+    folder = tmp_path_factory.mktemp("cli_soft_labels")
+    for name in ("teacher", "student"):
+        (folder / f"{name}.keras").write_bytes((one_unit_files / f"{name}.keras").read_bytes())
+    x, _ = images(40)
+    np.savez(folder / "train.npz", x=x, y=(np.arange(len(x)) % 5) / 4)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "command, extra",
+    [
+        ("qat", []),
+        ("prune", ["--target-sparsity", "0.5"]),
+        ("qat", ["--engine", "tfmot"]),
+        ("prune", ["--engine", "tfmot", "--target-sparsity", "0.5"]),
+    ],
+    ids=["qat-native", "prune-native", "qat-tfmot", "prune-tfmot"],
+)
+def test_labels_that_are_not_classes_are_refused_before_training(
+    soft_label_files, tmp_path, capsys, monkeypatch, command, extra
+):
+    """Were: the TFMOT engine started its child, which read 0.5 as class 0;
+    the native engine refused them in its accuracy, without naming --data."""
+
+    def no_child(*args, **kwargs):
+        raise AssertionError("the TFMOT child started before the labels were checked")
+
+    monkeypatch.setattr(tfmot_distill, "run_job", no_child)
+    words = "--data: the labels are read as integer classes, but 24 of 40 are not whole numbers"
+    _assert_refused(soft_label_files, tmp_path, capsys, command, extra, words)
+
+
 def _assert_refused(files, tmp_path, capsys, command, extra, words):
     """The command exits 2 saying `words`, and an existing output stays as it was."""
     (tmp_path / "out.tflite").write_bytes(b"kept")
@@ -286,3 +321,13 @@ def _assert_refused(files, tmp_path, capsys, command, extra, words):
 def test_schedule_reaches_the_target_after_seventy_percent_of_the_steps():
     end_step, frequency = _compression.pruning_steps(1000, 10, 2)
     assert (end_step, frequency) == (140, 14)
+
+
+def test_the_float_accuracy_reads_a_one_unit_logit_by_its_head():
+    """Was 0.0: the logits 0.3 (class 1), all in [0, 1], were read as
+    probabilities below 0.5."""
+    student = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    student.set_weights([np.zeros((4, 1), "float32"), np.full((1,), 0.3, "float32")])
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    kwargs = {"validation_data": None, "x": x, "y": np.ones(8, "int64")}
+    assert _compression._float_accuracy(tflite_export, student, kwargs) == 1.0

@@ -167,6 +167,30 @@ def test_mistakes_are_one_error_line_with_exit_status_2(files, capsys):
     assert sorted(os.listdir(files)) == before  # nothing written
 
 
+@pytest.mark.parametrize("teacher", ["teacher.keras", "cache"])
+def test_class_labels_for_a_one_unit_student_are_refused_before_distill_trains(
+    tmp_path, capsys, teacher
+):
+    """Was, with a cached teacher: trained on a negative binary cross-entropy
+    (its batches reach fit as a dataset, unchecked) and saved the student."""
+    x = np.random.default_rng(0).normal(size=(12, 16)).astype("float32")
+    for name in ("teacher", "student"):
+        keras.Sequential([keras.Input((16,)), keras.layers.Dense(1, "sigmoid")], name=name).save(
+            tmp_path / f"{name}.keras"
+        )
+    np.savez(tmp_path / "train.npz", x=x, y=np.arange(12) % 3)
+    cache = ["cache", str(tmp_path / "teacher.keras"), "--data", str(tmp_path / "train.npz")]
+    assert main([*cache, "-o", str(tmp_path / "cache")]) == 0
+    capsys.readouterr()
+    assert main(_distill(tmp_path, teacher=teacher, output=str(tmp_path / "out.keras"))) == 2
+    assert re.match(
+        r"error: --data: binary cross-entropy reads labels in \[0, 1\] .*"
+        r"Labels 0 to 2 name 3 classes: give the student one output per class",
+        capsys.readouterr().err,
+    )
+    assert not (tmp_path / "out.keras").exists()
+
+
 def test_quantization_choices_are_the_table_of_modes(files, capsys):
     import tflite_export
 

@@ -3,6 +3,7 @@ best settings, a second run resuming without training, and each mistake as
 `error: ...` with exit status 2, checked before any training."""
 
 import json
+import re
 import sys
 
 import keras
@@ -180,6 +181,26 @@ def test_wrong_files(files, tmp_path, capsys, trainings):
     assert _tune(files, "--directory", tmp_path / "afile") == 2
     assert f"error: --directory '{tmp_path / 'afile'}' is a file, not a folder." in _error(capsys)
     assert not trainings
+
+
+def test_class_labels_for_a_one_unit_student_are_refused_before_the_search(
+    files, tmp_path, capsys, trainings
+):
+    """Was: refused by the first trial's fit ("fit(): ..."), after the search
+    directory and its first trial were written."""
+    for name in ("teacher", "student"):
+        keras.Sequential([keras.Input((64,)), keras.layers.Dense(1)], name=name).save(
+            tmp_path / f"{name}.keras"
+        )
+    for name in ("train.npz", "val.npz"):
+        (tmp_path / name).write_bytes((files / name).read_bytes())
+    options = ("--validation-data", tmp_path / "val.npz", "--directory", tmp_path / "search")
+    assert _tune(tmp_path, *options) == 2
+    assert re.match(
+        r"error: --data: binary cross-entropy reads labels in \[0, 1\] .*Labels 0 to 9 name 10",
+        _error(capsys),
+    )
+    assert not (tmp_path / "search").exists() and not trainings
 
 
 def test_a_student_that_cannot_be_reinitialized(files, capsys, monkeypatch, trainings):

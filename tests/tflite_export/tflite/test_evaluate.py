@@ -69,3 +69,35 @@ def test_bad_input(files, tmp_path):
         tflite_export.evaluate(float_file, x[:, :4, :4], latency_samples=0)
     with pytest.raises(ValueError, match="No such .tflite file"):
         tflite_export.evaluate(str(tmp_path / "absent.tflite"), x)
+
+
+def _positive_logit(name="positive"):
+    """A one-unit logit head outputting 0.3 for every input: class 1."""
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)], name=name)
+    model.set_weights([np.zeros((4, 1), "float32"), np.full((1,), 0.3, "float32")])
+    return model
+
+
+def test_a_one_unit_head_is_read_by_its_kind():
+    """Were: logits that all lie in [0, 1] were read as probabilities
+    (threshold 0.5), whatever the head; the kind can now be given."""
+    logits = np.array([[0.2], [0.9], [0.4]])
+    assert tflite_export.top1_accuracy(logits, [1, 1, 1], output_kind="logits") == 1.0
+    assert tflite_export.top1_accuracy(logits, [1, 1, 1], output_kind="probabilities") == (
+        pytest.approx(1 / 3)
+    )
+    assert tflite_export.top1_accuracy(logits, [1, 1, 1]) == pytest.approx(1 / 3)  # auto
+    assert tflite_export.top1_accuracy(np.array([[-0.5], [2.0]]), [0, 1]) == 1.0
+    with pytest.raises(ValueError, match=r"`output_kind` must be one of 'auto', 'logits'"):
+        tflite_export.top1_accuracy(logits, [1, 1, 1], output_kind="sigmoid")
+
+
+def test_evaluate_reads_a_one_unit_head_by_the_files_sidecar(tmp_path):
+    """Was: 0.0, the logit 0.3 read as a probability below 0.5; without its
+    sidecar the file's outputs alone decide (as before)."""
+    path = tflite_export.convert(_positive_logit(), tmp_path / "p.tflite", verbose=0).path
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    report = tflite_export.evaluate(path, x, np.ones(8, "int64"), latency_samples=0)
+    assert report.accuracy == 1.0
+    (tmp_path / "p.json").unlink()
+    assert tflite_export.evaluate(path, x, np.ones(8, "int64"), latency_samples=0).accuracy == 0.0

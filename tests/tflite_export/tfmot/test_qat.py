@@ -257,7 +257,27 @@ def _one_unit(name):
             None,
             r"^y: binary cross-entropy reads labels in \[0, 1\].*Labels 0 to 9 name 10 classes",
         ),
-        ("prune", 1, [0, 1, 1], [0.0, 2.5, 1.0], r"^validation_data's labels: .*largest 2\.5"),
+        (
+            "prune",
+            1,
+            [0, 1, 1],
+            [0.0, 2.5, 1.0],
+            r"^validation_data's labels: .*not whole numbers or not finite \(e\.g\. 2\.5\)",
+        ),
+        # Were packed as they came: the child read 0.5 as class 0, 1.5 as
+        # class 1 and NaN as "no label" (soft-target loss only), or NumPy
+        # failed to broadcast the labels into the packed targets.
+        ("qat", 1, [0.5, 1.0], None, r"^y: the labels are read as integer classes.*e\.g\. 0\.5"),
+        ("prune", 3, [0.0, 1.5, 2.0], None, r"^y: .*\(e\.g\. 1\.5\): a label 0\.5 would be read"),
+        ("qat", 3, [0, 1, 2], [np.nan, 1.0], r"^validation_data's labels: .*\(e\.g\. nan\)"),
+        ("qat", 3, "one-hot", None, r"^y: one integer class label per sample is read.*One-hot"),
+        (
+            "prune",
+            3,
+            [0, 1, 2],
+            (2, [0, 1, 2, 0]),
+            r"shape \(2,\) for 2 inputs\. Received: shape \(4,\)",
+        ),
     ],
 )
 def test_labels_the_student_cannot_read_are_refused_before_the_child_starts(
@@ -266,10 +286,19 @@ def test_labels_the_student_cannot_read_are_refused_before_the_child_starts(
     x, _, _, teacher, student = setup
     if units == 1:
         teacher, student = _one_unit("teacher"), _one_unit("student")
-    y = np.resize(np.asarray(labels), len(x))
+    if isinstance(labels, str):  # one-hot
+        y = np.eye(units)[np.arange(len(x)) % units]
+    else:
+        y = np.resize(np.asarray(labels), len(x))
     kwargs = {}
     if validation_labels is not None:
-        kwargs["validation_data"] = (x[: len(validation_labels)], np.asarray(validation_labels))
+        # (inputs, labels) when they differ in number, else the labels.
+        samples, validation_labels = (
+            validation_labels
+            if isinstance(validation_labels, tuple)
+            else (len(validation_labels), validation_labels)
+        )
+        kwargs["validation_data"] = (x[:samples], np.asarray(validation_labels))
     _assert_refused_before_the_child(function, student, teacher, x, y, tmp_path, kwargs, message)
 
 
