@@ -354,11 +354,13 @@ class Distiller(keras.Model):
             ValueError: for a `loss` whose `from_logits` disagrees with the
                 student's head (a name such as
                 `"sparse_categorical_crossentropy"` means `from_logits=False`
-                in Keras), or an argument keras-kd takes elsewhere
+                in Keras), a sparse categorical cross-entropy on a one-unit
+                student (0 whatever the label), or an argument keras-kd takes elsewhere
                 (`temperature=`, `alpha=`).
         """
         _keras_distillation.check_misplaced_arguments(kwargs, "compile()")
         outputs_lib.check_hard_loss_matches_head(loss, self.student_kind, self.student)
+        outputs_lib.check_hard_loss_fits_units(loss, self.student)
         if loss is None and self.alpha > 0:
             raise ValueError(
                 f"compile() received no `loss`, but alpha={self.alpha} gives "

@@ -491,6 +491,40 @@ def _only_loss(loss):
     return loss
 
 
+def check_hard_loss_fits_units(loss, student) -> None:
+    """Refuses a class-index loss on a one-unit student.
+
+    Sparse categorical cross-entropy over one unit is 0 whatever the label
+    (one class, always right): a one-unit student compiled with it learns
+    nothing from its labels, without an error.
+
+    Args:
+        loss: The `loss` given to `Distiller.compile`.
+        student: The student model.
+
+    Raises:
+        ValueError: naming the loss and the binary cross-entropy that fits.
+
+    Example:
+
+    >>> student = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> check_hard_loss_fits_units("sparse_categorical_crossentropy", student)
+    Traceback (most recent call last):
+    ...
+    ValueError: compile() received a sparse categorical cross-entropy, but the student ...
+    """
+    if not reads_class_indices(loss) or _last_dim(student) != 1:
+        return
+    raise ValueError(
+        "compile() received a sparse categorical cross-entropy, but the student "
+        f"'{student.name}' has one output unit: over one class that loss is 0 "
+        "whatever the label, so nothing would be learned from the labels. For a "
+        "binary classifier (labels 0 and 1) pass loss=keras.losses.BinaryCrossentropy("
+        "from_logits=True) (from_logits=False after a sigmoid); for classes, give "
+        "the student one output per class."
+    )
+
+
 def check_hard_loss_matches_head(loss, student_kind, student):
     """Refuses a hard loss that reads the student's outputs as the wrong kind.
 

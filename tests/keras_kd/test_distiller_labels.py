@@ -173,3 +173,24 @@ def test_cli_distill_names_class_labels_given_to_a_one_unit_student(tmp_path, ca
     err = capsys.readouterr().err
     assert "Labels 0 to 9 name 10 classes" in err and "Traceback" not in err
     assert (tmp_path / "out.keras").read_bytes() == b"kept"
+
+
+@pytest.mark.parametrize(
+    "loss, activation",
+    [
+        (keras.losses.SparseCategoricalCrossentropy(from_logits=True), None),
+        ("sparse_categorical_crossentropy", "sigmoid"),
+        ([keras.losses.SparseCategoricalCrossentropy(from_logits=True)], None),
+    ],
+    ids=["instance", "by-name", "one-element-list"],
+)
+def test_a_class_index_loss_on_a_one_unit_student_is_refused_at_compile(loss, activation):
+    """Was: accepted, and the hard loss was 0 whatever the label (one class)."""
+    teacher, student = _head(1, activation, "teacher"), _head(1, activation)
+    distiller = keras_kd.Distiller(teacher, student, distillation_loss="kd", alpha=0.5)
+    with pytest.raises(
+        ValueError,
+        match=r"sparse categorical cross-entropy, but the student 'student' has one output "
+        r"unit: over one class that loss is 0 whatever the label.*BinaryCrossentropy",
+    ):
+        distiller.compile("adam", loss=loss)
