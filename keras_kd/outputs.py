@@ -425,12 +425,7 @@ def reads_binary_labels(loss) -> bool:
     >>> reads_binary_labels("binary_crossentropy"), reads_binary_labels("mse")
     (True, False)
     """
-    loss = _only_loss(loss)
-    if isinstance(loss, str):
-        try:
-            loss = keras.losses.get(loss)
-        except (ValueError, TypeError):
-            return False
+    loss = _resolved_loss(loss)
     if loss is None or isinstance(loss, (list, tuple, dict)):
         return False
     if isinstance(loss, (keras.losses.BinaryCrossentropy, keras.losses.BinaryFocalCrossentropy)):
@@ -454,12 +449,7 @@ def reads_class_indices(loss) -> bool:
     >>> reads_class_indices("sparse_categorical_crossentropy"), reads_class_indices("mse")
     (True, False)
     """
-    loss = _only_loss(loss)
-    if isinstance(loss, str):
-        try:
-            loss = keras.losses.get(loss)
-        except (ValueError, TypeError):
-            return False
+    loss = _resolved_loss(loss)
     if isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
         return True
     return getattr(loss, "__name__", None) == "sparse_categorical_crossentropy"
@@ -479,6 +469,18 @@ def ignored_class(loss):
     if not isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
         return None
     return loss.get_config().get("ignore_class")
+
+
+def _resolved_loss(loss):
+    """The one loss (`_only_loss`), a name resolved to Keras' own; `None`
+    for a name Keras does not know."""
+    loss = _only_loss(loss)
+    if isinstance(loss, str):
+        try:
+            return keras.losses.get(loss)
+        except (ValueError, TypeError):
+            return None
+    return loss
 
 
 def _only_loss(loss):

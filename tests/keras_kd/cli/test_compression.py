@@ -232,6 +232,29 @@ def test_qat_of_a_binary_student_learns_its_labels(tmp_path, capsys):
     assert report.accuracy > 0.8, printed  # learned from the labels (chance: 0.5)
 
 
+# qat and prune, each with its native and its TFMOT engine.
+BOTH_COMMANDS_BOTH_ENGINES = pytest.mark.parametrize(
+    "command, extra",
+    [
+        ("qat", []),
+        ("prune", ["--target-sparsity", "0.5"]),
+        ("qat", ["--engine", "tfmot"]),
+        ("prune", ["--engine", "tfmot", "--target-sparsity", "0.5"]),
+    ],
+    ids=["qat-native", "prune-native", "qat-tfmot", "prune-tfmot"],
+)
+
+
+@pytest.fixture
+def no_tfmot_child(monkeypatch):
+    """The TFMOT child may not start: what is checked is checked before it."""
+
+    def started(*args, **kwargs):
+        raise AssertionError("the TFMOT child started before the labels were checked")
+
+    monkeypatch.setattr(tfmot_distill, "run_job", started)
+
+
 @pytest.fixture(scope="module")
 def one_unit_files(tmp_path_factory):
     """A one-unit (binary) teacher and student, and class labels 0-9."""
@@ -246,26 +269,12 @@ def one_unit_files(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize(
-    "command, extra",
-    [
-        ("qat", []),
-        ("prune", ["--target-sparsity", "0.5"]),
-        ("qat", ["--engine", "tfmot"]),
-        ("prune", ["--engine", "tfmot", "--target-sparsity", "0.5"]),
-    ],
-    ids=["qat-native", "prune-native", "qat-tfmot", "prune-tfmot"],
-)
+@BOTH_COMMANDS_BOTH_ENGINES
 def test_class_labels_for_a_one_unit_student_are_refused_before_training(
-    one_unit_files, tmp_path, capsys, monkeypatch, command, extra
+    one_unit_files, tmp_path, capsys, no_tfmot_child, command, extra
 ):
     """Were: the native engine trained on a negative binary cross-entropy
     and wrote the file; the TFMOT engine started its child first."""
-
-    def no_child(*args, **kwargs):
-        raise AssertionError("the TFMOT child started before the labels were checked")
-
-    monkeypatch.setattr(tfmot_distill, "run_job", no_child)
     words = "Labels 0 to 9 name 10 classes: give the student one output per class"
     _assert_refused(one_unit_files, tmp_path, capsys, command, extra, words)
 
@@ -281,26 +290,12 @@ def soft_label_files(one_unit_files, tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize(
-    "command, extra",
-    [
-        ("qat", []),
-        ("prune", ["--target-sparsity", "0.5"]),
-        ("qat", ["--engine", "tfmot"]),
-        ("prune", ["--engine", "tfmot", "--target-sparsity", "0.5"]),
-    ],
-    ids=["qat-native", "prune-native", "qat-tfmot", "prune-tfmot"],
-)
+@BOTH_COMMANDS_BOTH_ENGINES
 def test_labels_that_are_not_classes_are_refused_before_training(
-    soft_label_files, tmp_path, capsys, monkeypatch, command, extra
+    soft_label_files, tmp_path, capsys, no_tfmot_child, command, extra
 ):
     """Were: the TFMOT engine started its child, which read 0.5 as class 0;
     the native engine refused them in its accuracy, without naming --data."""
-
-    def no_child(*args, **kwargs):
-        raise AssertionError("the TFMOT child started before the labels were checked")
-
-    monkeypatch.setattr(tfmot_distill, "run_job", no_child)
     words = "--data: the labels are read as integer classes, but 24 of 40 are not whole numbers"
     _assert_refused(soft_label_files, tmp_path, capsys, command, extra, words)
 
