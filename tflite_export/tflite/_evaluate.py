@@ -162,7 +162,8 @@ def top1_accuracy(outputs: np.ndarray, y: np.ndarray, output_kind: str = "auto")
     pass the head's kind when it is known.
 
     Args:
-        outputs: The model's outputs, `(n, classes)` or `(n, 1)`.
+        outputs: The model's outputs, `(n, classes)`, or `(n, 1)` or `(n,)`
+            for a one-unit head.
         y: Integer class labels, `(n,)` or `(n, 1)`.
         output_kind: `"logits"`, `"probabilities"` or `"auto"`.
 
@@ -179,6 +180,16 @@ def top1_accuracy(outputs: np.ndarray, y: np.ndarray, output_kind: str = "auto")
     0.5
     """
     checks.validate_output_kind(output_kind, "output_kind")
+    outputs = np.asarray(outputs)
+    if outputs.ndim == 1:  # One score per sample: a one-unit head, squeezed.
+        outputs = outputs[:, None]
+    if outputs.ndim != 2 or len(outputs) == 0:
+        raise ValueError(
+            "top1_accuracy reads one row of class scores per sample, shape "
+            f"(samples, classes) with at least one sample. Received: outputs of "
+            f"shape {outputs.shape}. Per-position outputs: reshape them and their "
+            "labels to (samples * positions, classes) and (samples * positions,)."
+        )
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]

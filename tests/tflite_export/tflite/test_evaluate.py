@@ -101,3 +101,27 @@ def test_evaluate_reads_a_one_unit_head_by_the_files_sidecar(tmp_path):
     assert report.accuracy == 1.0
     (tmp_path / "p.json").unlink()
     assert tflite_export.evaluate(path, x, np.ones(8, "int64"), latency_samples=0).accuracy == 0.0
+
+
+@pytest.mark.parametrize(
+    "outputs, y, expected",
+    [
+        # Was 0.0: the arg-max of the whole column, one index for every sample.
+        (np.array([2.0, -1.0, 3.0, -2.0]), [1, 0, 1, 0], 1.0),
+        (np.array([0.9, 0.1]), [1, 1], 0.5),
+    ],
+)
+def test_top1_accuracy_reads_a_squeezed_one_unit_head_per_sample(outputs, y, expected):
+    assert tflite_export.top1_accuracy(outputs, y) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "outputs, y",
+    [
+        (np.zeros((0, 1)), []),  # Was: NumPy's "zero-size array to reduction".
+        (np.zeros((2, 3, 2, 3)), [0, 1]),  # Per-pixel: compared along the width.
+    ],
+)
+def test_top1_accuracy_refuses_outputs_not_one_row_per_sample(outputs, y):
+    with pytest.raises(ValueError, match=r"one row of class scores per sample.*Received"):
+        tflite_export.top1_accuracy(outputs, y)
