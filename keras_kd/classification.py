@@ -5,7 +5,6 @@ from collections.abc import Sequence
 import keras
 
 from keras_kd import outputs as outputs_lib
-from keras_kd import validation
 from keras_kd.checks import LOGITS
 
 
@@ -63,8 +62,7 @@ def compile_classifier(
             "or give the student a softmax head for single-label classes."
         )
     from_logits = distiller.student_kind == LOGITS
-    shape = validation.output_shape(distiller.student)
-    if shape and shape[-1] == 1:
+    if outputs_lib.one_score_per_sample(distiller.student):
         hard = keras.losses.BinaryCrossentropy(from_logits=from_logits)
     else:
         hard = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)

@@ -493,6 +493,19 @@ def _only_loss(loss):
     return loss
 
 
+def one_score_per_sample(model) -> bool:
+    """True for a one-unit head: outputs of shape `(samples, ..., 1)`, or
+    `(samples,)` (the unit squeezed). Subclassed models included (probed).
+
+    Example:
+
+    >>> one_score_per_sample(keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)]))
+    True
+    """
+    shape = validation.output_shape(model)
+    return shape is not None and (shape == () or shape[-1] == 1)
+
+
 def check_hard_loss_fits_units(loss, student) -> None:
     """Refuses a class-index loss on a one-unit student.
 
@@ -515,7 +528,7 @@ def check_hard_loss_fits_units(loss, student) -> None:
     ...
     ValueError: compile() received a sparse categorical cross-entropy, but the student ...
     """
-    if not reads_class_indices(loss) or _last_dim(student) != 1:
+    if not reads_class_indices(loss) or not one_score_per_sample(student):
         return
     raise ValueError(
         "compile() received a sparse categorical cross-entropy, but the student "

@@ -269,3 +269,19 @@ def test_a_multi_label_student_is_refused():
         r"multi-hot labels of shape \(samples, 2\): .*BinaryCrossentropy\(\)",
     ):
         compile_classifier(distiller, "adam")
+
+
+def test_a_squeezed_one_unit_student_gets_binary_cross_entropy():
+    """Was: sparse cross-entropy (outputs `(samples,)` have no last axis of
+    1), and the first step failed with Keras' rank error."""
+
+    def squeezed(name):
+        return keras.Sequential(
+            [keras.Input((4,)), keras.layers.Dense(1), keras.layers.Reshape(())], name=name
+        )
+
+    distiller = keras_kd.Distiller(squeezed("teacher"), squeezed("student"), distillation_loss="kd")
+    compile_classifier(distiller, "adam")
+    assert type(distiller.loss) is keras.losses.BinaryCrossentropy
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    distiller.fit(x, np.array([0, 1] * 4), epochs=1, verbose=0)

@@ -194,3 +194,41 @@ def test_a_class_index_loss_on_a_one_unit_student_is_refused_at_compile(loss, ac
         r"unit: over one class that loss is 0 whatever the label.*BinaryCrossentropy",
     ):
         distiller.compile("adam", loss=loss)
+
+
+class _OneUnit(keras.Model):
+    """A subclassed one-unit student: no `output_shape` to read."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.head = keras.layers.Dense(1)
+
+    def call(self, x):
+        return self.head(x)
+
+
+def _squeezed(name="student"):
+    """A one-unit head squeezed to one score per sample: outputs `(samples,)`."""
+    return keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(1), keras.layers.Reshape(())], name=name
+    )
+
+
+@pytest.mark.parametrize(
+    "make_student",
+    [lambda: _OneUnit(name="student"), _squeezed],
+    ids=["subclassed", "squeezed"],
+)
+def test_a_class_index_loss_on_a_one_unit_student_without_a_read_shape_is_refused(
+    make_student,
+):
+    """Were accepted (the check read `output_shape`, absent from a subclassed
+    model and `(None,)` for a squeezed head): the subclassed student trained
+    on a hard loss of 0 (JAX) or failed in the step (TensorFlow, PyTorch);
+    the squeezed one failed in the step with Keras' rank error."""
+    teacher = _head(1, None, "teacher")
+    if make_student is _squeezed:
+        teacher = _squeezed("teacher")
+    distiller = keras_kd.Distiller(teacher, make_student(), distillation_loss="kd", alpha=0.5)
+    with pytest.raises(ValueError, match=r"the student 'student' has one output unit"):
+        distiller.compile("adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
