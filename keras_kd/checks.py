@@ -310,6 +310,12 @@ def check_whole_labels(y: Any, owner: str = "the labels") -> Any:
     if not isinstance(y, (np.ndarray, list)):
         return y
     values = np.asarray(y)
+    if values.size and values.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{owner}: sparse categorical cross-entropy reads each label as a class "
+            f"index, but the labels are of type {values.dtype}. Give integer class "
+            "labels (e.g. y.astype('int32') for whole numbers)."
+        )
     if values.dtype.kind != "f" or values.size == 0:
         return y
     whole = np.isfinite(values) & (values == np.round(values))

@@ -179,7 +179,9 @@ def check_not_one_unit_softmax(model):
     layer = _final_layer(model)
     if layer is None or _squashing_of(layer) != "softmax" or _last_dim(model) != 1:
         return
-    if getattr(layer, "axis", -1) not in (-1, len(model.output_shape) - 1):
+    axis = getattr(layer, "axis", -1)
+    axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
+    if any(a not in (-1, len(model.output_shape) - 1) for a in axes):
         return  # A softmax over another axis (e.g. over time) varies.
     raise ValueError(
         f"Model '{model.name}' ends in a softmax over one unit, which outputs "

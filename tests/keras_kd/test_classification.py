@@ -224,6 +224,32 @@ def test_a_softmax_over_one_unit_is_refused(softmaxed):
         keras_kd.Distiller(models["teacher"], models["student"], distillation_loss="kd")
 
 
+def test_a_softmax_layer_over_one_unit_named_by_a_tuple_axis_is_refused():
+    """Was: `Softmax(axis=(-1,))` passed the one-unit check (the tuple was
+    compared with -1)."""
+
+    def model(name):
+        return keras.Sequential(
+            [keras.Input((4,)), keras.layers.Dense(1), keras.layers.Softmax(axis=(-1,))],
+            name=name,
+        )
+
+    with pytest.raises(ValueError, match=r"^Model 'teacher' ends in a softmax over one unit"):
+        keras_kd.Distiller(model("teacher"), model("student"), distillation_loss="mse")
+
+
+def test_complex_labels_for_a_sparse_loss_are_refused_before_a_step():
+    """Was: a "Graph execution error" (TensorFlow) inside the step."""
+    distiller = keras_kd.Distiller(_model(3, name="teacher"), _model(3), distillation_loss="kd")
+    compile_classifier(distiller, "adam")
+    with pytest.raises(
+        ValueError,
+        match=r"^fit\(\): sparse categorical cross-entropy reads each label as a class index, "
+        r"but the labels are of type complex128\. Give integer class labels",
+    ):
+        distiller.fit(_X, np.full(32, 1 + 0j), epochs=1, verbose=0)
+
+
 def test_a_softmax_over_time_on_one_unit_is_not_refused():
     def model(name):
         return keras.Sequential(
