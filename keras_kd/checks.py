@@ -286,7 +286,8 @@ def check_whole_labels(y: Any, owner: str = "the labels") -> Any:
 
     Sparse categorical cross-entropy casts each label to an integer: 1.5
     trains as class 1 without an error, and NaN fails deep inside a step
-    (or, on JAX, is clipped to a class). Integer and boolean labels, and
+    (or, on JAX, is clipped to a class). Labels that are not real numbers
+    (complex, strings) are refused too. Integer and boolean labels, and
     anything that is not an array or a list, are returned untouched.
 
     Args:
