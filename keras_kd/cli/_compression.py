@@ -9,6 +9,7 @@ is in `_tfmot`; both read the same arguments and print the same table.
 import math
 
 from keras_kd.apps import render
+from keras_kd.cli import _loaders
 from keras_kd.cli._errors import UsageError
 from keras_kd.cli._export import FILE_OPTIONS
 
@@ -63,19 +64,13 @@ def check_before_training(tflite_export, student, quantization, kwargs):
     the student and the inputs before the fine-tuning (a refused combination
     costs no training), each named as the command line names it; either
     engine. Returns the file's options as `convert` takes them."""
-    from keras_kd import checks
-    from keras_kd import validation
-
-    shape = validation.output_shape(student)
-    units = shape[-1] if shape else None
     inputs = {"--data": kwargs["x"]}
-    # Integer classes, as the accuracy table (and the TFMOT engine) reads them.
-    if kwargs["y"] is not None:
-        checks.check_class_labels(kwargs["y"], units, len(kwargs["x"]), "--data")
+    labelled = {"--data": (kwargs["x"], kwargs["y"])}
     if kwargs["validation_data"] is not None:
-        x_val, y_val = kwargs["validation_data"]
-        inputs["--validation"] = x_val
-        checks.check_class_labels(y_val, units, len(x_val), "--validation")
+        inputs["--validation"] = kwargs["validation_data"][0]
+        labelled["--validation"] = kwargs["validation_data"]
+    # Integer classes, as the accuracy table (and the TFMOT engine) reads them.
+    _loaders.check_student_reads(student, labelled, one_class_per_sample=True)
     return tflite_export.check_file_options(
         student, quantization, **{name: kwargs[name] for name in FILE_OPTIONS}, x=inputs
     )

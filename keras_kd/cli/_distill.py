@@ -142,22 +142,11 @@ def run(args):
     for model, what in ((teacher, "the teacher"), (student, "the student")):
         _loaders.check_fits(model, x, what, args.data)
     y = _labels(arrays.get("y"), x, args.data)
-    _check_student_reads(student, y)
+    _loaders.check_student_reads(student, {"--data": (x, y)})
     distiller = _fit(args, teacher, student, x, y)
     _writing.save_model(distiller.student, args.output)
     print(f"Saved the distilled student to {args.output}")
     return 0
-
-
-def _check_student_reads(student, y):
-    """Labels the student's head cannot read (class labels 0-9 for a one-unit
-    head), refused before training whatever the teacher: a cached teacher's
-    batches reach `fit` as a dataset, whose labels `fit` does not check."""
-    from keras_kd import checks
-    from keras_kd import validation
-
-    shape = validation.output_shape(student)
-    checks.check_classifier_labels(y, shape[-1] if shape else None, "--data")
 
 
 def _fit(args, teacher, student, x, y):

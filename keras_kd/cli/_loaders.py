@@ -199,3 +199,39 @@ def check_fits(model, x, what, data):
             f"{data}: the inputs 'x' have shape {x.shape}, but {what} expects "
             f"(n, {', '.join(str(e) for e in expected)}). Save inputs of that shape in 'x'."
         )
+
+
+def check_student_reads(student, labelled, *, one_class_per_sample=False):
+    """Refuses labels the student's head cannot read, before any training
+    (class labels 0-9 for a one-unit head, a class past its last unit), each
+    set named as the command line names it.
+
+    Args:
+        student: The student model; its output width is read if known.
+        labelled: `{name: (x, y)}`, e.g. `{"--data": (x, y)}`; a `y` of
+            `None` (unlabelled data) is skipped.
+        one_class_per_sample: Also require one whole class label per input
+            (`checks.check_class_labels`), for readers of integer classes
+            only: the TFMOT engine and the accuracy table.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> student = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> check_student_reads(student, {"--data": (np.zeros((2, 4)), np.array([0, 9]))})
+    Traceback (most recent call last):
+    ...
+    ValueError: --data: ...
+    """
+    from keras_kd import checks
+    from keras_kd import validation
+
+    shape = validation.output_shape(student)
+    units = shape[-1] if shape else None
+    for name, (x, y) in labelled.items():
+        if y is None:
+            continue
+        if one_class_per_sample:
+            checks.check_class_labels(y, units, len(x), name)
+        else:
+            checks.check_classifier_labels(y, units, name)

@@ -192,22 +192,6 @@ def _student_builder(student, seed):
     return build
 
 
-def _check_student_reads(student, train, validation, args):
-    """Labels the student's head cannot read (class labels 0-9 for a one-unit
-    head), refused before the search directory is written, named as the
-    command line names them."""
-    from keras_kd import checks
-    from keras_kd import validation as validation_lib
-
-    shape = validation_lib.output_shape(student)
-    units = shape[-1] if shape else None
-    where = "--data" if args.data else f"the {args.dataset} dataset"
-    checks.check_classifier_labels(train[1], units, where)
-    checks.check_classifier_labels(
-        validation[1], units, "--validation-data" if args.validation_data else where
-    )
-
-
 def run(args):
     """Checks every input, runs the search, prints the table, writes the JSON."""
     _check_options(args)
@@ -219,7 +203,9 @@ def run(args):
     for model, what in ((teacher, "the teacher"), (student, "the student")):
         _loaders.check_fits(model, train[0], what, where)
         _loaders.check_fits(model, validation[0], what, args.validation_data or where)
-    _check_student_reads(student, train, validation, args)
+    flag = "--data" if args.data else f"the {args.dataset} dataset"
+    held_out = "--validation-data" if args.validation_data else f"{flag} (its validation split)"
+    _loaders.check_student_reads(student, {flag: train, held_out: validation})
     if os.path.exists(args.directory) and not os.path.isdir(args.directory):
         raise UsageError(f"--directory {args.directory!r} is a file, not a folder.")
     result = tuning.search(

@@ -203,6 +203,36 @@ def test_class_labels_for_a_one_unit_student_are_refused_before_the_search(
     assert not (tmp_path / "search").exists() and not trainings
 
 
+@pytest.mark.parametrize(
+    "held_out, named",
+    [
+        ("--validation-data", "--validation-data"),
+        ("--validation-fraction", "--data (its validation split)"),
+    ],
+)
+def test_labels_only_the_held_out_set_holds_are_refused_by_its_name(
+    tmp_path, capsys, trainings, held_out, named
+):
+    """The held-out labels are checked too: 0 and 1 in the training part, a 2
+    in the validation part, for a one-unit student."""
+    for name in ("teacher", "student"):
+        keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)], name=name).save(
+            tmp_path / f"{name}.keras"
+        )
+    x = np.zeros((10, 4), "float32")
+    binary, with_a_two = np.array([0, 1] * 5), np.array([0, 1] * 4 + [1, 2])
+    if held_out == "--validation-data":
+        np.savez(tmp_path / "train.npz", x=x, y=binary)
+        np.savez(tmp_path / "val.npz", x=x, y=with_a_two)
+        options = ("--validation-data", tmp_path / "val.npz")
+    else:
+        np.savez(tmp_path / "train.npz", x=x, y=with_a_two)
+        options = ("--validation-fraction", "0.2")
+    assert _tune(tmp_path, *options, "--directory", tmp_path / "search") == 2
+    assert _error(capsys).startswith(f"error: {named}: binary cross-entropy reads labels in [0, 1]")
+    assert not (tmp_path / "search").exists() and not trainings
+
+
 def test_a_student_that_cannot_be_reinitialized(files, capsys, monkeypatch, trainings):
     def refuse(model, **kwargs):
         raise ValueError("no config for this layer")
