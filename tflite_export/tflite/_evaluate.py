@@ -8,7 +8,6 @@ sample at batch 1, and the file's size.
 """
 
 import dataclasses
-import json
 import os
 import time
 
@@ -21,8 +20,7 @@ from tflite_export.tflite import tflite_file
 from tflite_export.tflite._calibration import check_finite
 from tflite_export.tflite._metadata import FileMetadata
 from tflite_export.tflite._metadata import read_metadata
-from tflite_export.tflite._sidecar import FORMAT as SIDECAR_FORMAT
-from tflite_export.tflite._sidecar import sidecar_path
+from tflite_export.tflite._sidecar import read_output_kind
 
 
 @dataclasses.dataclass
@@ -227,17 +225,7 @@ def _score_kind(path, metadata):
     it (a one-unit head's threshold), else `"auto"`."""
     if metadata is not None and metadata.score_kind in checks.OUTPUT_KINDS:
         return metadata.score_kind
-    try:
-        with open(sidecar_path(path), encoding="utf-8") as f:
-            sidecar = json.load(f)
-    except (OSError, ValueError):
-        return "auto"
-    if not isinstance(sidecar, dict) or sidecar.get("format") != SIDECAR_FORMAT:
-        return "auto"
-    if sidecar.get("model_file") != os.path.basename(path):
-        return "auto"  # The sidecar of another file.
-    kind = sidecar.get("output_kind")
-    return kind if kind in checks.OUTPUT_KINDS else "auto"
+    return read_output_kind(path) or "auto"
 
 
 def _top1(outputs, output_kind="auto"):

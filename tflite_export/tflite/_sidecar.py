@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from keras_kd import checks
 from keras_kd.files import atomic_write
 
 FORMAT = "keras-kd tflite sidecar 1"
@@ -207,3 +208,32 @@ def write_sidecar(result, output_kind, normalization=None, labels=None):
     path = sidecar_path(result.path)
     atomic_write(path, sidecar_json(result, output_kind, normalization, labels))
     return path
+
+
+def read_output_kind(tflite_path: str | os.PathLike) -> str | None:
+    """What the sidecar beside `tflite_path` says the file outputs.
+
+    Args:
+        tflite_path: The `.tflite` file.
+
+    Returns:
+        `"logits"` or `"probabilities"`; `None` when there is no sidecar, it is
+        not this format's, it was written for another file, or it names no
+        known kind.
+
+    Example:
+
+    >>> read_output_kind("no_such_model.tflite") is None
+    True
+    """
+    try:
+        with open(sidecar_path(tflite_path), encoding="utf-8") as f:
+            sidecar = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(sidecar, dict) or sidecar.get("format") != FORMAT:
+        return None
+    if sidecar.get("model_file") != os.path.basename(tflite_path):
+        return None  # The sidecar of another file.
+    kind = sidecar.get("output_kind")
+    return kind if kind in checks.OUTPUT_KINDS else None
