@@ -21,11 +21,13 @@ from keras_kd import hyperparameters
 from keras_kd import outputs as outputs_lib
 from keras_kd import teachers as teachers_lib
 from keras_kd import validation
+from keras_kd import views as views_lib
 from keras_kd.losses.base import DistillationLoss
 from keras_kd.losses.base import ModelOutputs
 from keras_kd.losses.reduction import PositionWeights
 from keras_kd.taps import Tapped
 from keras_kd.teachers.base import resolve_output_kind
+from keras_kd.teachers.cache import CachedBatches
 
 # A distillation loss as the Distiller takes it: a registered name or an object.
 LossSpec = Union[str, DistillationLoss]
@@ -261,6 +263,8 @@ class Distiller(keras.Model):
         validation_data = kwargs.get("validation_data")
         if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
             self._check_labels("fit() validation_data", validation_data[:2], {})
+        elif validation_data is not None:  # e.g. TeacherCache.dataset(x_val, y_val)
+            self._check_labels("fit() validation_data", (validation_data,), {})
         # On any failure, the models stay usable (see _keras_compat).
         with _keras_compat.variables_kept_on_failure(self):
             return super().fit(*args, **kwargs)
@@ -280,6 +284,8 @@ class Distiller(keras.Model):
     def _check_labels(self, owner, args, kwargs):
         """Class labels out of the student's range, refused before a step."""
         y = _label_array(kwargs.get("y", args[1] if len(args) > 1 else None))
+        if y is None:
+            y = _labels_held_by(kwargs.get("x", args[0] if args else None))
         if y is None:
             return  # None, or a dataset: read batch by batch by Keras.
         shape = validation.output_shape(self.student)
@@ -616,6 +622,15 @@ def _label_array(y):
             return np.asarray(y)
         except (TypeError, ValueError, RuntimeError):
             return None
+    return None
+
+
+def _labels_held_by(data):
+    """The whole label array that keras-kd's own batches keep
+    (`TeacherCache.dataset`, `keras_kd.views.ViewBatches`), so that they are
+    checked before a step like arrays are; `None` for any other data."""
+    if isinstance(data, (views_lib.ViewBatches, CachedBatches)):
+        return _label_array(data.y)
     return None
 
 

@@ -4,6 +4,8 @@ deep in a step, JAX clipped the label silently. One check
 (`keras_kd.checks.check_labels`) serves fit, evaluate, the CLI and the
 comparison."""
 
+import tempfile
+
 import keras
 import numpy as np
 import pytest
@@ -34,6 +36,34 @@ def distiller(loss="kd", alpha=0.5, time=None):
 
 X = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
 GOOD = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+
+
+def teacher_model(shape=(4,)):
+    return keras.Sequential(
+        [keras.Input(shape), keras.layers.Flatten(), keras.layers.Dense(CLASSES)]
+    )
+
+
+def cache():
+    """A teacher's targets on X, cached in a new folder."""
+    keras.utils.set_random_seed(0)
+    return keras_kd.TeacherCache.write(teacher_model(), X, tempfile.mkdtemp(prefix="labels-cache-"))
+
+
+def cached_distiller(alpha=0.5):
+    d = keras_kd.Distiller(cache(), teacher_model(), alpha=alpha)
+    d.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return d
+
+
+IMAGES = np.random.default_rng(2).uniform(size=(8, 4, 4, 1)).astype("float32")
+
+
+def image_distiller():
+    keras.utils.set_random_seed(0)
+    d = keras_kd.Distiller(teacher_model((4, 4, 1)), teacher_model((4, 4, 1)), alpha=0.5)
+    d.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return d
 
 
 def bad(value, at=3, base=GOOD):
@@ -94,6 +124,45 @@ CASES = [
             verbose=0,
         ),
         r"1 of 16 labels are outside it",
+    ),
+    # keras-kd's own batches hold the whole label array: it is checked too
+    # (was: trained, a label out of range clipped on JAX).
+    (
+        "cache-dataset-label-3",
+        lambda: cached_distiller().fit(cache().dataset(X, bad(3), batch_size=4), verbose=0),
+        r"fit\(\): every class label must be in \[0, 2\].*largest 3",
+    ),
+    (
+        "cache-dataset-validation-label-5",
+        lambda: cached_distiller().fit(
+            cache().dataset(X, GOOD, batch_size=4),
+            validation_data=cache().dataset(X, bad(5), batch_size=4),
+            verbose=0,
+        ),
+        r"fit\(\) validation_data: every class label.*largest 5",
+    ),
+    (
+        "cache-dataset-evaluate-label-3",
+        lambda: cached_distiller().evaluate(cache().dataset(X, bad(3), batch_size=4), verbose=0),
+        r"evaluate\(\): every class label",
+    ),
+    (
+        "view-batches-label-4",
+        lambda: image_distiller().fit(
+            keras_kd.views.ViewBatches(IMAGES, bad(4), [keras.layers.RandomFlip()], batch_size=4),
+            verbose=0,
+        ),
+        r"fit\(\): every class label.*largest 4",
+    ),
+    (
+        "cache-dataset-in-range",
+        lambda: cached_distiller().fit(cache().dataset(X, GOOD, batch_size=4), verbose=0),
+        None,
+    ),
+    (
+        "cache-dataset-unlabelled",
+        lambda: cached_distiller(alpha=0.0).fit(cache().dataset(X, batch_size=4), verbose=0),
+        None,
     ),
     # Correct results: labels in range, one-hot labels.
     ("fit-in-range", lambda: distiller().fit(X, GOOD, epochs=1, verbose=0), None),
