@@ -282,10 +282,10 @@ class Distiller(keras.Model):
         y = _label_array(kwargs.get("y", args[1] if len(args) > 1 else None))
         if y is None:
             return  # None, or a dataset: read batch by batch by Keras.
-        shape = validation.output_shape(self.student)
         if outputs_lib.reads_binary_labels(self.loss):
-            checks.check_binary_labels(y, shape[-1] if shape else None, owner)
+            checks.check_binary_labels(y, validation.output_units(self.student), owner)
             return
+        shape = validation.output_shape(self.student)
         if outputs_lib.reads_class_indices(self.loss):
             checks.check_whole_labels(y, owner)
         if not shape:

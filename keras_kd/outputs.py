@@ -504,8 +504,7 @@ def one_score_per_sample(model) -> bool:
     >>> one_score_per_sample(keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)]))
     True
     """
-    shape = validation.output_shape(model)
-    return shape is not None and (shape == () or shape[-1] == 1)
+    return validation.output_units(model) == 1
 
 
 def check_hard_loss_fits_units(loss, student) -> None:

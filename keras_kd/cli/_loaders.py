@@ -226,8 +226,7 @@ def check_student_reads(student, labelled, *, one_class_per_sample=False):
     from keras_kd import checks
     from keras_kd import validation
 
-    shape = validation.output_shape(student)
-    units = shape[-1] if shape else None
+    units = validation.output_units(student)
     for name, (x, y) in labelled.items():
         if y is None:
             continue

@@ -36,6 +36,18 @@ X = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
 GOOD = np.array([0, 1, 2, 0, 1, 2, 0, 1])
 
 
+def squeezed():
+    """A Distiller of one-unit models whose outputs are squeezed to `(samples,)`."""
+
+    def model():
+        inputs = keras.Input((4,))
+        return keras.Model(inputs, keras.layers.Reshape(())(keras.layers.Dense(1)(inputs)))
+
+    d = keras_kd.Distiller(model(), model(), distillation_loss="binary_kd", alpha=0.5)
+    d.compile("sgd", keras.losses.BinaryCrossentropy(from_logits=True))
+    return d
+
+
 def bad(value, at=3, base=GOOD):
     y = base.copy()
     y.flat[at] = value
@@ -95,7 +107,18 @@ CASES = [
         ),
         r"1 of 16 labels are outside it",
     ),
+    (
+        # Was: "Give labels 0 and 1" alone: the squeezed head's width was not read.
+        "squeezed-one-unit-labels-0-9",
+        lambda: squeezed().fit(X, np.arange(8) % 10 + 2, epochs=1, verbose=0),
+        r"fit\(\): binary cross-entropy .*Labels 0 to 9 name 10 classes: give the student one",
+    ),
     # Correct results: labels in range, one-hot labels.
+    (
+        "squeezed-one-unit-labels-0-1",
+        lambda: squeezed().fit(X, GOOD % 2, epochs=1, verbose=0),
+        None,
+    ),
     ("fit-in-range", lambda: distiller().fit(X, GOOD, epochs=1, verbose=0), None),
     (
         "check-one-hot-untouched",
