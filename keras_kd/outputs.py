@@ -38,7 +38,7 @@ def _final_layer(model):
     outputs = getattr(model, "outputs", None)
     if outputs:
         try:
-            layer = _keras_compat.producing_operation(outputs[0])
+            layer = _keras_compat.producing_operation(_unsqueezed(outputs[0]))
         except AttributeError:  # Not a symbolic tensor: no graph to read.
             pass
         else:
@@ -48,6 +48,36 @@ def _final_layer(model):
     if model_layers and isinstance(model, keras.Sequential):
         return model_layers[-1]
     return None
+
+
+# Operations that only reshape their one input (layers, and `keras.ops`).
+_RESHAPING = (layers.Reshape, layers.Flatten)
+_RESHAPING_OPS = ("Squeeze", "Reshape", "ExpandDims")
+
+
+def _unsqueezed(tensor):
+    """The tensor a one-unit head's outputs were squeezed (or reshaped) from:
+    `Dense(1, "sigmoid")` then `Reshape(())` is a sigmoid head. Only a
+    reshape of a last axis of one unit, or one that keeps the last axis, is
+    looked through (a softmax reshaped across its classes is not one)."""
+    while True:
+        history = tensor._keras_history
+        operation = history.operation
+        if not (
+            isinstance(operation, _RESHAPING)
+            or (
+                not isinstance(operation, layers.Layer)
+                and type(operation).__name__ in _RESHAPING_OPS
+            )
+        ):
+            return tensor
+        inputs = operation._inbound_nodes[history.node_index].input_tensors
+        if len(inputs) != 1 or not hasattr(inputs[0], "_keras_history"):
+            return tensor
+        before, after = tuple(inputs[0].shape), tuple(tensor.shape)
+        if not before or not (before[-1] == 1 or (after and after[-1] == before[-1])):
+            return tensor
+        tensor = inputs[0]
 
 
 def _squashing_of(layer):

@@ -311,3 +311,35 @@ def test_a_squeezed_one_unit_student_gets_binary_cross_entropy():
     assert type(distiller.loss) is keras.losses.BinaryCrossentropy
     x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
     distiller.fit(x, np.array([0, 1] * 4), epochs=1, verbose=0)
+
+
+def _one_unit(activation, squeezed, name):
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Dense(1, activation=activation)(inputs)
+    if squeezed == "Reshape":
+        outputs = keras.layers.Reshape(())(outputs)
+    elif squeezed == "ops.squeeze":
+        outputs = keras.ops.squeeze(outputs, -1)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@pytest.mark.parametrize("activation", [None, "sigmoid"], ids=["logit", "sigmoid"])
+@pytest.mark.parametrize("squeezed", [None, "Reshape", "ops.squeeze"], ids=["n-1", "n", "ops-n"])
+def test_the_accuracy_of_a_one_unit_head_is_its_threshold_s(activation, squeezed):
+    """Was: "accuracy" thresholded a logit at 0.5 (not 0), and on a head
+    squeezed to shape (samples,) compared arg-maxes over the batch (0.0); a
+    sigmoid head squeezed was read as logits (binary cross-entropy with
+    from_logits=True on its probabilities, without an error)."""
+    keras.utils.set_random_seed(0)
+    teacher, student = (_one_unit(activation, squeezed, n) for n in ("teacher", "student"))
+    distiller = keras_kd.Distiller(teacher, student, distillation_loss="binary_kd", alpha=0.5)
+    compile_classifier(distiller, "adam")
+    assert distiller.loss.get_config()["from_logits"] is (activation is None)
+    # Scores near 0.25: a logit of 0.25 says class 1, read at 0.5 it said 0.
+    kernel = np.random.default_rng(3).normal(scale=0.05, size=(4, 1)).astype("float32")
+    student.set_weights([kernel, np.array([0.25], "float32")])
+    y = (np.random.default_rng(2).random(32) > 0.5).astype("int32")
+    scores = np.asarray(student.predict(_X, verbose=0)).reshape(-1)
+    expected = np.mean((scores > (0.0 if activation is None else 0.5)) == y)
+    accuracy = distiller.evaluate(_X, y, batch_size=32, verbose=0, return_dict=True)["accuracy"]
+    assert accuracy == pytest.approx(expected)
