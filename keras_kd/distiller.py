@@ -282,6 +282,7 @@ class Distiller(keras.Model):
         y = _label_array(kwargs.get("y", args[1] if len(args) > 1 else None))
         if y is None:
             return  # None, or a dataset: read batch by batch by Keras.
+        checks.check_one_label_per_sample(y, owner)
         if outputs_lib.reads_binary_labels(self.loss):
             checks.check_binary_labels(y, validation.output_units(self.student), owner)
             return

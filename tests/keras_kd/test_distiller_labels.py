@@ -48,6 +48,14 @@ def squeezed():
     return d
 
 
+def squeezed_regression():
+    """A one-unit regression Distiller (mse): no label check reads its targets."""
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    d = keras_kd.Distiller(model, keras.models.clone_model(model), distillation_loss="mse")
+    d.compile("sgd", "mse")
+    return d
+
+
 def bad(value, at=3, base=GOOD):
     y = base.copy()
     y.flat[at] = value
@@ -112,6 +120,17 @@ CASES = [
         "squeezed-one-unit-labels-0-9",
         lambda: squeezed().fit(X, np.arange(8) % 10 + 2, epochs=1, verbose=0),
         r"fit\(\): binary cross-entropy .*Labels 0 to 9 name 10 classes: give the student one",
+    ),
+    # Was: IndexError ("tuple index out of range") from inside Keras.
+    (
+        "fit-0-d-labels",
+        lambda: distiller().fit(X, np.array(1), epochs=1, verbose=0),
+        r"^fit\(\): the labels are one value \(shape \(\)\)",
+    ),
+    (
+        "evaluate-0-d-labels-regression",
+        lambda: squeezed_regression().evaluate(X, np.array(0.5), verbose=0),
+        r"^evaluate\(\): the labels are one value",
     ),
     # Correct results: labels in range, one-hot labels.
     (
