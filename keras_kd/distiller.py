@@ -279,7 +279,7 @@ class Distiller(keras.Model):
 
     def _check_labels(self, owner, args, kwargs):
         """Class labels out of the student's range, refused before a step."""
-        y = _label_array(kwargs.get("y", args[1] if len(args) > 1 else None))
+        y = _label_array(kwargs.get("y", args[1] if len(args) > 1 else None), owner)
         if y is None:
             return  # None, or a dataset: read batch by batch by Keras.
         checks.check_one_label_per_sample(y, owner)
@@ -604,14 +604,23 @@ def _tapped_layers(distillation_losses, role):
     return [name for name in names if name is not None]
 
 
-def _label_array(y):
+def _label_array(y, owner):
     """`y` as an array or list to check: a backend tensor (`tf.Tensor`,
     `jax.Array`, `torch.Tensor`) as NumPy; `None` for anything Keras reads
-    batch by batch (a dataset, a generator)."""
+    batch by batch (a dataset, a generator). A backend tensor with no
+    values to copy (PyTorch's `meta` device) is refused, naming `owner`."""
     if isinstance(y, (np.ndarray, list)):
         return y
     if keras.ops.is_tensor(y):
-        return keras.ops.convert_to_numpy(y)
+        try:
+            return keras.ops.convert_to_numpy(y)
+        except (NotImplementedError, RuntimeError, TypeError) as error:
+            raise ValueError(
+                f"{owner}: the labels are a {type(y).__name__} with no values to read "
+                f"({type(error).__name__}: {error}), e.g. a tensor on PyTorch's 'meta' "
+                "device. Give labels that hold their values: a NumPy array, or a "
+                "tensor on the CPU (tensor.cpu())."
+            ) from None
     if hasattr(y, "__array__") and hasattr(y, "shape"):
         try:
             return np.asarray(y)

@@ -274,3 +274,17 @@ def test_a_class_index_loss_on_a_one_unit_student_without_a_read_shape_is_refuse
     distiller = keras_kd.Distiller(teacher, make_student(), distillation_loss="kd", alpha=0.5)
     with pytest.raises(ValueError, match=r"the student 'student' has one output unit"):
         distiller.compile("adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+
+@pytest.mark.parametrize("method", ["fit", "evaluate"])
+def test_labels_on_torchs_meta_device_are_named(backend, method):
+    """Was: NotImplementedError "Cannot copy out of meta tensor; no data!"
+    out of the label check, naming neither the labels nor the fix."""
+    if backend != "torch":
+        pytest.skip("a backend tensor on the meta device is PyTorch's")
+    import torch
+
+    y = torch.empty(8, dtype=torch.int64, device="meta")
+    kwargs = {"epochs": 1} if method == "fit" else {}
+    with pytest.raises(ValueError, match=rf"^{method}\(\): the labels .* no values to read"):
+        getattr(distiller(), method)(X, y, verbose=0, **kwargs)
