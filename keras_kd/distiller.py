@@ -283,11 +283,13 @@ class Distiller(keras.Model):
         if y is None:
             return  # None, or a dataset: read batch by batch by Keras.
         checks.check_one_label_per_sample(y, owner)
+        shape = validation.output_shape(self.student)
         if outputs_lib.reads_binary_labels(self.loss):
+            _check_label_shape(y, shape, owner, binary=True)
             checks.check_binary_labels(y, validation.output_units(self.student), owner)
             return
-        shape = validation.output_shape(self.student)
         if outputs_lib.reads_class_indices(self.loss):
+            _check_label_shape(y, shape, owner, binary=False)
             checks.check_whole_labels(y, owner)
         if not shape:
             return
@@ -627,6 +629,39 @@ def _label_array(y, owner):
         except (TypeError, ValueError, RuntimeError):
             return None
     return None
+
+
+def _check_label_shape(y, shape, owner, binary):
+    """Labels with the outputs' rank but another last axis, refused naming
+    the loss's reading and the fix (Keras fails inside the first step).
+
+    Sparse categorical cross-entropy reads one class index per sample (per
+    position), so labels `(samples, classes)` are one-hot or soft labels;
+    binary cross-entropy reads one label per output unit.
+    """
+    if not shape:
+        return
+    values = np.asarray(y)
+    if values.ndim != len(shape) + 1 or values.shape[-1] == (shape[-1] if binary else 1):
+        return
+    if binary:
+        expected = f"(samples, {', '.join(str(d) for d in shape)})"
+        fix = (
+            " One-hot labels of a binary classifier: pass y[:, 1] (the positive class's column)."
+            if shape[-1] == 1 and values.shape[-1] == 2
+            else f" Give one 0/1 label per unit, or a student with {values.shape[-1]} output units."
+        )
+        raise ValueError(
+            f"{owner}: binary cross-entropy reads one label per output unit (labels "
+            f"of shape {expected}), but the labels have shape {values.shape}.{fix}"
+        )
+    expected = f"(samples, {', '.join(str(d) for d in shape[:-1])})" if shape[:-1] else "(samples,)"
+    raise ValueError(
+        f"{owner}: sparse categorical cross-entropy reads one class index per sample "
+        f"(labels of shape {expected}), but the labels have shape {values.shape}: "
+        "one-hot or soft labels? Pass y.argmax(-1), or compile with "
+        "keras.losses.CategoricalCrossentropy to read them as they are."
+    )
 
 
 def _uses_final_outputs(distillation_losses):

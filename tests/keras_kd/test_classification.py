@@ -135,6 +135,24 @@ BAD_BINARY_LABELS = [
         lambda d: d.evaluate(_X, _CLASSES, verbose=0),
         r"^evaluate\(\): binary cross-entropy",
     ),
+    # Were: Keras' "Arguments `target` and `output` must have the same shape"
+    # from inside the first step, naming no fix.
+    (
+        "one-hot-to-one-unit",
+        1,
+        "classifier",
+        lambda d: d.fit(_X, np.eye(2)[_BINARY], epochs=1, verbose=0),
+        r"^fit\(\): binary cross-entropy reads one label per output unit \(labels of "
+        r"shape \(samples, 1\)\), but the labels have shape \(32, 2\).*y\[:, 1\]",
+    ),
+    (
+        "multi-hot-too-wide",
+        (3, "sigmoid"),
+        "binary_crossentropy",
+        lambda d: d.evaluate(_X, np.ones((32, 4)), verbose=0),
+        r"^evaluate\(\): binary cross-entropy reads one label per output unit \(labels of "
+        r"shape \(samples, 3\)\), but the labels have shape \(32, 4\)",
+    ),
     # Sparse cross-entropy casts its labels to classes: 1.5 trained as class
     # 1 without an error; NaN failed inside the step (TensorFlow, PyTorch).
     (

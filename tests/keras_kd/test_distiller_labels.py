@@ -121,6 +121,28 @@ CASES = [
         lambda: squeezed().fit(X, np.arange(8) % 10 + 2, epochs=1, verbose=0),
         r"fit\(\): binary cross-entropy .*Labels 0 to 9 name 10 classes: give the student one",
     ),
+    # Were: Keras' "must have the same shape up until the last dimension"
+    # (JAX, PyTorch) or "must have rank (ndim) `target.ndim - 1`" (TensorFlow),
+    # from inside the first step, naming no fix.
+    (
+        "fit-one-hot-to-sparse",
+        lambda: distiller().fit(X, np.eye(3)[GOOD], epochs=1, verbose=0),
+        r"^fit\(\): sparse categorical cross-entropy reads one class index per sample "
+        r"\(labels of shape \(samples,\)\), but the labels have shape \(8, 3\).*"
+        r"y\.argmax\(-1\).*CategoricalCrossentropy",
+    ),
+    (
+        "evaluate-one-hot-to-sparse",
+        lambda: distiller().evaluate(X, np.eye(3)[GOOD], verbose=0),
+        r"^evaluate\(\): sparse categorical cross-entropy reads one class index",
+    ),
+    (
+        "sequence-one-hot-to-sparse",
+        lambda: distiller(time=2).fit(
+            np.zeros((8, 2, 4), "float32"), np.zeros((8, 2, 3)), epochs=1, verbose=0
+        ),
+        r"labels of shape \(samples, 2\)\), but the labels have shape \(8, 2, 3\)",
+    ),
     # Was: IndexError ("tuple index out of range") from inside Keras.
     (
         "fit-0-d-labels",
@@ -133,6 +155,14 @@ CASES = [
         r"^evaluate\(\): the labels are one value",
     ),
     # Correct results: labels in range, one-hot labels.
+    ("fit-column-labels", lambda: distiller().fit(X, GOOD[:, None], epochs=1, verbose=0), None),
+    (
+        "fit-sequence-column-labels",
+        lambda: distiller(time=2).fit(
+            np.zeros((8, 2, 4), "float32"), np.zeros((8, 2, 1), "int32"), epochs=1, verbose=0
+        ),
+        None,
+    ),
     (
         "squeezed-one-unit-labels-0-1",
         lambda: squeezed().fit(X, GOOD % 2, epochs=1, verbose=0),
