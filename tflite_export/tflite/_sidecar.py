@@ -222,8 +222,9 @@ def read_output_kind(tflite_path: str | os.PathLike) -> str | None:
     Returns:
         `"logits"` or `"probabilities"`; `None` when there is no sidecar, it is
         not this format's (or not a regular file, or larger than
-        `MAX_SIDECAR_BYTES`), it was written for another file, or it names no
-        known kind.
+        `MAX_SIDECAR_BYTES`), it was written for another file (or for an
+        earlier file of this name: its `bytes` differ from the file's size),
+        or it names no known kind.
 
     Example:
 
@@ -241,6 +242,8 @@ def read_output_kind(tflite_path: str | os.PathLike) -> str | None:
             continue
         if not _names_file(sidecar.get("model_file"), location, path):
             continue  # The sidecar of another file.
+        if "bytes" in sidecar and not _same_size(sidecar["bytes"], path):
+            continue  # Left from an earlier conversion to this name.
         kind = sidecar.get("output_kind")
         return kind if kind in checks.OUTPUT_KINDS else None
     return None
@@ -268,6 +271,17 @@ def _read_json(path):
         return json.loads(data.decode("utf-8-sig"))
     except (ValueError, RecursionError):
         return None
+
+
+def _same_size(recorded, tflite_path):
+    """True when a sidecar's `bytes` is the size of `tflite_path` (a file
+    converted again, without a sidecar, keeps the old one beside it)."""
+    if not isinstance(recorded, int) or isinstance(recorded, bool):
+        return False
+    try:
+        return os.path.getsize(tflite_path) == recorded
+    except OSError:
+        return False
 
 
 def _names_file(model_file, location, tflite_path):

@@ -30,6 +30,10 @@ HOSTILE = [
     (_sidecar_of(output_kind=["logits"]), None),
     (_sidecar_of(), "logits"),
     (_sidecar_of(output_kind="probabilities"), "probabilities"),
+    # Was "logits": a sidecar left from an earlier conversion to the same name.
+    (_sidecar_of(bytes=1272), None),
+    (_sidecar_of(bytes="0"), None),
+    (_sidecar_of(bytes=0), "logits"),  # m.tflite is 0 bytes long
     # Was: RecursionError out of json.load, a traceback out of evaluate().
     ("[" * 100_000 + "]" * 100_000, None),
     # Was: None (json.load refuses the byte-order mark a Windows editor writes).
