@@ -63,6 +63,7 @@ def files(tmp_path_factory):
     np.savez(folder / "nan.npz", x=x, y=np.where(y == 2, np.nan, y))
     np.savez(folder / "whole_float.npz", x=x, y=y.astype("float32"))
     np.savez(folder / "bool.npz", x=x, y=y == 1)
+    np.savez(folder / "one_y.npz", x=x, y=np.array(1))
     (folder / "text.keras").write_text("not a zip")
     with zipfile.ZipFile(folder / "junk.keras", "w") as archive:
         archive.writestr("notes.txt", "no model here")
@@ -143,6 +144,12 @@ def _mistakes(folder):
         ),
         (d(data="one_hot.npz"), r".*one_hot.npz: 'y' must hold integer class labels of shape"),
         (d(data="short_y.npz"), r"--data: .*short_y.npz' holds 64 inputs 'x' but 10 labels 'y'"),
+        # Was: TypeError "len() of unsized object", a traceback (distill, qat, ...).
+        (d(data="one_y.npz"), r"--data: .*one_y.npz' holds one label 'y' \(shape \(\)\), but 64"),
+        (
+            ["qat", f("student.keras"), "--teacher", f("teacher.keras"), "--data", f("one_y.npz")],
+            r"--data: .*one_y.npz' holds one label 'y' \(shape \(\)\)",
+        ),
         # Were: "must hold integer class labels ... One-hot labels: save y.argmax(-1)".
         (
             d(data="half.npz"),
