@@ -610,7 +610,11 @@ def _label_array(y, owner):
     """`y` as an array or list to check: a backend tensor (`tf.Tensor`,
     `jax.Array`, `torch.Tensor`) as NumPy; `None` for anything Keras reads
     batch by batch (a dataset, a generator). A backend tensor with no
-    values to copy (PyTorch's `meta` device) is refused, naming `owner`."""
+    values to copy (PyTorch's `meta` device) is refused, naming `owner`.
+    A one-element list or tuple of an array or tensor is Keras' structure of
+    the student's one output: its element is checked."""
+    if isinstance(y, (list, tuple)) and len(y) == 1 and np.ndim(_array_like(y[0])) >= 1:
+        y = y[0]
     if isinstance(y, (np.ndarray, list)):
         return y
     if keras.ops.is_tensor(y):
@@ -662,6 +666,11 @@ def _check_label_shape(y, shape, owner, binary):
         "one-hot or soft labels? Pass y.argmax(-1), or compile with "
         "keras.losses.CategoricalCrossentropy to read them as they are."
     )
+
+
+def _array_like(value):
+    """`value` if it is an array or a tensor (something with a shape), else `None`."""
+    return value if hasattr(value, "shape") and hasattr(value, "dtype") else None
 
 
 def _uses_final_outputs(distillation_losses):

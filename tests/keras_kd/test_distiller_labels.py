@@ -143,6 +143,24 @@ CASES = [
         ),
         r"labels of shape \(samples, 2\)\), but the labels have shape \(8, 2, 3\)",
     ),
+    # Was: accepted, unchecked (JAX clipped 7 to class 2): the labels as
+    # Keras' structure of the one output, a one-element tuple or list.
+    (
+        "fit-tuple-of-one-label-7",
+        lambda: distiller().fit(X, (bad(7),), epochs=1, verbose=0),
+        r"^fit\(\): every class label must be in \[0, 2\].*largest 7",
+    ),
+    (
+        "evaluate-list-of-one-label-7",
+        lambda: distiller().evaluate(X, [bad(7)], verbose=0),
+        r"^evaluate\(\): every class label must be in \[0, 2\]",
+    ),
+    ("fit-list-of-one-in-range", lambda: distiller().fit(X, [GOOD], epochs=1, verbose=0), None),
+    (
+        "fit-tuple-of-one-tensor-in-range",
+        lambda: distiller().fit(X, (keras.ops.convert_to_tensor(GOOD),), epochs=1, verbose=0),
+        None,
+    ),
     # Was: IndexError ("tuple index out of range") from inside Keras.
     (
         "fit-0-d-labels",
