@@ -376,9 +376,11 @@ def warn_regression_with_soft_targets(hard_loss, distillation_losses):
 
 
 def _last_dim(model):
+    """The width of a graph model's output: 1 for one score per sample
+    (`output_shape` `(None,)`, the unit axis squeezed)."""
     shape = getattr(model, "output_shape", None)
     if isinstance(shape, tuple) and shape:
-        return shape[-1]
+        return shape[-1] if len(shape) > 1 else 1
     return None
 
 

@@ -242,6 +242,20 @@ def test_a_softmax_over_one_unit_is_refused(softmaxed):
         keras_kd.Distiller(models["teacher"], models["student"], distillation_loss="kd")
 
 
+def test_a_softmax_over_one_unit_squeezed_to_one_score_per_sample_is_refused():
+    """Was: accepted (its width read from `output_shape` (None,) as unknown),
+    and trained on an output that is 1.0 for every input."""
+
+    def model(name):
+        return keras.Sequential(
+            [keras.Input((4,)), keras.layers.Dense(1, "softmax"), keras.layers.Reshape(())],
+            name=name,
+        )
+
+    with pytest.raises(ValueError, match=r"^Model 'teacher' ends in a softmax over one unit"):
+        keras_kd.Distiller(model("teacher"), model("student"), distillation_loss="binary_kd")
+
+
 def test_a_softmax_layer_over_one_unit_named_by_a_tuple_axis_is_refused():
     """Was: `Softmax(axis=(-1,))` passed the one-unit check (the tuple was
     compared with -1)."""
