@@ -19,6 +19,57 @@ from typing import Any
 import numpy as np
 
 
+def _label_values(y: Any, owner: str) -> np.ndarray:
+    """`y` (an array or a list) as an array of one label per sample, or a
+    `ValueError` naming what it is instead: a ragged nested list (NumPy's
+    own error names no labels) or one value of shape `()` (Keras fails
+    inside on it, or a check would read it as one sample's label)."""
+    try:
+        values = np.asarray(y)
+    except ValueError:
+        raise ValueError(
+            f"{owner}: the labels are a ragged nested list (its rows differ in "
+            "length), not one array of labels. Give one label per sample, an "
+            "array of shape (samples,) (or (samples, classes) for one-hot labels)."
+        ) from None
+    if values.ndim == 0:
+        raise ValueError(
+            f"{owner}: the labels are one value (shape ()), but one label per sample "
+            "is read. Give an array of shape (samples,), e.g. np.array([label]) for "
+            "one sample."
+        )
+    return values
+
+
+def check_one_label_per_sample(y: Any, owner: str = "the labels") -> Any:
+    """Returns `y` after checking an array or list of labels has a sample axis.
+
+    A ragged nested list or a single value (shape `()`) is refused, naming
+    it; anything that is not an array or a list (a dataset) is returned
+    untouched. Every check here makes it first; `Distiller.fit` and
+    `evaluate` make it whatever their loss.
+
+    Args:
+        y: The labels.
+        owner: Who reads the labels, for the message (e.g. `"fit()"`).
+
+    Returns:
+        `y`, unchanged.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_kd import checks
+    >>> checks.check_one_label_per_sample(np.array(3), "fit()")
+    Traceback (most recent call last):
+    ...
+    ValueError: fit(): the labels are one value (shape ()), but one label per sample is read. ...
+    """
+    if isinstance(y, (np.ndarray, list)):
+        _label_values(y, owner)
+    return y
+
+
 def check_labels(
     y: Any, classes: int | None, owner: str = "the labels", *, positions: tuple | None = None
 ) -> Any:
@@ -54,9 +105,11 @@ def check_labels(
     ...
     ValueError: my_tool: every class label must be in [0, 2] (the model outputs 3 classes), ...
     """
-    if not isinstance(y, (np.ndarray, list)) or classes is None or classes < 2:
+    if not isinstance(y, (np.ndarray, list)):
         return y
-    values = np.asarray(y)
+    values = _label_values(y, owner)
+    if classes is None or classes < 2:
+        return y
     if values.dtype.kind == "b" or values.dtype.kind not in "iuf" or values.size == 0:
         return y
     if positions is not None:
@@ -111,7 +164,7 @@ def check_whole_labels(y: Any, owner: str = "the labels") -> Any:
     """
     if not isinstance(y, (np.ndarray, list)):
         return y
-    values = np.asarray(y)
+    values = _label_values(y, owner)
     if values.size and values.dtype.kind not in "biuf":
         raise ValueError(
             f"{owner}: sparse categorical cross-entropy reads each label as a class "
@@ -163,7 +216,7 @@ def check_binary_labels(y: Any, units: int | None, owner: str = "the labels") ->
     """
     if not isinstance(y, (np.ndarray, list)):
         return y
-    values = np.asarray(y)
+    values = _label_values(y, owner)
     if values.dtype.kind == "b" or values.size == 0:
         return y
     if values.dtype.kind not in "iuf":
@@ -254,7 +307,7 @@ def check_class_labels(y: Any, units: int | None, samples: int, owner: str = "th
     ...
     ValueError: y: the labels are read as integer classes, but 1 of 2 are ...
     """
-    values = np.asarray(y)
+    values = _label_values(y, owner)
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.ndim != 1 or len(values) != samples:

@@ -20,6 +20,7 @@ from keras_kd._labels import check_binary_labels  # noqa: F401  Public here.
 from keras_kd._labels import check_class_labels  # noqa: F401  Public here.
 from keras_kd._labels import check_classifier_labels  # noqa: F401  Public here.
 from keras_kd._labels import check_labels  # noqa: F401  Public here.
+from keras_kd._labels import check_one_label_per_sample  # noqa: F401  Public here.
 from keras_kd._labels import check_whole_labels  # noqa: F401  Public here.
 
 # What a model's (or a cache's) classification outputs hold.

@@ -62,9 +62,19 @@ def compile_classifier(
             "or give the student a softmax head for single-label classes."
         )
     from_logits = distiller.student_kind == LOGITS
+    metrics = list(metrics)
     if outputs_lib.one_score_per_sample(distiller.student):
         hard = keras.losses.BinaryCrossentropy(from_logits=from_logits)
+        # Keras' "accuracy" thresholds a score at 0.5 (a logit is read at 0)
+        # and, on outputs squeezed to (samples,), arg-maxes over the batch.
+        threshold = 0.0 if from_logits else 0.5
+        metrics = [
+            keras.metrics.BinaryAccuracy(name="accuracy", threshold=threshold)
+            if metric in ("accuracy", "acc")
+            else metric
+            for metric in metrics
+        ]
     else:
         hard = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
-    distiller.compile(optimizer, loss=hard, metrics=list(metrics))
+    distiller.compile(optimizer, loss=hard, metrics=metrics)
     return distiller

@@ -283,16 +283,19 @@ class Distiller(keras.Model):
 
     def _check_labels(self, owner, args, kwargs):
         """Class labels out of the student's range, refused before a step."""
-        y = _label_array(kwargs.get("y", args[1] if len(args) > 1 else None))
+        y = _label_array(kwargs.get("y", args[1] if len(args) > 1 else None), owner)
         if y is None:
-            y = _labels_held_by(kwargs.get("x", args[0] if args else None))
+            y = _labels_held_by(kwargs.get("x", args[0] if args else None), owner)
         if y is None:
             return  # None, or a dataset: read batch by batch by Keras.
+        checks.check_one_label_per_sample(y, owner)
         shape = validation.output_shape(self.student)
         if outputs_lib.reads_binary_labels(self.loss):
-            checks.check_binary_labels(y, shape[-1] if shape else None, owner)
+            _check_label_shape(y, shape, owner, binary=True)
+            checks.check_binary_labels(y, validation.output_units(self.student), owner)
             return
         if outputs_lib.reads_class_indices(self.loss):
+            _check_label_shape(y, shape, owner, binary=False)
             checks.check_whole_labels(y, owner)
         if not shape:
             return
@@ -609,14 +612,27 @@ def _tapped_layers(distillation_losses, role):
     return [name for name in names if name is not None]
 
 
-def _label_array(y):
+def _label_array(y, owner):
     """`y` as an array or list to check: a backend tensor (`tf.Tensor`,
     `jax.Array`, `torch.Tensor`) as NumPy; `None` for anything Keras reads
-    batch by batch (a dataset, a generator)."""
+    batch by batch (a dataset, a generator). A backend tensor with no
+    values to copy (PyTorch's `meta` device) is refused, naming `owner`.
+    A one-element list or tuple of an array or tensor is Keras' structure of
+    the student's one output: its element is checked."""
+    if isinstance(y, (list, tuple)) and len(y) == 1 and np.ndim(_array_like(y[0])) >= 1:
+        y = y[0]
     if isinstance(y, (np.ndarray, list)):
         return y
     if keras.ops.is_tensor(y):
-        return keras.ops.convert_to_numpy(y)
+        try:
+            return keras.ops.convert_to_numpy(y)
+        except (NotImplementedError, RuntimeError, TypeError) as error:
+            raise ValueError(
+                f"{owner}: the labels are a {type(y).__name__} with no values to read "
+                f"({type(error).__name__}: {error}), e.g. a tensor on PyTorch's 'meta' "
+                "device. Give labels that hold their values: a NumPy array, or a "
+                "tensor on the CPU (tensor.cpu())."
+            ) from None
     if hasattr(y, "__array__") and hasattr(y, "shape"):
         try:
             return np.asarray(y)
@@ -625,13 +641,51 @@ def _label_array(y):
     return None
 
 
-def _labels_held_by(data):
+def _labels_held_by(data, owner):
     """The whole label array that keras-kd's own batches keep
     (`TeacherCache.dataset`, `keras_kd.views.ViewBatches`), so that they are
     checked before a step like arrays are; `None` for any other data."""
     if isinstance(data, (views_lib.ViewBatches, CachedBatches)):
-        return _label_array(data.y)
+        return _label_array(data.y, owner)
     return None
+
+
+def _check_label_shape(y, shape, owner, binary):
+    """Labels with the outputs' rank but another last axis, refused naming
+    the loss's reading and the fix (Keras fails inside the first step).
+
+    Sparse categorical cross-entropy reads one class index per sample (per
+    position), so labels `(samples, classes)` are one-hot or soft labels;
+    binary cross-entropy reads one label per output unit.
+    """
+    if not shape:
+        return
+    values = np.asarray(y)
+    if values.ndim != len(shape) + 1 or values.shape[-1] == (shape[-1] if binary else 1):
+        return
+    if binary:
+        expected = f"(samples, {', '.join(str(d) for d in shape)})"
+        fix = (
+            " One-hot labels of a binary classifier: pass y[:, 1] (the positive class's column)."
+            if shape[-1] == 1 and values.shape[-1] == 2
+            else f" Give one 0/1 label per unit, or a student with {values.shape[-1]} output units."
+        )
+        raise ValueError(
+            f"{owner}: binary cross-entropy reads one label per output unit (labels "
+            f"of shape {expected}), but the labels have shape {values.shape}.{fix}"
+        )
+    expected = f"(samples, {', '.join(str(d) for d in shape[:-1])})" if shape[:-1] else "(samples,)"
+    raise ValueError(
+        f"{owner}: sparse categorical cross-entropy reads one class index per sample "
+        f"(labels of shape {expected}), but the labels have shape {values.shape}: "
+        "one-hot or soft labels? Pass y.argmax(-1), or compile with "
+        "keras.losses.CategoricalCrossentropy to read them as they are."
+    )
+
+
+def _array_like(value):
+    """`value` if it is an array or a tensor (something with a shape), else `None`."""
+    return value if hasattr(value, "shape") and hasattr(value, "dtype") else None
 
 
 def _uses_final_outputs(distillation_losses):

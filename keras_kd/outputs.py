@@ -38,7 +38,7 @@ def _final_layer(model):
     outputs = getattr(model, "outputs", None)
     if outputs:
         try:
-            layer = _keras_compat.producing_operation(outputs[0])
+            layer = _keras_compat.producing_operation(_unsqueezed(outputs[0]))
         except AttributeError:  # Not a symbolic tensor: no graph to read.
             pass
         else:
@@ -48,6 +48,36 @@ def _final_layer(model):
     if model_layers and isinstance(model, keras.Sequential):
         return model_layers[-1]
     return None
+
+
+# Operations that only reshape their one input (layers, and `keras.ops`).
+_RESHAPING = (layers.Reshape, layers.Flatten)
+_RESHAPING_OPS = ("Squeeze", "Reshape", "ExpandDims")
+
+
+def _unsqueezed(tensor):
+    """The tensor a one-unit head's outputs were squeezed (or reshaped) from:
+    `Dense(1, "sigmoid")` then `Reshape(())` is a sigmoid head. Only a
+    reshape of a last axis of one unit, or one that keeps the last axis, is
+    looked through (a softmax reshaped across its classes is not one)."""
+    while True:
+        history = tensor._keras_history
+        operation = history.operation
+        if not (
+            isinstance(operation, _RESHAPING)
+            or (
+                not isinstance(operation, layers.Layer)
+                and type(operation).__name__ in _RESHAPING_OPS
+            )
+        ):
+            return tensor
+        inputs = operation._inbound_nodes[history.node_index].input_tensors
+        if len(inputs) != 1 or not hasattr(inputs[0], "_keras_history"):
+            return tensor
+        before, after = tuple(inputs[0].shape), tuple(tensor.shape)
+        if not before or not (before[-1] == 1 or (after and after[-1] == before[-1])):
+            return tensor
+        tensor = inputs[0]
 
 
 def _squashing_of(layer):
@@ -346,9 +376,11 @@ def warn_regression_with_soft_targets(hard_loss, distillation_losses):
 
 
 def _last_dim(model):
+    """The width of a graph model's output: 1 for one score per sample
+    (`output_shape` `(None,)`, the unit axis squeezed)."""
     shape = getattr(model, "output_shape", None)
     if isinstance(shape, tuple) and shape:
-        return shape[-1]
+        return shape[-1] if len(shape) > 1 else 1
     return None
 
 
@@ -504,8 +536,7 @@ def one_score_per_sample(model) -> bool:
     >>> one_score_per_sample(keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)]))
     True
     """
-    shape = validation.output_shape(model)
-    return shape is not None and (shape == () or shape[-1] == 1)
+    return validation.output_units(model) == 1
 
 
 def check_hard_loss_fits_units(loss, student) -> None:

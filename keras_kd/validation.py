@@ -173,6 +173,26 @@ def output_shape(model):
     return None if outputs is None else tuple(outputs.shape[1:])
 
 
+def output_units(model):
+    """The width of `model`'s (per-sample) output, or `None` if unknown.
+
+    The last axis of `output_shape`; `1` for one score per sample squeezed
+    to shape `(samples,)` (a one-unit head whose last layer drops the unit
+    axis), which has no last axis to read. Subclassed models are probed.
+
+    Example:
+
+    >>> inputs = keras.Input((4,))
+    >>> squeezed = keras.layers.Reshape(())(keras.layers.Dense(1)(inputs))
+    >>> output_units(keras.Model(inputs, squeezed))
+    1
+    """
+    shape = output_shape(model)
+    if shape is None:
+        return None
+    return shape[-1] if shape else 1
+
+
 def check_same_output_shape(teacher, student):
     """Raises when teacher and student outputs cannot be compared."""
     teacher_shape, student_shape = output_shape(teacher), output_shape(student)

@@ -30,7 +30,7 @@ from keras_kd.checks import check_number
 from keras_kd.classification import compile_classifier
 from keras_kd.distiller import Distiller
 from keras_kd.files import atomic_write
-from keras_kd.validation import output_shape
+from keras_kd.validation import output_units
 
 INSTALL_HINT = 'Install it with: pip install "keras-kd[tuning]"'
 PROJECT_NAME = "keras_kd_search"
@@ -418,8 +418,7 @@ def _classes(teacher):
     if isinstance(manifest, dict):
         return manifest["teacher_output_shape"][-1]
     if isinstance(teacher, keras.Model):
-        shape = output_shape(teacher)
-        return shape[-1] if shape else None
+        return output_units(teacher)
     return None
 
 

@@ -105,6 +105,12 @@ def load_npz(path, what="--data", required=("x",)):
         )
     if "x" in arrays:
         check_samples(arrays["x"], f"{what}: {path!r}: 'x'")
+    if "x" in arrays and "y" in arrays and arrays["y"].ndim == 0:
+        raise UsageError(
+            f"{what}: {path!r} holds one label 'y' (shape ()), but {len(arrays['x'])} "
+            "inputs 'x'. Give one label per input: save y of shape "
+            f"({len(arrays['x'])},)."
+        )
     if "x" in arrays and "y" in arrays and len(arrays["x"]) != len(arrays["y"]):
         raise UsageError(
             f"{what}: {path!r} holds {len(arrays['x'])} inputs 'x' but "
@@ -226,8 +232,7 @@ def check_student_reads(student, labelled, *, one_class_per_sample=False):
     from keras_kd import checks
     from keras_kd import validation
 
-    shape = validation.output_shape(student)
-    units = shape[-1] if shape else None
+    units = validation.output_units(student)
     for name, (x, y) in labelled.items():
         if y is None:
             continue

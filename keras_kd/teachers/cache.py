@@ -176,6 +176,13 @@ class TeacherCache(Teacher):
                 "is a file. Give the path of a new or empty folder."
             )
         output_shape = list(model.predict_on_batch(x[:1]).shape[1:])
+        if not output_shape:
+            raise ValueError(
+                "TeacherCache.write stores the teacher's outputs per unit, but "
+                f"'{model.name}' outputs one score per sample, shape (samples,) (its "
+                "unit axis squeezed). Remove the final Reshape or squeeze so that it "
+                "outputs (samples, 1), or distill from the live teacher."
+            )
         plan = {
             "format": files.FORMAT,
             "teacher_fingerprint": teacher_fingerprint(model),

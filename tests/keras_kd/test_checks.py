@@ -287,3 +287,30 @@ def test_check_whole_labels(labels, error):
         checks.check_whole_labels(labels, "fit()")
     with pytest.raises(ValueError, match=error):
         checks.check_whole_labels(labels, "fit()")
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        lambda y: checks.check_labels(y, 3, "fit()"),
+        lambda y: checks.check_whole_labels(y, "fit()"),
+        lambda y: checks.check_binary_labels(y, 1, "fit()"),
+        lambda y: checks.check_classifier_labels(y, 3, "fit()"),
+        lambda y: checks.check_class_labels(y, 3, 2, "fit()"),
+    ],
+    ids=["labels", "whole", "binary", "classifier", "class"],
+)
+@pytest.mark.parametrize(
+    "labels, words",
+    [
+        # Was: NumPy's "setting an array element with a sequence" (a ragged list).
+        ([[0], [1, 2]], r"^fit\(\): the labels are a ragged nested list .*shape \(samples,\)"),
+        # Was: accepted (0.5, 7 as one sample's label), or "shape (2,) for 2 inputs".
+        (np.array(7), r"^fit\(\): the labels are one value \(shape \(\)\).*one label per sample"),
+        (np.array(0.5), r"^fit\(\): the labels are one value"),
+    ],
+    ids=["ragged", "0-d-int", "0-d-float"],
+)
+def test_labels_that_are_not_one_label_per_sample_are_named(check, labels, words):
+    with pytest.raises(ValueError, match=words):
+        check(labels)

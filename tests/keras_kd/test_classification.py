@@ -135,6 +135,24 @@ BAD_BINARY_LABELS = [
         lambda d: d.evaluate(_X, _CLASSES, verbose=0),
         r"^evaluate\(\): binary cross-entropy",
     ),
+    # Were: Keras' "Arguments `target` and `output` must have the same shape"
+    # from inside the first step, naming no fix.
+    (
+        "one-hot-to-one-unit",
+        1,
+        "classifier",
+        lambda d: d.fit(_X, np.eye(2)[_BINARY], epochs=1, verbose=0),
+        r"^fit\(\): binary cross-entropy reads one label per output unit \(labels of "
+        r"shape \(samples, 1\)\), but the labels have shape \(32, 2\).*y\[:, 1\]",
+    ),
+    (
+        "multi-hot-too-wide",
+        (3, "sigmoid"),
+        "binary_crossentropy",
+        lambda d: d.evaluate(_X, np.ones((32, 4)), verbose=0),
+        r"^evaluate\(\): binary cross-entropy reads one label per output unit \(labels of "
+        r"shape \(samples, 3\)\), but the labels have shape \(32, 4\)",
+    ),
     # Sparse cross-entropy casts its labels to classes: 1.5 trained as class
     # 1 without an error; NaN failed inside the step (TensorFlow, PyTorch).
     (
@@ -224,6 +242,20 @@ def test_a_softmax_over_one_unit_is_refused(softmaxed):
         keras_kd.Distiller(models["teacher"], models["student"], distillation_loss="kd")
 
 
+def test_a_softmax_over_one_unit_squeezed_to_one_score_per_sample_is_refused():
+    """Was: accepted (its width read from `output_shape` (None,) as unknown),
+    and trained on an output that is 1.0 for every input."""
+
+    def model(name):
+        return keras.Sequential(
+            [keras.Input((4,)), keras.layers.Dense(1, "softmax"), keras.layers.Reshape(())],
+            name=name,
+        )
+
+    with pytest.raises(ValueError, match=r"^Model 'teacher' ends in a softmax over one unit"):
+        keras_kd.Distiller(model("teacher"), model("student"), distillation_loss="binary_kd")
+
+
 def test_a_softmax_layer_over_one_unit_named_by_a_tuple_axis_is_refused():
     """Was: `Softmax(axis=(-1,))` passed the one-unit check (the tuple was
     compared with -1)."""
@@ -311,3 +343,35 @@ def test_a_squeezed_one_unit_student_gets_binary_cross_entropy():
     assert type(distiller.loss) is keras.losses.BinaryCrossentropy
     x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
     distiller.fit(x, np.array([0, 1] * 4), epochs=1, verbose=0)
+
+
+def _one_unit(activation, squeezed, name):
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Dense(1, activation=activation)(inputs)
+    if squeezed == "Reshape":
+        outputs = keras.layers.Reshape(())(outputs)
+    elif squeezed == "ops.squeeze":
+        outputs = keras.ops.squeeze(outputs, -1)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@pytest.mark.parametrize("activation", [None, "sigmoid"], ids=["logit", "sigmoid"])
+@pytest.mark.parametrize("squeezed", [None, "Reshape", "ops.squeeze"], ids=["n-1", "n", "ops-n"])
+def test_the_accuracy_of_a_one_unit_head_is_its_threshold_s(activation, squeezed):
+    """Was: "accuracy" thresholded a logit at 0.5 (not 0), and on a head
+    squeezed to shape (samples,) compared arg-maxes over the batch (0.0); a
+    sigmoid head squeezed was read as logits (binary cross-entropy with
+    from_logits=True on its probabilities, without an error)."""
+    keras.utils.set_random_seed(0)
+    teacher, student = (_one_unit(activation, squeezed, n) for n in ("teacher", "student"))
+    distiller = keras_kd.Distiller(teacher, student, distillation_loss="binary_kd", alpha=0.5)
+    compile_classifier(distiller, "adam")
+    assert distiller.loss.get_config()["from_logits"] is (activation is None)
+    # Scores near 0.25: a logit of 0.25 says class 1, read at 0.5 it said 0.
+    kernel = np.random.default_rng(3).normal(scale=0.05, size=(4, 1)).astype("float32")
+    student.set_weights([kernel, np.array([0.25], "float32")])
+    y = (np.random.default_rng(2).random(32) > 0.5).astype("int32")
+    scores = np.asarray(student.predict(_X, verbose=0)).reshape(-1)
+    expected = np.mean((scores > (0.0 if activation is None else 0.5)) == y)
+    accuracy = distiller.evaluate(_X, y, batch_size=32, verbose=0, return_dict=True)["accuracy"]
+    assert accuracy == pytest.approx(expected)

@@ -66,6 +66,26 @@ def image_distiller():
     return d
 
 
+def squeezed():
+    """A Distiller of one-unit models whose outputs are squeezed to `(samples,)`."""
+
+    def model():
+        inputs = keras.Input((4,))
+        return keras.Model(inputs, keras.layers.Reshape(())(keras.layers.Dense(1)(inputs)))
+
+    d = keras_kd.Distiller(model(), model(), distillation_loss="binary_kd", alpha=0.5)
+    d.compile("sgd", keras.losses.BinaryCrossentropy(from_logits=True))
+    return d
+
+
+def squeezed_regression():
+    """A one-unit regression Distiller (mse): no label check reads its targets."""
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    d = keras_kd.Distiller(model, keras.models.clone_model(model), distillation_loss="mse")
+    d.compile("sgd", "mse")
+    return d
+
+
 def bad(value, at=3, base=GOOD):
     y = base.copy()
     y.flat[at] = value
@@ -164,7 +184,77 @@ CASES = [
         lambda: cached_distiller(alpha=0.0).fit(cache().dataset(X, batch_size=4), verbose=0),
         None,
     ),
+    (
+        # Was: "Give labels 0 and 1" alone: the squeezed head's width was not read.
+        "squeezed-one-unit-labels-0-9",
+        lambda: squeezed().fit(X, np.arange(8) % 10 + 2, epochs=1, verbose=0),
+        r"fit\(\): binary cross-entropy .*Labels 0 to 9 name 10 classes: give the student one",
+    ),
+    # Were: Keras' "must have the same shape up until the last dimension"
+    # (JAX, PyTorch) or "must have rank (ndim) `target.ndim - 1`" (TensorFlow),
+    # from inside the first step, naming no fix.
+    (
+        "fit-one-hot-to-sparse",
+        lambda: distiller().fit(X, np.eye(3)[GOOD], epochs=1, verbose=0),
+        r"^fit\(\): sparse categorical cross-entropy reads one class index per sample "
+        r"\(labels of shape \(samples,\)\), but the labels have shape \(8, 3\).*"
+        r"y\.argmax\(-1\).*CategoricalCrossentropy",
+    ),
+    (
+        "evaluate-one-hot-to-sparse",
+        lambda: distiller().evaluate(X, np.eye(3)[GOOD], verbose=0),
+        r"^evaluate\(\): sparse categorical cross-entropy reads one class index",
+    ),
+    (
+        "sequence-one-hot-to-sparse",
+        lambda: distiller(time=2).fit(
+            np.zeros((8, 2, 4), "float32"), np.zeros((8, 2, 3)), epochs=1, verbose=0
+        ),
+        r"labels of shape \(samples, 2\)\), but the labels have shape \(8, 2, 3\)",
+    ),
+    # Was: accepted, unchecked (JAX clipped 7 to class 2): the labels as
+    # Keras' structure of the one output, a one-element tuple or list.
+    (
+        "fit-tuple-of-one-label-7",
+        lambda: distiller().fit(X, (bad(7),), epochs=1, verbose=0),
+        r"^fit\(\): every class label must be in \[0, 2\].*largest 7",
+    ),
+    (
+        "evaluate-list-of-one-label-7",
+        lambda: distiller().evaluate(X, [bad(7)], verbose=0),
+        r"^evaluate\(\): every class label must be in \[0, 2\]",
+    ),
+    ("fit-list-of-one-in-range", lambda: distiller().fit(X, [GOOD], epochs=1, verbose=0), None),
+    (
+        "fit-tuple-of-one-tensor-in-range",
+        lambda: distiller().fit(X, (keras.ops.convert_to_tensor(GOOD),), epochs=1, verbose=0),
+        None,
+    ),
+    # Was: IndexError ("tuple index out of range") from inside Keras.
+    (
+        "fit-0-d-labels",
+        lambda: distiller().fit(X, np.array(1), epochs=1, verbose=0),
+        r"^fit\(\): the labels are one value \(shape \(\)\)",
+    ),
+    (
+        "evaluate-0-d-labels-regression",
+        lambda: squeezed_regression().evaluate(X, np.array(0.5), verbose=0),
+        r"^evaluate\(\): the labels are one value",
+    ),
     # Correct results: labels in range, one-hot labels.
+    ("fit-column-labels", lambda: distiller().fit(X, GOOD[:, None], epochs=1, verbose=0), None),
+    (
+        "fit-sequence-column-labels",
+        lambda: distiller(time=2).fit(
+            np.zeros((8, 2, 4), "float32"), np.zeros((8, 2, 1), "int32"), epochs=1, verbose=0
+        ),
+        None,
+    ),
+    (
+        "squeezed-one-unit-labels-0-1",
+        lambda: squeezed().fit(X, GOOD % 2, epochs=1, verbose=0),
+        None,
+    ),
     ("fit-in-range", lambda: distiller().fit(X, GOOD, epochs=1, verbose=0), None),
     (
         "check-one-hot-untouched",
@@ -301,3 +391,17 @@ def test_a_class_index_loss_on_a_one_unit_student_without_a_read_shape_is_refuse
     distiller = keras_kd.Distiller(teacher, make_student(), distillation_loss="kd", alpha=0.5)
     with pytest.raises(ValueError, match=r"the student 'student' has one output unit"):
         distiller.compile("adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+
+@pytest.mark.parametrize("method", ["fit", "evaluate"])
+def test_labels_on_torchs_meta_device_are_named(backend, method):
+    """Was: NotImplementedError "Cannot copy out of meta tensor; no data!"
+    out of the label check, naming neither the labels nor the fix."""
+    if backend != "torch":
+        pytest.skip("a backend tensor on the meta device is PyTorch's")
+    import torch
+
+    y = torch.empty(8, dtype=torch.int64, device="meta")
+    kwargs = {"epochs": 1} if method == "fit" else {}
+    with pytest.raises(ValueError, match=rf"^{method}\(\): the labels .* no values to read"):
+        getattr(distiller(), method)(X, y, verbose=0, **kwargs)

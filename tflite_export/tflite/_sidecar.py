@@ -213,27 +213,88 @@ def write_sidecar(result, output_kind, normalization=None, labels=None):
 def read_output_kind(tflite_path: str | os.PathLike) -> str | None:
     """What the sidecar beside `tflite_path` says the file outputs.
 
+    The sidecar beside the path is read, else (for a symbolic link) the one
+    beside the file it links to; either must name that very file.
+
     Args:
         tflite_path: The `.tflite` file.
 
     Returns:
         `"logits"` or `"probabilities"`; `None` when there is no sidecar, it is
-        not this format's, it was written for another file, or it names no
-        known kind.
+        not this format's (or not a regular file, or larger than
+        `MAX_SIDECAR_BYTES`), it was written for another file (or for an
+        earlier file of this name: its `bytes` differ from the file's size),
+        or it names no known kind.
 
     Example:
 
     >>> read_output_kind("no_such_model.tflite") is None
     True
     """
+    path = os.fspath(tflite_path)
+    places = [path]
+    if os.path.realpath(path) != os.path.abspath(path):
+        places.append(os.path.realpath(path))
+    for place in places:
+        location = sidecar_path(place)
+        sidecar = _read_json(location)
+        if not isinstance(sidecar, dict) or sidecar.get("format") != FORMAT:
+            continue
+        if not _names_file(sidecar.get("model_file"), location, path):
+            continue  # The sidecar of another file.
+        if "bytes" in sidecar and not _same_size(sidecar["bytes"], path):
+            continue  # Left from an earlier conversion to this name.
+        kind = sidecar.get("output_kind")
+        return kind if kind in checks.OUTPUT_KINDS else None
+    return None
+
+
+# No sidecar comes near this (its labels included); a larger file is not read.
+MAX_SIDECAR_BYTES = 16 * 2**20
+
+
+def _read_json(path):
+    """The JSON value in the regular file `path` (UTF-8, a byte-order mark
+    allowed), or `None` when there is none to read: no file, a folder or a
+    named pipe (which open() would wait on forever), a file over
+    `MAX_SIDECAR_BYTES`, or text that is not JSON (nested too deep included)."""
     try:
-        with open(sidecar_path(tflite_path), encoding="utf-8") as f:
-            sidecar = json.load(f)
+        if not os.path.isfile(path):
+            return None
+        with open(path, "rb") as f:
+            data = f.read(MAX_SIDECAR_BYTES + 1)
+    except OSError:
+        return None
+    if len(data) > MAX_SIDECAR_BYTES:
+        return None
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except (ValueError, RecursionError):
+        return None
+
+
+def _same_size(recorded, tflite_path):
+    """True when a sidecar's `bytes` is the size of `tflite_path` (a file
+    converted again, without a sidecar, keeps the old one beside it)."""
+    if not isinstance(recorded, int) or isinstance(recorded, bool):
+        return False
+    try:
+        return os.path.getsize(tflite_path) == recorded
+    except OSError:
+        return False
+
+
+def _names_file(model_file, location, tflite_path):
+    """True when a sidecar at `location` naming `model_file` (a bare file
+    name, beside it) describes `tflite_path`, links followed."""
+    if not isinstance(model_file, str) or model_file != os.path.basename(model_file):
+        return False
+    if model_file == os.path.basename(tflite_path) and os.path.dirname(
+        os.path.abspath(location)
+    ) == os.path.dirname(os.path.abspath(tflite_path)):
+        return True
+    folder = os.path.dirname(os.path.realpath(location))
+    try:
+        return os.path.samefile(os.path.join(folder, model_file), tflite_path)
     except (OSError, ValueError):
-        return None
-    if not isinstance(sidecar, dict) or sidecar.get("format") != FORMAT:
-        return None
-    if sidecar.get("model_file") != os.path.basename(tflite_path):
-        return None  # The sidecar of another file.
-    kind = sidecar.get("output_kind")
-    return kind if kind in checks.OUTPUT_KINDS else None
+        return False

@@ -172,6 +172,7 @@ def run(
     if len(x) == 0:
         raise ValueError("x is empty: fine-tuning needs at least one sample.")
     check_finite(x, "x")
+    _check_output_rank(student)
     _check_labels(student, x, y, fine_tuning.validation_data)
     training = fine_tuning.training(student, **recipe)
     inputs = {"x": x}
@@ -206,6 +207,20 @@ def run(
         pruned = _student_from_weights(student, job.weights_path)
     outcome["quantization"] = modes_lib.public_name(outcome["quantization"])
     return TFMOTResult(**outcome, student=pruned, evaluated_on=evaluated_on)
+
+
+def _check_output_rank(student):
+    """Refuses outputs without a units axis: the engine packs the teacher's
+    outputs `(samples, units)` with the labels, and reads a one-unit head's
+    column as two-class logits."""
+    shape = student.output_shape
+    if isinstance(shape, tuple) and len(shape) < 2:
+        raise ValueError(
+            "The TFMOT engine reads the student's outputs as (samples, units), but "
+            f"'{student.name}' outputs shape {shape} (one score per sample, its unit "
+            "axis squeezed). Remove the final Reshape or squeeze, so that a one-unit "
+            "head outputs (samples, 1); or use the native engine (keras_kd.compression)."
+        )
 
 
 def _check_labels(student, x, y, validation_data):

@@ -280,6 +280,38 @@ def test_class_labels_for_a_one_unit_student_are_refused_before_training(
 
 
 @pytest.fixture(scope="module")
+def squeezed_files(tmp_path_factory):
+    """A one-unit teacher and student whose outputs are squeezed to shape
+    `(samples,)`, and class labels 0-9."""
+    folder = tmp_path_factory.mktemp("cli_squeezed")
+    x, _ = images(40)
+    for name in ("teacher", "student"):
+        keras.Sequential(
+            [
+                keras.Input(x.shape[1:]),
+                keras.layers.Flatten(),
+                keras.layers.Dense(1, "sigmoid"),
+                keras.layers.Reshape(()),
+            ],
+            name=name,
+        ).save(folder / f"{name}.keras")
+    np.savez(folder / "train.npz", x=x, y=np.arange(len(x)) % 10)
+    return folder
+
+
+@BOTH_COMMANDS_BOTH_ENGINES
+def test_class_labels_for_a_squeezed_one_unit_student_are_refused_before_training(
+    squeezed_files, tmp_path, capsys, no_tfmot_child, command, extra
+):
+    """Were: its width unread (output_shape (None,)), the labels were let
+    through; the TFMOT engine started its child, the native one was stopped
+    by fit() with "Give labels 0 and 1" (no "one output per class")."""
+    words = "--data: binary cross-entropy reads labels in [0, 1]"
+    _assert_refused(squeezed_files, tmp_path, capsys, command, extra, words)
+    _assert_refused(squeezed_files, tmp_path, capsys, command, extra, "Labels 0 to 9 name 10")
+
+
+@pytest.fixture(scope="module")
 def soft_label_files(one_unit_files, tmp_path_factory):
     """The one-unit models, and labels that are probabilities (0.25, 0.5, ...)."""
     folder = tmp_path_factory.mktemp("cli_soft_labels")

@@ -10,12 +10,32 @@ import pytest
 
 from keras_kd.cli import _loaders
 
+X = np.zeros((4, 4), "float32")
+
+
+class _Squeezing(keras.Model):
+    """A subclassed one-unit head whose outputs are squeezed to `(samples,)`."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(1)
+
+    def call(self, x):
+        return keras.ops.squeeze(self.dense(x), -1)
+
 
 def _student(units):
+    """A student with `units` outputs; "squeezed" is one unit reshaped to
+    `(samples,)` (Functional), "subclassed squeezed" the same, subclassed."""
+    if units == "squeezed":
+        inputs = keras.Input((4,))
+        return keras.Model(inputs, keras.layers.Reshape(())(keras.layers.Dense(1)(inputs)))
+    if units == "subclassed squeezed":
+        student = _Squeezing()
+        student(X)
+        return student
     return keras.Sequential([keras.Input((4,)), keras.layers.Dense(units)])
 
-
-X = np.zeros((4, 4), "float32")
 
 # (units, labelled, one_class_per_sample, expected words or None if accepted)
 HOSTILE = [
@@ -32,6 +52,18 @@ HOSTILE = [
     (3, {"--data": (X, np.eye(3)[[0, 1, 2, 0]])}, True, r"--data: one integer class label per"),
     (3, {"--data": (X, np.array([0, 1, 2]))}, True, r"shape \(4,\) for 4 inputs"),
     (3, {"--data": (X, np.array([[0], [1], [2], [0]]))}, True, None),
+    # Was: a one-unit head squeezed to shape (samples,) read as of unknown
+    # width, and class labels 0-9 accepted (then refused by fit() without the fix).
+    (
+        "squeezed",
+        {"--data": (X, np.array([0, 9, 1, 0]))},
+        False,
+        r"--data: .*Labels 0 to 9 name 10",
+    ),
+    ("squeezed", {"--data": (X, np.array([0, 9, 1, 0]))}, True, r"--data: .*Labels 0 to 9 name 10"),
+    ("subclassed squeezed", {"--data": (X, np.array([0, 9, 1, 0]))}, True, r"Labels 0 to 9"),
+    ("squeezed", {"--data": (X, np.array([0, 1, 1, 0]))}, True, None),
+    ("subclassed squeezed", {"--data": (X, np.array([0, 1, 1, 0]))}, False, None),
 ]
 
 

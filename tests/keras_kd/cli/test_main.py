@@ -59,6 +59,11 @@ def files(tmp_path_factory):
     np.savez(folder / "wide.npz", x=rng.normal(size=(64, 10)).astype("float32"), y=y)
     np.savez(folder / "one_hot.npz", x=x, y=np.eye(3, dtype="float32")[y])
     np.savez(folder / "short_y.npz", x=x, y=y[:10])
+    np.savez(folder / "half.npz", x=x, y=np.where(y == 2, 0.5, y).astype("float32"))
+    np.savez(folder / "nan.npz", x=x, y=np.where(y == 2, np.nan, y))
+    np.savez(folder / "whole_float.npz", x=x, y=y.astype("float32"))
+    np.savez(folder / "bool.npz", x=x, y=y == 1)
+    np.savez(folder / "one_y.npz", x=x, y=np.array(1))
     (folder / "text.keras").write_text("not a zip")
     with zipfile.ZipFile(folder / "junk.keras", "w") as archive:
         archive.writestr("notes.txt", "no model here")
@@ -102,6 +107,15 @@ def test_distill_saves_a_student_that_loads(files, tmp_path, capsys):
     assert os.listdir(tmp_path) == ["distilled.keras"]  # no temporary file left
 
 
+@pytest.mark.parametrize("data", ["whole_float.npz", "bool.npz"])
+def test_distill_reads_whole_float_and_boolean_class_labels(files, tmp_path, data):
+    """Were refused ("must hold integer class labels"), though every other
+    reader of them (fit(), qat, prune) takes them as the classes they are."""
+    output = tmp_path / "distilled.keras"
+    assert main(_distill(files, data=data, output=str(output))) == 0
+    assert output.exists()
+
+
 def test_distill_without_labels_distills_only(files, tmp_path):
     output = tmp_path / "distilled.keras"
     assert main(_distill(files, "--loss", "kd", data="unlabeled.npz", output=str(output))) == 0
@@ -130,6 +144,21 @@ def _mistakes(folder):
         ),
         (d(data="one_hot.npz"), r".*one_hot.npz: 'y' must hold integer class labels of shape"),
         (d(data="short_y.npz"), r"--data: .*short_y.npz' holds 64 inputs 'x' but 10 labels 'y'"),
+        # Was: TypeError "len() of unsized object", a traceback (distill, qat, ...).
+        (d(data="one_y.npz"), r"--data: .*one_y.npz' holds one label 'y' \(shape \(\)\), but 64"),
+        (
+            ["qat", f("student.keras"), "--teacher", f("teacher.keras"), "--data", f("one_y.npz")],
+            r"--data: .*one_y.npz' holds one label 'y' \(shape \(\)\)",
+        ),
+        # Were: "must hold integer class labels ... One-hot labels: save y.argmax(-1)".
+        (
+            d(data="half.npz"),
+            r".*half.npz: 'y' must hold integer class labels, but \d+ of 64 are not",
+        ),
+        (
+            d(data="nan.npz"),
+            r".*nan.npz: 'y' must hold .*not whole numbers or not finite \(e\.g\. nan",
+        ),
         (d(output=f("out.h5")), r"--output must end in .keras. Received: .*out.h5'"),
         (d(output=f("absent/s.keras")), r"--output: the folder .*absent' does not exist"),
         (d("--epochs", "0"), r"--epochs and --batch-size must be at least 1. Received: --epochs 0"),

@@ -245,6 +245,22 @@ def test_bad_settings_and_teachers_are_refused(tmp_path, blobs, trained_teacher,
         keras_kd.TeacherCache.write(trained_teacher, x, tmp_path / "c")
 
 
+def test_a_teacher_squeezed_to_one_score_per_sample_is_refused(tmp_path, blobs):
+    """Was: IndexError ("list index out of range") out of write (and out of
+    `keras-kd cache`), its output shape () read for a last axis."""
+    x, _ = blobs
+    teacher = keras.Sequential(
+        [keras.Input(x.shape[1:]), keras.layers.Dense(1, "sigmoid"), keras.layers.Reshape(())]
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"TeacherCache\.write stores the teacher's outputs per unit, but '.*' outputs "
+        r"one score per sample, shape \(samples,\).*Remove the final Reshape or squeeze",
+    ):
+        keras_kd.TeacherCache.write(teacher, x, tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
 def test_training_on_bare_inputs_and_feature_losses_are_clear_errors(
     tmp_path, blobs, trained_teacher, make_student
 ):

@@ -103,6 +103,22 @@ def test_evaluate_reads_a_one_unit_head_by_the_files_sidecar(tmp_path):
     assert tflite_export.evaluate(path, x, np.ones(8, "int64"), latency_samples=0).accuracy == 0.0
 
 
+def test_a_sidecar_left_from_an_earlier_conversion_is_not_read(tmp_path):
+    """Was 0.0: p.tflite re-converted from a sigmoid head without a sidecar
+    (and without metadata) kept the logit head's p.json, whose "logits" read
+    the probability 0.3 as a logit above 0 (class 1). Now the sidecar's
+    recorded size differs from the file's: it is not read."""
+    path = tflite_export.convert(_positive_logit(), tmp_path / "p.tflite", verbose=0).path
+    sigmoid = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")], name="sigmoid"
+    )
+    sigmoid.set_weights([np.zeros((4, 1), "float32"), np.full((1,), -0.85, "float32")])
+    tflite_export.convert(sigmoid, path, verbose=0, sidecar=False, metadata=False)
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    report = tflite_export.evaluate(path, x, np.zeros(8, "int64"), latency_samples=0)
+    assert report.accuracy == 1.0  # 0.3 < 0.5: class 0
+
+
 @pytest.mark.parametrize(
     "outputs, y, expected",
     [

@@ -237,10 +237,10 @@ def test_bad_file_options_are_refused_before_the_child_starts(
     _assert_refused_before_the_child(function, student, teacher, x, y, tmp_path, kwargs, message)
 
 
-def _one_unit(name):
-    return keras.Sequential(
-        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(1)], name=name
-    )
+def _one_unit(name, squeezed=False):
+    """A one-unit student; `squeezed`: its outputs reshaped to `(samples,)`."""
+    layers = [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(1)]
+    return keras.Sequential(layers + [keras.layers.Reshape(())] * squeezed, name=name)
 
 
 @pytest.mark.parametrize(
@@ -257,6 +257,17 @@ def _one_unit(name):
             None,
             r"^y: binary cross-entropy reads labels in \[0, 1\].*Labels 0 to 9 name 10 classes",
         ),
+        # Was: NumPy's "all the input arrays must have same number of
+        # dimensions" (packing the targets), for labels 0-1 as for 0-9.
+        (
+            "qat",
+            "squeezed",
+            [0, 1, 1],
+            None,
+            r"^The TFMOT engine reads the student's outputs as \(samples, units\), but "
+            r"'student' outputs shape \(None,\).*Reshape",
+        ),
+        ("prune", "squeezed", [0, 4, 9], None, r"^The TFMOT engine reads"),
         (
             "prune",
             1,
@@ -284,8 +295,9 @@ def test_labels_the_student_cannot_read_are_refused_before_the_child_starts(
     setup, tmp_path, no_child, function, units, labels, validation_labels, message
 ):
     x, _, _, teacher, student = setup
-    if units == 1:
-        teacher, student = _one_unit("teacher"), _one_unit("student")
+    if units in (1, "squeezed"):
+        squeezed = units == "squeezed"
+        teacher, student = _one_unit("teacher", squeezed), _one_unit("student", squeezed)
     if isinstance(labels, str):  # one-hot
         y = np.eye(units)[np.arange(len(x)) % units]
     else:
