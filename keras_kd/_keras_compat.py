@@ -30,7 +30,8 @@ _INTERNALS = {
     "Layer._non_trainable_variables": lambda: "_non_trainable_variables" in _instance_attributes(),
     "Model._aggregate_additional_loss": lambda: hasattr(keras.Model, "_aggregate_additional_loss"),
     "Layer._flatten_layers": lambda: hasattr(keras.layers.Layer, "_flatten_layers"),
-    "Operation._inbound_nodes, _outbound_nodes, Node.parent_nodes": lambda: _graph_probe(),
+    "Operation._inbound_nodes, _outbound_nodes, Node.parent_nodes, Node.input_tensors, "
+    "KerasHistory.node_index": lambda: _graph_probe(),
     "Functional._inputs_struct": lambda: _inputs_struct_probe(),
     "keras.src.backend.get_keras_mask": lambda: all(
         hasattr(keras.src.backend, name) for name in ("get_keras_mask", "set_keras_mask")
@@ -52,9 +53,15 @@ def _inputs_struct_probe():
 def _graph_probe():
     inputs = keras.Input((1,))
     dense = keras.layers.Dense(1)
-    keras.layers.ReLU()(dense(inputs))
+    outputs = dense(inputs)
+    keras.layers.ReLU()(outputs)
     (node,) = dense._inbound_nodes
-    return len(dense._outbound_nodes) == 1 and isinstance(node.parent_nodes, list)
+    return (
+        len(dense._outbound_nodes) == 1
+        and isinstance(node.parent_nodes, list)
+        and list(node.input_tensors) == [inputs]
+        and outputs._keras_history.node_index == 0
+    )
 
 
 def _instance_attributes():
@@ -262,6 +269,20 @@ def without_keras_mask(tensor):
 def producing_operation(tensor):
     """The layer (operation) that produced a symbolic `KerasTensor`."""
     return tensor._keras_history.operation
+
+
+def has_producer(tensor):
+    """Whether `tensor` is a symbolic `KerasTensor` with an operation behind it."""
+    return hasattr(tensor, "_keras_history")
+
+
+def producing_inputs(tensor):
+    """The symbolic tensors read by the operation that produced `tensor`;
+    `()` for a tensor with no graph behind it (not a `KerasTensor`)."""
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        return ()
+    return tuple(history.operation._inbound_nodes[history.node_index].input_tensors)
 
 
 def run_through_graph(model, inputs, operation_fn):

@@ -61,8 +61,7 @@ def _unsqueezed(tensor):
     reshape of a last axis of one unit, or one that keeps the last axis, is
     looked through (a softmax reshaped across its classes is not one)."""
     while True:
-        history = tensor._keras_history
-        operation = history.operation
+        operation = _keras_compat.producing_operation(tensor)
         if not (
             isinstance(operation, _RESHAPING)
             or (
@@ -71,8 +70,8 @@ def _unsqueezed(tensor):
             )
         ):
             return tensor
-        inputs = operation._inbound_nodes[history.node_index].input_tensors
-        if len(inputs) != 1 or not hasattr(inputs[0], "_keras_history"):
+        inputs = _keras_compat.producing_inputs(tensor)
+        if len(inputs) != 1 or not _keras_compat.has_producer(inputs[0]):
             return tensor
         before, after = tuple(inputs[0].shape), tuple(tensor.shape)
         if not before or not (before[-1] == 1 or (after and after[-1] == before[-1])):
