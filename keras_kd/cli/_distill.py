@@ -116,33 +116,23 @@ def check_fit_numbers(args):
 def _labels(y, x, data):
     """`y` as integer class labels, or None for unlabeled data.
 
-    Booleans and floats that are whole numbers are the classes they name (as
-    `fit()`, `qat` and `prune` read them); they come back as int32 (a float
-    too large for it is kept, for the range check to name)."""
+    Checked by `checks.check_class_labels` (one whole class per input,
+    named by `data`). Booleans and floats that are whole numbers are the
+    classes they name (as `fit()`, `qat` and `prune` read them); they come
+    back as int32 (a float too large for it is kept, for the range check to
+    name)."""
     import numpy as np
+
+    from keras_kd import checks
 
     if y is None:
         return None
-    if y.ndim == 2 and y.shape[1] == 1:
+    checks.check_class_labels(y, None, len(x), f"{data}: 'y'")
+    if y.ndim == 2:
         y = y[:, 0]
-    if y.ndim != 1 or y.dtype.kind not in "biuf":
-        raise UsageError(
-            f"{data}: 'y' must hold integer class labels of shape ({len(x)},). "
-            f"Received: shape {y.shape}, dtype {y.dtype}. One-hot labels: save y.argmax(-1)."
-        )
-    if y.dtype.kind == "f":
-        whole = np.isfinite(y) & (y == np.round(y))
-        if not whole.all():
-            raise UsageError(
-                f"{data}: 'y' must hold integer class labels, but {int(np.sum(~whole))} "
-                f"of {len(y)} are not whole numbers or not finite (e.g. "
-                f"{y[~whole][0].item():g}): a label 0.5 has no class. Save the class "
-                "of each sample, e.g. y.round().astype('int32') if these were meant as "
-                "classes."
-            )
-        if len(y) and np.abs(y).max() >= 2**31:
-            return y
-    return y.astype("int32") if y.dtype.kind in "bf" else y
+    if y.dtype.kind in "bf" and not (len(y) and np.abs(y).max() >= 2**31):
+        return y.astype("int32")
+    return y
 
 
 def run(args):

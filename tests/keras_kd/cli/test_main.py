@@ -142,7 +142,10 @@ def _mistakes(folder):
             d(data="wide.npz"),
             r".*wide.npz: the inputs 'x' have shape \(64, 10\), but the teacher expects \(n, 16\)",
         ),
-        (d(data="one_hot.npz"), r".*one_hot.npz: 'y' must hold integer class labels of shape"),
+        (
+            d(data="one_hot.npz"),
+            r".*one_hot.npz: 'y': one integer class label per sample is read, shape \(64,\)",
+        ),
         (d(data="short_y.npz"), r"--data: .*short_y.npz' holds 64 inputs 'x' but 10 labels 'y'"),
         # Was: TypeError "len() of unsized object", a traceback (distill, qat, ...).
         (d(data="one_y.npz"), r"--data: .*one_y.npz' holds one label 'y' \(shape \(\)\), but 64"),
@@ -153,11 +156,11 @@ def _mistakes(folder):
         # Were: "must hold integer class labels ... One-hot labels: save y.argmax(-1)".
         (
             d(data="half.npz"),
-            r".*half.npz: 'y' must hold integer class labels, but \d+ of 64 are not",
+            r".*half.npz: 'y': the labels are read as integer classes, but \d+ of 64 are not",
         ),
         (
             d(data="nan.npz"),
-            r".*nan.npz: 'y' must hold .*not whole numbers or not finite \(e\.g\. nan",
+            r".*nan.npz: 'y': .*not whole numbers or not finite \(e\.g\. nan",
         ),
         (d(output=f("out.h5")), r"--output must end in .keras. Received: .*out.h5'"),
         (d(output=f("absent/s.keras")), r"--output: the folder .*absent' does not exist"),
