@@ -386,8 +386,9 @@ def _last_dim(model):
 def _kind_from_values(values):
     if values.size == 0 or values.min() < 0 or values.max() > 1:
         return LOGITS
-    if values.shape[-1] == 1:
-        # A one-unit head in [0, 1] everywhere is almost surely a sigmoid.
+    if values.ndim == 1 or values.shape[-1] == 1:
+        # A one-unit head in [0, 1] everywhere is almost surely a sigmoid
+        # (shape (samples,): its unit axis squeezed, one score per sample).
         return PROBABILITIES
     row_sums = values.sum(axis=-1)
     return PROBABILITIES if np.allclose(row_sums, 1.0, atol=1e-3) else LOGITS

@@ -345,7 +345,22 @@ def test_a_squeezed_one_unit_student_gets_binary_cross_entropy():
     distiller.fit(x, np.array([0, 1] * 4), epochs=1, verbose=0)
 
 
+class _Squeezed(keras.Model):
+    """A subclassed one-unit head squeezed to one score per sample."""
+
+    def __init__(self, activation, name):
+        super().__init__(name=name)
+        self.head = keras.layers.Dense(1, activation=activation)
+
+    def call(self, x):
+        return keras.ops.squeeze(self.head(x), -1)
+
+
 def _one_unit(activation, squeezed, name):
+    if squeezed == "subclassed":
+        model = _Squeezed(activation, name)
+        model(np.zeros((2, 4), "float32"))
+        return model
     inputs = keras.Input((4,))
     outputs = keras.layers.Dense(1, activation=activation)(inputs)
     if squeezed == "Reshape":
@@ -356,12 +371,17 @@ def _one_unit(activation, squeezed, name):
 
 
 @pytest.mark.parametrize("activation", [None, "sigmoid"], ids=["logit", "sigmoid"])
-@pytest.mark.parametrize("squeezed", [None, "Reshape", "ops.squeeze"], ids=["n-1", "n", "ops-n"])
+@pytest.mark.parametrize(
+    "squeezed",
+    [None, "Reshape", "ops.squeeze", "subclassed"],
+    ids=["n-1", "n", "ops-n", "subclassed-n"],
+)
 def test_the_accuracy_of_a_one_unit_head_is_its_threshold_s(activation, squeezed):
     """Was: "accuracy" thresholded a logit at 0.5 (not 0), and on a head
     squeezed to shape (samples,) compared arg-maxes over the batch (0.0); a
     sigmoid head squeezed was read as logits (binary cross-entropy with
-    from_logits=True on its probabilities, without an error)."""
+    from_logits=True on its probabilities, without an error), and so was a
+    subclassed one (its probed outputs (8,) summed over the batch, not 1)."""
     keras.utils.set_random_seed(0)
     teacher, student = (_one_unit(activation, squeezed, n) for n in ("teacher", "student"))
     distiller = keras_kd.Distiller(teacher, student, distillation_loss="binary_kd", alpha=0.5)
