@@ -395,3 +395,54 @@ def test_the_accuracy_of_a_one_unit_head_is_its_threshold_s(activation, squeezed
     expected = np.mean((scores > (0.0 if activation is None else 0.5)) == y)
     accuracy = distiller.evaluate(_X, y, batch_size=32, verbose=0, return_dict=True)["accuracy"]
     assert accuracy == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("activation", [None, "sigmoid"], ids=["logit", "sigmoid"])
+def test_binary_accuracy_by_name_reads_a_one_unit_head_at_its_threshold(activation):
+    """Was: "binary_accuracy" kept Keras' threshold 0.5 on a logit head: a
+    logit of 0.25 (class 1) read as class 0, a wrong accuracy, no error."""
+    teacher, student = (_one_unit(activation, None, n) for n in ("teacher", "student"))
+    distiller = keras_kd.Distiller(teacher, student, distillation_loss="binary_kd")
+    compile_classifier(distiller, "adam", metrics=["binary_accuracy", "acc"])
+    kernel = np.random.default_rng(3).normal(scale=0.05, size=(4, 1)).astype("float32")
+    student.set_weights([kernel, np.array([0.25], "float32")])
+    y = np.ones(32, "int32")
+    scores = np.asarray(student.predict(_X, verbose=0)).reshape(-1)
+    expected = np.mean((scores > (0.0 if activation is None else 0.5)) == y)
+    result = distiller.evaluate(_X, y, batch_size=32, verbose=0, return_dict=True)
+    assert result["binary_accuracy"] == pytest.approx(expected)
+    assert result["accuracy"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("metric", ["sparse_categorical_accuracy", "categorical_accuracy"])
+def test_a_categorical_accuracy_of_a_one_unit_head_is_refused(metric):
+    """Was: accepted; it arg-maxes one unit (class 0 always): the share of
+    labels 0, or 1.0 for "categorical_accuracy", whatever the head said."""
+    teacher, student = (_one_unit(None, None, n) for n in ("teacher", "student"))
+    distiller = keras_kd.Distiller(teacher, student, distillation_loss="binary_kd")
+    with pytest.raises(
+        ValueError,
+        match=rf"^The metric '{metric}' arg-maxes.*one output unit.*"
+        r"metrics=\['accuracy'\]",
+    ):
+        compile_classifier(distiller, "adam", metrics=[metric])
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "acc"])
+def test_one_metric_by_name_is_one_metric(metric):
+    """Was: its letters read as metric names, Keras' 'Could not interpret
+    metric identifier: a' out of compile_classifier()."""
+    teacher, student = _model(3, name="teacher"), _model(3)
+    distiller = keras_kd.Distiller(teacher, student, distillation_loss="kd")
+    compile_classifier(distiller, "adam", metrics=metric)
+    result = distiller.evaluate(_X, np.arange(32) % 3, verbose=0, return_dict=True)
+    expected = np.mean(np.argmax(student.predict(_X, verbose=0), -1) == np.arange(32) % 3)
+    assert result[metric] == pytest.approx(expected)
+
+
+def test_metrics_as_a_dict_are_refused_by_name():
+    """Was: the dict's keys read as metric names ('Could not interpret metric
+    identifier: student', from Keras)."""
+    distiller = keras_kd.Distiller(_model(3, name="teacher"), _model(3), distillation_loss="kd")
+    with pytest.raises(ValueError, match=r"received a dict \(keys \['student'\]\)\. Pass a list"):
+        compile_classifier(distiller, "adam", metrics={"student": "accuracy"})
