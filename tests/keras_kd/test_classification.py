@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 import keras_kd
+from keras_kd import validation
 from keras_kd.classification import compile_classifier
+from keras_kd.outputs import detect_output_kind
 
 
 def _model(units, activation=None, name="student"):
@@ -446,3 +448,72 @@ def test_metrics_as_a_dict_are_refused_by_name():
     distiller = keras_kd.Distiller(_model(3, name="teacher"), _model(3), distillation_loss="kd")
     with pytest.raises(ValueError, match=r"received a dict \(keys \['student'\]\)\. Pass a list"):
         compile_classifier(distiller, "adam", metrics={"student": "accuracy"})
+
+
+def _graph(head):
+    inputs = keras.Input((4,))
+    return keras.Model(inputs, head(inputs))
+
+
+_SOFTMAX_MODEL = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, "softmax")])
+layers = keras.layers
+
+# Heads whose kind was misread as logits (then binary cross-entropy with
+# from_logits=True, or soft targets taken as logits, on probabilities, no
+# error): (id, the head after the inputs, the kind).
+HEADS_READ = [
+    (
+        "sigmoid-over-positions-reshaped",
+        lambda i: layers.Reshape((3, 1))(layers.Dense(3, "sigmoid")(i)),
+        "probabilities",
+    ),
+    (
+        "sigmoid-reshaped-across-units",
+        lambda i: layers.Reshape((2, 2))(layers.Dense(4, "sigmoid")(i)),
+        "probabilities",
+    ),
+    ("ops.sigmoid", lambda i: keras.ops.sigmoid(layers.Dense(1)(i)), "probabilities"),
+    ("ops.softmax", lambda i: keras.ops.softmax(layers.Dense(3)(i)), "probabilities"),
+    (
+        "dropout-after",
+        lambda i: layers.Dropout(0.1)(layers.Dense(1, "sigmoid")(i)),
+        "probabilities",
+    ),
+    ("identity-after", lambda i: layers.Identity()(layers.Dense(3, "softmax")(i)), "probabilities"),
+    (
+        "float32-linear-activation-after",
+        lambda i: layers.Activation("linear", dtype="float32")(layers.Dense(3, "softmax")(i)),
+        "probabilities",
+    ),
+    (
+        "ops.cast-after",
+        lambda i: keras.ops.cast(layers.Dense(1, "sigmoid")(i), "float32"),
+        "probabilities",
+    ),
+    ("a-softmax-model-as-a-layer", lambda i: _SOFTMAX_MODEL(i), "probabilities"),
+    # Not misread, kept: a logit head behind them, a softmax reshaped across
+    # its classes (no longer one distribution per row).
+    ("dropout-after-a-logit", lambda i: layers.Dropout(0.1)(layers.Dense(1)(i)), "logits"),
+    (
+        "linear-activation-after-a-logit",
+        lambda i: layers.Activation("linear")(layers.Dense(3)(i)),
+        "logits",
+    ),
+    (
+        "softmax-reshaped-across-classes",
+        lambda i: layers.Reshape((2, 2))(layers.Dense(4, "softmax")(i)),
+        "logits",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "head, kind", [row[1:] for row in HEADS_READ], ids=[r[0] for r in HEADS_READ]
+)
+def test_the_kind_of_a_head_is_read_through_what_only_passes_its_values_on(head, kind):
+    model = _graph(head)
+    assert detect_output_kind(model) == kind
+    if validation.output_units(model) == 1 and kind == "probabilities":
+        distiller = keras_kd.Distiller(_graph(head), model, distillation_loss="binary_kd")
+        compile_classifier(distiller, "adam")
+        assert distiller.loss.get_config()["from_logits"] is False
