@@ -112,7 +112,7 @@ CASES = [
     ),
     (
         "fit-y-keyword",
-        lambda: distiller().fit(x=X, y=list(bad(9)), epochs=1, verbose=0),
+        lambda: distiller().fit(x=X, y=bad(9), epochs=1, verbose=0),
         r"largest 9",
     ),
     (
@@ -240,6 +240,55 @@ CASES = [
         "evaluate-0-d-labels-regression",
         lambda: squeezed_regression().evaluate(X, np.array(0.5), verbose=0),
         r"^evaluate\(\): the labels are one value",
+    ),
+    # Labels Keras cannot read as the one output. Were: 'Unrecognized data
+    # type: x=...' (a plain list), IndexError 'tuple index out of range' (a
+    # list of NumPy numbers), 'y_true and y_pred have different structures'
+    # (two arrays), and a nested list [[...]] was read as one-hot labels.
+    (
+        "fit-python-list-in-range",
+        lambda: distiller().fit(X, GOOD.tolist(), epochs=1, verbose=0),
+        r"^fit\(\): the labels are a Python list \(shape \(8,\)\).*y=np\.asarray\(labels\)\.",
+    ),
+    (
+        "fit-list-of-numpy-numbers-in-range",
+        lambda: distiller().fit(X, list(GOOD), epochs=1, verbose=0),
+        r"^fit\(\): the labels are a Python list",
+    ),
+    (
+        "evaluate-nested-list-of-one",
+        lambda: distiller().evaluate(X, [GOOD.tolist()], verbose=0),
+        r"^evaluate\(\): the labels are a Python list \(shape \(1, 8\)\).*np\.asarray\(labels\[0\]\)",
+    ),
+    (
+        "validation-tuple-of-one-list",
+        lambda: distiller().fit(X, GOOD, validation_data=(X, (GOOD.tolist(),)), verbose=0),
+        r"^fit\(\) validation_data: the labels are a Python tuple",
+    ),
+    (
+        "fit-two-arrays-for-one-output",
+        lambda: distiller().fit(X, (GOOD, GOOD), epochs=1, verbose=0),
+        r"^fit\(\): the labels are a tuple of 2 arrays, but the student has one output",
+    ),
+    # Label shapes Keras fails on inside the first step, naming no fix.
+    (
+        "squeezed-one-unit-one-hot-labels",
+        lambda: squeezed().fit(X, np.eye(2)[GOOD % 2], epochs=1, verbose=0),
+        r"^fit\(\): binary cross-entropy reads one label per score.*\(samples,\).*"
+        r"shape \(8, 2\)\. One-hot labels of a binary classifier: pass y\[:, 1\]",
+    ),
+    (
+        "sequence-labels-without-positions",
+        lambda: distiller(time=2).fit(
+            np.zeros((8, 2, 4), "float32"), np.zeros(8, "int32"), epochs=1, verbose=0
+        ),
+        r"^fit\(\): sparse categorical cross-entropy reads one class index per sample and "
+        r"position \(labels of shape \(samples, 2\).*shape \(8,\)\. Give one label per position",
+    ),
+    (
+        "squeezed-column-labels",
+        lambda: squeezed().fit(X, (GOOD % 2)[:, None], epochs=1, verbose=0),
+        None,
     ),
     # Correct results: labels in range, one-hot labels.
     ("fit-column-labels", lambda: distiller().fit(X, GOOD[:, None], epochs=1, verbose=0), None),
