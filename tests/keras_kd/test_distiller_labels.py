@@ -270,6 +270,24 @@ CASES = [
         lambda: distiller().fit(X, (GOOD, GOOD), epochs=1, verbose=0),
         r"^fit\(\): the labels are a tuple of 2 arrays, but the student has one output",
     ),
+    # Was: TypeError 'only integer scalar arrays can be converted to a scalar
+    # index' (a batch's rows indexing the list), and 'len() of unsized object'.
+    (
+        "view-batches-labels-as-a-list",
+        lambda: image_distiller().fit(
+            keras_kd.views.ViewBatches(
+                IMAGES, GOOD.tolist(), [keras.layers.RandomFlip()], batch_size=4
+            ),
+            epochs=1,
+            verbose=0,
+        ),
+        None,
+    ),
+    (
+        "view-batches-one-label",
+        lambda: keras_kd.views.ViewBatches(IMAGES, np.array(1), [keras.layers.RandomFlip()]),
+        r"^ViewBatches received 8 images but labels `y` of shape \(\)\. Give one label per image",
+    ),
     # Label shapes Keras fails on inside the first step, naming no fix.
     (
         "squeezed-one-unit-one-hot-labels",
