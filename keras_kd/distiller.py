@@ -654,8 +654,15 @@ def _label_array(y, owner):
 def _check_label_structure(y, owner):
     """Labels that Keras reads as a structure other than the student's one
     output, refused naming the fix: a Python list of labels (Keras fails
-    with 'Unrecognized data type' or 'tuple index out of range') or several
-    arrays (Keras' 'y_true and y_pred have different structures')."""
+    with 'Unrecognized data type' or 'tuple index out of range'), several
+    arrays (Keras' 'y_true and y_pred have different structures'), or a dict
+    (its keys read as labels: 'could not convert string to float')."""
+    if isinstance(y, dict):
+        raise ValueError(
+            f"{owner}: the labels are a dict (keys {sorted(map(str, y))}), but the "
+            "student has one output, which reads one array of labels. Give that one "
+            "array (e.g. y=labels, not {'name': labels})."
+        )
     if not isinstance(y, (list, tuple)):
         return
     arrays = [item for item in y if np.ndim(_array_like(item)) >= 1]

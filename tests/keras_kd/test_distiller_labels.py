@@ -288,6 +288,13 @@ CASES = [
         lambda: keras_kd.views.ViewBatches(IMAGES, np.array(1), [keras.layers.RandomFlip()]),
         r"^ViewBatches received 8 images but labels `y` of shape \(\)\. Give one label per image",
     ),
+    # Was: "could not convert string to float: 'head'" from inside JAX (on
+    # TensorFlow "Expected float32, but got head", PyTorch "Invalid dtype").
+    (
+        "fit-labels-in-a-dict",
+        lambda: distiller().fit(X, {"head": GOOD}, epochs=1, verbose=0),
+        r"^fit\(\): the labels are a dict \(keys \['head'\]\), but the student has one output",
+    ),
     # Label shapes Keras fails on inside the first step, naming no fix.
     (
         "squeezed-one-unit-one-hot-labels",
