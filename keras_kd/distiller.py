@@ -715,6 +715,14 @@ def _check_label_shape(y, shape, owner, binary):
         )
     if not shape:
         return
+    if binary and 1 <= values.ndim < len(shape):
+        expected = f"(samples, {', '.join(str(d) for d in shape)})"
+        raise ValueError(
+            f"{owner}: binary cross-entropy reads one label per output unit (labels of "
+            f"shape {expected}), but the labels have shape {values.shape}. Give one "
+            f"0/1 label per unit and position, e.g. y.reshape((-1, "
+            f"{', '.join(str(d) for d in shape)}))."
+        )
     if not binary and 1 <= values.ndim < len(shape):
         expected = f"(samples, {', '.join(str(d) for d in shape[:-1])})"
         raise ValueError(

@@ -78,6 +78,18 @@ def squeezed():
     return d
 
 
+def one_unit_reshaped():
+    """A Distiller of one-unit models whose outputs are reshaped to `(samples, 1, 1)`."""
+
+    def model():
+        inputs = keras.Input((4,))
+        return keras.Model(inputs, keras.layers.Reshape((1, 1))(keras.layers.Dense(1)(inputs)))
+
+    d = keras_kd.Distiller(model(), model(), distillation_loss="binary_kd", alpha=0.5)
+    d.compile("sgd", keras.losses.BinaryCrossentropy(from_logits=True))
+    return d
+
+
 def squeezed_regression():
     """A one-unit regression Distiller (mse): no label check reads its targets."""
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
@@ -309,6 +321,17 @@ CASES = [
         ),
         r"^fit\(\): sparse categorical cross-entropy reads one class index per sample and "
         r"position \(labels of shape \(samples, 2\).*shape \(8,\)\. Give one label per position",
+    ),
+    (
+        "one-unit-reshaped-to-1-1-labels-per-sample",
+        lambda: one_unit_reshaped().fit(X, GOOD % 2, epochs=1, verbose=0),
+        r"^fit\(\): binary cross-entropy reads one label per output unit \(labels of shape "
+        r"\(samples, 1, 1\)\), but the labels have shape \(8,\).*y\.reshape\(\(-1, 1, 1\)\)",
+    ),
+    (
+        "one-unit-reshaped-to-1-1-labels",
+        lambda: one_unit_reshaped().fit(X, (GOOD % 2)[:, None], epochs=1, verbose=0),
+        None,
     ),
     (
         "squeezed-column-labels",
