@@ -32,7 +32,7 @@ def compile_classifier(
         labelled: `False` when the data has no labels: distillation only, no
             hard loss and no metrics.
         metrics: The metrics when `labelled`: a list (or one metric, by
-            name or as an object). For a one-unit head, `"accuracy"`,
+            name or as an object; `None` for none). For a one-unit head, `"accuracy"`,
             `"acc"` and `"binary_accuracy"` become `keras.metrics.BinaryAccuracy`
             at the head's threshold (0 for a logit, 0.5 for a sigmoid).
 
@@ -112,6 +112,8 @@ def _metric_list(metrics):
             f"list, but received a dict (keys {sorted(map(str, metrics))}). Pass a "
             "list, e.g. metrics=['accuracy']."
         )
+    if metrics is None:  # As Keras' compile(metrics=None): none.
+        return []
     if isinstance(metrics, (str, keras.metrics.Metric)):
         return [metrics]
     return list(metrics)

@@ -517,3 +517,12 @@ def test_the_kind_of_a_head_is_read_through_what_only_passes_its_values_on(head,
         distiller = keras_kd.Distiller(_graph(head), model, distillation_loss="binary_kd")
         compile_classifier(distiller, "adam")
         assert distiller.loss.get_config()["from_logits"] is False
+
+
+def test_no_metrics_are_none():
+    """Was: TypeError "'NoneType' object is not iterable" (Keras' compile takes
+    metrics=None)."""
+    distiller = keras_kd.Distiller(_model(3, name="teacher"), _model(3), distillation_loss="kd")
+    compile_classifier(distiller, "adam", metrics=None)
+    result = distiller.evaluate(_X, np.arange(32) % 3, verbose=0, return_dict=True)
+    assert "accuracy" not in result
