@@ -358,7 +358,13 @@ class ViewBatches(keras.utils.PyDataset):
         )
         check_images(x, "ViewBatches")
         # An array, as the rows of a batch index it (a list cannot be).
-        y = None if y is None else np.asarray(y)
+        try:
+            y = None if y is None else np.asarray(y)
+        except ValueError:  # NumPy's 'inhomogeneous shape' names no labels.
+            raise ValueError(
+                f"ViewBatches received labels `y` as a ragged nested list (its rows "
+                f"differ in length). Give one label per image: an array of {len(x)} rows."
+            ) from None
         if y is not None and (y.ndim == 0 or len(y) != len(x)):
             given = f"{len(y)} labels `y`" if y.ndim else "labels `y` of shape ()"
             raise ValueError(

@@ -307,6 +307,20 @@ CASES = [
         lambda: distiller().fit(X, {"head": GOOD}, epochs=1, verbose=0),
         r"^fit\(\): the labels are a dict \(keys \['head'\]\), but the student has one output",
     ),
+    # Were: NumPy's "setting an array element with a sequence. The requested
+    # array has an inhomogeneous shape", naming neither the labels nor the fix.
+    (
+        "cache-dataset-ragged-labels",
+        lambda: cache().dataset(X, [[0]] * 7 + [[1, 2]]),
+        r"^TeacherCache\.dataset received labels `y` as a ragged nested list.*an array of 8 rows",
+    ),
+    (
+        "view-batches-ragged-labels",
+        lambda: keras_kd.views.ViewBatches(
+            IMAGES, [[0]] * 7 + [[1, 2]], [keras.layers.RandomFlip()]
+        ),
+        r"^ViewBatches received labels `y` as a ragged nested list.*an array of 8 rows",
+    ),
     # Label shapes Keras fails on inside the first step, naming no fix.
     (
         "squeezed-one-unit-one-hot-labels",
