@@ -18,6 +18,9 @@ from typing import Any
 
 import numpy as np
 
+# The most classes a message suggests one output each for.
+_MOST_CLASSES = 1_000_000
+
 
 def _label_values(y: Any, owner: str) -> np.ndarray:
     """`y` (an array or a list) as an array of one label per sample, or a
@@ -240,7 +243,9 @@ def check_binary_labels(y: Any, units: int | None, owner: str = "the labels") ->
         f"labels are outside it or not finite{extent}."
     )
     whole = finite.size == values.size and np.all(finite == np.round(finite))
-    if units == 1 and whole and finite.min() >= 0:
+    # Past a million, labels are no classes to give a layer for (2**31, a
+    # sentinel or an identifier): only the binary fix is named.
+    if units == 1 and whole and finite.min() >= 0 and finite.max() < _MOST_CLASSES:
         classes = int(finite.max()) + 1
         message += (
             f" Labels 0 to {classes - 1} name {classes} classes: give the student "

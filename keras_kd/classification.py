@@ -31,14 +31,19 @@ def compile_classifier(
         optimizer: A Keras optimizer or its name.
         labelled: `False` when the data has no labels: distillation only, no
             hard loss and no metrics.
-        metrics: The metrics when `labelled`.
+        metrics: The metrics when `labelled`: a list (or one metric, by
+            name or as an object; `None` for none). For a one-unit head, `"accuracy"`,
+            `"acc"` and `"binary_accuracy"` become `keras.metrics.BinaryAccuracy`
+            at the head's threshold (0 for a logit, 0.5 for a sigmoid).
 
     Returns:
         `distiller`, compiled.
 
     Raises:
         ValueError: for a multi-label student (a sigmoid over several
-            units), which reads multi-hot labels, not class labels.
+            units), which reads multi-hot labels, not class labels; for
+            metrics given as a dict; for a categorical accuracy by name on a
+            one-unit head (it arg-maxes one unit).
 
     Example:
 
@@ -62,19 +67,53 @@ def compile_classifier(
             "or give the student a softmax head for single-label classes."
         )
     from_logits = distiller.student_kind == LOGITS
-    metrics = list(metrics)
+    metrics = _metric_list(metrics)
     if outputs_lib.one_score_per_sample(distiller.student):
         hard = keras.losses.BinaryCrossentropy(from_logits=from_logits)
         # Keras' "accuracy" thresholds a score at 0.5 (a logit is read at 0)
         # and, on outputs squeezed to (samples,), arg-maxes over the batch.
+        # "binary_accuracy" reads 0.5 whatever the head; the categorical
+        # accuracies arg-max one unit (always class 0).
         threshold = 0.0 if from_logits else 0.5
-        metrics = [
-            keras.metrics.BinaryAccuracy(name="accuracy", threshold=threshold)
-            if metric in ("accuracy", "acc")
-            else metric
-            for metric in metrics
-        ]
+        metrics = [_binary_metric(metric, threshold, distiller.student) for metric in metrics]
     else:
         hard = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
     distiller.compile(optimizer, loss=hard, metrics=metrics)
     return distiller
+
+
+def _binary_metric(metric, threshold, student):
+    """`metric` for a one-unit head: an accuracy given by name becomes
+    `BinaryAccuracy` at the head's `threshold`; a categorical accuracy by
+    name, which arg-maxes one unit, is refused."""
+    if not isinstance(metric, str):
+        return metric
+    if metric in ("accuracy", "acc", "binary_accuracy"):
+        name = "binary_accuracy" if metric == "binary_accuracy" else "accuracy"
+        return keras.metrics.BinaryAccuracy(name=name, threshold=threshold)
+    if metric in ("sparse_categorical_accuracy", "categorical_accuracy"):
+        raise ValueError(
+            f"The metric {metric!r} arg-maxes the outputs over their classes, but the "
+            f"student '{student.name}' has one output unit (a binary classifier): it "
+            "would read class 0 for every sample. Pass metrics=['accuracy'] (a "
+            "binary accuracy at the head's threshold: 0 for a logit, 0.5 for a "
+            "sigmoid)."
+        )
+    return metric
+
+
+def _metric_list(metrics):
+    """`metrics` as a list: one metric (a name, a `keras.metrics.Metric`) is
+    wrapped, not iterated (a name's letters are no metrics); a dict (metrics
+    per output, for a student of one output) is refused."""
+    if isinstance(metrics, dict):
+        raise ValueError(
+            "compile_classifier() reads the metrics of the student's one output as a "
+            f"list, but received a dict (keys {sorted(map(str, metrics))}). Pass a "
+            "list, e.g. metrics=['accuracy']."
+        )
+    if metrics is None:  # As Keras' compile(metrics=None): none.
+        return []
+    if isinstance(metrics, (str, keras.metrics.Metric)):
+        return [metrics]
+    return list(metrics)

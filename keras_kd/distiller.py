@@ -282,13 +282,23 @@ class Distiller(keras.Model):
                     augment_lib.check_alpha(self.augmentation, callback.value(epoch))
 
     def _check_labels(self, owner, args, kwargs):
-        """Class labels out of the student's range, refused before a step."""
-        y = _label_array(kwargs.get("y", args[1] if len(args) > 1 else None), owner)
+        """Class labels out of the student's range, refused before a step;
+        labels Keras cannot read as the student's one output (a Python list,
+        several arrays) too, by name."""
+        given = kwargs.get("y", args[1] if len(args) > 1 else None)
+        y = _label_array(given, owner)
+        if isinstance(y, list):  # A ragged list or one value named first.
+            checks.check_one_label_per_sample(y, owner)
+        _check_label_structure(given, owner)
         if y is None:
             y = _labels_held_by(kwargs.get("x", args[0] if args else None), owner)
         if y is None:
             return  # None, or a dataset: read batch by batch by Keras.
         checks.check_one_label_per_sample(y, owner)
+        self._check_label_values(y, owner)
+
+    def _check_label_values(self, y, owner):
+        """The labels' shape and values against the loss and the student."""
         shape = validation.output_shape(self.student)
         if outputs_lib.reads_binary_labels(self.loss):
             _check_label_shape(y, shape, owner, binary=True)
@@ -641,6 +651,36 @@ def _label_array(y, owner):
     return None
 
 
+def _check_label_structure(y, owner):
+    """Labels that Keras reads as a structure other than the student's one
+    output, refused naming the fix: a Python list of labels (Keras fails
+    with 'Unrecognized data type' or 'tuple index out of range'), several
+    arrays (Keras' 'y_true and y_pred have different structures'), or a dict
+    (its keys read as labels: 'could not convert string to float')."""
+    if isinstance(y, dict):
+        raise ValueError(
+            f"{owner}: the labels are a dict (keys {sorted(map(str, y))}), but the "
+            "student has one output, which reads one array of labels. Give that one "
+            "array (e.g. y=labels, not {'name': labels})."
+        )
+    if not isinstance(y, (list, tuple)):
+        return
+    arrays = [item for item in y if np.ndim(_array_like(item)) >= 1]
+    if len(y) == 1 and arrays:
+        return  # Keras' structure of the one output: [y] or (y,).
+    if arrays:
+        raise ValueError(
+            f"{owner}: the labels are a {type(y).__name__} of {len(y)} arrays, but the "
+            "student has one output, which reads one array of labels. Give that one "
+            "array (e.g. y=labels, not (labels, other_labels))."
+        )
+    fix = "np.asarray(labels[0])" if len(y) == 1 and np.ndim(y) >= 2 else "np.asarray(labels)"
+    raise ValueError(
+        f"{owner}: the labels are a Python {type(y).__name__} (shape {np.shape(y)}), "
+        f"which Keras does not read as one array of labels. Give a NumPy array: y={fix}."
+    )
+
+
 def _labels_held_by(data, owner):
     """The whole label array that keras-kd's own batches keep
     (`TeacherCache.dataset`, `keras_kd.views.ViewBatches`), so that they are
@@ -658,9 +698,39 @@ def _check_label_shape(y, shape, owner, binary):
     position), so labels `(samples, classes)` are one-hot or soft labels;
     binary cross-entropy reads one label per output unit.
     """
-    if not shape:
+    if shape is None:
         return
     values = np.asarray(y)
+    if binary and not shape and values.ndim == 2 and values.shape[-1] != 1:
+        # One score per sample (squeezed): one label per sample.
+        fix = (
+            " One-hot labels of a binary classifier: pass y[:, 1] (the positive class's column)."
+            if values.shape[-1] == 2
+            else " Give one 0/1 label per sample, or a student with one output per unit."
+        )
+        raise ValueError(
+            f"{owner}: binary cross-entropy reads one label per score, and the student "
+            "outputs one score per sample (shape (samples,)), but the labels have "
+            f"shape {values.shape}.{fix}"
+        )
+    if not shape:
+        return
+    if binary and 1 <= values.ndim < len(shape):
+        expected = f"(samples, {', '.join(str(d) for d in shape)})"
+        raise ValueError(
+            f"{owner}: binary cross-entropy reads one label per output unit (labels of "
+            f"shape {expected}), but the labels have shape {values.shape}. Give one "
+            f"0/1 label per unit and position, e.g. y.reshape((-1, "
+            f"{', '.join(str(d) for d in shape)}))."
+        )
+    if not binary and 1 <= values.ndim < len(shape):
+        expected = f"(samples, {', '.join(str(d) for d in shape[:-1])})"
+        raise ValueError(
+            f"{owner}: sparse categorical cross-entropy reads one class index per "
+            f"sample and position (labels of shape {expected}, the student's outputs "
+            f"being (samples, {', '.join(str(d) for d in shape)})), but the labels have "
+            f"shape {values.shape}. Give one label per position."
+        )
     if values.ndim != len(shape) + 1 or values.shape[-1] == (shape[-1] if binary else 1):
         return
     if binary:

@@ -32,17 +32,23 @@ _SQUASHING = {
 def _final_layer(model):
     """The layer that produces the model's (first) output, when it can be known.
 
-    A layer that wraps a whole model (`keras_kd.compression`'s quantization-
+    A model used as a layer (a teacher wrapped in another model), or a
+    layer that wraps a whole model (`keras_kd.compression`'s quantization-
     or pruning-aware wrapper) is looked through: its head is its model's.
     """
     outputs = getattr(model, "outputs", None)
     if outputs:
         try:
             layer = _keras_compat.producing_operation(_unsqueezed(outputs[0]))
+            if _squashing_of(layer) is None:
+                # A sigmoid squashes each value alone: any reshape of its
+                # outputs (Dense(T, "sigmoid") then Reshape((T, 1))) is one.
+                reshaped = _keras_compat.producing_operation(_unsqueezed(outputs[0], any_axis=True))
+                layer = reshaped if _squashing_of(reshaped) == "sigmoid" else layer
         except AttributeError:  # Not a symbolic tensor: no graph to read.
             pass
         else:
-            inner = getattr(layer, "model", None)
+            inner = layer if isinstance(layer, keras.Model) else getattr(layer, "model", None)
             return _final_layer(inner) if isinstance(inner, keras.Model) else layer
     model_layers = getattr(model, "layers", None)
     if model_layers and isinstance(model, keras.Sequential):
@@ -50,31 +56,40 @@ def _final_layer(model):
     return None
 
 
-# Operations that only reshape their one input (layers, and `keras.ops`).
-_RESHAPING = (layers.Reshape, layers.Flatten)
-_RESHAPING_OPS = ("Squeeze", "Reshape", "ExpandDims")
+# The operations of `keras.ops` that squash, by class name.
+_SQUASHING_OPS = {"Sigmoid": "sigmoid", "Softmax": "softmax"}
+
+# Operations that only reshape their one input, or pass its values on
+# (layers, and `keras.ops`): a squashed head seen through them is one.
+_RESHAPING = (layers.Reshape, layers.Flatten, layers.Dropout, layers.Identity)
+_RESHAPING_OPS = ("Squeeze", "Reshape", "ExpandDims", "Cast")
 
 
-def _unsqueezed(tensor):
+def _only_reshapes(operation):
+    """Whether `operation` only reshapes (or passes on) its input's values:
+    an `Activation("linear")` too (e.g. in float32 for mixed precision)."""
+    if isinstance(operation, _RESHAPING):
+        return True
+    if isinstance(operation, layers.Activation):
+        return operation.activation is activations.linear
+    return not isinstance(operation, layers.Layer) and type(operation).__name__ in _RESHAPING_OPS
+
+
+def _unsqueezed(tensor, any_axis=False):
     """The tensor a one-unit head's outputs were squeezed (or reshaped) from:
     `Dense(1, "sigmoid")` then `Reshape(())` is a sigmoid head. Only a
     reshape of a last axis of one unit, or one that keeps the last axis, is
-    looked through (a softmax reshaped across its classes is not one)."""
+    looked through (a softmax reshaped across its classes is not one),
+    unless `any_axis` (for an activation of each value alone)."""
     while True:
-        operation = _keras_compat.producing_operation(tensor)
-        if not (
-            isinstance(operation, _RESHAPING)
-            or (
-                not isinstance(operation, layers.Layer)
-                and type(operation).__name__ in _RESHAPING_OPS
-            )
-        ):
+        if not _only_reshapes(_keras_compat.producing_operation(tensor)):
             return tensor
         inputs = _keras_compat.producing_inputs(tensor)
         if len(inputs) != 1 or not _keras_compat.has_producer(inputs[0]):
             return tensor
         before, after = tuple(inputs[0].shape), tuple(tensor.shape)
-        if not before or not (before[-1] == 1 or (after and after[-1] == before[-1])):
+        keeps_classes = before and (before[-1] == 1 or (after and after[-1] == before[-1]))
+        if not (any_axis or keeps_classes):
             return tensor
         tensor = inputs[0]
 
@@ -83,6 +98,8 @@ def _squashing_of(layer):
     """Returns "softmax", "sigmoid" or None for the activation a layer ends in."""
     if isinstance(layer, layers.Softmax):
         return "softmax"
+    if not isinstance(layer, layers.Layer):  # keras.ops.sigmoid / softmax in a graph
+        return _SQUASHING_OPS.get(type(layer).__name__)
     activation = getattr(layer, "activation", None)
     if activation is None:
         return None
@@ -386,8 +403,9 @@ def _last_dim(model):
 def _kind_from_values(values):
     if values.size == 0 or values.min() < 0 or values.max() > 1:
         return LOGITS
-    if values.shape[-1] == 1:
-        # A one-unit head in [0, 1] everywhere is almost surely a sigmoid.
+    if values.ndim == 1 or values.shape[-1] == 1:
+        # A one-unit head in [0, 1] everywhere is almost surely a sigmoid
+        # (shape (samples,): its unit axis squeezed, one score per sample).
         return PROBABILITIES
     row_sums = values.sum(axis=-1)
     return PROBABILITIES if np.allclose(row_sums, 1.0, atol=1e-3) else LOGITS

@@ -357,10 +357,18 @@ class ViewBatches(keras.utils.PyDataset):
             augmentation if isinstance(augmentation, Views) else Views(augmentation, views, seed)
         )
         check_images(x, "ViewBatches")
-        if y is not None and len(y) != len(x):
+        # An array, as the rows of a batch index it (a list cannot be).
+        try:
+            y = None if y is None else np.asarray(y)
+        except ValueError:  # NumPy's 'inhomogeneous shape' names no labels.
             raise ValueError(
-                f"ViewBatches received {len(x)} images but {len(y)} labels `y`. "
-                "Give one label per image."
+                f"ViewBatches received labels `y` as a ragged nested list (its rows "
+                f"differ in length). Give one label per image: an array of {len(x)} rows."
+            ) from None
+        if y is not None and (y.ndim == 0 or len(y) != len(x)):
+            given = f"{len(y)} labels `y`" if y.ndim else "labels `y` of shape ()"
+            raise ValueError(
+                f"ViewBatches received {len(x)} images but {given}. Give one label per image."
             )
         self.x, self.y, self.targets = x, y, targets
         self.batch_size = _check_int("ViewBatches", "batch_size", batch_size, 1)

@@ -117,10 +117,10 @@ def _labels(y, x, data):
     """`y` as integer class labels, or None for unlabeled data.
 
     Checked by `checks.check_class_labels` (one whole class per input,
-    named by `data`). Booleans and floats that are whole numbers are the
-    classes they name (as `fit()`, `qat` and `prune` read them); they come
-    back as int32 (a float too large for it is kept, for the range check to
-    name)."""
+    named by `data`, e.g. `"--data train.npz"`, then `'y'`). Booleans and
+    floats that are whole numbers are the classes they name (as `fit()`,
+    `qat` and `prune` read them); they come back as int32 (a float too
+    large for it is kept, for the range check to name)."""
     import numpy as np
 
     from keras_kd import checks
@@ -149,8 +149,8 @@ def run(args):
     x = arrays["x"]
     for model, what in ((teacher, "the teacher"), (student, "the student")):
         _loaders.check_fits(model, x, what, args.data)
-    y = _labels(arrays.get("y"), x, args.data)
-    _loaders.check_student_reads(student, {"--data": (x, y)})
+    y = _labels(arrays.get("y"), x, f"--data {args.data}")
+    _loaders.check_student_reads(student, {f"--data {args.data}: 'y'": (x, y)})
     distiller = _fit(args, teacher, student, x, y)
     _writing.save_model(distiller.student, args.output)
     print(f"Saved the distilled student to {args.output}")

@@ -147,8 +147,8 @@ def _import_tuning():
     return tuning
 
 
-def _labeled(arrays, path):
-    y = _distill._labels(arrays["y"], arrays["x"], path)
+def _labeled(arrays, named):
+    y = _distill._labels(arrays["y"], arrays["x"], named)
     return arrays["x"], y
 
 
@@ -159,10 +159,11 @@ def _load_data(args):
 
         (x, y), _ = demo.DATASETS[args.dataset]()
     else:
-        x, y = _labeled(_loaders.load_npz(args.data, "--data", ("x", "y")), args.data)
+        arrays = _loaders.load_npz(args.data, "--data", ("x", "y"))
+        x, y = _labeled(arrays, f"--data {args.data}")
     if args.validation_data is not None:
         arrays = _loaders.load_npz(args.validation_data, "--validation-data", ("x", "y"))
-        return (x, y), _labeled(arrays, args.validation_data)
+        return (x, y), _labeled(arrays, f"--validation-data {args.validation_data}")
     held_out = int(round(len(x) * args.validation_fraction))
     if not 0 < held_out < len(x):
         raise UsageError(
@@ -203,8 +204,13 @@ def run(args):
     for model, what in ((teacher, "the teacher"), (student, "the student")):
         _loaders.check_fits(model, train[0], what, where)
         _loaders.check_fits(model, validation[0], what, args.validation_data or where)
-    flag = "--data" if args.data else f"the {args.dataset} dataset"
-    held_out = "--validation-data" if args.validation_data else f"{flag} (its validation split)"
+    # Labels named as the files name them: option, file and 'y'.
+    flag = f"--data {args.data}: 'y'" if args.data else f"the {args.dataset} dataset"
+    held_out = (
+        f"--validation-data {args.validation_data}: 'y'"
+        if args.validation_data
+        else f"{flag} (its validation split)"
+    )
     _loaders.check_student_reads(student, {flag: train, held_out: validation})
     if os.path.exists(args.directory) and not os.path.isdir(args.directory):
         raise UsageError(f"--directory {args.directory!r} is a file, not a folder.")

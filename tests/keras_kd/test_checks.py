@@ -200,6 +200,20 @@ BINARY_LABEL_CASES = [
         2,
         r"1 of 4 labels are outside it.*Give labels 0 and 1 \(or probabilities between them\)",
     ),
+    # Was: "Labels 0 to 2147483648 name 2147483649 classes: give the student
+    # one output per class (e.g. keras.layers.Dense(2147483649)".
+    (
+        "a-label-no-class",
+        np.array([0, 1, 2**31]),
+        1,
+        r"largest 2\.14748e\+09\)\. Give labels 0 and 1 \(or probabilities between them\)\.$",
+    ),
+    (
+        "uint64-sentinel",
+        np.array([0, 2**64 - 1], "uint64"),
+        1,
+        r"Give labels 0 and 1 \(or probabilities between them\)\.$",
+    ),
     ("negative", np.array([-1, 0]), 1, r"smallest -1, largest 0\)\. Give labels 0 and 1"),
     ("above-one-float", np.array([0.5, 1.5]), 1, r"largest 1\.5\)\. Give labels 0 and 1"),
     ("nan", np.array([0.0, np.nan]), 1, r"1 of 2 labels are outside it or not finite"),

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 import keras_kd
+from keras_kd import validation
 from keras_kd.classification import compile_classifier
+from keras_kd.outputs import detect_output_kind
 
 
 def _model(units, activation=None, name="student"):
@@ -345,7 +347,22 @@ def test_a_squeezed_one_unit_student_gets_binary_cross_entropy():
     distiller.fit(x, np.array([0, 1] * 4), epochs=1, verbose=0)
 
 
+class _Squeezed(keras.Model):
+    """A subclassed one-unit head squeezed to one score per sample."""
+
+    def __init__(self, activation, name):
+        super().__init__(name=name)
+        self.head = keras.layers.Dense(1, activation=activation)
+
+    def call(self, x):
+        return keras.ops.squeeze(self.head(x), -1)
+
+
 def _one_unit(activation, squeezed, name):
+    if squeezed == "subclassed":
+        model = _Squeezed(activation, name)
+        model(np.zeros((2, 4), "float32"))
+        return model
     inputs = keras.Input((4,))
     outputs = keras.layers.Dense(1, activation=activation)(inputs)
     if squeezed == "Reshape":
@@ -356,12 +373,17 @@ def _one_unit(activation, squeezed, name):
 
 
 @pytest.mark.parametrize("activation", [None, "sigmoid"], ids=["logit", "sigmoid"])
-@pytest.mark.parametrize("squeezed", [None, "Reshape", "ops.squeeze"], ids=["n-1", "n", "ops-n"])
+@pytest.mark.parametrize(
+    "squeezed",
+    [None, "Reshape", "ops.squeeze", "subclassed"],
+    ids=["n-1", "n", "ops-n", "subclassed-n"],
+)
 def test_the_accuracy_of_a_one_unit_head_is_its_threshold_s(activation, squeezed):
     """Was: "accuracy" thresholded a logit at 0.5 (not 0), and on a head
     squeezed to shape (samples,) compared arg-maxes over the batch (0.0); a
     sigmoid head squeezed was read as logits (binary cross-entropy with
-    from_logits=True on its probabilities, without an error)."""
+    from_logits=True on its probabilities, without an error), and so was a
+    subclassed one (its probed outputs (8,) summed over the batch, not 1)."""
     keras.utils.set_random_seed(0)
     teacher, student = (_one_unit(activation, squeezed, n) for n in ("teacher", "student"))
     distiller = keras_kd.Distiller(teacher, student, distillation_loss="binary_kd", alpha=0.5)
@@ -375,3 +397,132 @@ def test_the_accuracy_of_a_one_unit_head_is_its_threshold_s(activation, squeezed
     expected = np.mean((scores > (0.0 if activation is None else 0.5)) == y)
     accuracy = distiller.evaluate(_X, y, batch_size=32, verbose=0, return_dict=True)["accuracy"]
     assert accuracy == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("activation", [None, "sigmoid"], ids=["logit", "sigmoid"])
+def test_binary_accuracy_by_name_reads_a_one_unit_head_at_its_threshold(activation):
+    """Was: "binary_accuracy" kept Keras' threshold 0.5 on a logit head: a
+    logit of 0.25 (class 1) read as class 0, a wrong accuracy, no error."""
+    teacher, student = (_one_unit(activation, None, n) for n in ("teacher", "student"))
+    distiller = keras_kd.Distiller(teacher, student, distillation_loss="binary_kd")
+    compile_classifier(distiller, "adam", metrics=["binary_accuracy", "acc"])
+    kernel = np.random.default_rng(3).normal(scale=0.05, size=(4, 1)).astype("float32")
+    student.set_weights([kernel, np.array([0.25], "float32")])
+    y = np.ones(32, "int32")
+    scores = np.asarray(student.predict(_X, verbose=0)).reshape(-1)
+    expected = np.mean((scores > (0.0 if activation is None else 0.5)) == y)
+    result = distiller.evaluate(_X, y, batch_size=32, verbose=0, return_dict=True)
+    assert result["binary_accuracy"] == pytest.approx(expected)
+    assert result["accuracy"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("metric", ["sparse_categorical_accuracy", "categorical_accuracy"])
+def test_a_categorical_accuracy_of_a_one_unit_head_is_refused(metric):
+    """Was: accepted; it arg-maxes one unit (class 0 always): the share of
+    labels 0, or 1.0 for "categorical_accuracy", whatever the head said."""
+    teacher, student = (_one_unit(None, None, n) for n in ("teacher", "student"))
+    distiller = keras_kd.Distiller(teacher, student, distillation_loss="binary_kd")
+    with pytest.raises(
+        ValueError,
+        match=rf"^The metric '{metric}' arg-maxes.*one output unit.*"
+        r"metrics=\['accuracy'\]",
+    ):
+        compile_classifier(distiller, "adam", metrics=[metric])
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "acc"])
+def test_one_metric_by_name_is_one_metric(metric):
+    """Was: its letters read as metric names, Keras' 'Could not interpret
+    metric identifier: a' out of compile_classifier()."""
+    teacher, student = _model(3, name="teacher"), _model(3)
+    distiller = keras_kd.Distiller(teacher, student, distillation_loss="kd")
+    compile_classifier(distiller, "adam", metrics=metric)
+    result = distiller.evaluate(_X, np.arange(32) % 3, verbose=0, return_dict=True)
+    expected = np.mean(np.argmax(student.predict(_X, verbose=0), -1) == np.arange(32) % 3)
+    assert result[metric] == pytest.approx(expected)
+
+
+def test_metrics_as_a_dict_are_refused_by_name():
+    """Was: the dict's keys read as metric names ('Could not interpret metric
+    identifier: student', from Keras)."""
+    distiller = keras_kd.Distiller(_model(3, name="teacher"), _model(3), distillation_loss="kd")
+    with pytest.raises(ValueError, match=r"received a dict \(keys \['student'\]\)\. Pass a list"):
+        compile_classifier(distiller, "adam", metrics={"student": "accuracy"})
+
+
+def _graph(head):
+    inputs = keras.Input((4,))
+    return keras.Model(inputs, head(inputs))
+
+
+_SOFTMAX_MODEL = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, "softmax")])
+layers = keras.layers
+
+# Heads whose kind was misread as logits (then binary cross-entropy with
+# from_logits=True, or soft targets taken as logits, on probabilities, no
+# error): (id, the head after the inputs, the kind).
+HEADS_READ = [
+    (
+        "sigmoid-over-positions-reshaped",
+        lambda i: layers.Reshape((3, 1))(layers.Dense(3, "sigmoid")(i)),
+        "probabilities",
+    ),
+    (
+        "sigmoid-reshaped-across-units",
+        lambda i: layers.Reshape((2, 2))(layers.Dense(4, "sigmoid")(i)),
+        "probabilities",
+    ),
+    ("ops.sigmoid", lambda i: keras.ops.sigmoid(layers.Dense(1)(i)), "probabilities"),
+    ("ops.softmax", lambda i: keras.ops.softmax(layers.Dense(3)(i)), "probabilities"),
+    (
+        "dropout-after",
+        lambda i: layers.Dropout(0.1)(layers.Dense(1, "sigmoid")(i)),
+        "probabilities",
+    ),
+    ("identity-after", lambda i: layers.Identity()(layers.Dense(3, "softmax")(i)), "probabilities"),
+    (
+        "float32-linear-activation-after",
+        lambda i: layers.Activation("linear", dtype="float32")(layers.Dense(3, "softmax")(i)),
+        "probabilities",
+    ),
+    (
+        "ops.cast-after",
+        lambda i: keras.ops.cast(layers.Dense(1, "sigmoid")(i), "float32"),
+        "probabilities",
+    ),
+    ("a-softmax-model-as-a-layer", lambda i: _SOFTMAX_MODEL(i), "probabilities"),
+    # Not misread, kept: a logit head behind them, a softmax reshaped across
+    # its classes (no longer one distribution per row).
+    ("dropout-after-a-logit", lambda i: layers.Dropout(0.1)(layers.Dense(1)(i)), "logits"),
+    (
+        "linear-activation-after-a-logit",
+        lambda i: layers.Activation("linear")(layers.Dense(3)(i)),
+        "logits",
+    ),
+    (
+        "softmax-reshaped-across-classes",
+        lambda i: layers.Reshape((2, 2))(layers.Dense(4, "softmax")(i)),
+        "logits",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "head, kind", [row[1:] for row in HEADS_READ], ids=[r[0] for r in HEADS_READ]
+)
+def test_the_kind_of_a_head_is_read_through_what_only_passes_its_values_on(head, kind):
+    model = _graph(head)
+    assert detect_output_kind(model) == kind
+    if validation.output_units(model) == 1 and kind == "probabilities":
+        distiller = keras_kd.Distiller(_graph(head), model, distillation_loss="binary_kd")
+        compile_classifier(distiller, "adam")
+        assert distiller.loss.get_config()["from_logits"] is False
+
+
+def test_no_metrics_are_none():
+    """Was: TypeError "'NoneType' object is not iterable" (Keras' compile takes
+    metrics=None)."""
+    distiller = keras_kd.Distiller(_model(3, name="teacher"), _model(3), distillation_loss="kd")
+    compile_classifier(distiller, "adam", metrics=None)
+    result = distiller.evaluate(_X, np.arange(32) % 3, verbose=0, return_dict=True)
+    assert "accuracy" not in result

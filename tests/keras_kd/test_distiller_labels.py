@@ -78,6 +78,18 @@ def squeezed():
     return d
 
 
+def one_unit_reshaped():
+    """A Distiller of one-unit models whose outputs are reshaped to `(samples, 1, 1)`."""
+
+    def model():
+        inputs = keras.Input((4,))
+        return keras.Model(inputs, keras.layers.Reshape((1, 1))(keras.layers.Dense(1)(inputs)))
+
+    d = keras_kd.Distiller(model(), model(), distillation_loss="binary_kd", alpha=0.5)
+    d.compile("sgd", keras.losses.BinaryCrossentropy(from_logits=True))
+    return d
+
+
 def squeezed_regression():
     """A one-unit regression Distiller (mse): no label check reads its targets."""
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
@@ -112,7 +124,7 @@ CASES = [
     ),
     (
         "fit-y-keyword",
-        lambda: distiller().fit(x=X, y=list(bad(9)), epochs=1, verbose=0),
+        lambda: distiller().fit(x=X, y=bad(9), epochs=1, verbose=0),
         r"largest 9",
     ),
     (
@@ -240,6 +252,105 @@ CASES = [
         "evaluate-0-d-labels-regression",
         lambda: squeezed_regression().evaluate(X, np.array(0.5), verbose=0),
         r"^evaluate\(\): the labels are one value",
+    ),
+    # Labels Keras cannot read as the one output. Were: 'Unrecognized data
+    # type: x=...' (a plain list), IndexError 'tuple index out of range' (a
+    # list of NumPy numbers), 'y_true and y_pred have different structures'
+    # (two arrays), and a nested list [[...]] was read as one-hot labels.
+    (
+        "fit-python-list-in-range",
+        lambda: distiller().fit(X, GOOD.tolist(), epochs=1, verbose=0),
+        r"^fit\(\): the labels are a Python list \(shape \(8,\)\).*y=np\.asarray\(labels\)\.",
+    ),
+    (
+        "fit-list-of-numpy-numbers-in-range",
+        lambda: distiller().fit(X, list(GOOD), epochs=1, verbose=0),
+        r"^fit\(\): the labels are a Python list",
+    ),
+    (
+        "evaluate-nested-list-of-one",
+        lambda: distiller().evaluate(X, [GOOD.tolist()], verbose=0),
+        r"^evaluate\(\): the labels are a Python list \(shape \(1, 8\)\).*np\.asarray\(labels\[0\]\)",
+    ),
+    (
+        "validation-tuple-of-one-list",
+        lambda: distiller().fit(X, GOOD, validation_data=(X, (GOOD.tolist(),)), verbose=0),
+        r"^fit\(\) validation_data: the labels are a Python tuple",
+    ),
+    (
+        "fit-two-arrays-for-one-output",
+        lambda: distiller().fit(X, (GOOD, GOOD), epochs=1, verbose=0),
+        r"^fit\(\): the labels are a tuple of 2 arrays, but the student has one output",
+    ),
+    # Was: TypeError 'only integer scalar arrays can be converted to a scalar
+    # index' (a batch's rows indexing the list), and 'len() of unsized object'.
+    (
+        "view-batches-labels-as-a-list",
+        lambda: image_distiller().fit(
+            keras_kd.views.ViewBatches(
+                IMAGES, GOOD.tolist(), [keras.layers.RandomFlip()], batch_size=4
+            ),
+            epochs=1,
+            verbose=0,
+        ),
+        None,
+    ),
+    (
+        "view-batches-one-label",
+        lambda: keras_kd.views.ViewBatches(IMAGES, np.array(1), [keras.layers.RandomFlip()]),
+        r"^ViewBatches received 8 images but labels `y` of shape \(\)\. Give one label per image",
+    ),
+    # Was: "could not convert string to float: 'head'" from inside JAX (on
+    # TensorFlow "Expected float32, but got head", PyTorch "Invalid dtype").
+    (
+        "fit-labels-in-a-dict",
+        lambda: distiller().fit(X, {"head": GOOD}, epochs=1, verbose=0),
+        r"^fit\(\): the labels are a dict \(keys \['head'\]\), but the student has one output",
+    ),
+    # Were: NumPy's "setting an array element with a sequence. The requested
+    # array has an inhomogeneous shape", naming neither the labels nor the fix.
+    (
+        "cache-dataset-ragged-labels",
+        lambda: cache().dataset(X, [[0]] * 7 + [[1, 2]]),
+        r"^TeacherCache\.dataset received labels `y` as a ragged nested list.*an array of 8 rows",
+    ),
+    (
+        "view-batches-ragged-labels",
+        lambda: keras_kd.views.ViewBatches(
+            IMAGES, [[0]] * 7 + [[1, 2]], [keras.layers.RandomFlip()]
+        ),
+        r"^ViewBatches received labels `y` as a ragged nested list.*an array of 8 rows",
+    ),
+    # Label shapes Keras fails on inside the first step, naming no fix.
+    (
+        "squeezed-one-unit-one-hot-labels",
+        lambda: squeezed().fit(X, np.eye(2)[GOOD % 2], epochs=1, verbose=0),
+        r"^fit\(\): binary cross-entropy reads one label per score.*\(samples,\).*"
+        r"shape \(8, 2\)\. One-hot labels of a binary classifier: pass y\[:, 1\]",
+    ),
+    (
+        "sequence-labels-without-positions",
+        lambda: distiller(time=2).fit(
+            np.zeros((8, 2, 4), "float32"), np.zeros(8, "int32"), epochs=1, verbose=0
+        ),
+        r"^fit\(\): sparse categorical cross-entropy reads one class index per sample and "
+        r"position \(labels of shape \(samples, 2\).*shape \(8,\)\. Give one label per position",
+    ),
+    (
+        "one-unit-reshaped-to-1-1-labels-per-sample",
+        lambda: one_unit_reshaped().fit(X, GOOD % 2, epochs=1, verbose=0),
+        r"^fit\(\): binary cross-entropy reads one label per output unit \(labels of shape "
+        r"\(samples, 1, 1\)\), but the labels have shape \(8,\).*y\.reshape\(\(-1, 1, 1\)\)",
+    ),
+    (
+        "one-unit-reshaped-to-1-1-labels",
+        lambda: one_unit_reshaped().fit(X, (GOOD % 2)[:, None], epochs=1, verbose=0),
+        None,
+    ),
+    (
+        "squeezed-column-labels",
+        lambda: squeezed().fit(X, (GOOD % 2)[:, None], epochs=1, verbose=0),
+        None,
     ),
     # Correct results: labels in range, one-hot labels.
     ("fit-column-labels", lambda: distiller().fit(X, GOOD[:, None], epochs=1, verbose=0), None),

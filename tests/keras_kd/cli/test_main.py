@@ -61,6 +61,7 @@ def files(tmp_path_factory):
     np.savez(folder / "short_y.npz", x=x, y=y[:10])
     np.savez(folder / "half.npz", x=x, y=np.where(y == 2, 0.5, y).astype("float32"))
     np.savez(folder / "nan.npz", x=x, y=np.where(y == 2, np.nan, y))
+    np.savez(folder / "big.npz", x=x, y=np.where(y == 2, 2.0**31, y))
     np.savez(folder / "whole_float.npz", x=x, y=y.astype("float32"))
     np.savez(folder / "bool.npz", x=x, y=y == 1)
     np.savez(folder / "one_y.npz", x=x, y=np.array(1))
@@ -162,6 +163,11 @@ def _mistakes(folder):
             d(data="nan.npz"),
             r".*nan.npz: 'y': .*not whole numbers or not finite \(e\.g\. nan",
         ),
+        # Were "--data: every class label ...", naming neither the file nor 'y'.
+        (
+            d(data="big.npz"),
+            r"--data .*big.npz: 'y': every class label must be in \[0, 2\] .*largest 2\.14748e\+09",
+        ),
         (d(output=f("out.h5")), r"--output must end in .keras. Received: .*out.h5'"),
         (d(output=f("absent/s.keras")), r"--output: the folder .*absent' does not exist"),
         (d("--epochs", "0"), r"--epochs and --batch-size must be at least 1. Received: --epochs 0"),
@@ -216,7 +222,7 @@ def test_class_labels_for_a_one_unit_student_are_refused_before_distill_trains(
     capsys.readouterr()
     assert main(_distill(tmp_path, teacher=teacher, output=str(tmp_path / "out.keras"))) == 2
     assert re.match(
-        r"error: --data: binary cross-entropy reads labels in \[0, 1\] .*"
+        r"error: --data .*train\.npz: 'y': binary cross-entropy reads labels in \[0, 1\] .*"
         r"Labels 0 to 2 name 3 classes: give the student one output per class",
         capsys.readouterr().err,
     )
