@@ -255,60 +255,44 @@ def no_tfmot_child(monkeypatch):
     monkeypatch.setattr(tfmot_distill, "run_job", started)
 
 
-@pytest.fixture(scope="module")
-def one_unit_files(tmp_path_factory):
-    """A one-unit (binary) teacher and student, and class labels 0-9."""
-    folder = tmp_path_factory.mktemp("cli_one_unit")
+def _one_unit_folder(folder, squeezed):
+    """A one-unit (binary) teacher and student in `folder`, their outputs
+    squeezed to shape `(samples,)` if `squeezed`, and class labels 0-9."""
     x, _ = images(40)
     for name in ("teacher", "student"):
-        keras.Sequential(
-            [keras.Input(x.shape[1:]), keras.layers.Flatten(), keras.layers.Dense(1, "sigmoid")],
-            name=name,
-        ).save(folder / f"{name}.keras")
+        head = [keras.layers.Dense(1, "sigmoid")] + ([keras.layers.Reshape(())] if squeezed else [])
+        keras.Sequential([keras.Input(x.shape[1:]), keras.layers.Flatten(), *head], name=name).save(
+            folder / f"{name}.keras"
+        )
     np.savez(folder / "train.npz", x=x, y=np.arange(len(x)) % 10)
     return folder
 
 
-@BOTH_COMMANDS_BOTH_ENGINES
-def test_class_labels_for_a_one_unit_student_are_refused_before_training(
-    one_unit_files, tmp_path, capsys, no_tfmot_child, command, extra
-):
-    """Were: the native engine trained on a negative binary cross-entropy
-    and wrote the file; the TFMOT engine started its child first."""
-    words = "Labels 0 to 9 name 10 classes: give the student one output per class"
-    _assert_refused(one_unit_files, tmp_path, capsys, command, extra, words)
+@pytest.fixture(scope="module")
+def one_unit_files(tmp_path_factory):
+    """A one-unit (binary) teacher and student, and class labels 0-9."""
+    return _one_unit_folder(tmp_path_factory.mktemp("cli_one_unit"), squeezed=False)
 
 
 @pytest.fixture(scope="module")
 def squeezed_files(tmp_path_factory):
-    """A one-unit teacher and student whose outputs are squeezed to shape
-    `(samples,)`, and class labels 0-9."""
-    folder = tmp_path_factory.mktemp("cli_squeezed")
-    x, _ = images(40)
-    for name in ("teacher", "student"):
-        keras.Sequential(
-            [
-                keras.Input(x.shape[1:]),
-                keras.layers.Flatten(),
-                keras.layers.Dense(1, "sigmoid"),
-                keras.layers.Reshape(()),
-            ],
-            name=name,
-        ).save(folder / f"{name}.keras")
-    np.savez(folder / "train.npz", x=x, y=np.arange(len(x)) % 10)
-    return folder
+    """The same, their outputs squeezed to shape `(samples,)`."""
+    return _one_unit_folder(tmp_path_factory.mktemp("cli_squeezed"), squeezed=True)
 
 
 @BOTH_COMMANDS_BOTH_ENGINES
-def test_class_labels_for_a_squeezed_one_unit_student_are_refused_before_training(
-    squeezed_files, tmp_path, capsys, no_tfmot_child, command, extra
+@pytest.mark.parametrize("files", ["one_unit_files", "squeezed_files"])
+def test_class_labels_for_a_one_unit_student_are_refused_before_training(
+    files, request, tmp_path, capsys, no_tfmot_child, command, extra
 ):
-    """Were: its width unread (output_shape (None,)), the labels were let
-    through; the TFMOT engine started its child, the native one was stopped
-    by fit() with "Give labels 0 and 1" (no "one output per class")."""
+    """Were: the native engine trained on a negative binary cross-entropy
+    and wrote the file; the TFMOT engine started its child first. Squeezed
+    (output_shape (None,)), its width was unread and the labels let
+    through, or stopped by fit() without "one output per class"."""
     words = "--data: binary cross-entropy reads labels in [0, 1]"
-    _assert_refused(squeezed_files, tmp_path, capsys, command, extra, words)
-    _assert_refused(squeezed_files, tmp_path, capsys, command, extra, "Labels 0 to 9 name 10")
+    folder = request.getfixturevalue(files)
+    _assert_refused(folder, tmp_path, capsys, command, extra, words)
+    _assert_refused(folder, tmp_path, capsys, command, extra, "Labels 0 to 9 name 10")
 
 
 @pytest.fixture(scope="module")
