@@ -31,7 +31,7 @@ _INTERNALS = {
     "Model._aggregate_additional_loss": lambda: hasattr(keras.Model, "_aggregate_additional_loss"),
     "Layer._flatten_layers": lambda: hasattr(keras.layers.Layer, "_flatten_layers"),
     "Operation._inbound_nodes, _outbound_nodes, Node.parent_nodes, Node.input_tensors, "
-    "KerasHistory.node_index": lambda: _graph_probe(),
+    "KerasHistory.node_index, KerasHistory.tensor_index": lambda: _graph_probe(),
     "Functional._inputs_struct": lambda: _inputs_struct_probe(),
     "keras.src.backend.get_keras_mask": lambda: all(
         hasattr(keras.src.backend, name) for name in ("get_keras_mask", "set_keras_mask")
@@ -61,6 +61,7 @@ def _graph_probe():
         and isinstance(node.parent_nodes, list)
         and list(node.input_tensors) == [inputs]
         and outputs._keras_history.node_index == 0
+        and outputs._keras_history.tensor_index == 0
     )
 
 
@@ -274,6 +275,12 @@ def producing_operation(tensor):
 def has_producer(tensor):
     """Whether `tensor` is a symbolic `KerasTensor` with an operation behind it."""
     return hasattr(tensor, "_keras_history")
+
+
+def producing_index(tensor):
+    """Which of its producing operation's outputs a symbolic `KerasTensor`
+    is (0 for the first; a model used as a layer may have several)."""
+    return tensor._keras_history.tensor_index
 
 
 def producing_inputs(tensor):

@@ -26,6 +26,10 @@ from keras_kd.losses._numerics import log_softmax  # noqa: F401  Public here.
 _SQUASHING = {
     activations.softmax: "softmax",
     activations.sigmoid: "sigmoid",
+    # `keras.ops`' own functions, given as an activation (their softmax
+    # normalizes the last axis, as `activations.softmax` does).
+    keras.ops.softmax: "softmax",
+    keras.ops.sigmoid: "sigmoid",
 }
 
 
@@ -39,21 +43,43 @@ def _final_layer(model):
     outputs = getattr(model, "outputs", None)
     if outputs:
         try:
-            layer = _keras_compat.producing_operation(_unsqueezed(outputs[0]))
-            if _squashing_of(layer) is None:
-                # A sigmoid squashes each value alone: any reshape of its
-                # outputs (Dense(T, "sigmoid") then Reshape((T, 1))) is one.
-                reshaped = _keras_compat.producing_operation(_unsqueezed(outputs[0], any_axis=True))
-                layer = reshaped if _squashing_of(reshaped) == "sigmoid" else layer
+            return _head_of(outputs[0])
         except AttributeError:  # Not a symbolic tensor: no graph to read.
             pass
-        else:
-            inner = layer if isinstance(layer, keras.Model) else getattr(layer, "model", None)
-            return _final_layer(inner) if isinstance(inner, keras.Model) else layer
     model_layers = getattr(model, "layers", None)
     if model_layers and isinstance(model, keras.Sequential):
         return model_layers[-1]
     return None
+
+
+def _head_of(tensor):
+    """The layer (or `keras.ops` operation) whose squashing, if any, makes
+    the values of the symbolic `tensor`."""
+    layer = _producer(_unsqueezed(tensor))
+    if _squashing_of(layer) is None:
+        # A sigmoid squashes each value alone: any reshape of its
+        # outputs (Dense(T, "sigmoid") then Reshape((T, 1))) is one.
+        reshaped = _producer(_unsqueezed(tensor, any_axis=True))
+        layer = reshaped if _squashing_of(reshaped) == "sigmoid" else layer
+    return layer
+
+
+def _producer(tensor):
+    """The operation that produced `tensor`; for a model used as a layer
+    (or a layer wrapping a model), the head of the model's output that
+    `tensor` is (a model of several outputs: the one taken)."""
+    layer = _keras_compat.producing_operation(tensor)
+    inner = layer if isinstance(layer, keras.Model) else getattr(layer, "model", None)
+    if not isinstance(inner, keras.Model):
+        return layer
+    inner_outputs = getattr(inner, "outputs", None)
+    index = _keras_compat.producing_index(tensor) if inner is layer else 0
+    if inner_outputs and index < len(inner_outputs):
+        try:
+            return _head_of(inner_outputs[index])
+        except AttributeError:
+            pass
+    return _final_layer(inner)
 
 
 # The operations of `keras.ops` that squash, by class name.
@@ -61,18 +87,34 @@ _SQUASHING_OPS = {"Sigmoid": "sigmoid", "Softmax": "softmax"}
 
 # Operations that only reshape their one input, or pass its values on
 # (layers, and `keras.ops`): a squashed head seen through them is one.
-_RESHAPING = (layers.Reshape, layers.Flatten, layers.Dropout, layers.Identity)
+# The noise layers pass their values on outside training, as Dropout does.
+_RESHAPING = (
+    layers.Reshape,
+    layers.Flatten,
+    layers.Dropout,
+    layers.Identity,
+    layers.GaussianNoise,
+    layers.GaussianDropout,
+    layers.AlphaDropout,
+    layers.ActivityRegularization,
+)
 _RESHAPING_OPS = ("Squeeze", "Reshape", "ExpandDims", "Cast")
+# Operations that move values across axes: looked through only for an
+# activation of each value alone (a sigmoid), never for a softmax.
+_PERMUTING = (layers.Permute,)
+_PERMUTING_OPS = ("Transpose",)
 
 
-def _only_reshapes(operation):
+def _only_reshapes(operation, any_axis=False):
     """Whether `operation` only reshapes (or passes on) its input's values:
-    an `Activation("linear")` too (e.g. in float32 for mixed precision)."""
-    if isinstance(operation, _RESHAPING):
+    an `Activation("linear")` too (e.g. in float32 for mixed precision);
+    with `any_axis`, a transpose too."""
+    if isinstance(operation, _RESHAPING + (_PERMUTING if any_axis else ())):
         return True
     if isinstance(operation, layers.Activation):
         return operation.activation is activations.linear
-    return not isinstance(operation, layers.Layer) and type(operation).__name__ in _RESHAPING_OPS
+    names = _RESHAPING_OPS + (_PERMUTING_OPS if any_axis else ())
+    return not isinstance(operation, layers.Layer) and type(operation).__name__ in names
 
 
 def _unsqueezed(tensor, any_axis=False):
@@ -82,7 +124,7 @@ def _unsqueezed(tensor, any_axis=False):
     looked through (a softmax reshaped across its classes is not one),
     unless `any_axis` (for an activation of each value alone)."""
     while True:
-        if not _only_reshapes(_keras_compat.producing_operation(tensor)):
+        if not _only_reshapes(_keras_compat.producing_operation(tensor), any_axis):
             return tensor
         inputs = _keras_compat.producing_inputs(tensor)
         if len(inputs) != 1 or not _keras_compat.has_producer(inputs[0]):
@@ -95,15 +137,22 @@ def _unsqueezed(tensor, any_axis=False):
 
 
 def _squashing_of(layer):
-    """Returns "softmax", "sigmoid" or None for the activation a layer ends in."""
+    """Returns "softmax", "sigmoid" or None for the activation a layer ends in.
+
+    A `TimeDistributed` layer is read by the layer it applies; a `Lambda`
+    by its function."""
+    if isinstance(layer, layers.TimeDistributed):
+        return _squashing_of(layer.layer)
     if isinstance(layer, layers.Softmax):
         return "softmax"
     if not isinstance(layer, layers.Layer):  # keras.ops.sigmoid / softmax in a graph
         return _SQUASHING_OPS.get(type(layer).__name__)
-    activation = getattr(layer, "activation", None)
-    if activation is None:
+    function = layer.function if isinstance(layer, layers.Lambda) else None
+    activation = getattr(layer, "activation", function)
+    try:
+        return _SQUASHING.get(activation)
+    except TypeError:  # An unhashable callable: no squashing function known.
         return None
-    return _SQUASHING.get(activation)
 
 
 def detect_output_kind(model, sample_outputs=None):

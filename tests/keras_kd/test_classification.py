@@ -458,6 +458,18 @@ def _graph(head):
 _SOFTMAX_MODEL = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, "softmax")])
 layers = keras.layers
 
+
+def _two_heads(softmax_first=False):
+    """A model of two outputs: logits and their softmax."""
+    inputs = keras.Input((4,))
+    logits = layers.Dense(3)(inputs)
+    heads = [logits, layers.Softmax()(logits)]
+    return keras.Model(inputs, heads[::-1] if softmax_first else heads)
+
+
+_TWO_HEADS = _two_heads()
+_TWO_HEADS_SOFTMAX_FIRST = _two_heads(softmax_first=True)
+
 # Heads whose kind was misread as logits (then binary cross-entropy with
 # from_logits=True, or soft targets taken as logits, on probabilities, no
 # error): (id, the head after the inputs, the kind).
@@ -493,6 +505,65 @@ HEADS_READ = [
     ("a-softmax-model-as-a-layer", lambda i: _SOFTMAX_MODEL(i), "probabilities"),
     # Not misread, kept: a logit head behind them, a softmax reshaped across
     # its classes (no longer one distribution per row).
+    # Was: read as logits (the first output of a model of several, not the
+    # one taken; a model looked through only before a reshape of one unit;
+    # keras.ops' functions as an activation; the function of a Lambda; the
+    # layer of a TimeDistributed; noise layers and transposes after a sigmoid).
+    ("the-softmax-output-of-a-two-output-model", lambda i: _TWO_HEADS(i)[1], "probabilities"),
+    (
+        "a-sigmoid-model-reshaped-across-units",
+        lambda i: layers.Reshape((3, 1))(
+            keras.Sequential([keras.Input((4,)), layers.Dense(3, "sigmoid")])(i)
+        ),
+        "probabilities",
+    ),
+    (
+        "activation-keras.ops.sigmoid",
+        lambda i: layers.Dense(1, keras.ops.sigmoid)(i),
+        "probabilities",
+    ),
+    (
+        "activation-keras.ops.softmax",
+        lambda i: layers.Activation(keras.ops.softmax)(layers.Dense(3)(i)),
+        "probabilities",
+    ),
+    (
+        "lambda-of-the-sigmoid",
+        lambda i: layers.Lambda(keras.activations.sigmoid)(layers.Dense(1)(i)),
+        "probabilities",
+    ),
+    (
+        "time-distributed-softmax",
+        lambda i: layers.TimeDistributed(layers.Dense(3, "softmax"))(layers.Reshape((2, 2))(i)),
+        "probabilities",
+    ),
+    (
+        "gaussian-noise-after",
+        lambda i: layers.GaussianNoise(0.1)(layers.Dense(1, "sigmoid")(i)),
+        "probabilities",
+    ),
+    (
+        "sigmoid-transposed",
+        lambda i: keras.ops.transpose(
+            layers.Reshape((2, 2))(layers.Dense(4, "sigmoid")(i)), (0, 2, 1)
+        ),
+        "probabilities",
+    ),
+    # Was: read as probabilities (then soft targets and the hard loss read
+    # them as a distribution per row, no error): the logit output of a model
+    # whose first output is a softmax.
+    (
+        "the-logit-output-of-a-two-output-model",
+        lambda i: _TWO_HEADS_SOFTMAX_FIRST(i)[1],
+        "logits",
+    ),
+    (
+        "softmax-transposed",
+        lambda i: keras.ops.transpose(
+            layers.Reshape((2, 2))(layers.Dense(4, "softmax")(i)), (0, 2, 1)
+        ),
+        "logits",
+    ),
     ("dropout-after-a-logit", lambda i: layers.Dropout(0.1)(layers.Dense(1)(i)), "logits"),
     (
         "linear-activation-after-a-logit",
