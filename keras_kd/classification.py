@@ -32,9 +32,11 @@ def compile_classifier(
         labelled: `False` when the data has no labels: distillation only, no
             hard loss and no metrics.
         metrics: The metrics when `labelled`: a list (or one metric, by
-            name or as an object; `None` for none). For a one-unit head, `"accuracy"`,
-            `"acc"` and `"binary_accuracy"` become `keras.metrics.BinaryAccuracy`
-            at the head's threshold (0 for a logit, 0.5 for a sigmoid).
+            name, as an object or a function; `None` for none). For a
+            one-unit head, `"accuracy"`, `"acc"` and `"binary_accuracy"`
+            become `keras.metrics.BinaryAccuracy` at the head's threshold (0
+            for a logit, 0.5 for a sigmoid); `"precision"` and `"recall"`
+            read that threshold, and `"auc"` reads a logit as a logit.
 
     Returns:
         `distiller`, compiled.
@@ -84,13 +86,19 @@ def compile_classifier(
 
 def _binary_metric(metric, threshold, student):
     """`metric` for a one-unit head: an accuracy given by name becomes
-    `BinaryAccuracy` at the head's `threshold`; a categorical accuracy by
-    name, which arg-maxes one unit, is refused."""
+    `BinaryAccuracy` at the head's `threshold` (precision and recall too,
+    and an AUC reads logits as logits); a categorical accuracy by name,
+    which arg-maxes one unit, is refused."""
     if not isinstance(metric, str):
         return metric
     if metric in ("accuracy", "acc", "binary_accuracy"):
         name = "binary_accuracy" if metric == "binary_accuracy" else "accuracy"
         return keras.metrics.BinaryAccuracy(name=name, threshold=threshold)
+    if metric.lower() == "auc":  # Keras' AUC reads probabilities unless told.
+        return keras.metrics.AUC(from_logits=threshold == 0.0, name=metric)
+    if metric.lower() in ("precision", "recall"):  # Keras' threshold: 0.5.
+        cls = keras.metrics.Precision if metric.lower() == "precision" else keras.metrics.Recall
+        return cls(thresholds=threshold, name=metric)
     if metric in ("sparse_categorical_accuracy", "categorical_accuracy"):
         raise ValueError(
             f"The metric {metric!r} arg-maxes the outputs over their classes, but the "
@@ -103,8 +111,9 @@ def _binary_metric(metric, threshold, student):
 
 
 def _metric_list(metrics):
-    """`metrics` as a list: one metric (a name, a `keras.metrics.Metric`) is
-    wrapped, not iterated (a name's letters are no metrics); a dict (metrics
+    """`metrics` as a list: one metric (a name, a `keras.metrics.Metric`, a
+    metric function) is wrapped, not iterated (a name's letters are no
+    metrics); a dict (metrics
     per output, for a student of one output) is refused."""
     if isinstance(metrics, dict):
         raise ValueError(
@@ -114,6 +123,6 @@ def _metric_list(metrics):
         )
     if metrics is None:  # As Keras' compile(metrics=None): none.
         return []
-    if isinstance(metrics, (str, keras.metrics.Metric)):
+    if isinstance(metrics, str) or callable(metrics):  # Metric objects included.
         return [metrics]
     return list(metrics)

@@ -416,6 +416,26 @@ def test_binary_accuracy_by_name_reads_a_one_unit_head_at_its_threshold(activati
     assert result["accuracy"] == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("activation", [None, "sigmoid"], ids=["logit", "sigmoid"])
+def test_auc_precision_and_recall_by_name_read_a_one_unit_head_as_it_is(activation):
+    """Was: "auc" read a logit head's scores as probabilities (Keras' AUC
+    clips them to [0, 1]: 0.79 for an AUC of 0.83), "precision" and
+    "recall" thresholded a logit at 0.5 (not 0), without an error."""
+    teacher, student = (_one_unit(activation, None, n) for n in ("teacher", "student"))
+    distiller = keras_kd.Distiller(teacher, student, distillation_loss="binary_kd")
+    compile_classifier(distiller, "adam", metrics=["auc", "precision", "recall"])
+    kernel = np.array([[3.0], [0.0], [0.0], [0.0]], "float32")
+    student.set_weights([kernel, np.zeros(1, "float32")])
+    y = (_X[:, 0] + np.random.default_rng(4).normal(size=32) > 0).astype("int32")
+    scores = np.asarray(student.predict(_X, verbose=0)).reshape(-1)
+    positive = scores > (0.0 if activation is None else 0.5)
+    result = distiller.evaluate(_X, y, batch_size=32, verbose=0, return_dict=True)
+    auc = np.mean(scores[y == 1][:, None] > scores[y == 0][None, :])
+    assert result["auc"] == pytest.approx(auc, abs=0.01)
+    assert result["precision"] == pytest.approx(np.mean(y[positive]))
+    assert result["recall"] == pytest.approx(np.mean(positive[y == 1]))
+
+
 @pytest.mark.parametrize("metric", ["sparse_categorical_accuracy", "categorical_accuracy"])
 def test_a_categorical_accuracy_of_a_one_unit_head_is_refused(metric):
     """Was: accepted; it arg-maxes one unit (class 0 always): the share of
@@ -440,6 +460,17 @@ def test_one_metric_by_name_is_one_metric(metric):
     result = distiller.evaluate(_X, np.arange(32) % 3, verbose=0, return_dict=True)
     expected = np.mean(np.argmax(student.predict(_X, verbose=0), -1) == np.arange(32) % 3)
     assert result[metric] == pytest.approx(expected)
+
+
+def test_one_metric_function_is_one_metric():
+    """Was: TypeError "'function' object is not iterable" out of
+    compile_classifier() (a metric function given alone)."""
+    teacher, student = _model(3, name="teacher"), _model(3)
+    distiller = keras_kd.Distiller(teacher, student, distillation_loss="kd")
+    compile_classifier(distiller, "adam", metrics=keras.metrics.sparse_categorical_accuracy)
+    result = distiller.evaluate(_X, np.arange(32) % 3, verbose=0, return_dict=True)
+    expected = np.mean(np.argmax(student.predict(_X, verbose=0), -1) == np.arange(32) % 3)
+    assert result["sparse_categorical_accuracy"] == pytest.approx(expected)
 
 
 def test_metrics_as_a_dict_are_refused_by_name():
