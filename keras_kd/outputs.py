@@ -189,6 +189,31 @@ def detect_output_kind(model, sample_outputs=None):
     return LOGITS
 
 
+def probed_output_kind(model):
+    """`detect_output_kind`, a subclassed model's outputs probed.
+
+    A one-unit logit head can land in [0, 1] on one small batch (about one
+    freshly initialized ReLU network in fifteen), read as a sigmoid: a
+    reading of probabilities off values is confirmed on a wider batch (64
+    samples, ten times the spread), where logits leave [0, 1] and
+    probabilities stay in it.
+
+    Args:
+        model: A built Keras model.
+
+    Returns:
+        `"logits"` or `"probabilities"`.
+    """
+    kind = detect_output_kind(model, sample_outputs=validation.probe_outputs(model))
+    if kind != PROBABILITIES or _final_layer(model) is not None:
+        return kind  # Read off the graph, or logits already.
+    try:
+        wider = validation.probe_outputs(model, batch_size=64, seed=1, scale=10.0)
+    except Exception:  # A model that cannot take such inputs: the first reading.
+        return kind
+    return detect_output_kind(model, sample_outputs=wider) if wider is not None else kind
+
+
 def multi_label_units(model):
     """The number of units of a multi-label head, else `None`.
 

@@ -139,11 +139,12 @@ def check_distillation_scale(scale):
     )
 
 
-def probe_outputs(model, batch_size=8, seed=0):
+def probe_outputs(model, batch_size=8, seed=0, scale=1.0):
     """Outputs of a subclassed model on a random batch, as NumPy.
 
     A subclassed model's graph cannot be read, so its head (logits or
-    probabilities) and output shape are read off real outputs. Returns
+    probabilities) and output shape are read off real outputs: the batch is
+    drawn from a normal distribution of standard deviation `scale`. Returns
     `None` for Functional and Sequential models, or when the input shape of
     a subclassed model is unknown.
     """
@@ -153,7 +154,7 @@ def probe_outputs(model, batch_size=8, seed=0):
     if input_shape is None:
         return None
     shape = (batch_size,) + tuple(d or 1 for d in input_shape[1:])
-    x = np.random.default_rng(seed).normal(size=shape).astype("float32")
+    x = np.random.default_rng(seed).normal(scale=scale, size=shape).astype("float32")
     outputs = model(x, training=False)
     if isinstance(outputs, dict):
         return {k: keras.ops.convert_to_numpy(v) for k, v in outputs.items()}

@@ -18,7 +18,6 @@ from keras import ops
 
 from keras_kd import checks
 from keras_kd import outputs as outputs_lib
-from keras_kd import validation
 from keras_kd.teachers import _inputs as inputs_lib
 
 
@@ -159,7 +158,7 @@ def resolve_output_kind(model, setting, role):
     checks.validate_output_kind(setting, f"{role}_outputs")
     if setting != "auto":
         return setting
-    return outputs_lib.detect_output_kind(model, sample_outputs=validation.probe_outputs(model))
+    return outputs_lib.probed_output_kind(model)
 
 
 def bind_teacher(

@@ -417,6 +417,30 @@ def test_binary_accuracy_by_name_reads_a_one_unit_head_at_its_threshold(activati
 
 
 @pytest.mark.parametrize("activation", [None, "sigmoid"], ids=["logit", "sigmoid"])
+def test_a_subclassed_one_unit_head_in_0_1_on_the_probe_is_read_as_it_is(activation):
+    """Was: a logit head whose scores on the probe batch (8 samples) all lay
+    in [0, 1] (about one freshly initialized ReLU network in fifteen; here
+    its bias 0.5) was read as a sigmoid: BinaryCrossentropy(from_logits=False)
+    on logits from compile_classifier, soft targets read as probabilities,
+    no error."""
+
+    def model(name):
+        head = _Squeezed(activation, name)
+        head(np.zeros((2, 4), "float32"))
+        head.head.set_weights([np.full((4, 1), 0.02, "float32"), np.array([0.5], "float32")])
+        return head
+
+    distiller = keras_kd.Distiller(
+        model("teacher"), model("student"), distillation_loss="binary_kd"
+    )
+    expected = "logits" if activation is None else "probabilities"
+    assert distiller.student_kind == expected
+    assert distiller.teacher.kinds == [expected]
+    compile_classifier(distiller, "adam")
+    assert distiller.loss.get_config()["from_logits"] is (activation is None)
+
+
+@pytest.mark.parametrize("activation", [None, "sigmoid"], ids=["logit", "sigmoid"])
 def test_auc_precision_and_recall_by_name_read_a_one_unit_head_as_it_is(activation):
     """Was: "auc" read a logit head's scores as probabilities (Keras' AUC
     clips them to [0, 1]: 0.79 for an AUC of 0.83), "precision" and
