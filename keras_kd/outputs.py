@@ -139,10 +139,13 @@ def _unsqueezed(tensor, any_axis=False):
 def _squashing_of(layer):
     """Returns "softmax", "sigmoid" or None for the activation a layer ends in.
 
-    A `TimeDistributed` layer is read by the layer it applies; a `Lambda`
-    by its function."""
+    A `TimeDistributed` layer is read by the layer it applies (a model
+    too, by its head); a `Lambda` by its function."""
     if isinstance(layer, layers.TimeDistributed):
-        return _squashing_of(layer.layer)
+        inner = layer.layer
+        if isinstance(inner, keras.Model):
+            inner = _final_layer(inner)
+        return None if inner is None else _squashing_of(inner)
     if isinstance(layer, layers.Softmax):
         return "softmax"
     if not isinstance(layer, layers.Layer):  # keras.ops.sigmoid / softmax in a graph

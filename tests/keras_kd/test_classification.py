@@ -593,6 +593,13 @@ HEADS_READ = [
         "probabilities",
     ),
     (
+        "time-distributed-softmax-model",
+        lambda i: layers.TimeDistributed(
+            keras.Sequential([keras.Input((2,)), layers.Dense(3, "softmax")])
+        )(layers.Reshape((2, 2))(i)),
+        "probabilities",
+    ),
+    (
         "gaussian-noise-after",
         lambda i: layers.GaussianNoise(0.1)(layers.Dense(1, "sigmoid")(i)),
         "probabilities",
