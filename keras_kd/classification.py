@@ -99,7 +99,10 @@ def _binary_metric(metric, threshold, student):
     if metric.lower() in ("precision", "recall"):  # Keras' threshold: 0.5.
         cls = keras.metrics.Precision if metric.lower() == "precision" else keras.metrics.Recall
         return cls(thresholds=threshold, name=metric)
-    if metric in ("sparse_categorical_accuracy", "categorical_accuracy"):
+    if metric == "BinaryAccuracy":  # Keras' class by name: threshold 0.5.
+        return keras.metrics.BinaryAccuracy(name=metric, threshold=threshold)
+    categorical = ("sparse_categorical_accuracy", "categorical_accuracy")
+    if metric in categorical + ("SparseCategoricalAccuracy", "CategoricalAccuracy"):
         raise ValueError(
             f"The metric {metric!r} arg-maxes the outputs over their classes, but the "
             f"student '{student.name}' has one output unit (a binary classifier): it "
@@ -113,8 +116,8 @@ def _binary_metric(metric, threshold, student):
 def _metric_list(metrics):
     """`metrics` as a list: one metric (a name, a `keras.metrics.Metric`, a
     metric function) is wrapped, not iterated (a name's letters are no
-    metrics); a dict (metrics
-    per output, for a student of one output) is refused."""
+    metrics); a dict (metrics per output, for a student of one output) is
+    refused."""
     if isinstance(metrics, dict):
         raise ValueError(
             "compile_classifier() reads the metrics of the student's one output as a "

@@ -406,6 +406,11 @@ def test_binary_accuracy_by_name_reads_a_one_unit_head_at_its_threshold(activati
     teacher, student = (_one_unit(activation, None, n) for n in ("teacher", "student"))
     distiller = keras_kd.Distiller(teacher, student, distillation_loss="binary_kd")
     compile_classifier(distiller, "adam", metrics=["binary_accuracy", "acc"])
+    compiled_by_class_name = keras_kd.Distiller(
+        _one_unit(activation, None, "teacher2"), student, distillation_loss="binary_kd"
+    )
+    # Was: "BinaryAccuracy" (Keras' class by name) kept the threshold 0.5.
+    compile_classifier(compiled_by_class_name, "adam", metrics="BinaryAccuracy")
     kernel = np.random.default_rng(3).normal(scale=0.05, size=(4, 1)).astype("float32")
     student.set_weights([kernel, np.array([0.25], "float32")])
     y = np.ones(32, "int32")
@@ -414,6 +419,8 @@ def test_binary_accuracy_by_name_reads_a_one_unit_head_at_its_threshold(activati
     result = distiller.evaluate(_X, y, batch_size=32, verbose=0, return_dict=True)
     assert result["binary_accuracy"] == pytest.approx(expected)
     assert result["accuracy"] == pytest.approx(expected)
+    result = compiled_by_class_name.evaluate(_X, y, batch_size=32, verbose=0, return_dict=True)
+    assert result["BinaryAccuracy"] == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("activation", [None, "sigmoid"], ids=["logit", "sigmoid"])
@@ -460,7 +467,16 @@ def test_auc_precision_and_recall_by_name_read_a_one_unit_head_as_it_is(activati
     assert result["recall"] == pytest.approx(np.mean(positive[y == 1]))
 
 
-@pytest.mark.parametrize("metric", ["sparse_categorical_accuracy", "categorical_accuracy"])
+@pytest.mark.parametrize(
+    "metric",
+    [
+        "sparse_categorical_accuracy",
+        "categorical_accuracy",
+        # Was: accepted (Keras' class names, the same arg-max of one unit).
+        "SparseCategoricalAccuracy",
+        "CategoricalAccuracy",
+    ],
+)
 def test_a_categorical_accuracy_of_a_one_unit_head_is_refused(metric):
     """Was: accepted; it arg-maxes one unit (class 0 always): the share of
     labels 0, or 1.0 for "categorical_accuracy", whatever the head said."""
