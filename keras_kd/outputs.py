@@ -30,6 +30,9 @@ _SQUASHING = {
     # normalizes the last axis, as `activations.softmax` does).
     keras.ops.softmax: "softmax",
     keras.ops.sigmoid: "sigmoid",
+    # A piecewise-linear sigmoid: each value a probability in [0, 1] too.
+    activations.hard_sigmoid: "sigmoid",
+    keras.ops.hard_sigmoid: "sigmoid",
 }
 
 
@@ -83,7 +86,7 @@ def _producer(tensor):
 
 
 # The operations of `keras.ops` that squash, by class name.
-_SQUASHING_OPS = {"Sigmoid": "sigmoid", "Softmax": "softmax"}
+_SQUASHING_OPS = {"Sigmoid": "sigmoid", "Softmax": "softmax", "HardSigmoid": "sigmoid"}
 
 # Operations that only reshape their one input, or pass its values on
 # (layers, and `keras.ops`): a squashed head seen through them is one.

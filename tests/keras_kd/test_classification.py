@@ -615,6 +615,8 @@ HEADS_READ = [
         )(layers.Reshape((2, 2))(i)),
         "probabilities",
     ),
+    ("hard-sigmoid", lambda i: layers.Dense(1, "hard_sigmoid")(i), "probabilities"),
+    ("ops.hard_sigmoid", lambda i: keras.ops.hard_sigmoid(layers.Dense(1)(i)), "probabilities"),
     (
         "gaussian-noise-after",
         lambda i: layers.GaussianNoise(0.1)(layers.Dense(1, "sigmoid")(i)),
