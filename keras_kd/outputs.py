@@ -200,7 +200,7 @@ def probed_output_kind(model):
 
     A one-unit logit head can land in [0, 1] on one small batch (about one
     freshly initialized ReLU network in fifteen), read as a sigmoid: a
-    reading of probabilities off values is confirmed on a wider batch (64
+    reading of probabilities off values is confirmed on a wider batch (16
     samples, ten times the spread), where logits leave [0, 1] and
     probabilities stay in it.
 
@@ -214,7 +214,7 @@ def probed_output_kind(model):
     if kind != PROBABILITIES or _final_layer(model) is not None:
         return kind  # Read off the graph, or logits already.
     try:
-        wider = validation.probe_outputs(model, batch_size=64, seed=1, scale=10.0)
+        wider = validation.probe_outputs(model, batch_size=16, seed=1, scale=10.0)
     except Exception:  # A model that cannot take such inputs: the first reading.
         return kind
     return detect_output_kind(model, sample_outputs=wider) if wider is not None else kind
