@@ -84,6 +84,15 @@ def compile_classifier(
     return distiller
 
 
+# Accuracies that arg-max the outputs over their classes, by name.
+_CATEGORICAL_ACCURACIES = (
+    "sparse_categorical_accuracy",
+    "categorical_accuracy",
+    "SparseCategoricalAccuracy",
+    "CategoricalAccuracy",
+)
+
+
 def _binary_metric(metric, threshold, student):
     """`metric` for a one-unit head: an accuracy given by name becomes
     `BinaryAccuracy` at the head's `threshold` (precision and recall too,
@@ -91,18 +100,17 @@ def _binary_metric(metric, threshold, student):
     which arg-maxes one unit, is refused."""
     if not isinstance(metric, str):
         return metric
-    if metric in ("accuracy", "acc", "binary_accuracy"):
-        name = "binary_accuracy" if metric == "binary_accuracy" else "accuracy"
+    if metric in ("accuracy", "acc", "binary_accuracy", "BinaryAccuracy"):
+        # Keras' BinaryAccuracy reads 0.5 whatever the head; named as asked
+        # ("acc" as "accuracy", as Keras names it).
+        name = "accuracy" if metric == "acc" else metric
         return keras.metrics.BinaryAccuracy(name=name, threshold=threshold)
     if metric.lower() == "auc":  # Keras' AUC reads probabilities unless told.
         return keras.metrics.AUC(from_logits=threshold == 0.0, name=metric)
     if metric.lower() in ("precision", "recall"):  # Keras' threshold: 0.5.
         cls = keras.metrics.Precision if metric.lower() == "precision" else keras.metrics.Recall
         return cls(thresholds=threshold, name=metric)
-    if metric == "BinaryAccuracy":  # Keras' class by name: threshold 0.5.
-        return keras.metrics.BinaryAccuracy(name=metric, threshold=threshold)
-    categorical = ("sparse_categorical_accuracy", "categorical_accuracy")
-    if metric in categorical + ("SparseCategoricalAccuracy", "CategoricalAccuracy"):
+    if metric in _CATEGORICAL_ACCURACIES:
         raise ValueError(
             f"The metric {metric!r} arg-maxes the outputs over their classes, but the "
             f"student '{student.name}' has one output unit (a binary classifier): it "
