@@ -690,6 +690,17 @@ def _labels_held_by(data, owner):
     return None
 
 
+# The fix for one-hot labels `(samples, 2)` given to a one-unit binary head.
+_BINARY_ONE_HOT_FIX = (
+    " One-hot labels of a binary classifier: pass y[:, 1] (the positive class's column)."
+)
+
+
+def _samples_shape(dims):
+    """`"(samples, d1, d2)"` for the per-sample `dims`; `"(samples,)"` for none."""
+    return f"(samples, {', '.join(str(d) for d in dims)})" if dims else "(samples,)"
+
+
 def _check_label_shape(y, shape, owner, binary):
     """Labels with the outputs' rank but another last axis, refused naming
     the loss's reading and the fix (Keras fails inside the first step).
@@ -704,7 +715,7 @@ def _check_label_shape(y, shape, owner, binary):
     if binary and not shape and values.ndim == 2 and values.shape[-1] != 1:
         # One score per sample (squeezed): one label per sample.
         fix = (
-            " One-hot labels of a binary classifier: pass y[:, 1] (the positive class's column)."
+            _BINARY_ONE_HOT_FIX
             if values.shape[-1] == 2
             else " Give one 0/1 label per sample, or a student with one output per unit."
         )
@@ -715,40 +726,36 @@ def _check_label_shape(y, shape, owner, binary):
         )
     if not shape:
         return
+    units = ", ".join(str(d) for d in shape)
     if binary and 1 <= values.ndim < len(shape):
-        expected = f"(samples, {', '.join(str(d) for d in shape)})"
         raise ValueError(
             f"{owner}: binary cross-entropy reads one label per output unit (labels of "
-            f"shape {expected}), but the labels have shape {values.shape}. Give one "
-            f"0/1 label per unit and position, e.g. y.reshape((-1, "
-            f"{', '.join(str(d) for d in shape)}))."
+            f"shape {_samples_shape(shape)}), but the labels have shape {values.shape}. "
+            f"Give one 0/1 label per unit and position, e.g. y.reshape((-1, {units}))."
         )
     if not binary and 1 <= values.ndim < len(shape):
-        expected = f"(samples, {', '.join(str(d) for d in shape[:-1])})"
         raise ValueError(
             f"{owner}: sparse categorical cross-entropy reads one class index per "
-            f"sample and position (labels of shape {expected}, the student's outputs "
-            f"being (samples, {', '.join(str(d) for d in shape)})), but the labels have "
+            f"sample and position (labels of shape {_samples_shape(shape[:-1])}, the "
+            f"student's outputs being {_samples_shape(shape)}), but the labels have "
             f"shape {values.shape}. Give one label per position."
         )
     if values.ndim != len(shape) + 1 or values.shape[-1] == (shape[-1] if binary else 1):
         return
     if binary:
-        expected = f"(samples, {', '.join(str(d) for d in shape)})"
         fix = (
-            " One-hot labels of a binary classifier: pass y[:, 1] (the positive class's column)."
+            _BINARY_ONE_HOT_FIX
             if shape[-1] == 1 and values.shape[-1] == 2
             else f" Give one 0/1 label per unit, or a student with {values.shape[-1]} output units."
         )
         raise ValueError(
             f"{owner}: binary cross-entropy reads one label per output unit (labels "
-            f"of shape {expected}), but the labels have shape {values.shape}.{fix}"
+            f"of shape {_samples_shape(shape)}), but the labels have shape {values.shape}.{fix}"
         )
-    expected = f"(samples, {', '.join(str(d) for d in shape[:-1])})" if shape[:-1] else "(samples,)"
     raise ValueError(
         f"{owner}: sparse categorical cross-entropy reads one class index per sample "
-        f"(labels of shape {expected}), but the labels have shape {values.shape}: "
-        "one-hot or soft labels? Pass y.argmax(-1), or compile with "
+        f"(labels of shape {_samples_shape(shape[:-1])}), but the labels have shape "
+        f"{values.shape}: one-hot or soft labels? Pass y.argmax(-1), or compile with "
         "keras.losses.CategoricalCrossentropy to read them as they are."
     )
 
