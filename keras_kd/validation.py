@@ -174,6 +174,38 @@ def output_shape(model):
     return None if outputs is None else tuple(outputs.shape[1:])
 
 
+def rows_array(values, who, what, entry, rows):
+    """`values` as a NumPy array, a ragged nested list refused by name.
+
+    NumPy's own error ("inhomogeneous shape") names neither the argument nor
+    the fix.
+
+    Args:
+        values: Array-like, one entry per row.
+        who: The receiver, for the message (e.g. `"ViewBatches"`).
+        what: The argument, for the message (e.g. ``"labels `y`"``).
+        entry: What one row is, e.g. `"label per image"`.
+        rows: How many rows are expected.
+
+    Returns:
+        The NumPy array.
+
+    Example:
+
+    >>> rows_array([[0], [1, 2]], "ViewBatches", "labels `y`", "label per image", 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: ViewBatches received labels `y` as a ragged nested list ... an array of 2 rows.
+    """
+    try:
+        return np.asarray(values)
+    except ValueError:
+        raise ValueError(
+            f"{who} received {what} as a ragged nested list (its rows differ in "
+            f"length). Give one {entry}: an array of {rows} rows."
+        ) from None
+
+
 def output_units(model):
     """The width of `model`'s (per-sample) output, or `None` if unknown.
 

@@ -31,6 +31,7 @@ import numpy as np
 from keras import ops
 
 from keras_kd import checks
+from keras_kd.validation import rows_array
 
 __all__ = ["MIXING_LAYERS", "SUPPORTED_LAYERS", "ViewBatches", "Views"]
 
@@ -358,13 +359,8 @@ class ViewBatches(keras.utils.PyDataset):
         )
         check_images(x, "ViewBatches")
         # An array, as the rows of a batch index it (a list cannot be).
-        try:
-            y = None if y is None else np.asarray(y)
-        except ValueError:  # NumPy's 'inhomogeneous shape' names no labels.
-            raise ValueError(
-                f"ViewBatches received labels `y` as a ragged nested list (its rows "
-                f"differ in length). Give one label per image: an array of {len(x)} rows."
-            ) from None
+        if y is not None:
+            y = rows_array(y, "ViewBatches", "labels `y`", "label per image", len(x))
         if y is not None and (y.ndim == 0 or len(y) != len(x)):
             given = f"{len(y)} labels `y`" if y.ndim else "labels `y` of shape ()"
             raise ValueError(

@@ -723,13 +723,7 @@ def _per_sample(values, samples, what):
     """`values` as a NumPy array of one entry per sample, or `None`."""
     if values is None:
         return None
-    try:
-        values = np.asarray(values)
-    except ValueError:  # NumPy's 'inhomogeneous shape' names no argument.
-        raise ValueError(
-            f"TeacherCache.dataset received {what} as a ragged nested list (its rows "
-            f"differ in length). Give one entry per input: an array of {samples} rows."
-        ) from None
+    values = validation.rows_array(values, "TeacherCache.dataset", what, "entry per input", samples)
     if values.ndim < 1 or len(values) != samples:
         raise ValueError(
             f"TeacherCache.dataset received {samples} inputs but {what} of "
